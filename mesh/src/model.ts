@@ -1,0 +1,298 @@
+/**
+ * Shared vocabulary of the local mesh: the Kubernetes and Istio objects it reads from k8s/ and istio/,
+ * and the runtime view (workloads, endpoints, telemetry) that the data plane and the supervisor exchange.
+ *
+ * Only the fields the mesh uses are typed; everything else in the YAML is kept untouched in the objects.
+ */
+
+/** Where an object came from, for error messages: file path (relative to the repo root) and 1-based line. */
+export interface SourceRef {
+  file: string;
+  line?: number;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface K8sObject<Spec = unknown> {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: Spec;
+}
+
+/** An object as loaded from a file, with its origin. */
+export interface LoadedObject<T extends K8sObject = K8sObject> {
+  object: T;
+  source: SourceRef;
+}
+
+/** One problem found in the manifests, modelled on `istioctl analyze` / Kiali validations. */
+export interface Finding {
+  /** e.g. IST0101, KIA1107, or a project code such as CNS0001 for checks Istio/Kiali do not have. */
+  code: string;
+  severity: 'error' | 'warning';
+  file: string;
+  line?: number;
+  /** `Kind/name`, e.g. `VirtualService/web-api`. */
+  object?: string;
+  message: string;
+}
+
+// ---------------------------------------------------------------- Kubernetes
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+}
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export interface Container {
+  name: string;
+  image: string;
+  env?: EnvVar[];
+  ports?: ContainerPort[];
+}
+
+export interface DeploymentSpec {
+  replicas?: number;
+  selector: { matchLabels?: Record<string, string> };
+  template: {
+    metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: { serviceAccountName?: string; containers: Container[]; terminationGracePeriodSeconds?: number };
+  };
+}
+export type Deployment = K8sObject<DeploymentSpec>;
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+  appProtocol?: string;
+  protocol?: string;
+}
+export interface ServiceSpec {
+  selector?: Record<string, string>;
+  ports: ServicePort[];
+}
+export type Service = K8sObject<ServiceSpec>;
+
+// ---------------------------------------------------------------- Istio networking (v1 == v1beta1 spec)
+
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+export interface HTTPMatchRequest {
+  name?: string;
+  uri?: StringMatch;
+  scheme?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
+  headers?: Record<string, StringMatch>;
+  queryParams?: Record<string, StringMatch>;
+  withoutHeaders?: Record<string, StringMatch>;
+  port?: number;
+  ignoreUriCase?: boolean;
+  sourceLabels?: Record<string, string>;
+  gateways?: string[];
+}
+
+export interface Destination {
+  host: string;
+  subset?: string;
+  port?: { number: number };
+}
+
+export interface HeaderOperations {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+export interface Headers {
+  request?: HeaderOperations;
+  response?: HeaderOperations;
+}
+
+export interface HTTPRouteDestination {
+  destination: Destination;
+  weight?: number;
+  headers?: Headers;
+}
+
+export interface Percent {
+  value?: number;
+}
+
+export interface HTTPFaultInjection {
+  delay?: { fixedDelay?: string; percentage?: Percent };
+  abort?: { httpStatus?: number; percentage?: Percent };
+}
+
+export interface HTTPRetry {
+  attempts?: number;
+  perTryTimeout?: string;
+  retryOn?: string;
+  retryRemoteLocalities?: boolean;
+}
+
+export interface HTTPRoute {
+  name?: string;
+  match?: HTTPMatchRequest[];
+  route?: HTTPRouteDestination[];
+  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode?: number };
+  directResponse?: { status: number; body?: { string?: string; bytes?: string } };
+  rewrite?: { uri?: string; authority?: string };
+  timeout?: string;
+  retries?: HTTPRetry;
+  fault?: HTTPFaultInjection;
+  mirror?: Destination;
+  mirrorPercentage?: Percent;
+  headers?: Headers;
+  corsPolicy?: {
+    allowOrigins?: StringMatch[];
+    allowMethods?: string[];
+    allowHeaders?: string[];
+    exposeHeaders?: string[];
+    maxAge?: string;
+    allowCredentials?: boolean;
+  };
+}
+
+export interface VirtualServiceSpec {
+  hosts: string[];
+  gateways?: string[];
+  http?: HTTPRoute[];
+}
+export type VirtualService = K8sObject<VirtualServiceSpec>;
+
+export interface LoadBalancerSettings {
+  simple?: 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'PASSTHROUGH' | 'UNSPECIFIED' | 'LEAST_CONN';
+  consistentHash?: { httpHeaderName?: string; useSourceIp?: boolean };
+}
+
+export interface ConnectionPoolSettings {
+  tcp?: { maxConnections?: number; connectTimeout?: string };
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    idleTimeout?: string;
+  };
+}
+
+export interface OutlierDetection {
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  interval?: string;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+}
+
+export interface TrafficPolicy {
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetection;
+  tls?: { mode?: string };
+}
+
+export interface Subset {
+  name: string;
+  labels?: Record<string, string>;
+  trafficPolicy?: TrafficPolicy;
+}
+
+export interface DestinationRuleSpec {
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets?: Subset[];
+}
+export type DestinationRule = K8sObject<DestinationRuleSpec>;
+
+export interface GatewayServer {
+  port: { number: number; name?: string; protocol: string };
+  hosts: string[];
+}
+export interface GatewaySpec {
+  selector?: Record<string, string>;
+  servers: GatewayServer[];
+}
+export type Gateway = K8sObject<GatewaySpec>;
+
+/** The Istio networking objects in force at one moment. Replaced as a whole on every config change. */
+export interface IstioConfig {
+  gateways: LoadedObject<Gateway>[];
+  virtualServices: LoadedObject<VirtualService>[];
+  destinationRules: LoadedObject<DestinationRule>[];
+}
+
+// ---------------------------------------------------------------- runtime view
+
+/** A Deployment as the mesh runs it: one local process per replica. */
+export interface Workload {
+  /** Deployment name, e.g. `web-api-v1`: Istio's `destination_workload`. */
+  name: string;
+  namespace: string;
+  /** Pod template labels (`app`, `version`, ...): what subsets and Service selectors match. */
+  labels: Record<string, string>;
+  app: string;
+  version: string;
+  serviceAccount: string;
+  replicas: number;
+}
+
+/** One running replica of a workload. */
+export interface Endpoint {
+  /** Stable id, e.g. `web-api-v1-0`. */
+  id: string;
+  workload: Workload;
+  host: string;
+  port: number;
+  /** False while starting, after its readiness probe fails, or once it is being stopped. */
+  ready: boolean;
+}
+
+/** Who sent a request into the data plane. */
+export type TrafficSource =
+  | { kind: 'gateway'; gatewayName: string }
+  | { kind: 'sidecar'; workload: Workload };
+
+/** Istio standard metric labels for one request, as recorded by the reporting proxy. */
+export interface RequestRecord {
+  reporter: 'source' | 'destination';
+  sourceWorkload: string;
+  sourceApp: string;
+  sourceVersion: string;
+  destinationWorkload: string;
+  destinationApp: string;
+  destinationVersion: string;
+  /** FQDN, e.g. `web-api.default.svc.cluster.local`. */
+  destinationService: string;
+  destinationServiceName: string;
+  responseCode: number;
+  /** Envoy response flags: `-`, `UF` (upstream connect failure), `UH` (no healthy upstream), `UO` (overflow),
+   *  `UT` (upstream timeout), `FI` (fault abort), `DI` (fault delay), `NR` (no route), `URX` (retries exhausted). */
+  responseFlags: string;
+  requestProtocol: 'http';
+  durationMs: number;
+  /** Which Istio features touched this request, for graph badges. */
+  virtualService?: string;
+  features?: Array<'fault' | 'timeout' | 'retry' | 'circuitBreaker' | 'trafficShift' | 'mirror'>;
+}
+
+export interface TelemetrySink {
+  record(record: RequestRecord): void;
+}
