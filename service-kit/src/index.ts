@@ -1,1 +1,23 @@
-export {};
+export { createServiceApp, type ServiceApp, type ServiceAppOptions } from './app';
+export { ConfigError, envInt, envUrl, loadConfig, loadConfigOrExit, serviceConfigSchema, type ServiceConfig } from './config';
+export {
+  PROPAGATED_HEADERS,
+  currentRequestContext,
+  requestContextFromHeaders,
+  runWithRequestContext,
+  type RequestContext,
+} from './context';
+export {
+  BadRequestError,
+  HttpError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  badRequestFromIssues,
+  type ErrorBody,
+} from './errors';
+export { createHttpClient, type HttpClientOptions } from './http-client';
+export { createLogger, type Logger, type LoggerOptions } from './logger';
+export { createHttpMetrics, type HttpMetrics } from './metrics';
+export { Readiness, type ReadinessCheck } from './readiness';
+export { runServer, type RunServerOptions, type RunningServer } from './server';

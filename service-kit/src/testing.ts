@@ -30,3 +30,93 @@ export function describeWithTool(tool: string, title: string, body: () => void):
     describe.skip(`${title} [needs ${tool}, not installed${hint}]`, body);
   }
 }
+
+export interface SpawnedProcess {
+  child: import('node:child_process').ChildProcess;
+  /** Every stdout line so far. */
+  stdoutLines: string[];
+  /** All stderr text so far. */
+  stderr(): string;
+  /** Resolves with the first stdout line (current or future) that satisfies `predicate`; rejects on exit or timeout. */
+  waitForLine(predicate: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code (or the signal name) once the process has ended. */
+  exited: Promise<number | string>;
+}
+
+/**
+ * Spawns a Node process for a test and follows its output line by line, so tests wait for events the
+ * process reports (`listening`, ...) rather than for fixed times. `tsx: true` runs a TypeScript file directly.
+ */
+export function spawnNode(script: string, options: { env?: NodeJS.ProcessEnv; tsx?: boolean; args?: string[] } = {}): SpawnedProcess {
+  // Loaded lazily: this module is also imported by suites that never spawn anything.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const nodeArgs = [...(options.tsx ? ['--import', 'tsx'] : []), script, ...(options.args ?? [])];
+  const child = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdoutLines: string[] = [];
+  let stderrText = '';
+  const waiters = new Set<() => void>();
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    stdoutLines.push(...parts);
+    for (const notify of waiters) notify();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderrText += chunk;
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('close', (code, signal) => {
+      resolve(code ?? signal ?? 'unknown');
+      for (const notify of waiters) notify();
+    });
+  });
+  let hasExited = false;
+  void exited.then(() => {
+    hasExited = true;
+    for (const notify of waiters) notify();
+  });
+
+  const waitForLine = (predicate: (line: string) => boolean, timeoutMs = 15_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const found = stdoutLines.find(predicate);
+        if (found !== undefined) return finish(() => resolve(found));
+        if (hasExited) {
+          return finish(() => reject(new Error(`process exited before the expected line; stderr: ${stderrText}`)));
+        }
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`no matching line within ${timeoutMs} ms; stdout: ${stdoutLines.join('\n')}; stderr: ${stderrText}`))),
+        timeoutMs,
+      );
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        settle();
+      };
+      waiters.add(check);
+      check();
+    });
+
+  return { child, stdoutLines, stderr: () => stderrText, waitForLine, exited };
+}
+
+/** Parses a JSON log line, or returns undefined for anything else. */
+export function parseLogLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits for the `listening` log line of a process started with {@link spawnNode} and returns its port. */
+export async function waitForListening(proc: SpawnedProcess, timeoutMs?: number): Promise<number> {
+  const line = await proc.waitForLine((l) => parseLogLine(l)?.msg === 'listening', timeoutMs);
+  return Number(parseLogLine(line)!.port);
+}

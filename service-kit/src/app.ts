@@ -1,0 +1,145 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import helmet, { type HelmetOptions } from 'helmet';
+import { requestContextFromHeaders, runWithRequestContext } from './context';
+import { HttpError, type ErrorBody } from './errors';
+import { createLogger, type Logger } from './logger';
+import { createHttpMetrics, type HttpMetrics } from './metrics';
+import { Readiness, type ReadinessCheck } from './readiness';
+
+export interface ServiceAppOptions {
+  /** Service name for logs and metrics, e.g. `articles`. */
+  service: string;
+  /** Mounts the service's own routes; runs after the shared middleware and before the 404/error handlers. */
+  routes: (app: Express) => void;
+  logger?: Logger;
+  /** Extra `/readyz` conditions; shutdown always makes `/readyz` fail. */
+  readinessChecks?: ReadinessCheck[];
+  /** Largest accepted JSON body (body-parser syntax); larger bodies get 413. */
+  bodyLimit?: string;
+  /** Headers set on every response, errors and probes included (e.g. `x-web-api-version`). */
+  responseHeaders?: Record<string, string>;
+  helmet?: HelmetOptions;
+}
+
+/** An Express app built by {@link createServiceApp}, with the parts {@link runServer} needs. */
+export type ServiceApp = Express & {
+  service: string;
+  logger: Logger;
+  readiness: Readiness;
+  metrics: HttpMetrics;
+};
+
+/** Probe and scrape paths log at debug level: kubelet and Prometheus call them every few seconds. */
+const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Builds an Express 5 app with everything services share: request id and trace context, one log line per
+ * request, Prometheus metrics, helmet, a JSON body limit, `/healthz`, `/readyz`, `/metrics`, and JSON 404
+ * and error answers without stack traces. It never listens; {@link runServer} does.
+ */
+export function createServiceApp(options: ServiceAppOptions): ServiceApp {
+  const logger = options.logger ?? createLogger({ service: options.service });
+  const metrics = createHttpMetrics(options.service);
+  const readiness = new Readiness(options.readinessChecks);
+  const app = express() as ServiceApp;
+  Object.assign(app, { service: options.service, logger, readiness, metrics });
+
+  // Hot JSON routes: no ETag hashing of every body, no framework advertisement.
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+
+  const staticHeaders = Object.entries(options.responseHeaders ?? {});
+  const requestContextMiddleware: RequestHandler = (req, res, next) => {
+    const context = requestContextFromHeaders(req.headers);
+    const startedAt = process.hrtime.bigint();
+    res.setHeader('x-request-id', context.requestId);
+    for (const [name, value] of staticHeaders) res.setHeader(name, value);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : 'other';
+      const labels = { method: req.method, route, status_code: String(res.statusCode) };
+      metrics.requestsTotal.inc(labels);
+      metrics.requestDuration.observe(labels, seconds);
+      const line = {
+        requestId: context.requestId,
+        traceId: context.traceId,
+        method: req.method,
+        path: req.path,
+        route,
+        status: res.statusCode,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      };
+      if (quietPaths.has(req.path)) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+    });
+    runWithRequestContext(context, next);
+  };
+  app.use(requestContextMiddleware);
+  app.use(
+    helmet(
+      options.helmet ?? {
+        contentSecurityPolicy: {
+          // The demo is served over plain http (local mesh, port-forward): upgrading asset URLs would break them.
+          directives: { upgradeInsecureRequests: null },
+        },
+      },
+    ),
+  );
+  app.use(express.json({ limit: options.bodyLimit ?? '10kb' }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const { ready, failing } = await readiness.evaluate();
+    if (ready) res.json({ status: 'ready' });
+    else res.status(503).json({ status: 'not ready', failing });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  options.routes(app);
+
+  app.use((req, res) => {
+    const body: ErrorBody = { error: 'not_found', message: `no route for ${req.method} ${req.path}` };
+    res.status(404).json(body);
+  });
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** Maps body-parser's error types to answers a client can act on. */
+const bodyParserErrors: Record<string, { status: number; body: ErrorBody }> = {
+  'entity.parse.failed': { status: 400, body: { error: 'bad_request', message: 'request body is not valid JSON' } },
+  'entity.too.large': { status: 413, body: { error: 'payload_too_large', message: 'request body is too large' } },
+  'encoding.unsupported': { status: 415, body: { error: 'unsupported_media_type', message: 'unsupported content encoding' } },
+  'charset.unsupported': { status: 415, body: { error: 'unsupported_media_type', message: 'unsupported charset' } },
+  'request.aborted': { status: 400, body: { error: 'bad_request', message: 'request aborted' } },
+};
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, _req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof HttpError) {
+      res.status(err.status).json(err.toJSON());
+      return;
+    }
+    const known = typeof err?.type === 'string' ? bodyParserErrors[err.type] : undefined;
+    if (known) {
+      res.status(known.status).json(known.body);
+      return;
+    }
+    const status = typeof err?.status === 'number' ? err.status : 500;
+    if (status >= 400 && status < 500 && err.expose) {
+      res.status(status).json({ error: 'bad_request', message: String(err.message) });
+      return;
+    }
+    // Unexpected: the stack goes to the log, never to the client.
+    logger.error({ err }, 'unhandled error');
+    res.status(500).json({ error: 'internal', message: 'internal server error' });
+  };
+}
