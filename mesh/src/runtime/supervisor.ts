@@ -1,0 +1,409 @@
+/**
+ * Runs every replica of every workload as a child process, kubelet-style: readiness probes decide whether an
+ * endpoint gets traffic, a crashed process restarts with exponential back-off (CrashLoopBackOff), and stopping
+ * sends SIGTERM, then SIGKILL after a deadline. Children stay in the mesh's process group and are killed
+ * synchronously when the mesh process exits, so they cannot outlive it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { Endpoint } from '../model';
+import type { WorkloadSpec } from './topology';
+
+export interface BackoffPolicy {
+  /** Delay before the first restart. */
+  baseMs: number;
+  /** Upper bound of the doubling delay. */
+  maxMs: number;
+  /** A process that ran at least this long before crashing starts the back-off from `baseMs` again. */
+  resetAfterMs: number;
+}
+
+export const defaultBackoff: BackoffPolicy = { baseMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 };
+
+/** Delay before restart number `crashStreak` (1-based) of a crash loop: base, 2×base, 4×base, ... capped. */
+export function backoffDelay(crashStreak: number, policy: BackoffPolicy = defaultBackoff): number {
+  const exponent = Math.max(0, crashStreak - 1);
+  return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(exponent, 30));
+}
+
+export interface ProbePolicy {
+  /** Probe period once the replica has been ready (kubelet `periodSeconds`). */
+  periodMs: number;
+  /** Poll interval while the replica starts. */
+  startupPollMs: number;
+  timeoutMs: number;
+  /** Consecutive failures that mark a ready replica not ready. */
+  failureThreshold: number;
+  /** How long `waitReady` waits for a starting replica. */
+  startupTimeoutMs: number;
+}
+
+export const defaultProbe: ProbePolicy = {
+  periodMs: 1000,
+  startupPollMs: 100,
+  timeoutMs: 1000,
+  failureThreshold: 3,
+  startupTimeoutMs: 30_000,
+};
+
+export type ReplicaState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
+
+export interface EndpointStatus {
+  id: string;
+  workload: string;
+  app: string;
+  version: string;
+  host: string;
+  port: number;
+  pid: number | undefined;
+  ready: boolean;
+  restarts: number;
+  state: ReplicaState;
+}
+
+export interface SupervisorOptions {
+  root: string;
+  /** Environment the mesh adds for a workload (its sidecar proxy URL). */
+  meshEnv: (spec: WorkloadSpec) => Record<string, string>;
+  probe?: Partial<ProbePolicy>;
+  backoff?: Partial<BackoffPolicy>;
+  /** SIGTERM → SIGKILL deadline. */
+  stopTimeoutMs?: number;
+  /** One line of a child's output. */
+  output?: (endpointId: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** The supervisor's own messages (restarts, probe failures). */
+  log?: (message: string) => void;
+}
+
+const OUTPUT_TAIL_LINES = 20;
+
+class Replica {
+  child: ChildProcess | undefined;
+  state: ReplicaState = 'starting';
+  restarts = 0;
+  crashStreak = 0;
+  startedAt = 0;
+  probeFailures = 0;
+  everReady = false;
+  timer: NodeJS.Timeout | undefined;
+  exited: Promise<void> = Promise.resolve();
+  readonly tail: string[] = [];
+  constructor(
+    readonly spec: WorkloadSpec,
+    readonly endpoint: Endpoint,
+  ) {}
+  get id(): string {
+    return this.endpoint.id;
+  }
+}
+
+export class Supervisor extends EventEmitter {
+  private readonly replicas: Replica[] = [];
+  private endpointView: readonly Endpoint[] = [];
+  private readonly nextIndex = new Map<string, number>();
+  private readonly probe: ProbePolicy;
+  private readonly backoff: BackoffPolicy;
+  private readonly probeAgent = new http.Agent({ keepAlive: false });
+  private stopping = false;
+  private readonly killOnExit = (): void => {
+    for (const replica of this.replicas) {
+      if (replica.child?.exitCode === null && replica.child.signalCode === null) replica.child.kill('SIGKILL');
+    }
+  };
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.probe = { ...defaultProbe, ...options.probe };
+    this.backoff = { ...defaultBackoff, ...options.backoff };
+    process.on('exit', this.killOnExit);
+  }
+
+  /** Every replica, ready or not: the data plane's live endpoint view (same array until membership changes). */
+  endpoints(): readonly Endpoint[] {
+    return this.endpointView;
+  }
+
+  status(): EndpointStatus[] {
+    return this.replicas.map((r) => ({
+      id: r.id,
+      workload: r.spec.workload.name,
+      app: r.spec.workload.app,
+      version: r.spec.workload.version,
+      host: r.endpoint.host,
+      port: r.endpoint.port,
+      pid: r.child?.pid,
+      ready: r.endpoint.ready,
+      restarts: r.restarts,
+      state: r.state,
+    }));
+  }
+
+  /** The last lines a replica printed (for start-up error messages). */
+  outputTail(endpointId: string): string[] {
+    return [...(this.replicas.find((r) => r.id === endpointId)?.tail ?? [])];
+  }
+
+  /** Starts all replicas of a workload and waits until each is ready. */
+  async startWorkload(spec: WorkloadSpec): Promise<void> {
+    const file = path.resolve(this.options.root, spec.command.requires.file);
+    if (!existsSync(file)) {
+      throw new Error(
+        `cannot start ${spec.workload.name}: ${spec.command.requires.file} is missing (${spec.command.requires.buildHint})`,
+      );
+    }
+    const started = await Promise.all(
+      Array.from({ length: spec.workload.replicas }, () => this.startReplica(spec)),
+    );
+    await Promise.all(started.map((replica) => this.waitReady(replica)));
+  }
+
+  /**
+   * Rolling restart, one replica at a time: start a new replica, wait until it is ready, take the old one out of
+   * the endpoints (not ready), then SIGTERM it so it drains its in-flight requests.
+   */
+  async restartWorkload(name: string): Promise<void> {
+    const old = this.replicas.filter((r) => r.spec.workload.name === name && r.state !== 'stopping');
+    if (old.length === 0) throw new Error(`no workload named "${name}"`);
+    for (const replica of old) {
+      const fresh = await this.startReplica(replica.spec);
+      await this.waitReady(fresh);
+      await this.stopReplica(replica);
+      this.options.log?.(`rolled ${replica.id} → ${fresh.id}`);
+    }
+  }
+
+  /** Stops every replica: SIGTERM, then SIGKILL after the deadline. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.replicas.map((r) => this.stopReplica(r)));
+    this.probeAgent.destroy();
+    process.removeListener('exit', this.killOnExit);
+  }
+
+  private async startReplica(spec: WorkloadSpec): Promise<Replica> {
+    const name = spec.workload.name;
+    const index = this.nextIndex.get(name) ?? 0;
+    this.nextIndex.set(name, index + 1);
+    const port = await freePort();
+    const replica = new Replica(spec, { id: `${name}-${index}`, workload: spec.workload, host: '127.0.0.1', port, ready: false });
+    this.replicas.push(replica);
+    this.refreshView();
+    this.spawnProcess(replica);
+    return replica;
+  }
+
+  private spawnProcess(replica: Replica): void {
+    const { spec } = replica;
+    const [command, ...args] = spec.command.argv;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...spec.command.env,
+      ...spec.env,
+      ...this.options.meshEnv(spec),
+      PORT: String(replica.endpoint.port),
+      HOST: '127.0.0.1',
+      NO_PROXY: '',
+      no_proxy: '',
+      SHUTDOWN_DELAY_MS: '0',
+      POD_NAME: replica.id,
+    };
+    replica.state = 'starting';
+    replica.everReady = false;
+    replica.probeFailures = 0;
+    replica.startedAt = Date.now();
+    const child = spawn(command === 'node' ? process.execPath : command, args, {
+      cwd: path.resolve(this.options.root, spec.command.cwd),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    replica.child = child;
+    const lines = (stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr'): Promise<void> => {
+      const reader = readline.createInterface({ input: stream, crlfDelay: Infinity });
+      reader.on('line', (line) => {
+        replica.tail.push(line);
+        if (replica.tail.length > OUTPUT_TAIL_LINES) replica.tail.shift();
+        this.options.output?.(replica.id, line, kind);
+      });
+      return new Promise((resolve) => reader.once('close', () => resolve()));
+    };
+    const outputDone = Promise.all([lines(child.stdout!, 'stdout'), lines(child.stderr!, 'stderr')]);
+    replica.exited = new Promise((resolve) => {
+      let gone = false;
+      const onGone = (reason: string): void => {
+        if (gone) return;
+        gone = true;
+        // Flush the last output lines before reporting the exit.
+        void outputDone.then(() => {
+          this.onProcessGone(replica, reason);
+          resolve();
+        });
+      };
+      child.once('exit', (code, signal) => onGone(signal ? `signal ${signal}` : `exit code ${code}`));
+      child.once('error', (error) => {
+        if (child.pid === undefined) {
+          // spawn itself failed: no 'exit' follows and the pipes never open.
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          onGone(error.message);
+        }
+      });
+    });
+    this.scheduleProbe(replica, 0);
+    this.emit('change');
+  }
+
+  private onProcessGone(replica: Replica, reason: string): void {
+    clearTimeout(replica.timer);
+    replica.endpoint.ready = false;
+    if (replica.state === 'stopping' || replica.state === 'stopped' || this.stopping) {
+      replica.state = 'stopped';
+      this.emit('change');
+      return;
+    }
+    // Crash: restart in place (same port, like a container restart in the same pod) after a back-off.
+    if (Date.now() - replica.startedAt >= this.backoff.resetAfterMs) replica.crashStreak = 0;
+    replica.crashStreak += 1;
+    replica.restarts += 1;
+    const delay = backoffDelay(replica.crashStreak, this.backoff);
+    replica.state = 'backoff';
+    this.options.log?.(
+      `${replica.id} exited (${reason}); restart #${replica.restarts} in ${formatMs(delay)}` +
+        (replica.crashStreak > 1 ? ' (CrashLoopBackOff)' : ''),
+    );
+    replica.timer = setTimeout(() => {
+      if (replica.state === 'backoff' && !this.stopping) this.spawnProcess(replica);
+    }, delay);
+    this.emit('change');
+  }
+
+  private scheduleProbe(replica: Replica, delayMs: number): void {
+    clearTimeout(replica.timer);
+    replica.timer = setTimeout(() => void this.runProbe(replica), delayMs);
+  }
+
+  private async runProbe(replica: Replica): Promise<void> {
+    if (replica.state !== 'starting' && replica.state !== 'running') return;
+    const child = replica.child;
+    const ok = await probeHttp(replica.endpoint.port, replica.spec.readinessPath, this.probe.timeoutMs, this.probeAgent);
+    // The process may have been replaced or stopped while the probe ran.
+    if (replica.child !== child || (replica.state !== 'starting' && replica.state !== 'running')) return;
+    if (ok) {
+      replica.probeFailures = 0;
+      if (!replica.endpoint.ready) {
+        replica.endpoint.ready = true;
+        replica.everReady = true;
+        replica.state = 'running';
+        if (replica.restarts > 0) this.options.log?.(`${replica.id} is ready again`);
+        this.emit('change');
+      }
+    } else if (replica.everReady) {
+      replica.probeFailures += 1;
+      if (replica.endpoint.ready && replica.probeFailures >= this.probe.failureThreshold) {
+        replica.endpoint.ready = false;
+        this.options.log?.(
+          `${replica.id} failed ${replica.probeFailures} readiness probes (GET ${replica.spec.readinessPath}): no traffic until it recovers`,
+        );
+        this.emit('change');
+      }
+    }
+    this.scheduleProbe(replica, replica.everReady ? this.probe.periodMs : this.probe.startupPollMs);
+  }
+
+  private waitReady(replica: Replica): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (replica.endpoint.ready) finish();
+        else if (replica.state === 'stopping' || replica.state === 'stopped' || this.stopping) finish(new Error(`${replica.id} was stopped before it became ready`));
+      };
+      const timer = setTimeout(() => {
+        const tail = replica.tail.slice(-10).map((line) => `  ${line}`).join('\n');
+        finish(
+          new Error(
+            `${replica.id} did not become ready within ${formatMs(this.probe.startupTimeoutMs)} ` +
+              `(GET ${replica.spec.readinessPath} on port ${replica.endpoint.port}, restarts: ${replica.restarts})` +
+              (tail ? `; its last output:\n${tail}` : '; it printed nothing'),
+          ),
+        );
+      }, this.probe.startupTimeoutMs);
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        this.removeListener('change', check);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.on('change', check);
+      check();
+    });
+  }
+
+  private async stopReplica(replica: Replica): Promise<void> {
+    if (replica.state === 'stopped') return;
+    const wasBackingOff = replica.state === 'backoff';
+    replica.state = 'stopping';
+    replica.endpoint.ready = false;
+    clearTimeout(replica.timer);
+    this.emit('change');
+    const child = replica.child;
+    if (!wasBackingOff && child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const deadline = this.options.stopTimeoutMs ?? 10_000;
+      let killTimer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        replica.exited,
+        new Promise<void>((resolve) => {
+          killTimer = setTimeout(() => {
+            this.options.log?.(`${replica.id} did not stop within ${formatMs(deadline)} of SIGTERM: SIGKILL`);
+            child.kill('SIGKILL');
+            resolve();
+          }, deadline);
+        }),
+      ]);
+      clearTimeout(killTimer);
+      await replica.exited;
+    }
+    replica.state = 'stopped';
+    const at = this.replicas.indexOf(replica);
+    if (at >= 0) this.replicas.splice(at, 1);
+    this.refreshView();
+    this.emit('change');
+  }
+
+  private refreshView(): void {
+    this.endpointView = this.replicas.map((r) => r.endpoint);
+  }
+}
+
+/** A free loopback port (the kernel picks it; the listener is closed before the child binds it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function probeHttp(port: number, probePath: string, timeoutMs: number, agent: http.Agent): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: probePath, agent, timeout: timeoutMs }, (response) => {
+      response.resume();
+      const status = response.statusCode ?? 0;
+      resolve(status >= 200 && status < 400);
+    });
+    request.once('timeout', () => request.destroy(new Error('probe timeout')));
+    request.once('error', () => resolve(false));
+  });
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)}s` : `${ms}ms`;
+}

@@ -1,0 +1,57 @@
+/**
+ * THE table that maps a Deployment in k8s/ to the local command the mesh runs for each of its replicas.
+ * Every other fact (replicas, labels, env, readiness path, ports) comes from the manifests themselves.
+ *
+ * To add a service: add its Deployment to k8s/ and one row here.
+ */
+
+export interface WorkloadCommand {
+  /** Executable and arguments; `node` means the Node.js running the mesh. Paths are relative to the repo root. */
+  argv: string[];
+  /** Working directory relative to the repo root. */
+  cwd: string;
+  /** A file that must exist before the command can run (a build output), with the command that creates it. */
+  requires: { file: string; buildHint: string };
+  /** Readiness path used when the Deployment declares no `readinessProbe.httpGet.path`. */
+  defaultReadinessPath: string;
+  /** Extra environment on top of the Deployment's `env` (the mesh also sets PORT, HOST, HTTP_PROXY, ...). */
+  env?: Record<string, string>;
+}
+
+const nodeService = (workspace: string): WorkloadCommand => ({
+  argv: ['node', `${workspace}/dist/server.js`],
+  cwd: '.',
+  requires: { file: `${workspace}/dist/server.js`, buildHint: 'run `npm run build`' },
+  defaultReadinessPath: '/readyz',
+});
+
+export const workloadCommands: Readonly<Record<string, WorkloadCommand>> = {
+  articles: nodeService('articles'),
+  authors: nodeService('authors'),
+  'web-api-v1': nodeService('web-api-v1'),
+  'web-api-v2': nodeService('web-api-v2'),
+  // Runs the real nginx with web-app's nginx.conf when nginx is installed, else a Node static server.
+  'web-app': {
+    argv: ['node', 'web-app/local/run-web-app.mjs'],
+    cwd: '.',
+    requires: { file: 'web-app/dist/index.html', buildHint: 'run `npm run build` (builds web-app/dist)' },
+    defaultReadinessPath: '/',
+  },
+};
+
+export class UnknownWorkloadError extends Error {
+  constructor(deployment: string, file: string) {
+    super(
+      `Deployment "${deployment}" (${file}) has no local command: add a row for it to ` +
+        `mesh/src/runtime/workload-commands.ts (known: ${Object.keys(workloadCommands).join(', ')})`,
+    );
+    this.name = 'UnknownWorkloadError';
+  }
+}
+
+/** The command for a Deployment; throws a clear start-up error for a Deployment the table does not know. */
+export function commandFor(deployment: string, file: string, table = workloadCommands): WorkloadCommand {
+  const command = table[deployment];
+  if (!command) throw new UnknownWorkloadError(deployment, file);
+  return command;
+}

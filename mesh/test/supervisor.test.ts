@@ -1,0 +1,169 @@
+/**
+ * The supervisor against tiny fake services (a few lines of node:http written to a temp dir), so its process
+ * handling is tested without the real services: readiness, crash restarts with back-off, rolling restart, stop.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { backoffDelay, Supervisor } from '../src/runtime/supervisor';
+import type { WorkloadSpec } from '../src/runtime/topology';
+import { buildTopology } from '../src/runtime/topology';
+import { UnknownWorkloadError } from '../src/runtime/workload-commands';
+
+const fakeService = `
+const http = require('node:http');
+const fs = require('node:fs');
+const notReadyFlag = process.env.NOT_READY_FLAG;
+const server = http.createServer((req, res) => {
+  if (req.url === '/readyz') {
+    res.statusCode = notReadyFlag && fs.existsSync(notReadyFlag) ? 503 : 200;
+    return res.end();
+  }
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ pid: process.pid, proxy: process.env.HTTP_PROXY, greeting: process.env.GREETING }));
+});
+server.listen(Number(process.env.PORT), process.env.HOST, () => console.log('listening on ' + process.env.PORT));
+if (process.env.IGNORE_SIGTERM) process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
+else process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('backoffDelay', () => {
+  it('doubles from the base delay per consecutive crash and stops at the maximum', () => {
+    const policy = { baseMs: 500, maxMs: 4000, resetAfterMs: 60_000 };
+    expect([1, 2, 3, 4, 5, 10].map((n) => backoffDelay(n, policy))).toEqual([500, 1000, 2000, 4000, 4000, 4000]);
+  });
+});
+
+describe('buildTopology', () => {
+  it('refuses a Deployment the command table does not know, naming the table', () => {
+    const objects = [
+      { object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'payments' }, spec: { selector: {}, template: { metadata: {}, spec: { containers: [] } } } }, source: { file: 'k8s/payments.yaml' } },
+    ];
+    expect(() => buildTopology(objects)).toThrow(UnknownWorkloadError);
+    expect(() => buildTopology(objects)).toThrow(/payments.*k8s\/payments\.yaml.*workload-commands\.ts/);
+  });
+});
+
+describe('Supervisor with fake services', () => {
+  let dir: string;
+  let supervisor: Supervisor | undefined;
+  const output: string[] = [];
+  const logs: string[] = [];
+
+  const spec = (name: string, replicas: number, env: Record<string, string> = {}): WorkloadSpec => ({
+    workload: { name, namespace: 'default', labels: { app: name, version: 'v1' }, app: name, version: 'v1', serviceAccount: name, replicas },
+    command: { argv: ['node', 'fake.js'], cwd: dir, requires: { file: path.join(dir, 'fake.js'), buildHint: 'write it' }, defaultReadinessPath: '/readyz' },
+    env,
+    readinessPath: '/readyz',
+    file: 'k8s/fake.yaml',
+  });
+
+  const make = (): Supervisor =>
+    new Supervisor({
+      root: dir,
+      meshEnv: (s) => ({ HTTP_PROXY: `http://127.0.0.1:1/${s.workload.name}` }),
+      probe: { periodMs: 50, failureThreshold: 2, startupTimeoutMs: 10_000 },
+      backoff: { baseMs: 100, maxMs: 400 },
+      stopTimeoutMs: 500,
+      output: (id, line) => output.push(`[${id}] ${line}`),
+      log: (message) => logs.push(message),
+    });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-supervisor-'));
+    fs.writeFileSync(path.join(dir, 'fake.js'), fakeService);
+    output.length = 0;
+    logs.length = 0;
+  });
+
+  afterEach(async () => {
+    await supervisor?.stop();
+    supervisor = undefined;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts each replica on its own loopback port with the Deployment env and the sidecar proxy, ready', async () => {
+    supervisor = make();
+    await supervisor.startWorkload(spec('articles', 2, { GREETING: 'hello', PORT: '8080' }));
+    const status = supervisor.status();
+    expect(status.map((s) => s.id)).toEqual(['articles-0', 'articles-1']);
+    expect(status.every((s) => s.ready && s.pid && isAlive(s.pid))).toBe(true);
+    expect(new Set(status.map((s) => s.port)).size).toBe(2);
+    const response = await fetch(`http://127.0.0.1:${status[0].port}/`);
+    expect(await response.json()).toMatchObject({ greeting: 'hello', proxy: 'http://127.0.0.1:1/articles' });
+    expect(supervisor.endpoints().map((e) => e.id)).toEqual(['articles-0', 'articles-1']);
+    expect(output).toContain(`[articles-1] listening on ${status[1].port}`);
+  });
+
+  it('restarts a crashed process on the same port after a back-off and counts the restart', async () => {
+    supervisor = make();
+    await supervisor.startWorkload(spec('authors', 1));
+    const before = supervisor.status()[0];
+    process.kill(before.pid!, 'SIGKILL');
+    await until(() => supervisor!.status()[0].restarts === 1 && supervisor!.status()[0].ready);
+    const after = supervisor.status()[0];
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.port).toBe(before.port);
+    expect(logs.join('\n')).toMatch(/authors-0 exited \(signal SIGKILL\); restart #1 in 100ms/);
+  });
+
+  it('takes a replica out of the endpoints while its readiness probe fails and back when it passes', async () => {
+    const flag = path.join(dir, 'not-ready');
+    supervisor = make();
+    await supervisor.startWorkload(spec('web-api-v1', 1, { NOT_READY_FLAG: flag }));
+    const endpoint = supervisor.endpoints()[0];
+    fs.writeFileSync(flag, '');
+    await until(() => !endpoint.ready);
+    fs.rmSync(flag);
+    await until(() => endpoint.ready);
+  });
+
+  it('rolls a workload: the new replica is ready before the old one is stopped', async () => {
+    supervisor = make();
+    await supervisor.startWorkload(spec('web-api-v2', 1));
+    const oldPid = supervisor.status()[0].pid!;
+    let readyCountMin = Infinity;
+    supervisor.on('change', () => {
+      readyCountMin = Math.min(readyCountMin, supervisor!.endpoints().filter((e) => e.ready).length);
+    });
+    await supervisor.restartWorkload('web-api-v2');
+    expect(supervisor.status().map((s) => s.id)).toEqual(['web-api-v2-1']);
+    expect(readyCountMin).toBeGreaterThanOrEqual(1);
+    await until(() => !isAlive(oldPid));
+  });
+
+  it('stop() leaves no child behind, killing one that ignores SIGTERM after the deadline', async () => {
+    supervisor = make();
+    await supervisor.startWorkload(spec('web-app', 1, { IGNORE_SIGTERM: '1' }));
+    await supervisor.startWorkload(spec('articles', 1));
+    const pids = supervisor.status().map((s) => s.pid!);
+    await supervisor.stop();
+    supervisor = undefined;
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(logs.join('\n')).toMatch(/web-app-0 did not stop within 500ms of SIGTERM: SIGKILL/);
+  });
+
+  it('refuses to start a workload whose build output is missing, saying how to build it', async () => {
+    supervisor = make();
+    const missing = spec('articles', 1);
+    missing.command = { ...missing.command, requires: { file: 'nope/dist/server.js', buildHint: 'run `npm run build`' } };
+    await expect(supervisor.startWorkload(missing)).rejects.toThrow('nope/dist/server.js is missing (run `npm run build`)');
+  });
+});
