@@ -1,0 +1,114 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { flushPromises, mount } from '@vue/test-utils';
+import App from './App.vue';
+import { fakeFetch, jsonResponse, sampleArticles } from './testing';
+import { MESH_GRAPH_URL } from './meshGraph';
+
+/** Mounts the app against a fake web-api; `meshGraph` says whether the local mesh's graph page answers. */
+function mountWithApi(answer: Parameters<typeof fakeFetch>[0], meshGraph = false) {
+  const probes: string[] = [];
+  const api = fakeFetch(answer);
+  const impl = ((input: RequestInfo | URL, init?: RequestInit) => {
+    if (String(input) === MESH_GRAPH_URL) {
+      probes.push(String(input));
+      return meshGraph ? Promise.resolve(new Response(null)) : Promise.reject(new TypeError('Failed to fetch'));
+    }
+    return api.impl(input, init);
+  }) as typeof fetch;
+  vi.stubGlobal('fetch', impl);
+  return { wrapper: mount(App), calls: api.calls, probes };
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('App', () => {
+  it('shows a loading state until web-api answers, then the articles', async () => {
+    let release!: (r: Response) => void;
+    const { wrapper, calls } = mountWithApi(() => new Promise<Response>((resolve) => (release = resolve)));
+    expect(wrapper.find('[data-test="loading"]').text()).toBe('Loading articles…');
+    expect(wrapper.find('section').attributes('aria-busy')).toBe('true');
+    expect(wrapper.find('[data-test="reload"]').attributes('disabled')).toBeDefined();
+
+    release(jsonResponse(sampleArticles, { version: 'v1' }));
+    await flushPromises();
+    expect(wrapper.find('[data-test="loading"]').exists()).toBe(false);
+    expect(wrapper.findAll('[data-test="article"]')).toHaveLength(2);
+    // Relative URL: the same build works behind any ingress address.
+    expect(calls[0]).toBe('/web-api/v1/getmultiple');
+  });
+
+  it('shows the serving version from x-web-api-version and the article count', async () => {
+    const { wrapper } = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v2' }));
+    await flushPromises();
+    expect(wrapper.find('[data-test="version-badge"]').text()).toBe('web-api v2');
+    expect(wrapper.find('[data-test="article-count"]').text()).toBe('2 articles');
+  });
+
+  it('says so when the version header is missing', async () => {
+    const { wrapper } = mountWithApi(() => jsonResponse(sampleArticles.slice(0, 1)));
+    await flushPromises();
+    expect(wrapper.find('[data-test="version-badge"]').text()).toBe('web-api version unknown');
+    expect(wrapper.find('[data-test="article-count"]').text()).toBe('1 article');
+  });
+
+  it('shows an empty state for an empty list', async () => {
+    const { wrapper } = mountWithApi(() => jsonResponse([], { version: 'v1' }));
+    await flushPromises();
+    expect(wrapper.find('[data-test="empty"]').text()).toBe('No articles yet.');
+    expect(wrapper.find('[data-test="articles"]').exists()).toBe(false);
+    expect(wrapper.find('[data-test="article-count"]').text()).toBe('0 articles');
+  });
+
+  it('shows what failed when articles is down (503 JSON from web-api)', async () => {
+    const { wrapper } = mountWithApi(() =>
+      jsonResponse({ error: 'ServiceUnavailable', message: 'articles service unavailable' }, { status: 503, version: 'v1' }),
+    );
+    await flushPromises();
+    const error = wrapper.find('[data-test="error"]');
+    expect(error.attributes('role')).toBe('alert');
+    expect(error.text()).toContain('Could not load the articles.');
+    expect(error.text()).toContain('The articles service is unavailable: articles service unavailable');
+    expect(wrapper.find('[data-test="articles"]').exists()).toBe(false);
+    expect(wrapper.find('[data-test="version-badge"]').exists()).toBe(false);
+  });
+
+  it('shows a network error and recovers on Reload', async () => {
+    const { wrapper, calls } = mountWithApi((call) => {
+      if (call === 0) throw new TypeError('Failed to fetch');
+      return jsonResponse(sampleArticles, { version: 'v1' });
+    });
+    await flushPromises();
+    expect(wrapper.find('[data-test="error"]').text()).toContain('Could not reach web-api (network error).');
+
+    await wrapper.find('[data-test="reload"]').trigger('click');
+    await flushPromises();
+    expect(calls).toHaveLength(2);
+    expect(wrapper.find('[data-test="error"]').exists()).toBe(false);
+    expect(wrapper.findAll('[data-test="article"]')).toHaveLength(2);
+  });
+
+  it('reports a non-JSON answer (e.g. an HTML page from a misrouted ingress) as an error', async () => {
+    const { wrapper } = mountWithApi(
+      () => new Response('<!doctype html><title>x</title>', { status: 200, headers: { 'content-type': 'text/html' } }),
+    );
+    await flushPromises();
+    expect(wrapper.find('[data-test="error"]').text()).toContain('not JSON');
+  });
+
+  it('links the mesh graph page only when it answers (page served from localhost)', async () => {
+    expect(window.location.hostname).toBe('localhost');
+    const up = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v1' }), true);
+    await flushPromises();
+    expect(up.probes).toEqual([MESH_GRAPH_URL]);
+    const link = up.wrapper.find('[data-test="mesh-graph-link"]');
+    expect(link.attributes('href')).toBe(MESH_GRAPH_URL);
+    expect(link.text()).toBe('Mesh graph (local mesh)');
+
+    const down = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v1' }), false);
+    await flushPromises();
+    expect(down.probes).toHaveLength(1);
+    expect(down.wrapper.find('[data-test="mesh-graph-link"]').exists()).toBe(false);
+  });
+});
