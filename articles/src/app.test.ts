@@ -1,0 +1,123 @@
+import request from 'supertest';
+import { createArticlesApp } from './app';
+import { seedArticles, seedStore } from './seed';
+import { ArticleStore } from './store';
+
+const validArticle = { title: 'Testing a mesh locally', url: 'https://example.com/mesh', author: 'Ada Quill' };
+
+describe('articles service', () => {
+  describe('GET /articles/v1/getmultiple', () => {
+    it('returns the requested number of articles, newest first, with id, title, url and author', async () => {
+      const res = await request(createArticlesApp()).get('/articles/v1/getmultiple').query({ amount: 5 }).expect(200);
+      expect(res.body).toHaveLength(5);
+      const newestFive = seedArticles.slice(-5).reverse();
+      expect(res.body.map((a: { title: string }) => a.title)).toEqual(newestFive.map((a) => a.title));
+      for (const article of res.body) expect(Object.keys(article).sort()).toEqual(['author', 'id', 'title', 'url']);
+    });
+
+    it('defaults to 10 and returns at most what is stored', async () => {
+      const app = createArticlesApp();
+      expect((await request(app).get('/articles/v1/getmultiple').expect(200)).body).toHaveLength(10);
+      expect((await request(app).get('/articles/v1/getmultiple?amount=100').expect(200)).body).toHaveLength(seedArticles.length);
+    });
+
+    it('puts a newly created article first', async () => {
+      const app = createArticlesApp();
+      const created = await request(app).post('/articles/v1/create').send(validArticle).expect(201);
+      const res = await request(app).get('/articles/v1/getmultiple?amount=2').expect(200);
+      expect(res.body[0]).toEqual(created.body);
+      expect(res.body[1].title).toBe(seedArticles.at(-1)!.title);
+    });
+
+    it.each([
+      ['0', 'amount: must be a positive integer'],
+      ['-3', 'amount: must be a positive integer'],
+      ['1.5', 'amount: must be a positive integer'],
+      ['abc', 'amount: must be a positive integer'],
+      ['', 'amount: must be a positive integer'],
+      ['101', 'amount: must be at most 100'],
+      ['99999999999', 'amount: must be a positive integer'],
+    ])('rejects amount=%j with 400 naming the field', async (amount, message) => {
+      const res = await request(createArticlesApp()).get(`/articles/v1/getmultiple?amount=${amount}`).expect(400);
+      expect(res.body).toEqual({ error: 'bad_request', message, field: 'amount' });
+    });
+
+    it('rejects a repeated amount', async () => {
+      await request(createArticlesApp()).get('/articles/v1/getmultiple?amount=1&amount=2').expect(400);
+    });
+  });
+
+  describe('GET /articles/v1/getone', () => {
+    it('returns one article by id', async () => {
+      const app = createArticlesApp();
+      const res = await request(app).get('/articles/v1/getone?id=1').expect(200);
+      expect(res.body).toEqual({ id: '1', ...seedArticles[0] });
+    });
+
+    it('answers an unknown id with 404 JSON and a missing id with 400', async () => {
+      const app = createArticlesApp();
+      const missing = await request(app).get('/articles/v1/getone?id=424242').expect(404);
+      expect(missing.body).toEqual({ error: 'not_found', message: 'no article with id "424242"' });
+      const noId = await request(app).get('/articles/v1/getone').expect(400);
+      expect(noId.body).toEqual({ error: 'bad_request', message: 'id: query parameter is required', field: 'id' });
+    });
+  });
+
+  describe('POST /articles/v1/create', () => {
+    it('stores the article with an id assigned by the service, trimming strings, and ignores a client id', async () => {
+      const app = createArticlesApp();
+      const res = await request(app)
+        .post('/articles/v1/create')
+        .send({ id: 'mine', title: '  Padded title ', url: ' http://example.org/a ', author: ' Milo Brandt ' })
+        .expect(201);
+      expect(res.body).toEqual({ id: String(seedArticles.length + 1), title: 'Padded title', url: 'http://example.org/a', author: 'Milo Brandt' });
+      expect(res.headers.location).toBe(`/articles/v1/getone?id=${res.body.id}`);
+      await request(app).get(`/articles/v1/getone?id=${res.body.id}`).expect(200, res.body);
+    });
+
+    it.each([
+      ['title', { ...validArticle, title: undefined }, 'title: is required'],
+      ['title', { ...validArticle, title: '   ' }, 'title: must not be empty'],
+      ['title', { ...validArticle, title: 42 }, 'title: must be a string'],
+      ['title', { ...validArticle, title: 't'.repeat(201) }, 'title: must be at most 200 characters'],
+      ['url', { ...validArticle, url: 'not a url' }, 'url: must be an http(s) URL'],
+      ['url', { ...validArticle, url: 'javascript:alert(1)' }, 'url: must be an http(s) URL'],
+      ['url', { ...validArticle, url: 'ftp://example.com/file' }, 'url: must be an http(s) URL'],
+      ['author', { ...validArticle, author: undefined }, 'author: is required'],
+      ['author', { ...validArticle, author: 'a'.repeat(101) }, 'author: must be at most 100 characters'],
+    ])('rejects a bad %s with 400 naming it', async (field, body, message) => {
+      const res = await request(createArticlesApp()).post('/articles/v1/create').send(body).expect(400);
+      expect(res.body).toEqual({ error: 'bad_request', message, field });
+    });
+
+    it('rejects a body that is not a JSON object', async () => {
+      const app = createArticlesApp();
+      const array = await request(app).post('/articles/v1/create').send([validArticle]).expect(400);
+      expect(array.body.field).toBe('body');
+      await request(app).post('/articles/v1/create').set('content-type', 'text/plain').send('title=x').expect(400);
+    });
+
+    it('answers malformed JSON with 400 and an oversized body with 413', async () => {
+      const app = createArticlesApp();
+      const malformed = await request(app).post('/articles/v1/create').set('content-type', 'application/json').send('{"title":').expect(400);
+      expect(malformed.body).toEqual({ error: 'bad_request', message: 'request body is not valid JSON' });
+      const big = await request(app).post('/articles/v1/create').send({ ...validArticle, title: 'x'.repeat(50_000) }).expect(413);
+      expect(big.body.error).toBe('payload_too_large');
+    });
+
+    it('answers 507 once the store is full', async () => {
+      const store = new ArticleStore(seedArticles.length);
+      seedStore(store);
+      const res = await request(createArticlesApp({ store })).post('/articles/v1/create').send(validArticle).expect(507);
+      expect(res.body.error).toBe('insufficient_storage');
+    });
+  });
+
+  it('keeps the newest sample articles on top when extra articles are generated', () => {
+    const store = new ArticleStore();
+    seedStore(store, 10_000);
+    expect(store.size).toBe(10_000 + seedArticles.length);
+    expect(store.newest(1)[0]!.title).toBe(seedArticles.at(-1)!.title);
+    expect(store.get('1')!.title).toBe('Generated article 1');
+  });
+});
