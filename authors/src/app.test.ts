@@ -37,16 +37,22 @@ describe('authors service', () => {
 
   describe('GET /api/v1/getauthors (batch)', () => {
     it('returns every known author once and lists the unknown names', async () => {
-      const res = await request(app).get('/api/v1/getauthors').query({ names: 'Ada Quill,Milo Brandt,ada quill,Ghost,, ' }).expect(200);
-      expect(res.body).toEqual({ authors: [seedAuthors[0], seedAuthors[1]], notFound: ['Ghost'] });
+      const res = await request(app)
+        .get('/api/v1/getauthors?name=Ada%20Quill&name=Milo%20Brandt&name=ada%20quill&name=Ghost,%20Jr.')
+        .expect(200);
+      expect(res.body).toEqual({ authors: [seedAuthors[0], seedAuthors[1]], notFound: ['Ghost, Jr.'] });
+      const single = await request(app).get('/api/v1/getauthors').query({ name: 'Hana Okafor' }).expect(200);
+      expect(single.body).toEqual({ authors: [seedAuthors[4]], notFound: [] });
     });
 
-    it('rejects a missing, empty or oversized list with 400', async () => {
-      await request(app).get('/api/v1/getauthors').expect(400);
-      const empty = await request(app).get('/api/v1/getauthors').query({ names: ' , ' }).expect(400);
-      expect(empty.body).toEqual({ error: 'bad_request', message: 'names: must list at least one name', field: 'names' });
-      const many = Array.from({ length: 51 }, (_, i) => `n${i}`).join(',');
-      await request(app).get('/api/v1/getauthors').query({ names: many }).expect(400);
+    it('rejects a missing, empty or oversized list with 400 naming the field', async () => {
+      const missing = await request(app).get('/api/v1/getauthors').expect(400);
+      expect(missing.body.field).toBe('name');
+      const empty = await request(app).get('/api/v1/getauthors?name=Ada%20Quill&name=%20').expect(400);
+      expect(empty.body).toEqual({ error: 'bad_request', message: 'name: must not be empty', field: 'name' });
+      const many = Array.from({ length: 51 }, (_, i) => `name=n${i}`).join('&');
+      const tooMany = await request(app).get(`/api/v1/getauthors?${many}`).expect(400);
+      expect(tooMany.body.message).toBe('name: at most 50 names per call');
     });
   });
 

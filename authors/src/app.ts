@@ -25,7 +25,7 @@ export interface AuthorsAppOptions {
 
 /**
  * The authors service: `GET /api/v1/getauthor?name=NAME` → `{ name, twitter, blog }`, and a batch lookup
- * `GET /api/v1/getauthors?names=A,B` → `{ authors: [...], notFound: [...] }` for callers that need several.
+ * `GET /api/v1/getauthors?name=A&name=B` → `{ authors: [...], notFound: [...] }` for callers that need several.
  */
 export function createAuthorsApp(options: AuthorsAppOptions = {}): ServiceApp {
   const directory = options.directory ?? new AuthorDirectory();
@@ -43,16 +43,18 @@ export function createAuthorsApp(options: AuthorsAppOptions = {}): ServiceApp {
       });
 
       app.get('/api/v1/getauthors', (req, res) => {
-        const raw = singleQueryValue(req.query.names, 'names');
-        if (raw === undefined) throw new BadRequestError('names: query parameter is required (comma-separated)', 'names');
-        const names = [...new Set(raw.split(',').map((n) => n.trim()).filter((n) => n !== ''))];
-        if (names.length === 0) throw new BadRequestError('names: must list at least one name', 'names');
-        if (names.length > MAX_BATCH_NAMES) throw new BadRequestError(`names: at most ${MAX_BATCH_NAMES} names per call`, 'names');
+        // Names repeat the parameter (`?name=A&name=B`), so a name may itself contain a comma.
+        const raw = req.query.name;
+        if (raw === undefined) throw new BadRequestError('name: give at least one name parameter (?name=A&name=B)', 'name');
+        const values = Array.isArray(raw) ? raw : [raw];
+        if (values.some((v) => typeof v !== 'string')) throw new BadRequestError('name: must be plain strings', 'name');
+        const names = [...new Set((values as string[]).map((n) => checkedName(n, 'name')))];
+        if (names.length > MAX_BATCH_NAMES) throw new BadRequestError(`name: at most ${MAX_BATCH_NAMES} names per call`, 'name');
         // A Set of authors, so two spellings of one name give it once.
         const authors = new Set<Author>();
         const notFound: string[] = [];
         for (const name of names) {
-          const author = directory.find(checkedName(name, 'names'));
+          const author = directory.find(name);
           if (author) authors.add(author);
           else notFound.push(name);
         }
