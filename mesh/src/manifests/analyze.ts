@@ -1,0 +1,733 @@
+/**
+ * Whole-set analysis of Kubernetes + Istio objects, modelled on `istioctl analyze` and Kiali's validations:
+ * schema errors, then every cross-reference between Deployments, Services, Gateways, VirtualServices,
+ * DestinationRules, ServiceAccounts and AuthorizationPolicies. Codes and texts follow istioctl (IST*) and Kiali
+ * (KIA*); checks neither has use project codes (CNS*).
+ *
+ * The input must already be one consistent set (a base with optional files applied through `mergeObjects`):
+ * two objects with the same identity are reported, not merged.
+ */
+import type {
+  Container,
+  Deployment,
+  DestinationRule,
+  Finding,
+  Gateway,
+  HTTPMatchRequest,
+  HTTPRoute,
+  HTTPRouteDestination,
+  LoadedObject,
+  Service,
+  ServicePort,
+  VirtualService,
+} from '../model';
+import { isPlainObject, lineOf } from './load';
+import { namespaceOf, objectKey, objectRef } from './merge';
+import { SCHEMA_ERROR, formatPath, validateSchema } from './schema';
+
+/** Every code the analysis can report, with what it means (the lint CLI prints this list with --codes). */
+export const FINDING_CODES = {
+  CNS0001: 'YAML syntax error',
+  CNS0002: 'document is not a Kubernetes object (no apiVersion, kind or metadata.name), or a path does not exist',
+  CNS0003: 'no schema known for this apiVersion/kind (not validated)',
+  CNS0004: 'the same object (group, kind, namespace, name) is defined twice',
+  CNS0101: 'Deployment selector does not match its pod template labels',
+  CNS0102: 'Service selector matches no workload',
+  CNS0103: 'ServiceAccount referenced by a workload is not defined',
+  CNS0104: 'probe port is not a container port',
+  CNS0105: 'VirtualService destination port is not a port of the Service',
+  CNS0106: 'AuthorizationPolicy selector matches no workload',
+  CNS0107: 'AuthorizationPolicy principal names a ServiceAccount that is not defined',
+  CNS0201: 'Dockerfile final stage runs as root',
+  CNS0202: 'Dockerfile has no multi-stage build',
+  CNS0203: 'Dockerfile base image not pinned to a version',
+  CNS0204: 'Dockerfile final stage installs dev dependencies',
+  IST0106: 'schema or Istio validation error',
+  IST0118: 'Service port name does not follow the Istio naming convention',
+  IST0130: 'VirtualService rule can never be used (after a catch-all rule)',
+  IST0131: 'VirtualService match is ineffective (an earlier match already covers it)',
+  IST0132: 'VirtualService host not exposed by its Gateway',
+  IST0173: 'DestinationRule subset selects no pods',
+  KIA0201: 'several DestinationRules for the same host and subset',
+  KIA0202: 'DestinationRule host not found',
+  KIA0209: 'DestinationRule subset has no labels',
+  KIA0701: 'no workload exposes the Service target port',
+  KIA1101: 'VirtualService destination host not found',
+  KIA1102: 'VirtualService gateway not found',
+  KIA1105: 'same destination repeated in one route',
+  KIA1106: 'several VirtualServices for the same host and gateway',
+  KIA1107: 'VirtualService subset not found',
+} as const;
+export type FindingCode = keyof typeof FINDING_CODES;
+
+/** Istio's port naming convention: `<protocol>[-<suffix>]` (used when a port has no `appProtocol`). */
+const ISTIO_PORT_NAME = /^(http|http2|https|grpc|grpc-web|h2c|mongo|mysql|redis|tcp|tls|udp)(-.*)?$/i;
+/** Go-style duration as Istio accepts it: `1s`, `250ms`, `1.5s`, `1m30s`. */
+const DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
+const RETRY_ON = new Set([
+  '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited', 'retriable-4xx',
+  'refused-stream', 'retriable-status-codes', 'retriable-headers', 'http3-post-connect-failure', 'cancelled',
+  'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+]);
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
+const ISTIO_NETWORKING = 'networking.istio.io';
+
+interface Workload {
+  loaded: LoadedObject<Deployment>;
+  namespace: string;
+  podLabels: Record<string, string>;
+  containers: Container[];
+}
+
+/** Everything the checks look things up in, built once per analysis. */
+class Index {
+  readonly workloads: Workload[] = [];
+  readonly services = new Map<string, LoadedObject<Service>>(); // key `name.namespace`
+  readonly serviceEntryHosts = new Set<string>();
+  readonly gateways = new Map<string, LoadedObject<Gateway>>(); // key `namespace/name`
+  readonly virtualServices: LoadedObject<VirtualService>[] = [];
+  readonly destinationRules: LoadedObject<DestinationRule>[] = [];
+  readonly serviceAccounts = new Set<string>(); // `namespace/name`
+  readonly namespaces = new Set<string>();
+
+  constructor(objects: LoadedObject[]) {
+    for (const loaded of objects) {
+      const { object } = loaded;
+      const namespace = namespaceOf(object);
+      this.namespaces.add(namespace);
+      const spec = (isPlainObject(object.spec) ? object.spec : {}) as Record<string, unknown>;
+      const istio = object.apiVersion.startsWith(`${ISTIO_NETWORKING}/`);
+      if (WORKLOAD_KINDS.has(object.kind) && object.apiVersion.startsWith('apps/')) {
+        const template = isPlainObject(spec.template) ? spec.template : {};
+        const podSpec = isPlainObject(template.spec) ? template.spec : {};
+        this.workloads.push({
+          loaded: loaded as LoadedObject<Deployment>,
+          namespace,
+          podLabels: labelsOf(isPlainObject(template.metadata) ? template.metadata.labels : undefined),
+          containers: asArray(podSpec.containers).filter(isPlainObject) as unknown as Container[],
+        });
+      } else if (object.kind === 'Service' && object.apiVersion === 'v1') {
+        this.services.set(`${object.metadata.name}.${namespace}`, loaded as LoadedObject<Service>);
+      } else if (object.kind === 'ServiceAccount' && object.apiVersion === 'v1') {
+        this.serviceAccounts.add(`${namespace}/${object.metadata.name}`);
+      } else if (istio && object.kind === 'ServiceEntry') {
+        for (const host of asArray(spec.hosts)) if (typeof host === 'string') this.serviceEntryHosts.add(host);
+      } else if (istio && object.kind === 'Gateway') {
+        this.gateways.set(`${namespace}/${object.metadata.name}`, loaded as LoadedObject<Gateway>);
+      } else if (istio && object.kind === 'VirtualService') {
+        this.virtualServices.push(loaded as LoadedObject<VirtualService>);
+      } else if (istio && object.kind === 'DestinationRule') {
+        this.destinationRules.push(loaded as LoadedObject<DestinationRule>);
+      }
+    }
+  }
+
+  /** The Service a mesh host names (`web-api`, `web-api.default`, `web-api.default.svc.cluster.local`). */
+  serviceFor(host: string, namespace: string): LoadedObject<Service> | undefined {
+    const name = serviceKey(host, namespace);
+    return name ? this.services.get(name) : undefined;
+  }
+
+  hostExists(host: string, namespace: string): boolean {
+    return this.serviceFor(host, namespace) !== undefined || this.serviceEntryHosts.has(host);
+  }
+
+  /** Workloads whose pod labels contain every label of `selector`, in `namespace`. */
+  workloadsSelectedBy(selector: Record<string, string>, namespace: string): Workload[] {
+    return this.workloads.filter((w) => w.namespace === namespace && containsLabels(w.podLabels, selector));
+  }
+
+  /** Subset names defined for a host, or undefined when no DestinationRule covers the host. */
+  subsetsFor(host: string, namespace: string): Set<string> | undefined {
+    const key = serviceKey(host, namespace) ?? host;
+    let names: Set<string> | undefined;
+    for (const dr of this.destinationRules) {
+      const drHost = dr.object.spec?.host;
+      if (typeof drHost !== 'string' || (serviceKey(drHost, namespaceOf(dr.object)) ?? drHost) !== key) continue;
+      names ??= new Set();
+      for (const subset of asArray(dr.object.spec?.subsets)) {
+        if (isPlainObject(subset) && typeof subset.name === 'string') names.add(subset.name);
+      }
+    }
+    return names;
+  }
+
+  /** `mesh` or `namespace/name` of a gateway reference, as a VirtualService writes it. */
+  resolveGateway(reference: string, namespace: string): string {
+    if (reference === 'mesh') return 'mesh';
+    return reference.includes('/') ? reference : `${namespace}/${reference}`;
+  }
+}
+
+/**
+ * Schema validation plus every cross-reference check over one set of objects (Kubernetes and Istio together).
+ * Findings are sorted by file, line and code.
+ */
+export function analyzeManifests(objects: LoadedObject[]): Finding[] {
+  const findings: Finding[] = [];
+  const schemaBroken = new Set<LoadedObject>();
+  for (const loaded of objects) {
+    const schemaFindings = validateSchema(loaded);
+    if (schemaFindings.some((f) => f.severity === 'error')) schemaBroken.add(loaded);
+    findings.push(...schemaFindings);
+  }
+  findings.push(...checkDuplicates(objects));
+
+  const index = new Index(objects);
+  const report = reporter(findings);
+  for (const workload of index.workloads) checkWorkload(workload, index, report);
+  for (const service of index.services.values()) checkService(service, index, report);
+  for (const vs of index.virtualServices) checkVirtualService(vs, index, report);
+  checkVirtualServiceOverlap(index, report);
+  for (const dr of index.destinationRules) checkDestinationRule(dr, index, report);
+  checkDestinationRuleOverlap(index, report);
+  for (const loaded of objects) {
+    if (loaded.object.kind === 'AuthorizationPolicy' && loaded.object.apiVersion.startsWith('security.istio.io/')) {
+      checkAuthorizationPolicy(loaded, index, report);
+    }
+  }
+  return sortFindings(dedupe(findings));
+}
+
+type Report = (
+  loaded: LoadedObject,
+  code: FindingCode,
+  message: string,
+  fieldPath?: ReadonlyArray<string | number>,
+  severity?: Finding['severity'],
+) => void;
+
+function reporter(findings: Finding[]): Report {
+  return (loaded, code, message, fieldPath = [], severity = 'error') => {
+    findings.push({
+      code,
+      severity,
+      file: loaded.source.file,
+      line: lineOf(loaded.object, fieldPath) ?? loaded.source.line,
+      object: objectRef(loaded.object),
+      message,
+    });
+  };
+}
+
+// ---------------------------------------------------------------- identity
+
+export function checkDuplicates(objects: LoadedObject[]): Finding[] {
+  const firstByKey = new Map<string, LoadedObject>();
+  const findings: Finding[] = [];
+  for (const loaded of objects) {
+    const key = objectKey(loaded.object);
+    const first = firstByKey.get(key);
+    if (!first) {
+      firstByKey.set(key, loaded);
+      continue;
+    }
+    const where = `${first.source.file}${first.source.line ? `:${first.source.line}` : ''}`;
+    findings.push({
+      code: 'CNS0004',
+      severity: 'error',
+      file: loaded.source.file,
+      line: loaded.source.line,
+      object: objectRef(loaded.object),
+      message: `${objectRef(loaded.object)} in namespace ${namespaceOf(loaded.object)} is already defined in ${where}; applying both keeps only the last`,
+    });
+  }
+  return findings;
+}
+
+// ---------------------------------------------------------------- Kubernetes workloads and Services
+
+function checkWorkload(workload: Workload, index: Index, report: Report): void {
+  const { loaded } = workload;
+  const spec = loaded.object.spec;
+  const matchLabels = labelsOf(spec?.selector?.matchLabels);
+  for (const [key, value] of Object.entries(matchLabels)) {
+    if (workload.podLabels[key] !== value) {
+      const actual = key in workload.podLabels ? `${key}=${workload.podLabels[key]}` : `no ${key} label`;
+      report(
+        loaded,
+        'CNS0101',
+        `spec.selector does not match spec.template.metadata.labels: selector wants ${key}=${value}, the template has ${actual}`,
+        ['spec', 'selector', 'matchLabels', key],
+      );
+    }
+  }
+
+  const podSpec = spec?.template?.spec as Record<string, unknown> | undefined;
+  const serviceAccount = podSpec?.serviceAccountName;
+  if (typeof serviceAccount === 'string' && serviceAccount !== 'default' &&
+      !index.serviceAccounts.has(`${workload.namespace}/${serviceAccount}`)) {
+    report(loaded, 'CNS0103', `serviceAccountName ${serviceAccount} names no ServiceAccount in the manifests`,
+      ['spec', 'template', 'spec', 'serviceAccountName']);
+  }
+
+  workload.containers.forEach((container, c) => {
+    const portNames = new Set(asArray(container.ports).map((p) => (isPlainObject(p) ? p.name : undefined)));
+    for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+      const port = (container as unknown as Record<string, { httpGet?: { port?: unknown } } | undefined>)[probe]?.httpGet?.port;
+      if (typeof port === 'string' && !portNames.has(port)) {
+        report(loaded, 'CNS0104', `container ${container.name} ${probe} uses port ${port}, which no container port is named`,
+          ['spec', 'template', 'spec', 'containers', c, probe, 'httpGet', 'port']);
+      }
+    }
+  });
+}
+
+function checkService(loaded: LoadedObject<Service>, index: Index, report: Report): void {
+  const spec = loaded.object.spec;
+  const namespace = namespaceOf(loaded.object);
+  const ports = asArray(spec?.ports).filter(isPlainObject) as unknown as ServicePort[];
+  ports.forEach((port, i) => {
+    if (!port.appProtocol && !(port.name && ISTIO_PORT_NAME.test(port.name))) {
+      report(loaded, 'IST0118',
+        `Port name ${port.name ?? '(none)'} (port: ${port.port}, targetPort: ${port.targetPort ?? port.port}) doesn't follow the naming convention of Istio port; name it http or http-<suffix>, or set appProtocol`,
+        ['spec', 'ports', i]);
+    }
+  });
+
+  const selector = labelsOf(spec?.selector);
+  if (Object.keys(selector).length === 0) return; // no selector: endpoints are managed by hand
+  const selected = index.workloadsSelectedBy(selector, namespace);
+  if (selected.length === 0) {
+    report(loaded, 'CNS0102', `selector ${formatLabels(selector)} matches no Deployment's pod labels`, ['spec', 'selector']);
+    return;
+  }
+  ports.forEach((port, i) => {
+    const target = port.targetPort ?? port.port;
+    const exposed = selected.some((w) =>
+      w.containers.some((c) =>
+        asArray(c.ports).some((p) => isPlainObject(p) && (typeof target === 'string' ? p.name === target : p.containerPort === target)),
+      ),
+    );
+    if (!exposed) {
+      report(loaded, 'KIA0701',
+        `Deployment exposing same port as Service not found: no container of ${selected.map((w) => w.loaded.object.metadata.name).join(', ')} has a port ${typeof target === 'string' ? 'named ' : ''}${target}`,
+        ['spec', 'ports', i, 'targetPort']);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- VirtualService
+
+function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index, report: Report): void {
+  const spec = loaded.object.spec;
+  const namespace = namespaceOf(loaded.object);
+  const gatewayRefs = asArray(spec?.gateways).filter((g): g is string => typeof g === 'string');
+
+  gatewayRefs.forEach((reference, g) => {
+    const resolved = index.resolveGateway(reference, namespace);
+    if (resolved === 'mesh') return;
+    const gateway = index.gateways.get(resolved);
+    if (!gateway) {
+      report(loaded, 'KIA1102', `VirtualService is pointing to a non-existent gateway: ${reference}`, ['spec', 'gateways', g]);
+      return;
+    }
+    const serverHosts = asArray(gateway.object.spec?.servers)
+      .flatMap((server) => (isPlainObject(server) ? asArray(server.hosts) : []))
+      .filter((h): h is string => typeof h === 'string')
+      .map((h) => h.replace(/^[^/]*\//, '')); // drop a `namespace/` prefix
+    const missing = asArray(spec?.hosts).filter((h) => typeof h === 'string' && !serverHosts.some((s) => hostMatches(s, h)));
+    if (missing.length > 0) {
+      report(loaded, 'IST0132',
+        `one or more host [${missing.join(', ')}] defined in VirtualService ${loaded.object.metadata.name} not found in Gateway ${reference}`,
+        ['spec', 'hosts']);
+    }
+  });
+
+  const routes = asArray(spec?.http).filter(isPlainObject) as unknown as HTTPRoute[];
+  let catchAll: number | undefined;
+  routes.forEach((route, r) => {
+    const at = (...rest: Array<string | number>): Array<string | number> => ['spec', 'http', r, ...rest];
+    const label = `spec.http[${r}]${route.name ? ` (${route.name})` : ''}`;
+
+    if (catchAll !== undefined) {
+      report(loaded, 'IST0130',
+        `VirtualService rule #${r} not used (only the last rule can have no matches): rule #${catchAll} before it matches every request`,
+        at());
+    }
+
+    const actions = (['route', 'redirect', 'directResponse'] as const).filter((k) => route[k] !== undefined);
+    if (actions.length > 1) {
+      report(loaded, SCHEMA_ERROR, `${label}: HTTP route cannot contain both ${actions[0]} and ${actions[1]}`, at());
+    } else if (actions.length === 0) {
+      report(loaded, SCHEMA_ERROR, `${label}: HTTP route or redirect or directResponse is required`, at());
+    }
+
+    const destinations = asArray(route.route).filter(isPlainObject) as unknown as HTTPRouteDestination[];
+    checkDestinations(loaded, destinations, at, index, report);
+
+    if (route.mirror !== undefined) {
+      checkDestination(loaded, route.mirror, at('mirror'), index, report);
+      const mirrorValue = route.mirrorPercentage?.value;
+      if (typeof mirrorValue === 'number' && (mirrorValue < 0 || mirrorValue > 100)) {
+        report(loaded, SCHEMA_ERROR, `${label}: mirror percentage must have a max value of 100 (and be ≥ 0), got ${mirrorValue}`, at('mirrorPercentage'));
+      }
+    }
+
+    checkDuration(loaded, route.timeout, at('timeout'), report);
+    if (route.retries) {
+      checkDuration(loaded, route.retries.perTryTimeout, at('retries', 'perTryTimeout'), report);
+      if (typeof route.retries.attempts === 'number' && route.retries.attempts < 0) {
+        report(loaded, SCHEMA_ERROR, `${label}: attempts cannot be negative`, at('retries', 'attempts'));
+      }
+      if (typeof route.retries.retryOn === 'string') {
+        const unknown = route.retries.retryOn.split(',').map((s) => s.trim())
+          .filter((policy) => !RETRY_ON.has(policy) && !/^\d{3}$/.test(policy));
+        if (unknown.length > 0) {
+          report(loaded, SCHEMA_ERROR, `${label}: retryOn contains unknown retry policy ${unknown.join(', ')}`, at('retries', 'retryOn'));
+        }
+      }
+    }
+
+    if (route.fault !== undefined) checkFault(loaded, route, label, at, report);
+
+    const matches = asArray(route.match);
+    if (matches.length === 0 || matches.some((m) => isCatchAll(m))) catchAll ??= r;
+  });
+
+  checkIneffectiveMatches(loaded, routes, report);
+}
+
+function checkDestinations(
+  loaded: LoadedObject<VirtualService>,
+  destinations: HTTPRouteDestination[],
+  at: (...rest: Array<string | number>) => Array<string | number>,
+  index: Index,
+  report: Report,
+): void {
+  const seen = new Set<string>();
+  let total = 0;
+  destinations.forEach((routeDestination, d) => {
+    const destination = routeDestination.destination;
+    checkDestination(loaded, destination, at('route', d, 'destination'), index, report);
+    const weight = routeDestination.weight;
+    if (typeof weight === 'number') {
+      if (weight < 0) report(loaded, SCHEMA_ERROR, `weight ${weight} < 0`, at('route', d, 'weight'));
+      else total += weight;
+    }
+    if (isPlainObject(destination) && typeof destination.host === 'string') {
+      const key = `${destination.host}|${destination.subset ?? ''}|${destination.port?.number ?? ''}`;
+      if (seen.has(key)) {
+        report(loaded, 'KIA1105',
+          `This host subset combination is already referenced in another route destination: ${destination.host}${destination.subset ? ` subset ${destination.subset}` : ''}`,
+          at('route', d, 'destination'), 'warning');
+      }
+      seen.add(key);
+    }
+  });
+  // With one destination a missing or zero weight means "everything"; with several the weights are relative.
+  if (destinations.length > 1 && total === 0) {
+    report(loaded, SCHEMA_ERROR, 'total destination weight = 0', at('route'));
+  }
+}
+
+function checkDestination(
+  loaded: LoadedObject<VirtualService>,
+  destination: unknown,
+  fieldPath: Array<string | number>,
+  index: Index,
+  report: Report,
+): void {
+  const namespace = namespaceOf(loaded.object);
+  if (!isPlainObject(destination) || typeof destination.host !== 'string' || destination.host === '') {
+    report(loaded, SCHEMA_ERROR, `${formatPath([...fieldPath, 'host'])}: required field is missing`, fieldPath);
+    return;
+  }
+  const host = destination.host;
+  if (!index.hostExists(host, namespace)) {
+    report(loaded, 'KIA1101', `DestinationWeight on route doesn't have a valid service (host not found): ${host}`, [...fieldPath, 'host']);
+    return;
+  }
+  if (typeof destination.subset === 'string') {
+    const subsets = index.subsetsFor(host, namespace);
+    if (!subsets?.has(destination.subset)) {
+      report(loaded, 'KIA1107',
+        `Subset not found: ${destination.subset} of host ${host} is defined in no DestinationRule${subsets ? ` (known: ${[...subsets].join(', ') || 'none'})` : ''}; requests would get 503 "no healthy upstream"`,
+        [...fieldPath, 'subset']);
+    }
+  }
+  const portNumber = isPlainObject(destination.port) ? destination.port.number : undefined;
+  const service = index.serviceFor(host, namespace);
+  if (service && typeof portNumber === 'number') {
+    const servicePorts = asArray(service.object.spec?.ports).map((p) => (isPlainObject(p) ? p.port : undefined));
+    if (!servicePorts.includes(portNumber)) {
+      report(loaded, 'CNS0105', `destination port ${portNumber} is not a port of Service ${service.object.metadata.name} (ports: ${servicePorts.join(', ')})`,
+        [...fieldPath, 'port', 'number']);
+    }
+  }
+}
+
+function checkFault(
+  loaded: LoadedObject<VirtualService>,
+  route: HTTPRoute,
+  label: string,
+  at: (...rest: Array<string | number>) => Array<string | number>,
+  report: Report,
+): void {
+  const fault = route.fault;
+  if (!fault || typeof fault !== 'object' || (fault.abort === undefined && fault.delay === undefined)) {
+    report(loaded, SCHEMA_ERROR, `${label}: HTTP fault injection must have an abort and/or a delay`, at('fault'));
+    return;
+  }
+  for (const kind of ['abort', 'delay'] as const) {
+    const value = fault[kind]?.percentage?.value;
+    if (typeof value === 'number' && (value < 0 || value > 100)) {
+      report(loaded, SCHEMA_ERROR, `${label}: fault ${kind} percentage must be in range [0, 100], got ${value}`, at('fault', kind, 'percentage', 'value'));
+    }
+  }
+  if (fault.abort) {
+    const status = fault.abort.httpStatus;
+    if (typeof status !== 'number' || status < 200 || status > 599) {
+      report(loaded, SCHEMA_ERROR, `${label}: fault abort httpStatus must be in range [200, 599], got ${status ?? 'none'}`, at('fault', 'abort'));
+    }
+  }
+  if (fault.delay) {
+    if (fault.delay.fixedDelay === undefined) {
+      report(loaded, SCHEMA_ERROR, `${label}: fault delay must have a fixedDelay`, at('fault', 'delay'));
+    } else if (checkDuration(loaded, fault.delay.fixedDelay, at('fault', 'delay', 'fixedDelay'), report) && durationMs(fault.delay.fixedDelay) < 1) {
+      report(loaded, SCHEMA_ERROR, `${label}: fault delay fixedDelay must be at least 1ms`, at('fault', 'delay', 'fixedDelay'));
+    }
+  }
+}
+
+/** IST0131: a match block that an earlier, wider match already takes (only plain uri matches are compared). */
+function checkIneffectiveMatches(loaded: LoadedObject<VirtualService>, routes: HTTPRoute[], report: Report): void {
+  const earlier: Array<{ rule: number; match: HTTPMatchRequest }> = [];
+  routes.forEach((route, r) => {
+    asArray(route.match).forEach((match, m) => {
+      if (!isPlainObject(match)) return;
+      const shadow = earlier.find((e) => e.rule !== r && covers(e.match, match as HTTPMatchRequest));
+      if (shadow) {
+        report(loaded, 'IST0131',
+          `VirtualService rule #${r} match #${m} is not used (duplicate/overlapping match in rule #${shadow.rule})`,
+          ['spec', 'http', r, 'match', m]);
+      }
+    });
+    for (const match of asArray(route.match)) if (isPlainObject(match)) earlier.push({ rule: r, match: match as HTTPMatchRequest });
+  });
+}
+
+/** Whether every request `later` matches is already matched by `first`. */
+function covers(first: HTTPMatchRequest, later: HTTPMatchRequest): boolean {
+  if (JSON.stringify(first) === JSON.stringify(later)) return true;
+  const onlyUri = (m: HTTPMatchRequest): boolean => Object.keys(m).every((k) => k === 'uri' || k === 'name');
+  if (!onlyUri(first) || !onlyUri(later) || !first.uri || !later.uri) return false;
+  const prefix = first.uri.prefix;
+  if (prefix === undefined) return false;
+  const laterValue = later.uri.exact ?? later.uri.prefix;
+  return laterValue !== undefined && later.uri.regex === undefined && laterValue.startsWith(prefix);
+}
+
+function isCatchAll(match: unknown): boolean {
+  if (!isPlainObject(match)) return false;
+  const keys = Object.keys(match).filter((k) => k !== 'name');
+  if (keys.length === 0) return true;
+  if (keys.length !== 1 || keys[0] !== 'uri' || !isPlainObject(match.uri)) return false;
+  return match.uri.prefix === '/' || match.uri.regex === '.*';
+}
+
+/** KIA1106: two VirtualServices for the same host bound to the same gateway (or both to the mesh). */
+function checkVirtualServiceOverlap(index: Index, report: Report): void {
+  const byBinding = new Map<string, LoadedObject<VirtualService>[]>();
+  for (const vs of index.virtualServices) {
+    const namespace = namespaceOf(vs.object);
+    const refs = asArray(vs.object.spec?.gateways).filter((g): g is string => typeof g === 'string');
+    const bindings = refs.length > 0 ? refs.map((g) => index.resolveGateway(g, namespace)) : ['mesh'];
+    for (const host of asArray(vs.object.spec?.hosts)) {
+      if (typeof host !== 'string') continue;
+      const hostKey = serviceKey(host, namespace) ?? host;
+      for (const binding of new Set(bindings)) {
+        const key = `${binding}|${hostKey}`;
+        const list = byBinding.get(key) ?? [];
+        if (!list.includes(vs)) list.push(vs);
+        byBinding.set(key, list);
+      }
+    }
+  }
+  for (const [key, list] of byBinding) {
+    if (list.length < 2) continue;
+    const [binding, host] = key.split('|');
+    for (const vs of list) {
+      const others = list.filter((o) => o !== vs).map((o) => objectRef(o.object)).join(', ');
+      report(vs, 'KIA1106', `More than one Virtual Service for same host: ${host} on ${binding} (also ${others})`, ['spec', 'hosts'], 'warning');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- DestinationRule
+
+function checkDestinationRule(loaded: LoadedObject<DestinationRule>, index: Index, report: Report): void {
+  const spec = loaded.object.spec;
+  const namespace = namespaceOf(loaded.object);
+  const host = spec?.host;
+  if (typeof host !== 'string' || host === '') return; // the schema check reports it
+  if (!index.hostExists(host, namespace)) {
+    report(loaded, 'KIA0202', `This host has no matching entry in the service registry (service, workload or service entries): ${host}`, ['spec', 'host']);
+  }
+  const service = index.serviceFor(host, namespace);
+  const serviceWorkloads = service
+    ? index.workloadsSelectedBy(labelsOf(service.object.spec?.selector), namespaceOf(service.object))
+    : undefined;
+
+  checkTrafficPolicy(loaded, spec?.trafficPolicy, ['spec', 'trafficPolicy'], report);
+  const seen = new Set<string>();
+  asArray(spec?.subsets).forEach((subset, s) => {
+    if (!isPlainObject(subset) || typeof subset.name !== 'string') return;
+    if (seen.has(subset.name)) {
+      report(loaded, SCHEMA_ERROR, `duplicate subset names: ${subset.name}`, ['spec', 'subsets', s, 'name']);
+    }
+    seen.add(subset.name);
+    const labels = labelsOf(subset.labels);
+    if (Object.keys(labels).length === 0) {
+      report(loaded, 'KIA0209', `This subset has not labels: subset ${subset.name} selects every pod of ${host}`, ['spec', 'subsets', s], 'warning');
+    } else if (serviceWorkloads && !serviceWorkloads.some((w) => containsLabels(w.podLabels, labels))) {
+      report(loaded, 'IST0173',
+        `The Subset ${subset.name} defined in the DestinationRule ${loaded.object.metadata.name} does not select any pods (labels ${formatLabels(labels)}), which may lead to 503 UH (NoHealthyUpstream)`,
+        ['spec', 'subsets', s, 'labels']);
+    }
+    checkTrafficPolicy(loaded, subset.trafficPolicy, ['spec', 'subsets', s, 'trafficPolicy'], report);
+  });
+}
+
+function checkTrafficPolicy(loaded: LoadedObject, policy: unknown, at: Array<string | number>, report: Report): void {
+  if (!isPlainObject(policy)) return;
+  const outlier = isPlainObject(policy.outlierDetection) ? policy.outlierDetection : undefined;
+  if (outlier) {
+    checkDuration(loaded, outlier.interval, [...at, 'outlierDetection', 'interval'], report);
+    checkDuration(loaded, outlier.baseEjectionTime, [...at, 'outlierDetection', 'baseEjectionTime'], report);
+    for (const field of ['maxEjectionPercent', 'minHealthPercent']) {
+      const value = outlier[field];
+      if (typeof value === 'number' && (value < 0 || value > 100)) {
+        report(loaded, SCHEMA_ERROR, `outlierDetection.${field} must be in range [0, 100], got ${value}`, [...at, 'outlierDetection', field]);
+      }
+    }
+  }
+  const pool = isPlainObject(policy.connectionPool) ? policy.connectionPool : undefined;
+  if (pool && isPlainObject(pool.tcp)) checkDuration(loaded, pool.tcp.connectTimeout, [...at, 'connectionPool', 'tcp', 'connectTimeout'], report);
+  if (pool && isPlainObject(pool.http)) checkDuration(loaded, pool.http.idleTimeout, [...at, 'connectionPool', 'http', 'idleTimeout'], report);
+}
+
+/** KIA0201: two DestinationRules defining the same subset of one host (which one wins is undefined). */
+function checkDestinationRuleOverlap(index: Index, report: Report): void {
+  const owners = new Map<string, LoadedObject<DestinationRule>[]>();
+  for (const dr of index.destinationRules) {
+    const host = dr.object.spec?.host;
+    if (typeof host !== 'string') continue;
+    const hostKey = serviceKey(host, namespaceOf(dr.object)) ?? host;
+    const subsetNames = asArray(dr.object.spec?.subsets)
+      .map((s) => (isPlainObject(s) && typeof s.name === 'string' ? s.name : undefined))
+      .filter((s): s is string => s !== undefined);
+    for (const subset of subsetNames.length > 0 ? new Set(subsetNames) : ['']) {
+      const key = `${hostKey}|${subset}`;
+      const list = owners.get(key) ?? [];
+      list.push(dr);
+      owners.set(key, list);
+    }
+  }
+  for (const [key, list] of owners) {
+    if (list.length < 2) continue;
+    const [host, subset] = key.split('|');
+    for (const dr of list) {
+      const others = list.filter((o) => o !== dr).map((o) => objectRef(o.object)).join(', ');
+      report(dr, 'KIA0201', `More than one DestinationRules for the same host subset combination: ${host}${subset ? ` subset ${subset}` : ''} (also ${others})`, ['spec', 'host'], 'warning');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- security
+
+function checkAuthorizationPolicy(loaded: LoadedObject, index: Index, report: Report): void {
+  const spec = isPlainObject(loaded.object.spec) ? loaded.object.spec : {};
+  const namespace = namespaceOf(loaded.object);
+  const selector = isPlainObject(spec.selector) ? labelsOf(spec.selector.matchLabels) : {};
+  if (Object.keys(selector).length > 0 && index.workloadsSelectedBy(selector, namespace).length === 0) {
+    report(loaded, 'CNS0106', `selector ${formatLabels(selector)} matches no workload: the policy has no effect`, ['spec', 'selector']);
+  }
+  asArray(spec.rules).forEach((rule, r) => {
+    if (!isPlainObject(rule)) return;
+    asArray(rule.from).forEach((from, f) => {
+      const source = isPlainObject(from) && isPlainObject(from.source) ? from.source : undefined;
+      asArray(source?.principals).forEach((principal, p) => {
+        const match = typeof principal === 'string' ? /^[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal) : null;
+        // Only namespaces these manifests define can be checked (istio-system belongs to the Istio install).
+        if (match && index.namespaces.has(match[1]!) && !index.serviceAccounts.has(`${match[1]}/${match[2]}`)) {
+          report(loaded, 'CNS0107', `principal ${principal} names ServiceAccount ${match[2]}, which no manifest defines`,
+            ['spec', 'rules', r, 'from', f, 'source', 'principals', p]);
+        }
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** `checkDuration` reports an unparsable duration and returns whether the value is usable. */
+function checkDuration(loaded: LoadedObject, value: unknown, at: Array<string | number>, report: Report): boolean {
+  // A value that is not a string at all is the schema check's finding; only unparsable strings are reported here.
+  if (typeof value !== 'string') return false;
+  if (DURATION.test(value)) return true;
+  report(loaded, SCHEMA_ERROR, `${formatPath(at)}: invalid duration ${JSON.stringify(value)} (use e.g. 1s, 250ms, 1.5s)`, at);
+  return false;
+}
+
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+
+/** Milliseconds of a Go-style duration (`1m30s` → 90000); NaN when it does not parse. */
+export function durationMs(value: string): number {
+  if (!DURATION.test(value)) return Number.NaN;
+  let total = 0;
+  for (const [, amount, , unit] of value.matchAll(/(\d+(\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) total += Number(amount) * UNIT_MS[unit!]!;
+  return total;
+}
+
+/** `name.namespace` of the Service a host names, or undefined for a non-cluster host (FQDN outside the mesh, `*`). */
+function serviceKey(host: string, namespace: string): string | undefined {
+  if (host.includes('*')) return undefined;
+  const short = host.replace(/\.svc\.cluster\.local$/, '').replace(/\.svc$/, '');
+  const parts = short.split('.');
+  if (parts.length === 1) return `${parts[0]}.${namespace}`;
+  if (parts.length === 2) return short;
+  return undefined;
+}
+
+/** Gateway server host (`*`, `*.example.com`, `example.com`) against a VirtualService host. */
+function hostMatches(serverHost: string, host: string): boolean {
+  if (serverHost === '*' || serverHost === host) return true;
+  if (serverHost.startsWith('*.')) return host.endsWith(serverHost.slice(1)) || host === `*${serverHost.slice(1)}`;
+  return false;
+}
+
+function labelsOf(value: unknown): Record<string, string> {
+  if (!isPlainObject(value)) return {};
+  const labels: Record<string, string> = {};
+  for (const [key, label] of Object.entries(value)) labels[key] = String(label);
+  return labels;
+}
+
+function containsLabels(labels: Record<string, string>, wanted: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([key, value]) => labels[key] === value);
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = `${f.code}|${f.file}|${f.line}|${f.object}|${f.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export function sortFindings(findings: Finding[]): Finding[] {
+  return [...findings].sort(
+    (a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || a.code.localeCompare(b.code),
+  );
+}

@@ -1,0 +1,130 @@
+/**
+ * Static checks of Dockerfiles (images cannot be built on the project's machines): the final stage must not run
+ * as root, the build must be multi-stage, base images must be pinned, and the runtime stage must not install dev
+ * dependencies.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Finding } from '../model';
+
+interface Instruction {
+  keyword: string;
+  args: string;
+  line: number;
+}
+
+interface Stage {
+  image: string;
+  name?: string;
+  line: number;
+  instructions: Instruction[];
+}
+
+/** Base images whose default user is not root, so a final stage without USER is still unprivileged. */
+const NON_ROOT_IMAGES = [/^nginxinc\/nginx-unprivileged(:|@|$)/, /^gcr\.io\/distroless\/.*:nonroot/, /^cgr\.dev\/chainguard\//];
+
+/** Splits a Dockerfile into instructions (joining `\` continuations, dropping comments) with their first line. */
+export function parseDockerfile(text: string): Instruction[] {
+  const instructions: Instruction[] = [];
+  const lines = text.split(/\r?\n/);
+  let current: { text: string; line: number } | undefined;
+  lines.forEach((raw, i) => {
+    const trimmed = raw.trim();
+    if (!current && (trimmed === '' || trimmed.startsWith('#'))) return;
+    if (current && trimmed.startsWith('#')) return; // comment lines inside a continuation are ignored by Docker
+    const continues = trimmed.endsWith('\\');
+    const part = continues ? trimmed.slice(0, -1) : trimmed;
+    current = current ? { text: `${current.text} ${part}`, line: current.line } : { text: part, line: i + 1 };
+    if (!continues) {
+      const match = /^(\S+)\s*(.*)$/.exec(current.text.trim());
+      if (match) instructions.push({ keyword: match[1]!.toUpperCase(), args: match[2]!.trim(), line: current.line });
+      current = undefined;
+    }
+  });
+  if (current) {
+    const match = /^(\S+)\s*(.*)$/.exec(current.text.trim());
+    if (match) instructions.push({ keyword: match[1]!.toUpperCase(), args: match[2]!.trim(), line: current.line });
+  }
+  return instructions;
+}
+
+/** Findings for one Dockerfile's text; `file` names it in findings. */
+export function analyzeDockerfile(text: string, file: string): Finding[] {
+  const findings: Finding[] = [];
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const instruction of parseDockerfile(text)) {
+    if (instruction.keyword === 'ARG' && stages.length === 0) {
+      const [name, value] = instruction.args.split('=', 2);
+      if (name && value !== undefined) args.set(name.trim(), value.trim().replace(/^"(.*)"$/, '$1'));
+    } else if (instruction.keyword === 'FROM') {
+      const parts = instruction.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      const image = (parts[0] ?? '').replace(/\$\{?(\w+)\}?/g, (_, name: string) => args.get(name) ?? '');
+      const asIndex = parts.findIndex((p) => p.toUpperCase() === 'AS');
+      stages.push({ image, name: asIndex > 0 ? parts[asIndex + 1] : undefined, line: instruction.line, instructions: [] });
+    } else if (stages.length > 0) {
+      stages[stages.length - 1]!.instructions.push(instruction);
+    }
+  }
+  const stageRef = (stage: Stage | undefined): string => `Dockerfile/${stage?.name ?? 'final'}`;
+  const finding = (code: string, message: string, line: number | undefined, stage?: Stage, severity: Finding['severity'] = 'error'): void => {
+    findings.push({ code, severity, file, line, object: stageRef(stage), message });
+  };
+  if (stages.length === 0) {
+    finding('CNS0202', 'no FROM instruction: not a Dockerfile', 1);
+    return findings;
+  }
+
+  const stageNames = new Set(stages.map((s) => s.name?.toLowerCase()).filter(Boolean));
+  for (const stage of stages) {
+    if (stageNames.has(stage.image.toLowerCase()) || stage.image === 'scratch') continue;
+    const tag = /^[^@]+:([^/:@]+)$/.exec(stage.image)?.[1];
+    if (!stage.image.includes('@sha256:') && (!tag || tag === 'latest' || !/\d/.test(tag))) {
+      finding('CNS0203', `base image ${stage.image} is not pinned to a version (use e.g. node:20.20.2-bookworm-slim or a digest)`, stage.line, stage);
+    }
+  }
+
+  const final = stages[stages.length - 1]!;
+  if (stages.length < 2) {
+    finding('CNS0202', 'no multi-stage build: build tools and sources end up in the image; build in one stage and copy only the output into a slim runtime stage', final.line, final);
+  }
+
+  const users = final.instructions.filter((i) => i.keyword === 'USER');
+  const lastUser = users[users.length - 1];
+  if (lastUser) {
+    const user = lastUser.args.split(':')[0]!.trim();
+    if (user === 'root' || user === '0') {
+      finding('CNS0201', `the final stage runs as root (USER ${lastUser.args}); use a non-root user such as USER node or a numeric UID`, lastUser.line, final);
+    }
+  } else if (!NON_ROOT_IMAGES.some((pattern) => pattern.test(final.image))) {
+    finding('CNS0201', `the final stage runs as root: no USER instruction and ${final.image} starts as root`, final.line, final);
+  }
+
+  for (const instruction of final.instructions) {
+    if (instruction.keyword !== 'RUN') continue;
+    const installs = /\bnpm\s+(ci|install|i)\b/.test(instruction.args) && !/--omit[= ]dev|--production\b|--only[= ]prod/.test(instruction.args);
+    if (installs) {
+      finding('CNS0204', `the final stage installs dev dependencies (${instruction.args.slice(0, 60)}); use npm ci --omit=dev`, instruction.line, final);
+    }
+  }
+  return findings;
+}
+
+/** Reads and checks Dockerfiles; paths in findings relative to `root` (default: the current directory). */
+export function analyzeDockerfiles(files: string[], options: { root?: string } = {}): Finding[] {
+  const root = path.resolve(options.root ?? process.cwd());
+  return files.flatMap((file) => {
+    const absolute = path.resolve(root, file);
+    return analyzeDockerfile(fs.readFileSync(absolute, 'utf8'), path.relative(root, absolute));
+  });
+}
+
+/** `<dir>/Dockerfile` of every direct subfolder of `root` that has one (the services' images). */
+export function findDockerfiles(root: string): string[] {
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name !== 'node_modules' && !entry.name.startsWith('.'))
+    .map((entry) => path.join(root, entry.name, 'Dockerfile'))
+    .filter((file) => fs.existsSync(file))
+    .sort();
+}
