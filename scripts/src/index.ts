@@ -1,1 +1,10 @@
-export {};
+export * from './errors';
+export * from './io';
+export * from './kube';
+export * from './traffic';
+export * from './urls';
+export * from './load';
+export * from './rollout';
+export * from './manifests';
+export * from './commands';
+export { main } from './cli';

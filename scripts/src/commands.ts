@@ -1,0 +1,401 @@
+/**
+ * The commands, each written once against KubeClient so that Minikube and the local mesh run the same code.
+ * They print through Output and throw UserError for anything the user must fix.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import type { VirtualService } from '@cns/mesh/dist/model';
+import { UserError } from './errors';
+import type { Output } from './io';
+import { describeTarget, ISTIO_KINDS, KubeClient, type IstioObject } from './kube';
+import { folderFiles, label, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects, type FileObject } from './manifests';
+import { formatSummary, runLoad, type LoadOptions } from './load';
+import { rolloutDone, rolloutState } from './rollout';
+import {
+  activeSplit,
+  buildSplitPatch,
+  formatSplit,
+  INGRESS_VIRTUAL_SERVICE,
+  VIRTUAL_SERVICE_API_VERSION,
+  type Split,
+} from './traffic';
+import {
+  appPaths,
+  gatewayAddress,
+  INGRESS_GATEWAY_SERVICE,
+  isMinikube,
+  ISTIO_NAMESPACE,
+  urlLines,
+  type AppPaths,
+} from './urls';
+
+const NETWORKING_GROUP = 'networking.istio.io';
+
+// ---------------------------------------------------------------- shared steps
+
+/**
+ * Fails with the message the issue asks for when the cluster does not know the Istio types, instead of the
+ * API's "no matches for kind Gateway"; returns the Istio groups the target serves.
+ */
+export async function requireIstio(client: KubeClient): Promise<Map<string, string[]>> {
+  const groups = await client.apiGroups();
+  const networking = groups.get(NETWORKING_GROUP);
+  if (!networking) {
+    throw new UserError('Istio is not installed: the Gateway resource type is unknown; install Istio first');
+  }
+  if (!networking.includes('v1')) {
+    throw new UserError(
+      `Istio is too old: ${NETWORKING_GROUP}/v1 is not served (only ${networking.join(', ')}); install Istio 1.22 or newer`,
+    );
+  }
+  return groups;
+}
+
+/** Objects of kinds the target serves; the local mesh serves only networking.istio.io, the rest is skipped. */
+function servedObjects(objects: FileObject[], groups: Map<string, string[]>, io: Output): FileObject[] {
+  const served = objects.filter((o) => groups.has(ISTIO_KINDS[o.object.kind]!.group));
+  const skipped = objects.filter((o) => !served.includes(o));
+  if (skipped.length > 0) {
+    io.err(`skipped (API group not served by the target): ${skipped.map((o) => label(o.object)).join(', ')}`);
+  }
+  return served;
+}
+
+async function readIngress(client: KubeClient): Promise<VirtualService | undefined> {
+  return (await client.getIstio(VIRTUAL_SERVICE_API_VERSION, 'VirtualService', INGRESS_VIRTUAL_SERVICE)) as
+    | VirtualService
+    | undefined;
+}
+
+export interface GatewayOptions {
+  /** Overrides the derived gateway URL (e.g. `http://127.0.0.1:8080`). */
+  gatewayUrl?: string;
+}
+
+/** The ingress gateway base URL, or a hint why there is none. */
+export async function gatewayBase(
+  client: KubeClient,
+  options: GatewayOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ url?: string; note: string; minikube: boolean }> {
+  const explicit = options.gatewayUrl ?? env.GATEWAY_URL;
+  if (explicit) return { url: explicit.replace(/\/+$/, ''), note: 'given with --gateway-url / GATEWAY_URL', minikube: false };
+  const service = await client.readService(INGRESS_GATEWAY_SERVICE, ISTIO_NAMESPACE).catch(() => undefined);
+  if (client.target.kind === 'mesh') {
+    // The mesh may describe its gateway as the Service Istio installs; else it listens where `npm start` put it.
+    const derived = service ? gatewayAddress(service, []) : undefined;
+    if (derived?.url) return { url: derived.url, note: 'local mesh ingress gateway', minikube: false };
+    const port = env.GATEWAY_PORT ?? '8080';
+    return { url: `http://127.0.0.1:${port}`, note: 'local mesh ingress gateway (GATEWAY_PORT)', minikube: false };
+  }
+  if (!service) {
+    return {
+      note: `Service ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE} not found: install Istio with the demo profile`,
+      minikube: client.target.contextName === 'minikube',
+    };
+  }
+  const nodes = await client.listNodes().catch(() => []);
+  const minikube = isMinikube(client.target.contextName, nodes);
+  return { ...gatewayAddress(service, nodes), minikube };
+}
+
+async function printUrls(client: KubeClient, options: GatewayOptions, io: Output): Promise<boolean> {
+  const vs = await readIngress(client);
+  const paths: AppPaths = appPaths(vs);
+  const base = await gatewayBase(client, options);
+  if (!base.url) {
+    io.out(`No gateway URL: ${base.note}`);
+    return false;
+  }
+  for (const line of urlLines(base.url, paths)) io.out(line);
+  if (client.target.kind === 'mesh') {
+    io.out(`Mesh admin:   ${client.target.server}/ (Istio objects, workloads, traffic graph)`);
+  } else {
+    io.out('Kiali:        istioctl dashboard kiali   (or: kubectl -n istio-system port-forward svc/kiali 20001:20001)');
+    if (base.minikube) {
+      io.out(
+        'Minikube:     if the node IP is not reachable from this machine (docker driver on macOS/Windows), run ' +
+          '`minikube tunnel` in another terminal and run `npm run urls -- --cluster` again',
+      );
+    }
+  }
+  if (!vs) io.out(`(VirtualService ${INGRESS_VIRTUAL_SERVICE} not found: run \`npm run deploy\` first)`);
+  return true;
+}
+
+// ---------------------------------------------------------------- check
+
+export async function checkCommand(client: KubeClient, io: Output): Promise<number> {
+  const target = client.target;
+  // The first call tells whether the target is reachable at all: if not, one line and exit 1 (thrown).
+  const version = await client.version();
+  let failures = 0;
+  const ok = (text: string): void => io.out(`✓ ${text}`);
+  const fail = (text: string): void => {
+    failures += 1;
+    io.out(`✗ ${text}`);
+  };
+  ok(`${describeTarget(target)} answers (Kubernetes API ${version})`);
+
+  let istio = false;
+  try {
+    await requireIstio(client);
+    istio = true;
+    ok(`Istio API ${NETWORKING_GROUP}/v1 is served`);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  if (target.kind === 'mesh') {
+    if (istio) {
+      const counts = await Promise.all(
+        ['Gateway', 'VirtualService', 'DestinationRule'].map(
+          async (kind) => `${(await client.listIstio(VIRTUAL_SERVICE_API_VERSION, kind)).length} ${kind}`,
+        ),
+      );
+      ok(`Istio objects in namespace default: ${counts.join(', ')}`);
+    }
+    const deployments = await client.listDeployments().catch(() => undefined);
+    if (deployments) {
+      const pending = deployments.filter((d) => !rolloutDone(d));
+      if (pending.length === 0) ok(`workloads ready: ${deployments.map((d) => d.metadata?.name).join(', ')}`);
+      else fail(`workloads not ready: ${pending.map(rolloutState).join('; ')}`);
+    }
+    io.out('- Minikube: not used (local mesh)');
+    return failures === 0 ? 0 : 1;
+  }
+
+  const namespace = await client.readNamespace('default');
+  const labels = namespace?.metadata?.labels ?? {};
+  if (labels['istio-injection'] === 'enabled' || labels['istio.io/rev']) {
+    ok('namespace default is labelled for sidecar injection');
+  } else {
+    fail('namespace default is not labelled for sidecar injection: kubectl label namespace default istio-injection=enabled');
+  }
+
+  const gateway = await client.readDeployment(INGRESS_GATEWAY_SERVICE, ISTIO_NAMESPACE);
+  if (!gateway) {
+    fail(`the Istio ingress gateway is not installed (no Deployment ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE}): install Istio with the demo profile`);
+  } else if (rolloutDone(gateway)) {
+    ok(`the Istio ingress gateway is running (${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE})`);
+  } else {
+    fail(`the Istio ingress gateway is not ready: ${rolloutState(gateway)}`);
+  }
+
+  const nodes = await client.listNodes().catch(() => []);
+  io.out(`- Minikube: ${isMinikube(target.contextName, nodes) ? 'detected' : 'not detected'}`);
+  return failures === 0 ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- deploy / undeploy
+
+export interface DeployOptions extends GatewayOptions {
+  timeoutSec: number;
+  /** Poll interval of the rollout wait. */
+  intervalMs?: number;
+}
+
+async function waitForRollouts(
+  client: KubeClient,
+  names: string[],
+  options: DeployOptions,
+  io: Output,
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutSec * 1000;
+  const bar = io.interactive
+    ? new SingleBar({ format: 'rollout |{bar}| {value}/{total} deployments ready {names}', hideCursor: true }, Presets.shades_classic)
+    : undefined;
+  bar?.start(names.length, 0, { names: '' });
+  const ready = new Set<string>();
+  try {
+    for (;;) {
+      const states = await Promise.all(
+        names.filter((n) => !ready.has(n)).map(async (name) => ({ name, deployment: await client.readDeployment(name) })),
+      );
+      for (const { name, deployment } of states) {
+        if (deployment && rolloutDone(deployment)) {
+          ready.add(name);
+          if (!bar) io.err(`rolled out: ${name} (${ready.size}/${names.length})`);
+        }
+      }
+      const waiting = names.filter((n) => !ready.has(n));
+      bar?.update(ready.size, { names: waiting.length ? `(waiting: ${waiting.join(', ')})` : '' });
+      if (waiting.length === 0) return;
+      if (Date.now() >= deadline) {
+        const detail = states
+          .filter((s) => !ready.has(s.name))
+          .map((s) => (s.deployment ? rolloutState(s.deployment) : `${s.name} not found`));
+        throw new UserError(`timed out after ${options.timeoutSec} s waiting for: ${detail.join('; ')}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2000)); // polling the API
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
+export async function deployCommand(client: KubeClient, options: DeployOptions, io: Output): Promise<number> {
+  const { workloads, istio } = projectObjects(); // read everything first: a bad file changes nothing
+  const groups = await requireIstio(client);
+  if (client.target.kind === 'cluster') {
+    for (const { object } of workloads) {
+      await client.applyObject(object);
+      io.out(`applied ${label(object)}`);
+    }
+  } else {
+    io.out(`k8s/: ${workloads.length} objects not sent: the local mesh runs the workloads from k8s/ itself`);
+  }
+  for (const { object } of servedObjects(istio, groups, io)) {
+    await client.applyIstio(object);
+    io.out(`applied ${label(object)}`);
+  }
+  const deployments =
+    client.target.kind === 'cluster'
+      ? workloads.filter((w) => w.object.kind === 'Deployment').map((w) => w.object.metadata.name)
+      : ((await client.listDeployments()).map((d) => d.metadata?.name).filter(Boolean) as string[]);
+  await waitForRollouts(client, deployments, options, io);
+  io.out(`all ${deployments.length} deployments rolled out`);
+  await printUrls(client, options, io);
+  return 0;
+}
+
+/** Every Istio object of the optional folders (traffic/, faults/, resilience/), for undeploy. */
+function optionalIstioObjects(root = REPO_ROOT): FileObject[] {
+  const istioDir = path.join(root, 'istio');
+  const folders = fs
+    .readdirSync(istioDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== 'base')
+    .map((e) => path.join(istioDir, e.name));
+  const files = folders.flatMap((dir) => folderFiles(dir));
+  return files.length ? loadFiles(files) : [];
+}
+
+export async function undeployCommand(client: KubeClient, io: Output): Promise<number> {
+  const { workloads, istio } = projectObjects();
+  const groups = await requireIstio(client);
+  const seen = new Set<string>();
+  const istioObjects = [...istio, ...optionalIstioObjects()].filter((o) => {
+    const key = label(o.object);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  for (const { object } of servedObjects(istioObjects, groups, io)) {
+    const deleted = await client.deleteIstio(object.apiVersion, object.kind, object.metadata.name);
+    io.out(deleted ? `deleted ${label(object)}` : `not present: ${label(object)}`);
+  }
+  if (client.target.kind === 'cluster') {
+    for (const { object } of [...workloads].reverse()) {
+      const deleted = await client.deleteObject(object);
+      io.out(deleted ? `deleted ${label(object)}` : `not present: ${label(object)}`);
+    }
+  } else {
+    io.out('k8s/: the local mesh runs the workloads itself; stop it with Ctrl-C in its terminal');
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- urls
+
+export async function urlsCommand(client: KubeClient, options: GatewayOptions, io: Output): Promise<number> {
+  return (await printUrls(client, options, io)) ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- traffic
+
+export async function trafficCommand(client: KubeClient, split: Split, io: Output): Promise<number> {
+  await requireIstio(client);
+  const vs = await readIngress(client);
+  if (!vs) {
+    throw new UserError(
+      `VirtualService ${INGRESS_VIRTUAL_SERVICE} not found on the ${describeTarget(client.target)}: run \`npm run deploy\` first`,
+    );
+  }
+  await client.patchIstio(VIRTUAL_SERVICE_API_VERSION, 'VirtualService', INGRESS_VIRTUAL_SERVICE, buildSplitPatch(vs, split));
+  // Print what the target holds now, not what was asked for.
+  const now = await readIngress(client);
+  if (!now) throw new UserError(`VirtualService ${INGRESS_VIRTUAL_SERVICE} disappeared after the patch`);
+  io.out(`${formatSplit(activeSplit(now))}  (VirtualService ${INGRESS_VIRTUAL_SERVICE}, ${describeTarget(client.target)})`);
+  return 0;
+}
+
+// ---------------------------------------------------------------- apply / remove
+
+export async function applyCommand(client: KubeClient, files: string[], io: Output): Promise<number> {
+  const objects = loadFiles(files);
+  requireIstioObjects(objects);
+  const groups = await requireIstio(client);
+  let applied = 0;
+  for (const { object, source } of servedObjects(objects, groups, io)) {
+    try {
+      await client.applyIstio(object);
+    } catch (err) {
+      const done = applied > 0 ? ` (${applied} object(s) before it were applied)` : '';
+      throw new UserError(`${source}: ${(err as Error).message}${done}`);
+    }
+    applied += 1;
+    io.out(`applied ${label(object)}  (${source})`);
+  }
+  return 0;
+}
+
+/**
+ * Removes the objects of the files. An object that istio/base also defines (e.g. `web-ingress` replaced by a
+ * traffic or fault file) is put back to its base version instead of deleted, so removing a fault never removes
+ * the app's routing.
+ */
+export async function removeCommand(client: KubeClient, files: string[], io: Output): Promise<number> {
+  const objects = loadFiles(files);
+  requireIstioObjects(objects);
+  const base = new Map(projectObjects().istio.map((o) => [label(o.object), o]));
+  const groups = await requireIstio(client);
+  for (const { object } of servedObjects(objects, groups, io)) {
+    const original: IstioObject | undefined = base.get(label(object))?.object;
+    if (original) {
+      await client.applyIstio(original);
+      io.out(`restored ${label(object)} from istio/base`);
+    } else {
+      const deleted = await client.deleteIstio(object.apiVersion, object.kind, object.metadata.name);
+      io.out(deleted ? `deleted ${label(object)}` : `not present: ${label(object)}`);
+    }
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- load
+
+export type LoadCommandOptions = Omit<LoadOptions, 'url' | 'onProgress'> & GatewayOptions & { url?: string };
+
+export async function loadCommand(
+  connect: () => Promise<KubeClient>,
+  options: LoadCommandOptions,
+  io: Output,
+): Promise<number> {
+  let url = options.url;
+  if (!url) {
+    const client = await connect();
+    const base = await gatewayBase(client, options);
+    if (!base.url) throw new UserError(`no gateway URL: ${base.note}`);
+    url = `${base.url}${appPaths(await readIngress(client)).getMultiple}`;
+  }
+  io.err(`load: up to ${options.count} requests to ${url}` +
+    `${options.rate ? ` at ${options.rate}/s` : ''}${options.durationSec ? ` for at most ${options.durationSec} s` : ''}`);
+  const bar = io.interactive
+    ? new SingleBar({ format: 'load |{bar}| {value}/{total} requests', hideCursor: true }, Presets.shades_classic)
+    : undefined;
+  bar?.start(options.count, 0);
+  let summary;
+  try {
+    summary = await runLoad({ ...options, url, onProgress: (done) => bar?.update(done) });
+  } finally {
+    bar?.stop();
+  }
+  for (const line of formatSummary(summary)) io.out(line);
+  const succeeded = Object.entries(summary.outcomes).some(([code]) => /^2\d\d$/.test(code));
+  if (!succeeded) {
+    io.err('no request succeeded: is the app deployed (`npm run check`)?');
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,110 @@
+/**
+ * Where the app answers: the ingress gateway's address derived from its Service (LoadBalancer address, or a
+ * node address + the http2 nodePort), and the app paths derived from the `web-ingress` VirtualService.
+ * Pure functions, no I/O.
+ */
+import type { VirtualService } from '@cns/mesh/dist/model';
+
+export const INGRESS_GATEWAY_SERVICE = 'istio-ingressgateway';
+export const ISTIO_NAMESPACE = 'istio-system';
+
+/** The fields of a V1Service / V1Node this module reads (structurally compatible with the client's types). */
+export interface ServiceLike {
+  spec?: { type?: string; ports?: Array<{ name?: string; port: number; nodePort?: number }> };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
+}
+export interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  status?: { addresses?: Array<{ type: string; address: string }> };
+}
+
+export interface GatewayAddress {
+  /** `http://HOST[:PORT]`, when the gateway is reachable from outside the cluster. */
+  url?: string;
+  /** How it was derived, or what to do when there is no URL. */
+  note: string;
+}
+
+function hostPort(host: string, port: number): string {
+  const h = host.includes(':') ? `[${host}]` : host; // IPv6 literal
+  return port === 80 ? `http://${h}` : `http://${h}:${port}`;
+}
+
+/**
+ * The ingress gateway's URL from its Service: a LoadBalancer address (e.g. under `minikube tunnel`) wins;
+ * otherwise the first node's InternalIP (ExternalIP if it has one) with the nodePort of the port named http2.
+ */
+export function gatewayAddress(service: ServiceLike, nodes: NodeLike[]): GatewayAddress {
+  const ports = service.spec?.ports ?? [];
+  const http = ports.find((p) => p.name === 'http2') ?? ports.find((p) => p.port === 80) ?? ports.find((p) => p.name === 'http');
+  if (!http) {
+    return { note: `the ${INGRESS_GATEWAY_SERVICE} Service has no port named http2` };
+  }
+  const ingress = service.status?.loadBalancer?.ingress?.find((i) => i.ip || i.hostname);
+  if (ingress) {
+    return { url: hostPort((ingress.ip || ingress.hostname)!, http.port), note: 'LoadBalancer address of the ingress gateway' };
+  }
+  if (http.nodePort) {
+    for (const type of ['ExternalIP', 'InternalIP']) {
+      for (const node of nodes) {
+        const address = node.status?.addresses?.find((a) => a.type === type)?.address;
+        if (address) {
+          return {
+            url: hostPort(address, http.nodePort),
+            note: `node ${node.metadata?.name ?? '?'} ${type} + nodePort ${http.nodePort} of port ${http.name ?? http.port}`,
+          };
+        }
+      }
+    }
+    return { note: `no node has an address; the gateway listens on nodePort ${http.nodePort}` };
+  }
+  return {
+    note:
+      'the ingress gateway is a LoadBalancer without an address yet: run `minikube tunnel` in another terminal ' +
+      '(or `kubectl -n istio-system port-forward svc/istio-ingressgateway 8080:80`)',
+  };
+}
+
+/** Minikube nodes carry `minikube.k8s.io/*` labels; the context is usually named minikube too. */
+export function isMinikube(contextName: string, nodes: NodeLike[]): boolean {
+  return (
+    contextName === 'minikube' ||
+    nodes.some((n) => Object.keys(n.metadata?.labels ?? {}).some((k) => k.startsWith('minikube.k8s.io/')))
+  );
+}
+
+export interface AppPaths {
+  getMultiple: string;
+  swaggerUi: string;
+}
+
+export const DEFAULT_APP_PATHS: AppPaths = { getMultiple: '/web-api/v1/getmultiple', swaggerUi: '/openapi/ui' };
+
+/** A literal path from a route's URI match (exact or prefix; a regex is no path). */
+function routePath(vs: VirtualService | undefined, test: (path: string) => boolean): string | undefined {
+  for (const route of vs?.spec?.http ?? []) {
+    for (const match of route.match ?? []) {
+      const path = match.uri?.exact ?? match.uri?.prefix;
+      if (path && test(path)) return path;
+    }
+  }
+  return undefined;
+}
+
+/** The app's paths as the ingress VirtualService routes them, so the printed URLs follow the manifests. */
+export function appPaths(vs: VirtualService | undefined): AppPaths {
+  return {
+    getMultiple: routePath(vs, (p) => p.includes('getmultiple')) ?? DEFAULT_APP_PATHS.getMultiple,
+    swaggerUi: routePath(vs, (p) => p.includes('/openapi/ui')) ?? DEFAULT_APP_PATHS.swaggerUi,
+  };
+}
+
+/** The lines `urls` prints for a gateway base URL. */
+export function urlLines(base: string, paths: AppPaths): string[] {
+  const root = base.replace(/\/+$/, '');
+  return [
+    `Web app:      ${root}/`,
+    `getmultiple:  curl -s ${root}${paths.getMultiple}`,
+    `Swagger UI:   ${root}${paths.swaggerUi}`,
+  ];
+}
