@@ -60,16 +60,18 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
       const labels = { method: req.method, route, status_code: String(res.statusCode) };
       metrics.requestsTotal.inc(labels);
       metrics.requestDuration.observe(labels, seconds);
+      // originalUrl: mounted middleware (e.g. Swagger UI) rewrites req.url/req.path while it runs.
+      const path = req.originalUrl.split('?', 1)[0]!;
       const line = {
         requestId: context.requestId,
         traceId: context.traceId,
         method: req.method,
-        path: req.path,
+        path,
         route,
         status: res.statusCode,
         durationMs: Math.round(seconds * 1e6) / 1e3,
       };
-      if (quietPaths.has(req.path)) logger.debug(line, 'request');
+      if (quietPaths.has(path)) logger.debug(line, 'request');
       else logger.info(line, 'request');
     });
     runWithRequestContext(context, next);
