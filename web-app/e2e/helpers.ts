@@ -1,0 +1,128 @@
+// Shared by the web-app's jest e2e suites: build check, free ports, starting run-web-app.mjs, raw HTTP.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+
+export const WEB_APP_DIR = path.resolve(__dirname, '..');
+export const DIST = path.join(WEB_APP_DIR, 'dist');
+export const RUN_WEB_APP = path.join(WEB_APP_DIR, 'local', 'run-web-app.mjs');
+
+/** Builds web-app/dist when it is missing (a fresh clone); fails with the build's output otherwise. */
+export function ensureBuilt(): void {
+  if (existsSync(path.join(DIST, 'index.html'))) return;
+  const result = spawnSync('npm', ['run', 'build', '-w', 'web-app'], {
+    cwd: path.resolve(WEB_APP_DIR, '..'),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (result.status !== 0 || !existsSync(path.join(DIST, 'index.html'))) {
+    throw new Error(`web-app/dist is missing and \`npm run build -w web-app\` failed:\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+/** A port that was free a moment ago (bind 0, read, close); callers retry if someone takes it meanwhile. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One HTTP request without any client-side decoding or path normalisation (unlike fetch). */
+export function request(
+  port: number,
+  urlPath: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: urlPath, method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface RunningWebApp {
+  port: number;
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop: () => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node web-app/local/run-web-app.mjs` and waits until /healthz answers; retries when the port was taken. */
+export async function startWebApp(env: Record<string, string> = {}): Promise<RunningWebApp> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [RUN_WEB_APP], {
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let hasExited = false;
+    void exited.then(() => (hasExited = true));
+    const ready = await waitFor('web-app /healthz', async () => {
+      if (hasExited) return false;
+      try {
+        return (await request(port, '/healthz')).status === 200 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    if (ready) {
+      const stop = () => {
+        if (!hasExited) child.kill('SIGTERM');
+        return exited;
+      };
+      return { port, child, output: () => out, exited, stop };
+    }
+    await exited;
+    if (attempt < 5 && /in use/i.test(out)) continue; // another test took the port between freePort and bind
+    throw new Error(`run-web-app.mjs exited before serving:\n${out}`);
+  }
+}
+
+/** True while a process with this pid exists. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// Runs the web-app Deployment on this machine (the local mesh's command for it): the built app in web-app/dist,
+// served by the real nginx with the image's nginx.conf when nginx is installed, else by a Node static server
+// with the same behaviour.
+//   PORT (required)     port to listen on
+//   HOST                address to listen on (default 127.0.0.1)
+//   WEB_APP_SERVER      `nginx` or `node` to force one; default: nginx when on PATH
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderNginxConf } from './nginx-conf.mjs';
+import { NGINX_CONF_PATH, createStaticServer } from './static-server.mjs';
+
+const DIST = fileURLToPath(new URL('../dist', import.meta.url));
+
+function fail(message, code = 2) {
+  console.error(`web-app: ${message}`);
+  process.exit(code);
+}
+
+/** nginx on PATH, or Debian's /usr/sbin/nginx (not on a normal user's PATH). */
+function findNginx() {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'nginx');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function readConfig() {
+  const rawPort = process.env.PORT;
+  if (!rawPort) fail('PORT is required (e.g. PORT=8080 node web-app/local/run-web-app.mjs)');
+  const port = Number(rawPort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`PORT must be a port number from 1 to 65535, got "${rawPort}"`);
+  const host = process.env.HOST || '127.0.0.1';
+  const server = process.env.WEB_APP_SERVER || 'auto';
+  if (!['auto', 'nginx', 'node'].includes(server)) fail(`WEB_APP_SERVER must be nginx or node, got "${server}"`);
+  if (!existsSync(path.join(DIST, 'index.html'))) {
+    fail(`${DIST} has no build: run npm run build (or npm run build -w web-app) first`);
+  }
+  return { port, host, server };
+}
+
+function runNginx(nginx, { host, port }) {
+  // `nginx -v` prints "nginx version: nginx/1.22.1" on stderr.
+  const probe = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
+  const version = `${probe.stderr}${probe.stdout}`.trim().replace(/^nginx version:\s*nginx\//, '') || 'nginx (version unknown)';
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'web-app-nginx-'));
+  const confPath = path.join(runDir, 'nginx.conf');
+  writeFileSync(confPath, renderNginxConf(readFileSync(NGINX_CONF_PATH, 'utf8'), { host, port, root: DIST, runDir }));
+  const errorLog = path.join(runDir, 'error.log');
+
+  // -e: nginx logs start-up problems there before it has read error_log from the config.
+  const child = spawn(nginx, ['-p', runDir, '-c', confPath, '-e', errorLog, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) {
+      child.kill('SIGTERM'); // a second signal: fast shutdown
+      return;
+    }
+    stopping = true;
+    child.kill('SIGQUIT'); // graceful: finish in-flight requests, then exit
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  child.on('spawn', () => {
+    console.log(`web-app: serving web-app/dist with nginx ${version} on http://${host}:${port} (logs in ${runDir})`);
+  });
+  child.on('error', (err) => {
+    rmSync(runDir, { recursive: true, force: true });
+    fail(`could not start nginx: ${err.message}`, 1);
+  });
+  child.on('exit', (code, signal) => {
+    const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
+    if (exitCode !== 0 && existsSync(errorLog)) {
+      process.stderr.write(`web-app: nginx exited with ${code ?? signal}; its error log:\n${readFileSync(errorLog, 'utf8')}`);
+    }
+    rmSync(runDir, { recursive: true, force: true });
+    process.exit(exitCode);
+  });
+}
+
+function runNode({ host, port }, reason) {
+  const server = createStaticServer({ root: DIST });
+  server.on('error', (err) => fail(`could not listen on ${host}:${port}: ${err.message}`, 1));
+  server.listen(port, host, () => {
+    console.log(`web-app: serving web-app/dist with the Node fallback server (${reason}) on http://${host}:${port}`);
+  });
+  let stopping = false;
+  const stop = () => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+const config = readConfig();
+const nginx = config.server === 'node' ? undefined : findNginx();
+if (config.server === 'nginx' && !nginx) fail('WEB_APP_SERVER=nginx but nginx is not installed (apt-get install -y nginx)');
+if (nginx) runNginx(nginx, config);
+else runNode(config, config.server === 'node' ? 'WEB_APP_SERVER=node' : 'nginx not found');
