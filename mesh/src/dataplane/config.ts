@@ -1,0 +1,601 @@
+/**
+ * compileMeshConfig: turns the loaded Kubernetes Services and Istio objects into route tables the data plane can
+ * walk without re-reading YAML on each request: anchored regexes, parsed durations, resolved FQDNs, one cluster
+ * object per (host, subset, port) with its merged traffic policy.
+ */
+import type {
+  DestinationRule,
+  Endpoint,
+  Gateway,
+  HeaderOperations,
+  HTTPRoute,
+  IstioConfig,
+  LoadedObject,
+  Service,
+  ServicePort,
+  Subset,
+  TrafficPolicy,
+  VirtualService,
+  Workload,
+} from '../model';
+import { parseDuration } from './duration';
+import { compileMatchBlock, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
+
+export interface MeshState {
+  istio: IstioConfig;
+  services: LoadedObject<Service>[];
+  workloads: Workload[];
+  /** 'kubernetes' = --no-istio: plain Service behaviour, even spread over all pods. */
+  mode: 'istio' | 'kubernetes';
+  namespace?: string;
+}
+
+export type Feature = 'fault' | 'timeout' | 'retry' | 'circuitBreaker' | 'trafficShift' | 'mirror';
+
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  fqdn: string;
+  selector: ReadonlyArray<[string, string]>;
+  ports: ServicePort[];
+}
+
+export interface OutlierPolicy {
+  consecutive5xx: number;
+  consecutiveGateway: number;
+  intervalMs: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
+  minHealthPercent: number;
+}
+
+export interface ClusterPolicy {
+  lb: 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST';
+  /** Circuit breaking: in-flight requests the cluster may have before new ones wait (HTTP/1: one per connection). */
+  maxConnections: number;
+  /** Requests allowed to wait for a connection; beyond that: 503 UO. */
+  maxPending: number;
+  /** Concurrent requests (Envoy max_requests, Istio http2MaxRequests); beyond that: 503 UO. */
+  maxRequests: number;
+  /** True when any of the limits above is finite. */
+  limited: boolean;
+  outlier?: OutlierPolicy;
+}
+
+/** An Envoy cluster: the endpoints of one Service, narrowed by one subset, on one port. */
+export interface CompiledCluster {
+  /** Envoy-style name: `outbound|8080|v1|articles.default.svc.cluster.local`. */
+  key: string;
+  serviceFqdn: string;
+  serviceName: string;
+  /** Labels an endpoint's workload must carry (Service selector + subset labels); null = selects nothing. */
+  labels: ReadonlyArray<[string, string]> | null;
+  policy: ClusterPolicy;
+  /** The ready endpoints of this cluster, in the order the endpoint source lists them. */
+  select(endpoints: readonly Endpoint[]): Endpoint[];
+}
+
+export interface CompiledHeaderOps {
+  remove: string[];
+  set: Array<[string, string]>;
+  add: Array<[string, string]>;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first try (0 = off). */
+  attempts: number;
+  perTryTimeoutMs?: number;
+  on5xx: boolean;
+  onGatewayError: boolean;
+  onConnectFailure: boolean;
+  onReset: boolean;
+  onRetriable4xx: boolean;
+  onCodes: ReadonlySet<number>;
+}
+
+export interface CompiledDestination {
+  cluster: CompiledCluster;
+  weight: number;
+  requestHeaders?: CompiledHeaderOps;
+  responseHeaders?: CompiledHeaderOps;
+  features: readonly Feature[];
+}
+
+export interface CompiledCors {
+  allowOrigins: StringPredicate[];
+  allowMethods?: string;
+  allowHeaders?: string;
+  exposeHeaders?: string;
+  maxAgeSeconds?: string;
+  allowCredentials: boolean;
+}
+
+export interface CompiledRoute {
+  virtualService: string;
+  name?: string;
+  /** null: the rule has no match and takes everything. */
+  blocks: CompiledMatchBlock[] | null;
+  kind: 'route' | 'redirect' | 'direct';
+  destinations: CompiledDestination[];
+  totalWeight: number;
+  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; code: number };
+  direct?: { status: number; body: Buffer };
+  rewrite?: { uri?: string; authority?: string };
+  timeoutMs?: number;
+  retry: RetryPolicy;
+  fault?: { delayMs: number; delayPercent: number; abortStatus: number; abortPercent: number };
+  mirror?: { cluster: CompiledCluster; percent: number };
+  requestHeaders?: CompiledHeaderOps;
+  responseHeaders?: CompiledHeaderOps;
+  cors?: CompiledCors;
+  /** Features of the rule itself (destination features add the cluster's). */
+  features: readonly Feature[];
+}
+
+interface VirtualHostEntry {
+  hosts: string[];
+  routes: CompiledRoute[];
+}
+
+/** Routes for a set of virtual hosts, resolved per request host and memoised. */
+class VirtualHostTable {
+  private readonly cache = new Map<string, CompiledRoute[] | null>();
+  constructor(private readonly entries: VirtualHostEntry[]) {}
+
+  /** Routes of the VirtualServices whose most specific host pattern matches `host`, in load order; null if none. */
+  routesFor(host: string): CompiledRoute[] | null {
+    const cached = this.cache.get(host);
+    if (cached !== undefined) return cached;
+    let best = -1;
+    let routes: CompiledRoute[] | null = null;
+    for (const entry of this.entries) {
+      let specificity = -1;
+      for (const pattern of entry.hosts) if (hostMatches(pattern, host)) specificity = Math.max(specificity, hostSpecificity(pattern));
+      if (specificity < 0) continue;
+      if (specificity > best) {
+        best = specificity;
+        routes = [...entry.routes];
+      } else if (specificity === best && routes) {
+        routes.push(...entry.routes);
+      }
+    }
+    if (this.cache.size < 1024) this.cache.set(host, routes);
+    return routes;
+  }
+}
+
+export interface GatewayTable {
+  /** Names the gateway is known by, for `match.gateways`. */
+  ids: string[];
+  /** Host patterns of the gateway's HTTP servers on `port` (null = accept every host, no Gateway objects). */
+  serverHosts: string[] | null;
+  port: number;
+  virtualHosts: VirtualHostTable;
+}
+
+export interface CompiledMeshConfig {
+  mode: 'istio' | 'kubernetes';
+  namespace: string;
+  /** Gateway routing table for a TrafficSource's gateway name. */
+  gateway(name: string): GatewayTable;
+  /** VirtualServices bound to `mesh`, by destination FQDN. */
+  meshVirtualHosts: VirtualHostTable;
+  /** Known Service FQDN for a host as a caller wrote it (`authors`, `authors.default`, FQDN); undefined if unknown. */
+  resolveService(host: string): ServiceInfo | undefined;
+  /** The cluster of a Service on a port with no VirtualService: Istio's default route. */
+  defaultRoute(service: ServiceInfo, port: number | undefined): CompiledRoute;
+}
+
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+const CLUSTER_DOMAIN = 'svc.cluster.local';
+
+/** Istio's retry policy when a route sets none (since 1.24 no longer retrying 503). */
+const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 2,
+  on5xx: false,
+  onGatewayError: false,
+  onConnectFailure: true,
+  onReset: false,
+  onRetriable4xx: false,
+  onCodes: new Set(),
+};
+const NO_RETRY: RetryPolicy = { ...DEFAULT_RETRY, attempts: 0, onConnectFailure: false };
+
+export function parseRetryOn(retryOn: string | undefined): Omit<RetryPolicy, 'attempts' | 'perTryTimeoutMs'> {
+  const policy = { on5xx: false, onGatewayError: false, onConnectFailure: false, onReset: false, onRetriable4xx: false, onCodes: new Set<number>() };
+  const items = (retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled').split(',');
+  for (const raw of items) {
+    const item = raw.trim();
+    if (item === '5xx') policy.on5xx = true;
+    else if (item === 'gateway-error') policy.onGatewayError = true;
+    else if (item === 'connect-failure') policy.onConnectFailure = true;
+    else if (item === 'reset') policy.onReset = true;
+    else if (item === 'retriable-4xx') policy.onRetriable4xx = true;
+    else if (/^\d{3}$/.test(item)) policy.onCodes.add(Number(item));
+    // refused-stream (HTTP/2 only), gRPC codes (unavailable, cancelled, ...) and retriable-status-codes cannot occur
+    // on the mesh's HTTP/1.1 hops; they are accepted and have no effect.
+  }
+  return policy;
+}
+
+function labelEntries(labels: Record<string, string> | undefined): Array<[string, string]> {
+  return Object.entries(labels ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+}
+
+function compileHeaderOps(ops: HeaderOperations | undefined): CompiledHeaderOps | undefined {
+  if (!ops || (!ops.set && !ops.add && !ops.remove)) return undefined;
+  return {
+    remove: (ops.remove ?? []).map((name) => name.toLowerCase()),
+    set: Object.entries(ops.set ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+    add: Object.entries(ops.add ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+  };
+}
+
+function percentOf(value: number | undefined): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.min(100, Math.max(0, value)) : 0;
+}
+
+function positiveOr(value: number | undefined, fallback: number): number {
+  return typeof value === 'number' && value > 0 ? value : fallback;
+}
+
+/** Subset policy fields replace the DestinationRule's top-level ones field by field (Istio's merge). */
+function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined): TrafficPolicy {
+  return { ...(top ?? {}), ...(subset ?? {}) };
+}
+
+function compilePolicy(policy: TrafficPolicy): ClusterPolicy {
+  const simple = policy.loadBalancer?.simple;
+  // PASSTHROUGH (use the caller's destination address) has no meaning locally: treated as round robin.
+  const lb = simple === 'ROUND_ROBIN' || simple === 'PASSTHROUGH' ? 'ROUND_ROBIN' : simple === 'RANDOM' ? 'RANDOM' : 'LEAST_REQUEST';
+  const maxConnections = positiveOr(policy.connectionPool?.tcp?.maxConnections, UNLIMITED);
+  const maxPending = positiveOr(policy.connectionPool?.http?.http1MaxPendingRequests, UNLIMITED);
+  const maxRequests = positiveOr(policy.connectionPool?.http?.http2MaxRequests, UNLIMITED);
+  const od = policy.outlierDetection;
+  let outlier: OutlierPolicy | undefined;
+  if (od) {
+    outlier = {
+      // Istio: 0 disables a detector; consecutive5xxErrors defaults to 5, consecutiveGatewayErrors to off.
+      consecutive5xx: typeof od.consecutive5xxErrors === 'number' ? od.consecutive5xxErrors : 5,
+      consecutiveGateway: od.consecutiveGatewayErrors ?? 0,
+      intervalMs: parseDuration(od.interval) ?? 10_000,
+      baseEjectionMs: parseDuration(od.baseEjectionTime) ?? 30_000,
+      maxEjectionPercent: typeof od.maxEjectionPercent === 'number' ? od.maxEjectionPercent : 10,
+      minHealthPercent: od.minHealthPercent ?? 0,
+    };
+    if (outlier.consecutive5xx <= 0 && outlier.consecutiveGateway <= 0) outlier = undefined;
+  }
+  return {
+    lb,
+    maxConnections,
+    maxPending,
+    maxRequests,
+    limited: maxConnections !== UNLIMITED || maxPending !== UNLIMITED || maxRequests !== UNLIMITED,
+    outlier,
+  };
+}
+
+const ROUND_ROBIN_ONLY: ClusterPolicy = {
+  lb: 'ROUND_ROBIN',
+  maxConnections: UNLIMITED,
+  maxPending: UNLIMITED,
+  maxRequests: UNLIMITED,
+  limited: false,
+};
+
+function makeCluster(
+  key: string,
+  serviceFqdn: string,
+  serviceName: string,
+  labels: ReadonlyArray<[string, string]> | null,
+  policy: ClusterPolicy,
+): CompiledCluster {
+  // Membership depends only on a workload's labels; memoise it per workload object.
+  const membership = new WeakMap<Workload, boolean>();
+  const isMember = (workload: Workload): boolean => {
+    let member = membership.get(workload);
+    if (member === undefined) {
+      member = labels !== null && labels.every(([k, v]) => workload.labels[k] === v);
+      membership.set(workload, member);
+    }
+    return member;
+  };
+  return {
+    key,
+    serviceFqdn,
+    serviceName,
+    labels,
+    policy,
+    select(endpoints) {
+      const selected: Endpoint[] = [];
+      if (labels === null) return selected;
+      for (const endpoint of endpoints) if (endpoint.ready && isMember(endpoint.workload)) selected.push(endpoint);
+      return selected;
+    },
+  };
+}
+
+function serviceFqdn(name: string, namespace: string): string {
+  return `${name}.${namespace}.${CLUSTER_DOMAIN}`;
+}
+
+/** Istio expands a short VirtualService/DestinationRule host with the object's namespace. */
+function expandHost(host: string, namespace: string): string {
+  const lower = host.toLowerCase();
+  if (lower === '*' || lower.includes('.')) return lower;
+  return serviceFqdn(lower, namespace);
+}
+
+function stripPort(authority: string): string {
+  if (authority.startsWith('[')) {
+    const end = authority.indexOf(']');
+    return authority.slice(0, end + 1);
+  }
+  const colon = authority.lastIndexOf(':');
+  return (colon >= 0 ? authority.slice(0, colon) : authority).toLowerCase();
+}
+
+export { stripPort };
+
+export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
+  const namespace = state.namespace ?? 'default';
+  const kubernetesMode = state.mode === 'kubernetes';
+
+  const services = new Map<string, ServiceInfo>();
+  for (const { object } of state.services) {
+    if (!object?.metadata?.name) continue;
+    const ns = object.metadata.namespace ?? namespace;
+    const fqdn = serviceFqdn(object.metadata.name, ns);
+    if (services.has(fqdn)) continue;
+    services.set(fqdn, {
+      name: object.metadata.name,
+      namespace: ns,
+      fqdn,
+      selector: labelEntries(object.spec?.selector),
+      ports: object.spec?.ports ?? [],
+    });
+  }
+
+  const resolveService = (host: string): ServiceInfo | undefined => {
+    const name = stripPort(host).replace(/\.$/, '');
+    return (
+      services.get(name) ??
+      services.get(`${name}.${CLUSTER_DOMAIN}`) ??
+      (name.includes('.') ? undefined : services.get(serviceFqdn(name, namespace)))
+    );
+  };
+
+  const destinationRules = new Map<string, DestinationRule>();
+  if (!kubernetesMode) {
+    for (const { object } of state.istio.destinationRules) {
+      if (!object?.spec?.host) continue;
+      const host = expandHost(object.spec.host, object.metadata.namespace ?? namespace);
+      if (!destinationRules.has(host)) destinationRules.set(host, object);
+    }
+  }
+
+  const clusters = new Map<string, CompiledCluster>();
+  const clusterFor = (host: string, subset: string | undefined, port: number | undefined): CompiledCluster => {
+    const service = services.get(host) ?? resolveService(host);
+    const fqdn = service?.fqdn ?? host;
+    const servicePort = service ? (port === undefined ? service.ports[0] : service.ports.find((p) => p.port === port)) : undefined;
+    const key = `outbound|${servicePort?.port ?? port ?? ''}|${subset ?? ''}|${fqdn}`;
+    const existing = clusters.get(key);
+    if (existing) return existing;
+    let labels: Array<[string, string]> | null = null;
+    let policy = ROUND_ROBIN_ONLY;
+    if (service && servicePort) {
+      // A Service without a selector has no endpoints here (no manual Endpoints objects in the local mesh).
+      labels = service.selector.length > 0 ? [...service.selector] : null;
+      const rule = destinationRules.get(fqdn);
+      let subsetDef: Subset | undefined;
+      if (subset !== undefined) {
+        subsetDef = rule?.spec?.subsets?.find((s) => s.name === subset);
+        // An unknown subset is a cluster with no endpoints: Envoy answers 503 no healthy upstream.
+        if (!subsetDef) labels = null;
+        else if (labels) labels.push(...labelEntries(subsetDef.labels));
+      }
+      if (!kubernetesMode) policy = compilePolicy(mergePolicy(rule?.spec?.trafficPolicy, subsetDef?.trafficPolicy));
+    }
+    const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy);
+    clusters.set(key, cluster);
+    return cluster;
+  };
+
+  const compileRoute = (vs: VirtualService, rule: HTTPRoute, vsNamespace: string): CompiledRoute => {
+    const vsName = vs.metadata.name;
+    const blocks = rule.match && rule.match.length > 0 ? rule.match.map(compileMatchBlock) : null;
+    const features: Feature[] = [];
+    const timeoutMs = kubernetesMode ? undefined : parseDuration(rule.timeout) || undefined;
+    if (timeoutMs) features.push('timeout');
+
+    let retry = kubernetesMode ? NO_RETRY : DEFAULT_RETRY;
+    if (!kubernetesMode && rule.retries) {
+      const attempts = Math.max(0, Math.floor(rule.retries.attempts ?? 0));
+      retry = { attempts, perTryTimeoutMs: parseDuration(rule.retries.perTryTimeout) || undefined, ...parseRetryOn(rule.retries.retryOn) };
+      if (attempts > 0) features.push('retry');
+    }
+
+    let fault: CompiledRoute['fault'];
+    if (!kubernetesMode && rule.fault && (rule.fault.delay || rule.fault.abort)) {
+      fault = {
+        delayMs: parseDuration(rule.fault.delay?.fixedDelay) ?? 0,
+        delayPercent: percentOf(rule.fault.delay?.percentage?.value),
+        abortStatus: rule.fault.abort?.httpStatus ?? 0,
+        abortPercent: rule.fault.abort?.httpStatus ? percentOf(rule.fault.abort?.percentage?.value) : 0,
+      };
+      features.push('fault');
+    }
+
+    const destinations: CompiledDestination[] = [];
+    let totalWeight = 0;
+    const routeDestinations = rule.route ?? [];
+    for (const [index, entry] of routeDestinations.entries()) {
+      if (!entry?.destination?.host) continue;
+      if (kubernetesMode && index > 0) break; // an Ingress path points at one Service
+      const host = expandHost(entry.destination.host, vsNamespace);
+      const cluster = clusterFor(host, kubernetesMode ? undefined : entry.destination.subset, entry.destination.port?.number);
+      // Relative weights: a lone destination takes everything; among several, a missing or 0 weight takes nothing.
+      const weight = routeDestinations.length === 1 || kubernetesMode ? 1 : Math.max(0, entry.weight ?? 0);
+      totalWeight += weight;
+      destinations.push({
+        cluster,
+        weight,
+        requestHeaders: kubernetesMode ? undefined : compileHeaderOps(entry.headers?.request),
+        responseHeaders: kubernetesMode ? undefined : compileHeaderOps(entry.headers?.response),
+        features: [],
+      });
+    }
+    if (destinations.filter((d) => d.weight > 0).length > 1) features.push('trafficShift');
+
+    let mirror: CompiledRoute['mirror'];
+    if (!kubernetesMode && rule.mirror?.host) {
+      mirror = {
+        cluster: clusterFor(expandHost(rule.mirror.host, vsNamespace), rule.mirror.subset, rule.mirror.port?.number),
+        percent: rule.mirrorPercentage ? percentOf(rule.mirrorPercentage.value) : 100,
+      };
+      features.push('mirror');
+    }
+    for (const destination of destinations) {
+      const policy = destination.cluster.policy;
+      destination.features = policy.limited || policy.outlier ? [...features, 'circuitBreaker'] : features;
+    }
+
+    let cors: CompiledCors | undefined;
+    if (!kubernetesMode && rule.corsPolicy) {
+      const c = rule.corsPolicy;
+      const maxAgeMs = parseDuration(c.maxAge);
+      cors = {
+        allowOrigins: (c.allowOrigins ?? []).map((m) => compileStringMatch(m)),
+        allowMethods: c.allowMethods?.join(','),
+        allowHeaders: c.allowHeaders?.join(','),
+        exposeHeaders: c.exposeHeaders?.join(','),
+        maxAgeSeconds: maxAgeMs === undefined ? undefined : String(Math.floor(maxAgeMs / 1000)),
+        allowCredentials: c.allowCredentials === true,
+      };
+    }
+
+    let kind: CompiledRoute['kind'] = 'route';
+    let redirect: CompiledRoute['redirect'];
+    let direct: CompiledRoute['direct'];
+    if (!kubernetesMode && rule.redirect) {
+      kind = 'redirect';
+      redirect = { ...rule.redirect, code: rule.redirect.redirectCode ?? 301 };
+    } else if (!kubernetesMode && rule.directResponse) {
+      kind = 'direct';
+      const body = rule.directResponse.body;
+      direct = {
+        status: rule.directResponse.status,
+        body: body?.string !== undefined ? Buffer.from(body.string) : body?.bytes !== undefined ? Buffer.from(body.bytes, 'base64') : Buffer.alloc(0),
+      };
+    }
+
+    return {
+      virtualService: vsName,
+      name: rule.name,
+      blocks,
+      kind,
+      destinations,
+      totalWeight,
+      redirect,
+      direct,
+      rewrite: rule.rewrite && (rule.rewrite.uri !== undefined || rule.rewrite.authority !== undefined) ? { ...rule.rewrite } : undefined,
+      timeoutMs,
+      retry,
+      fault,
+      mirror,
+      requestHeaders: kubernetesMode ? undefined : compileHeaderOps(rule.headers?.request),
+      responseHeaders: kubernetesMode ? undefined : compileHeaderOps(rule.headers?.response),
+      cors,
+      features,
+    };
+  };
+
+  const compileRoutes = (vs: VirtualService): CompiledRoute[] => {
+    const vsNamespace = vs.metadata.namespace ?? namespace;
+    return (vs.spec?.http ?? [])
+      .filter((rule) => rule && (rule.route?.length || (!kubernetesMode && (rule.redirect || rule.directResponse))))
+      .map((rule) => compileRoute(vs, rule, vsNamespace));
+  };
+
+  const virtualServices = state.istio.virtualServices.map((loaded) => loaded.object).filter((vs) => vs?.metadata?.name && vs.spec);
+
+  // Sidecar traffic: VirtualServices bound to `mesh`, hosts expanded to FQDNs.
+  const meshEntries: VirtualHostEntry[] = [];
+  if (!kubernetesMode) {
+    for (const vs of virtualServices) {
+      const gateways = vs.spec?.gateways ?? [];
+      if (gateways.length > 0 && !gateways.includes('mesh')) continue;
+      const vsNamespace = vs.metadata.namespace ?? namespace;
+      meshEntries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandHost(h, vsNamespace)), routes: compileRoutes(vs) });
+    }
+  }
+  const meshVirtualHosts = new VirtualHostTable(meshEntries);
+
+  const gatewayTables = new Map<string, GatewayTable>();
+  const gatewayObjects: Gateway[] = kubernetesMode ? [] : state.istio.gateways.map((g) => g.object).filter((g) => g?.metadata?.name);
+  const gatewayRef = (g: Gateway) => `${g.metadata.namespace ?? namespace}/${g.metadata.name}`;
+  const buildGatewayTable = (sourceName: string): GatewayTable => {
+    if (kubernetesMode) {
+      // No Istio: behave like an Ingress with the same host/path rules (see README of this folder).
+      const entries = virtualServices
+        .filter((vs) => (vs.spec?.gateways ?? []).some((g) => g !== 'mesh'))
+        .map((vs) => ({ hosts: (vs.spec?.hosts ?? []).map((h) => h.toLowerCase()), routes: compileRoutes(vs) }));
+      return { ids: [sourceName], serverHosts: null, port: 80, virtualHosts: new VirtualHostTable(entries) };
+    }
+    let serving = gatewayObjects.filter((g) => g.metadata.name === sourceName || gatewayRef(g) === sourceName);
+    // The runtime may name the gateway workload rather than a Gateway object: one ingress pod serves them all.
+    if (serving.length === 0) serving = gatewayObjects;
+    const httpServers = serving.flatMap((g) => (g.spec?.servers ?? []).filter((s) => /^(HTTP|HTTP2)$/i.test(s?.port?.protocol ?? '')));
+    const port = httpServers.some((s) => s.port.number === 80) ? 80 : (httpServers[0]?.port.number ?? 80);
+    const serverHosts = httpServers
+      .filter((s) => s.port.number === port)
+      .flatMap((s) => s.hosts ?? [])
+      .map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
+    const refs = new Set(serving.map(gatewayRef));
+    const entries: VirtualHostEntry[] = [];
+    for (const vs of virtualServices) {
+      const vsNamespace = vs.metadata.namespace ?? namespace;
+      const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(g.includes('/') ? g : `${vsNamespace}/${g}`));
+      if (bound) entries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => h.toLowerCase()), routes: compileRoutes(vs) });
+    }
+    const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
+    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entries) };
+  };
+
+  const defaultRoutes = new Map<string, CompiledRoute>();
+  const defaultRoute = (service: ServiceInfo, port: number | undefined): CompiledRoute => {
+    const cluster = clusterFor(service.fqdn, undefined, port);
+    let route = defaultRoutes.get(cluster.key);
+    if (!route) {
+      const policy = cluster.policy;
+      route = {
+        virtualService: '',
+        blocks: null,
+        kind: 'route',
+        destinations: [{ cluster, weight: 1, features: policy.limited || policy.outlier ? ['circuitBreaker'] : [] }],
+        totalWeight: 1,
+        retry: kubernetesMode ? NO_RETRY : DEFAULT_RETRY,
+        features: [],
+      };
+      defaultRoutes.set(cluster.key, route);
+    }
+    return route;
+  };
+
+  return {
+    mode: state.mode,
+    namespace,
+    gateway(name) {
+      let table = gatewayTables.get(name);
+      if (!table) {
+        table = buildGatewayTable(name);
+        gatewayTables.set(name, table);
+      }
+      return table;
+    },
+    meshVirtualHosts,
+    resolveService,
+    defaultRoute,
+  };
+}

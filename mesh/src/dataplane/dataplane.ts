@@ -1,0 +1,789 @@
+/**
+ * The data plane: what Envoy does for the ingress gateway and for each sidecar. One `DataPlane` per traffic
+ * source; `handle` routes one HTTP request per the compiled Istio config and proxies it over keep-alive undici
+ * pools (one per endpoint), streaming the response back.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
+import type { Endpoint, RequestRecord, TelemetrySink, TrafficSource } from '../model';
+import { ClusterState, type AttemptOutcome } from './cluster-state';
+import {
+  stripPort,
+  type CompiledCluster,
+  type CompiledDestination,
+  type CompiledHeaderOps,
+  type CompiledMeshConfig,
+  type CompiledRoute,
+  type Feature,
+  type RetryPolicy,
+} from './config';
+import type { CompiledMatchBlock, RequestView } from './match';
+
+export interface EndpointSource {
+  /** All replicas, ready or not; a live view. */
+  endpoints(): readonly Endpoint[];
+}
+
+export interface DataPlane {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Closes the upstream connection pools. */
+  close(): Promise<void>;
+}
+
+export interface DataPlaneOptions {
+  source: TrafficSource;
+  /** Read per request: the runtime swaps configs atomically at run time. */
+  config: () => CompiledMeshConfig;
+  endpoints: EndpointSource;
+  telemetry: TelemetrySink;
+  random?: () => number;
+  now?: () => number;
+  /** Request bodies are buffered for retries and mirroring up to this size; larger ones get 413 (default 1 MiB). */
+  maxRequestBodyBytes?: number;
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Envoy's default retry back-off: jittered, 25 ms base, capped at 10× the base. */
+const RETRY_BASE_MS = 25;
+const RETRY_MAX_MS = 250;
+
+/** Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), plus those the proxy sets itself. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
+const MESH_IDS: readonly string[] = ['mesh'];
+
+export const LOCAL_REPLY = {
+  noHealthyUpstream: 'no healthy upstream',
+  faultAbort: 'fault filter abort',
+  timeout: 'upstream request timeout',
+  connectFailure: 'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
+  reset: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
+  overflow: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+} as const;
+
+const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+
+function applyHeaderOps(headers: string[], ops: CompiledHeaderOps | undefined): void {
+  if (!ops) return;
+  for (const name of ops.remove) removeHeader(headers, name);
+  for (const [name, value] of ops.set) {
+    removeHeader(headers, name);
+    headers.push(name, value);
+  }
+  for (const [name, value] of ops.add) headers.push(name, value);
+}
+
+/** Removes a header from a flat [name, value, ...] list; `name` is lower-case. */
+function removeHeader(headers: string[], name: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i].toLowerCase() === name) headers.splice(i, 2);
+  }
+}
+
+function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function portOf(authority: string, fallback: number): number {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || authority.endsWith(']')) return fallback;
+  const port = Number(authority.slice(colon + 1));
+  return Number.isInteger(port) && port > 0 ? port : fallback;
+}
+
+class ProxyDataPlane implements DataPlane {
+  readonly random: () => number;
+  readonly now: () => number;
+  readonly maxBody: number;
+  readonly sourceLabels: Readonly<Record<string, string>>;
+  readonly recordSource: Pick<RequestRecord, 'sourceWorkload' | 'sourceApp' | 'sourceVersion'>;
+  private readonly pools = new Map<string, Pool>();
+  private readonly clusterStates = new Map<string, ClusterState>();
+  closed = false;
+
+  constructor(readonly options: DataPlaneOptions) {
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+    this.maxBody = options.maxRequestBodyBytes ?? DEFAULT_MAX_BODY;
+    const source = options.source;
+    if (source.kind === 'gateway') {
+      this.sourceLabels = GATEWAY_LABELS;
+      this.recordSource = { sourceWorkload: 'istio-ingressgateway', sourceApp: 'istio-ingressgateway', sourceVersion: 'unknown' };
+    } else {
+      this.sourceLabels = source.workload.labels;
+      this.recordSource = { sourceWorkload: source.workload.name, sourceApp: source.workload.app, sourceVersion: source.workload.version };
+    }
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    let exchange: Exchange | undefined;
+    try {
+      exchange = new Exchange(this, req, res);
+      exchange.start();
+    } catch (error) {
+      // A bug must cost one request, never the proxy.
+      if (exchange) exchange.internalError(error);
+      else if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal proxy error\n');
+    }
+  }
+
+  clusterState(cluster: CompiledCluster): ClusterState {
+    let state = this.clusterStates.get(cluster.key);
+    if (!state) {
+      state = new ClusterState();
+      this.clusterStates.set(cluster.key, state);
+    }
+    return state;
+  }
+
+  pool(endpoint: Endpoint): Pool {
+    const origin = `http://${endpoint.host}:${endpoint.port}`;
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { pipelining: 1, keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
+      this.pools.set(origin, pool);
+      this.prunePools();
+    }
+    return pool;
+  }
+
+  /** Endpoints come and go (restarts get new ports): drop pools nobody can reach any more. */
+  private prunePools(): void {
+    const endpoints = this.options.endpoints.endpoints();
+    if (this.pools.size <= endpoints.length * 2 + 8) return;
+    const live = new Set(endpoints.map((e) => `http://${e.host}:${e.port}`));
+    for (const [origin, pool] of this.pools) {
+      if (!live.has(origin)) {
+        this.pools.delete(origin);
+        void pool.close().catch(() => undefined);
+      }
+    }
+  }
+
+  record(record: RequestRecord): void {
+    try {
+      this.options.telemetry.record(record);
+    } catch {
+      // telemetry must never break traffic
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(
+      pools.map(async (pool) => {
+        // Give in-flight requests a moment, then cut them: shutdown must not hang on a slow upstream.
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 2_000);
+          timer.unref();
+        });
+        await Promise.race([pool.close().catch(() => undefined), deadline]);
+        clearTimeout(timer);
+        await pool.destroy().catch(() => undefined);
+      }),
+    );
+  }
+}
+
+/** One upstream try. */
+class Attempt implements Dispatcher.DispatchHandler {
+  controller?: Dispatcher.DispatchController;
+  cancelled = false;
+  settled = false;
+  startedAt = 0;
+
+  constructor(
+    readonly exchange: Exchange,
+    readonly endpoint: Endpoint,
+    readonly state: ClusterState,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+    this.settle();
+    this.controller?.abort(new Error('cancelled by the proxy'));
+  }
+
+  /** Returns the pool slot and the endpoint's active count exactly once. */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.state.host(this.endpoint.id).active--;
+    this.state.release(this.exchange.destination!.cluster.policy);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancelled) controller.abort(new Error('cancelled by the proxy'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.cancelled || statusCode < 200) return;
+    this.exchange.onUpstreamHeaders(this, statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.cancelled) return;
+    this.exchange.onUpstreamData(controller, chunk);
+  }
+
+  onResponseEnd(): void {
+    this.settle();
+    if (!this.cancelled) this.exchange.onUpstreamEnd();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle();
+    if (!this.cancelled) this.exchange.onUpstreamError(this, error);
+  }
+}
+
+/** The proxy's side of one client request, from routing to the last byte. */
+class Exchange {
+  private readonly startedAt = performance.now();
+  private view!: RequestView;
+  private route?: CompiledRoute;
+  private block?: CompiledMatchBlock;
+  destination?: CompiledDestination;
+  private authority = '';
+  private body: Buffer | null = null;
+  private upstreamHeaders?: string[];
+  private upstreamPath = '/';
+  private corsOrigin?: string;
+  private faultDelayed = false;
+  private tries = 0;
+  private tried?: Set<string>;
+  private attempt?: Attempt;
+  private waitingForSlot?: () => void;
+  private answeredBy?: Endpoint;
+  private statusSent = 0;
+  private responseFlags = '-';
+  private timers: NodeJS.Timeout[] = [];
+  private done = false;
+
+  constructor(
+    private readonly dp: ProxyDataPlane,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
+
+  start(): void {
+    this.res.on('close', () => {
+      if (!this.done) this.onClientGone();
+    });
+    this.res.on('error', () => undefined);
+    this.req.on('error', () => undefined);
+    if (this.dp.closed) return this.localReply(503, 'proxy is shutting down', 'SI');
+
+    const url = this.req.url ?? '/';
+    let target: string;
+    if (url.startsWith('/')) {
+      this.authority = this.req.headers.host ?? '';
+      target = url;
+    } else if (url.startsWith('http://')) {
+      // Absolute form: the workload's HTTP_PROXY points at its sidecar.
+      const slash = url.indexOf('/', 7);
+      this.authority = slash < 0 ? url.slice(7) : url.slice(7, slash);
+      const at = this.authority.lastIndexOf('@');
+      if (at >= 0) this.authority = this.authority.slice(at + 1);
+      target = slash < 0 ? '/' : url.slice(slash);
+    } else {
+      return this.localReply(400, `unsupported request target '${url.slice(0, 100)}': the local mesh proxies plain http only`, 'NR');
+    }
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const rawQuery = q < 0 ? '' : target.slice(q + 1);
+
+    const config = this.dp.options.config();
+    const source = this.dp.options.source;
+    let routes: CompiledRoute[] | null;
+    let port: number;
+    let gatewayIds: readonly string[];
+    if (source.kind === 'gateway') {
+      const table = config.gateway(source.gatewayName);
+      const host = stripPort(this.authority);
+      if (table.serverHosts && !table.serverHosts.some((pattern) => pattern === '*' || pattern === host || (pattern.startsWith('*.') && host.endsWith(pattern.slice(1))))) {
+        return this.noRoute();
+      }
+      routes = table.virtualHosts.routesFor(host);
+      port = table.port;
+      gatewayIds = table.ids;
+    } else {
+      const service = config.resolveService(this.authority);
+      const host = service?.fqdn ?? stripPort(this.authority);
+      routes = config.mode === 'istio' ? config.meshVirtualHosts.routesFor(host) : null;
+      port = portOf(this.authority, 80);
+      gatewayIds = MESH_IDS;
+      if (!routes) {
+        if (!service) {
+          return this.localReply(502, `unknown mesh host '${this.authority}': the local mesh only routes to the Services in k8s/`, 'NR');
+        }
+        // No VirtualService: Istio's default route to the Service, port from the authority when it has one.
+        const hasPort = this.authority.lastIndexOf(':') > this.authority.lastIndexOf(']');
+        const servicePort = hasPort ? port : service.ports.some((p) => p.port === 80) ? 80 : undefined;
+        routes = [config.defaultRoute(service, servicePort)];
+      }
+    }
+    if (!routes) return this.noRoute();
+
+    this.view = {
+      method: this.req.method ?? 'GET',
+      path,
+      rawQuery,
+      headers: this.req.headers,
+      authority: this.authority,
+      scheme: 'http',
+      port,
+      sourceLabels: this.dp.sourceLabels,
+      gatewayIds,
+    };
+    for (const route of routes) {
+      if (route.blocks === null) {
+        this.route = route;
+        break;
+      }
+      const block = route.blocks.find((b) => b.test(this.view));
+      if (block) {
+        this.route = route;
+        this.block = block;
+        break;
+      }
+    }
+    if (!this.route) return this.noRoute();
+
+    const hasBody = this.req.headers['transfer-encoding'] !== undefined || Number(this.req.headers['content-length'] ?? 0) > 0;
+    if (hasBody) this.readBody(() => this.afterRouting());
+    else this.afterRouting();
+  }
+
+  private readBody(next: () => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > this.dp.maxBody) {
+        this.req.off('data', onData);
+        this.req.resume(); // drain what the client still sends, unread
+        this.res.setHeader('connection', 'close');
+        this.localReply(413, `request body larger than ${this.dp.maxBody} bytes`, '-');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    this.req.on('data', onData);
+    this.req.once('end', () => {
+      if (this.done || size > this.dp.maxBody) return;
+      this.body = Buffer.concat(chunks, size);
+      this.guard(next);
+    });
+  }
+
+  /** Runs a continuation from a callback, turning a bug into a 500 for this request only. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.internalError(error);
+    }
+  }
+
+  private afterRouting(): void {
+    const route = this.route!;
+    if (route.cors) {
+      const origin = firstHeader(this.req.headers, 'origin');
+      if (origin !== undefined && route.cors.allowOrigins.some((test) => test(origin))) {
+        this.corsOrigin = origin;
+        if (this.view.method === 'OPTIONS' && this.req.headers['access-control-request-method'] !== undefined) {
+          return this.corsPreflight();
+        }
+      }
+    }
+    const fault = route.fault;
+    if (fault) {
+      // Independent draws, delay first (Envoy's fault filter order).
+      const delay = fault.delayMs > 0 && fault.delayPercent > 0 && this.dp.random() * 100 < fault.delayPercent;
+      const abort = fault.abortPercent > 0 && this.dp.random() * 100 < fault.abortPercent;
+      const then = () => (abort ? this.localReply(fault.abortStatus, LOCAL_REPLY.faultAbort, this.faultDelayed ? 'DI,FI' : 'FI') : this.dispatchRoute());
+      if (delay) {
+        this.faultDelayed = true;
+        this.later(fault.delayMs, then);
+        return;
+      }
+      return then();
+    }
+    this.dispatchRoute();
+  }
+
+  private dispatchRoute(): void {
+    const route = this.route!;
+    if (route.kind === 'redirect') return this.redirect();
+    if (route.kind === 'direct') {
+      const direct = route.direct!;
+      return this.reply(direct.status, direct.body, 'text/plain', this.faultDelayed ? 'DI' : '-');
+    }
+    this.destination = this.pickDestination(route);
+    if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
+    this.buildUpstreamRequest();
+    if (route.mirror && (route.mirror.percent >= 100 || this.dp.random() * 100 < route.mirror.percent)) this.mirror(route.mirror.cluster);
+    if (route.timeoutMs) this.later(route.timeoutMs, () => this.onRouteTimeout());
+    this.nextAttempt();
+  }
+
+  private pickDestination(route: CompiledRoute): CompiledDestination | undefined {
+    const destinations = route.destinations;
+    if (destinations.length === 1) return destinations[0];
+    if (route.totalWeight <= 0) return undefined;
+    let draw = this.dp.random() * route.totalWeight;
+    for (const destination of destinations) {
+      if (destination.weight <= 0) continue;
+      if (draw < destination.weight) return destination;
+      draw -= destination.weight;
+    }
+    return destinations.findLast((d) => d.weight > 0);
+  }
+
+  private buildUpstreamRequest(): void {
+    const route = this.route!;
+    const raw = this.req.rawHeaders;
+    const headers: string[] = [];
+    let hasRequestId = false;
+    let hasForwardedProto = false;
+    let forwardedFor: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i];
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'content-length') continue;
+      if (lower === 'x-request-id') hasRequestId = true;
+      else if (lower === 'x-forwarded-proto') hasForwardedProto = true;
+      else if (lower === 'x-forwarded-for') {
+        forwardedFor = forwardedFor === undefined ? raw[i + 1] : `${forwardedFor}, ${raw[i + 1]}`;
+        continue;
+      }
+      headers.push(name, raw[i + 1]);
+    }
+    let authority = this.authority;
+    let path = this.view.path;
+    if (route.rewrite) {
+      if (route.rewrite.authority !== undefined) authority = route.rewrite.authority;
+      if (route.rewrite.uri !== undefined) {
+        // A prefix match has its matched prefix replaced; otherwise the whole path is replaced.
+        const prefixLength = this.block?.uriPrefixLength;
+        path = prefixLength !== undefined ? route.rewrite.uri + path.slice(prefixLength) : route.rewrite.uri;
+        if (path === '') path = '/';
+      }
+    }
+    this.upstreamPath = this.view.rawQuery ? `${path}?${this.view.rawQuery}` : path;
+    headers.push('host', authority);
+    if (!hasRequestId) headers.push('x-request-id', randomUUID());
+    if (this.dp.options.source.kind === 'gateway') {
+      // The edge proxy appends the client address, as Envoy does with use_remote_address.
+      const client = this.req.socket.remoteAddress ?? '';
+      headers.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client}` : client);
+      if (!hasForwardedProto) headers.push('x-forwarded-proto', 'http');
+    } else if (forwardedFor !== undefined) {
+      headers.push('x-forwarded-for', forwardedFor);
+    }
+    if (this.body) headers.push('content-length', String(this.body.length));
+    // Envoy appends the most specific level first, so route-level `set` wins over the destination's.
+    applyHeaderOps(headers, this.destination!.requestHeaders);
+    applyHeaderOps(headers, route.requestHeaders);
+    this.upstreamHeaders = headers;
+  }
+
+  private mirror(cluster: CompiledCluster): void {
+    const candidates = cluster.select(this.dp.options.endpoints.endpoints());
+    const endpoint = this.dp.clusterState(cluster).pick(candidates, cluster.policy, undefined, this.dp.random, this.dp.now());
+    if (!endpoint) return;
+    const headers = [...this.upstreamHeaders!];
+    removeHeader(headers, 'host');
+    // Envoy marks shadow traffic by appending -shadow to the host name.
+    const colon = this.authority.lastIndexOf(':');
+    headers.push('host', colon > 0 ? `${this.authority.slice(0, colon)}-shadow${this.authority.slice(colon)}` : `${this.authority}-shadow`);
+    const ignore: Dispatcher.DispatchHandler = {
+      onRequestStart() {},
+      onResponseStart() {},
+      onResponseData() {},
+      onResponseEnd() {},
+      onResponseError() {},
+    };
+    try {
+      this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers, body: this.body }, ignore);
+    } catch {
+      // fire and forget
+    }
+  }
+
+  private nextAttempt(): void {
+    if (this.done) return;
+    const cluster = this.destination!.cluster;
+    const state = this.dp.clusterState(cluster);
+    const granted = () => {
+      this.waitingForSlot = undefined;
+      if (this.done) return state.release(cluster.policy);
+      this.guard(() => this.startAttempt(state));
+    };
+    const result = state.acquire(cluster.policy, granted);
+    if (result === 'overflow') return this.localReply(503, LOCAL_REPLY.overflow, 'UO');
+    if (result === 'queued') this.waitingForSlot = granted;
+    else this.startAttempt(state);
+  }
+
+  private startAttempt(state: ClusterState): void {
+    const cluster = this.destination!.cluster;
+    const candidates = cluster.select(this.dp.options.endpoints.endpoints());
+    const endpoint = state.pick(candidates, cluster.policy, this.tried, this.dp.random, this.dp.now());
+    if (!endpoint) {
+      state.release(cluster.policy);
+      return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, this.tries > 0 ? 'UH,URX' : 'UH');
+    }
+    this.tries++;
+    (this.tried ??= new Set()).add(endpoint.id);
+    state.host(endpoint.id).active++;
+    const attempt = new Attempt(this, endpoint, state);
+    attempt.startedAt = performance.now();
+    this.attempt = attempt;
+    const perTry = this.route!.retry.perTryTimeoutMs;
+    if (perTry) this.later(perTry, () => this.onPerTryTimeout(attempt));
+    this.dp.pool(endpoint).dispatch(
+      { path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body: this.body },
+      attempt,
+    );
+  }
+
+  private retriesLeft(): boolean {
+    return this.tries <= this.route!.retry.attempts;
+  }
+
+  private report(attempt: Attempt, outcome: AttemptOutcome): void {
+    const cluster = this.destination!.cluster;
+    if (!cluster.policy.outlier) return;
+    const size = cluster.select(this.dp.options.endpoints.endpoints()).length;
+    attempt.state.report(attempt.endpoint.id, outcome, cluster.policy.outlier, size, this.dp.now());
+  }
+
+  /** Retries after Envoy's jittered back-off, or answers with the final failure. */
+  private retryOr(fail: () => void, retriable: boolean): void {
+    if (retriable && this.retriesLeft()) {
+      const cap = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (this.tries - 1));
+      this.later(Math.floor(this.dp.random() * cap), () => this.nextAttempt());
+      return;
+    }
+    fail();
+  }
+
+  private exhaustedFlag(flag: string): string {
+    return this.tries > 1 ? `${flag},URX` : flag;
+  }
+
+  onUpstreamHeaders(attempt: Attempt, status: number, upstream: IncomingHttpHeaders): void {
+    if (this.done) return attempt.cancel();
+    const retry = this.route!.retry;
+    this.report(attempt, status >= 500 ? (status >= 502 && status <= 504 ? 'gatewayError' : 'error5xx') : 'success');
+    const retriable = retryOnStatus(retry, status);
+    if (retriable && this.retriesLeft()) {
+      attempt.cancel();
+      return this.retryOr(() => undefined, true);
+    }
+    if (retriable && this.tries > 1) this.responseFlags = 'URX';
+    else if (this.faultDelayed) this.responseFlags = 'DI';
+    this.answeredBy = attempt.endpoint;
+    const headers: string[] = [];
+    for (const name in upstream) {
+      if (HOP_BY_HOP.has(name)) continue;
+      const value = upstream[name];
+      if (Array.isArray(value)) for (const v of value) headers.push(name, v);
+      else if (value !== undefined) headers.push(name, value);
+    }
+    headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
+    this.addCorsHeaders(headers);
+    applyHeaderOps(headers, this.destination!.responseHeaders);
+    applyHeaderOps(headers, this.route!.responseHeaders);
+    this.statusSent = status;
+    this.res.writeHead(status, headers);
+  }
+
+  onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onUpstreamEnd(): void {
+    if (this.done) return;
+    this.finish(this.statusSent, this.responseFlags);
+    this.res.end();
+  }
+
+  onUpstreamError(attempt: Attempt, error: Error): void {
+    if (this.done) return;
+    if (this.statusSent) {
+      // The response already started: all the proxy can do is cut it, as Envoy resets the stream.
+      this.finish(this.statusSent, 'UR');
+      this.res.destroy();
+      return;
+    }
+    const code = (error as { code?: string }).code ?? '';
+    const retry = this.route!.retry;
+    this.report(attempt, 'localFailure');
+    if (CONNECT_ERROR_CODES.has(code)) {
+      this.retryOr(
+        () => this.localReply(503, LOCAL_REPLY.connectFailure, this.exhaustedFlag('UF')),
+        retry.onConnectFailure || retry.on5xx || retry.onGatewayError,
+      );
+    } else {
+      this.retryOr(() => this.localReply(503, LOCAL_REPLY.reset, this.exhaustedFlag('UC')), retry.onReset || retry.on5xx);
+    }
+  }
+
+  private onPerTryTimeout(attempt: Attempt): void {
+    if (this.done || attempt.settled || attempt !== this.attempt || this.statusSent) return;
+    attempt.cancel();
+    this.report(attempt, 'localFailure');
+    const retry = this.route!.retry;
+    this.retryOr(() => this.localReply(504, LOCAL_REPLY.timeout, this.exhaustedFlag('UT')), retry.on5xx || retry.onGatewayError || retry.onReset);
+  }
+
+  private onRouteTimeout(): void {
+    if (this.done) return;
+    this.attempt?.cancel();
+    if (this.statusSent) {
+      this.finish(this.statusSent, 'UT');
+      this.res.destroy();
+      return;
+    }
+    this.localReply(504, LOCAL_REPLY.timeout, 'UT');
+  }
+
+  private onClientGone(): void {
+    // Downstream disconnected: cancel the upstream request, free the queue slot, record it (Envoy flag DC).
+    this.finish(this.statusSent || 0, 'DC');
+  }
+
+  private corsPreflight(): void {
+    const cors = this.route!.cors!;
+    const headers: string[] = ['access-control-allow-origin', this.corsOrigin!];
+    if (cors.allowMethods) headers.push('access-control-allow-methods', cors.allowMethods);
+    if (cors.allowHeaders) headers.push('access-control-allow-headers', cors.allowHeaders);
+    if (cors.maxAgeSeconds) headers.push('access-control-max-age', cors.maxAgeSeconds);
+    if (cors.allowCredentials) headers.push('access-control-allow-credentials', 'true');
+    headers.push('content-length', '0');
+    this.finish(200, '-');
+    this.res.writeHead(200, headers).end();
+  }
+
+  private addCorsHeaders(headers: string[]): void {
+    if (this.corsOrigin === undefined) return;
+    const cors = this.route!.cors!;
+    headers.push('access-control-allow-origin', this.corsOrigin);
+    if (cors.allowCredentials) headers.push('access-control-allow-credentials', 'true');
+    if (cors.exposeHeaders) headers.push('access-control-expose-headers', cors.exposeHeaders);
+  }
+
+  private redirect(): void {
+    const redirect = this.route!.redirect!;
+    let host = redirect.authority ?? this.authority;
+    if (redirect.port !== undefined) host = `${stripPort(host)}:${redirect.port}`;
+    const scheme = redirect.scheme ?? this.view.scheme;
+    let target = redirect.uri ?? this.view.path;
+    // A redirect uri without its own query keeps the request's query string (Envoy path_redirect).
+    if (this.view.rawQuery && !target.includes('?')) target = `${target}?${this.view.rawQuery}`;
+    const headers = ['location', `${scheme}://${host}${target}`, 'content-length', '0'];
+    this.addCorsHeaders(headers);
+    this.finish(redirect.code, this.faultDelayed ? 'DI' : '-');
+    this.res.writeHead(redirect.code, headers).end();
+  }
+
+  private noRoute(): void {
+    this.localReply(404, `no route for ${this.req.method ?? 'GET'} http://${this.authority}${(this.req.url ?? '').startsWith('/') ? this.req.url : ''}`, 'NR');
+  }
+
+  /** An Envoy-style local reply: plain text, the proxy's own status. */
+  private localReply(status: number, text: string, flags: string): void {
+    this.reply(status, Buffer.from(`${text}\n`), 'text/plain', flags);
+  }
+
+  private reply(status: number, body: Buffer, contentType: string, flags: string): void {
+    if (this.done) return;
+    this.finish(status, flags);
+    if (this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    const headers = ['content-type', contentType, 'content-length', String(body.length)];
+    this.addCorsHeaders(headers);
+    this.res.writeHead(status, headers);
+    this.res.end(this.view?.method === 'HEAD' ? undefined : body);
+  }
+
+  internalError(error: unknown): void {
+    if (this.done) return;
+    void error; // no stack traces to clients; the request record carries the 500
+    this.localReply(500, 'internal proxy error', '-');
+  }
+
+  /** Schedules `fn` unless the exchange is over by then. */
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      if (!this.done) this.guard(fn);
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  /** Ends the exchange once: stops timers, the current attempt and any queue wait, and records telemetry. */
+  private finish(status: number, flags: string): void {
+    if (this.done) return;
+    this.done = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    // A normal end has settled the attempt already; anything else (timeout, client gone, reset) abandons it.
+    if (this.attempt && !this.attempt.settled) this.attempt.cancel();
+    if (this.waitingForSlot) this.dp.clusterState(this.destination!.cluster).cancelWaiting(this.waitingForSlot);
+    const destination = this.destination;
+    const endpoint = this.answeredBy;
+    const features: readonly Feature[] | undefined = destination?.features ?? this.route?.features;
+    this.dp.record({
+      reporter: 'source',
+      ...this.dp.recordSource,
+      destinationWorkload: endpoint?.workload.name ?? 'unknown',
+      destinationApp: endpoint?.workload.app ?? 'unknown',
+      destinationVersion: endpoint?.workload.version ?? 'unknown',
+      destinationService: destination?.cluster.serviceFqdn ?? 'unknown',
+      destinationServiceName: destination?.cluster.serviceName ?? 'unknown',
+      responseCode: status,
+      responseFlags: flags,
+      requestProtocol: 'http',
+      durationMs: performance.now() - this.startedAt,
+      virtualService: this.route?.virtualService || undefined,
+      features: features && features.length > 0 ? [...features] : undefined,
+    });
+  }
+}
+
+export function retryOnStatus(retry: RetryPolicy, status: number): boolean {
+  if (retry.attempts <= 0) return false;
+  if (retry.on5xx && status >= 500) return true;
+  if (retry.onGatewayError && status >= 502 && status <= 504) return true;
+  if (retry.onRetriable4xx && status === 409) return true;
+  return retry.onCodes.has(status);
+}
+
+export function createDataPlane(options: DataPlaneOptions): DataPlane {
+  return new ProxyDataPlane(options);
+}

@@ -1,0 +1,173 @@
+/**
+ * Precompiled VirtualService `match` blocks (Istio HTTPMatchRequest): each block is a list of predicates that must
+ * all hold (AND); a rule's blocks are OR-ed by the caller.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HTTPMatchRequest, StringMatch } from '../model';
+
+/** What the matchers look at, built once per request. */
+export interface RequestView {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Text after `?` ('' when none). */
+  rawQuery: string;
+  headers: IncomingHttpHeaders;
+  /** Host / :authority exactly as sent (may include a port). */
+  authority: string;
+  scheme: string;
+  /** The listener port Istio would see: the gateway server port, or the port of the destination authority. */
+  port: number;
+  sourceLabels: Readonly<Record<string, string>>;
+  /** `mesh` for sidecar traffic, else the names the serving gateway is known by (`name`, `ns/name`). */
+  gatewayIds: readonly string[];
+  /** Parsed lazily, only when a rule matches on query parameters. */
+  query?: URLSearchParams;
+}
+
+export type StringPredicate = (value: string) => boolean;
+
+/** Istio regexes are RE2 and must match the whole value, so they are anchored here. */
+export function compileRegex(source: string, flags = ''): RegExp | undefined {
+  try {
+    return new RegExp(`^(?:${source})$`, flags);
+  } catch {
+    return undefined; // analysis rejects bad regexes; a survivor simply never matches
+  }
+}
+
+const never: StringPredicate = () => false;
+
+export function compileStringMatch(match: StringMatch, ignoreCase = false): StringPredicate {
+  if (typeof match.exact === 'string') {
+    const expected = ignoreCase ? match.exact.toLowerCase() : match.exact;
+    return ignoreCase ? (v) => v.toLowerCase() === expected : (v) => v === expected;
+  }
+  if (typeof match.prefix === 'string') {
+    const expected = ignoreCase ? match.prefix.toLowerCase() : match.prefix;
+    return ignoreCase ? (v) => v.toLowerCase().startsWith(expected) : (v) => v.startsWith(expected);
+  }
+  if (typeof match.regex === 'string') {
+    const re = compileRegex(match.regex);
+    return re ? (v) => re.test(v) : never;
+  }
+  return () => true; // an empty StringMatch only asks for presence
+}
+
+/** `{}` or `exact: ""` on a header or query parameter means "present" (Istio's presence match). */
+function isPresenceMatch(match: StringMatch | undefined): boolean {
+  return !match || (match.exact === undefined && match.prefix === undefined && match.regex === undefined) || match.exact === '';
+}
+
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function queryOf(view: RequestView): URLSearchParams {
+  if (!view.query) view.query = new URLSearchParams(view.rawQuery);
+  return view.query;
+}
+
+type ViewPredicate = (view: RequestView) => boolean;
+
+export interface CompiledMatchBlock {
+  test: ViewPredicate;
+  /** Length of the matched uri prefix, when the block matched the uri by prefix (for `rewrite.uri`). */
+  uriPrefixLength?: number;
+  /** Block name, reported nowhere yet but kept for debugging. */
+  name?: string;
+}
+
+export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
+  const predicates: ViewPredicate[] = [];
+  if (block.uri) {
+    const test = compileStringMatch(block.uri, block.ignoreUriCase === true);
+    predicates.push((view) => test(view.path));
+  }
+  if (block.scheme) {
+    const test = compileStringMatch(block.scheme);
+    predicates.push((view) => test(view.scheme));
+  }
+  if (block.method) {
+    const test = compileStringMatch(block.method);
+    predicates.push((view) => test(view.method));
+  }
+  if (block.authority) {
+    const test = compileStringMatch(block.authority);
+    predicates.push((view) => test(view.authority));
+  }
+  for (const [rawName, match] of Object.entries(block.headers ?? {})) {
+    const name = rawName.toLowerCase();
+    if (isPresenceMatch(match)) {
+      predicates.push((view) => view.headers[name] !== undefined);
+    } else {
+      const test = compileStringMatch(match);
+      predicates.push((view) => {
+        const value = headerValue(view.headers, name);
+        return value !== undefined && test(value);
+      });
+    }
+  }
+  for (const [rawName, match] of Object.entries(block.withoutHeaders ?? {})) {
+    const name = rawName.toLowerCase();
+    if (isPresenceMatch(match)) {
+      predicates.push((view) => view.headers[name] === undefined);
+    } else {
+      const test = compileStringMatch(match);
+      predicates.push((view) => {
+        const value = headerValue(view.headers, name);
+        return value === undefined || !test(value);
+      });
+    }
+  }
+  for (const [name, match] of Object.entries(block.queryParams ?? {})) {
+    if (isPresenceMatch(match)) {
+      predicates.push((view) => queryOf(view).has(name));
+    } else {
+      const test = compileStringMatch(match);
+      predicates.push((view) => {
+        const value = queryOf(view).get(name);
+        return value !== null && test(value);
+      });
+    }
+  }
+  if (typeof block.port === 'number') {
+    const port = block.port;
+    predicates.push((view) => view.port === port);
+  }
+  if (block.sourceLabels && Object.keys(block.sourceLabels).length > 0) {
+    const wanted = Object.entries(block.sourceLabels);
+    predicates.push((view) => wanted.every(([k, v]) => view.sourceLabels[k] === v));
+  }
+  if (block.gateways && block.gateways.length > 0) {
+    const wanted = block.gateways;
+    predicates.push((view) => view.gatewayIds.some((id) => wanted.includes(id)));
+  }
+  const test: ViewPredicate =
+    predicates.length === 0
+      ? () => true
+      : predicates.length === 1
+        ? predicates[0]
+        : (view) => {
+            for (const predicate of predicates) if (!predicate(view)) return false;
+            return true;
+          };
+  const uriPrefixLength = block.uri && typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
+  return { test, uriPrefixLength, name: block.name };
+}
+
+/** Kubernetes/Istio host names: `*` , `*.suffix` or an exact name (compared case-insensitively). */
+export function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  return pattern === host;
+}
+
+/** How specific a matching host pattern is: exact beats the longest wildcard beats `*`. */
+export function hostSpecificity(pattern: string): number {
+  if (pattern === '*') return 0;
+  if (pattern.startsWith('*.')) return pattern.length;
+  return Number.MAX_SAFE_INTEGER;
+}
