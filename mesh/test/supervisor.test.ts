@@ -72,6 +72,7 @@ describe('Supervisor with fake services', () => {
     command: { argv: ['node', 'fake.js'], cwd: dir, requires: { file: path.join(dir, 'fake.js'), buildHint: 'write it' }, defaultReadinessPath: '/readyz' },
     env,
     readinessPath: '/readyz',
+    terminationGraceMs: 30_000,
     file: 'k8s/fake.yaml',
   });
 

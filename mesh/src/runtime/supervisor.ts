@@ -72,7 +72,7 @@ export interface SupervisorOptions {
   meshEnv: (spec: WorkloadSpec) => Record<string, string>;
   probe?: Partial<ProbePolicy>;
   backoff?: Partial<BackoffPolicy>;
-  /** SIGTERM → SIGKILL deadline. */
+  /** SIGTERM → SIGKILL deadline; default: the Deployment's terminationGracePeriodSeconds. */
   stopTimeoutMs?: number;
   /** One line of a child's output. */
   output?: (endpointId: string, line: string, stream: 'stdout' | 'stderr') => void;
@@ -352,7 +352,7 @@ export class Supervisor extends EventEmitter {
     const child = replica.child;
     if (!wasBackingOff && child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const deadline = this.options.stopTimeoutMs ?? 10_000;
+      const deadline = this.options.stopTimeoutMs ?? replica.spec.terminationGraceMs;
       let killTimer: NodeJS.Timeout | undefined;
       await Promise.race([
         replica.exited,

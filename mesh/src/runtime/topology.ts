@@ -11,6 +11,8 @@ export interface WorkloadSpec {
   /** The first container's env as literal values (valueFrom is not supported locally and is skipped). */
   env: Record<string, string>;
   readinessPath: string;
+  /** `terminationGracePeriodSeconds`: how long a stopping replica may drain before SIGKILL. */
+  terminationGraceMs: number;
   /** Where the Deployment came from, for messages. */
   file: string;
 }
@@ -54,6 +56,7 @@ export function buildTopology(
       command,
       env,
       readinessPath: container?.readinessProbe?.httpGet?.path ?? command.defaultReadinessPath,
+      terminationGraceMs: (template?.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
       file: source.file,
     };
   });

@@ -35,7 +35,7 @@ export const workloadCommands: Readonly<Record<string, WorkloadCommand>> = {
     argv: ['node', 'web-app/local/run-web-app.mjs'],
     cwd: '.',
     requires: { file: 'web-app/dist/index.html', buildHint: 'run `npm run build` (builds web-app/dist)' },
-    defaultReadinessPath: '/',
+    defaultReadinessPath: '/readyz',
   },
 };
 

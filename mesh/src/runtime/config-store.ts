@@ -1,0 +1,165 @@
+/**
+ * The mesh's active Istio objects and their compiled form. Every change (API apply/delete, file reload) builds a
+ * candidate full set, analyzes it together with the Kubernetes objects exactly like the manifests check does, and
+ * either rejects it with the findings (the last good config stays) or compiles it and swaps it in as one value,
+ * so a request in flight keeps the config it started with.
+ */
+import { EventEmitter } from 'node:events';
+import { mergeObjects, objectKey, objectRef } from '../manifests/merge';
+import type { Finding, K8sObject, LoadedObject } from '../model';
+
+export class ConfigRejectedError extends Error {
+  constructor(
+    readonly findings: Finding[],
+    summary = 'configuration rejected',
+  ) {
+    super(`${summary}: ${findings.map(formatFinding).join('; ')}`);
+    this.name = 'ConfigRejectedError';
+  }
+}
+
+export function formatFinding(finding: Finding): string {
+  const where = finding.line ? `${finding.file}:${finding.line}` : finding.file;
+  return `${where} ${finding.object ?? ''} ${finding.code} ${finding.message}`.replace(/\s+/g, ' ').trim();
+}
+
+/** An active object with the bookkeeping the Kubernetes-style API needs. */
+export interface StoredObject {
+  loaded: LoadedObject;
+  resourceVersion: number;
+  uid: string;
+  creationTimestamp: string;
+}
+
+export interface ConfigStoreOptions<Compiled> {
+  /** Kubernetes objects (k8s/): analyzed together with every candidate, never changed at runtime. */
+  kubernetesObjects: readonly LoadedObject[];
+  analyze: (objects: LoadedObject[]) => Finding[];
+  compile: (istioObjects: readonly LoadedObject[]) => Compiled;
+  log?: (message: string) => void;
+}
+
+/** Istio objects are the ones the runtime can change; everything else comes from k8s/ at start. */
+export function isIstioObject(object: K8sObject): boolean {
+  return /(^|\.)istio\.io\//.test(object.apiVersion ?? '');
+}
+
+export class ConfigStore<Compiled> extends EventEmitter {
+  private objects = new Map<string, StoredObject>();
+  private compiledConfig: Compiled | undefined;
+  private version = 0;
+  private uidCounter = 0;
+
+  constructor(private readonly options: ConfigStoreOptions<Compiled>) {
+    super();
+  }
+
+  /** The compiled config in force (throws before the first successful `initialize`). */
+  compiled(): Compiled {
+    if (this.compiledConfig === undefined) throw new Error('mesh config not initialized');
+    return this.compiledConfig;
+  }
+
+  /** Active Istio objects in apply order. */
+  active(): LoadedObject[] {
+    return [...this.objects.values()].map((s) => s.loaded);
+  }
+
+  stored(): StoredObject[] {
+    return [...this.objects.values()];
+  }
+
+  get(key: string): StoredObject | undefined {
+    return this.objects.get(key);
+  }
+
+  /** A counter that grows with every accepted change (Kubernetes `resourceVersion` of lists). */
+  resourceVersion(): number {
+    return this.version;
+  }
+
+  /** First config: same checks as a change; throws ConfigRejectedError listing every error. */
+  initialize(istioObjects: LoadedObject[]): void {
+    this.commit(mergeObjects([], istioObjects), 'initial config');
+  }
+
+  /** kubectl-apply semantics: each object replaces the active one with the same group/kind/namespace/name. */
+  apply(objects: LoadedObject[]): void {
+    const notIstio = objects.filter((o) => !isIstioObject(o.object));
+    if (notIstio.length > 0) {
+      throw new ConfigRejectedError(
+        notIstio.map((o) => ({
+          code: 'CNS0101',
+          severity: 'error' as const,
+          file: o.source.file,
+          object: objectRef(o.object),
+          message: `only Istio objects can be changed while the mesh runs (got ${o.object.apiVersion} ${o.object.kind}); restart the mesh for k8s/ changes`,
+        })),
+      );
+    }
+    this.commit(mergeObjects(this.active(), objects), `applied ${objects.map((o) => objectRef(o.object)).join(', ')}`);
+  }
+
+  /** Removes objects by key; returns the removed ones (none → nothing changes). */
+  remove(keys: string[]): LoadedObject[] {
+    const wanted = new Set(keys);
+    const removed = this.active().filter((o) => wanted.has(objectKey(o.object)));
+    if (removed.length > 0) {
+      this.commit(
+        this.active().filter((o) => !wanted.has(objectKey(o.object))),
+        `deleted ${removed.map((o) => objectRef(o.object)).join(', ')}`,
+      );
+    }
+    return removed;
+  }
+
+  /**
+   * A file's new contents: its objects replace the active ones that came from it, and active objects that came
+   * from it but are no longer in it are removed (an empty list for a deleted file).
+   */
+  replaceFile(file: string, objects: LoadedObject[]): void {
+    const remaining = this.active().filter((o) => o.source.file !== file);
+    this.commit(mergeObjects(remaining, objects), `reloaded ${file}`);
+  }
+
+  /** Whether any active object came from `file`. */
+  hasFile(file: string): boolean {
+    return this.active().some((o) => o.source.file === file);
+  }
+
+  private commit(candidate: LoadedObject[], description: string): void {
+    const findings = this.options.analyze([...this.options.kubernetesObjects, ...candidate]);
+    const errors = findings.filter((f) => f.severity === 'error');
+    if (errors.length > 0) throw new ConfigRejectedError(errors, `${description}: rejected`);
+    let compiled: Compiled;
+    try {
+      compiled = this.options.compile(candidate);
+    } catch (error) {
+      throw new ConfigRejectedError(
+        [{ code: 'CNS0102', severity: 'error', file: '-', message: `cannot compile: ${(error as Error).message}` }],
+        `${description}: rejected`,
+      );
+    }
+    for (const warning of findings.filter((f) => f.severity === 'warning')) {
+      this.options.log?.(`warning: ${formatFinding(warning)}`);
+    }
+    this.version += 1;
+    const next = new Map<string, StoredObject>();
+    for (const loaded of candidate) {
+      const key = objectKey(loaded.object);
+      const previous = this.objects.get(key);
+      const unchanged = previous && previous.loaded === loaded;
+      next.set(key, {
+        loaded,
+        resourceVersion: unchanged ? previous.resourceVersion : this.version,
+        uid: previous?.uid ?? `mesh-${(this.uidCounter += 1)}`,
+        creationTimestamp: previous?.creationTimestamp ?? new Date().toISOString(),
+      });
+    }
+    // One assignment each: readers see either the old or the new config, never a mix.
+    this.objects = next;
+    this.compiledConfig = compiled;
+    this.options.log?.(description);
+    this.emit('change');
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * `startMesh`: the whole local mesh in one call. Reads k8s/ and istio/, refuses to start on error findings,
+ * binds the ingress gateway and the admin port, starts one sidecar egress listener per workload, starts every
+ * replica in dependency order by readiness, and watches the active Istio files.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
+import { analyzeManifests, loadManifestFiles } from '../manifests';
+import { objectKey } from '../manifests/merge';
+import type { DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, VirtualService } from '../model';
+import { createAdminServer, loadFileForApply } from './admin';
+import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from './config-store';
+import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
+import { type Graph, MeshTelemetry } from './telemetry';
+import { buildTopology, startOrder, type Topology } from './topology';
+import { ManifestWatcher } from './watch';
+
+export interface MeshOptions {
+  /** Repository root (k8s/, istio/ and the services' builds); default: the repo this module lives in. */
+  root?: string;
+  /** Ingress gateway port; 0 picks a free one. Default env GATEWAY_PORT, else 8080. */
+  gatewayPort?: number;
+  /** Admin port; 0 picks a free one. Default env MESH_ADMIN_PORT, else 15000. */
+  adminPort?: number;
+  /** false = `--no-istio`: plain Kubernetes Service behaviour. Default: true unless env MESH_NO_ISTIO=1. */
+  istio?: boolean;
+  /** Istio files or folders active at start, relative to root. Default ['istio/base']. */
+  istioPaths?: string[];
+  /** Kubernetes manifests, relative to root. Default ['k8s']. */
+  k8sPaths?: string[];
+  /** Watch the active Istio files and reload them on change. Default true. */
+  watch?: boolean;
+  namespace?: string;
+  /** The mesh's own messages. Default: stderr with a `[mesh]` prefix. */
+  log?: (message: string) => void;
+  /** Each line a replica prints. Default: stdout, prefixed with the endpoint id. */
+  output?: (endpointId: string, line: string, stream: 'stdout' | 'stderr') => void;
+  probe?: Partial<ProbePolicy>;
+  backoff?: Partial<BackoffPolicy>;
+  stopTimeoutMs?: number;
+  /** Randomness for weights and fault percentages (seed it in tests). */
+  random?: () => number;
+}
+
+export interface MeshHandle {
+  gatewayUrl: string;
+  adminUrl: string;
+  mode: 'istio' | 'kubernetes';
+  /** Which server web-app runs under, from its start-up line. */
+  webAppServer: () => 'nginx' | 'node' | 'unknown';
+  telemetry: MeshTelemetry;
+  topology: Topology;
+  /** Applies Istio objects like `kubectl apply` (throws ConfigRejectedError; the last good config stays). */
+  applyObjects(objects: Array<K8sObject | LoadedObject>, source?: string): LoadedObject[];
+  /** Applies a manifest file (relative to root) and watches it from then on. */
+  applyFile(file: string): LoadedObject[];
+  /** Removes an active Istio object; false when there is none. */
+  deleteObject(kind: string, name: string): boolean;
+  activeObjects(): LoadedObject[];
+  /** Rolling restart: one replica at a time, new one ready before the old one drains. */
+  restartWorkload(name: string): Promise<void>;
+  endpoints(): EndpointStatus[];
+  graph(windowMs?: number): Graph;
+  /** Stops watchers, listeners and every child (SIGTERM, then SIGKILL after the grace period). */
+  stop(): Promise<void>;
+}
+
+export class MeshStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MeshStartError';
+  }
+}
+
+const defaultRoot = path.resolve(__dirname, '../../..');
+
+function portFrom(value: number | undefined, envName: string, fallback: number): number {
+  if (value !== undefined) return value;
+  const env = process.env[envName];
+  if (env === undefined || env === '') return fallback;
+  const port = Number(env);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MeshStartError(`${envName}=${env} is not a port number (0-65535)`);
+  return port;
+}
+
+function listen(server: http.Server, port: number, what: string, envName: string, flag: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      if (error.code === 'EADDRINUSE') reject(new MeshStartError(`port ${port} is in use: set ${envName} (or ${flag}) to a free port for the ${what}`));
+      else if (error.code === 'EACCES') reject(new MeshStartError(`port ${port} needs privileges: set ${envName} (or ${flag}) to a port above 1023`));
+      else reject(error);
+    };
+    server.once('error', onError);
+    server.listen(port, '127.0.0.1', () => {
+      server.removeListener('error', onError);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function toIstioConfig(objects: readonly LoadedObject[]): IstioConfig {
+  const networking = (o: LoadedObject): boolean => o.object.apiVersion.startsWith('networking.istio.io/');
+  return {
+    gateways: objects.filter((o): o is LoadedObject<Gateway> => networking(o) && o.object.kind === 'Gateway'),
+    virtualServices: objects.filter((o): o is LoadedObject<VirtualService> => networking(o) && o.object.kind === 'VirtualService'),
+    destinationRules: objects.filter((o): o is LoadedObject<DestinationRule> => networking(o) && o.object.kind === 'DestinationRule'),
+  };
+}
+
+function findingsMessage(title: string, error: ConfigRejectedError): string {
+  return `${title}:\n${error.findings.map((f) => `  ${formatFinding(f)}`).join('\n')}`;
+}
+
+function configureServer(server: http.Server): void {
+  // Above typical client keep-alive (Node agents, browsers) so idle pooled connections are not cut mid-reuse.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 300_000;
+}
+
+export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> {
+  const root = path.resolve(options.root ?? defaultRoot);
+  const namespace = options.namespace ?? 'default';
+  const mode: 'istio' | 'kubernetes' = (options.istio ?? process.env.MESH_NO_ISTIO !== '1') ? 'istio' : 'kubernetes';
+  const log = options.log ?? ((message: string) => process.stderr.write(`[mesh] ${message}\n`));
+  const gatewayPort = portFrom(options.gatewayPort, 'GATEWAY_PORT', 8080);
+  const adminPort = portFrom(options.adminPort, 'MESH_ADMIN_PORT', 15000);
+  const istioPaths = options.istioPaths ?? ['istio/base'];
+
+  // ---- manifests
+  const k8s = loadManifestFiles(options.k8sPaths ?? ['k8s'], { root });
+  const kubernetesObjects = k8s.objects.filter((o) => !isIstioObject(o.object));
+  const istioLoad = mode === 'istio' ? loadManifestFiles(istioPaths, { root }) : { objects: [], findings: [] };
+  const loadErrors = [...k8s.findings, ...istioLoad.findings].filter((f) => f.severity === 'error');
+  if (loadErrors.length > 0) throw new MeshStartError(findingsMessage('cannot read the manifests', new ConfigRejectedError(loadErrors)));
+  let topology: Topology;
+  try {
+    topology = buildTopology(kubernetesObjects, namespace);
+  } catch (error) {
+    throw new MeshStartError((error as Error).message);
+  }
+  const workloads = topology.workloads.map((w) => w.workload);
+  const store = new ConfigStore<CompiledMeshConfig>({
+    kubernetesObjects,
+    analyze: analyzeManifests,
+    compile: (istioObjects) =>
+      compileMeshConfig({ istio: toIstioConfig(mode === 'istio' ? istioObjects : []), services: topology.services, workloads, mode, namespace }),
+    log,
+  });
+  try {
+    store.initialize([...k8s.objects.filter((o) => isIstioObject(o.object)), ...istioLoad.objects]);
+  } catch (error) {
+    if (error instanceof ConfigRejectedError) throw new MeshStartError(findingsMessage('the manifests have errors, the mesh does not start', error));
+    throw error;
+  }
+
+  // ---- runtime pieces
+  const telemetry = new MeshTelemetry(namespace);
+  let webAppServer: 'nginx' | 'node' | 'unknown' = 'unknown';
+  const output =
+    options.output ??
+    ((id: string, line: string) => {
+      process.stdout.write(`[${id}] ${line}\n`);
+    });
+  const sidecarUrls = new Map<string, string>();
+  const supervisor = new Supervisor({
+    root,
+    meshEnv: (spec) => {
+      const proxy = sidecarUrls.get(spec.workload.name)!;
+      return { HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
+    },
+    probe: options.probe,
+    backoff: options.backoff,
+    stopTimeoutMs: options.stopTimeoutMs,
+    log,
+    output: (id, line, stream) => {
+      if (id.startsWith('web-app') && webAppServer === 'unknown') {
+        if (/serving .* with nginx/i.test(line)) webAppServer = 'nginx';
+        else if (/node fallback/i.test(line)) webAppServer = 'node';
+      }
+      output(id, line, stream);
+    },
+  });
+  const dataPlaneFor = (source: Parameters<typeof createDataPlane>[0]['source']): DataPlane =>
+    createDataPlane({ source, config: () => store.compiled(), endpoints: supervisor, telemetry, random: options.random });
+
+  const servers: http.Server[] = [];
+  const dataPlanes: DataPlane[] = [];
+  const gatewayPlane = dataPlaneFor({ kind: 'gateway', gatewayName: 'web-gateway' });
+  dataPlanes.push(gatewayPlane);
+  const gateway = http.createServer((req, res) => gatewayPlane.handle(req, res));
+  configureServer(gateway);
+  servers.push(gateway);
+
+  const appliedFiles = new Set<string>();
+  const startupFiles = istioPaths.map((p) => path.relative(root, path.resolve(root, p)));
+  const watcher = new ManifestWatcher({ root, onChange: (file) => reloadFile(file), onError: (error) => log(`file watch: ${error.message}`) });
+  const watchEnabled = (options.watch ?? true) && mode === 'istio';
+
+  const backend = {
+    root,
+    namespace,
+    mode,
+    store: store as ConfigStore<unknown>,
+    telemetry,
+    kubernetesObjects,
+    endpoints: () => supervisor.status(),
+    graph: (windowMs?: number) => graphOf(windowMs),
+    apply: (objects: LoadedObject[], opts: { dryRun?: boolean } = {}) => {
+      if (!opts.dryRun) store.apply(objects);
+      else validateOnly(objects);
+    },
+    remove: (keys: string[], opts: { dryRun?: boolean } = {}) => (opts.dryRun ? [] : store.remove(keys)),
+    applyFile: (file: string) => applyFile(file),
+    restartWorkload: (name: string) => supervisor.restartWorkload(name),
+  };
+  const admin = createAdminServer(backend);
+  servers.push(admin);
+
+  function validateOnly(objects: LoadedObject[]): void {
+    // A throw-away store checks the candidate the same way a real change would.
+    const probeStore = new ConfigStore<CompiledMeshConfig>({
+      kubernetesObjects,
+      analyze: analyzeManifests,
+      compile: (istioObjects) => compileMeshConfig({ istio: toIstioConfig(istioObjects), services: topology.services, workloads, mode, namespace }),
+    });
+    probeStore.initialize([...store.active(), ...objects]);
+  }
+
+  function graphOf(windowMs?: number): Graph {
+    const status = supervisor.status();
+    return telemetry.graph(
+      {
+        workloads,
+        serviceNames: topology.services.map((s) => s.object.metadata.name),
+        istio: toIstioConfig(store.active()),
+        readyCount: (name) => {
+          const mine = status.filter((s) => s.workload === name);
+          return { ready: mine.filter((s) => s.ready).length, total: mine.length };
+        },
+      },
+      windowMs,
+    );
+  }
+
+  function applyFile(file: string): LoadedObject[] {
+    const objects = loadFileForApply(root, file);
+    store.apply(objects);
+    for (const o of objects) appliedFiles.add(o.source.file);
+    if (watchEnabled) for (const f of new Set(objects.map((o) => o.source.file))) watcher.watch(path.dirname(f));
+    return objects;
+  }
+
+  function reloadFile(file: string): void {
+    const underStartupPath = startupFiles.some((p) => file === p || file.startsWith(p + path.sep));
+    if (!underStartupPath && !appliedFiles.has(file) && !store.hasFile(file)) return;
+    try {
+      if (!fs.existsSync(path.resolve(root, file))) {
+        if (!store.hasFile(file)) return;
+        store.replaceFile(file, []);
+        appliedFiles.delete(file);
+        return;
+      }
+      const objects = loadFileForApply(root, file);
+      const current = store.active().filter((o) => o.source.file === file);
+      if (JSON.stringify(current.map((o) => o.object)) === JSON.stringify(objects.map((o) => o.object))) return;
+      store.replaceFile(file, objects);
+    } catch (error) {
+      if (error instanceof ConfigRejectedError) log(findingsMessage(`change in ${file} rejected, the last good config stays active`, error));
+      else log(`cannot reload ${file}: ${(error as Error).message}`);
+    }
+  }
+
+  // ---- bind the fixed ports first: a taken port fails fast, before any child starts
+  let gatewayBound: number;
+  let adminBound: number;
+  try {
+    gatewayBound = await listen(gateway, gatewayPort, 'ingress gateway', 'GATEWAY_PORT', '--gateway-port');
+    adminBound = await listen(admin, adminPort, 'admin server', 'MESH_ADMIN_PORT', '--admin-port');
+  } catch (error) {
+    await Promise.all(servers.map(closeServer));
+    await supervisor.stop();
+    throw error;
+  }
+
+  for (const spec of topology.workloads) {
+    const plane = dataPlaneFor({ kind: 'sidecar', workload: spec.workload });
+    dataPlanes.push(plane);
+    const sidecar = http.createServer((req, res) => plane.handle(req, res));
+    configureServer(sidecar);
+    servers.push(sidecar);
+    const port = await listen(sidecar, 0, `sidecar of ${spec.workload.name}`, 'GATEWAY_PORT', '--gateway-port');
+    sidecarUrls.set(spec.workload.name, `http://127.0.0.1:${port}`);
+  }
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      watcher.close();
+      await Promise.all(servers.map(closeServer));
+      await supervisor.stop();
+      await Promise.all(dataPlanes.map((d) => d.close()));
+      for (const server of servers) server.closeAllConnections();
+    })());
+
+  try {
+    for (const group of startOrder(topology.workloads, topology.services)) {
+      log(`starting ${group.map((s) => `${s.workload.name}${s.workload.replicas > 1 ? ` ×${s.workload.replicas}` : ''}`).join(', ')}`);
+      await Promise.all(group.map((spec) => supervisor.startWorkload(spec)));
+    }
+  } catch (error) {
+    await stop();
+    throw new MeshStartError((error as Error).message);
+  }
+
+  if (watchEnabled) for (const p of startupFiles) watcher.watch(fs.existsSync(path.resolve(root, p)) && fs.statSync(path.resolve(root, p)).isDirectory() ? p : path.dirname(p));
+
+  const toLoaded = (o: K8sObject | LoadedObject, source: string): LoadedObject =>
+    'object' in o && 'source' in o ? (o as LoadedObject) : { object: o as K8sObject, source: { file: source } };
+
+  return {
+    gatewayUrl: `http://127.0.0.1:${gatewayBound}`,
+    adminUrl: `http://127.0.0.1:${adminBound}`,
+    mode,
+    webAppServer: () => webAppServer,
+    telemetry,
+    topology,
+    applyObjects: (objects, source = 'api') => {
+      const loaded = objects.map((o) => toLoaded(o, source));
+      store.apply(loaded);
+      return loaded;
+    },
+    applyFile,
+    deleteObject: (kind, name) => {
+      const target = store.active().find((o) => o.object.kind === kind && o.object.metadata.name === name);
+      if (!target) return false;
+      store.remove([objectKey(target.object)]);
+      return true;
+    },
+    activeObjects: () => store.active(),
+    restartWorkload: (name) => supervisor.restartWorkload(name),
+    endpoints: () => supervisor.status(),
+    graph: graphOf,
+    stop,
+  };
+}
