@@ -223,14 +223,14 @@ describe('weights and subsets', () => {
   test('relative weights 1:3 split by a seeded draw (exact) and within statistical bounds', async () => {
     await gatewayMesh([{ route: [to('web-api', 'v1', 1), to('web-api', 'v2', 3)] }], seededRandom(42));
     const ids: string[] = [];
-    for (let i = 0; i < 400; i++) ids.push(await idOf('/'));
+    for (let i = 0; i < 200; i++) ids.push(await idOf('/'));
     // Replay the same draws: one random() per request decides the destination.
     const replay = seededRandom(42);
     const expected = ids.map(() => (replay() * 4 < 1 ? 'web-api-v1-0' : 'web-api-v2-0'));
     expect(ids).toEqual(expected);
     const v2Share = tally(ids)['web-api-v2-0'] / ids.length;
-    expect(v2Share).toBeGreaterThan(0.75 - 0.07);
-    expect(v2Share).toBeLessThan(0.75 + 0.07);
+    expect(v2Share).toBeGreaterThan(0.75 - 0.09);
+    expect(v2Share).toBeLessThan(0.75 + 0.09);
     expect(mesh.records.at(-1)?.features).toContain('trafficShift');
   });
 

@@ -140,17 +140,20 @@ export interface ProxyResponse {
 }
 
 export interface SendOptions {
+  /** Called with the client request once sent (to abort it at a chosen moment). */
+  onRequest?: (req: http.ClientRequest) => void;
   method?: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
-  /** Abort the request after this many ms (client disconnect). */
-  abortAfterMs?: number;
 }
+
+/** Keep-alive client connections, as real callers use; servers close them when a fixture closes. */
+const clientAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 export function send(port: number, target: string, options: SendOptions = {}): Promise<ProxyResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: target, headers: options.headers, agent: false },
+      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: target, headers: options.headers, agent: clientAgent },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -162,7 +165,7 @@ export function send(port: number, target: string, options: SendOptions = {}): P
       },
     );
     req.on('error', reject);
-    if (options.abortAfterMs !== undefined) setTimeout(() => req.destroy(new Error('client aborted')), options.abortAfterMs);
+    options.onRequest?.(req);
     req.end(options.body);
   });
 }
