@@ -33,7 +33,7 @@ export function parseDockerfile(text: string): Instruction[] {
     if (!current && (trimmed === '' || trimmed.startsWith('#'))) return;
     if (current && trimmed.startsWith('#')) return; // comment lines inside a continuation are ignored by Docker
     const continues = trimmed.endsWith('\\');
-    const part = continues ? trimmed.slice(0, -1) : trimmed;
+    const part = continues ? trimmed.slice(0, -1).trimEnd() : trimmed;
     current = current ? { text: `${current.text} ${part}`, line: current.line } : { text: part, line: i + 1 };
     if (!continues) {
       const match = /^(\S+)\s*(.*)$/.exec(current.text.trim());

@@ -1,0 +1,129 @@
+/**
+ * Every check of the analysis fires on a broken fixture (mesh/test/fixtures/manifests), reported with the
+ * fixture's file, the object and a reason. Each fixture is applied on top of the repository's base set, as a user
+ * applying that file to a cluster would, so the fixtures stay small.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Finding, LoadedObject } from '../model';
+import { FINDING_CODES, analyzeManifests } from './analyze';
+import { loadManifestFiles, parseManifestText } from './load';
+import { mergeObjects } from './merge';
+
+const root = path.resolve(__dirname, '../../..');
+const fixtures = 'mesh/test/fixtures/manifests';
+const base = loadManifestFiles(['k8s', 'istio/base'], { root });
+
+/** Findings of `fixture` applied on top of the base set (or alone), restricted to the fixture's own file. */
+function analyzeFixture(fixture: string, options: { alone?: boolean } = {}): Finding[] {
+  const file = path.join(fixtures, fixture);
+  const overlay = loadManifestFiles([file], { root });
+  const set = options.alone ? overlay.objects : mergeObjects(base.objects, overlay.objects);
+  return [...overlay.findings, ...analyzeManifests(set)].filter((f) => f.file === file);
+}
+
+/** 1-based line of the first line of the fixture containing `text`, so expectations never hard-code lines. */
+function lineContaining(fixture: string, text: string): number {
+  const lines = fs.readFileSync(path.join(root, fixtures, fixture), 'utf8').split('\n');
+  const index = lines.findIndex((l) => l.includes(text));
+  if (index === -1) throw new Error(`${text} not in ${fixture}`);
+  return index + 1;
+}
+
+interface Case {
+  fixture: string;
+  code: keyof typeof FINDING_CODES;
+  object?: string;
+  message: RegExp;
+  /** text on the line the finding must point at */
+  at?: string;
+  alone?: boolean;
+}
+
+const cases: Case[] = [
+  { fixture: 'yaml-syntax.yaml', code: 'CNS0001', message: /^YAML syntax error: /, at: 'name: broken' },
+  { fixture: 'not-an-object.yaml', code: 'CNS0002', message: /^object has no kind$/, at: 'apiVersion: v1' },
+  { fixture: 'duplicate-object.yaml', code: 'CNS0004', object: 'ServiceAccount/extra', message: /already defined in .*duplicate-object\.yaml:2/, alone: true },
+  { fixture: 'schema-deployment.yaml', code: 'IST0106', object: 'Deployment/articles', message: /^spec\.template\.spec\.containers\[0\]\.ports\[0\]\.containerPort: must be integer$/, at: 'containerPort: eighty' },
+  { fixture: 'schema-virtualservice.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /^spec\.hosts: must be array$/, at: 'hosts: authors' },
+  { fixture: 'vs-destination-host-missing.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /spec\.http\[0\]\.route\[0\]\.destination\.host: required field is missing/, at: 'subset: v1' },
+  { fixture: 'vs-host-not-found.yaml', code: 'KIA1101', object: 'VirtualService/authors', message: /host not found\): author$/, at: 'host: author' },
+  { fixture: 'vs-gateway-not-found.yaml', code: 'KIA1102', object: 'VirtualService/web-ingress', message: /non-existent gateway: web-gateway-typo/, at: 'web-gateway-typo' },
+  { fixture: 'vs-subset-not-found.yaml', code: 'KIA1107', object: 'VirtualService/web-api', message: /Subset not found: v3 of host web-api .*known: v1, v2/, at: 'subset: v3' },
+  { fixture: 'vs-host-not-in-gateway.yaml', code: 'IST0132', object: 'VirtualService/blog', message: /host \[blog\.example\.com\] .* not found in Gateway shop-gateway/ },
+  { fixture: 'vs-unreachable-rule.yaml', code: 'IST0130', object: 'VirtualService/web-ingress', message: /rule #1 not used .*rule #0/, at: '- name: getmultiple' },
+  { fixture: 'vs-catch-all-prefix.yaml', code: 'IST0130', object: 'VirtualService/web-ingress', message: /rule #1 not used/ },
+  { fixture: 'vs-ineffective-match.yaml', code: 'IST0131', object: 'VirtualService/web-ingress', message: /rule #1 match #0 is not used .*rule #0/ },
+  { fixture: 'vs-negative-weight.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /^weight -20 < 0$/, at: 'weight: -20' },
+  { fixture: 'vs-zero-weight.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /^total destination weight = 0$/ },
+  { fixture: 'vs-repeated-destination.yaml', code: 'KIA1105', object: 'VirtualService/web-api', message: /already referenced in another route destination: web-api subset v1/ },
+  { fixture: 'vs-destination-port.yaml', code: 'CNS0105', object: 'VirtualService/authors', message: /port 8080 is not a port of Service authors \(ports: 3000\)/, at: 'number: 8080' },
+  { fixture: 'vs-route-and-redirect.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /HTTP route cannot contain both route and redirect/ },
+  { fixture: 'vs-fault-empty.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /HTTP fault injection must have an abort and\/or a delay/, at: 'fault: {}' },
+  { fixture: 'vs-fault-out-of-range.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /percentage must be in range \[0, 100\], got 150/, at: 'value: 150' },
+  { fixture: 'vs-fault-out-of-range.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /httpStatus must be in range \[200, 599\], got 700/ },
+  { fixture: 'vs-bad-durations.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /timeout: invalid duration "1 second"/, at: 'timeout: 1 second' },
+  { fixture: 'vs-bad-durations.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /perTryTimeout: must be string/ },
+  { fixture: 'vs-bad-durations.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /unknown retry policy sometimes/ },
+  { fixture: 'vs-mirror-percentage.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /mirror percentage must have a max value of 100/ },
+  { fixture: 'vs-two-for-one-host.yaml', code: 'KIA1106', object: 'VirtualService/authors-canary', message: /More than one Virtual Service for same host: authors\.default on mesh \(also VirtualService\/authors\)/ },
+  { fixture: 'dr-subset-no-pods.yaml', code: 'IST0173', object: 'DestinationRule/web-api', message: /Subset v3 .* does not select any pods/, at: 'labels: {version: v3}' },
+  { fixture: 'dr-duplicate-subset.yaml', code: 'IST0106', object: 'DestinationRule/web-api', message: /^duplicate subset names: v1$/ },
+  { fixture: 'dr-subset-without-labels.yaml', code: 'KIA0209', object: 'DestinationRule/web-api', message: /subset all selects every pod/ },
+  { fixture: 'dr-host-not-found.yaml', code: 'KIA0202', object: 'DestinationRule/reviews', message: /no matching entry in the service registry .*: reviews/ },
+  { fixture: 'dr-two-for-one-subset.yaml', code: 'KIA0201', object: 'DestinationRule/web-api-canary', message: /same host subset combination: web-api\.default subset v2/ },
+  { fixture: 'dr-bad-outlier.yaml', code: 'IST0106', object: 'DestinationRule/web-api', message: /interval: invalid duration "often"/ },
+  { fixture: 'dr-bad-outlier.yaml', code: 'IST0106', object: 'DestinationRule/web-api', message: /maxEjectionPercent must be in range \[0, 100\], got 150/ },
+  { fixture: 'service-port-name.yaml', code: 'IST0118', object: 'Service/articles', message: /Port name web \(port: 8080, targetPort: http\) doesn't follow the naming convention/ },
+  { fixture: 'service-selector-no-match.yaml', code: 'CNS0102', object: 'Service/articles', message: /selector app=article matches no Deployment/ },
+  { fixture: 'service-target-port.yaml', code: 'KIA0701', object: 'Service/articles', message: /no container of articles has a port named metrics/, at: 'targetPort: metrics' },
+  { fixture: 'deployment-selector-mismatch.yaml', code: 'CNS0101', object: 'Deployment/authors', message: /selector wants version=v2, the template has version=v1/ },
+  { fixture: 'deployment-references.yaml', code: 'CNS0103', object: 'Deployment/authors', message: /serviceAccountName authors-sa names no ServiceAccount/ },
+  { fixture: 'deployment-references.yaml', code: 'CNS0104', object: 'Deployment/authors', message: /readinessProbe uses port health/, at: 'port: health' },
+  { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0106', object: 'AuthorizationPolicy/articles', message: /selector app=article matches no workload/ },
+  { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0107', object: 'AuthorizationPolicy/articles', message: /ServiceAccount webapi, which no manifest defines/ },
+];
+
+describe('manifest analysis: each check fires on its broken fixture', () => {
+  it.each(cases)('$fixture → $code $message', ({ fixture, code, object, message, at, alone }) => {
+    const findings = analyzeFixture(fixture, { alone });
+    const match = findings.find((f) => f.code === code && message.test(f.message));
+    if (!match) throw new Error(`no ${code} matching ${message} in:\n${findings.map((f) => `  ${f.code} ${f.message}`).join('\n')}`);
+    if (object) expect(match.object).toBe(object);
+    if (at) expect(match.line).toBe(lineContaining(fixture, at));
+    expect(match.line).toEqual(expect.any(Number));
+  });
+
+  it('covers every finding code with a fixture', () => {
+    const dockerCodes = ['CNS0003', 'CNS0201', 'CNS0202', 'CNS0203', 'CNS0204']; // dockerfile.test.ts / below
+    const covered = new Set([...cases.map((c) => c.code), ...dockerCodes]);
+    expect(Object.keys(FINDING_CODES).filter((code) => !covered.has(code as keyof typeof FINDING_CODES))).toEqual([]);
+  });
+
+  it('warns about kinds it has no schema for instead of passing them silently', () => {
+    const { objects } = parseManifestText('apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n', 'widget.yaml');
+    expect(analyzeManifests(objects)).toEqual([
+      expect.objectContaining({ code: 'CNS0003', severity: 'warning', object: 'Widget/w', message: expect.stringContaining('example.com/v1 Widget') }),
+    ]);
+  });
+});
+
+describe('VirtualServices for one host', () => {
+  it('does not count a gateway-bound and a mesh VirtualService for the same host as a clash', () => {
+    expect(analyzeFixture('vs-gateway-and-mesh-same-host.yaml')).toEqual([]);
+  });
+
+  it('models applying a file as replacing the base object with the same kind and name', () => {
+    const canary = loadManifestFiles(['istio/traffic/web-ingress-80-20.yaml'], { root });
+    const merged = mergeObjects(base.objects, canary.objects);
+    const ingress = merged.filter((o) => o.object.kind === 'VirtualService' && o.object.metadata.name === 'web-ingress');
+    expect(ingress.map((o) => o.source.file)).toEqual(['istio/traffic/web-ingress-80-20.yaml']);
+    expect(merged).toHaveLength(base.objects.length);
+    expect(analyzeManifests(merged)).toEqual([]);
+    // Side by side instead of replacing, the two objects would clash:
+    const both: LoadedObject[] = [...base.objects, ...canary.objects.map((o) => ({
+      ...o, object: { ...o.object, metadata: { ...o.object.metadata, name: 'web-ingress-canary' } },
+    }))];
+    expect(analyzeManifests(both).filter((f) => f.code === 'KIA1106')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { analyzeDockerfile, analyzeDockerfiles, parseDockerfile } from './dockerfile';
+
+const root = path.resolve(__dirname, '../../..');
+const fixtures = 'mesh/test/fixtures/manifests/docker';
+
+const codesOf = (text: string): string[] => analyzeDockerfile(text, 'Dockerfile').map((f) => f.code).sort();
+
+describe('Dockerfile analysis', () => {
+  it('reports a final stage that switches back to root (CNS0201), naming file, stage and line', () => {
+    const findings = analyzeDockerfiles([`${fixtures}/root.Dockerfile`], { root });
+    expect(findings).toEqual([
+      expect.objectContaining({
+        code: 'CNS0201',
+        file: `${fixtures}/root.Dockerfile`,
+        object: 'Dockerfile/runtime',
+        line: 9,
+        message: expect.stringContaining('runs as root (USER root)'),
+      }),
+    ]);
+  });
+
+  it('reports a single-stage, unpinned, root image that installs dev dependencies', () => {
+    const findings = analyzeDockerfiles([`${fixtures}/single-stage.Dockerfile`], { root });
+    expect(findings.map((f) => f.code).sort()).toEqual(['CNS0201', 'CNS0202', 'CNS0203', 'CNS0204']);
+    expect(findings.find((f) => f.code === 'CNS0202')?.message).toMatch(/no multi-stage build/);
+    expect(findings.find((f) => f.code === 'CNS0203')?.message).toMatch(/node:latest is not pinned/);
+    expect(findings.find((f) => f.code === 'CNS0204')?.line).toBe(5); // the RUN with a continuation line
+  });
+
+  it('accepts a numeric non-root user and an unprivileged base image without USER', () => {
+    const node = 'FROM node:20.20.2-bookworm-slim AS build\nRUN npm ci\nFROM node:20.20.2-bookworm-slim\nRUN npm ci --omit=dev\nUSER 1000:1000\n';
+    expect(codesOf(node)).toEqual([]);
+    const nginx = 'FROM node:20.20.2-bookworm-slim AS build\nFROM nginxinc/nginx-unprivileged:1.28.0-alpine\nCOPY --from=build /a /b\n';
+    expect(codesOf(nginx)).toEqual([]);
+    expect(codesOf(nginx.replace('nginxinc/nginx-unprivileged', 'nginx'))).toEqual(['CNS0201']);
+  });
+
+  it('resolves ARG defaults in FROM and does not treat stage names as unpinned images', () => {
+    const text = 'ARG BASE=node:20.20.2-bookworm-slim\nFROM ${BASE} AS build\nFROM build AS test\nFROM ${BASE}\nUSER 0\n';
+    const findings = analyzeDockerfile(text, 'Dockerfile');
+    expect(findings.map((f) => [f.code, f.line])).toEqual([['CNS0201', 5]]);
+    expect(codesOf('ARG BASE=node\nFROM $BASE AS a\nFROM $BASE\nUSER node\n')).toEqual(['CNS0203', 'CNS0203']);
+  });
+
+  it('parses continuations and skips comments', () => {
+    expect(parseDockerfile('# c\nRUN a \\\n  # inner comment\n  && b\nUSER node\n')).toEqual([
+      { keyword: 'RUN', args: 'a && b', line: 2 },
+      { keyword: 'USER', args: 'node', line: 5 },
+    ]);
+  });
+});
