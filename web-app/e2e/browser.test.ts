@@ -99,7 +99,7 @@ describeWithTool('chromium', 'web-app in Chromium against a fake web-api', () =>
   let problems: string[];
 
   beforeAll(async () => {
-    ensureBuilt();
+    await ensureBuilt();
     mkdirSync(SCREENSHOTS, { recursive: true });
     server = await startFake(state);
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

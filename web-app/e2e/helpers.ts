@@ -1,24 +1,42 @@
 // Shared by the web-app's jest e2e suites: build check, free ports, starting run-web-app.mjs, raw HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export const WEB_APP_DIR = path.resolve(__dirname, '..');
 export const DIST = path.join(WEB_APP_DIR, 'dist');
 export const RUN_WEB_APP = path.join(WEB_APP_DIR, 'local', 'run-web-app.mjs');
 
-/** Builds web-app/dist when it is missing (a fresh clone); fails with the build's output otherwise. */
-export function ensureBuilt(): void {
-  if (existsSync(path.join(DIST, 'index.html'))) return;
-  const result = spawnSync('npm', ['run', 'build', '-w', 'web-app'], {
-    cwd: path.resolve(WEB_APP_DIR, '..'),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (result.status !== 0 || !existsSync(path.join(DIST, 'index.html'))) {
-    throw new Error(`web-app/dist is missing and \`npm run build -w web-app\` failed:\n${result.stdout}\n${result.stderr}`);
+/**
+ * Builds web-app/dist when it is missing (a fresh clone); fails with the build's output otherwise. Jest runs
+ * suites in parallel workers: a lock directory makes sure only one of them runs the build (vite empties dist/).
+ */
+export async function ensureBuilt(): Promise<void> {
+  const built = () => existsSync(path.join(DIST, 'index.html'));
+  if (built()) return;
+  const lock = path.join(os.tmpdir(), `cns-web-app-build-${Buffer.from(WEB_APP_DIR).toString('hex').slice(-16)}.lock`);
+  try {
+    mkdirSync(lock);
+  } catch {
+    // Another worker is building: wait for its result (or for its lock to go away if it failed).
+    await waitFor('the web-app build of another test worker', () => (built() || !existsSync(lock) ? true : undefined), 180_000);
+    if (built()) return;
+    return ensureBuilt();
+  }
+  try {
+    const result = spawnSync('npm', ['run', 'build', '-w', 'web-app'], {
+      cwd: path.resolve(WEB_APP_DIR, '..'),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (result.status !== 0 || !built()) {
+      throw new Error(`web-app/dist is missing and \`npm run build -w web-app\` failed:\n${result.stdout}\n${result.stderr}`);
+    }
+  } finally {
+    rmdirSync(lock);
   }
 }
 

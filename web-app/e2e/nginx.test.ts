@@ -191,7 +191,7 @@ const behaviour: Case[] = [
 function describeBehaviour(server: 'nginx' | 'node'): void {
   let app: RunningWebApp | undefined;
   beforeAll(async () => {
-    ensureBuilt();
+    await ensureBuilt();
     app = await startWebApp({ WEB_APP_SERVER: server });
   });
   afterAll(async () => {
@@ -270,7 +270,7 @@ describe('web-app served by the Node fallback server (same assertions as nginx)'
   describeBehaviour('node');
 
   it('says it uses the Node fallback, and stops on SIGTERM with exit code 0', async () => {
-    ensureBuilt();
+    await ensureBuilt();
     const app = await startWebApp({ WEB_APP_SERVER: 'node' });
     expect(app.output()).toMatch(/^web-app: serving web-app\/dist with the Node fallback server/);
     expect(await app.stop()).toEqual({ code: 0, signal: null });
