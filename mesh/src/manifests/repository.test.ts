@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describeWithTool } from '@cns/service-kit/testing';
 import type { Deployment, DestinationRule, LoadedObject, Service, VirtualService } from '../model';
-import { analyzeManifests } from './analyze';
+import { analyzeManifests, durationMs } from './analyze';
 import { loadManifestFiles, parseManifestText } from './load';
 import { mergeObjects } from './merge';
 import { analyzeRepository, formatFinding } from './repository';
@@ -150,10 +150,18 @@ describe("the repository's manifests", () => {
       expect(rest).toEqual(noFault.spec!.http![0]);
       expect(noFault).toEqual(find<VirtualService>(resilience, 'VirtualService', host));
     }
-    // The delay outlasts web-api's 1 s upstream timeout; the mesh timeout is below it.
+    // The delay outlasts web-api's upstream timeout; the mesh gives up before web-api does, retries included.
+    const webApi = find<Deployment>(base(), 'Deployment', 'web-api-v1').spec!.template.spec.containers[0]!;
+    const upstreamTimeoutMs = Number(webApi.env!.find((e) => e.name === 'UPSTREAM_TIMEOUT_MS')!.value);
     const delay = find<VirtualService>(load('istio/faults/authors-delay.yaml'), 'VirtualService', 'authors').spec!.http![0]!;
-    expect(delay.fault!.delay!.fixedDelay).toBe('3s');
-    expect(delay.retries).toMatchObject({ attempts: expect.any(Number), perTryTimeout: expect.any(String), retryOn: expect.any(String) });
+    expect(durationMs(delay.fault!.delay!.fixedDelay!)).toBeGreaterThan(upstreamTimeoutMs);
+    for (const host of ['articles', 'authors']) {
+      const route = find<VirtualService>(resilience, 'VirtualService', host).spec!.http![0]!;
+      expect(durationMs(route.timeout!)).toBeLessThan(upstreamTimeoutMs);
+      const { attempts, perTryTimeout, retryOn } = route.retries!;
+      expect(retryOn).toEqual(expect.any(String));
+      expect((attempts! + 1) * durationMs(perTryTimeout!)).toBeLessThanOrEqual(durationMs(route.timeout!));
+    }
   });
 
   it('allow only web-api to call articles and authors, and only the ingress gateway to call web-app and web-api', () => {
