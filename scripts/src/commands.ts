@@ -6,10 +6,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { VirtualService } from '@cns/mesh/dist/model';
-import { UserError } from './errors';
+import { UserError, firstLine } from './errors';
+import { meshEndpoints, meshGatewayUrl } from './mesh-admin';
 import type { Output } from './io';
 import { describeTarget, ISTIO_KINDS, KubeClient, type IstioObject } from './kube';
-import { folderFiles, label, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects, type FileObject } from './manifests';
+import {
+  analyzeOverBase,
+  folderFiles,
+  label,
+  loadFiles,
+  projectObjects,
+  REPO_ROOT,
+  requireIstioObjects,
+  sourceOf,
+  type FileObject,
+} from './manifests';
 import { formatSummary, runLoad, type LoadOptions } from './load';
 import { rolloutDone, rolloutState } from './rollout';
 import {
@@ -81,14 +92,13 @@ export async function gatewayBase(
 ): Promise<{ url?: string; note: string; minikube: boolean }> {
   const explicit = options.gatewayUrl ?? env.GATEWAY_URL;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), note: 'given with --gateway-url / GATEWAY_URL', minikube: false };
-  const service = await client.readService(INGRESS_GATEWAY_SERVICE, ISTIO_NAMESPACE).catch(() => undefined);
   if (client.target.kind === 'mesh') {
-    // The mesh may describe its gateway as the Service Istio installs; else it listens where `npm start` put it.
-    const derived = service ? gatewayAddress(service, []) : undefined;
-    if (derived?.url) return { url: derived.url, note: 'local mesh ingress gateway', minikube: false };
+    const announced = await meshGatewayUrl(client.target.server);
+    if (announced) return { url: announced.replace(/\/+$/, ''), note: 'local mesh ingress gateway', minikube: false };
     const port = env.GATEWAY_PORT ?? '8080';
-    return { url: `http://127.0.0.1:${port}`, note: 'local mesh ingress gateway (GATEWAY_PORT)', minikube: false };
+    return { url: `http://127.0.0.1:${port}`, note: 'local mesh ingress gateway (GATEWAY_PORT, default 8080)', minikube: false };
   }
+  const service = await client.readService(INGRESS_GATEWAY_SERVICE, ISTIO_NAMESPACE);
   if (!service) {
     return {
       note: `Service ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE} not found: install Istio with the demo profile`,
@@ -156,12 +166,11 @@ export async function checkCommand(client: KubeClient, io: Output): Promise<numb
       );
       ok(`Istio objects in namespace default: ${counts.join(', ')}`);
     }
-    const deployments = await client.listDeployments().catch(() => undefined);
-    if (deployments) {
-      const pending = deployments.filter((d) => !rolloutDone(d));
-      if (pending.length === 0) ok(`workloads ready: ${deployments.map((d) => d.metadata?.name).join(', ')}`);
-      else fail(`workloads not ready: ${pending.map(rolloutState).join('; ')}`);
-    }
+    const names = (await client.listDeployments()).map((d) => d.metadata?.name ?? '?');
+    const states = await workloadStates(client, names);
+    const pending = [...states.values()].filter((st) => !st.ready);
+    if (pending.length === 0) ok(`workloads ready: ${names.join(', ')}`);
+    else fail(`workloads not ready: ${pending.map((st) => st.state).join('; ')}`);
     io.out('- Minikube: not used (local mesh)');
     return failures === 0 ? 0 : 1;
   }
@@ -196,6 +205,35 @@ export interface DeployOptions extends GatewayOptions {
   intervalMs?: number;
 }
 
+interface WorkloadState {
+  ready: boolean;
+  /** e.g. `web-api-v2 1/2 updated, 0/2 available`, for the timeout message. */
+  state: string;
+}
+
+/** Readiness of the named workloads: Deployment status on a cluster, replica readiness on the local mesh. */
+async function workloadStates(client: KubeClient, names: string[]): Promise<Map<string, WorkloadState>> {
+  if (client.target.kind === 'mesh') {
+    const endpoints = await meshEndpoints(client.target.server).catch((err: unknown) => {
+      throw new UserError(`reading the mesh's endpoints: ${firstLine(err)}`);
+    });
+    return new Map(
+      names.map((name) => {
+        const replicas = endpoints.filter((e) => e.workload === name);
+        const ready = replicas.filter((e) => e.ready).length;
+        return [name, { ready: replicas.length > 0 && ready === replicas.length, state: `${name} ${ready}/${replicas.length} replicas ready` }];
+      }),
+    );
+  }
+  const deployments = await Promise.all(names.map((name) => client.readDeployment(name)));
+  return new Map(
+    names.map((name, i) => {
+      const d = deployments[i];
+      return [name, d ? { ready: rolloutDone(d), state: rolloutState(d) } : { ready: false, state: `${name} not found` }];
+    }),
+  );
+}
+
 async function waitForRollouts(
   client: KubeClient,
   names: string[],
@@ -210,11 +248,9 @@ async function waitForRollouts(
   const ready = new Set<string>();
   try {
     for (;;) {
-      const states = await Promise.all(
-        names.filter((n) => !ready.has(n)).map(async (name) => ({ name, deployment: await client.readDeployment(name) })),
-      );
-      for (const { name, deployment } of states) {
-        if (deployment && rolloutDone(deployment)) {
+      const states = await workloadStates(client, names.filter((n) => !ready.has(n)));
+      for (const [name, state] of states) {
+        if (state.ready) {
           ready.add(name);
           if (!bar) io.err(`rolled out: ${name} (${ready.size}/${names.length})`);
         }
@@ -223,9 +259,7 @@ async function waitForRollouts(
       bar?.update(ready.size, { names: waiting.length ? `(waiting: ${waiting.join(', ')})` : '' });
       if (waiting.length === 0) return;
       if (Date.now() >= deadline) {
-        const detail = states
-          .filter((s) => !ready.has(s.name))
-          .map((s) => (s.deployment ? rolloutState(s.deployment) : `${s.name} not found`));
+        const detail = waiting.map((n) => states.get(n)?.state ?? n);
         throw new UserError(`timed out after ${options.timeoutSec} s waiting for: ${detail.join('; ')}`);
       }
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2000)); // polling the API
@@ -250,10 +284,7 @@ export async function deployCommand(client: KubeClient, options: DeployOptions, 
     await client.applyIstio(object);
     io.out(`applied ${label(object)}`);
   }
-  const deployments =
-    client.target.kind === 'cluster'
-      ? workloads.filter((w) => w.object.kind === 'Deployment').map((w) => w.object.metadata.name)
-      : ((await client.listDeployments()).map((d) => d.metadata?.name).filter(Boolean) as string[]);
+  const deployments = workloads.filter((w) => w.object.kind === 'Deployment').map((w) => w.object.metadata.name);
   await waitForRollouts(client, deployments, options, io);
   io.out(`all ${deployments.length} deployments rolled out`);
   await printUrls(client, options, io);
@@ -325,17 +356,19 @@ export async function trafficCommand(client: KubeClient, split: Split, io: Outpu
 export async function applyCommand(client: KubeClient, files: string[], io: Output): Promise<number> {
   const objects = loadFiles(files);
   requireIstioObjects(objects);
+  const { workloads, istio } = projectObjects();
+  analyzeOverBase(objects, [...workloads, ...istio]);
   const groups = await requireIstio(client);
   let applied = 0;
-  for (const { object, source } of servedObjects(objects, groups, io)) {
+  for (const loaded of servedObjects(objects, groups, io)) {
     try {
-      await client.applyIstio(object);
+      await client.applyIstio(loaded.object, loaded.source.file);
     } catch (err) {
       const done = applied > 0 ? ` (${applied} object(s) before it were applied)` : '';
-      throw new UserError(`${source}: ${(err as Error).message}${done}`);
+      throw new UserError(`${sourceOf(loaded)}: ${(err as Error).message}${done}`);
     }
     applied += 1;
-    io.out(`applied ${label(object)}  (${source})`);
+    io.out(`applied ${label(loaded.object)}  (${sourceOf(loaded)})`);
   }
   return 0;
 }

@@ -293,14 +293,19 @@ export class KubeClient {
     return (list as { items?: IstioObject[] }).items ?? [];
   }
 
-  /** Server-side apply: creates or updates the object, this tool owning the fields it sends. */
-  async applyIstio(object: IstioObject): Promise<IstioObject> {
+  /**
+   * Server-side apply: creates or updates the object, this tool owning the fields it sends. `sourceFile` lets the
+   * local mesh name the file in its findings (header x-mesh-source-file; a cluster ignores it).
+   */
+  async applyIstio(object: IstioObject, sourceFile?: string): Promise<IstioObject> {
     const c = istioCoordinates(object.apiVersion, object.kind);
     const namespace = object.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const source =
+      sourceFile && this.target.kind === 'mesh' ? this.k8s.setHeaderOptions('x-mesh-source-file', sourceFile) : undefined;
     return this.call(`applying ${object.kind} ${object.metadata.name}`, () =>
       this.custom.patchNamespacedCustomObject(
         { ...c, namespace, name: object.metadata.name, body: object, fieldManager: FIELD_MANAGER, force: true },
-        this.k8s.setHeaderOptions('Content-Type', this.k8s.PatchStrategy.ServerSideApply),
+        this.k8s.setHeaderOptions('Content-Type', this.k8s.PatchStrategy.ServerSideApply, source),
       ),
     );
   }

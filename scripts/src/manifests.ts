@@ -1,57 +1,42 @@
 /**
- * Reads the YAML the commands send: files given with -f, and the k8s/ and istio/base/ folders (their
- * kustomization `resources` in order, else every *.yaml). Everything is read and checked before the first API
- * call, so a missing file or invalid YAML changes nothing.
+ * Reads the YAML the commands send — files given with -f, and the k8s/ and istio/base/ folders (their
+ * kustomization `resources` in order) — with the mesh's manifest loader and analysis. Everything is read and
+ * checked before the first API call, so a missing file, invalid YAML or a broken reference changes nothing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments, LineCounter } from 'yaml';
+import { parse as parseYaml } from 'yaml';
+import { analyzeManifests, formatFinding, mergeObjects, parseManifestText } from '@cns/mesh/dist/manifests';
+import type { Finding, LoadedObject } from '@cns/mesh/dist/model';
 import { UserError } from './errors';
 import { isIstioObject, type IstioObject } from './kube';
 
-export interface FileObject {
-  object: IstioObject;
-  /** `file:line` for messages, the file relative to the working directory. */
-  source: string;
-}
+export type FileObject = LoadedObject<IstioObject>;
 
 /** The repository root: scripts/dist/.. or scripts/src/.. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-function relative(file: string): string {
+/** A path as the user should see it: relative to the working directory when inside it. */
+export function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') ? rel : file;
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-/** Parses one YAML stream into objects, failing on syntax errors or documents that are not objects. */
-export function parseObjects(text: string, file: string): FileObject[] {
-  const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false });
-  const docs = Array.isArray(documents) ? documents : [documents];
-  const objects: FileObject[] = [];
-  for (const doc of docs) {
-    const where = (offset: number | undefined): string =>
-      `${relative(file)}:${offset === undefined ? 1 : lineCounter.linePos(offset).line}`;
-    if (doc.errors.length > 0) {
-      const error = doc.errors[0]!;
-      throw new UserError(`${where(error.pos[0])}: invalid YAML: ${error.message.split('\n')[0]}`);
-    }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue; // an empty document (comments, a trailing ---)
-    const line = where(doc.contents?.range?.[0]);
-    const candidate = value as Partial<IstioObject>;
-    if (
-      typeof value !== 'object' ||
-      Array.isArray(value) ||
-      typeof candidate.apiVersion !== 'string' ||
-      typeof candidate.kind !== 'string' ||
-      typeof candidate.metadata?.name !== 'string'
-    ) {
-      throw new UserError(`${line}: not a Kubernetes object (it needs apiVersion, kind and metadata.name)`);
-    }
-    objects.push({ object: candidate as IstioObject, source: line });
-  }
-  return objects;
+export function sourceOf(loaded: LoadedObject): string {
+  return loaded.source.line ? `${loaded.source.file}:${loaded.source.line}` : loaded.source.file;
+}
+
+export function label(object: { kind: string; metadata: { name: string } }): string {
+  return `${object.kind}/${object.metadata.name}`;
+}
+
+/** One line for the first error finding, counting the others. */
+function findingsError(findings: Finding[]): UserError {
+  const errors = findings.filter((f) => f.severity === 'error');
+  const first = errors[0]!;
+  const where = first.line ? `${first.file}:${first.line}` : first.file;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? 's' : ''})` : '';
+  return new UserError(`${where}: ${first.object ? `${first.object}: ` : ''}${first.code} ${first.message}${more}`);
 }
 
 function readText(file: string): string {
@@ -59,21 +44,22 @@ function readText(file: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${relative(file)}: no such file`);
-    if (code === 'EISDIR') throw new UserError(`${relative(file)}: is a folder, give the YAML files in it`);
-    throw new UserError(`${relative(file)}: cannot read: ${code ?? String(err)}`);
+    if (code === 'ENOENT') throw new UserError(`${displayPath(file)}: no such file`);
+    if (code === 'EISDIR') throw new UserError(`${displayPath(file)}: is a folder, give the YAML files in it`);
+    throw new UserError(`${displayPath(file)}: cannot read: ${code ?? String(err)}`);
   }
 }
 
 /** Objects of the given files, in order. Throws before returning anything if one file is bad. */
 export function loadFiles(files: string[]): FileObject[] {
   if (files.length === 0) throw new UserError('no file given: pass -f FILE (one or more)');
-  const objects = files.flatMap((file) => {
-    const found = parseObjects(readText(path.resolve(file)), path.resolve(file));
-    if (found.length === 0) throw new UserError(`${file}: no Kubernetes object in the file`);
-    return found;
+  return files.flatMap((file) => {
+    const absolute = path.resolve(file);
+    const parsed = parseManifestText(readText(absolute), displayPath(absolute));
+    if (parsed.findings.some((f) => f.severity === 'error')) throw findingsError(parsed.findings);
+    if (parsed.objects.length === 0) throw new UserError(`${displayPath(absolute)}: no Kubernetes object in the file`);
+    return parsed.objects as FileObject[];
   });
-  return objects;
 }
 
 /** The files of a folder: its kustomization's `resources` (files and sub-folders), else every YAML file. */
@@ -82,16 +68,19 @@ export function folderFiles(dir: string): string[] {
     .map((name) => path.join(dir, name))
     .find((file) => fs.existsSync(file));
   if (!kustomization) {
-    if (!fs.existsSync(dir)) throw new UserError(`${relative(dir)}: no such folder`);
+    if (!fs.existsSync(dir)) throw new UserError(`${displayPath(dir)}: no such folder`);
     return fs
       .readdirSync(dir)
       .filter((name) => /\.ya?ml$/.test(name))
       .sort()
       .map((name) => path.join(dir, name));
   }
-  const [config] = parseObjects(readText(kustomization), kustomization).map((o) => o.object) as Array<{
-    resources?: unknown;
-  }>;
+  let config: { resources?: unknown } | null;
+  try {
+    config = parseYaml(readText(kustomization)) as { resources?: unknown } | null;
+  } catch (err) {
+    throw new UserError(`${displayPath(kustomization)}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
   const resources = Array.isArray(config?.resources) ? (config.resources as unknown[]) : [];
   return resources.flatMap((entry) => {
     const resolved = path.join(dir, String(entry));
@@ -112,12 +101,24 @@ export function requireIstioObjects(objects: FileObject[]): void {
   const other = objects.find((o) => !isIstioObject(o.object));
   if (other) {
     throw new UserError(
-      `${other.source}: ${other.object.apiVersion} ${other.object.kind} is not an Istio object; apply/remove take ` +
+      `${sourceOf(other)}: ${other.object.apiVersion} ${other.object.kind} is not an Istio object; apply/remove take ` +
         'Istio files (istio/traffic, istio/faults, istio/resilience), deploy handles k8s/',
     );
   }
 }
 
-export function label(object: IstioObject): string {
-  return `${object.kind}/${object.metadata.name}`;
+/**
+ * istioctl-analyze-style check of the files' objects on top of the project's base set (k8s/ + istio/base/):
+ * catches e.g. a subset or host that does not exist before anything is sent. Only errors in the given objects
+ * count; the live state may hold more (a later file may rely on an earlier one), so this is a floor, and the
+ * target still validates too.
+ */
+export function analyzeOverBase(objects: FileObject[], base: FileObject[]): void {
+  const files = new Set(objects.map((o) => o.source.file));
+  const findings = analyzeManifests(mergeObjects(base, objects)).filter(
+    (f) => f.severity === 'error' && files.has(f.file),
+  );
+  if (findings.length > 0) throw findingsError(findings);
 }
+
+export { formatFinding };
