@@ -71,7 +71,9 @@ describe('App', () => {
     expect(error.text()).toContain('Could not load the articles.');
     expect(error.text()).toContain('The articles service is unavailable: articles service unavailable');
     expect(wrapper.find('[data-test="articles"]').exists()).toBe(false);
-    expect(wrapper.find('[data-test="version-badge"]').exists()).toBe(false);
+    // web-api itself answered: which version failed is worth knowing (e.g. a fault on v2 only).
+    expect(wrapper.find('[data-test="version-badge"]').text()).toBe('web-api v1');
+    expect(wrapper.find('[data-test="article-count"]').exists()).toBe(false);
   });
 
   it('shows a network error and recovers on Reload', async () => {
@@ -81,6 +83,7 @@ describe('App', () => {
     });
     await flushPromises();
     expect(wrapper.find('[data-test="error"]').text()).toContain('Could not reach web-api (network error).');
+    expect(wrapper.find('[data-test="version-badge"]').exists()).toBe(false);
 
     await wrapper.find('[data-test="reload"]').trigger('click');
     await flushPromises();

@@ -25,6 +25,8 @@ export class ApiError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** `x-web-api-version` of the failed answer, when web-api itself answered. */
+    readonly version?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -62,7 +64,8 @@ async function readError(response: Response): Promise<ApiError> {
     response.status === 503
       ? 'The articles service is unavailable'
       : `web-api answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
-  return new ApiError(detail ? `${what}: ${detail}` : `${what}.`, response.status);
+  const version = response.headers.get('x-web-api-version') ?? undefined;
+  return new ApiError(detail ? `${what}: ${detail}` : `${what}.`, response.status, version);
 }
 
 /** GET getmultiple; throws ApiError with a user-facing message on any failure. */
