@@ -13,6 +13,8 @@ import { describeTarget, ISTIO_KINDS, KubeClient, type IstioObject } from './kub
 import {
   analyzeOverBase,
   folderFiles,
+  inApplyOrder,
+  inDeleteOrder,
   label,
   loadFiles,
   projectObjects,
@@ -280,7 +282,7 @@ export async function deployCommand(client: KubeClient, options: DeployOptions, 
   } else {
     io.out(`k8s/: ${workloads.length} objects not sent: the local mesh runs the workloads from k8s/ itself`);
   }
-  for (const { object } of servedObjects(istio, groups, io)) {
+  for (const { object } of inApplyOrder(servedObjects(istio, groups, io))) {
     await client.applyIstio(object);
     io.out(`applied ${label(object)}`);
   }
@@ -312,7 +314,7 @@ export async function undeployCommand(client: KubeClient, io: Output): Promise<n
     seen.add(key);
     return true;
   });
-  for (const { object } of servedObjects(istioObjects, groups, io)) {
+  for (const { object } of inDeleteOrder(servedObjects(istioObjects, groups, io))) {
     const deleted = await client.deleteIstio(object.apiVersion, object.kind, object.metadata.name);
     io.out(deleted ? `deleted ${label(object)}` : `not present: ${label(object)}`);
   }
@@ -360,7 +362,7 @@ export async function applyCommand(client: KubeClient, files: string[], io: Outp
   analyzeOverBase(objects, [...workloads, ...istio]);
   const groups = await requireIstio(client);
   let applied = 0;
-  for (const loaded of servedObjects(objects, groups, io)) {
+  for (const loaded of inApplyOrder(servedObjects(objects, groups, io))) {
     try {
       await client.applyIstio(loaded.object, loaded.source.file);
     } catch (err) {
@@ -383,7 +385,7 @@ export async function removeCommand(client: KubeClient, files: string[], io: Out
   requireIstioObjects(objects);
   const base = new Map(projectObjects().istio.map((o) => [label(o.object), o]));
   const groups = await requireIstio(client);
-  for (const { object } of servedObjects(objects, groups, io)) {
+  for (const { object } of inDeleteOrder(servedObjects(objects, groups, io))) {
     const original: IstioObject | undefined = base.get(label(object))?.object;
     if (original) {
       await client.applyIstio(original);

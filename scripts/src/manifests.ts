@@ -26,6 +26,24 @@ export function sourceOf(loaded: LoadedObject): string {
   return loaded.source.line ? `${loaded.source.file}:${loaded.source.line}` : loaded.source.file;
 }
 
+/**
+ * The order in which Istio objects can be applied without a moment where one refers to a missing one (the mesh
+ * and `istioctl analyze` reject a VirtualService naming an unknown gateway or subset); deletion runs it backwards.
+ */
+const APPLY_ORDER = ['Gateway', 'DestinationRule', 'ServiceEntry', 'VirtualService', 'PeerAuthentication', 'AuthorizationPolicy'];
+
+export function inApplyOrder<T extends { object: { kind: string } }>(objects: T[]): T[] {
+  const rank = (kind: string): number => {
+    const i = APPLY_ORDER.indexOf(kind);
+    return i < 0 ? APPLY_ORDER.length : i;
+  };
+  return [...objects].sort((a, b) => rank(a.object.kind) - rank(b.object.kind)); // stable: file order within a kind
+}
+
+export function inDeleteOrder<T extends { object: { kind: string } }>(objects: T[]): T[] {
+  return inApplyOrder(objects).reverse();
+}
+
 export function label(object: { kind: string; metadata: { name: string } }): string {
   return `${object.kind}/${object.metadata.name}`;
 }
