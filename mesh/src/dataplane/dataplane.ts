@@ -405,6 +405,9 @@ class Exchange {
 
   private afterRouting(): void {
     const route = this.route!;
+    // Envoy picks the weighted cluster when it resolves the route, before the CORS and fault filters run, so
+    // telemetry names the destination service even for aborted requests.
+    if (route.kind === 'route') this.destination = this.pickDestination(route);
     if (route.cors) {
       const origin = firstHeader(this.req.headers, 'origin');
       if (origin !== undefined && route.cors.allowOrigins.some((test) => test(origin))) {
@@ -437,7 +440,6 @@ class Exchange {
       const direct = route.direct!;
       return this.reply(direct.status, direct.body, 'text/plain', this.faultDelayed ? 'DI' : '-');
     }
-    this.destination = this.pickDestination(route);
     if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
     this.buildUpstreamRequest();
     if (route.mirror && (route.mirror.percent >= 100 || this.dp.random() * 100 < route.mirror.percent)) this.mirror(route.mirror.cluster);

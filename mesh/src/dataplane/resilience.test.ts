@@ -14,7 +14,6 @@ import {
   service,
   startMesh,
   status,
-  tally,
   virtualService,
   waitFor,
   workload,
