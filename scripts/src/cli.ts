@@ -72,7 +72,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
       .addOption(new Option('--timeout <seconds>', 'rollout wait limit').default(300).argParser(bounded('--timeout', { min: 1, max: 3600 })))
       .option('--gateway-url <url>', 'ingress gateway base URL to print (default: derived from the target)'),
   ).action(async (flags: CliTargetFlags & { timeout: number; gatewayUrl?: string }) =>
-    setExit(await deployCommand(await connect(flags), { timeoutSec: flags.timeout, gatewayUrl: flags.gatewayUrl }, io)),
+    setExit(await deployCommand(await connect(flags), { timeoutSec: flags.timeout, gatewayUrl: flags.gatewayUrl, env }, io)),
   );
 
   withTargetOptions(
@@ -81,7 +81,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
       .description('print the app URL, the getmultiple curl command, Swagger UI and how to open Kiali')
       .option('--gateway-url <url>', 'ingress gateway base URL (default: derived from the target)'),
   ).action(async (flags: CliTargetFlags & { gatewayUrl?: string }) =>
-    setExit(await urlsCommand(await connect(flags), { gatewayUrl: flags.gatewayUrl }, io)),
+    setExit(await urlsCommand(await connect(flags), { gatewayUrl: flags.gatewayUrl, env }, io)),
   );
 
   withTargetOptions(
@@ -138,6 +138,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
             timeoutMs: 10_000,
             url: flags.url,
             gatewayUrl: flags.gatewayUrl,
+            env,
           },
           io,
         ),

@@ -84,14 +84,16 @@ async function readIngress(client: KubeClient): Promise<VirtualService | undefin
 export interface GatewayOptions {
   /** Overrides the derived gateway URL (e.g. `http://127.0.0.1:8080`). */
   gatewayUrl?: string;
+  /** GATEWAY_URL / GATEWAY_PORT come from here (the CLI passes its environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The ingress gateway base URL, or a hint why there is none. */
 export async function gatewayBase(
   client: KubeClient,
   options: GatewayOptions,
-  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ url?: string; note: string; minikube: boolean }> {
+  const env = options.env ?? process.env;
   const explicit = options.gatewayUrl ?? env.GATEWAY_URL;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), note: 'given with --gateway-url / GATEWAY_URL', minikube: false };
   if (client.target.kind === 'mesh') {
