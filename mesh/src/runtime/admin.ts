@@ -16,6 +16,7 @@ import type { Graph, MeshTelemetry } from './telemetry';
 
 export interface AdminBackend extends KubeApiBackend {
   root: string;
+  gatewayUrl: () => string;
   mode: 'istio' | 'kubernetes';
   store: ConfigStore<unknown>;
   telemetry: MeshTelemetry;
@@ -108,6 +109,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
     sendJson(res, 200, {
       mesh: 'local mesh admin',
       mode: backend.mode,
+      gatewayUrl: backend.gatewayUrl(),
       links: ['/metrics', '/config', '/graph', '/graph.json', '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
       changes: {
         'POST /config/apply': 'body: YAML or JSON objects (or ?file=istio/traffic/web-ingress-80-20.yaml to load a file from disk and watch it)',

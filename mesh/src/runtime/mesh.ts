@@ -217,9 +217,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     kubernetesObjects,
     endpoints: () => supervisor.status(),
     graph: (windowMs?: number) => graphOf(windowMs),
+    gatewayUrl: () => gatewayUrl,
     apply: (objects: LoadedObject[], opts: { dryRun?: boolean } = {}) => {
-      if (!opts.dryRun) store.apply(objects);
-      else validateOnly(objects);
+      const located = objects.map(locateSource);
+      if (opts.dryRun) return validateOnly(located);
+      store.apply(located);
+      trackFiles(located);
     },
     remove: (keys: string[], opts: { dryRun?: boolean } = {}) => (opts.dryRun ? [] : store.remove(keys)),
     applyFile: (file: string) => applyFile(file),
@@ -257,9 +260,25 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   function applyFile(file: string): LoadedObject[] {
     const objects = loadFileForApply(root, file);
     store.apply(objects);
-    for (const o of objects) appliedFiles.add(o.source.file);
-    if (watchEnabled) for (const f of new Set(objects.map((o) => o.source.file))) watcher.watch(path.dirname(f));
+    trackFiles(objects);
     return objects;
+  }
+
+  /** A source file named by a client (header x-mesh-source-file), as a path relative to root when it is a repo file. */
+  function locateSource(loaded: LoadedObject): LoadedObject {
+    const absolute = path.resolve(root, loaded.source.file);
+    const relative = path.relative(root, absolute);
+    const insideRoot = !relative.startsWith('..') && !path.isAbsolute(relative);
+    return insideRoot && fs.existsSync(absolute) && fs.statSync(absolute).isFile() ? { ...loaded, source: { ...loaded.source, file: relative } } : loaded;
+  }
+
+  /** Files applied from disk are watched from then on, like the base files. */
+  function trackFiles(objects: LoadedObject[]): void {
+    for (const file of new Set(objects.map((o) => o.source.file))) {
+      if (!fs.existsSync(path.resolve(root, file))) continue;
+      appliedFiles.add(file);
+      if (watchEnabled) watcher.watch(path.dirname(file));
+    }
   }
 
   function reloadFile(file: string): void {
@@ -285,8 +304,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   // ---- bind the fixed ports first: a taken port fails fast, before any child starts
   let gatewayBound: number;
   let adminBound: number;
+  let gatewayUrl = '';
   try {
     gatewayBound = await listen(gateway, gatewayPort, 'ingress gateway', 'GATEWAY_PORT', '--gateway-port');
+    gatewayUrl = `http://127.0.0.1:${gatewayBound}`;
     adminBound = await listen(admin, adminPort, 'admin server', 'MESH_ADMIN_PORT', '--admin-port');
   } catch (error) {
     await Promise.all(servers.map(closeServer));
@@ -308,9 +329,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       watcher.close();
+      // Listeners first (no new requests), then the upstream pools (their idle keep-alive connections would
+      // otherwise hold the services' drain open), then the processes.
       await Promise.all(servers.map(closeServer));
-      await supervisor.stop();
       await Promise.all(dataPlanes.map((d) => d.close()));
+      await supervisor.stop();
       for (const server of servers) server.closeAllConnections();
     })());
 
@@ -330,7 +353,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     'object' in o && 'source' in o ? (o as LoadedObject) : { object: o as K8sObject, source: { file: source } };
 
   return {
-    gatewayUrl: `http://127.0.0.1:${gatewayBound}`,
+    gatewayUrl,
     adminUrl: `http://127.0.0.1:${adminBound}`,
     mode,
     webAppServer: () => webAppServer,

@@ -351,6 +351,7 @@ export class Supervisor extends EventEmitter {
     this.emit('change');
     const child = replica.child;
     if (!wasBackingOff && child && child.exitCode === null && child.signalCode === null) {
+      const stopStarted = Date.now();
       child.kill('SIGTERM');
       const deadline = this.options.stopTimeoutMs ?? replica.spec.terminationGraceMs;
       let killTimer: NodeJS.Timeout | undefined;
@@ -366,6 +367,8 @@ export class Supervisor extends EventEmitter {
       ]);
       clearTimeout(killTimer);
       await replica.exited;
+      const took = Date.now() - stopStarted;
+      if (took > 2000) this.options.log?.(`${replica.id} took ${formatMs(took)} to stop after SIGTERM`);
     }
     replica.state = 'stopped';
     const at = this.replicas.indexOf(replica);

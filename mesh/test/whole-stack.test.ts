@@ -1,0 +1,252 @@
+/**
+ * The whole app through the real ingress gateway port of one local mesh (real service processes, real nginx
+ * when installed): Istio routing from the repo's YAML, runtime changes, telemetry, file reloads, clean stop.
+ * Needs `npm run build` (the root `pretest` does it).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { startMesh, type MeshHandle } from '../src';
+import { eventually, get, isAlive, makeMeshRoot, many, requestCount, requireBuild, withDescendants } from './helpers';
+
+interface Article {
+  id: string;
+  title: string;
+  authorName: string;
+  authorBlog: string;
+  authorTwitter: string;
+}
+
+let root: string;
+let mesh: MeshHandle;
+const meshLog: string[] = [];
+
+beforeAll(async () => {
+  requireBuild();
+  root = makeMeshRoot();
+  const started = Date.now();
+  mesh = await startMesh({
+    root,
+    gatewayPort: 0,
+    adminPort: 0,
+    log: (message) => meshLog.push(message),
+    output: () => undefined,
+    probe: { startupTimeoutMs: 90_000 },
+  });
+  meshLog.push(`started in ${Date.now() - started} ms`);
+  // Cold processes (JIT, first connections) can miss web-api's 1 s upstream deadline on a loaded machine:
+  // wait until one answer is complete before the tests judge answers.
+  await eventually(async () => {
+    const answer = await get(`${mesh.gatewayUrl}/web-api/v1/getmultiple`);
+    const articles = answer.body as Article[];
+    return answer.status === 200 && Array.isArray(articles) && articles.every((a) => a.authorBlog !== '') ? true : undefined;
+  }, 60_000, 'a first complete getmultiple answer');
+}, 240_000);
+
+afterAll(async () => {
+  await mesh?.stop();
+  if (process.env.MESH_TEST_LOG) console.log(meshLog.join('\n'));
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+}, 60_000);
+
+const getmultiple = (): string => `${mesh.gatewayUrl}/web-api/v1/getmultiple`;
+
+function customObjects(): k8s.CustomObjectsApi {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'mesh', server: mesh.adminUrl, skipTLSVerify: true }],
+    users: [{ name: 'local' }],
+    contexts: [{ name: 'mesh', cluster: 'mesh', user: 'local' }],
+    currentContext: 'mesh',
+  });
+  return kc.makeApiClient(k8s.CustomObjectsApi);
+}
+
+const virtualServices = { group: 'networking.istio.io', version: 'v1', namespace: 'default', plural: 'virtualservices' };
+
+describe('local mesh, whole stack through the gateway', () => {
+  it('routes getmultiple to web-api v1 only with the base VirtualService: 5 articles with their authors', async () => {
+    const answers = await many(getmultiple(), 30, 6);
+    expect(answers.map((a) => a.status)).toEqual(Array(30).fill(200));
+    expect(new Set(answers.map((a) => a.headers.get('x-web-api-version')))).toEqual(new Set(['v1']));
+    for (const answer of answers) {
+      const articles = answer.body as Article[];
+      expect(articles).toHaveLength(5);
+      expect(articles.every((a) => a.authorName !== '' && a.authorBlog !== '' && a.authorTwitter !== '')).toBe(true);
+    }
+  });
+
+  it('serves the web app, the OpenAPI UI and answers unknown API paths through the same gateway', async () => {
+    const page = await get(`${mesh.gatewayUrl}/`);
+    expect(page.status).toBe(200);
+    expect(String(page.body)).toContain('<div id="app"');
+    const swagger = await get(`${mesh.gatewayUrl}/openapi/ui/`);
+    expect(swagger.status).toBe(200);
+    expect(String(swagger.body)).toMatch(/swagger/i);
+  });
+
+  it('counts every hop in /metrics and /graph.json with Istio labels', async () => {
+    const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    await many(getmultiple(), 10, 2);
+    const after = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    const delta = (labels: Record<string, string>): number => requestCount(after, labels) - requestCount(before, labels);
+    expect(
+      delta({
+        reporter: 'source',
+        source_workload: 'istio-ingressgateway',
+        destination_workload: 'web-api-v1',
+        destination_app: 'web-api',
+        destination_version: 'v1',
+        destination_service: 'web-api.default.svc.cluster.local',
+        destination_service_name: 'web-api',
+        response_code: '200',
+        response_flags: '-',
+        request_protocol: 'http',
+      }),
+    ).toBe(10);
+    expect(delta({ source_workload: 'web-api-v1', source_app: 'web-api', source_version: 'v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
+    // v1 looks up each distinct author of the 5 articles separately.
+    expect(delta({ source_workload: 'web-api-v1', destination_workload: 'authors', destination_service_name: 'authors', response_code: '200' })).toBeGreaterThanOrEqual(10);
+    expect(after).toMatch(/istio_request_duration_milliseconds_bucket\{[^}]*destination_workload="web-api-v1"/);
+
+    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
+      edges: Array<{ id: string; requests: number; httpPercentReq: number; errorPercent: number; p50: number; p99: number }>;
+      versionShares: Array<{ service: string; versions: Record<string, number> }>;
+    };
+    const edge = (id: string) => graph.edges.find((e) => e.id === id);
+    expect(edge('workload:istio-ingressgateway->service:web-api')?.requests).toBeGreaterThanOrEqual(10);
+    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({ httpPercentReq: 100, errorPercent: 0 });
+    expect(edge('workload:web-api-v1->service:articles')?.requests).toBeGreaterThanOrEqual(10);
+    expect(edge('service:authors->workload:authors')?.requests).toBeGreaterThanOrEqual(10);
+    expect(edge('workload:web-api-v1->service:articles')!.p99).toBeGreaterThanOrEqual(edge('workload:web-api-v1->service:articles')!.p50);
+    expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions).toEqual({ v1: 100 });
+  });
+
+  it('after applying istio/traffic/web-ingress-80-20.yaml, 2000 requests give web-api v2 a 20 % ± 3 pp share', async () => {
+    const applied = await fetch(`${mesh.adminUrl}/config/apply?file=istio/traffic/web-ingress-80-20.yaml`, { method: 'POST' });
+    expect(applied.status).toBe(200);
+    const answers = await many(getmultiple(), 2000, 8);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const v2 = answers.filter((a) => a.headers.get('x-web-api-version') === 'v2');
+    expect(v2.length / answers.length).toBeGreaterThan(0.17);
+    expect(v2.length / answers.length).toBeLessThan(0.23);
+    expect((v2[0].body as Article[]).length).toBe(10);
+
+    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
+      nodes: Array<{ id: string; badges: string[] }>;
+      versionShares: Array<{ service: string; versions: Record<string, number> }>;
+    };
+    expect(graph.nodes.find((n) => n.id === 'service:web-api')?.badges).toEqual(expect.arrayContaining(['virtualService', 'trafficShifting']));
+    expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions.v2).toBeGreaterThan(10);
+
+    // Back to the state a fresh deploy gives.
+    await fetch(`${mesh.adminUrl}/config/apply?file=istio/base/virtualservice-web-ingress.yaml`, { method: 'POST' });
+    const back = await many(getmultiple(), 20, 4);
+    expect(new Set(back.map((a) => a.headers.get('x-web-api-version')))).toEqual(new Set(['v1']));
+  }, 180_000);
+
+  it('a 100 % abort fault on authors (applied with @kubernetes/client-node) gives 200 with empty author fields; deleting it restores them', async () => {
+    const api = customObjects();
+    const file = 'istio/faults/authors-abort-100.yaml';
+    const faultObject = (await import('../src/manifests')).loadManifestFiles([file], { root }).objects[0].object;
+    await api.patchNamespacedCustomObject(
+      { ...virtualServices, name: 'authors', body: faultObject, fieldManager: 'mesh-test', force: true },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply, k8s.setHeaderOptions('x-mesh-source-file', file)),
+    );
+    const faulted = await many(getmultiple(), 5, 1);
+    for (const answer of faulted) {
+      expect(answer.status).toBe(200);
+      const articles = answer.body as Article[];
+      expect(articles).toHaveLength(5);
+      expect(articles.every((a) => a.authorBlog === '' && a.authorTwitter === '')).toBe(true);
+    }
+    const metrics = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    expect(requestCount(metrics, { source_workload: 'web-api-v1', response_code: '500', response_flags: 'FI' })).toBeGreaterThan(0);
+    const config = (await get(`${mesh.adminUrl}/config`)).body as { objects: Array<{ ref: string; file: string }> };
+    expect(config.objects.find((o) => o.ref === 'VirtualService/authors')?.file).toBe(file);
+
+    await api.deleteNamespacedCustomObject({ ...virtualServices, name: 'authors' });
+    const restored = (await get(getmultiple())).body as Article[];
+    expect(restored.every((a) => a.authorBlog !== '' && a.authorTwitter !== '')).toBe(true);
+  });
+
+  it('rejects an invalid object with 422 and its findings, and keeps routing with the last good config', async () => {
+    const invalid = [
+      'apiVersion: networking.istio.io/v1',
+      'kind: VirtualService',
+      'metadata:',
+      '  name: web-ingress',
+      'spec:',
+      '  hosts: ["*"]',
+      '  gateways: [web-gateway]',
+      '  http:',
+      '    - route:',
+      '        - destination: {host: web-api, subset: v9}',
+      '',
+    ].join('\n');
+    const response = await fetch(`${mesh.adminUrl}/config/apply`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: invalid });
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { error: string; findings: Array<{ file: string; object: string; code: string; message: string }> };
+    expect(body.error).toMatch(/last good configuration stays active/);
+    expect(body.findings).toEqual(expect.arrayContaining([expect.objectContaining({ file: 'admin-api', object: 'VirtualService/web-ingress', message: expect.stringMatching(/v9/) })]));
+
+    const k8sStatus = await fetch(`${mesh.adminUrl}/apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/yaml' },
+      body: invalid,
+    });
+    expect(k8sStatus.status).toBe(422);
+    expect(await k8sStatus.json()).toMatchObject({ kind: 'Status', reason: 'Invalid', code: 422 });
+
+    const still = await many(getmultiple(), 10, 2);
+    expect(still.every((a) => a.status === 200 && a.headers.get('x-web-api-version') === 'v1')).toBe(true);
+  });
+
+  it('reloads an edited istio/base file on its own, and keeps the last good config when the edit is invalid', async () => {
+    const file = path.join(root, 'istio/base/virtualservice-web-ingress.yaml');
+    const original = fs.readFileSync(file, 'utf8');
+    try {
+      // Send getmultiple to v2 instead of v1 (the second `subset: v1` in the file is the getmultiple rule).
+      let seen = 0;
+      const toV2 = original.replace(/subset: v1/g, (match) => (++seen === 1 ? 'subset: v2' : match));
+      expect(toV2).not.toBe(original);
+      fs.writeFileSync(file, toV2);
+      await eventually(async () => ((await get(getmultiple())).headers.get('x-web-api-version') === 'v2' ? true : undefined), 10_000, 'reload to v2');
+
+      fs.writeFileSync(file, original.replace(/subset: v1/g, 'subset: v9'));
+      await eventually(() => (meshLog.some((line) => line.includes('virtualservice-web-ingress.yaml rejected')) ? true : undefined), 10_000, 'rejection logged');
+      expect(meshLog.join('\n')).toMatch(/v9/);
+      expect((await get(getmultiple())).headers.get('x-web-api-version')).toBe('v2');
+    } finally {
+      fs.writeFileSync(file, original);
+    }
+    await eventually(async () => ((await get(getmultiple())).headers.get('x-web-api-version') === 'v1' ? true : undefined), 10_000, 'reload back to v1');
+  });
+
+  it('serves /config, /endpoints, each workload\'s own /metrics and the live graph page', async () => {
+    const config = (await get(`${mesh.adminUrl}/config`)).body as { mode: string; objects: Array<{ ref: string; file: string }> };
+    expect(config.mode).toBe('istio');
+    expect(config.objects).toEqual(expect.arrayContaining([{ ...config.objects.find((o) => o.ref === 'Gateway/web-gateway'), file: 'istio/base/gateway.yaml' }]));
+
+    const endpoints = ((await get(`${mesh.adminUrl}/endpoints`)).body as { endpoints: Array<{ id: string; ready: boolean; pid: number }> }).endpoints;
+    expect(endpoints.map((e) => e.id).sort()).toEqual(['articles-0', 'authors-0', 'web-api-v1-0', 'web-api-v2-0', 'web-app-0']);
+    expect(endpoints.every((e) => e.ready && e.pid > 0)).toBe(true);
+
+    const articlesMetrics = await get(`${mesh.adminUrl}/workloads/articles-0/metrics`);
+    expect(articlesMetrics.status).toBe(200);
+    expect(String(articlesMetrics.body)).toMatch(/^# (HELP|TYPE) /m);
+
+    const page = await get(`${mesh.adminUrl}/graph`);
+    expect(String(page.body)).toContain('/static/cytoscape.min.js');
+    const script = await fetch(`${mesh.adminUrl}/static/cytoscape.min.js`);
+    expect(script.status).toBe(200);
+    expect((await script.text()).length).toBeGreaterThan(100_000);
+  });
+
+  it('stop() ends every process it started, and their children (nginx)', async () => {
+    const pids = withDescendants(mesh.endpoints().map((e) => e.pid!));
+    expect(pids.length).toBeGreaterThanOrEqual(5);
+    await mesh.stop();
+    expect(pids.filter(isAlive)).toEqual([]);
+  }, 60_000);
+});
