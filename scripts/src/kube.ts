@@ -85,6 +85,8 @@ export async function clusterTarget(context?: string): Promise<Target> {
   try {
     kc.loadFromDefault();
   } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT' ? (err as NodeJS.ErrnoException).path : undefined;
+    if (missing) throw new UserError(`no kubeconfig at ${missing} (is minikube running? \`minikube start\` writes one)`);
     throw new UserError(`cannot read the kubeconfig: ${firstLine(err)}`);
   }
   if (context) {
