@@ -470,7 +470,8 @@ class Exchange {
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'content-length') continue;
+      // `expect: 100-continue` was settled with the client (Node answers it) and the body is buffered by now.
+      if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'content-length' || lower === 'expect') continue;
       if (lower === 'x-request-id') hasRequestId = true;
       else if (lower === 'x-forwarded-proto') hasForwardedProto = true;
       else if (lower === 'x-forwarded-for') {
@@ -616,8 +617,14 @@ class Exchange {
     this.addCorsHeaders(headers);
     applyHeaderOps(headers, this.destination!.responseHeaders);
     applyHeaderOps(headers, this.route!.responseHeaders);
+    try {
+      this.res.writeHead(status, headers);
+    } catch {
+      // Node rejects header values it cannot send (control characters from an upstream or a header op).
+      attempt.cancel();
+      return this.localReply(502, 'upstream response has a header that cannot be forwarded', 'UPE');
+    }
     this.statusSent = status;
-    this.res.writeHead(status, headers);
   }
 
   onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -513,6 +513,8 @@ describe('HTTP hygiene and telemetry', () => {
     expect(json.json()).toMatchObject({ method: 'POST', body: '{"a":1}', headers: { 'content-length': '7' } });
     const chunked = await mesh.get('/', { method: 'PUT', body: 'second', onRequest: (req) => req.write('first-') });
     expect(chunked.json().body).toBe('first-second');
+    const expecting = await mesh.get('/', { method: 'POST', body: 'z'.repeat(800), headers: { expect: '100-continue' } });
+    expect(expecting.json().body).toBe('z'.repeat(800));
     const tooBig = await mesh.get('/', { method: 'POST', body: 'x'.repeat(2000) });
     expect(tooBig.status).toBe(413);
     expect((await mesh.get('/')).status).toBe(200);
@@ -562,6 +564,14 @@ describe('HTTP hygiene and telemetry', () => {
       },
     });
     expect((await mesh.get('/')).json().id).toBe('articles-0');
+  });
+
+  test('an upstream header Node cannot forward gives 502, not a crash', async () => {
+    await setup({ http: [{ route: [authorsRoute], headers: { response: { set: { 'x-bad': 'line\nbreak' } } } }] });
+    const res = await mesh.get('/');
+    expect(res.status).toBe(502);
+    expect(mesh.records.at(-1)?.responseFlags).toBe('UPE');
+    expect((await mesh.get('/')).status).toBe(502);
   });
 
   test('odd but valid config never crashes the proxy', async () => {
