@@ -19,8 +19,9 @@ function get(port: number, urlPath: string): Promise<{ status: number; body: str
 
 describe('graceful shutdown of a real server process', () => {
   let proc: SpawnedProcess | undefined;
-  afterEach(() => {
+  afterEach(async () => {
     if (proc && proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    await proc?.exited;
   });
 
   it('lets an in-flight request finish after SIGTERM, fails readiness meanwhile, then exits 0', async () => {
