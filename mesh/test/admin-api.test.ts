@@ -1,0 +1,200 @@
+/**
+ * The admin server without child processes: the Kubernetes REST paths (driven by fetch and by
+ * @kubernetes/client-node, as the scripts do), config changes with rejection, and loopback-only access.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { analyzeManifests, loadManifestFiles } from '../src/manifests';
+import type { LoadedObject } from '../src/model';
+import { createAdminServer, isLoopback, type AdminBackend } from '../src/runtime/admin';
+import { ConfigStore, isIstioObject } from '../src/runtime/config-store';
+import { mergePatch } from '../src/runtime/kube-api';
+import { MeshTelemetry } from '../src/runtime/telemetry';
+
+const repoRoot = path.resolve(__dirname, '../..');
+const base = '/apis/networking.istio.io/v1/namespaces/default/virtualservices';
+
+let server: http.Server;
+let url: string;
+let store: ConfigStore<number>;
+let compiledCount = 0;
+
+beforeAll(async () => {
+  const k8sObjects = loadManifestFiles(['k8s'], { root: repoRoot }).objects;
+  const istio = loadManifestFiles(['istio/base'], { root: repoRoot }).objects;
+  store = new ConfigStore<number>({
+    kubernetesObjects: k8sObjects,
+    analyze: analyzeManifests,
+    // The compiled form does not matter here: count compilations to see that rejected changes never compile.
+    compile: () => (compiledCount += 1),
+  });
+  store.initialize(istio);
+  const telemetry = new MeshTelemetry();
+  const backend: AdminBackend = {
+    root: repoRoot,
+    namespace: 'default',
+    mode: 'istio',
+    gatewayUrl: () => 'http://127.0.0.1:1',
+    store: store as ConfigStore<unknown>,
+    telemetry,
+    kubernetesObjects: k8sObjects.filter((o) => !isIstioObject(o.object)),
+    endpoints: () => [],
+    graph: () => telemetry.graph({ workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) }),
+    apply: (objects: LoadedObject[]) => store.apply(objects),
+    remove: (keys: string[]) => store.remove(keys),
+    applyFile: () => [],
+    restartWorkload: async () => undefined,
+  };
+  server = createAdminServer(backend);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const send = async (method: string, p: string, body?: unknown, contentType = 'application/json') => {
+  const response = await fetch(`${url}${p}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': contentType },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+};
+
+const authorsVs = (subset = 'v1') => ({
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name: 'authors' },
+  spec: { hosts: ['authors'], http: [{ route: [{ destination: { host: 'authors', subset } }] }] },
+});
+
+describe('Kubernetes REST paths for Istio objects', () => {
+  it('answers discovery like an API server', async () => {
+    expect((await send('GET', '/version')).body).toMatchObject({ major: '1', gitVersion: expect.any(String) });
+    const groups = (await send('GET', '/apis')).body;
+    expect(groups.groups.map((g: { name: string }) => g.name)).toEqual(expect.arrayContaining(['networking.istio.io', 'apps', 'security.istio.io']));
+    const resources = (await send('GET', '/apis/networking.istio.io/v1beta1')).body;
+    expect(resources.resources.map((r: { name: string }) => r.name)).toEqual(['virtualservices', 'destinationrules', 'gateways']);
+  });
+
+  it('lists the active objects and the read-only Services and Deployments from k8s/', async () => {
+    const list = (await send('GET', base)).body;
+    expect(list.kind).toBe('VirtualServiceList');
+    expect(list.items.map((i: any) => i.metadata.name)).toEqual(['web-ingress']);
+    const deployments = (await send('GET', '/apis/apps/v1/namespaces/default/deployments')).body;
+    expect(deployments.items.map((i: any) => i.metadata.name).sort()).toEqual(['articles', 'authors', 'web-api-v1', 'web-api-v2', 'web-app']);
+    const services = (await send('GET', '/api/v1/namespaces/default/services')).body;
+    expect(services.items.map((i: any) => i.metadata.name).sort()).toEqual(['articles', 'authors', 'web-api', 'web-app']);
+    expect((await send('DELETE', '/apis/apps/v1/namespaces/default/deployments/articles')).status).toBe(405);
+  });
+
+  it('creates, conflicts, patches (merge and JSON patch), replaces and deletes, with Status errors', async () => {
+    const created = await send('POST', base, authorsVs());
+    expect(created.status).toBe(201);
+    expect(created.body.metadata).toMatchObject({ name: 'authors', namespace: 'default', resourceVersion: expect.any(String) });
+    expect(await send('POST', base, authorsVs())).toMatchObject({ status: 409, body: { kind: 'Status', reason: 'AlreadyExists', code: 409 } });
+
+    const merged = await send('PATCH', `${base}/authors`, { spec: { http: [{ timeout: '2s', route: [{ destination: { host: 'authors' } }] }] } }, 'application/merge-patch+json');
+    expect(merged.status).toBe(200);
+    expect(merged.body.spec.http[0].timeout).toBe('2s');
+
+    const patched = await send('PATCH', `${base}/authors`, [{ op: 'replace', path: '/spec/http/0/timeout', value: '3s' }], 'application/json-patch+json');
+    expect(patched.body.spec.http[0].timeout).toBe('3s');
+    expect((await send('GET', `/apis/networking.istio.io/v1alpha3/namespaces/default/virtualservices/authors`)).body).toMatchObject({
+      apiVersion: 'networking.istio.io/v1alpha3',
+      spec: { http: [{ timeout: '3s' }] },
+    });
+
+    const stale = { ...authorsVs(), metadata: { name: 'authors', resourceVersion: '1' } };
+    expect(await send('PUT', `${base}/authors`, stale)).toMatchObject({ status: 409, body: { reason: 'Conflict' } });
+    expect((await send('PUT', `${base}/authors`, authorsVs())).status).toBe(200);
+
+    expect(await send('DELETE', `${base}/authors`)).toMatchObject({ status: 200, body: { kind: 'Status', status: 'Success' } });
+    expect(await send('GET', `${base}/authors`)).toMatchObject({ status: 404, body: { kind: 'Status', reason: 'NotFound', code: 404 } });
+    expect(await send('GET', '/apis/networking.istio.io/v1/namespaces/other/virtualservices/x')).toMatchObject({ status: 404, body: { reason: 'NotFound' } });
+  });
+
+  it('rejects an object the analysis finds wrong with 422 Invalid and its findings; nothing changes', async () => {
+    const before = compiledCount;
+    const version = store.resourceVersion();
+    const rejected = await send('POST', base, authorsVs('v9'));
+    expect(rejected.status).toBe(422);
+    expect(rejected.body).toMatchObject({ kind: 'Status', reason: 'Invalid', code: 422 });
+    expect(rejected.body.message).toMatch(/VirtualService\.networking\.istio\.io "authors" is invalid: .*v9/);
+    expect(rejected.body.details.causes[0]).toMatchObject({ reason: expect.stringMatching(/^(KIA|IST)\d+/), field: 'kubernetes-api' });
+    expect(compiledCount).toBe(before);
+    expect(store.resourceVersion()).toBe(version);
+    expect((await send('GET', `${base}/authors`)).status).toBe(404);
+  });
+
+  it('answers bad requests with 4xx Status bodies, never 500', async () => {
+    expect((await send('POST', base, '{not json', 'application/json')).status).toBe(400);
+    expect((await send('POST', base, { ...authorsVs(), kind: 'DestinationRule' })).status).toBe(400);
+    expect((await send('PATCH', `${base}/web-ingress`, { a: 1 }, 'text/plain')).status).toBe(415);
+    expect((await send('PATCH', `${base}/web-ingress`, { op: 'replace' }, 'application/json-patch+json')).status).toBe(400);
+    expect((await send('PATCH', `${base}/web-ingress`, [{ op: 'replace', path: '/nope/deep', value: 1 }], 'application/json-patch+json')).status).toBe(422);
+    expect((await send('GET', '/apis/networking.istio.io/v1/namespaces/default/widgets')).status).toBe(404);
+  });
+
+  it('can be driven by @kubernetes/client-node: server-side apply creates, list shows it, delete removes it', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'mesh', server: url, skipTLSVerify: true }],
+      users: [{ name: 'local' }],
+      contexts: [{ name: 'mesh', cluster: 'mesh', user: 'local' }],
+      currentContext: 'mesh',
+    });
+    const api = kc.makeApiClient(k8s.CustomObjectsApi);
+    const coordinates = { group: 'networking.istio.io', version: 'v1', namespace: 'default', plural: 'virtualservices' };
+    await api.patchNamespacedCustomObject(
+      { ...coordinates, name: 'authors', body: authorsVs(), fieldManager: 'test', force: true },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+    );
+    const list = (await api.listNamespacedCustomObject(coordinates)) as { items: Array<{ metadata: { name: string } }> };
+    expect(list.items.map((i) => i.metadata.name).sort()).toEqual(['authors', 'web-ingress']);
+    await expect(api.createNamespacedCustomObject({ ...coordinates, body: authorsVs() })).rejects.toMatchObject({ code: 409 });
+    await api.deleteNamespacedCustomObject({ ...coordinates, name: 'authors' });
+    await expect(api.getNamespacedCustomObject({ ...coordinates, name: 'authors' })).rejects.toMatchObject({ code: 404 });
+  });
+});
+
+describe('mesh admin endpoints', () => {
+  it('POST /config/apply answers 422 with file, object, code and message for an invalid object', async () => {
+    const response = await fetch(`${url}/config/apply?source=istio/faults/mine.yaml`, {
+      method: 'POST',
+      body: 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: authors}\nspec:\n  hosts: [authors]\n  http:\n  - route:\n    - destination: {host: nowhere}\n',
+    });
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { findings: Array<Record<string, unknown>> };
+    expect(body.findings[0]).toMatchObject({ file: 'istio/faults/mine.yaml', object: 'VirtualService/authors', code: expect.any(String), message: expect.stringMatching(/nowhere/) });
+  });
+
+  it('rejects a YAML syntax error with its line, and an empty body with 400', async () => {
+    const broken = await fetch(`${url}/config/apply`, { method: 'POST', body: 'kind: VirtualService\n  bad: [\n' });
+    expect(broken.status).toBe(422);
+    expect(((await broken.json()) as { findings: Array<{ line?: number }> }).findings[0].line).toBeGreaterThan(0);
+    expect((await fetch(`${url}/config/apply`, { method: 'POST', body: '' })).status).toBe(400);
+  });
+
+  it('GET /config lists each active object with its source file', async () => {
+    const config = (await send('GET', '/config')).body;
+    expect(config.objects.find((o: { ref: string }) => o.ref === 'VirtualService/web-ingress')).toMatchObject({ file: 'istio/base/virtualservice-web-ingress.yaml' });
+  });
+
+  it('answers only loopback clients', () => {
+    expect(isLoopback('127.0.0.1')).toBe(true);
+    expect(isLoopback('::ffff:127.0.0.1')).toBe(true);
+    expect(isLoopback('::1')).toBe(true);
+    expect(isLoopback('10.0.0.7')).toBe(false);
+    expect(isLoopback('::ffff:192.168.1.2')).toBe(false);
+  });
+
+  it('merge patch follows RFC 7386: null deletes, objects merge, arrays replace', () => {
+    expect(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1, 2] }, { a: null, b: { c: 9 }, e: [3] })).toEqual({ b: { c: 9, d: 3 }, e: [3] });
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Telemetry aggregation: Istio-labelled Prometheus series and the Kiali-like graph built from RequestRecords.
+ */
+import type { IstioConfig, RequestRecord, Workload } from '../src/model';
+import { buildGraph, MeshTelemetry, serviceBadges, shortServiceName } from '../src/runtime/telemetry';
+
+const workload = (name: string, app: string, version: string): Workload => ({
+  name, namespace: 'default', labels: { app, version }, app, version, serviceAccount: app, replicas: 1,
+});
+const workloads = [workload('web-api-v1', 'web-api', 'v1'), workload('web-api-v2', 'web-api', 'v2'), workload('articles', 'articles', 'v1')];
+
+const record = (overrides: Partial<RequestRecord>): RequestRecord => ({
+  reporter: 'source',
+  sourceWorkload: 'istio-ingressgateway',
+  sourceApp: 'istio-ingressgateway',
+  sourceVersion: 'unknown',
+  destinationWorkload: 'web-api-v1',
+  destinationApp: 'web-api',
+  destinationVersion: 'v1',
+  destinationService: 'web-api.default.svc.cluster.local',
+  destinationServiceName: 'web-api',
+  responseCode: 200,
+  responseFlags: '-',
+  requestProtocol: 'http',
+  durationMs: 10,
+  ...overrides,
+});
+
+const noIstio: IstioConfig = { gateways: [], virtualServices: [], destinationRules: [] };
+const inputs = (istio = noIstio) => ({ workloads, serviceNames: ['web-api', 'articles'], istio, readyCount: () => ({ ready: 1, total: 1 }) });
+
+describe('graph aggregation', () => {
+  const records = [
+    ...Array.from({ length: 8 }, (_, i) => record({ durationMs: i + 1 })),
+    record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2', durationMs: 100 }),
+    record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2', responseCode: 503, responseFlags: 'UH', durationMs: 200 }),
+    record({ sourceWorkload: 'web-api-v1', sourceApp: 'web-api', sourceVersion: 'v1', destinationWorkload: 'articles', destinationApp: 'articles', destinationService: 'articles.default.svc.cluster.local', destinationServiceName: 'articles' }),
+  ];
+  const graph = buildGraph(records, inputs(), 10_000);
+  const edge = (id: string) => graph.edges.find((e) => e.id === id)!;
+
+  it('draws caller → service → workload edges with rate, share, errors and percentiles', () => {
+    expect(edge('workload:istio-ingressgateway->service:web-api')).toMatchObject({ requests: 10, rate: 1, httpPercentReq: 100, errorPercent: 10, p50: 5, p99: 200 });
+    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({ requests: 8, httpPercentReq: 80, errorPercent: 0, p50: 4, p95: 8 });
+    expect(edge('service:web-api->workload:web-api-v2')).toMatchObject({ requests: 2, httpPercentReq: 20, errorPercent: 50, responseFlags: { '-': 1, UH: 1 } });
+    expect(edge('workload:web-api-v1->service:articles').requests).toBe(1);
+  });
+
+  it('gives the version share per service', () => {
+    expect(graph.versionShares).toEqual([
+      { service: 'web-api', requests: 10, versions: { v1: 80, v2: 20 } },
+      { service: 'articles', requests: 1, versions: { v1: 100 } },
+    ]);
+  });
+
+  it('shows every workload and service as a node even without traffic', () => {
+    expect(graph.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(['workload:web-api-v2', 'workload:articles', 'service:articles', 'workload:istio-ingressgateway']));
+  });
+
+  it('does not draw a workload edge for requests that reached no workload (no route, no healthy upstream)', () => {
+    const g = buildGraph([record({ destinationWorkload: 'unknown', responseCode: 503, responseFlags: 'UH' })], inputs(), 10_000);
+    expect(g.edges.map((e) => e.id)).toEqual(['workload:istio-ingressgateway->service:web-api']);
+  });
+});
+
+describe('service badges from the active Istio objects', () => {
+  const istio: IstioConfig = {
+    gateways: [],
+    virtualServices: [
+      { source: { file: 'a.yaml' }, object: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web-ingress' }, spec: { hosts: ['*'], http: [{ route: [{ destination: { host: 'web-api', subset: 'v1' }, weight: 80 }, { destination: { host: 'web-api', subset: 'v2' }, weight: 20 }] }] } } },
+      { source: { file: 'b.yaml' }, object: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'authors' }, spec: { hosts: ['authors'], http: [{ fault: { abort: { httpStatus: 500, percentage: { value: 100 } } }, timeout: '1s', retries: { attempts: 2 }, route: [{ destination: { host: 'authors.default.svc.cluster.local' } }] }] } } },
+    ],
+    destinationRules: [{ source: { file: 'c.yaml' }, object: { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'web-api' }, spec: { host: 'web-api', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 } } } } } }],
+  };
+
+  it('marks traffic shifting, faults, timeouts, retries and circuit breakers on the services they affect', () => {
+    const badges = serviceBadges(istio);
+    expect([...badges.get('web-api')!.badges].sort()).toEqual(['circuitBreaker', 'trafficShifting', 'virtualService']);
+    expect([...badges.get('authors')!.badges].sort()).toEqual(['faultInjection', 'retry', 'timeout', 'virtualService']);
+    expect([...badges.get('authors')!.virtualServices]).toEqual(['authors']);
+  });
+
+  it('does not call a single weighted destination traffic shifting', () => {
+    const single: IstioConfig = { ...noIstio, virtualServices: [{ ...istio.virtualServices[0], object: { ...istio.virtualServices[0].object, spec: { hosts: ['*'], http: [{ route: [{ destination: { host: 'web-api', subset: 'v1' }, weight: 100 }, { destination: { host: 'web-api', subset: 'v2' }, weight: 0 }] }] } } }] };
+    expect(serviceBadges(single).get('web-api')!.badges.has('trafficShifting')).toBe(false);
+  });
+
+  it('shortens cluster-local host names', () => {
+    expect(['authors', 'authors.default', 'authors.default.svc', 'authors.default.svc.cluster.local'].map(shortServiceName)).toEqual(Array(4).fill('authors'));
+  });
+});
+
+describe('MeshTelemetry', () => {
+  it('exports istio_requests_total and istio_request_duration_milliseconds with Istio labels', async () => {
+    const telemetry = new MeshTelemetry();
+    telemetry.record(record({ durationMs: 3 }));
+    telemetry.record(record({ durationMs: 7 }));
+    const text = await telemetry.metrics();
+    expect(text).toMatch(/^istio_requests_total\{reporter="source",source_workload="istio-ingressgateway",source_workload_namespace="istio-system",.*destination_workload="web-api-v1".*destination_version="v1",destination_service="web-api.default.svc.cluster.local",destination_service_name="web-api".*response_code="200",response_flags="-",request_protocol="http"\} 2$/m);
+    expect(text).toMatch(/^istio_request_duration_milliseconds_bucket\{le="5",.*destination_workload="web-api-v1".*\} 1$/m);
+    expect(text).toMatch(/^istio_request_duration_milliseconds_sum\{.*\} 10$/m);
+    expect(text).toMatch(/^mesh_process_resident_memory_bytes /m);
+  });
+
+  it('keeps only the recent window for the graph', () => {
+    let now = 1_000_000;
+    const telemetry = new MeshTelemetry('default', () => now);
+    telemetry.record(record({}));
+    now += 61_000;
+    telemetry.record(record({ destinationWorkload: 'web-api-v2' }));
+    expect(telemetry.recent().map((r) => r.destinationWorkload)).toEqual(['web-api-v2']);
+  });
+});
