@@ -201,9 +201,13 @@ class ProxyDataPlane implements DataPlane {
   }
 }
 
-/** One upstream try. */
+/**
+ * One upstream try. It uses undici's classic handler callbacks (onConnect/onHeaders/onData/...), which undici 7's
+ * core calls directly; the newer controller-style API goes through an adapter that re-parses every header block.
+ */
 class Attempt implements Dispatcher.DispatchHandler {
-  controller?: Dispatcher.DispatchController;
+  private abortUpstream?: (error: Error) => void;
+  private resumeUpstream?: () => void;
   cancelled = false;
   settled = false;
   startedAt = 0;
@@ -217,8 +221,10 @@ class Attempt implements Dispatcher.DispatchHandler {
   cancel(): void {
     this.cancelled = true;
     this.settle();
-    this.controller?.abort(new Error('cancelled by the proxy'));
+    this.abortUpstream?.(new Error('cancelled by the proxy'));
   }
+
+  resume = (): void => this.resumeUpstream?.();
 
   /** Returns the pool slot and the endpoint's active count exactly once. */
   settle(): void {
@@ -228,27 +234,29 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.state.release(this.exchange.destination!.cluster.policy);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.cancelled) controller.abort(new Error('cancelled by the proxy'));
+  onConnect(abort: (error?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.cancelled) abort(new Error('cancelled by the proxy'));
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (this.cancelled || statusCode < 200) return;
-    this.exchange.onUpstreamHeaders(this, statusCode, headers);
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.cancelled || statusCode < 200) return true;
+    this.resumeUpstream = resume;
+    this.exchange.onUpstreamHeaders(this, statusCode, rawHeaders);
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.cancelled) return;
-    this.exchange.onUpstreamData(controller, chunk);
+  onData(chunk: Buffer): boolean {
+    if (this.cancelled) return true;
+    return this.exchange.onUpstreamData(this, chunk);
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.settle();
     if (!this.cancelled) this.exchange.onUpstreamEnd();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     this.settle();
     if (!this.cancelled) this.exchange.onUpstreamError(this, error);
   }
@@ -594,7 +602,7 @@ class Exchange {
     return this.tries > 1 ? `${flag},URX` : flag;
   }
 
-  onUpstreamHeaders(attempt: Attempt, status: number, upstream: IncomingHttpHeaders): void {
+  onUpstreamHeaders(attempt: Attempt, status: number, rawHeaders: Buffer[]): void {
     if (this.done) return attempt.cancel();
     const retry = this.route!.retry;
     this.report(attempt, status >= 500 ? (status >= 502 && status <= 504 ? 'gatewayError' : 'error5xx') : 'success');
@@ -607,11 +615,10 @@ class Exchange {
     else if (this.faultDelayed) this.responseFlags = 'DI';
     this.answeredBy = attempt.endpoint;
     const headers: string[] = [];
-    for (const name in upstream) {
-      if (HOP_BY_HOP.has(name)) continue;
-      const value = upstream[name];
-      if (Array.isArray(value)) for (const v of value) headers.push(name, v);
-      else if (value !== undefined) headers.push(name, value);
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i].toString('latin1');
+      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+      headers.push(name, rawHeaders[i + 1].toString('latin1'));
     }
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
     this.addCorsHeaders(headers);
@@ -627,12 +634,12 @@ class Exchange {
     this.statusSent = status;
   }
 
-  onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.done) return;
-    if (!this.res.write(chunk)) {
-      controller.pause();
-      this.res.once('drain', () => controller.resume());
-    }
+  /** Streams a body chunk; false pauses the upstream socket until the client has drained. */
+  onUpstreamData(attempt: Attempt, chunk: Buffer): boolean {
+    if (this.done) return true;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', attempt.resume);
+    return false;
   }
 
   onUpstreamEnd(): void {
