@@ -7,7 +7,7 @@ import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { VirtualService } from '@cns/mesh/dist/model';
 import { UserError, firstLine } from './errors';
-import { meshEndpoints, meshGatewayUrl } from './mesh-admin';
+import { meshEndpoints, meshGatewayUrl, meshWorkloadStates } from './mesh-admin';
 import type { Output } from './io';
 import { describeTarget, ISTIO_KINDS, KubeClient, type IstioObject } from './kube';
 import {
@@ -221,13 +221,7 @@ async function workloadStates(client: KubeClient, names: string[]): Promise<Map<
     const endpoints = await meshEndpoints(client.target.server).catch((err: unknown) => {
       throw new UserError(`reading the mesh's endpoints: ${firstLine(err)}`);
     });
-    return new Map(
-      names.map((name) => {
-        const replicas = endpoints.filter((e) => e.workload === name);
-        const ready = replicas.filter((e) => e.ready).length;
-        return [name, { ready: replicas.length > 0 && ready === replicas.length, state: `${name} ${ready}/${replicas.length} replicas ready` }];
-      }),
-    );
+    return meshWorkloadStates(endpoints, names);
   }
   const deployments = await Promise.all(names.map((name) => client.readDeployment(name)));
   return new Map(

@@ -174,11 +174,13 @@ export function httpStatus(err: unknown): number | undefined {
 export function describeError(err: unknown, target: Target, action: string): UserError {
   if (err instanceof UserError) return err;
   if (isApiException(err)) {
-    const message = statusMessage(err.body) ?? `HTTP ${err.code}`;
+    const message = statusMessage(err.body)?.split('\n')[0];
     if (err.code === 401 || err.code === 403) {
-      return new UserError(`${action}: the API server refused the credentials of ${describeTarget(target)}: ${message}`);
+      return new UserError(
+        `${action}: the API server refused the credentials of ${describeTarget(target)}: ${message ?? `HTTP ${err.code}`}`,
+      );
     }
-    return new UserError(`${action}: ${message} (HTTP ${err.code})`);
+    return new UserError(message ? `${action}: ${message} (HTTP ${err.code})` : `${action}: HTTP ${err.code}`);
   }
   const text = firstLine(err);
   // node-fetch: "request to URL failed, reason: connect ECONNREFUSED 127.0.0.1:1"

@@ -30,9 +30,16 @@ export async function meshGatewayUrl(adminUrl: string): Promise<string | undefin
   }
 }
 
-/** Workload name → ready when every one of its replicas is ready (and it has at least one). */
-export function workloadReadiness(endpoints: MeshEndpoint[]): Map<string, boolean> {
-  const ready = new Map<string, boolean>();
-  for (const e of endpoints) ready.set(e.workload, (ready.get(e.workload) ?? true) && e.ready);
-  return ready;
+/** Per workload: ready when it has replicas and all of them are ready, with a `2/2 replicas ready` text. */
+export function meshWorkloadStates(
+  endpoints: MeshEndpoint[],
+  names: string[],
+): Map<string, { ready: boolean; state: string }> {
+  return new Map(
+    names.map((name) => {
+      const replicas = endpoints.filter((e) => e.workload === name);
+      const ready = replicas.filter((e) => e.ready).length;
+      return [name, { ready: replicas.length > 0 && ready === replicas.length, state: `${name} ${ready}/${replicas.length} replicas ready` }];
+    }),
+  );
 }
