@@ -28,6 +28,13 @@ describe('Dockerfile analysis', () => {
     expect(findings.find((f) => f.code === 'CNS0204')?.line).toBe(5); // the RUN with a continuation line
   });
 
+  it('reports COPY sources missing from the build context (the repository root), not sources from other stages', () => {
+    const findings = analyzeDockerfiles([`${fixtures}/missing-source.Dockerfile`], { root });
+    expect(findings.map((f) => [f.code, f.object, f.line, f.message])).toEqual([
+      ['CNS0205', 'Dockerfile/build', 5, 'COPY source articles/nginx.conf does not exist in the build context'],
+    ]);
+  });
+
   it('accepts a numeric non-root user and an unprivileged base image without USER', () => {
     const node = 'FROM node:20.20.2-bookworm-slim AS build\nRUN npm ci\nFROM node:20.20.2-bookworm-slim\nRUN npm ci --omit=dev\nUSER 1000:1000\n';
     expect(codesOf(node)).toEqual([]);

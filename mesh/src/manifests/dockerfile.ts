@@ -48,8 +48,12 @@ export function parseDockerfile(text: string): Instruction[] {
   return instructions;
 }
 
-/** Findings for one Dockerfile's text; `file` names it in findings. */
-export function analyzeDockerfile(text: string, file: string): Finding[] {
+/**
+ * Findings for one Dockerfile's text; `file` names it in findings. With `context` (the build context directory),
+ * every `COPY`/`ADD` source outside another stage must exist there: images cannot be built here, so a renamed
+ * file would otherwise only show up in someone's `docker build`.
+ */
+export function analyzeDockerfile(text: string, file: string, options: { context?: string } = {}): Finding[] {
   const findings: Finding[] = [];
   const args = new Map<string, string>();
   const stages: Stage[] = [];
@@ -100,6 +104,16 @@ export function analyzeDockerfile(text: string, file: string): Finding[] {
     finding('CNS0201', `the final stage runs as root: no USER instruction and ${final.image} starts as root`, final.line, final);
   }
 
+  if (options.context) {
+    for (const stage of stages) {
+      for (const instruction of stage.instructions) {
+        for (const source of missingSources(instruction, options.context)) {
+          finding('CNS0205', `${instruction.keyword} source ${source} does not exist in the build context`, instruction.line, stage);
+        }
+      }
+    }
+  }
+
   for (const instruction of final.instructions) {
     if (instruction.keyword !== 'RUN') continue;
     const installs = /\bnpm\s+(ci|install|i)\b/.test(instruction.args) && !/--omit[= ]dev|--production\b|--only[= ]prod/.test(instruction.args);
@@ -110,12 +124,38 @@ export function analyzeDockerfile(text: string, file: string): Finding[] {
   return findings;
 }
 
-/** Reads and checks Dockerfiles; paths in findings relative to `root` (default: the current directory). */
+/** Sources of a COPY/ADD from the build context (not `--from` another stage, not URLs) that do not exist. */
+function missingSources(instruction: Instruction, context: string): string[] {
+  if (instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') return [];
+  const words = instruction.args.startsWith('[')
+    ? (safeJsonArray(instruction.args) ?? [])
+    : instruction.args.split(/\s+/).filter(Boolean);
+  if (words.some((w) => w.startsWith('--from='))) return [];
+  const paths = words.filter((w) => !w.startsWith('--'));
+  const sources = paths.slice(0, -1); // the last word is the destination
+  return sources.filter(
+    (source) => !/[*?[]|\$|^[a-z]+:\/\//i.test(source) && !fs.existsSync(path.resolve(context, source)),
+  );
+}
+
+function safeJsonArray(text: string): string[] | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.map(String) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads and checks Dockerfiles; paths in findings relative to `root` (default: the current directory), which is
+ * also the build context every image of this repository is built from.
+ */
 export function analyzeDockerfiles(files: string[], options: { root?: string } = {}): Finding[] {
   const root = path.resolve(options.root ?? process.cwd());
   return files.flatMap((file) => {
     const absolute = path.resolve(root, file);
-    return analyzeDockerfile(fs.readFileSync(absolute, 'utf8'), path.relative(root, absolute));
+    return analyzeDockerfile(fs.readFileSync(absolute, 'utf8'), path.relative(root, absolute), { context: root });
   });
 }
 
