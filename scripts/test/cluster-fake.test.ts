@@ -1,0 +1,191 @@
+/**
+ * The cluster-only paths (check's Istio / injection / gateway checks, urls from nodePorts, deploy refusing to
+ * start without Istio) against a small fake API server on a loopback port, reached through a kubeconfig file
+ * like Minikube's: the real client library and the real kube-context code path, without a cluster.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { main } from '../src/cli';
+import { BufferedOutput } from '../src/io';
+
+interface ClusterState {
+  istio: boolean;
+  injection: boolean;
+  gatewayReady: boolean;
+  /** LoadBalancer address, as under `minikube tunnel`. */
+  tunnel?: string;
+}
+
+const repoRoot = path.resolve(__dirname, '../..');
+const webIngress = parse(fs.readFileSync(path.join(repoRoot, 'istio/base/virtualservice-web-ingress.yaml'), 'utf8'));
+
+function fakeApiServer(state: ClusterState): { server: http.Server; writes: string[] } {
+  const writes: string[] = [];
+  const json = (res: http.ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const notFound = (res: http.ServerResponse, what: string): void =>
+    json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${what} not found` });
+  const server = http.createServer((req, res) => {
+    const url = req.url!.split('?')[0];
+    if (req.method !== 'GET') {
+      writes.push(`${req.method} ${url}`);
+      return notFound(res, url);
+    }
+    switch (url) {
+      case '/version':
+        return json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0' });
+      case '/apis':
+        return json(res, 200, {
+          kind: 'APIGroupList',
+          groups: [
+            { name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }] },
+            ...(state.istio ? [{ name: 'networking.istio.io', versions: [{ groupVersion: 'networking.istio.io/v1', version: 'v1' }] }] : []),
+          ],
+        });
+      case '/api/v1/namespaces/default':
+        return json(res, 200, { metadata: { name: 'default', labels: state.injection ? { 'istio-injection': 'enabled' } : {} } });
+      case '/apis/apps/v1/namespaces/istio-system/deployments/istio-ingressgateway':
+        if (!state.istio) return notFound(res, 'deployment istio-ingressgateway');
+        return json(res, 200, {
+          metadata: { name: 'istio-ingressgateway', generation: 1 },
+          spec: { replicas: 1 },
+          status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: state.gatewayReady ? 1 : 0 },
+        });
+      case '/api/v1/nodes':
+        return json(res, 200, {
+          items: [{ metadata: { name: 'minikube', labels: { 'minikube.k8s.io/name': 'minikube' } }, status: { addresses: [{ type: 'InternalIP', address: '192.168.49.2' }] } }],
+        });
+      case '/api/v1/namespaces/istio-system/services/istio-ingressgateway':
+        if (!state.istio) return notFound(res, 'service istio-ingressgateway');
+        return json(res, 200, {
+          metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' },
+          spec: { type: 'LoadBalancer', ports: [{ name: 'status-port', port: 15021, nodePort: 30521 }, { name: 'http2', port: 80, nodePort: 31380 }] },
+          status: { loadBalancer: state.tunnel ? { ingress: [{ ip: state.tunnel }] } : {} },
+        });
+      case '/apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress':
+        return state.istio ? json(res, 200, webIngress) : notFound(res, 'virtualservice web-ingress');
+      default:
+        return notFound(res, url);
+    }
+  });
+  return { server, writes };
+}
+
+describe('cluster target (fake API server, kubeconfig context "minikube")', () => {
+  let dir: string;
+  const savedKubeconfig = process.env.KUBECONFIG;
+  let fake: ReturnType<typeof fakeApiServer>;
+  const state: ClusterState = { istio: true, injection: true, gatewayReady: true };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scripts-fake-cluster-'));
+    fake = fakeApiServer(state);
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    const { port } = fake.server.address() as AddressInfo;
+    const config = path.join(dir, 'config');
+    fs.writeFileSync(
+      config,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: minikube\n  cluster:\n    server: http://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\n` +
+        'users:\n- name: minikube\n  user: {}\ncontexts:\n- name: minikube\n  context: {cluster: minikube, user: minikube}\ncurrent-context: minikube\n',
+    );
+    process.env.KUBECONFIG = config;
+  });
+
+  afterAll(async () => {
+    if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = savedKubeconfig;
+    await new Promise<void>((resolve) => fake.server.close(() => resolve()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    Object.assign(state, { istio: true, injection: true, gatewayReady: true, tunnel: undefined });
+    fake.writes.length = 0;
+  });
+
+  async function run(...argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+    const io = new BufferedOutput();
+    const code = await main([...argv, '--cluster'], io, {});
+    return { code, stdout: io.stdout, stderr: io.stderr };
+  }
+
+  it('check: all prerequisites met, Minikube detected', async () => {
+    const result = await run('check');
+    expect(result.stderr).toEqual([]);
+    expect(result.stdout).toEqual([
+      expect.stringMatching(/^✓ kube context "minikube" \(http:\/\/127\.0\.0\.1:\d+\) answers \(Kubernetes API v1\.31\.0\)$/),
+      '✓ Istio API networking.istio.io/v1 is served',
+      '✓ namespace default is labelled for sidecar injection',
+      '✓ the Istio ingress gateway is running (istio-system/istio-ingressgateway)',
+      '- Minikube: detected',
+    ]);
+    expect(result.code).toBe(0);
+  });
+
+  it('check without Istio: the plain explanation instead of "no matches for kind Gateway", exit 1', async () => {
+    Object.assign(state, { istio: false, injection: false });
+    const result = await run('check');
+    expect(result.stdout).toContain('✗ Istio is not installed: the Gateway resource type is unknown; install Istio first');
+    expect(result.stdout).toContain(
+      '✗ namespace default is not labelled for sidecar injection: kubectl label namespace default istio-injection=enabled',
+    );
+    expect(result.stdout).toContain(
+      '✗ the Istio ingress gateway is not installed (no Deployment istio-system/istio-ingressgateway): install Istio with the demo profile',
+    );
+    expect(result.code).toBe(1);
+  });
+
+  it('check with the gateway not yet available', async () => {
+    state.gatewayReady = false;
+    const result = await run('check');
+    expect(result.stdout).toContain('✗ the Istio ingress gateway is not ready: istio-ingressgateway 1/1 updated, 0/1 available');
+    expect(result.code).toBe(1);
+  });
+
+  it('deploy without Istio stops before sending anything', async () => {
+    state.istio = false;
+    const result = await run('deploy');
+    expect(result.stderr).toEqual(['error: Istio is not installed: the Gateway resource type is unknown; install Istio first']);
+    expect(result.code).toBe(1);
+    expect(fake.writes).toEqual([]);
+  });
+
+  it('apply without Istio stops before sending anything', async () => {
+    state.istio = false;
+    const result = await run('apply', '-f', path.join(repoRoot, 'istio/faults/authors-delay.yaml'));
+    expect(result.stderr).toEqual(['error: Istio is not installed: the Gateway resource type is unknown; install Istio first']);
+    expect(fake.writes).toEqual([]);
+  });
+
+  it('urls: node IP + the http2 nodePort, the Kiali command and the minikube tunnel hint', async () => {
+    const result = await run('urls');
+    expect(result.code).toBe(0);
+    expect(result.stdout.slice(0, 3)).toEqual([
+      'Web app:      http://192.168.49.2:31380/',
+      'getmultiple:  curl -s http://192.168.49.2:31380/web-api/v1/getmultiple',
+      'Swagger UI:   http://192.168.49.2:31380/openapi/ui',
+    ]);
+    expect(result.stdout.some((l) => l.startsWith('Kiali:        istioctl dashboard kiali'))).toBe(true);
+    expect(result.stdout.some((l) => l.includes('minikube tunnel'))).toBe(true);
+  });
+
+  it('urls under `minikube tunnel`: the LoadBalancer address', async () => {
+    state.tunnel = '127.0.0.1';
+    expect((await run('urls')).stdout[1]).toBe('getmultiple:  curl -s http://127.0.0.1/web-api/v1/getmultiple');
+  });
+
+  it('urls without the ingress gateway Service: says to install Istio, exit 1', async () => {
+    state.istio = false;
+    const result = await run('urls');
+    expect(result.stdout[0]).toBe(
+      'No gateway URL: Service istio-system/istio-ingressgateway not found: install Istio with the demo profile',
+    );
+    expect(result.code).toBe(1);
+  });
+});
