@@ -10,9 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { main } from '../src/cli';
+import { deployCommand } from '../src/commands';
 import { BufferedOutput } from '../src/io';
+import { clusterTarget, KubeClient } from '../src/kube';
 
 interface ClusterState {
+  /** Reads of a workload Deployment before it reports rolled out (never, when Infinity). */
+  readsUntilReady: number;
   istio: boolean;
   injection: boolean;
   gatewayReady: boolean;
@@ -31,13 +35,49 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
   };
   const notFound = (res: http.ServerResponse, what: string): void =>
     json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${what} not found` });
+  const reads = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const url = req.url!.split('?')[0];
+    if (req.method === 'PATCH' && req.headers['content-type'] === 'application/apply-patch+yaml') {
+      // Server-side apply: echo the object back.
+      writes.push(`${req.method} ${url}`);
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => json(res, 200, JSON.parse(body)));
+      return;
+    }
     if (req.method !== 'GET') {
       writes.push(`${req.method} ${url}`);
       return notFound(res, url);
     }
+    const deployment = /^\/apis\/apps\/v1\/namespaces\/default\/deployments\/([^/]+)$/.exec(url);
+    if (deployment) {
+      const n = (reads.get(url) ?? 0) + 1;
+      reads.set(url, n);
+      const ready = n > state.readsUntilReady;
+      return json(res, 200, {
+        metadata: { name: deployment[1], generation: 1 },
+        spec: { replicas: 1 },
+        status: ready ? { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 } : { observedGeneration: 1, replicas: 1 },
+      });
+    }
     switch (url) {
+      // Discovery, which KubernetesObjectApi needs for the plural of each kind.
+      case '/api/v1':
+        return json(res, 200, {
+          kind: 'APIResourceList',
+          groupVersion: 'v1',
+          resources: [
+            { name: 'services', namespaced: true, kind: 'Service', verbs: ['get', 'patch'] },
+            { name: 'serviceaccounts', namespaced: true, kind: 'ServiceAccount', verbs: ['get', 'patch'] },
+          ],
+        });
+      case '/apis/apps/v1':
+        return json(res, 200, {
+          kind: 'APIResourceList',
+          groupVersion: 'apps/v1',
+          resources: [{ name: 'deployments', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch'] }],
+        });
       case '/version':
         return json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0' });
       case '/apis':
@@ -81,7 +121,7 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
   let dir: string;
   const savedKubeconfig = process.env.KUBECONFIG;
   let fake: ReturnType<typeof fakeApiServer>;
-  const state: ClusterState = { istio: true, injection: true, gatewayReady: true };
+  const state: ClusterState = { istio: true, injection: true, gatewayReady: true, readsUntilReady: 0 };
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scripts-fake-cluster-'));
@@ -105,7 +145,7 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
   });
 
   beforeEach(() => {
-    Object.assign(state, { istio: true, injection: true, gatewayReady: true, tunnel: undefined });
+    Object.assign(state, { istio: true, injection: true, gatewayReady: true, tunnel: undefined, readsUntilReady: 0 });
     fake.writes.length = 0;
   });
 
@@ -187,5 +227,36 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
       'No gateway URL: Service istio-system/istio-ingressgateway not found: install Istio with the demo profile',
     );
     expect(result.code).toBe(1);
+  });
+
+  it('deploy: server-side applies k8s/ and istio/base/, waits for every rollout, prints the URLs', async () => {
+    state.readsUntilReady = 2; // each Deployment reports rolled out on its third read
+    const io = new BufferedOutput();
+    const client = await KubeClient.create(await clusterTarget());
+    expect(await deployCommand(client, { timeoutSec: 30, intervalMs: 10, env: {} }, io)).toBe(0);
+    expect(fake.writes).toEqual(
+      expect.arrayContaining([
+        'PATCH /api/v1/namespaces/default/serviceaccounts/web-api',
+        'PATCH /api/v1/namespaces/default/services/web-api',
+        'PATCH /apis/apps/v1/namespaces/default/deployments/web-api-v2',
+        'PATCH /apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress',
+        'PATCH /apis/networking.istio.io/v1/namespaces/default/destinationrules/web-api',
+      ]),
+    );
+    // Subsets exist before the VirtualService that names them.
+    expect(fake.writes.indexOf('PATCH /apis/networking.istio.io/v1/namespaces/default/destinationrules/web-api')).toBeLessThan(
+      fake.writes.indexOf('PATCH /apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress'),
+    );
+    expect(io.stderr.filter((l) => l.startsWith('rolled out: '))).toHaveLength(5);
+    expect(io.stdout).toContain('all 5 deployments rolled out');
+    expect(io.stdout).toContain('getmultiple:  curl -s http://192.168.49.2:31380/web-api/v1/getmultiple');
+  });
+
+  it('deploy gives up at --timeout naming what it still waits for', async () => {
+    state.readsUntilReady = Infinity;
+    const client = await KubeClient.create(await clusterTarget());
+    await expect(deployCommand(client, { timeoutSec: 1, intervalMs: 50, env: {} }, new BufferedOutput())).rejects.toThrow(
+      /^timed out after 1 s waiting for: articles 0\/1 updated, 0\/1 available; .*web-api-v2 0\/1 updated, 0\/1 available/,
+    );
   });
 });
