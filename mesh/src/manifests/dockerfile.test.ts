@@ -20,9 +20,10 @@ describe('Dockerfile analysis', () => {
     ]);
   });
 
-  it('reports a single-stage, unpinned, root image that installs dev dependencies', () => {
+  it('reports a single-stage, unpinned, root image that installs dev dependencies and has no ignore file', () => {
     const findings = analyzeDockerfiles([`${fixtures}/single-stage.Dockerfile`], { root });
-    expect(findings.map((f) => f.code).sort()).toEqual(['CNS0201', 'CNS0202', 'CNS0203', 'CNS0204']);
+    expect(findings.map((f) => f.code).sort()).toEqual(['CNS0201', 'CNS0202', 'CNS0203', 'CNS0204', 'CNS0206']);
+    expect(findings.find((f) => f.code === 'CNS0206')?.message).toMatch(/no single-stage\.Dockerfile\.dockerignore beside it/);
     expect(findings.find((f) => f.code === 'CNS0202')?.message).toMatch(/no multi-stage build/);
     expect(findings.find((f) => f.code === 'CNS0203')?.message).toMatch(/node:latest is not pinned/);
     expect(findings.find((f) => f.code === 'CNS0204')?.line).toBe(5); // the RUN with a continuation line

@@ -155,7 +155,19 @@ export function analyzeDockerfiles(files: string[], options: { root?: string } =
   const root = path.resolve(options.root ?? process.cwd());
   return files.flatMap((file) => {
     const absolute = path.resolve(root, file);
-    return analyzeDockerfile(fs.readFileSync(absolute, 'utf8'), path.relative(root, absolute), { context: root });
+    const relative = path.relative(root, absolute);
+    const findings = analyzeDockerfile(fs.readFileSync(absolute, 'utf8'), relative, { context: root });
+    // BuildKit reads `<Dockerfile>.dockerignore` beside the Dockerfile, else `.dockerignore` at the context root.
+    if (!fs.existsSync(`${absolute}.dockerignore`) && !fs.existsSync(path.join(root, '.dockerignore'))) {
+      findings.push({
+        code: 'CNS0206',
+        severity: 'error',
+        file: relative,
+        object: 'Dockerfile/final',
+        message: `no ${path.basename(absolute)}.dockerignore beside it and no .dockerignore in the build context: the whole repository, node_modules included, is sent to the builder`,
+      });
+    }
+    return findings;
   });
 }
 
