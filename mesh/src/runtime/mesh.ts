@@ -141,7 +141,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   // ---- manifests
   const k8s = loadManifestFiles(options.k8sPaths ?? ['k8s'], { root });
   const kubernetesObjects = k8s.objects.filter((o) => !isIstioObject(o.object));
-  const istioLoad = mode === 'istio' ? loadManifestFiles(istioPaths, { root }) : { objects: [], findings: [] };
+  // Also loaded without Istio: the data plane then treats the gateway's VirtualServices as plain Ingress rules
+  // (host/path → Service, no subsets, weights, faults or retries).
+  const istioLoad = loadManifestFiles(istioPaths, { root });
   const loadErrors = [...k8s.findings, ...istioLoad.findings].filter((f) => f.severity === 'error');
   if (loadErrors.length > 0) throw new MeshStartError(findingsMessage('cannot read the manifests', new ConfigRejectedError(loadErrors)));
   let topology: Topology;
@@ -155,7 +157,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     kubernetesObjects,
     analyze: analyzeManifests,
     compile: (istioObjects) =>
-      compileMeshConfig({ istio: toIstioConfig(mode === 'istio' ? istioObjects : []), services: topology.services, workloads, mode, namespace }),
+      compileMeshConfig({ istio: toIstioConfig(istioObjects), services: topology.services, workloads, mode, namespace }),
     log,
   });
   try {
@@ -206,7 +208,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   const appliedFiles = new Set<string>();
   const startupFiles = istioPaths.map((p) => path.relative(root, path.resolve(root, p)));
   const watcher = new ManifestWatcher({ root, onChange: (file) => reloadFile(file), onError: (error) => log(`file watch: ${error.message}`) });
-  const watchEnabled = (options.watch ?? true) && mode === 'istio';
+  const watchEnabled = options.watch ?? true;
 
   const backend = {
     root,
