@@ -29,7 +29,10 @@ type ShutdownConfig = Pick<ServiceConfig, 'PORT' | 'HOST' | 'SHUTDOWN_DELAY_MS' 
  */
 export async function runServer(app: ServiceApp, config: ShutdownConfig, options: RunServerOptions = {}): Promise<RunningServer> {
   const exit = options.exit ?? ((code: number) => process.exit(code));
-  const { logger, readiness } = app;
+  const { readiness } = app;
+  // Lifecycle lines (listening with the real port, shutdown) are written even when LOG_LEVEL hides info:
+  // supervisors such as the local mesh read the port from the listening line.
+  const logger = app.logger.isLevelEnabled('info') ? app.logger : app.logger.child({}, { level: 'info' });
   const server = http.createServer(app);
   // Longer than the idle timeout of the proxies in front (Envoy, nginx, the local mesh) so they never reuse
   // a connection this side is closing.

@@ -60,7 +60,8 @@ describe('graceful shutdown of a real server process', () => {
   });
 
   it('closes idle keep-alive connections so the drain does not wait for them', async () => {
-    proc = spawnNode(fixture, { tsx: true, env: { PORT: '0', HOST: '127.0.0.1', DRAIN_TIMEOUT_MS: '60000' } });
+    // LOG_LEVEL=warn: the listening line (with the port) is still written, supervisors depend on it.
+    proc = spawnNode(fixture, { tsx: true, env: { PORT: '0', HOST: '127.0.0.1', DRAIN_TIMEOUT_MS: '60000', LOG_LEVEL: 'warn' } });
     const port = await waitForListening(proc);
     const agent = new http.Agent({ keepAlive: true });
     await new Promise<void>((resolve, reject) => {
