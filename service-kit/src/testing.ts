@@ -80,7 +80,7 @@ export function spawnNode(script: string, options: { env?: NodeJS.ProcessEnv; ts
     for (const notify of waiters) notify();
   });
 
-  const waitForLine = (predicate: (line: string) => boolean, timeoutMs = 15_000) =>
+  const waitForLine = (predicate: (line: string) => boolean, timeoutMs = 25_000) =>
     new Promise<string>((resolve, reject) => {
       const check = () => {
         const found = stdoutLines.find(predicate);
