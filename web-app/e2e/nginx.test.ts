@@ -244,6 +244,35 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       expect(existsSync(runDir!)).toBe(false);
     });
 
+    it('stops nginx when the process that started it dies without a signal (no orphaned nginx)', async () => {
+      const port = await freePort();
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'web-app-orphan-'));
+      const log = path.join(dir, 'out.log');
+      // An intermediate shell starts run-web-app in the background, then exits when its stdin closes:
+      // run-web-app is re-parented, as when a supervisor is SIGKILLed.
+      const shell = spawn(
+        'sh',
+        ['-c', 'node "$0" >"$1" 2>&1 & echo $!; read _', RUN_WEB_APP, log],
+        { env: { ...process.env, PORT: String(port), WEB_APP_SERVER: 'nginx' }, stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      let wrapper = 0;
+      try {
+        wrapper = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+        const runDir = await waitFor('the start-up line', () => /\(logs in ([^)]+)\)/.exec(existsSync(log) ? readFileSync(log, 'utf8') : '')?.[1]);
+        await waitFor('web-app /healthz', async () => ((await request(port, '/healthz').catch(() => undefined))?.status === 200 ? true : undefined));
+        const master = Number(readFileSync(path.join(runDir, 'nginx.pid'), 'utf8').trim());
+
+        shell.stdin.end(); // the shell exits; nobody will ever send run-web-app a signal
+        await waitFor('run-web-app and nginx to exit', () => (!processExists(wrapper) && !processExists(master) ? true : undefined));
+        expect(readFileSync(log, 'utf8')).toMatch(/parent process \d+ is gone; stopping/);
+        expect(existsSync(runDir)).toBe(false);
+      } finally {
+        shell.kill();
+        if (wrapper && processExists(wrapper)) process.kill(wrapper, 'SIGTERM'); // only when the test failed
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it("exits with nginx's exit code and shows nginx's error log when the port is taken", async () => {
       const blocker = net.createServer();
       await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

@@ -50,6 +50,23 @@ function readConfig() {
   return { port, host, server };
 }
 
+/**
+ * Stops the server when the process that started us goes away (we get re-parented): a supervisor that crashed
+ * or was SIGKILLed must not leave nginx holding its port on a shared machine.
+ */
+function stopWhenOrphaned(stop) {
+  const parent = process.ppid;
+  if (parent <= 1) return; // started by init (or already orphaned): nothing to watch
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      console.error(`web-app: parent process ${parent} is gone; stopping`);
+      stop();
+    }
+  }, 500);
+  timer.unref();
+}
+
 function runNginx(nginx, { host, port }) {
   // `nginx -v` prints "nginx version: nginx/1.22.1" on stderr.
   const probe = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
@@ -74,6 +91,7 @@ function runNginx(nginx, { host, port }) {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  stopWhenOrphaned(stop);
 
   child.on('spawn', () => {
     console.log(`web-app: serving web-app/dist with nginx ${version} on http://${host}:${port} (logs in ${runDir})`);
@@ -107,6 +125,7 @@ function runNode({ host, port }, reason) {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  stopWhenOrphaned(stop);
 }
 
 const config = readConfig();
