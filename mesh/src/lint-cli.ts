@@ -26,7 +26,19 @@ import type { Finding } from './model';
 
 const isDockerfile = (file: string): boolean => /(^|[./])Dockerfile$/.test(path.basename(file));
 
-function main(argv: string[]): number {
+/** Where the CLI writes: stdout gets the findings, stderr the summary and usage errors. */
+export interface LintOutput {
+  out(line: string): void;
+  err(text: string): void;
+}
+
+const processOutput: LintOutput = {
+  out: (line) => console.log(line),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+/** Runs the CLI on `argv` (as in process.argv) and returns the exit code: 0 clean, 1 findings, 2 usage error. */
+export function runLint(argv: string[], output: LintOutput = processOutput): number {
   const program = new Command()
     .name('lint-manifests')
     .description('Analyze Kubernetes/Istio manifests and Dockerfiles; exit 1 on findings')
@@ -37,7 +49,7 @@ function main(argv: string[]): number {
     .option('--codes', 'list every finding code with its meaning')
     .option('--quiet', 'print findings only, no summary line')
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => output.err(text), writeOut: (text) => output.out(text.trimEnd()) });
   try {
     program.parse(argv);
   } catch (error) {
@@ -46,14 +58,14 @@ function main(argv: string[]): number {
   }
   const options = program.opts<{ root: string; base: string | false; codes?: boolean; quiet?: boolean }>();
   if (options.codes) {
-    for (const [code, meaning] of Object.entries(FINDING_CODES)) console.log(`${code}  ${meaning}`);
+    for (const [code, meaning] of Object.entries(FINDING_CODES)) output.out(`${code}  ${meaning}`);
     return 0;
   }
   const root = path.resolve(options.root);
   const paths: string[] = program.args;
   const missing = paths.filter((p) => !fs.existsSync(path.resolve(root, p)));
   if (missing.length > 0) {
-    console.error(`lint-manifests: not found: ${missing.join(', ')}`);
+    output.err(`lint-manifests: not found: ${missing.join(', ')}`);
     return 2;
   }
 
@@ -81,10 +93,10 @@ function main(argv: string[]): number {
     findings = sortFindings(findings);
   }
 
-  for (const finding of findings) console.log(formatFinding(finding));
+  for (const finding of findings) output.out(formatFinding(finding));
   if (!options.quiet) {
     const errors = findings.filter((f) => f.severity === 'error').length;
-    console.error(`${findings.length === 0 ? 'no findings' : `${errors} errors, ${findings.length - errors} warnings`} (${summary})`);
+    output.err(`${findings.length === 0 ? 'no findings' : `${errors} errors, ${findings.length - errors} warnings`} (${summary})`);
   }
   return findings.length > 0 ? 1 : 0;
 }
@@ -93,4 +105,4 @@ function splitList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-process.exitCode = main(process.argv);
+if (require.main === module) process.exitCode = runLint(process.argv);
