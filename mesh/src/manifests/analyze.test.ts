@@ -100,6 +100,16 @@ describe('manifest analysis: each check fires on its broken fixture', () => {
     expect(Object.keys(FINDING_CODES).filter((code) => !covered.has(code as keyof typeof FINDING_CODES))).toEqual([]);
   });
 
+  it('validates Istio v1 kinds against the older schema with the same spec', () => {
+    const telemetry = parseManifestText(
+      'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: mesh-default}\nspec:\n  tracing: {}\n',
+      'telemetry.yaml',
+    );
+    expect(analyzeManifests(telemetry.objects)).toEqual([
+      expect.objectContaining({ code: 'IST0106', object: 'Telemetry/mesh-default', message: 'spec.tracing: must be array' }),
+    ]);
+  });
+
   it('warns about kinds it has no schema for instead of passing them silently', () => {
     const { objects } = parseManifestText('apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n', 'widget.yaml');
     expect(analyzeManifests(objects)).toEqual([

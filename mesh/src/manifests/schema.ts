@@ -3,7 +3,7 @@
  * @kubernetes-models/istio for Istio kinds (IST0106, istioctl's SchemaValidationError).
  *
  * @kubernetes-models/istio 2.3.0 predates the `v1` Istio APIs: a `v1` object is validated against the `v1beta1`
- * schema, whose spec is the same.
+ * schema (or `v1alpha3`/`v1alpha1` for kinds that went straight to v1, e.g. Telemetry), whose spec is the same.
  */
 import type { ErrorObject } from 'ajv';
 import type { Finding, K8sObject, LoadedObject } from '../model';
@@ -34,7 +34,8 @@ function findModel(apiVersion: string, kind: string): { model: ModelClass; apiVe
   let found: { model: ModelClass; apiVersion: string } | null = null;
   if ((group === '' || SAFE_GROUP.test(group)) && SAFE_NAME.test(version) && SAFE_NAME.test(kind)) {
     const candidates: string[] = [version];
-    if (group.endsWith('.istio.io') && version === 'v1') candidates.push('v1beta1');
+    // Istio promotes APIs without changing their spec: fall back to the newest older version the package has.
+    if (group.endsWith('.istio.io') && version === 'v1') candidates.push('v1beta1', 'v1alpha3', 'v1alpha1');
     for (const candidate of candidates) {
       const modulePath = group.endsWith('.istio.io')
         ? `@kubernetes-models/istio/${group}/${candidate}/${kind}`
