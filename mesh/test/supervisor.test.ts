@@ -168,3 +168,36 @@ describe('Supervisor with fake services', () => {
     await expect(supervisor.startWorkload(missing)).rejects.toThrow('nope/dist/server.js is missing (run `npm run build`)');
   });
 });
+
+describe('Supervisor crash loop', () => {
+  it('restarts a process that keeps crashing with doubling delays (CrashLoopBackOff)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-crashloop-'));
+    fs.writeFileSync(path.join(dir, 'crash.js'), "console.error('boom'); process.exit(3);\n");
+    const logs: string[] = [];
+    const supervisor = new Supervisor({
+      root: dir,
+      meshEnv: () => ({}),
+      probe: { startupTimeoutMs: 3000 },
+      backoff: { baseMs: 50, maxMs: 200 },
+      log: (message) => logs.push(message),
+    });
+    const spec: WorkloadSpec = {
+      workload: { name: 'authors', namespace: 'default', labels: {}, app: 'authors', version: 'v1', serviceAccount: 'authors', replicas: 1 },
+      command: { argv: ['node', 'crash.js'], cwd: '.', requires: { file: 'crash.js', buildHint: '' }, defaultReadinessPath: '/readyz' },
+      env: {},
+      readinessPath: '/readyz',
+      terminationGraceMs: 1000,
+      file: 'k8s/authors.yaml',
+    };
+    try {
+      await expect(supervisor.startWorkload(spec)).rejects.toThrow(/authors-0 did not become ready within 3s .*its last output:\n {2}boom/s);
+      await until(() => supervisor.status()[0].restarts >= 4, 30_000);
+      const delays = logs.filter((l) => l.includes('exited (exit code 3)')).map((l) => /in (\d+)ms/.exec(l)![1]);
+      expect(delays.slice(0, 4)).toEqual(['50', '100', '200', '200']);
+      expect(logs.some((l) => l.includes('CrashLoopBackOff'))).toBe(true);
+    } finally {
+      await supervisor.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

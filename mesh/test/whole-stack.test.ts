@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { findExecutable } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '../src';
 import { eventually, get, isAlive, makeMeshRoot, many, requestCount, requireBuild, withDescendants } from './helpers';
 
@@ -66,7 +67,7 @@ const virtualServices = { group: 'networking.istio.io', version: 'v1', namespace
 
 describe('local mesh, whole stack through the gateway', () => {
   it('routes getmultiple to web-api v1 only with the base VirtualService: 5 articles with their authors', async () => {
-    const answers = await many(getmultiple(), 30, 6);
+    const answers = await many(getmultiple(), 30, 2);
     expect(answers.map((a) => a.status)).toEqual(Array(30).fill(200));
     expect(new Set(answers.map((a) => a.headers.get('x-web-api-version')))).toEqual(new Set(['v1']));
     for (const answer of answers) {
@@ -115,11 +116,13 @@ describe('local mesh, whole stack through the gateway', () => {
     };
     const edge = (id: string) => graph.edges.find((e) => e.id === id);
     expect(edge('workload:istio-ingressgateway->service:web-api')?.requests).toBeGreaterThanOrEqual(10);
-    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({ httpPercentReq: 100, errorPercent: 0 });
+    // getmultiple goes to v1 only; the OpenAPI route (no subset) may also have reached v2.
+    expect(edge('service:web-api->workload:web-api-v1')?.requests).toBeGreaterThanOrEqual(10);
+    expect(edge('service:web-api->workload:web-api-v1')?.errorPercent).toBe(0);
     expect(edge('workload:web-api-v1->service:articles')?.requests).toBeGreaterThanOrEqual(10);
     expect(edge('service:authors->workload:authors')?.requests).toBeGreaterThanOrEqual(10);
     expect(edge('workload:web-api-v1->service:articles')!.p99).toBeGreaterThanOrEqual(edge('workload:web-api-v1->service:articles')!.p50);
-    expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions).toEqual({ v1: 100 });
+    expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions.v1).toBeGreaterThan(80);
   });
 
   it('after applying istio/traffic/web-ingress-80-20.yaml, 2000 requests give web-api v2 a 20 % ± 3 pp share', async () => {
@@ -242,6 +245,54 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(script.status).toBe(200);
     expect((await script.text()).length).toBeGreaterThan(100_000);
   });
+
+  const chromium = findExecutable('chromium');
+  (chromium ? it : it.skip)(`draws the live graph page in Chromium with the web-api version share${chromium ? '' : ' [needs chromium, not installed]'}`, async () => {
+    await many(getmultiple(), 5, 1);
+    const { chromium: launcher } = await import('playwright-core');
+    const browser = await launcher.launch({
+      executablePath: chromium,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${mesh.adminUrl}/graph`);
+      const share = page.locator('#shares [data-service="web-api"] .share-title');
+      await share.waitFor({ timeout: 15_000 });
+      expect(await share.textContent()).toMatch(/^web-api: v1 \d+(\.\d)?%/);
+      const drawn = await page.waitForFunction(() => {
+        const cy = (window as unknown as { meshGraph?: { nodes(): { length: number }; edges(): Array<{ data(k: string): string }> } }).meshGraph;
+        return cy && cy.edges().length > 0 ? { nodes: cy.nodes().length, labels: cy.edges().map((e) => e.data('label')) } : undefined;
+      }, undefined, { timeout: 15_000 });
+      const { nodes, labels } = (await drawn.jsonValue())!;
+      expect(nodes).toBeGreaterThanOrEqual(9);
+      expect(labels.some((label) => /rps · \d+(\.\d)?% · p95 /.test(label))).toBe(true);
+      expect(await page.locator('#graph canvas').count()).toBeGreaterThan(0);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('rolls web-api-v1 while traffic flows: every request succeeds and a new replica takes over', async () => {
+    const before = mesh.endpoints().find((e) => e.workload === 'web-api-v1')!;
+    let rolling = true;
+    const statuses: number[] = [];
+    const traffic = (async () => {
+      while (rolling) statuses.push((await get(getmultiple())).status);
+    })();
+    try {
+      await mesh.restartWorkload('web-api-v1');
+    } finally {
+      rolling = false;
+      await traffic;
+    }
+    const after = mesh.endpoints().filter((e) => e.workload === 'web-api-v1');
+    expect(after.map((e) => [e.id, e.ready])).toEqual([['web-api-v1-1', true]]);
+    expect(after[0].pid).not.toBe(before.pid);
+    expect(isAlive(before.pid!)).toBe(false);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  }, 120_000);
 
   it('stop() ends every process it started, and their children (nginx)', async () => {
     const pids = withDescendants(mesh.endpoints().map((e) => e.pid!));

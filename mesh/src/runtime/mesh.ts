@@ -330,6 +330,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      supervisor.beginShutdown();
       watcher.close();
       // Listeners first (no new requests), then the upstream pools (their idle keep-alive connections would
       // otherwise hold the services' drain open), then the processes.

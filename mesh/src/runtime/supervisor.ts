@@ -178,6 +178,14 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /**
+   * From now on an exiting process is not restarted. Called synchronously when shutdown begins: on Ctrl-C the
+   * terminal signals the children too, and their exits must not look like crashes.
+   */
+  beginShutdown(): void {
+    this.stopping = true;
+  }
+
   /** Stops every replica: SIGTERM, then SIGKILL after the deadline. */
   async stop(): Promise<void> {
     this.stopping = true;
