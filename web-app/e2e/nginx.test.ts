@@ -273,6 +273,21 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       }
     });
 
+    it('a client holding a request open cannot stall the shutdown past the drain deadline', async () => {
+      const app = await startWebApp({ WEB_APP_SERVER: 'nginx', WEB_APP_DRAIN_MS: '300' });
+      // Half a request: nginx's graceful QUIT waits for it (up to client_header_timeout, 60 s).
+      const socket = net.connect(app.port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+      try {
+        const started = Date.now();
+        expect(await app.stop()).toEqual({ code: 0, signal: null });
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        socket.destroy();
+      }
+    });
+
     it("exits with nginx's exit code and shows nginx's error log when the port is taken", async () => {
       const blocker = net.createServer();
       await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

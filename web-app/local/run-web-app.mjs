@@ -5,6 +5,7 @@
 //   PORT (required)     port to listen on
 //   HOST                address to listen on (default 127.0.0.1)
 //   WEB_APP_SERVER      `nginx` or `node` to force one; default: nginx when on PATH
+//   WEB_APP_DRAIN_MS    how long SIGTERM waits for open requests before cutting them (default 8000)
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { renderNginxConf } from './nginx-conf.mjs';
 import { NGINX_CONF_PATH, createStaticServer } from './static-server.mjs';
 
+/** How long a graceful stop may take before open connections are cut (below Kubernetes' default 30 s). */
+const DRAIN_DEADLINE_MS = Number(process.env.WEB_APP_DRAIN_MS) || 8000;
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 
 function fail(message, code = 2) {
@@ -88,6 +91,9 @@ function runNginx(nginx, { host, port }) {
     }
     stopping = true;
     child.kill('SIGQUIT'); // graceful: finish in-flight requests, then exit
+    // A client holding a request open must not keep nginx alive past a supervisor's kill deadline (which would
+    // SIGKILL us and orphan nginx): switch to a fast shutdown after a while.
+    setTimeout(() => child.kill('SIGTERM'), DRAIN_DEADLINE_MS).unref();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -122,6 +128,7 @@ function runNode({ host, port }, reason) {
     stopping = true;
     server.close(() => process.exit(0));
     server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), DRAIN_DEADLINE_MS).unref();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
