@@ -80,6 +80,9 @@ const cases: Case[] = [
   { fixture: 'deployment-selector-mismatch.yaml', code: 'CNS0101', object: 'Deployment/authors', message: /selector wants version=v2, the template has version=v1/ },
   { fixture: 'deployment-references.yaml', code: 'CNS0103', object: 'Deployment/authors', message: /serviceAccountName authors-sa names no ServiceAccount/ },
   { fixture: 'deployment-references.yaml', code: 'CNS0104', object: 'Deployment/authors', message: /readinessProbe uses port health/, at: 'port: health' },
+  { fixture: 'deployment-not-hardened.yaml', code: 'CNS0108', object: 'Deployment/authors', message: /^container authors securityContext lacks runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities\.drop: \[ALL\]$/ },
+  { fixture: 'deployment-not-hardened.yaml', code: 'CNS0109', object: 'Deployment/authors', message: /^container authors has no resources\.requests or resources\.limits$/ },
+  { fixture: 'deployment-not-hardened.yaml', code: 'CNS0110', object: 'Deployment/authors', message: /^container authors has no livenessProbe and no readinessProbe$/, at: '- name: authors' },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0106', object: 'AuthorizationPolicy/articles', message: /selector app=article matches no workload/ },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0107', object: 'AuthorizationPolicy/articles', message: /ServiceAccount webapi, which no manifest defines/ },
 ];
@@ -90,6 +93,7 @@ describe('manifest analysis: each check fires on its broken fixture', () => {
     const match = findings.find((f) => f.code === code && message.test(f.message));
     if (!match) throw new Error(`no ${code} matching ${message} in:\n${findings.map((f) => `  ${f.code} ${f.message}`).join('\n')}`);
     if (object) expect(match.object).toBe(object);
+    expect(match.severity).toBe(/^CNS01(08|09|10)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
     if (at) expect(match.line).toBe(lineContaining(fixture, at));
     expect(match.line).toEqual(expect.any(Number));
   });

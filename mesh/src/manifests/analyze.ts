@@ -38,6 +38,9 @@ export const FINDING_CODES = {
   CNS0105: 'VirtualService destination port is not a port of the Service',
   CNS0106: 'AuthorizationPolicy selector matches no workload',
   CNS0107: 'AuthorizationPolicy principal names a ServiceAccount that is not defined',
+  CNS0108: 'container securityContext is not hardened (warning)',
+  CNS0109: 'container has no resource requests or limits (warning)',
+  CNS0110: 'container has no liveness or readiness probe (warning)',
   CNS0201: 'Dockerfile final stage runs as root',
   CNS0202: 'Dockerfile has no multi-stage build',
   CNS0203: 'Dockerfile base image not pinned to a version',
@@ -272,7 +275,44 @@ function checkWorkload(workload: Workload, index: Index, report: Report): void {
           ['spec', 'template', 'spec', 'containers', c, probe, 'httpGet', 'port']);
       }
     }
+    checkContainerHardening(loaded, container as unknown as Record<string, unknown>, c, podSpec, report);
   });
+}
+
+/**
+ * The project's rules for every container (k8s/README.md), as warnings: a hardened securityContext, requests
+ * and limits, liveness and readiness probes. Runs as warnings so that the local mesh still accepts a minimal
+ * Deployment, while `npm run lint:manifests` and the tests hold the repository's own files to them.
+ */
+function checkContainerHardening(
+  loaded: LoadedObject,
+  container: Record<string, unknown>,
+  c: number,
+  podSpec: Record<string, unknown> | undefined,
+  report: Report,
+): void {
+  const at = ['spec', 'template', 'spec', 'containers', c];
+  const name = String(container.name);
+  const security = isPlainObject(container.securityContext) ? container.securityContext : {};
+  const podSecurity = podSpec && isPlainObject(podSpec.securityContext) ? podSpec.securityContext : {};
+  const capabilities = isPlainObject(security.capabilities) ? security.capabilities : {};
+  const missing: string[] = [];
+  if (security.runAsNonRoot !== true && podSecurity.runAsNonRoot !== true) missing.push('runAsNonRoot: true');
+  if (security.readOnlyRootFilesystem !== true) missing.push('readOnlyRootFilesystem: true');
+  if (security.allowPrivilegeEscalation !== false) missing.push('allowPrivilegeEscalation: false');
+  if (!asArray(capabilities.drop).includes('ALL')) missing.push('capabilities.drop: [ALL]');
+  if (missing.length > 0) {
+    report(loaded, 'CNS0108', `container ${name} securityContext lacks ${missing.join(', ')}`, [...at, 'securityContext'], 'warning');
+  }
+  const resources = isPlainObject(container.resources) ? container.resources : {};
+  const absent = (['requests', 'limits'] as const).filter((k) => !isPlainObject(resources[k]) || Object.keys(resources[k] as object).length === 0);
+  if (absent.length > 0) {
+    report(loaded, 'CNS0109', `container ${name} has no resources.${absent.join(' or resources.')}`, [...at, 'resources'], 'warning');
+  }
+  const probes = (['livenessProbe', 'readinessProbe'] as const).filter((probe) => !isPlainObject(container[probe]));
+  if (probes.length > 0) {
+    report(loaded, 'CNS0110', `container ${name} has no ${probes.join(' and no ')}`, at, 'warning');
+  }
 }
 
 function checkService(loaded: LoadedObject<Service>, index: Index, report: Report): void {
