@@ -124,7 +124,8 @@ async function printUrls(client: KubeClient, options: GatewayOptions, io: Output
   }
   for (const line of urlLines(base.url, paths)) io.out(line);
   if (client.target.kind === 'mesh') {
-    io.out(`Mesh admin:   ${client.target.server}/ (Istio objects, workloads, traffic graph)`);
+    io.out(`Mesh graph:   ${client.target.server}/graph   (the local mesh's Kiali-style traffic graph)`);
+    io.out(`Mesh admin:   ${client.target.server}/   (Istio objects, endpoints, metrics)`);
   } else {
     io.out('Kiali:        istioctl dashboard kiali   (or: kubectl -n istio-system port-forward svc/kiali 20001:20001)');
     if (base.minikube) {
