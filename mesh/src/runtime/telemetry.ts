@@ -28,6 +28,8 @@ const ISTIO_DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500
 
 /** Records are kept this long for the graph; a graph window is at most this. */
 export const MAX_GRAPH_WINDOW_MS = 60_000;
+/** Memory bound under load tests: beyond this many records the oldest go first (rates use the span kept). */
+const MAX_WINDOW_RECORDS = 100_000;
 
 interface TimedRecord {
   at: number;
@@ -97,6 +99,7 @@ export class MeshTelemetry implements TelemetrySink {
   private readonly durations: Histogram<(typeof ISTIO_LABELS)[number]>;
   private window: TimedRecord[] = [];
   private windowStart = 0;
+  private capped = false;
 
   constructor(
     private readonly namespace = 'default',
@@ -159,13 +162,18 @@ export class MeshTelemetry implements TelemetrySink {
   }
 
   graph(inputs: GraphInputs, windowMs = 30_000): Graph {
-    const window = Math.min(Math.max(windowMs, 1000), MAX_GRAPH_WINDOW_MS);
+    let window = Math.min(Math.max(windowMs, 1000), MAX_GRAPH_WINDOW_MS);
+    // When the record cap dropped part of the window, rates are per the span actually kept.
+    const oldest = this.window[this.windowStart];
+    if (this.capped && oldest) window = Math.max(1000, Math.min(window, this.now() - oldest.at));
     return buildGraph(this.recent(window), inputs, window);
   }
 
   private prune(now: number): void {
     const since = now - MAX_GRAPH_WINDOW_MS;
     while (this.windowStart < this.window.length && this.window[this.windowStart].at < since) this.windowStart += 1;
+    this.capped = this.window.length - this.windowStart > MAX_WINDOW_RECORDS;
+    if (this.capped) this.windowStart = this.window.length - MAX_WINDOW_RECORDS;
     // Compact now and then instead of shifting on every record.
     if (this.windowStart > 4096 && this.windowStart * 2 > this.window.length) {
       this.window = this.window.slice(this.windowStart);
