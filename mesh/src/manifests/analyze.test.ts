@@ -11,6 +11,8 @@ import { loadManifestFiles, parseManifestText } from './load';
 import { mergeObjects } from './merge';
 
 const root = path.resolve(__dirname, '../../..');
+// The first analysis in a process compiles the Istio schemas (seconds on a busy 2-core machine).
+jest.setTimeout(60_000);
 const fixtures = 'mesh/test/fixtures/manifests';
 const base = loadManifestFiles(['k8s', 'istio/base'], { root });
 

@@ -13,6 +13,8 @@ import { mergeObjects } from './merge';
 import { analyzeRepository, formatFinding } from './repository';
 
 const root = path.resolve(__dirname, '../../..');
+// The first analysis in a process compiles the Istio schemas (seconds on a busy 2-core machine).
+jest.setTimeout(60_000);
 const load = (...paths: string[]): LoadedObject[] => {
   const { objects, findings } = loadManifestFiles(paths, { root });
   expect(findings).toEqual([]);
