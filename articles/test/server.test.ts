@@ -2,6 +2,9 @@
 import { spawnNode, waitForListening, type SpawnedProcess } from '@cns/service-kit/testing';
 import { builtServer } from '../../service-kit/test/built-server';
 
+// Spawning Node processes (or Chromium) takes seconds on a loaded 2-core machine.
+jest.setTimeout(60_000);
+
 let proc: SpawnedProcess | undefined;
 afterEach(async () => {
   if (proc && proc.child.exitCode === null) proc.child.kill('SIGKILL');

@@ -2,6 +2,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawnNode, waitForListening, type SpawnedProcess } from '../src/testing';
 
+// Spawning Node processes (or Chromium) takes seconds on a loaded 2-core machine.
+jest.setTimeout(60_000);
+
 const fixture = path.join(__dirname, 'fixtures/slow-server.ts');
 
 /** GET on a fresh connection; resolves with status and body, or rejects with the socket error. */

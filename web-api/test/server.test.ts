@@ -7,6 +7,9 @@ import http from 'node:http';
 import { builtServer } from '../../service-kit/test/built-server';
 import { listen, type Upstream } from './upstreams';
 
+// Spawning Node processes (or Chromium) takes seconds on a loaded 2-core machine.
+jest.setTimeout(60_000);
+
 let proc: SpawnedProcess | undefined;
 const upstreams: Upstream[] = [];
 afterEach(async () => {

@@ -4,6 +4,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { createWebApiApp } from '../src/app';
 import { deadUrl, listen, type Upstream } from './upstreams';
 
+// Spawning Node processes (or Chromium) takes seconds on a loaded 2-core machine.
+jest.setTimeout(60_000);
+
 describeWithTool('chromium', 'Swagger UI in Chromium', () => {
   let browser: Browser;
   let webApi: Upstream;
