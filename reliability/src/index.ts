@@ -4,3 +4,4 @@ export * from './stats';
 export * from './report';
 export * from './stack';
 export * from './sockets';
+export * from './raw-http';

@@ -106,18 +106,28 @@ export async function runLoad(options: LoadOptions): Promise<Sample[]> {
   } finally {
     agent.destroy();
   }
-  return samples;
+  return samples.filter((s) => s !== undefined);
 }
 
-/** `count` requests with at most `concurrency` in flight (closed loop: as fast as the system answers). */
-export async function runBatch(baseUrl: string, count: number, request: RequestSpec | ((index: number) => RequestSpec), concurrency = 8, timeoutMs = 10_000): Promise<Sample[]> {
+/**
+ * `count` requests with at most `concurrency` in flight (closed loop: as fast as the system answers). With
+ * `durationMs`, no request starts after that time (the result is shorter than `count`).
+ */
+export async function runBatch(
+  baseUrl: string,
+  count: number,
+  request: RequestSpec | ((index: number) => RequestSpec),
+  concurrency = 8,
+  timeoutMs = 10_000,
+  durationMs = Number.POSITIVE_INFINITY,
+): Promise<Sample[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const requestFor = typeof request === 'function' ? request : () => request;
   const samples: Sample[] = new Array(count);
   const started = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < count) {
+    while (next < count && performance.now() - started < durationMs) {
       const index = next++;
       const startedAtMs = performance.now() - started;
       samples[index] = { ...(await send(baseUrl, requestFor(index), agent, timeoutMs)), startedAtMs };
@@ -128,5 +138,5 @@ export async function runBatch(baseUrl: string, count: number, request: RequestS
   } finally {
     agent.destroy();
   }
-  return samples;
+  return samples.filter((s) => s !== undefined);
 }
