@@ -48,7 +48,9 @@ const cases: Case[] = [
   { fixture: 'duplicate-object.yaml', code: 'CNS0004', object: 'ServiceAccount/extra', message: /already defined in .*duplicate-object\.yaml:2/, alone: true },
   { fixture: 'schema-deployment.yaml', code: 'IST0106', object: 'Deployment/articles', message: /^spec\.template\.spec\.containers\[0\]\.ports\[0\]\.containerPort: must be integer$/, at: 'containerPort: eighty' },
   { fixture: 'schema-virtualservice.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /^spec\.hosts: must be array$/, at: 'hosts: authors' },
-  { fixture: 'vs-destination-host-missing.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /spec\.http\[0\]\.route\[0\]\.destination\.host: required field is missing/, at: 'subset: v1' },
+  { fixture: 'vs-unknown-fields.yaml', code: 'CNS0005', object: 'VirtualService/authors', message: /^spec\.gateway: unknown field, did you mean gateways\?/, at: 'gateway: [mesh]' },
+  { fixture: 'vs-unknown-fields.yaml', code: 'CNS0005', object: 'VirtualService/authors', message: /^spec\.http\[0\]\.retrie: unknown field, did you mean retries\?/, at: '- retrie:' },
+  { fixture: 'vs-destination-host-missing.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /spec\.http\[0\]\.route\[0\]\.destination\.host: required field is missing/, at: 'destination:' },
   { fixture: 'vs-host-not-found.yaml', code: 'KIA1101', object: 'VirtualService/authors', message: /host not found\): author$/, at: 'host: author' },
   { fixture: 'vs-gateway-not-found.yaml', code: 'KIA1102', object: 'VirtualService/web-ingress', message: /non-existent gateway: web-gateway-typo/, at: 'web-gateway-typo' },
   { fixture: 'vs-subset-not-found.yaml', code: 'KIA1107', object: 'VirtualService/web-api', message: /Subset not found: v3 of host web-api .*known: v1, v2/, at: 'subset: v3' },
@@ -95,7 +97,7 @@ describe('manifest analysis: each check fires on its broken fixture', () => {
     const match = findings.find((f) => f.code === code && message.test(f.message));
     if (!match) throw new Error(`no ${code} matching ${message} in:\n${findings.map((f) => `  ${f.code} ${f.message}`).join('\n')}`);
     if (object) expect(match.object).toBe(object);
-    expect(match.severity).toBe(/^CNS01(08|09|10)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
+    expect(match.severity).toBe(/^CNS0005$|^CNS01(08|09|10)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
     if (at) expect(match.line).toBe(lineContaining(fixture, at));
     expect(match.line).toEqual(expect.any(Number));
   });

@@ -31,6 +31,7 @@ export const FINDING_CODES = {
   CNS0002: 'document is not a Kubernetes object (no apiVersion, kind or metadata.name), or a path does not exist',
   CNS0003: 'no schema known for this apiVersion/kind (not validated)',
   CNS0004: 'the same object (group, kind, namespace, name) is defined twice',
+  CNS0005: 'field unknown to the Istio schema: a typo, or newer than the schema package (warning)',
   CNS0101: 'Deployment selector does not match its pod template labels',
   CNS0102: 'Service selector matches no workload',
   CNS0103: 'ServiceAccount referenced by a workload is not defined',

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 
 export const YAML_SYNTAX = 'CNS0001';
@@ -134,13 +134,26 @@ export function parseManifestText(text: string, file: string): LoadResult {
         continue;
       }
       const object = item.value as K8sObject;
+      const root = item.node as Node | undefined;
       locators.set(object, (fieldPath) => {
-        // Walk down as far as the path exists, so a missing field is reported at its parent.
+        // Walk down as far as the path exists, so a missing field is reported at its parent. A map entry is
+        // located by its key (`retries:`), a list item by the item.
         let best = line;
-        for (let depth = 1; depth <= fieldPath.length; depth++) {
-          const node = doc.getIn([...item.prefix, ...fieldPath.slice(0, depth)], true) as Node | undefined;
-          if (!node || !(isMap(node) || isSeq(node) || 'range' in node)) break;
-          best = lineAt(node.range?.[0]) ?? best;
+        let node: unknown = root;
+        for (const segment of fieldPath) {
+          let keyLine: number | undefined;
+          if (isMap(node)) {
+            const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === segment);
+            if (!pair) break;
+            keyLine = lineAt((pair.key as Node | null)?.range?.[0]);
+            node = pair.value;
+          } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
+            node = node.items[segment];
+            keyLine = lineAt((node as Node | null)?.range?.[0]);
+          } else {
+            break;
+          }
+          best = keyLine ?? best;
         }
         return best;
       });

@@ -5,6 +5,7 @@
  * @kubernetes-models/istio 2.3.0 predates the `v1` Istio APIs: a `v1` object is validated against the `v1beta1`
  * schema (or `v1alpha3`/`v1alpha1` for kinds that went straight to v1, e.g. Telemetry), whose spec is the same.
  */
+import fs from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 import { lineOf } from './load';
@@ -12,6 +13,7 @@ import { apiGroup, objectRef } from './merge';
 
 export const SCHEMA_ERROR = 'IST0106';
 export const UNKNOWN_KIND = 'CNS0003';
+export const UNKNOWN_FIELD = 'CNS0005';
 
 interface Model {
   validate(): void;
@@ -22,16 +24,21 @@ type ModelClass = new (data: unknown) => Model;
 const SAFE_GROUP = /^[a-z0-9]+(\.[a-z0-9-]+)*$/;
 const SAFE_NAME = /^[A-Za-z0-9]+$/;
 
-const modelCache = new Map<string, { model: ModelClass; apiVersion: string } | null>();
+interface FoundModel {
+  model: ModelClass;
+  apiVersion: string;
+  modulePath: string;
+}
+const modelCache = new Map<string, FoundModel | null>();
 
 /** The model class that validates `apiVersion`/`kind`, and the apiVersion its schema expects; null if none. */
-function findModel(apiVersion: string, kind: string): { model: ModelClass; apiVersion: string } | null {
+function findModel(apiVersion: string, kind: string): FoundModel | null {
   const cacheKey = `${apiVersion}|${kind}`;
   const cached = modelCache.get(cacheKey);
   if (cached !== undefined) return cached;
   const group = apiGroup(apiVersion);
   const version = apiVersion.slice(group ? group.length + 1 : 0);
-  let found: { model: ModelClass; apiVersion: string } | null = null;
+  let found: FoundModel | null = null;
   if ((group === '' || SAFE_GROUP.test(group)) && SAFE_NAME.test(version) && SAFE_NAME.test(kind)) {
     const candidates: string[] = [version];
     // Istio promotes APIs without changing their spec: fall back to the newest older version the package has.
@@ -42,7 +49,7 @@ function findModel(apiVersion: string, kind: string): { model: ModelClass; apiVe
         : `kubernetes-models/${group ? `${group}/` : ''}${candidate}/${kind}`;
       const model = tryRequire(modulePath, kind);
       if (model) {
-        found = { model, apiVersion: group ? `${group}/${candidate}` : candidate };
+        found = { model, apiVersion: group ? `${group}/${candidate}` : candidate, modulePath };
         break;
       }
     }
@@ -79,22 +86,129 @@ export function validateSchema(loaded: LoadedObject): Finding[] {
     ];
   }
   const data = { ...object, apiVersion: found.apiVersion };
+  const unknown = unknownFieldFindings(object, found.modulePath).map((f) => ({ ...base, ...f }));
   try {
     new found.model(data).validate();
-    return [];
+    return unknown;
   } catch (error) {
     const errors = (error as { errors?: ErrorObject[] }).errors;
     if (!Array.isArray(errors)) {
       return [{ ...base, code: SCHEMA_ERROR, severity: 'error', line: source.line, message: (error as Error).message }];
     }
-    return summarize(errors).map(({ fieldPath, message }) => ({
+    return [...unknown, ...summarize(errors).map(({ fieldPath, message }) => ({
       ...base,
       code: SCHEMA_ERROR,
       severity: 'error' as const,
       line: lineOf(object, fieldPath) ?? source.line,
       message: `${formatPath(fieldPath) || '(object)'}: ${message}`,
-    }));
+    }))];
   }
+}
+
+// ---------------------------------------------------------------- unknown fields (Istio kinds)
+
+interface JsonSchema {
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
+  items?: JsonSchema;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+}
+
+const istioSchemaCache = new Map<string, JsonSchema | null>();
+
+/**
+ * The JSON schema inside an @kubernetes-models/istio model module. The package validates with it but does not
+ * export it; its generated modules hold it as one `const schema = {...};` JSON literal, read here. When a future
+ * version stores it differently this returns null and the unknown-field check is skipped (the tests notice).
+ */
+function istioSchema(modulePath: string): JsonSchema | null {
+  const cached = istioSchemaCache.get(modulePath);
+  if (cached !== undefined) return cached;
+  let schema: JsonSchema | null = null;
+  if (modulePath.startsWith('@kubernetes-models/istio/')) {
+    try {
+      const text = fs.readFileSync(require.resolve(modulePath), 'utf8');
+      const literal = /\nconst schema = (\{[\s\S]*?\n\});\n/.exec(text)?.[1];
+      if (literal) schema = JSON.parse(literal) as JsonSchema;
+    } catch {
+      schema = null;
+    }
+  }
+  istioSchemaCache.set(modulePath, schema);
+  return schema;
+}
+
+/**
+ * Fields the schema does not know, e.g. a misspelt `retrie:`. The package's JSON schemas allow unknown fields, but
+ * the Kubernetes API server rejects them (`kubectl apply` validates strictly) and the local mesh would silently
+ * ignore them. Only the Istio kinds are checked: kubernetes-models ships compiled validators without the schemas.
+ */
+function unknownFieldFindings(object: K8sObject, modulePath: string): Array<Omit<Finding, 'file' | 'object'>> {
+  const schema = istioSchema(modulePath);
+  const spec = (object as unknown as Record<string, unknown>).spec;
+  const specSchema = schema?.properties?.spec;
+  if (!specSchema || spec === undefined) return [];
+  const findings: Array<Omit<Finding, 'file' | 'object'>> = [];
+  const walk = (value: unknown, node: JsonSchema, fieldPath: Array<string | number>): void => {
+    if (Array.isArray(value)) {
+      if (node.items) value.forEach((item, i) => walk(item, node.items!, [...fieldPath, i]));
+      return;
+    }
+    if (typeof value !== 'object' || value === null) return;
+    const properties = collectProperties(node);
+    const valueSchema = typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined;
+    for (const [key, child] of Object.entries(value)) {
+      const childSchema = properties?.[key] ?? valueSchema;
+      if (childSchema) {
+        walk(child, childSchema, [...fieldPath, key]);
+      } else if (properties && node.additionalProperties === undefined) {
+        const suggestion = closest(key, Object.keys(properties));
+        // A warning, not an error: the schema package predates some Istio fields (e.g. `mirrors`, Istio 1.19).
+        findings.push({
+          code: UNKNOWN_FIELD,
+          severity: 'warning',
+          line: lineOf(object, [...fieldPath, key]),
+          message: `${formatPath([...fieldPath, key])}: unknown field${suggestion ? `, did you mean ${suggestion}?` : ' (a typo, or newer than the schema)'}; kubectl apply rejects unknown fields`,
+        });
+      }
+    }
+  };
+  walk(spec, specSchema, ['spec']);
+  return findings;
+}
+
+/** Properties of a schema node, including those its oneOf/anyOf branches declare. */
+function collectProperties(node: JsonSchema): Record<string, JsonSchema> | undefined {
+  const branches = [...(node.oneOf ?? []), ...(node.anyOf ?? [])].filter((b) => b.properties);
+  if (!node.properties && branches.length === 0) return undefined;
+  return Object.assign({}, ...branches.map((b) => b.properties), node.properties);
+}
+
+/** The known name within edit distance 2 of `name`, if there is exactly one best. */
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /**
