@@ -2,10 +2,14 @@
  * The admin server without child processes: the Kubernetes REST paths (driven by fetch and by
  * @kubernetes/client-node, as the scripts do), config changes with rejection, and loopback-only access.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type net from 'node:net';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { describeWithTool } from '@cns/service-kit/testing';
 import { analyzeManifests, loadManifestFiles } from '../src/manifests';
 import type { LoadedObject } from '../src/model';
 import { createAdminServer, isLoopback, type AdminBackend } from '../src/runtime/admin';
@@ -196,5 +200,36 @@ describe('mesh admin endpoints', () => {
 
   it('merge patch follows RFC 7386: null deletes, objects merge, arrays replace', () => {
     expect(mergePatch({ a: 1, b: { c: 2, d: 3 }, e: [1, 2] }, { a: null, b: { c: 9 }, e: [3] })).toEqual({ b: { c: 9, d: 3 }, e: [3] });
+  });
+});
+
+describeWithTool('kubectl', 'kubectl against the mesh admin port', () => {
+  // Asynchronous: the admin server answering kubectl runs in this process.
+  const kubectl = (...args: string[]): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) => {
+      execFile('kubectl', ['--server', url, ...args], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' }, timeout: 20_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+      });
+    });
+
+  it('applies (client-side and server-side), lists and deletes Istio objects; an invalid one is refused with the reason', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-kubectl-'));
+    try {
+      const good = path.join(dir, 'authors.json');
+      fs.writeFileSync(good, JSON.stringify(authorsVs()));
+      expect(await kubectl('apply', '-f', good)).toMatchObject({ code: 0, out: expect.stringContaining('virtualservice.networking.istio.io/authors created') });
+      expect(await kubectl('apply', '--server-side', '-f', good)).toMatchObject({ code: 0, out: expect.stringContaining('serverside-applied') });
+      expect((await kubectl('get', 'virtualservices', '-o', 'name')).out.split('\n').filter(Boolean).sort()).toEqual([
+        'virtualservice.networking.istio.io/authors',
+        'virtualservice.networking.istio.io/web-ingress',
+      ]);
+      const bad = path.join(dir, 'bad.json');
+      fs.writeFileSync(bad, JSON.stringify(authorsVs('v7')));
+      expect(await kubectl('apply', '-f', bad)).toMatchObject({ code: 1, out: expect.stringMatching(/"authors" is invalid: .*v7/) });
+      expect(await kubectl('delete', '-f', good)).toMatchObject({ code: 0, out: expect.stringContaining('deleted') });
+      expect((await kubectl('get', 'deployments', '-o', 'name')).out).toContain('deployment.apps/web-api-v2');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

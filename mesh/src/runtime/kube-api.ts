@@ -65,7 +65,7 @@ export async function handleKubeApi(
   readBody: () => Promise<string>,
 ): Promise<boolean> {
   const p = url.pathname.replace(/\/+$/, '') || '/';
-  if (!(p === '/version' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/'))) return false;
+  if (!(p === '/version' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/') || p.startsWith('/openapi/v'))) return false;
   try {
     const result = await route(backend, req, p, url, readBody);
     sendJson(res, result.status ?? 200, result.body);
@@ -94,6 +94,41 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
   const method = req.method ?? 'GET';
   if (p === '/version') {
     return { body: { major: '1', minor: '32', gitVersion: 'v1.32.0-local-mesh', platform: `${process.platform}/${process.arch}`, goVersion: 'n/a', compiler: 'n/a', buildDate: '', gitCommit: '', gitTreeState: 'clean' } };
+  }
+  // kubectl's client-side validation downloads the OpenAPI document first; with no schemas published the
+  // objects are treated like CRDs without a schema and the mesh's own analysis validates them on apply.
+  if (p === '/openapi/v3') {
+    const paths: Record<string, { serverRelativeURL: string }> = {};
+    for (const t of resourceTypes) for (const v of t.versions) paths[t.group ? `apis/${t.group}/${v}` : `api/${v}`] = { serverRelativeURL: `/openapi/v3/${t.group ? `apis/${t.group}` : 'api'}/${v}` };
+    return { body: { paths } };
+  }
+  const openapiMatch = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
+  if (openapiMatch) {
+    const group = openapiMatch[2] ?? '';
+    const version = openapiMatch[1] ?? openapiMatch[3];
+    const types = resourceTypes.filter((t) => t.group === group && t.versions.includes(version));
+    if (types.length === 0) throw notFoundPath(p);
+    // Like a CRD without a structural schema: any fields pass kubectl; the mesh's analysis judges them on apply.
+    const schemas = Object.fromEntries(
+      types.map((t) => [
+        `${group || 'core'}.${version}.${t.kind}`,
+        { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, 'x-kubernetes-group-version-kind': [{ group, version, kind: t.kind }] },
+      ]),
+    );
+    // Operations that accept `fieldValidation` tell kubectl to leave validation to the server (no client-side
+    // OpenAPI v2 download); the mesh validates every change with its manifest analysis.
+    const paths: Record<string, unknown> = {};
+    for (const t of types.filter((type) => !type.readOnly)) {
+      const operation = {
+        parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } }],
+        'x-kubernetes-group-version-kind': { group, version, kind: t.kind },
+        responses: { '200': { description: 'OK' } },
+      };
+      const collection = `/${group ? `apis/${group}` : 'api'}/${version}/namespaces/{namespace}/${t.plural}`;
+      paths[collection] = { post: operation };
+      paths[`${collection}/{name}`] = { put: operation, patch: operation };
+    }
+    return { body: { openapi: '3.0.0', info: { title: 'local mesh', version }, paths, components: { schemas } } };
   }
   if (p === '/api') return { body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] } };
   if (p === '/apis') return { body: { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups().map(groupInfo) } };
