@@ -166,7 +166,10 @@ export async function checkCommand(client: KubeClient, io: Output): Promise<numb
     if (istio) {
       const counts = await Promise.all(
         ['Gateway', 'VirtualService', 'DestinationRule'].map(
-          async (kind) => `${(await client.listIstio(VIRTUAL_SERVICE_API_VERSION, kind)).length} ${kind}`,
+          async (kind) => {
+            const n = (await client.listIstio(VIRTUAL_SERVICE_API_VERSION, kind)).length;
+            return `${n} ${kind}${n === 1 ? '' : 's'}`;
+          },
         ),
       );
       ok(`Istio objects in namespace default: ${counts.join(', ')}`);
