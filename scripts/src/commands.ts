@@ -65,7 +65,7 @@ export async function requireIstio(client: KubeClient): Promise<Map<string, stri
   return groups;
 }
 
-/** Objects of kinds the target serves; the local mesh serves only networking.istio.io, the rest is skipped. */
+/** Objects whose API group the target serves; the others are skipped with a note (e.g. a partial Istio API). */
 function servedObjects(objects: FileObject[], groups: Map<string, string[]>, io: Output): FileObject[] {
   const served = objects.filter((o) => groups.has(ISTIO_KINDS[o.object.kind]!.group));
   const skipped = objects.filter((o) => !served.includes(o));
