@@ -46,8 +46,8 @@ beforeAll(async () => {
     kubernetesObjects: k8sObjects.filter((o) => !isIstioObject(o.object)),
     endpoints: () => [],
     graph: () => telemetry.graph({ workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) }),
-    apply: (objects: LoadedObject[]) => store.apply(objects),
-    remove: (keys: string[]) => store.remove(keys),
+    apply: (objects: LoadedObject[], options) => store.apply(objects, options),
+    remove: (keys: string[], options) => store.remove(keys, options),
     applyFile: () => [],
     restartWorkload: async () => undefined,
   };
@@ -132,6 +132,14 @@ describe('Kubernetes REST paths for Istio objects', () => {
     expect(rejected.body.message).toMatch(/VirtualService\.networking\.istio\.io "authors" is invalid: .*v9/);
     expect(rejected.body.details.causes[0]).toMatchObject({ reason: expect.stringMatching(/^(KIA|IST)\d+/), field: 'kubernetes-api' });
     expect(compiledCount).toBe(before);
+    expect(store.resourceVersion()).toBe(version);
+    expect((await send('GET', `${base}/authors`)).status).toBe(404);
+  });
+
+  it('validates without changing anything on ?dryRun=All', async () => {
+    const version = store.resourceVersion();
+    expect((await send('POST', `${base}?dryRun=All`, authorsVs())).status).toBe(201);
+    expect((await send('POST', `${base}?dryRun=All`, authorsVs('v9'))).status).toBe(422);
     expect(store.resourceVersion()).toBe(version);
     expect((await send('GET', `${base}/authors`)).status).toBe(404);
   });

@@ -83,8 +83,11 @@ export class ConfigStore<Compiled> extends EventEmitter {
     this.commit(mergeObjects([], istioObjects), 'initial config');
   }
 
-  /** kubectl-apply semantics: each object replaces the active one with the same group/kind/namespace/name. */
-  apply(objects: LoadedObject[]): void {
+  /**
+   * kubectl-apply semantics: each object replaces the active one with the same group/kind/namespace/name.
+   * `dryRun` runs every check and changes nothing.
+   */
+  apply(objects: LoadedObject[], options: { dryRun?: boolean } = {}): void {
     const notIstio = objects.filter((o) => !isIstioObject(o.object));
     if (notIstio.length > 0) {
       throw new ConfigRejectedError(
@@ -97,17 +100,18 @@ export class ConfigStore<Compiled> extends EventEmitter {
         })),
       );
     }
-    this.commit(mergeObjects(this.active(), objects), `applied ${objects.map((o) => objectRef(o.object)).join(', ')}`);
+    this.commit(mergeObjects(this.active(), objects), `applied ${objects.map((o) => objectRef(o.object)).join(', ')}`, options.dryRun);
   }
 
   /** Removes objects by key; returns the removed ones (none → nothing changes). */
-  remove(keys: string[]): LoadedObject[] {
+  remove(keys: string[], options: { dryRun?: boolean } = {}): LoadedObject[] {
     const wanted = new Set(keys);
     const removed = this.active().filter((o) => wanted.has(objectKey(o.object)));
     if (removed.length > 0) {
       this.commit(
         this.active().filter((o) => !wanted.has(objectKey(o.object))),
         `deleted ${removed.map((o) => objectRef(o.object)).join(', ')}`,
+        options.dryRun,
       );
     }
     return removed;
@@ -127,7 +131,7 @@ export class ConfigStore<Compiled> extends EventEmitter {
     return this.active().some((o) => o.source.file === file);
   }
 
-  private commit(candidate: LoadedObject[], description: string): void {
+  private commit(candidate: LoadedObject[], description: string, dryRun = false): void {
     const findings = this.options.analyze([...this.options.kubernetesObjects, ...candidate]);
     const errors = findings.filter((f) => f.severity === 'error');
     if (errors.length > 0) throw new ConfigRejectedError(errors, `${description}: rejected`);
@@ -140,6 +144,7 @@ export class ConfigStore<Compiled> extends EventEmitter {
         `${description}: rejected`,
       );
     }
+    if (dryRun) return;
     for (const warning of findings.filter((f) => f.severity === 'warning')) {
       this.options.log?.(`warning: ${formatFinding(warning)}`);
     }

@@ -222,26 +222,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     gatewayUrl: () => gatewayUrl,
     apply: (objects: LoadedObject[], opts: { dryRun?: boolean } = {}) => {
       const located = objects.map(locateSource);
-      if (opts.dryRun) return validateOnly(located);
-      store.apply(located);
-      trackFiles(located);
+      store.apply(located, opts);
+      if (!opts.dryRun) trackFiles(located);
     },
-    remove: (keys: string[], opts: { dryRun?: boolean } = {}) => (opts.dryRun ? [] : store.remove(keys)),
+    remove: (keys: string[], opts: { dryRun?: boolean } = {}) => store.remove(keys, opts),
     applyFile: (file: string) => applyFile(file),
     restartWorkload: (name: string) => supervisor.restartWorkload(name),
   };
   const admin = createAdminServer(backend);
   servers.push(admin);
-
-  function validateOnly(objects: LoadedObject[]): void {
-    // A throw-away store checks the candidate the same way a real change would.
-    const probeStore = new ConfigStore<CompiledMeshConfig>({
-      kubernetesObjects,
-      analyze: analyzeManifests,
-      compile: (istioObjects) => compileMeshConfig({ istio: toIstioConfig(istioObjects), services: topology.services, workloads, mode, namespace }),
-    });
-    probeStore.initialize([...store.active(), ...objects]);
-  }
 
   function graphOf(windowMs?: number): Graph {
     const status = supervisor.status();
