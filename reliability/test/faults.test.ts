@@ -1,0 +1,315 @@
+/**
+ * Under load and faults, through the real local mesh (real service processes, Istio routing from the repo's
+ * YAML): rolling restarts lose nothing, a dead upstream degrades the answer instead of failing it, fault files
+ * have the effect they promise, outlier detection ejects a failing replica. Load is loopback only, bounded in
+ * count and time. Needs `npm run build`. The numbers land in .test-results/resilience.md.
+ *
+ * RELIABILITY_RATE (default 200) sets the request rate of the rolling-restart scenario.
+ */
+import type { K8sObject, MeshHandle, VirtualService } from '@cns/mesh';
+import { ResultTable, eventually, quantile, readyEndpoints, runBatch, runLoad, startStack, achievedRate, type Sample, type Stack } from '../src';
+
+interface Article {
+  id: string;
+  title: string;
+  authorName: string;
+  authorBlog: string;
+  authorTwitter: string;
+}
+
+const RATE = Number(process.env.RELIABILITY_RATE ?? 200);
+const RESTART_LOAD_MS = 20_000;
+/** web-api's UPSTREAM_TIMEOUT_MS (k8s/web-api.yaml) plus 200 ms for the hops around it: the issue's bound. */
+const LATENCY_BUDGET_MS = 1200;
+const GETMULTIPLE = '/web-api/v1/getmultiple';
+/** A crashed replica stays down this long before the supervisor restarts it (the "down" window of the tests). */
+const CRASH_BACKOFF_MS = 8000;
+
+const table = new ResultTable('load-and-faults');
+let stack: Stack;
+let mesh: MeshHandle;
+
+beforeAll(async () => {
+  stack = await startStack({ backoff: { baseMs: CRASH_BACKOFF_MS, maxMs: CRASH_BACKOFF_MS } });
+  mesh = stack.mesh;
+}, 180_000);
+
+afterAll(async () => {
+  table.flush();
+  await stack?.stop();
+}, 60_000);
+
+function articlesOf(sample: Sample): Article[] | undefined {
+  try {
+    const body: unknown = JSON.parse(sample.body);
+    return Array.isArray(body) ? (body as Article[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const authorsEmpty = (articles: Article[]): boolean => articles.every((a) => a.authorBlog === '' && a.authorTwitter === '');
+const authorsFilled = (articles: Article[]): boolean => articles.every((a) => a.authorBlog !== '' && a.authorTwitter !== '');
+/** A compact failure list for assertion messages: count and the first five. */
+const failures = (bad: readonly Sample[]) => ({
+  count: bad.length,
+  first: bad.slice(0, 5).map((s) => `${s.status} after ${Math.round(s.latencyMs)} ms: ${s.error ?? s.body.slice(0, 100)}`),
+});
+const none = { count: 0, first: [] };
+const p99 = (samples: readonly Sample[]): number => quantile(samples.map((s) => s.latencyMs), 0.99);
+
+function pidOf(workload: string): number {
+  const [endpoint] = readyEndpoints(mesh, workload);
+  if (!endpoint?.pid) throw new Error(`${workload} has no ready endpoint`);
+  return endpoint.pid;
+}
+
+/** Kills a workload's process the hard way; the supervisor restarts it after CRASH_BACKOFF_MS. */
+async function crash(workload: string): Promise<void> {
+  process.kill(pidOf(workload), 'SIGKILL');
+  await eventually(() => (readyEndpoints(mesh, workload).length === 0 ? true : undefined), 5000, `${workload} out of the endpoints`);
+}
+
+/** The base ingress VirtualService with getmultiple sent to `destination` (a subset, or every web-api pod). */
+function ingressWithGetmultipleTo(destination: { subset?: string }): VirtualService {
+  const base = mesh.activeObjects().find((o) => o.object.kind === 'VirtualService' && o.object.metadata.name === 'web-ingress');
+  if (!base) throw new Error('the base VirtualService web-ingress is not active');
+  const copy = structuredClone(base.object) as VirtualService;
+  const route = copy.spec?.http?.find((r) => r.name === 'web-api-getmultiple');
+  if (!route?.route) throw new Error('web-ingress has no route named web-api-getmultiple');
+  route.route = [{ destination: { host: 'web-api', port: { number: 9080 }, ...(destination.subset ? { subset: destination.subset } : {}) } }];
+  return copy;
+}
+
+/** Back to what a fresh deploy gives: the base files, no VirtualService for articles or authors. */
+function restoreBaseConfig(): void {
+  mesh.applyFile('istio/base/virtualservice-web-ingress.yaml');
+  mesh.applyFile('istio/base/destinationrules.yaml');
+  mesh.deleteObject('VirtualService', 'authors');
+  mesh.deleteObject('VirtualService', 'articles');
+}
+
+describe('reliability under load and faults, through the local mesh', () => {
+  it(`rolling restarts of web-api v1 under ${RATE} req/s for ${RESTART_LOAD_MS / 1000} s: 0 failed requests, no created article lost`, async () => {
+    const v1Before = pidOf('web-api-v1');
+    const runId = Date.now().toString(36);
+    const restarts: Array<Promise<void>> = [];
+    let restartCount = 0;
+    // Restart as often as the window allows: each roll starts a new replica, waits until it is ready, takes the
+    // old one out of the endpoints, then SIGTERMs it (it drains its in-flight requests).
+    const rollWhileLoaded = async (): Promise<void> => {
+      const deadline = Date.now() + RESTART_LOAD_MS - 8000;
+      while (Date.now() < deadline) {
+        await mesh.restartWorkload('web-api-v1');
+        restartCount++;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    };
+    const reads = runLoad({
+      baseUrl: mesh.gatewayUrl,
+      request: { path: GETMULTIPLE },
+      ratePerSecond: RATE,
+      durationMs: RESTART_LOAD_MS,
+      timeoutMs: 5000,
+      onTick: (index) => {
+        if (index === Math.round(RATE * 2)) restarts.push(rollWhileLoaded());
+      },
+    });
+    // Writes at the same time: every create answered 201 must be stored.
+    const writes = runLoad({
+      baseUrl: mesh.gatewayUrl,
+      request: (i) => ({
+        method: 'POST',
+        path: '/web-api/v1/create',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ title: `reliability ${runId} #${i}`, url: `https://example.com/reliability/${runId}/${i}`, author: 'Reliability Suite' }),
+      }),
+      ratePerSecond: 10,
+      durationMs: RESTART_LOAD_MS,
+      timeoutMs: 5000,
+    });
+    const [readSamples, writeSamples] = await Promise.all([reads, writes]);
+    await Promise.all(restarts);
+
+    const failedReads = readSamples.filter((s) => s.status !== 200 || articlesOf(s)?.length !== 5);
+    table.rows.push({
+      scenario: `rolling restart web-api v1 ×${restartCount} (${achievedRate(readSamples.map((s) => s.startedAtMs)).toFixed(0)} req/s getmultiple)`,
+      requests: readSamples.length,
+      failures: failedReads.length,
+      p99Ms: p99(readSamples),
+      result: 'FAIL',
+      note: failedReads.length > 0 ? `first failure: ${failedReads[0].status} ${failedReads[0].error ?? failedReads[0].body.slice(0, 80)}` : 'failure = not 200 with 5 articles, or no answer within 5 s',
+    });
+    const readRow = table.rows[table.rows.length - 1];
+
+    // Every created article is in the articles service afterwards (asked directly, on its own port).
+    const created = writeSamples.filter((s) => s.status === 201).map((s) => (JSON.parse(s.body) as { id: string }).id);
+    const articlesPort = readyEndpoints(mesh, 'articles')[0].port;
+    const lookups = await runBatch(`http://127.0.0.1:${articlesPort}`, created.length, (i) => ({ path: `/articles/v1/getone?id=${encodeURIComponent(created[i])}` }), 8);
+    const missing = lookups.filter((s) => s.status !== 200).length;
+    const failedWrites = writeSamples.length - created.length;
+    table.rows.push({
+      scenario: 'no data lost: creates during the rolling restart',
+      requests: writeSamples.length,
+      failures: failedWrites + missing,
+      p99Ms: p99(writeSamples),
+      result: failedWrites === 0 && missing === 0 ? 'pass' : 'FAIL',
+      note: `${created.length} created (201), ${missing} missing afterwards`,
+    });
+
+    expect(restartCount).toBeGreaterThanOrEqual(1);
+    expect(pidOf('web-api-v1')).not.toBe(v1Before);
+    expect(achievedRate(readSamples.map((s) => s.startedAtMs))).toBeGreaterThanOrEqual(RATE * 0.95);
+    expect(failures(failedReads)).toEqual(none);
+    readRow.result = 'pass';
+    expect(failedWrites).toBe(0);
+    expect(missing).toBe(0);
+  }, 120_000);
+
+  it('authors down: getmultiple stays 200 with empty author fields within 1.2 s; authors back fills them again, nothing else restarted', () =>
+    table.run('authors down (process killed)', async (row) => {
+      const webApiPid = pidOf('web-api-v1');
+      await crash('authors');
+      const samples = await runLoad({ baseUrl: mesh.gatewayUrl, request: { path: GETMULTIPLE }, ratePerSecond: 50, count: 150, timeoutMs: 5000 });
+      const bad = samples.filter((s) => {
+        const articles = articlesOf(s);
+        return s.status !== 200 || articles?.length !== 5 || !authorsEmpty(articles);
+      });
+      row.requests = samples.length;
+      row.failures = bad.length;
+      row.p99Ms = p99(samples);
+      row.note = bad.length > 0 ? `first failure: ${failures(bad).first[0]}` : 'failure = not 200 with 5 articles and empty author fields';
+      expect(failures(bad)).toEqual(none);
+      expect(row.p99Ms).toBeLessThanOrEqual(LATENCY_BUDGET_MS);
+
+      // The supervisor brings authors back; web-api picks it up on the next request, without a restart.
+      await eventually(() => (readyEndpoints(mesh, 'authors').length > 0 ? true : undefined), CRASH_BACKOFF_MS + 20_000, 'authors ready again');
+      const [after] = await runBatch(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
+      expect(after.status).toBe(200);
+      expect(authorsFilled(articlesOf(after)!)).toBe(true);
+      expect(pidOf('web-api-v1')).toBe(webApiPid);
+      row.note += '; filled again after authors restarted';
+    }), 90_000);
+
+  it('articles down: last good answer or 503 JSON within 1.2 s, never a hang; recovers when articles returns', () =>
+    table.run('articles down (process killed)', async (row) => {
+      // web-api v1 has answered before (the scenarios above), so it holds a last good list.
+      await crash('articles');
+      const samples = await runLoad({ baseUrl: mesh.gatewayUrl, request: { path: GETMULTIPLE }, ratePerSecond: 50, count: 150, timeoutMs: 5000 });
+      const bad = samples.filter((s) => {
+        if (s.status === 200) return s.headers['x-web-api-stale'] !== 'true' || articlesOf(s)?.length !== 5;
+        if (s.status === 503) {
+          try {
+            return typeof (JSON.parse(s.body) as { message?: unknown }).message !== 'string';
+          } catch {
+            return true;
+          }
+        }
+        return true;
+      });
+      row.requests = samples.length;
+      row.failures = bad.length;
+      row.p99Ms = p99(samples);
+      const stale = samples.filter((s) => s.headers['x-web-api-stale'] === 'true').length;
+      row.note = `${stale} last-good answers, ${samples.filter((s) => s.status === 503).length} × 503 JSON`;
+      expect(failures(bad)).toEqual(none);
+      expect(row.p99Ms).toBeLessThanOrEqual(LATENCY_BUDGET_MS);
+
+      await eventually(() => (readyEndpoints(mesh, 'articles').length > 0 ? true : undefined), CRASH_BACKOFF_MS + 20_000, 'articles ready again');
+      const fresh = await eventually(
+        async () => {
+          const [sample] = await runBatch(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
+          return sample.status === 200 && sample.headers['x-web-api-stale'] === undefined ? sample : undefined;
+        },
+        10_000,
+        'a fresh (not stale) answer',
+      );
+      expect(articlesOf(fresh)).toHaveLength(5);
+      row.note += '; fresh again after articles restarted';
+    }), 90_000);
+
+  it('istio/faults/authors-abort-50.yaml: 50 % ± 3 pp of 2000 answers have empty author fields (web-api v2, one batch call each)', () =>
+    table.run('fault file authors-abort-50 (v2 batch lookup)', async (row) => {
+      mesh.applyFile('istio/faults/authors-abort-50.yaml');
+      mesh.applyObjects([ingressWithGetmultipleTo({ subset: 'v2' })]);
+      try {
+        const samples = await runBatch(mesh.gatewayUrl, 2000, { path: GETMULTIPLE }, 16);
+        const parsed = samples.map(articlesOf);
+        const notOk = samples.filter((s, i) => s.status !== 200 || parsed[i]?.length !== 10 || s.headers['x-web-api-version'] !== 'v2');
+        const empty = parsed.filter((a) => a && a.length > 0 && authorsEmpty(a)).length;
+        const mixed = parsed.filter((a) => a && !authorsEmpty(a) && !authorsFilled(a)).length;
+        const share = empty / samples.length;
+        row.requests = samples.length;
+        row.failures = notOk.length;
+        row.p99Ms = p99(samples);
+        row.note = `${(share * 100).toFixed(1)} % with empty author fields (expected 50 ± 3)`;
+        expect(failures(notOk)).toEqual(none);
+        expect(mixed).toBe(0);
+        expect(Math.abs(share - 0.5)).toBeLessThanOrEqual(0.03);
+      } finally {
+        restoreBaseConfig();
+      }
+    }), 120_000);
+
+  it('istio/faults/authors-delay.yaml (3 s, above web-api timeout): answers still 200 within the 1.2 s budget, author fields empty', () =>
+    table.run('fault file authors-delay 3 s', async (row) => {
+      mesh.applyFile('istio/faults/authors-delay.yaml');
+      try {
+        const samples = await runBatch(mesh.gatewayUrl, 120, { path: GETMULTIPLE }, 20, 5000);
+        const bad = samples.filter((s) => {
+          const articles = articlesOf(s);
+          return s.status !== 200 || articles?.length !== 5 || !authorsEmpty(articles);
+        });
+        row.requests = samples.length;
+        row.failures = bad.length;
+        row.p99Ms = p99(samples);
+        row.note = `budget ${LATENCY_BUDGET_MS} ms; min ${Math.round(quantile(samples.map((s) => s.latencyMs), 0))} ms`;
+        expect(failures(bad)).toEqual(none);
+        expect(row.p99Ms).toBeLessThanOrEqual(LATENCY_BUDGET_MS);
+      } finally {
+        restoreBaseConfig();
+      }
+    }), 60_000);
+
+  it('outlier detection (istio/resilience/web-api-circuit-breaker.yaml): a web-api replica answering 5xx is ejected, errors stop', () =>
+    table.run('outlier detection ejects a failing web-api replica', async (row) => {
+      // web-api v2 loses its articles upstream (a fault for calls from v2 only) and, freshly restarted, has no
+      // last good answer: it answers 503 while its readiness stays green. Only outlier detection can help.
+      await mesh.restartWorkload('web-api-v2');
+      const articlesRoute = { destination: { host: 'articles', subset: 'v1', port: { number: 8080 } } };
+      const brokenForV2: K8sObject = {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'articles' },
+        spec: {
+          hosts: ['articles'],
+          http: [
+            { name: 'broken-for-v2', match: [{ sourceLabels: { version: 'v2' } }], fault: { abort: { httpStatus: 500, percentage: { value: 100 } } }, route: [articlesRoute] },
+            { name: 'articles', route: [articlesRoute] },
+          ],
+        },
+      };
+      mesh.applyObjects([brokenForV2]);
+      mesh.applyFile('istio/resilience/web-api-circuit-breaker.yaml');
+      mesh.applyObjects([ingressWithGetmultipleTo({})]);
+      try {
+        // Within the first ejection (baseEjectionTime 30 s): at most 20 s of requests.
+        const samples = await runBatch(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 4, 5000, 20_000);
+        const failed = samples.filter((s) => s.status !== 200);
+        const half = Math.floor(samples.length / 2);
+        const lateFailures = samples.slice(half).filter((s) => s.status !== 200).length;
+        const fromV2 = samples.filter((s) => s.headers['x-web-api-version'] === 'v2').length;
+        row.requests = samples.length;
+        row.failures = failed.length;
+        row.p99Ms = p99(samples);
+        row.note = `${fromV2} answers from v2 (all 503); ${lateFailures} failures in the second half`;
+        // consecutive5xxErrors: 3, plus what was already in flight to v2 (4 concurrent clients).
+        expect(failed.length).toBeGreaterThanOrEqual(3);
+        expect(failed.length).toBeLessThanOrEqual(3 + 4);
+        expect(lateFailures).toBe(0);
+        expect(failed.every((s) => s.status === 503 && s.headers['x-web-api-version'] === 'v2')).toBe(true);
+      } finally {
+        restoreBaseConfig();
+      }
+    }), 90_000);
+});
