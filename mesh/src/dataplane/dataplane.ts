@@ -97,6 +97,15 @@ function firstHeader(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Removes `.`/`..` segments (also percent-encoded ones) the way Envoy's normalize_path does. */
+function normalizePath(path: string): string {
+  try {
+    return new URL(path.replace(/%2e/gi, '.'), 'http://mesh.local').pathname;
+  } catch {
+    return path;
+  }
+}
+
 function portOf(authority: string, fallback: number): number {
   const colon = authority.lastIndexOf(':');
   if (colon < 0 || authority.endsWith(']')) return fallback;
@@ -315,7 +324,9 @@ class Exchange {
       return this.localReply(400, `unsupported request target '${url.slice(0, 100)}': the local mesh proxies plain http only`, 'NR');
     }
     const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
+    let path = q < 0 ? target : target.slice(0, q);
+    // Istio normalises paths (RFC 3986 dot segments) before routing, so `/api/../admin` cannot slip past a prefix.
+    if (path.includes('/.') || /%2e/i.test(path)) path = normalizePath(path);
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
 
     const config = this.dp.options.config();

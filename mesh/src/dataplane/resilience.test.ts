@@ -505,6 +505,16 @@ describe('HTTP hygiene and telemetry', () => {
     expect(mesh.records[0].durationMs).toBeGreaterThan(0);
   });
 
+  test('responses carry x-envoy-upstream-service-time; a closed data plane answers 503 without crashing', async () => {
+    await setup({});
+    const res = await mesh.get('/');
+    expect(res.headers['x-envoy-upstream-service-time']).toMatch(/^\d+$/);
+    await mesh.dataPlane.close();
+    const closed = await mesh.get('/');
+    expect(closed.status).toBe(503);
+    expect(closed.text).toBe('proxy is shutting down\n');
+  });
+
   test('request bodies are forwarded (fixed length and chunked); beyond the limit 413', async () => {
     await setup({ maxRequestBodyBytes: 1024, http: [{ retries: { attempts: 1, retryOn: '5xx' }, route: [authorsRoute] }] });
     mesh.upstream('authors-0').behaviour = failFirst(1, 503); // the retry must replay the body

@@ -89,6 +89,17 @@ describe('match semantics (gateway)', () => {
     expect(await idOf(path)).toBe(expected);
   });
 
+  test('dot segments are normalised before matching and forwarding', async () => {
+    await gatewayMesh([
+      { match: [{ uri: { prefix: '/public' } }], route: [to('articles')] },
+      { match: [{ uri: { prefix: '/admin' } }], route: [to('authors')] },
+    ]);
+    const res = await mesh.get('/public/../admin/x');
+    expect(res.json()).toMatchObject({ id: 'authors-0', url: '/admin/x' });
+    expect((await mesh.get('/public/%2e%2e/admin/y')).json()).toMatchObject({ id: 'authors-0', url: '/admin/y' });
+    expect((await mesh.get('/public/./a?q=1')).json()).toMatchObject({ id: 'articles-0', url: '/public/a?q=1' });
+  });
+
   test('ignoreUriCase makes exact and prefix uri matches case-insensitive', async () => {
     await gatewayMesh([
       { match: [{ uri: { prefix: '/Web-Api' }, ignoreUriCase: true }], route: [to('web-api', 'v1')] },
