@@ -1,0 +1,201 @@
+// Every process the benchmark starts goes through here, so that all of them are stopped at the end, on an
+// error and on Ctrl-C / SIGTERM. Servers listen on port 0 and report their real port on stdout.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** @type {Set<Managed>} */
+const running = new Set();
+const tempDirs = new Set();
+
+/**
+ * @typedef {object} Managed
+ * @property {string} name
+ * @property {import('node:child_process').ChildProcess} child
+ * @property {Promise<void>} exited
+ * @property {(pattern: RegExp) => number} count  lines seen so far that match
+ * @property {() => Promise<void>} stop
+ */
+
+/**
+ * Starts a process; `onLine` sees every stdout/stderr line (they are not printed, except with BENCH_VERBOSE=1).
+ * `stopSignals`: signals sent in turn, each after `graceMs` without an exit, before SIGKILL.
+ */
+export function startProcess(name, command, args, { env, cwd = repoRoot, stopSignals = ['SIGTERM'], graceMs = 8000 } = {}) {
+  const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  const listeners = new Set();
+  const onLine = (line) => {
+    if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`[${name}] ${line}\n`);
+    if (lines.length < 20_000) lines.push(line);
+    for (const listener of listeners) listener(line);
+  };
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
+  const exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  /** @type {Managed} */
+  const managed = {
+    name,
+    child,
+    exited,
+    lines,
+    onLine: (listener) => listeners.add(listener),
+    count: (pattern) => lines.filter((l) => pattern.test(l)).length,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        for (const signal of stopSignals) {
+          child.kill(signal);
+          if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) break;
+        }
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+      running.delete(managed);
+    },
+  };
+  running.add(managed);
+  child.once('error', (error) => onLine(`spawn error: ${error.message}`));
+  return managed;
+}
+
+/** Waits for the first line matching `pattern` and returns its first capture group. */
+export function waitForLine(managed, pattern, timeoutMs = 20_000) {
+  return new Promise((resolve, reject) => {
+    const seen = managed.lines.map((l) => pattern.exec(l)).find(Boolean);
+    if (seen) return resolve(seen[1]);
+    const timer = setTimeout(() => reject(new Error(`${managed.name}: no line matching ${pattern} within ${timeoutMs} ms\n${managed.lines.slice(-15).join('\n')}`)), timeoutMs);
+    managed.onLine((line) => {
+      const match = pattern.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    managed.exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${managed.name} exited (${managed.child.exitCode ?? managed.child.signalCode})\n${managed.lines.slice(-15).join('\n')}`));
+    });
+  });
+}
+
+/** A service of this repo (service-kit `runServer`) on a free port; resolves with its port. */
+export async function startService(name, workspace, extraEnv = {}) {
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
+  // web-api follows HTTP_PROXY (the mesh's sidecar scheme); the direct stack must not go through any proxy.
+  for (const key of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) delete env[key];
+  const managed = startProcess(name, process.execPath, [path.join(repoRoot, workspace, 'dist/server.js')], { env });
+  const port = Number(await waitForLine(managed, /"port":(\d+).*"msg":"listening"/));
+  return { ...managed, port, pid: managed.child.pid };
+}
+
+/** A bench/*.mjs helper server that prints `listening <port>`. */
+export async function startHelper(name, script, args = []) {
+  const managed = startProcess(name, process.execPath, [path.join(repoRoot, 'bench', script), ...args]);
+  const port = Number(await waitForLine(managed, /^listening (\d+)$/));
+  return { ...managed, port, pid: managed.child.pid };
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port}`);
+    await sleep(50);
+  }
+}
+
+export function makeTempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/**
+ * nginx in the foreground with a temporary config: one worker (the data plane is one Node process), every
+ * path under a temp dir. `http` is the body of the http block; `{{port}}` is replaced by the listen port.
+ */
+export async function startNginx(name, httpBody) {
+  const dir = makeTempDir('cns-bench-nginx-');
+  const port = await freePort();
+  const conf = `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${httpBody.replaceAll('{{port}}', String(port))}
+}
+`;
+  const file = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(file, conf);
+  // QUIT = graceful stop; TERM = fast stop if a graceful one hangs.
+  const managed = startProcess(name, 'nginx', ['-c', file, '-g', 'daemon off;'], { stopSignals: ['SIGQUIT', 'SIGTERM'], graceMs: 3000 });
+  await Promise.race([waitForPort(port), managed.exited.then(() => Promise.reject(new Error(`nginx exited: ${managed.lines.join('\n')}`)))]);
+  return { ...managed, port, pid: managed.child.pid, workerPids: () => childPids(managed.child.pid) };
+}
+
+export function childPids(pid) {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export async function stopAll() {
+  await Promise.all([...running].map((m) => m.stop()));
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\nbench: ${signal}: stopping every process it started\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+// Last resort if the process exits without stopAll (a throw past every handler): no orphan servers.
+process.on('exit', () => {
+  for (const m of running) if (m.child.exitCode === null) m.child.kill('SIGKILL');
+});
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
