@@ -381,6 +381,24 @@ describe('circuit breaking (connectionPool)', () => {
     expect(authors0.hits).toBe(2);
   });
 
+  test('slots held by requests whose clients went away (active or queued) are given back', async () => {
+    await setup({ policy: { connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 5 } } } });
+    const hold = holdable();
+    const authors0 = mesh.upstream('authors-0');
+    authors0.behaviour = hold.behaviour;
+    const clients: Array<import('node:http').ClientRequest> = [];
+    const sent = Array.from({ length: 4 }, () => mesh.get('/', { onRequest: (req) => clients.push(req) }).catch(() => 'aborted'));
+    await waitFor(() => authors0.active === 1 && clients.length === 4);
+    for (const req of clients) req.destroy();
+    expect(await Promise.all(sent)).toEqual(['aborted', 'aborted', 'aborted', 'aborted']);
+    await waitFor(() => mesh.records.length === 4, 3000, 'four DC records');
+    expect(mesh.records.map((r) => r.responseFlags)).toEqual(['DC', 'DC', 'DC', 'DC']);
+    hold.release();
+    // with a leaked slot this would wait forever or overflow
+    const after = await Promise.all([mesh.get('/'), mesh.get('/')]);
+    expect(after.map((r) => r.status)).toEqual([200, 200]);
+  });
+
   test('http2MaxRequests caps concurrent requests without queueing', async () => {
     await setup({ policy: { connectionPool: { http: { http2MaxRequests: 2 } } } });
     const hold = holdable();
