@@ -126,7 +126,7 @@ describeMesh(title, () => {
     expect(Number(v1Count) + Number(v2Count)).toBeGreaterThanOrEqual(1900);
     expect(Number(v2Share)).toBeGreaterThanOrEqual(17);
     expect(Number(v2Share)).toBeLessThanOrEqual(23);
-  }, 300_000);
+  }, 480_000); // 2000 requests through the mesh: ~25 s on an idle machine, minutes on a busy one
 
   it('traffic 100 0 puts every request back on v1', async () => {
     expect((await run('traffic', '100', '0')).stdout[0]).toMatch(/^getmultiple: v1 100 %, v2 0 %/);
