@@ -9,6 +9,8 @@ import { Readiness, type ReadinessCheck } from './readiness';
 export interface ServiceAppOptions {
   /** Service name for logs and metrics, e.g. `articles`. */
   service: string;
+  /** Deployed version (e.g. `v2`): a field of every log line and a label of every metric. */
+  version?: string;
   /** Mounts the service's own routes; runs after the shared middleware and before the 404/error handlers. */
   routes: (app: Express) => void;
   logger?: Logger;
@@ -38,8 +40,8 @@ const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
  * and error answers without stack traces. It never listens; {@link runServer} does.
  */
 export function createServiceApp(options: ServiceAppOptions): ServiceApp {
-  const logger = options.logger ?? createLogger({ service: options.service });
-  const metrics = createHttpMetrics(options.service);
+  const logger = options.logger ?? createLogger({ service: options.service, version: options.version });
+  const metrics = createHttpMetrics(options.service, options.version);
   const readiness = new Readiness(options.readinessChecks);
   const app = express() as ServiceApp;
   Object.assign(app, { service: options.service, logger, readiness, metrics });

@@ -6,6 +6,8 @@ export type { Logger } from 'pino';
 export interface LoggerOptions {
   /** Service name written on every line. */
   service: string;
+  /** Deployed version (e.g. `v2`), written on every line when given. */
+  version?: string;
   /** pino level; defaults to env `LOG_LEVEL`, else `silent` under jest and `info` otherwise. */
   level?: string;
 }
@@ -18,7 +20,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? (process.env.JEST_WORKER_ID ? 'silent' : 'info');
   return pino({
     level,
-    base: { service: options.service },
+    base: options.version ? { service: options.service, version: options.version } : { service: options.service },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin() {
       const context = currentRequestContext();

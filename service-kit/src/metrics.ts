@@ -10,9 +10,9 @@ export interface HttpMetrics {
  * A registry per app (not prom-client's global one) so several apps can live in one test process.
  * `route` is the Express route template (`/articles/v1/getone`), never the raw URL, to bound cardinality.
  */
-export function createHttpMetrics(service: string): HttpMetrics {
+export function createHttpMetrics(service: string, version?: string): HttpMetrics {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  registry.setDefaultLabels(version ? { service, version } : { service });
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
   const requestsTotal = new Counter({

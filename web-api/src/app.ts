@@ -26,6 +26,7 @@ export function createWebApiApp(options: WebApiAppOptions): ServiceApp {
 
   const app: ServiceApp = createServiceApp({
     service: 'web-api',
+    version,
     logger: options.logger,
     responseHeaders: { 'x-web-api-version': version },
     routes(router) {

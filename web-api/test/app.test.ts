@@ -235,6 +235,7 @@ describe('web-api aggregation with fake upstreams', () => {
     await request(app).get('/web-api/v1/getmultiple').expect(503);
     const metrics = await request(app).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/http_requests_total\{[^}]*route="\/web-api\/v1\/getmultiple"[^}]*status_code="503"[^}]*\} 1/);
+    expect(metrics.text).toMatch(/http_requests_total\{[^}]*version="v1"[^}]*\} 1/);
   });
 
   it('answers unknown paths with 404 JSON carrying the version header', async () => {
