@@ -38,7 +38,9 @@ export async function startStack(options: Partial<MeshOptions> = {}): Promise<St
       watch: false,
       log: (message) => meshLog.push(message),
       output: () => undefined,
-      probe: { startupTimeoutMs: 90_000 },
+      // Probe timeouts above the mesh's 1 s default: on a shared 2-core CI machine a busy replica may answer
+      // /readyz late, and a flapping endpoint would fail scenarios for a reason they do not test.
+      probe: { startupTimeoutMs: 90_000, timeoutMs: 3000 },
       ...options,
     });
   } catch (error) {

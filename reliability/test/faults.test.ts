@@ -312,4 +312,28 @@ describe('reliability under load and faults, through the local mesh', () => {
         restoreBaseConfig();
       }
     }), 90_000);
+
+  it('circuit breaking (same file): a burst beyond maxConnections + http1MaxPendingRequests fails fast with 503, the rest succeed', () =>
+    table.run('circuit breaking: burst of 300 at once', async (row) => {
+      mesh.applyFile('istio/resilience/web-api-circuit-breaker.yaml');
+      try {
+        // 300 requests at once against a pool of 100 connections + 10 pending.
+        const samples = await runBatch(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 300, 10_000);
+        const overflow = samples.filter((s) => s.status === 503 && s.body.includes('overflow'));
+        const other = samples.filter((s) => s.status !== 200 && !overflow.includes(s));
+        row.requests = samples.length;
+        row.failures = other.length;
+        row.p99Ms = p99(samples);
+        row.note = `${overflow.length} × 503 overflow (p99 ${Math.round(p99(overflow))} ms), ${samples.length - overflow.length - other.length} × 200`;
+        expect(failures(other)).toEqual(none);
+        expect(overflow.length).toBeGreaterThan(0);
+        expect(overflow.length).toBeLessThan(samples.length);
+        // Rejected requests are answered at once, not after waiting for a slot.
+        expect(p99(overflow)).toBeLessThan(p99(samples.filter((s) => s.status === 200)));
+        const [after] = await runBatch(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
+        expect(after.status).toBe(200);
+      } finally {
+        restoreBaseConfig();
+      }
+    }), 60_000);
 });
