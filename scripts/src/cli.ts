@@ -53,7 +53,7 @@ function bounded(flag: string, limits: { min: number; max: number }) {
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
   const connect = async (flags: CliTargetFlags): Promise<KubeClient> =>
     KubeClient.create(await resolveTarget(targetOptions(flags, env), env));
-  const program = new Command('cns')
+  const program = new Command('npm run')
     .description('Deploy and drive the cloud-native-starter app on Minikube or on the local mesh')
     .exitOverride()
     .showSuggestionAfterError()
@@ -149,6 +149,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     program.command('undeploy').description('delete everything deploy, traffic and apply created'),
   ).action(async (flags: CliTargetFlags) => setExit(await undeployCommand(await connect(flags), io)));
 
+  // Users run these through npm: `Usage: npm run traffic -- [options] <v1> <v2>`.
+  for (const command of program.commands) command.usage(`-- ${command.usage()}`);
   return program;
 }
 
