@@ -57,7 +57,9 @@ describeMesh(title, () => {
   async function getMultiple(): Promise<Array<{ authorName?: string; authorBlog?: string }>> {
     const response = await fetch(`${mesh.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) });
     expect(response.status).toBe(200);
-    return (await response.json()) as Array<{ authorBlog?: string }>;
+    const articles = (await response.json()) as Array<{ authorBlog?: string }>;
+    expect(articles.length).toBeGreaterThan(0); // so that `every` below cannot pass on an empty list
+    return articles;
   }
 
   beforeAll(async () => {
