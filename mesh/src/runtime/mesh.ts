@@ -302,6 +302,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     adminBound = await listen(admin, adminPort, 'admin server', 'MESH_ADMIN_PORT', '--admin-port');
   } catch (error) {
     await Promise.all(servers.map(closeServer));
+    await Promise.all(dataPlanes.map((d) => d.close()));
     await supervisor.stop();
     throw error;
   }
