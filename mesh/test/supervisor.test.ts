@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { backoffDelay, Supervisor } from '../src/runtime/supervisor';
 import type { WorkloadSpec } from '../src/runtime/topology';
-import { buildTopology } from '../src/runtime/topology';
+import { loadManifestFiles } from '../src/manifests';
+import { buildTopology, startOrder } from '../src/runtime/topology';
 import { UnknownWorkloadError } from '../src/runtime/workload-commands';
 
 const fakeService = `
@@ -200,4 +201,23 @@ describe('Supervisor crash loop', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('topology from the repository k8s/ manifests', () => {
+  const loaded = loadManifestFiles(['k8s'], { root: path.resolve(__dirname, '../..') }).objects;
+  const topology = buildTopology(loaded);
+
+  it('has one workload per Deployment with pod labels, env, readiness path and grace period', () => {
+    const v2 = topology.workloads.find((w) => w.workload.name === 'web-api-v2')!;
+    expect(v2.workload).toMatchObject({ app: 'web-api', version: 'v2', serviceAccount: 'web-api', replicas: 1 });
+    expect(v2.env).toMatchObject({ ARTICLES_URL: 'http://articles:8080', AUTHORS_URL: 'http://authors:3000' });
+    expect(v2.readinessPath).toBe('/readyz');
+    expect(v2.terminationGraceMs).toBe(20_000);
+    expect(v2.command.argv).toEqual(['node', 'web-api-v2/dist/server.js']);
+  });
+
+  it('starts the services a workload calls before it', () => {
+    const groups = startOrder(topology.workloads, topology.services).map((g) => g.map((s) => s.workload.name).sort());
+    expect(groups).toEqual([['articles', 'authors', 'web-app'], ['web-api-v1', 'web-api-v2']]);
+  });
 });

@@ -101,10 +101,15 @@ function listen(server: http.Server, port: number, what: string, envName: string
   });
 }
 
-function closeServer(server: http.Server): Promise<void> {
+/** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
+function closeServer(server: http.Server, graceMs = 5000): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
-    server.close(() => resolve());
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }
