@@ -206,6 +206,7 @@ async function startMeshProcess(env = {}) {
     // SIGTERM stops every child gracefully (their SHUTDOWN_DELAY_MS comes from k8s/); a second one forces.
     stopSignals: ['SIGTERM', 'SIGTERM'],
     graceMs: 15_000,
+    reapDescendants: true,
   });
   const gateway = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, 60_000)).replace('localhost', '127.0.0.1');
   const admin = (await waitForLine(mesh, /Metrics\s+(http:\/\/\S+?)\/metrics/)).replace('localhost', '127.0.0.1');

@@ -27,7 +27,7 @@ const tempDirs = new Set();
  * Starts a process; `onLine` sees every stdout/stderr line (they are not printed, except with BENCH_VERBOSE=1).
  * `stopSignals`: signals sent in turn, each after `graceMs` without an exit, before SIGKILL.
  */
-export function startProcess(name, command, args, { env, cwd = repoRoot, stopSignals = ['SIGTERM'], graceMs = 8000 } = {}) {
+export function startProcess(name, command, args, { env, cwd = repoRoot, stopSignals = ['SIGTERM'], graceMs = 8000, reapDescendants = false } = {}) {
   const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const listeners = new Set();
@@ -48,6 +48,9 @@ export function startProcess(name, command, args, { env, cwd = repoRoot, stopSig
     onLine: (listener) => listeners.add(listener),
     count: (pattern) => lines.filter((l) => pattern.test(l)).length,
     stop: async () => {
+      // A process that starts its own children (the mesh) can die of a signal before its handler is in place
+      // (during start-up): whatever it started is stopped here too, from a snapshot taken before signalling.
+      const descendants = reapDescendants ? descendantPids(child.pid) : [];
       if (child.exitCode === null && child.signalCode === null) {
         for (const signal of stopSignals) {
           child.kill(signal);
@@ -58,6 +61,7 @@ export function startProcess(name, command, args, { env, cwd = repoRoot, stopSig
           await exited;
         }
       }
+      await stopPids(descendants);
       running.delete(managed);
     },
   };
@@ -176,6 +180,37 @@ export function childPids(pid) {
   } catch {
     return [];
   }
+}
+
+/** Every process below `pid`, children first-level first. */
+export function descendantPids(pid) {
+  const all = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const c of childPids(queue.shift())) {
+      all.push(c);
+      queue.push(c);
+    }
+  }
+  return all;
+}
+
+const isAlive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** SIGTERM to the pids still alive, SIGKILL after 5 s. */
+async function stopPids(pids) {
+  const left = () => pids.filter(isAlive);
+  if (!left().length) return;
+  for (const pid of left()) process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && left().length; i++) await sleep(100);
+  for (const pid of left()) process.kill(pid, 'SIGKILL');
 }
 
 export async function stopAll() {
