@@ -100,6 +100,17 @@ describe('MeshTelemetry', () => {
     expect(text).toMatch(/^istio_request_duration_milliseconds_bucket\{le="5",.*destination_workload="web-api-v1".*\} 1$/m);
     expect(text).toMatch(/^istio_request_duration_milliseconds_sum\{.*\} 10$/m);
     expect(text).toMatch(/^mesh_process_resident_memory_bytes /m);
+    // The destination side reports the same requests, as a destination sidecar does.
+    expect(text).toMatch(/^istio_requests_total\{reporter="destination",source_workload="istio-ingressgateway",.*destination_workload="web-api-v1".*\} 2$/m);
+  });
+
+  it('has no destination-side series for requests answered by the proxy itself (fault abort, no healthy upstream)', async () => {
+    const telemetry = new MeshTelemetry();
+    telemetry.record(record({ responseCode: 500, responseFlags: 'FI' }));
+    telemetry.record(record({ destinationWorkload: 'unknown', responseCode: 503, responseFlags: 'UH' }));
+    const text = await telemetry.metrics();
+    expect(text).toMatch(/^istio_requests_total\{reporter="source",.*response_flags="FI".*\} 1$/m);
+    expect(text).not.toMatch(/^istio_requests_total\{reporter="destination"/m);
   });
 
   it('keeps only the recent window for the graph', () => {

@@ -107,9 +107,10 @@ describe('local mesh, whole stack through the gateway', () => {
         request_protocol: 'http',
       }),
     ).toBe(10);
-    expect(delta({ source_workload: 'web-api-v1', source_app: 'web-api', source_version: 'v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
+    expect(delta({ reporter: 'source', source_workload: 'web-api-v1', source_app: 'web-api', source_version: 'v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
+    expect(delta({ reporter: 'destination', source_workload: 'web-api-v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
     // v1 looks up each distinct author of the 5 articles separately.
-    expect(delta({ source_workload: 'web-api-v1', destination_workload: 'authors', destination_service_name: 'authors', response_code: '200' })).toBeGreaterThanOrEqual(10);
+    expect(delta({ reporter: 'source', source_workload: 'web-api-v1', destination_workload: 'authors', destination_service_name: 'authors', response_code: '200' })).toBeGreaterThanOrEqual(10);
     expect(after).toMatch(/istio_request_duration_milliseconds_bucket\{[^}]*destination_workload="web-api-v1"/);
 
     const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
@@ -166,7 +167,7 @@ describe('local mesh, whole stack through the gateway', () => {
       expect(articles.every((a) => a.authorBlog === '' && a.authorTwitter === '')).toBe(true);
     }
     const metrics = String((await get(`${mesh.adminUrl}/metrics`)).body);
-    expect(requestCount(metrics, { source_workload: 'web-api-v1', response_code: '500', response_flags: 'FI' })).toBeGreaterThan(0);
+    expect(requestCount(metrics, { reporter: 'source', source_workload: 'web-api-v1', response_code: '500', response_flags: 'FI' })).toBeGreaterThan(0);
     const config = (await get(`${mesh.adminUrl}/config`)).body as { objects: Array<{ ref: string; file: string }> };
     expect(config.objects.find((o) => o.ref === 'VirtualService/authors')?.file).toBe(file);
 

@@ -142,6 +142,15 @@ export class MeshTelemetry implements TelemetrySink {
     };
     this.requests.inc(labels);
     this.durations.observe(labels, record.durationMs);
+    // In a cluster the destination pod's sidecar reports the same request again (reporter="destination"), and
+    // Istio's Grafana dashboards and Kiali mostly query that side. The mesh has one proxy per hop, so it adds the
+    // destination-side series for requests that reached a workload cleanly; local replies (faults, no route,
+    // no healthy upstream, overflow) never reach one, exactly as in a cluster.
+    if (record.reporter === 'source' && record.destinationWorkload !== 'unknown' && (record.responseFlags || '-') === '-') {
+      const destination = { ...labels, reporter: 'destination' };
+      this.requests.inc(destination);
+      this.durations.observe(destination, record.durationMs);
+    }
     const at = this.now();
     this.window.push({ at, record });
     this.prune(at);
