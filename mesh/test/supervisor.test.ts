@@ -151,6 +151,24 @@ describe('Supervisor with fake services', () => {
     await until(() => !isAlive(oldPid));
   });
 
+  it('rolls a workload: the old replica is out of the endpoints for a moment before its SIGTERM', async () => {
+    supervisor = make();
+    await supervisor.startWorkload(spec('web-api-v1', 1));
+    const old = supervisor.endpoints()[0];
+    const oldPid = supervisor.status()[0].pid!;
+    let notReadyAt = 0;
+    supervisor.on('change', () => {
+      if (!old.ready && notReadyAt === 0) notReadyAt = performance.now();
+    });
+    const rolled = supervisor.restartWorkload('web-api-v1');
+    await until(() => notReadyAt > 0);
+    // Still running (no SIGTERM yet) while nothing routes to it any more.
+    await until(() => performance.now() - notReadyAt > 800);
+    expect(isAlive(oldPid)).toBe(true);
+    await rolled;
+    await until(() => !isAlive(oldPid));
+  });
+
   it('stop() leaves no child behind, killing one that ignores SIGTERM after the deadline', async () => {
     supervisor = make();
     await supervisor.startWorkload(spec('web-app', 1, { IGNORE_SIGTERM: '1' }));

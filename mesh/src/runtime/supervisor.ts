@@ -74,6 +74,11 @@ export interface SupervisorOptions {
   backoff?: Partial<BackoffPolicy>;
   /** SIGTERM → SIGKILL deadline; default: the Deployment's terminationGracePeriodSeconds. */
   stopTimeoutMs?: number;
+  /**
+   * Rolling restart: how long a replica stays out of the endpoints before its SIGTERM (default 1000 ms), the
+   * local stand-in for endpoint propagation and the app's SHUTDOWN_DELAY_MS (set to 0 here).
+   */
+  endpointPropagationMs?: number;
   /** One line of a child's output. */
   output?: (endpointId: string, line: string, stream: 'stdout' | 'stderr') => void;
   /** The supervisor's own messages (restarts, probe failures). */
@@ -173,6 +178,12 @@ export class Supervisor extends EventEmitter {
     for (const replica of old) {
       const fresh = await this.startReplica(replica.spec);
       await this.waitReady(fresh);
+      // Out of the endpoints first, SIGTERM a moment later: requests already sent to the old replica (on the
+      // wire, not yet read by a busy process) reach it and drain, instead of being cut when it closes its
+      // idle keep-alive connections on SIGTERM.
+      replica.endpoint.ready = false;
+      this.emit('change');
+      await new Promise((resolve) => setTimeout(resolve, this.options.endpointPropagationMs ?? 1000));
       await this.stopReplica(replica);
       this.options.log?.(`rolled ${replica.id} → ${fresh.id}`);
     }
