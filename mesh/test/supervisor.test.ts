@@ -162,9 +162,14 @@ describe('Supervisor with fake services', () => {
     });
     const rolled = supervisor.restartWorkload('web-api-v1');
     await until(() => notReadyAt > 0);
-    // Still running (no SIGTERM yet) while nothing routes to it any more.
+    // Still running (no SIGTERM yet) while nothing routes to it any more: passing probes do not put it back.
+    let backInEndpoints = false;
+    supervisor.on('change', () => {
+      if (old.ready) backInEndpoints = true;
+    });
     await until(() => performance.now() - notReadyAt > 800);
     expect(isAlive(oldPid)).toBe(true);
+    expect(old.ready || backInEndpoints).toBe(false);
     await rolled;
     await until(() => !isAlive(oldPid));
   });

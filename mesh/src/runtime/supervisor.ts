@@ -180,7 +180,10 @@ export class Supervisor extends EventEmitter {
       await this.waitReady(fresh);
       // Out of the endpoints first, SIGTERM a moment later: requests already sent to the old replica (on the
       // wire, not yet read by a busy process) reach it and drain, instead of being cut when it closes its
-      // idle keep-alive connections on SIGTERM.
+      // idle keep-alive connections on SIGTERM. 'stopping' also ends its readiness probes (a passing probe
+      // would put it back).
+      replica.state = 'stopping';
+      clearTimeout(replica.timer);
       replica.endpoint.ready = false;
       this.emit('change');
       await new Promise((resolve) => setTimeout(resolve, this.options.endpointPropagationMs ?? 1000));
