@@ -75,8 +75,9 @@ export interface SupervisorOptions {
   /** SIGTERM → SIGKILL deadline; default: the Deployment's terminationGracePeriodSeconds. */
   stopTimeoutMs?: number;
   /**
-   * Rolling restart: how long a replica stays out of the endpoints before its SIGTERM (default 1000 ms), the
-   * local stand-in for endpoint propagation and the app's SHUTDOWN_DELAY_MS (set to 0 here).
+   * Rolling restart: how long a replica stays out of the endpoints before its SIGTERM. Default: the Deployment's
+   * SHUTDOWN_DELAY_MS (the mesh sets the process's own to 0 and waits here instead, out of the endpoints, as
+   * Kubernetes endpoint propagation plus the app's delay would), else 1000 ms.
    */
   endpointPropagationMs?: number;
   /** One line of a child's output. */
@@ -186,7 +187,9 @@ export class Supervisor extends EventEmitter {
       clearTimeout(replica.timer);
       replica.endpoint.ready = false;
       this.emit('change');
-      await new Promise((resolve) => setTimeout(resolve, this.options.endpointPropagationMs ?? 1000));
+      const declaredDelay = Number(replica.spec.env.SHUTDOWN_DELAY_MS);
+      const propagationMs = this.options.endpointPropagationMs ?? (Number.isFinite(declaredDelay) && declaredDelay > 0 ? declaredDelay : 1000);
+      await new Promise((resolve) => setTimeout(resolve, propagationMs));
       await this.stopReplica(replica);
       this.options.log?.(`rolled ${replica.id} → ${fresh.id}`);
     }
