@@ -19,8 +19,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Starts the mesh on free ports from a temp copy of the manifests. Needs `npm run build`. */
-export async function startStack(options: Partial<MeshOptions> = {}): Promise<Stack> {
+/**
+ * Starts the mesh on free ports from a temp copy of the manifests. Needs `npm run build`. `prepareRoot` may
+ * change the copy first (e.g. to show that a scenario fails without the protection a manifest setting gives).
+ */
+export async function startStack(options: Partial<MeshOptions> & { prepareRoot?: (root: string) => void } = {}): Promise<Stack> {
+  const { prepareRoot, ...meshOptions } = options;
   const missing = BUILD_OUTPUTS.filter((file) => !fs.existsSync(path.join(repoRoot, file)));
   if (missing.length > 0) throw new Error(`the reliability suite needs built services: run npm run build (missing: ${missing.join(', ')})`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-'));
@@ -28,6 +32,7 @@ export async function startStack(options: Partial<MeshOptions> = {}): Promise<St
   for (const linked of ['articles', 'authors', 'web-api', 'web-api-v1', 'web-api-v2', 'web-app', 'service-kit', 'node_modules', 'package.json']) {
     fs.symlinkSync(path.join(repoRoot, linked), path.join(root, linked));
   }
+  prepareRoot?.(root);
   const meshLog: string[] = [];
   let mesh: MeshHandle;
   try {
@@ -41,7 +46,7 @@ export async function startStack(options: Partial<MeshOptions> = {}): Promise<St
       // Probe timeouts above the mesh's 1 s default: on a shared 2-core CI machine a busy replica may answer
       // /readyz late, and a flapping endpoint would fail scenarios for a reason they do not test.
       probe: { startupTimeoutMs: 90_000, timeoutMs: 3000 },
-      ...options,
+      ...meshOptions,
     });
   } catch (error) {
     fs.rmSync(root, { recursive: true, force: true });
