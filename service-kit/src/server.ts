@@ -104,6 +104,14 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Started by a supervisor over an IPC channel (the local mesh sets MESH_SUPERVISED=1): when the supervisor
+    // dies without stopping us (SIGKILL, a killed test worker) the channel closes, and we shut down instead of
+    // living on as an orphan holding a port. Node has no portable parent-death signal; this is the next best.
+    if (process.env.MESH_SUPERVISED === '1' && process.channel) {
+      // Nothing routes here any more and our stdout (a pipe to the supervisor) is gone too: exit at once.
+      process.once('disconnect', () => exit(1));
+      process.channel.unref();
+    }
   }
   return { server, port, shutdown };
 }

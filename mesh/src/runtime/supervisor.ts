@@ -236,6 +236,7 @@ export class Supervisor extends EventEmitter {
       NO_PROXY: '',
       no_proxy: '',
       SHUTDOWN_DELAY_MS: '0',
+      MESH_SUPERVISED: '1',
       POD_NAME: replica.id,
     };
     replica.state = 'starting';
@@ -245,7 +246,9 @@ export class Supervisor extends EventEmitter {
     const child = spawn(command === 'node' ? process.execPath : command, args, {
       cwd: path.resolve(this.options.root, spec.command.cwd),
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel is how a child notices that the mesh died without stopping it (see service-kit's
+      // runServer and MESH_SUPERVISED): it closes whenever this process goes away, even on SIGKILL.
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     replica.child = child;
     const lines = (stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr'): Promise<void> => {
