@@ -12,6 +12,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(root, '.test-results');
 const jestReport = path.join(resultsDir, 'jest.json');
 const vitestReport = path.join(resultsDir, 'vitest.json');
+const reliabilityReport = path.join(resultsDir, 'jest-reliability.json');
 const args = process.argv.slice(2);
 const reportOnly = args.includes('--report');
 const passthrough = args.filter((a) => a !== '--report');
@@ -20,12 +21,23 @@ let runnerFailed = false;
 if (!reportOnly) {
   rmSync(resultsDir, { recursive: true, force: true });
   mkdirSync(resultsDir, { recursive: true });
-  const jest = spawnSync(
-    process.execPath,
-    [path.join(root, 'node_modules/jest/bin/jest.js'), '--json', `--outputFile=${jestReport}`, ...passthrough],
-    { cwd: root, stdio: 'inherit' },
-  );
+  const jestBin = path.join(root, 'node_modules/jest/bin/jest.js');
+  // The reliability suite puts the whole stack under load with latency bounds: it runs after the other
+  // suites, alone, so that it does not share the two cores with them.
+  const others = passthrough.length > 0 ? passthrough : ['--testPathIgnorePatterns', '/node_modules/', '/dist/', '<rootDir>/reliability/'];
+  const jest = spawnSync(process.execPath, [jestBin, '--json', `--outputFile=${jestReport}`, ...others], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   runnerFailed ||= jest.status !== 0;
+  if (passthrough.length === 0) {
+    const reliability = spawnSync(
+      process.execPath,
+      [jestBin, '<rootDir>/reliability/', '--json', `--outputFile=${reliabilityReport}`, '--runInBand', '--reporters=default', '--reporters=./reliability/reporter.js'],
+      { cwd: root, stdio: 'inherit' },
+    );
+    runnerFailed ||= reliability.status !== 0;
+  }
   // Component tests only when no jest filter was given (a filter targets jest suites).
   if (passthrough.length === 0) {
     const vitest = spawnSync(
@@ -60,7 +72,11 @@ function readReport(file, runner) {
   };
 }
 
-const reports = [readReport(jestReport, 'jest'), readReport(vitestReport, 'vitest')].filter(Boolean);
+const reports = [
+  readReport(jestReport, 'jest'),
+  readReport(reliabilityReport, 'jest (reliability)'),
+  readReport(vitestReport, 'vitest'),
+].filter(Boolean);
 let passed = 0;
 let failed = 0;
 const skipped = [];

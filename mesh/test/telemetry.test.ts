@@ -53,6 +53,12 @@ describe('graph aggregation', () => {
     ]);
   });
 
+  it('lists the version shares in version order, whichever version was called first', () => {
+    const v2First = [record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2' }), record({})];
+    const shares = buildGraph(v2First, inputs(), 10_000).versionShares.find((s) => s.service === 'web-api')!;
+    expect(Object.keys(shares.versions)).toEqual(['v1', 'v2']);
+  });
+
   it('shows every workload and service as a node even without traffic', () => {
     expect(graph.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(['workload:web-api-v2', 'workload:articles', 'service:articles', 'workload:istio-ingressgateway']));
   });

@@ -330,12 +330,16 @@ export function buildGraph(records: readonly RequestRecord[], inputs: GraphInput
   const versionShares: VersionShare[] = [];
   for (const node of nodes.values()) {
     if (node.nodeType !== 'service') continue;
-    const out = graphEdges.filter((e) => e.source === node.id);
+    const versionOf = (edge: (typeof graphEdges)[number]) => nodes.get(edge.target)?.version ?? 'unknown';
+    // In version order (v1 before v2, v10 after v9), whatever order the traffic arrived in.
+    const out = graphEdges
+      .filter((e) => e.source === node.id)
+      .sort((a, b) => versionOf(a).localeCompare(versionOf(b), 'en', { numeric: true }));
     const total = out.reduce((sum, e) => sum + e.requests, 0);
     if (total === 0) continue;
     const versions: Record<string, number> = {};
     for (const edge of out) {
-      const version = nodes.get(edge.target)?.version ?? 'unknown';
+      const version = versionOf(edge);
       versions[version] = round1((versions[version] ?? 0) + (edge.requests / total) * 100);
     }
     versionShares.push({ service: node.name, requests: total, versions });
