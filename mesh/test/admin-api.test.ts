@@ -186,6 +186,16 @@ describe('mesh admin endpoints', () => {
     expect(body.findings[0]).toMatchObject({ file: 'istio/faults/mine.yaml', object: 'VirtualService/authors', code: expect.any(String), message: expect.stringMatching(/nowhere/) });
   });
 
+  it('refuses a Kubernetes workload object at run time with its own code (k8s/ changes need a restart)', async () => {
+    const response = await fetch(`${url}/config/apply?source=k8s/extra.yaml`, {
+      method: 'POST',
+      body: 'apiVersion: v1\nkind: Service\nmetadata: {name: extra}\nspec:\n  ports: [{name: http, port: 80}]\n',
+    });
+    expect(response.status).toBe(422);
+    const body = (await response.json()) as { findings: Array<Record<string, unknown>> };
+    expect(body.findings[0]).toMatchObject({ file: 'k8s/extra.yaml', object: 'Service/extra', code: 'CNS0006', message: expect.stringMatching(/only Istio objects/) });
+  });
+
   it('rejects a YAML syntax error with its line, and an empty body with 400', async () => {
     const broken = await fetch(`${url}/config/apply`, { method: 'POST', body: 'kind: VirtualService\n  bad: [\n' });
     expect(broken.status).toBe(422);

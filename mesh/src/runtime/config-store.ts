@@ -92,7 +92,8 @@ export class ConfigStore<Compiled> extends EventEmitter {
     if (notIstio.length > 0) {
       throw new ConfigRejectedError(
         notIstio.map((o) => ({
-          code: 'CNS0101',
+          // Not one of the analysis' codes (FINDING_CODES): only the running mesh refuses these.
+          code: 'CNS0006',
           severity: 'error' as const,
           file: o.source.file,
           object: objectRef(o.object),
