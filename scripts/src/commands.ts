@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import type { VirtualService } from '@cns/mesh/dist/model';
+import type { VirtualService } from '@cns/mesh/model';
 import { UserError, firstLine } from './errors';
 import { meshEndpoints, meshGatewayUrl, meshWorkloadStates } from './mesh-admin';
 import type { Output } from './io';

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { analyzeManifests, formatFinding, mergeObjects, parseManifestText } from '@cns/mesh/dist/manifests';
-import type { Finding, LoadedObject } from '@cns/mesh/dist/model';
+import { analyzeManifests, formatFinding, mergeObjects, parseManifestText } from '@cns/mesh/manifests';
+import type { Finding, LoadedObject } from '@cns/mesh/model';
 import { UserError } from './errors';
 import { isIstioObject, type IstioObject } from './kube';
 

@@ -1,4 +1,4 @@
-import type { HTTPRoute, VirtualService } from '@cns/mesh/dist/model';
+import type { HTTPRoute, VirtualService } from '@cns/mesh/model';
 import { UserError } from './errors';
 import { activeSplit, buildSplitPatch, formatSplit, parseSplit, splitDestinations, findGetMultipleRoute } from './traffic';
 

@@ -2,7 +2,7 @@
  * The getmultiple split between web-api subsets v1 and v2: argument validation, the JSON patch that sets it on
  * the `web-ingress` VirtualService, and the split read back from an object. Pure functions, no I/O.
  */
-import type { HTTPRoute, HTTPRouteDestination, VirtualService } from '@cns/mesh/dist/model';
+import type { HTTPRoute, HTTPRouteDestination, VirtualService } from '@cns/mesh/model';
 import { UserError } from './errors';
 import type { JsonPatchOp } from './kube';
 

@@ -3,7 +3,7 @@
  * node address + the http2 nodePort), and the app paths derived from the `web-ingress` VirtualService.
  * Pure functions, no I/O.
  */
-import type { VirtualService } from '@cns/mesh/dist/model';
+import type { VirtualService } from '@cns/mesh/model';
 
 export const INGRESS_GATEWAY_SERVICE = 'istio-ingressgateway';
 export const ISTIO_NAMESPACE = 'istio-system';
