@@ -4,7 +4,7 @@
 // from the runners' JSON reports. `--report` only re-prints that summary from the last run's reports.
 // With CI=true a skipped test is a failure: CI must run everything.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +17,7 @@ const args = process.argv.slice(2);
 const reportOnly = args.includes('--report');
 const passthrough = args.filter((a) => a !== '--report');
 
+const runnersFile = path.join(resultsDir, 'runners.json');
 let runnerFailed = false;
 if (!reportOnly) {
   rmSync(resultsDir, { recursive: true, force: true });
@@ -33,7 +34,7 @@ if (!reportOnly) {
   if (passthrough.length === 0) {
     const reliability = spawnSync(
       process.execPath,
-      [jestBin, '<rootDir>/reliability/', '--json', `--outputFile=${reliabilityReport}`, '--runInBand', '--reporters=default', '--reporters=./reliability/reporter.js'],
+      [jestBin, 'reliability/test/', '--json', `--outputFile=${reliabilityReport}`, '--runInBand', '--reporters=default', '--reporters=./reliability/reporter.js'],
       { cwd: root, stdio: 'inherit' },
     );
     runnerFailed ||= reliability.status !== 0;
@@ -47,6 +48,10 @@ if (!reportOnly) {
     );
     runnerFailed ||= vitest.status !== 0;
   }
+  // Remembered for `--report`: a runner can fail without a JSON report (e.g. a pattern that finds no tests).
+  writeFileSync(runnersFile, JSON.stringify({ runnerFailed }));
+} else if (existsSync(runnersFile)) {
+  runnerFailed = JSON.parse(readFileSync(runnersFile, 'utf8')).runnerFailed === true;
 }
 
 /** Reads a jest-format JSON report (vitest writes the same shape). */
