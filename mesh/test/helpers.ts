@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+export { withDescendants } from '@cns/service-kit/testing';
+
 export const repoRoot = path.resolve(__dirname, '../..');
 
 const BUILD_OUTPUTS = ['articles/dist/server.js', 'authors/dist/server.js', 'web-api-v1/dist/server.js', 'web-api-v2/dist/server.js', 'web-app/dist/index.html'];
@@ -79,34 +81,6 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The pids and all their descendants (read from /proc; Linux). */
-export function withDescendants(pids: number[]): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces and parentheses: the ppid is the second field after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(entry), ppid);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  const all = new Set(pids);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (all.has(ppid) && !all.has(pid)) {
-        all.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...all];
 }
 
 /** The value of one `istio_requests_total` series whose labels include `labels` (summed over the rest). */

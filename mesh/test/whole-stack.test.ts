@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { findExecutable } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '../src';
+import { loadManifestFiles } from '../src/manifests';
 import { eventually, get, isAlive, makeMeshRoot, many, requestCount, requireBuild, withDescendants } from './helpers';
 
 interface Article {
@@ -161,7 +162,7 @@ describe('local mesh, whole stack through the gateway', () => {
   it('a 100 % abort fault on authors (applied with @kubernetes/client-node) gives 200 with empty author fields; deleting it restores them', async () => {
     const api = customObjects();
     const file = 'istio/faults/authors-abort-100.yaml';
-    const faultObject = (await import('../src/manifests')).loadManifestFiles([file], { root }).objects[0].object;
+    const faultObject = loadManifestFiles([file], { root }).objects[0].object;
     await api.patchNamespacedCustomObject(
       { ...virtualServices, name: 'authors', body: faultObject, fieldManager: 'mesh-test', force: true },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply, k8s.setHeaderOptions('x-mesh-source-file', file)),

@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 
+export { withDescendants } from '@cns/service-kit/testing';
+
 export interface ListeningSocket {
   pid: number;
   address: string;
@@ -69,30 +71,6 @@ export function listeningSockets(pids: readonly number[]): ListeningSocket[] {
   return found;
 }
 
-/** The pids and all their descendants (from /proc/PID/stat). */
-export function withDescendants(pids: readonly number[]): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  const all = new Set(pids);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (all.has(ppid) && !all.has(pid)) {
-        all.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...all];
-}
 
 export function isLoopbackAddress(address: string): boolean {
   return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');

@@ -2,6 +2,7 @@
  * Test helpers shared by every workspace's tests (imported as `@cns/service-kit/testing`).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 const installHints: Record<string, string> = {
   nginx: 'apt-get install -y nginx',
@@ -119,4 +120,51 @@ export function parseLogLine(line: string): Record<string, unknown> | undefined 
 export async function waitForListening(proc: SpawnedProcess, timeoutMs?: number): Promise<number> {
   const line = await proc.waitForLine((l) => parseLogLine(l)?.msg === 'listening', timeoutMs);
   return Number(parseLogLine(line)!.port);
+}
+
+/** True while a process with this pid exists. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True while the process exists and is not a zombie (an exited child its parent has not reaped yet). */
+export function processRunning(pid: number): boolean {
+  if (!processExists(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return processExists(pid); // no /proc (not Linux), or the process ended meanwhile
+  }
+}
+
+/** The given pids and all their descendants, read from /proc (Linux; elsewhere just the given pids). */
+export function withDescendants(pids: readonly number[]): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of existsSync('/proc') ? readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces and parentheses: the ppid is the second field after the last ')'.
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const all = new Set(pids);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parentOf) {
+      if (all.has(ppid) && !all.has(pid)) {
+        all.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...all];
 }

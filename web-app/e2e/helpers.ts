@@ -1,10 +1,12 @@
 // Shared by the web-app's jest e2e suites: build check, free ports, starting run-web-app.mjs, raw HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+export { processExists, processRunning, withDescendants } from '@cns/service-kit/testing';
 
 export const WEB_APP_DIR = path.resolve(__dirname, '..');
 export const DIST = path.join(WEB_APP_DIR, 'dist');
@@ -133,51 +135,4 @@ export async function startWebApp(env: Record<string, string> = {}): Promise<Run
     if (attempt < 5 && /in use/i.test(out)) continue; // another test took the port between freePort and bind
     throw new Error(`run-web-app.mjs exited before serving:\n${out}`);
   }
-}
-
-/** True while a process with this pid exists. */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True while the process exists and is not a zombie (an exited child its parent has not reaped yet). */
-export function processRunning(pid: number): boolean {
-  if (!processExists(pid)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return processExists(pid); // no /proc (not Linux), or the process ended meanwhile
-  }
-}
-
-/** The given pids and all their descendants, read from /proc (Linux; elsewhere just the given pids). */
-export function withDescendants(pids: number[]): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of existsSync('/proc') ? readdirSync('/proc') : []) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces and parentheses: the ppid is the second field after the last ')'.
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  const all = new Set(pids);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (all.has(ppid) && !all.has(pid)) {
-        all.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...all];
 }
