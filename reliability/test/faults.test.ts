@@ -4,7 +4,7 @@
  * have the effect they promise, outlier detection ejects a failing replica. Load is loopback only, bounded in
  * count and time. Needs `npm run build`. The numbers land in .test-results/resilience.md.
  *
- * RELIABILITY_RATE (default 100, see RATE) sets the request rate of the rolling-restart scenario.
+ * RELIABILITY_RATE (default 200, see RATE) sets the request rate of the rolling-restart scenario.
  */
 import type { K8sObject, MeshHandle, VirtualService } from '@cns/mesh';
 import { ResultTable, eventually, quantile, readyEndpoints, runBatch, runLoad, startStack, achievedRate, type Sample, type Stack } from '../src';
@@ -17,10 +17,10 @@ interface Article {
   authorTwitter: string;
 }
 
-// 100 req/s is what the whole stack sustains on the shared 2-core CI machine (measured: 0 failures, p99 ≈ 0.6 s;
-// 150 passes when the machine is otherwise idle, p99 ≈ 1.1 s). At the
-// issue's 200 req/s, getmultiple v1 (7 proxied hops, ~10 ms CPU per request) saturates it: RELIABILITY_RATE=200.
-const RATE = Number(process.env.RELIABILITY_RATE ?? 100);
+// The issue's 200 req/s. Measured on the 2-core machine with this suite running alone (as `npm test` runs it):
+// 3 runs, 0 failures, p99 0.29–0.49 s. While other heavy suites share the cores it saturates (p99 > 2 s);
+// RELIABILITY_RATE=100 is the setting for such a machine.
+const RATE = Number(process.env.RELIABILITY_RATE ?? 200);
 const RESTART_LOAD_MS = 20_000;
 /** web-api's UPSTREAM_TIMEOUT_MS (k8s/web-api.yaml) plus 200 ms for the hops around it: the issue's bound. */
 const LATENCY_BUDGET_MS = 1200;
