@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { findExecutable } from '@cns/service-kit/testing';
+import { chromiumLaunchOptions, findExecutable } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '../src';
 import { loadManifestFiles } from '../src/manifests';
 import { eventually, get, isAlive, makeMeshRoot, many, requestCount, requireBuild, withDescendants } from './helpers';
@@ -264,10 +264,7 @@ describe('local mesh, whole stack through the gateway', () => {
   (chromium ? it : it.skip)(`draws the live graph page in Chromium with the web-api version share${chromium ? '' : ' [needs chromium, not installed]'}`, async () => {
     await many(getmultiple(), 5, 1);
     const { chromium: launcher } = await import('playwright-core');
-    const browser = await launcher.launch({
-      executablePath: chromium,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launcher.launch(chromiumLaunchOptions());
     try {
       const page = await browser.newPage();
       await page.goto(`${mesh.adminUrl}/graph`);

@@ -168,3 +168,14 @@ export function withDescendants(pids: readonly number[]): number[] {
   }
   return [...all];
 }
+
+/**
+ * playwright-core launch options for Debian's `chromium`: no sandbox (tests run as root in CI) and none of the
+ * background networking that this machine's closed network would refuse.
+ */
+export function chromiumLaunchOptions(): { executablePath: string; args: string[] } {
+  return {
+    executablePath: findExecutable('chromium') ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  };
+}

@@ -1,5 +1,5 @@
 // Swagger UI really renders in Chromium under helmet's Content-Security-Policy (no blocked script or style).
-import { describeWithTool } from '@cns/service-kit/testing';
+import { chromiumLaunchOptions, describeWithTool } from '@cns/service-kit/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { createWebApiApp } from '../src/app';
 import { deadUrl, listen, type Upstream } from './upstreams';
@@ -13,10 +13,7 @@ describeWithTool('chromium', 'Swagger UI in Chromium', () => {
   beforeAll(async () => {
     const unreachable = await deadUrl();
     webApi = await listen(createWebApiApp({ version: 'v1', config: { ARTICLES_URL: unreachable, AUTHORS_URL: unreachable, UPSTREAM_TIMEOUT_MS: 500 } }));
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await chromium.launch(chromiumLaunchOptions());
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,7 +1,7 @@
 // The built web-app in a real Chromium, against a fake web-api on the same origin (port 0) that also serves
 // web-app/dist with the security headers of web-app/nginx.conf (so a CSP that would block the app fails here).
 // The full-stack browser test (local mesh, 80/20 split, authors fault) builds on this once the mesh exists.
-import { describeWithTool } from '@cns/service-kit/testing';
+import { chromiumLaunchOptions, describeWithTool } from '@cns/service-kit/testing';
 import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,15 +11,6 @@ import { DIST, WEB_APP_DIR, ensureBuilt } from './helpers';
 
 const MESH_GRAPH_ORIGIN = 'http://localhost:15000';
 const SCREENSHOTS = path.join(WEB_APP_DIR, 'e2e', 'screenshots');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface FakeArticle {
   id: string;
@@ -103,7 +94,7 @@ describeWithTool('chromium', 'web-app in Chromium against a fake web-api', () =>
     mkdirSync(SCREENSHOTS, { recursive: true });
     server = await startFake(state);
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch(chromiumLaunchOptions());
     // One page for all tests (opening a page costs seconds on a busy machine); each test navigates afresh.
     page = await browser.newPage();
     // A CSP violation or a script error is a failure even when the page still looks fine.

@@ -2,7 +2,7 @@
 // web-app served by real nginx when it is installed, Istio routing from the repo's istio/ YAML applied at runtime.
 // A screenshot after each step goes to web-app/e2e/screenshots/mesh-*.png (git-ignored), also when a step fails.
 // Needs `npm run build` (the root `pretest` does it); the mesh fails with the build command when a build is missing.
-import { findExecutable, describeWithTool } from '@cns/service-kit/testing';
+import { chromiumLaunchOptions, describeWithTool, findExecutable } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '@cns/mesh';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -13,15 +13,6 @@ const REPO_ROOT = path.resolve(WEB_APP_DIR, '..');
 const SCREENSHOTS = path.join(WEB_APP_DIR, 'e2e', 'screenshots');
 // The page probes the mesh graph on its default admin port; this mesh's admin port is a random one.
 const MESH_GRAPH_ORIGIN = 'http://localhost:15000';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DASH = '—';
 
 // The traffic run: N requests through the 80/20 VirtualService. The v2 count is Binomial(N, 0.2):
@@ -122,7 +113,7 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
       },
       60_000,
     );
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await chromium.launch(chromiumLaunchOptions());
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     // A script error or a failed load is a failure even when the page still looks fine.
     page.on('console', (m) => {
