@@ -7,7 +7,7 @@
  * RELIABILITY_RATE (default 200, see RATE) sets the request rate of the rolling-restart scenario.
  */
 import type { K8sObject, MeshHandle, VirtualService } from '@cns/mesh';
-import { ResultTable, eventually, quantile, readyEndpoints, runBatch, runLoad, startStack, achievedRate, type Sample, type Stack } from '../src';
+import { ResultTable, eventually, type ResultRow, quantile, readyEndpoints, runBatch, runLoad, startStack, achievedRate, type Sample, type Stack } from '../src';
 
 interface Article {
   id: string;
@@ -64,6 +64,13 @@ const failures = (bad: readonly Sample[]) => ({
 const none = { count: 0, first: [] };
 const p99 = (samples: readonly Sample[]): number => quantile(samples.map((s) => s.latencyMs), 0.99);
 
+/** Fills a result row from one load run: how many requests, how many of them failed, and the p99. */
+function score(row: ResultRow, samples: readonly Sample[], failed: readonly Sample[]): void {
+  row.requests = samples.length;
+  row.failures = failed.length;
+  row.p99Ms = p99(samples);
+}
+
 function pidOf(workload: string): number {
   const [endpoint] = readyEndpoints(mesh, workload);
   if (!endpoint?.pid) throw new Error(`${workload} has no ready endpoint`);
@@ -105,9 +112,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         const articles = articlesOf(s);
         return s.status !== 200 || articles?.length !== 5 || !authorsEmpty(articles);
       });
-      row.requests = samples.length;
-      row.failures = bad.length;
-      row.p99Ms = p99(samples);
+      score(row, samples, bad);
       row.note = bad.length > 0 ? `first failure: ${failures(bad).first[0]}` : 'failure = not 200 with 5 articles and empty author fields';
       expect(failures(bad)).toEqual(none);
       expect(row.p99Ms).toBeLessThanOrEqual(LATENCY_BUDGET_MS);
@@ -144,9 +149,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         }
         return true;
       });
-      row.requests = samples.length;
-      row.failures = bad.length;
-      row.p99Ms = p99(samples);
+      score(row, samples, bad);
       const stale = samples.filter((s) => s.headers['x-web-api-stale'] === 'true').length;
       row.note = `${stale} last-good answers, ${samples.filter((s) => s.status === 503).length} × 503 JSON`;
       expect(failures(bad)).toEqual(none);
@@ -176,9 +179,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         const empty = parsed.filter((a) => a && a.length > 0 && authorsEmpty(a)).length;
         const mixed = parsed.filter((a) => a && !authorsEmpty(a) && !authorsFilled(a)).length;
         const share = empty / samples.length;
-        row.requests = samples.length;
-        row.failures = notOk.length;
-        row.p99Ms = p99(samples);
+        score(row, samples, notOk);
         row.note = `${(share * 100).toFixed(1)} % with empty author fields (expected 50 ± 3)`;
         expect(failures(notOk)).toEqual(none);
         expect(mixed).toBe(0);
@@ -197,9 +198,7 @@ describe('reliability under load and faults, through the local mesh', () => {
           const articles = articlesOf(s);
           return s.status !== 200 || articles?.length !== 5 || !authorsEmpty(articles);
         });
-        row.requests = samples.length;
-        row.failures = bad.length;
-        row.p99Ms = p99(samples);
+        score(row, samples, bad);
         row.note = `budget ${LATENCY_BUDGET_MS} ms; min ${Math.round(quantile(samples.map((s) => s.latencyMs), 0))} ms`;
         expect(failures(bad)).toEqual(none);
         expect(row.p99Ms).toBeLessThanOrEqual(LATENCY_BUDGET_MS);
@@ -236,9 +235,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         const half = Math.floor(samples.length / 2);
         const lateFailures = samples.slice(half).filter((s) => s.status !== 200).length;
         const fromV2 = samples.filter((s) => s.headers['x-web-api-version'] === 'v2').length;
-        row.requests = samples.length;
-        row.failures = failed.length;
-        row.p99Ms = p99(samples);
+        score(row, samples, failed);
         row.note = `${fromV2} answers from v2 (all 503); ${lateFailures} failures in the second half`;
         // consecutive5xxErrors: 3, plus what was already in flight to v2 (4 concurrent clients).
         expect(failed.length).toBeGreaterThanOrEqual(3);
@@ -261,9 +258,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         const samples = await runBatch(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 300, 10_000);
         const overflow = samples.filter((s) => s.status === 503 && s.body.includes('overflow'));
         const other = samples.filter((s) => s.status !== 200 && !overflow.includes(s));
-        row.requests = samples.length;
-        row.failures = other.length;
-        row.p99Ms = p99(samples);
+        score(row, samples, other);
         row.note = `${overflow.length} × 503 overflow (p99 ${Math.round(p99(overflow))} ms), ${samples.length - overflow.length - other.length} × 200`;
         expect(failures(other)).toEqual(none);
         expect(overflow.length).toBeGreaterThan(0);
