@@ -36,6 +36,7 @@ import {
 import {
   appPaths,
   gatewayAddress,
+  type GatewayAddress,
   INGRESS_GATEWAY_SERVICE,
   isMinikube,
   ISTIO_NAMESPACE,
@@ -92,7 +93,7 @@ export interface GatewayOptions {
 export async function gatewayBase(
   client: KubeClient,
   options: GatewayOptions,
-): Promise<{ url?: string; note: string; minikube: boolean }> {
+): Promise<GatewayAddress & { minikube: boolean }> {
   const env = options.env ?? process.env;
   const explicit = options.gatewayUrl ?? env.GATEWAY_URL;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), note: 'given with --gateway-url / GATEWAY_URL', minikube: false };
@@ -127,8 +128,9 @@ async function printUrls(client: KubeClient, options: GatewayOptions, io: Output
     io.out(`Mesh graph:   ${client.target.server}/graph   (the local mesh's Kiali-style traffic graph)`);
     io.out(`Mesh admin:   ${client.target.server}/   (Istio objects, endpoints, metrics)`);
   } else {
+    io.out(`Gateway:      ${base.note}`);
     io.out('Kiali:        istioctl dashboard kiali   (or: kubectl -n istio-system port-forward svc/kiali 20001:20001)');
-    if (base.minikube) {
+    if (base.minikube && base.via === 'nodePort') {
       io.out(
         'Minikube:     if the node IP is not reachable from this machine (docker driver on macOS/Windows), run ' +
           '`minikube tunnel` in another terminal and run `npm run urls -- --cluster` again',

@@ -25,6 +25,7 @@ describe('gatewayAddress', () => {
     expect(gatewayAddress(gatewayService(), [minikubeNode])).toEqual({
       url: 'http://192.168.49.2:31380',
       note: 'node minikube InternalIP + nodePort 31380 of port http2',
+      via: 'nodePort',
     });
   });
 
@@ -34,6 +35,12 @@ describe('gatewayAddress', () => {
   });
 
   it('a LoadBalancer address (minikube tunnel) wins, port 80 left out', () => {
+    // On Linux `minikube tunnel` sets the EXTERNAL-IP to the Service's cluster IP; with the docker driver on macOS 127.0.0.1.
+    expect(gatewayAddress(gatewayService([{ ip: '10.98.12.34' }]), [minikubeNode])).toEqual({
+      url: 'http://10.98.12.34',
+      note: 'LoadBalancer address 10.98.12.34 (EXTERNAL-IP of istio-system/istio-ingressgateway), port 80',
+      via: 'loadBalancer',
+    });
     expect(gatewayAddress(gatewayService([{ ip: '127.0.0.1' }]), [minikubeNode]).url).toBe('http://127.0.0.1');
     expect(gatewayAddress(gatewayService([{ hostname: 'lb.example.com' }]), []).url).toBe('http://lb.example.com');
   });

@@ -23,6 +23,8 @@ export interface GatewayAddress {
   url?: string;
   /** How it was derived, or what to do when there is no URL. */
   note: string;
+  /** Where the URL came from: the Service's LoadBalancer address or a node address + nodePort. */
+  via?: 'loadBalancer' | 'nodePort';
 }
 
 function hostPort(host: string, port: number): string {
@@ -42,7 +44,13 @@ export function gatewayAddress(service: ServiceLike, nodes: NodeLike[]): Gateway
   }
   const ingress = service.status?.loadBalancer?.ingress?.find((i) => i.ip || i.hostname);
   if (ingress) {
-    return { url: hostPort((ingress.ip || ingress.hostname)!, http.port), note: 'LoadBalancer address of the ingress gateway' };
+    const address = (ingress.ip || ingress.hostname)!;
+    return {
+      url: hostPort(address, http.port),
+      // What `kubectl -n istio-system get svc istio-ingressgateway` shows as EXTERNAL-IP.
+      note: `LoadBalancer address ${address} (EXTERNAL-IP of ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE}), port ${http.port}`,
+      via: 'loadBalancer',
+    };
   }
   if (http.nodePort) {
     for (const type of ['ExternalIP', 'InternalIP']) {
@@ -52,6 +60,7 @@ export function gatewayAddress(service: ServiceLike, nodes: NodeLike[]): Gateway
           return {
             url: hostPort(address, http.nodePort),
             note: `node ${node.metadata?.name ?? '?'} ${type} + nodePort ${http.nodePort} of port ${http.name ?? http.port}`,
+            via: 'nodePort',
           };
         }
       }

@@ -211,13 +211,18 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
       'getmultiple:  curl -s http://192.168.49.2:31380/web-api/v1/getmultiple',
       'Swagger UI:   http://192.168.49.2:31380/openapi/ui',
     ]);
+    // Where the port comes from: the ingress gateway Service's nodePort is random, read from the Service.
+    expect(result.stdout[3]).toBe('Gateway:      node minikube InternalIP + nodePort 31380 of port http2');
     expect(result.stdout.some((l) => l.startsWith('Kiali:        istioctl dashboard kiali'))).toBe(true);
     expect(result.stdout.some((l) => l.includes('minikube tunnel'))).toBe(true);
   });
 
-  it('urls under `minikube tunnel`: the LoadBalancer address', async () => {
-    state.tunnel = '127.0.0.1';
-    expect((await run('urls')).stdout[1]).toBe('getmultiple:  curl -s http://127.0.0.1/web-api/v1/getmultiple');
+  it('urls under `minikube tunnel`: the LoadBalancer address (EXTERNAL-IP), no tunnel hint', async () => {
+    state.tunnel = '10.98.12.34';
+    const { stdout } = await run('urls');
+    expect(stdout[1]).toBe('getmultiple:  curl -s http://10.98.12.34/web-api/v1/getmultiple');
+    expect(stdout[3]).toBe('Gateway:      LoadBalancer address 10.98.12.34 (EXTERNAL-IP of istio-system/istio-ingressgateway), port 80');
+    expect(stdout.some((l) => l.includes('minikube tunnel'))).toBe(false);
   });
 
   it('urls without the ingress gateway Service: says to install Istio, exit 1', async () => {

@@ -87,6 +87,7 @@ const cases: Case[] = [
   { fixture: 'deployment-not-hardened.yaml', code: 'CNS0108', object: 'Deployment/authors', message: /^container authors securityContext lacks runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities\.drop: \[ALL\]$/ },
   { fixture: 'deployment-not-hardened.yaml', code: 'CNS0109', object: 'Deployment/authors', message: /^container authors has no resources\.requests or resources\.limits$/ },
   { fixture: 'deployment-not-hardened.yaml', code: 'CNS0110', object: 'Deployment/authors', message: /^container authors has no livenessProbe and no readinessProbe$/, at: '- name: authors' },
+  { fixture: 'deployment-version-labels.yaml', code: 'CNS0111', object: 'Deployment/authors', message: /^pod labels version=v1 and app\.kubernetes\.io\/version=1 differ: Istio telemetry and Kiali report 1 /, at: 'app.kubernetes.io/version: "1"' },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0106', object: 'AuthorizationPolicy/articles', message: /selector app=article matches no workload/ },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0107', object: 'AuthorizationPolicy/articles', message: /ServiceAccount webapi, which no manifest defines/ },
 ];
@@ -97,7 +98,7 @@ describe('manifest analysis: each check fires on its broken fixture', () => {
     const match = findings.find((f) => f.code === code && message.test(f.message));
     if (!match) throw new Error(`no ${code} matching ${message} in:\n${findings.map((f) => `  ${f.code} ${f.message}`).join('\n')}`);
     if (object) expect(match.object).toBe(object);
-    expect(match.severity).toBe(/^CNS0005$|^CNS01(08|09|10)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
+    expect(match.severity).toBe(/^CNS0005$|^CNS01(08|09|10|11)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
     if (at) expect(match.line).toBe(lineContaining(fixture, at));
     expect(match.line).toEqual(expect.any(Number));
   });

@@ -42,6 +42,7 @@ export const FINDING_CODES = {
   CNS0108: 'container securityContext is not hardened (warning)',
   CNS0109: 'container has no resource requests or limits (warning)',
   CNS0110: 'container has no liveness or readiness probe (warning)',
+  CNS0111: 'pod labels version and app.kubernetes.io/version differ: telemetry and Kiali show one, subsets select the other (warning)',
   CNS0201: 'Dockerfile final stage runs as root',
   CNS0202: 'Dockerfile has no multi-stage build',
   CNS0203: 'Dockerfile base image not pinned to a version',
@@ -257,6 +258,21 @@ function checkWorkload(workload: Workload, index: Index, report: Report): void {
         ['spec', 'selector', 'matchLabels', key],
       );
     }
+  }
+
+  // Istio's canonical revision (istio_requests_total's *_canonical_revision, Kiali's versions) takes
+  // service.istio.io/canonical-revision, then app.kubernetes.io/version, then version (istio/istio
+  // pkg/kube/labels); DestinationRule subsets select on version. Two different values split one version in two.
+  const labels = workload.podLabels;
+  const revisionLabel = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version'].find((k) => k in labels);
+  if (revisionLabel && labels.version !== undefined && labels[revisionLabel] !== labels.version) {
+    report(
+      loaded,
+      'CNS0111',
+      `pod labels version=${labels.version} and ${revisionLabel}=${labels[revisionLabel]} differ: Istio telemetry and Kiali report ${labels[revisionLabel]} (the canonical revision) where subsets select ${labels.version}`,
+      ['spec', 'template', 'metadata', 'labels', revisionLabel],
+      'warning',
+    );
   }
 
   const podSpec = spec?.template?.spec as Record<string, unknown> | undefined;

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { analyzeDockerfile, analyzeDockerfiles, parseDockerfile } from './dockerfile';
 
@@ -21,7 +23,11 @@ describe('Dockerfile analysis', () => {
   });
 
   it('reports a single-stage, unpinned, root image that installs dev dependencies and has no ignore file', () => {
-    const findings = analyzeDockerfiles([`${fixtures}/single-stage.Dockerfile`], { root });
+    // Built from a context of its own: the repository root has a .dockerignore (for the legacy builder).
+    const context = fs.mkdtempSync(path.join(os.tmpdir(), 'dockerfile-context-'));
+    fs.copyFileSync(path.join(root, fixtures, 'single-stage.Dockerfile'), path.join(context, 'single-stage.Dockerfile'));
+    const findings = analyzeDockerfiles(['single-stage.Dockerfile'], { root: context });
+    fs.rmSync(context, { recursive: true });
     expect(findings.map((f) => f.code).sort()).toEqual(['CNS0201', 'CNS0202', 'CNS0203', 'CNS0204', 'CNS0206']);
     expect(findings.find((f) => f.code === 'CNS0206')?.message).toMatch(/no single-stage\.Dockerfile\.dockerignore beside it/);
     expect(findings.find((f) => f.code === 'CNS0202')?.message).toMatch(/no multi-stage build/);
@@ -34,6 +40,21 @@ describe('Dockerfile analysis', () => {
     expect(findings.map((f) => [f.code, f.object, f.line, f.message])).toEqual([
       ['CNS0205', 'Dockerfile/build', 5, 'COPY source articles/nginx.conf does not exist in the build context'],
     ]);
+  });
+
+  it('the root .dockerignore keeps node_modules, .git and build output out of a legacy-builder context, and no COPY source', () => {
+    const patterns = fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    expect(patterns).toEqual(expect.arrayContaining(['.git', '**/node_modules', '**/dist']));
+    const ignored = (source: string): boolean =>
+      patterns.some((p) => { const bare = p.replace(/^\*\*\//, ''); return source === bare || source.startsWith(`${bare}/`) || source.split('/').includes(bare); });
+    const dockerfiles = ['articles', 'authors', 'web-api-v1', 'web-api-v2', 'web-app'].map((d) => `${d}/Dockerfile`);
+    const sources = dockerfiles.flatMap((file) =>
+      parseDockerfile(fs.readFileSync(path.join(root, file), 'utf8'))
+        .filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))
+        .flatMap((i) => i.args.split(/\s+/).slice(0, -1).map((s) => s.replace(/\/$/, ''))),
+    );
+    expect(sources).toEqual(expect.arrayContaining(['package-lock.json', 'service-kit', 'web-app/nginx.conf']));
+    expect(sources.filter(ignored)).toEqual([]);
   });
 
   it('accepts a numeric non-root user and an unprivileged base image without USER', () => {

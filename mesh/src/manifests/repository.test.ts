@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { describeWithTool } from '@cns/service-kit/testing';
 import type { Deployment, DestinationRule, LoadedObject, Service, VirtualService } from '../model';
 import { analyzeManifests, durationMs } from './analyze';
@@ -63,7 +64,9 @@ describe("the repository's manifests", () => {
     for (const [name, app, version, image, port, serviceAccount] of expected) {
       const deployment = find<Deployment>(objects, 'Deployment', name);
       const pod = deployment.spec!.template;
-      expect(pod.metadata.labels).toMatchObject({ app, version, 'app.kubernetes.io/name': app });
+      // app.kubernetes.io/version is Istio's canonical revision (telemetry, Kiali): the same value as `version`.
+      expect(pod.metadata.labels).toMatchObject({ app, version, 'app.kubernetes.io/name': app, 'app.kubernetes.io/version': version });
+      expect(deployment.metadata.labels).toMatchObject({ version, 'app.kubernetes.io/version': version });
       expect(pod.spec.serviceAccountName).toBe(serviceAccount);
       const [container] = pod.spec.containers;
       expect(container).toMatchObject({ image, imagePullPolicy: 'IfNotPresent', ports: [{ name: 'http', containerPort: port }] });
@@ -74,6 +77,19 @@ describe("the repository's manifests", () => {
         const budgetMs = Number(env.SHUTDOWN_DELAY_MS) + Number(env.DRAIN_TIMEOUT_MS);
         expect(pod.spec.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(budgetMs);
       }
+      // The sidecar must carry the app's calls until the app has drained (Istio's default drain is 5 s), and
+      // stop before the kubelet's SIGKILL; it starts before the app.
+      const appShutdownMs = app === 'web-app'
+        ? Number((container as unknown as { lifecycle: { preStop: { exec: { command: string[] } } } }).lifecycle.preStop.exec.command[1]) * 1000
+        : Number(env.SHUTDOWN_DELAY_MS) + Number(env.DRAIN_TIMEOUT_MS);
+      const proxyConfig = parseYaml(pod.metadata.annotations!['proxy.istio.io/config']!) as Record<string, any>;
+      expect(proxyConfig).toEqual({
+        terminationDrainDuration: expect.any(String),
+        holdApplicationUntilProxyStarts: true,
+        proxyMetadata: { EXIT_ON_ZERO_ACTIVE_CONNECTIONS: 'true' },
+      });
+      expect(durationMs(proxyConfig.terminationDrainDuration)).toBeGreaterThan(appShutdownMs);
+      expect(durationMs(proxyConfig.terminationDrainDuration)).toBeLessThan(pod.spec.terminationGracePeriodSeconds! * 1000);
       if (app === 'web-api') expect(env).toMatchObject({ ARTICLES_URL: 'http://articles:8080', AUTHORS_URL: 'http://authors:3000' });
       const raw = container as unknown as Record<string, any>;
       expect(raw.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
@@ -197,7 +213,9 @@ describeWithTool('kubectl', 'kubectl kustomize renderings', () => {
     expect(deployments.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version]).sort())
       .toEqual([['articles', 'articles', 'v1'], ['authors', 'authors', 'v1'], ['web-api-v1', 'web-api', 'v1'], ['web-api-v2', 'web-api', 'v2'], ['web-app', 'web-app', 'v1']]);
     for (const d of deployments) {
-      expect(Object.keys(d.spec!.template.metadata.labels!)).toEqual(expect.arrayContaining(['app.kubernetes.io/name', 'app.kubernetes.io/version']));
+      const labels = d.spec!.template.metadata.labels!;
+      expect(labels['app.kubernetes.io/name']).toBe(labels.app);
+      expect(labels['app.kubernetes.io/version']).toBe(labels.version);
     }
     expect(workloads.filter((o) => o.object.kind === 'Service').map((o) => o.object.metadata.name).sort())
       .toEqual(['articles', 'authors', 'web-api', 'web-app']);
