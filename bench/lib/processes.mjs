@@ -91,11 +91,11 @@ export function waitForLine(managed, pattern, timeoutMs = 20_000) {
 }
 
 /** A service of this repo (service-kit `runServer`) on a free port; resolves with its port. */
-export async function startService(name, workspace, extraEnv = {}) {
+export async function startService(name, workspace, extraEnv = {}, nodeArgs = []) {
   const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
   // web-api follows HTTP_PROXY (the mesh's sidecar scheme); the direct stack must not go through any proxy.
   for (const key of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) delete env[key];
-  const managed = startProcess(name, process.execPath, [path.join(repoRoot, workspace, 'dist/server.js')], { env });
+  const managed = startProcess(name, process.execPath, [...nodeArgs, path.join(repoRoot, workspace, 'dist/server.js')], { env });
   const port = Number(await waitForLine(managed, /"port":(\d+).*"msg":"listening"/));
   return { ...managed, port, pid: managed.child.pid };
 }

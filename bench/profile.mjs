@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// CPU profile of one service under load (issue 10: profile before optimising). Starts articles, authors and
+// web-api (v1 by default) directly as the bench's services section does, web-api under `node --cpu-prof`,
+// loads getmultiple with `wrk -t1 -c10`, stops web-api (SIGTERM: the profile is written on exit) and prints
+// the functions with the most self time. Run it under the heavy lock:
+//
+//   flock /work/wt/heavy.lock node bench/profile.mjs [v1|v2] [seconds]
+//
+// The .cpuprofile file stays in a temporary directory whose path is printed (open it in Chrome DevTools).
+import fs from 'node:fs';
+import path from 'node:path';
+import { round, wrk } from './lib/load.mjs';
+import { makeTempDir, startService, stopAll } from './lib/processes.mjs';
+
+const version = process.argv[2] ?? 'v1';
+const seconds = Number(process.argv[3] ?? 10);
+
+/** Self time per function (name, file:line), summed over the profile's nodes, largest first. */
+export function topSelfTime(profile, limit = 20) {
+  const selfByNode = new Map();
+  const deltas = profile.timeDeltas ?? [];
+  profile.samples.forEach((id, i) => selfByNode.set(id, (selfByNode.get(id) ?? 0) + (deltas[i] ?? 0)));
+  const byFunction = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const us = selfByNode.get(node.id) ?? 0;
+    total += us;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/work\/wt\/[^/]+\//, '')}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'} ${where}`.trim();
+    byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+  }
+  return [...byFunction.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([fn, us]) => ({ fn, selfPercent: round((100 * us) / total, 1) }));
+}
+
+try {
+  const dir = makeTempDir('cns-bench-profile-');
+  const keep = fs.mkdtempSync(path.join(path.dirname(dir), 'cns-cpuprofile-'));
+  const [articles, authors] = await Promise.all([startService('articles', 'articles'), startService('authors', 'authors')]);
+  const webApi = await startService(`web-api-${version}`, `web-api-${version}`, { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` }, ['--cpu-prof', `--cpu-prof-dir=${keep}`]);
+  const url = `http://127.0.0.1:${webApi.port}/web-api/v1/getmultiple`;
+  const result = await wrk(url, { seconds, connections: 10, threads: 1 });
+  await webApi.stop();
+  await Promise.all([articles.stop(), authors.stop()]);
+  const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
+  const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
+  process.stdout.write(`web-api ${version}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
+  for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
+} catch (error) {
+  process.stderr.write(`profile failed: ${error.stack ?? error}\n`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}
