@@ -232,11 +232,72 @@ export interface GatewaySpec {
 }
 export type Gateway = K8sObject<GatewaySpec>;
 
-/** The Istio networking objects in force at one moment. Replaced as a whole on every config change. */
+// ---------------------------------------------------------------- Istio security (security.istio.io/v1)
+
+export interface WorkloadSelector {
+  matchLabels?: Record<string, string>;
+}
+
+export interface AuthorizationSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+}
+
+export interface AuthorizationOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+export interface AuthorizationCondition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+export interface AuthorizationRule {
+  from?: Array<{ source?: AuthorizationSource }>;
+  to?: Array<{ operation?: AuthorizationOperation }>;
+  when?: AuthorizationCondition[];
+}
+
+export interface AuthorizationPolicySpec {
+  selector?: WorkloadSelector;
+  action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  provider?: { name?: string };
+  rules?: AuthorizationRule[];
+}
+export type AuthorizationPolicy = K8sObject<AuthorizationPolicySpec>;
+
+export type MutualTlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+export interface PeerAuthenticationSpec {
+  selector?: WorkloadSelector;
+  mtls?: { mode?: MutualTlsMode };
+  portLevelMtls?: Record<string, { mode?: MutualTlsMode }>;
+}
+export type PeerAuthentication = K8sObject<PeerAuthenticationSpec>;
+
+/** The Istio objects in force at one moment. Replaced as a whole on every config change. */
 export interface IstioConfig {
   gateways: LoadedObject<Gateway>[];
   virtualServices: LoadedObject<VirtualService>[];
   destinationRules: LoadedObject<DestinationRule>[];
+  /** security.istio.io; optional so that routing-only fixtures need not list them. */
+  authorizationPolicies?: LoadedObject<AuthorizationPolicy>[];
+  peerAuthentications?: LoadedObject<PeerAuthentication>[];
 }
 
 // ---------------------------------------------------------------- runtime view
@@ -287,6 +348,9 @@ export interface RequestRecord {
    *  `UT` (upstream timeout), `FI` (fault abort), `DI` (fault delay), `NR` (no route), `URX` (retries exhausted). */
   responseFlags: string;
   requestProtocol: 'http';
+  /** Envoy's RESPONSE_CODE_DETAILS when a proxy answered by itself for a reason the flags do not carry, e.g.
+   *  `rbac_access_denied_matched_policy[none]` (AuthorizationPolicy; Envoy sets no response flag for it). */
+  responseCodeDetails?: string;
   durationMs: number;
   /** Which Istio features touched this request, for graph badges. */
   virtualService?: string;

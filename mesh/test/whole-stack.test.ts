@@ -187,6 +187,31 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(mesh.activeObjects().some((o) => o.object.kind === 'VirtualService' && o.object.metadata.name === 'authors')).toBe(false);
   });
 
+  it('enforces AuthorizationPolicy at the callee: a DENY on authors for web-api empties the author fields; removing it restores them', async () => {
+    const file = 'istio/security/authors-deny-web-api.yaml';
+    mesh.applyFile(file);
+    const denied = await many(getmultiple(), 5, 1);
+    for (const answer of denied) {
+      expect(answer.status).toBe(200);
+      const articles = answer.body as Article[];
+      expect(articles).toHaveLength(5);
+      expect(articles.every((a) => a.title !== '' && a.authorBlog === '' && a.authorTwitter === '')).toBe(true);
+    }
+    // Envoy's RBAC filter answers 403 and sets no response flag; both reporters count it.
+    const metrics = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    for (const reporter of ['source', 'destination']) {
+      expect(requestCount(metrics, { reporter, source_workload: 'web-api-v1', destination_workload: 'authors', response_code: '403', response_flags: '-' })).toBeGreaterThan(0);
+    }
+    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as { edges: Array<{ id: string; responseCodes: Record<string, number> }> };
+    expect(graph.edges.find((e) => e.id === 'service:authors->workload:authors')?.responseCodes['403']).toBeGreaterThan(0);
+
+    expect(mesh.deleteObject('AuthorizationPolicy', 'authors-deny-web-api')).toBe(true);
+    await eventually(async () => {
+      const restored = (await get(getmultiple())).body as Article[];
+      return restored.every((a) => a.authorBlog !== '' && a.authorTwitter !== '') ? true : undefined;
+    }, 20_000, 'author details back');
+  });
+
   it('rejects an invalid object with 422 and its findings, and keeps routing with the last good config', async () => {
     const invalid = [
       'apiVersion: networking.istio.io/v1',

@@ -18,6 +18,7 @@ import type {
   VirtualService,
   Workload,
 } from '../model';
+import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
 import { parseDuration } from './duration';
 import { compileMatchBlock, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
 
@@ -71,6 +72,8 @@ export interface CompiledCluster {
   /** Labels an endpoint's workload must carry (Service selector + subset labels); null = selects nothing. */
   labels: ReadonlyArray<[string, string]> | null;
   policy: ClusterPolicy;
+  /** The port the endpoints receive on (the Service port's numeric targetPort): AuthorizationPolicy `ports`. */
+  targetPort: number;
   /** The ready endpoints of this cluster, in the order the endpoint source lists them. */
   select(endpoints: readonly Endpoint[]): Endpoint[];
 }
@@ -184,6 +187,8 @@ export interface CompiledMeshConfig {
   resolveService(host: string): ServiceInfo | undefined;
   /** The cluster of a Service on a port with no VirtualService: Istio's default route. */
   defaultRoute(service: ServiceInfo, port: number | undefined): CompiledRoute;
+  /** AuthorizationPolicies and PeerAuthentications, enforced by the destination's proxy (authorization.ts). */
+  authorization: Authorizer;
 }
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -289,6 +294,7 @@ function makeCluster(
   serviceName: string,
   labels: ReadonlyArray<[string, string]> | null,
   policy: ClusterPolicy,
+  targetPort: number,
 ): CompiledCluster {
   // Membership depends only on a workload's labels; memoise it per workload object.
   const membership = new WeakMap<Workload, boolean>();
@@ -306,6 +312,7 @@ function makeCluster(
     serviceName,
     labels,
     policy,
+    targetPort,
     select(endpoints) {
       const selected: Endpoint[] = [];
       if (labels === null) return selected;
@@ -397,7 +404,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       }
       if (!kubernetesMode) policy = compilePolicy(mergePolicy(rule?.spec?.trafficPolicy, subsetDef?.trafficPolicy));
     }
-    const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy);
+    const targetPort = typeof servicePort?.targetPort === 'number' ? servicePort.targetPort : (servicePort?.port ?? port ?? 80);
+    const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy, targetPort);
     clusters.set(key, cluster);
     return cluster;
   };
@@ -597,5 +605,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     meshVirtualHosts,
     resolveService,
     defaultRoute,
+    authorization: kubernetesMode
+      ? ALLOW_ALL
+      : compileAuthorization(state.istio.authorizationPolicies ?? [], state.istio.peerAuthentications ?? [], namespace),
   };
 }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import type { Endpoint, RequestRecord, TelemetrySink, TrafficSource } from '../model';
+import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
 import { ClusterState, type AttemptOutcome } from './cluster-state';
 import {
   stripPort,
@@ -62,6 +63,10 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
+/** The ingress gateway pod as AuthorizationPolicies select it (it runs in istio-system). */
+const GATEWAY_TARGET: PolicyTarget = { namespace: ROOT_NAMESPACE, labels: GATEWAY_LABELS };
+/** Envoy's RBAC filter answer (no trailing newline: Envoy sends the text as is). */
+const RBAC_DENIED = 'RBAC: access denied';
 const MESH_IDS: readonly string[] = ['mesh'];
 
 export const LOCAL_REPLY = {
@@ -92,6 +97,12 @@ function removeHeader(headers: string[], name: string): void {
   }
 }
 
+/** A request header's values joined with ',' (how Envoy's header matchers see repeated headers). */
+function joinedHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
 function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -119,6 +130,8 @@ class ProxyDataPlane implements DataPlane {
   readonly maxBody: number;
   readonly sourceLabels: Readonly<Record<string, string>>;
   readonly recordSource: Pick<RequestRecord, 'sourceWorkload' | 'sourceApp' | 'sourceVersion'>;
+  /** This proxy's mTLS identity, what the callee's AuthorizationPolicies see as source.principal. */
+  readonly principal: string;
   private readonly pools = new Map<string, Pool>();
   private readonly clusterStates = new Map<string, ClusterState>();
   closed = false;
@@ -131,7 +144,9 @@ class ProxyDataPlane implements DataPlane {
     if (source.kind === 'gateway') {
       this.sourceLabels = GATEWAY_LABELS;
       this.recordSource = { sourceWorkload: 'istio-ingressgateway', sourceApp: 'istio-ingressgateway', sourceVersion: 'unknown' };
+      this.principal = GATEWAY_PRINCIPAL;
     } else {
+      this.principal = workloadPrincipal(source.workload.namespace, source.workload.serviceAccount);
       this.sourceLabels = source.workload.labels;
       this.recordSource = { sourceWorkload: source.workload.name, sourceApp: source.workload.app, sourceVersion: source.workload.version };
     }
@@ -291,6 +306,8 @@ class Exchange {
   private answeredBy?: Endpoint;
   private statusSent = 0;
   private responseFlags = '-';
+  private responseDetails?: string;
+  private authorizer?: Authorizer;
   private timers: NodeJS.Timeout[] = [];
   private done = false;
 
@@ -330,10 +347,19 @@ class Exchange {
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
 
     const config = this.dp.options.config();
+    this.authorizer = config.authorization;
     const source = this.dp.options.source;
     let routes: CompiledRoute[] | null;
     let port: number;
     let gatewayIds: readonly string[];
+    if (source.kind === 'gateway' && config.authorization?.enforces(GATEWAY_TARGET)) {
+      // Policies selecting the ingress gateway itself: the caller is outside the mesh (no principal).
+      const decision = config.authorization.check(GATEWAY_TARGET, this.authorizationRequest(undefined, path, this.authority, 80, (name) => joinedHeader(this.req.headers, name)));
+      if (!decision.allowed) {
+        this.responseDetails = `rbac_access_denied_matched_policy[${decision.policy}]`;
+        return this.reply(403, Buffer.from(RBAC_DENIED), 'text/plain', '-');
+      }
+    }
     if (source.kind === 'gateway') {
       const table = config.gateway(source.gatewayName);
       const host = stripPort(this.authority);
@@ -580,12 +606,56 @@ class Exchange {
     const attempt = new Attempt(this, endpoint, state);
     attempt.startedAt = performance.now();
     this.attempt = attempt;
+    const denied = this.deniedAtDestination(endpoint, cluster);
+    if (denied !== undefined) return this.answerAsDestinationProxy(attempt, denied);
     const perTry = this.route!.retry.perTryTimeoutMs;
     if (perTry) this.later(perTry, () => this.onPerTryTimeout(attempt));
     this.dp.pool(endpoint).dispatch(
       { path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body: this.body },
       attempt,
     );
+  }
+
+  private authorizationRequest(principal: string | undefined, path: string, host: string, port: number, header: (name: string) => string | undefined): AuthorizationRequest {
+    return { principal, method: this.view?.method ?? this.req.method ?? 'GET', path, host, port, header };
+  }
+
+  /**
+   * The callee's inbound sidecar enforces its AuthorizationPolicies on the request as forwarded (rewritten path and
+   * host, header operations applied). Returns the matched policy id when it denies, else undefined.
+   */
+  private deniedAtDestination(endpoint: Endpoint, cluster: CompiledCluster): string | undefined {
+    const authorizer = this.authorizer;
+    const target = endpoint.workload;
+    if (!authorizer?.enforces(target)) return undefined;
+    const headers = this.upstreamHeaders!;
+    const header = (name: string): string | undefined => {
+      let value: string | undefined;
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i].toLowerCase() === name) value = value === undefined ? headers[i + 1] : `${value},${headers[i + 1]}`;
+      }
+      return value;
+    };
+    const q = this.upstreamPath.indexOf('?');
+    const path = q < 0 ? this.upstreamPath : this.upstreamPath.slice(0, q);
+    // Every local workload has a sidecar, so callers use (auto) mTLS unless PeerAuthentication disables it.
+    const principal = authorizer.mtlsMode(target, cluster.targetPort) === 'DISABLE' ? undefined : this.dp.principal;
+    const decision = authorizer.check(target, this.authorizationRequest(principal, path, header('host') ?? '', cluster.targetPort, header));
+    return decision.allowed ? undefined : decision.policy;
+  }
+
+  /**
+   * Envoy's RBAC filter on the callee's inbound listener answers 403 itself. To this (outbound) proxy that is an
+   * ordinary upstream answer, so it goes through the same path: retry policy, outlier detection, header ops.
+   */
+  private answerAsDestinationProxy(attempt: Attempt, policy: string): void {
+    this.responseDetails = `rbac_access_denied_matched_policy[${policy}]`;
+    const body = Buffer.from(RBAC_DENIED);
+    const headers = ['content-length', String(body.length), 'content-type', 'text/plain', 'date', new Date().toUTCString(), 'server', 'istio-envoy'];
+    attempt.onConnect(() => undefined);
+    attempt.onHeaders(403, headers.map((h) => Buffer.from(h, 'latin1')), () => undefined);
+    attempt.onData(body);
+    attempt.onComplete();
   }
 
   private retriesLeft(): boolean {
@@ -798,6 +868,7 @@ class Exchange {
       requestProtocol: 'http',
       durationMs: performance.now() - this.startedAt,
       virtualService: this.route?.virtualService || undefined,
+      responseCodeDetails: this.responseDetails,
       features: features && features.length > 0 ? [...features] : undefined,
     });
   }

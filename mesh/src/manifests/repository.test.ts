@@ -37,6 +37,7 @@ const OPTIONAL_FILES = [
   'istio/faults/authors-no-fault.yaml',
   'istio/resilience/upstream-timeouts-retries.yaml',
   'istio/resilience/web-api-circuit-breaker.yaml',
+  'istio/security/authors-deny-web-api.yaml',
   'istio/traffic/web-ingress-80-20.yaml',
 ];
 

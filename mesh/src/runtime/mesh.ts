@@ -10,7 +10,7 @@ import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
-import type { DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, VirtualService } from '../model';
+import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';
 import { createAdminServer, loadFileForApply } from './admin';
 import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from './config-store';
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
@@ -116,10 +116,13 @@ function closeServer(server: http.Server, graceMs = 5000): Promise<void> {
 
 function toIstioConfig(objects: readonly LoadedObject[]): IstioConfig {
   const networking = (o: LoadedObject): boolean => o.object.apiVersion.startsWith('networking.istio.io/');
+  const security = (o: LoadedObject): boolean => o.object.apiVersion.startsWith('security.istio.io/');
   return {
     gateways: objects.filter((o): o is LoadedObject<Gateway> => networking(o) && o.object.kind === 'Gateway'),
     virtualServices: objects.filter((o): o is LoadedObject<VirtualService> => networking(o) && o.object.kind === 'VirtualService'),
     destinationRules: objects.filter((o): o is LoadedObject<DestinationRule> => networking(o) && o.object.kind === 'DestinationRule'),
+    authorizationPolicies: objects.filter((o): o is LoadedObject<AuthorizationPolicy> => security(o) && o.object.kind === 'AuthorizationPolicy'),
+    peerAuthentications: objects.filter((o): o is LoadedObject<PeerAuthentication> => security(o) && o.object.kind === 'PeerAuthentication'),
   };
 }
 

@@ -1,0 +1,324 @@
+/**
+ * AuthorizationPolicy and PeerAuthentication as the destination's sidecar enforces them. istiod turns every
+ * AuthorizationPolicy that selects a workload into Envoy RBAC filters on its inbound listener: CUSTOM first (an
+ * ext_authz filter), then DENY, then ALLOW; AUDIT only logs. This module compiles the same decision once per
+ * workload and answers it per request; the data plane asks it after routing picked the endpoint, with the request
+ * as the callee's proxy receives it (rewritten path and host, header operations applied).
+ */
+import type {
+  AuthorizationCondition,
+  AuthorizationOperation,
+  AuthorizationPolicy,
+  AuthorizationRule,
+  AuthorizationSource,
+  LoadedObject,
+  MutualTlsMode,
+  PeerAuthentication,
+  WorkloadSelector,
+} from '../model';
+
+/** Istio's default trust domain: principals are `cluster.local/ns/<namespace>/sa/<service account>`. */
+export const TRUST_DOMAIN = 'cluster.local';
+/** Policies without a selector in this namespace apply to the whole mesh (meshConfig.rootNamespace). */
+export const ROOT_NAMESPACE = 'istio-system';
+/** The ingress gateway's identity (its pods run as this ServiceAccount in istio-system). */
+export const GATEWAY_PRINCIPAL = `${TRUST_DOMAIN}/ns/${ROOT_NAMESPACE}/sa/istio-ingressgateway-service-account`;
+
+export function workloadPrincipal(namespace: string, serviceAccount: string): string {
+  return `${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** The workload a policy may select: the callee (or the gateway itself). */
+export interface PolicyTarget {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+/** The request as the enforcing proxy sees it. */
+export interface AuthorizationRequest {
+  /** The peer's principal from its mTLS certificate; undefined on a plaintext connection (mTLS DISABLE). */
+  principal: string | undefined;
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Host / :authority as received. */
+  host: string;
+  /** The port the workload receives on (Istio's destination.port: the container port). */
+  port: number;
+  /** Values of a request header (lower-case name), joined with ',' as Envoy does; undefined when absent. */
+  header(name: string): string | undefined;
+}
+
+export type AuthorizationDecision =
+  | { allowed: true }
+  /** `policy` is what Envoy writes into rbac_access_denied_matched_policy[...]: a rule id, or `none` (no ALLOW matched). */
+  | { allowed: false; policy: string };
+
+export interface Authorizer {
+  /** Whether any CUSTOM/DENY/ALLOW policy selects the workload (nothing to check otherwise). */
+  enforces(target: PolicyTarget): boolean;
+  check(target: PolicyTarget, request: AuthorizationRequest): AuthorizationDecision;
+  /** PeerAuthentication mode in force for the workload's port (workload > namespace > mesh; default PERMISSIVE). */
+  mtlsMode(target: PolicyTarget, port: number): MutualTlsMode;
+}
+
+type Predicate = (request: AuthorizationRequest) => boolean;
+
+interface CompiledRule {
+  id: string;
+  matches: Predicate;
+}
+
+interface WorkloadPolicies {
+  custom: CompiledRule[];
+  deny: CompiledRule[];
+  allow: CompiledRule[];
+  /** True when at least one ALLOW policy selects the workload (even one with no rules: it then allows nothing). */
+  hasAllow: boolean;
+}
+
+interface CompiledPolicy {
+  namespace: string;
+  selector: ReadonlyArray<[string, string]> | null;
+  action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  rules: CompiledRule[];
+}
+
+type StringTest = (value: string) => boolean;
+
+/**
+ * Istio's string match for AuthorizationPolicy values: `*` = any non-empty value, `*suffix`, `prefix*`, else exact
+ * (no regular expressions; pilot/pkg/security/authz/model StringMatcher).
+ */
+function stringTest(pattern: string, ignoreCase = false): StringTest {
+  const p = ignoreCase ? pattern.toLowerCase() : pattern;
+  const norm = ignoreCase ? (v: string) => v.toLowerCase() : (v: string) => v;
+  if (p === '*') return (v) => v !== '';
+  if (p.startsWith('*')) {
+    const suffix = p.slice(1);
+    return (v) => norm(v).endsWith(suffix);
+  }
+  if (p.endsWith('*')) {
+    const prefix = p.slice(0, -1);
+    return (v) => norm(v).startsWith(prefix);
+  }
+  return (v) => norm(v) === p;
+}
+
+function anyOf(patterns: string[], ignoreCase = false): StringTest {
+  const tests = patterns.map((p) => stringTest(String(p), ignoreCase));
+  return (v) => tests.some((t) => t(v));
+}
+
+/** A field with values and notValues: present values must match one, notValues must match none. */
+function field(values: string[] | undefined, notValues: string[] | undefined, read: (r: AuthorizationRequest) => string | undefined, test: (patterns: string[]) => StringTest): Predicate[] {
+  const predicates: Predicate[] = [];
+  if (values && values.length > 0) {
+    const t = test(values);
+    predicates.push((r) => {
+      const v = read(r);
+      return v !== undefined && t(v);
+    });
+  }
+  if (notValues && notValues.length > 0) {
+    const t = test(notValues);
+    predicates.push((r) => {
+      const v = read(r);
+      return v === undefined || !t(v);
+    });
+  }
+  return predicates;
+}
+
+/** The namespace part of a SPIFFE-style principal (`<td>/ns/<ns>/sa/<sa>`). */
+function principalNamespace(principal: string | undefined): string | undefined {
+  if (!principal) return undefined;
+  const match = /\/ns\/([^/]*)\//.exec(principal);
+  return match ? match[1] : undefined;
+}
+
+const readPrincipal = (r: AuthorizationRequest) => r.principal;
+const readNamespace = (r: AuthorizationRequest) => principalNamespace(r.principal);
+const nothing = (): string | undefined => undefined;
+
+/**
+ * Header values are matched per comma-separated element, as the regex Istio generates for request.headers does
+ * (`^v$|^v,.*|.*,v,.*|.*,v$`); `*` only asks for presence (Envoy present_match).
+ */
+function headerTest(patterns: string[]): StringTest {
+  const presence = patterns.includes('*');
+  const t = anyOf(patterns.filter((p) => p !== '*'));
+  return (v) => presence || v.split(',').some(t);
+}
+
+function compileSource(source: AuthorizationSource): Predicate[] {
+  return [
+    ...field(source.principals, source.notPrincipals, readPrincipal, (p) => anyOf(p)),
+    ...field(source.namespaces, source.notNamespaces, readNamespace, (p) => anyOf(p)),
+    // No JWT (RequestAuthentication) and no client addresses in the local mesh: these never match a value.
+    ...field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p)),
+    ...field(source.ipBlocks, source.notIpBlocks, nothing, (p) => anyOf(p)),
+    ...field(source.remoteIpBlocks, source.notRemoteIpBlocks, nothing, (p) => anyOf(p)),
+  ];
+}
+
+function portTest(patterns: string[]): StringTest {
+  const ports = new Set(patterns.map((p) => String(p)));
+  return (v) => ports.has(v);
+}
+
+function compileOperation(op: AuthorizationOperation): Predicate[] {
+  return [
+    // Hosts are compared with the :authority header, ignoring case (Istio's host matcher).
+    ...field(op.hosts, op.notHosts, (r) => r.host, (p) => anyOf(p, true)),
+    ...field(op.ports, op.notPorts, (r) => String(r.port), portTest),
+    ...field(op.methods, op.notMethods, (r) => r.method, (p) => anyOf(p)),
+    ...field(op.paths, op.notPaths, (r) => r.path, (p) => anyOf(p)),
+  ];
+}
+
+function compileCondition(condition: AuthorizationCondition): Predicate[] {
+  const key = String(condition.key ?? '');
+  const header = /^request\.headers\[(.+)\]$/.exec(key);
+  if (header) {
+    const name = header[1].toLowerCase();
+    return field(condition.values, condition.notValues, (r) => r.header(name), headerTest);
+  }
+  switch (key) {
+    case 'source.principal':
+      return field(condition.values, condition.notValues, readPrincipal, (p) => anyOf(p));
+    case 'source.namespace':
+      return field(condition.values, condition.notValues, readNamespace, (p) => anyOf(p));
+    case 'destination.port':
+      return field(condition.values, condition.notValues, (r) => String(r.port), portTest);
+    default:
+      // request.auth.* (no JWT here), source.ip, remote.ip, destination.ip, connection.sni: the attribute is
+      // absent, so values never match and notValues always do (as Envoy evaluates a missing attribute).
+      return field(condition.values, condition.notValues, nothing, (p) => anyOf(p));
+  }
+}
+
+function all(predicates: Predicate[]): Predicate {
+  return (r) => predicates.every((p) => p(r));
+}
+
+/** One rule: every present part must hold; the entries inside `from` (or `to`) are alternatives. */
+function compileRule(rule: AuthorizationRule): Predicate {
+  const parts: Predicate[] = [];
+  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {})));
+  if (from.length > 0) parts.push((r) => from.some((f) => f(r)));
+  const to = (rule.to ?? []).map((t) => all(compileOperation(t?.operation ?? {})));
+  if (to.length > 0) parts.push((r) => to.some((t) => t(r)));
+  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition));
+  return all(parts);
+}
+
+function selectorEntries(selector: WorkloadSelector | undefined): ReadonlyArray<[string, string]> | null {
+  const entries = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
+  return entries.length > 0 ? entries : null;
+}
+
+/** Istio: a policy in the root namespace applies mesh-wide, otherwise to its own namespace; a selector narrows it. */
+function applies(policyNamespace: string, selector: ReadonlyArray<[string, string]> | null, target: PolicyTarget): boolean {
+  if (policyNamespace !== ROOT_NAMESPACE && policyNamespace !== target.namespace) return false;
+  return selector === null || selector.every(([k, v]) => target.labels[k] === v);
+}
+
+interface CompiledPeerAuthentication {
+  namespace: string;
+  selector: ReadonlyArray<[string, string]> | null;
+  mode: MutualTlsMode;
+  ports: Map<number, MutualTlsMode>;
+}
+
+const MODES = new Set<MutualTlsMode>(['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']);
+function modeOf(value: unknown): MutualTlsMode {
+  return typeof value === 'string' && MODES.has(value as MutualTlsMode) ? (value as MutualTlsMode) : 'UNSET';
+}
+
+export function compileAuthorization(
+  authorizationPolicies: readonly LoadedObject<AuthorizationPolicy>[],
+  peerAuthentications: readonly LoadedObject<PeerAuthentication>[],
+  defaultNamespace: string,
+): Authorizer {
+  const policies: CompiledPolicy[] = [];
+  for (const { object } of authorizationPolicies) {
+    if (!object?.metadata?.name) continue;
+    const spec = object.spec ?? {};
+    const namespace = object.metadata.namespace ?? defaultNamespace;
+    const action = spec.action ?? 'ALLOW';
+    const base = `ns[${namespace}]-policy[${object.metadata.name}]`;
+    const rules = (spec.rules ?? []).map((rule, index) => ({
+      // The names istiod gives the RBAC policies, which Envoy reports in its response code details; a CUSTOM
+      // policy whose provider the mesh config does not define becomes a DENY named like this.
+      id: action === 'CUSTOM' ? `istio-ext-authz-${base}-rule[${index}]-deny-due-to-bad-CUSTOM-action` : `${base}-rule[${index}]`,
+      matches: compileRule(rule ?? {}),
+    }));
+    policies.push({ namespace, selector: selectorEntries(spec.selector), action, rules });
+  }
+
+  const peers: CompiledPeerAuthentication[] = [];
+  for (const { object } of peerAuthentications) {
+    if (!object?.metadata?.name) continue;
+    const ports = new Map<number, MutualTlsMode>();
+    for (const [port, setting] of Object.entries(object.spec?.portLevelMtls ?? {})) ports.set(Number(port), modeOf(setting?.mode));
+    peers.push({
+      namespace: object.metadata.namespace ?? defaultNamespace,
+      selector: selectorEntries(object.spec?.selector),
+      mode: modeOf(object.spec?.mtls?.mode),
+      ports,
+    });
+  }
+
+  // Policies per workload depend only on its namespace and labels: compiled once per target object.
+  const perTarget = new WeakMap<PolicyTarget, WorkloadPolicies>();
+  const policiesFor = (target: PolicyTarget): WorkloadPolicies => {
+    let set = perTarget.get(target);
+    if (!set) {
+      set = { custom: [], deny: [], allow: [], hasAllow: false };
+      for (const policy of policies) {
+        if (!applies(policy.namespace, policy.selector, target)) continue;
+        if (policy.action === 'CUSTOM') set.custom.push(...policy.rules);
+        else if (policy.action === 'DENY') set.deny.push(...policy.rules);
+        else if (policy.action === 'ALLOW') {
+          set.hasAllow = true;
+          set.allow.push(...policy.rules);
+        }
+        // AUDIT only marks requests for an audit provider; it never changes the decision.
+      }
+      perTarget.set(target, set);
+    }
+    return set;
+  };
+
+  return {
+    enforces(target) {
+      const set = policiesFor(target);
+      return set.hasAllow || set.deny.length > 0 || set.custom.length > 0;
+    },
+    check(target, request) {
+      const set = policiesFor(target);
+      for (const rule of set.custom) if (rule.matches(request)) return { allowed: false, policy: rule.id };
+      for (const rule of set.deny) if (rule.matches(request)) return { allowed: false, policy: rule.id };
+      if (!set.hasAllow) return { allowed: true };
+      for (const rule of set.allow) if (rule.matches(request)) return { allowed: true };
+      return { allowed: false, policy: 'none' };
+    },
+    mtlsMode(target, port) {
+      // The most specific PeerAuthentication wins; UNSET inherits from the next level up.
+      const workload = peers.find((p) => p.selector !== null && p.namespace === target.namespace && applies(p.namespace, p.selector, target));
+      const namespace = peers.find((p) => p.selector === null && p.namespace === target.namespace);
+      const mesh = peers.find((p) => p.selector === null && p.namespace === ROOT_NAMESPACE);
+      const portMode = workload?.ports.get(port);
+      for (const mode of [portMode, workload?.mode, namespace?.mode, mesh?.mode]) if (mode && mode !== 'UNSET') return mode;
+      return 'PERMISSIVE';
+    },
+  };
+}
+
+/** No policies at all (the `--no-istio` mode and configs without security objects). */
+export const ALLOW_ALL: Authorizer = {
+  enforces: () => false,
+  check: () => ({ allowed: true }),
+  mtlsMode: () => 'PERMISSIVE',
+};
