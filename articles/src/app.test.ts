@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { createArticlesApp } from './app';
 import { seedArticles, seedStore } from './seed';
-import { ArticleStore } from './store';
+import { MemoryArticleStore } from './store';
 
 const validArticle = { title: 'Testing a mesh locally', url: 'https://example.com/mesh', author: 'Ada Quill' };
 
@@ -106,7 +106,7 @@ describe('articles service', () => {
     });
 
     it('answers 507 once the store is full', async () => {
-      const store = new ArticleStore(seedArticles.length);
+      const store = new MemoryArticleStore(seedArticles.length);
       seedStore(store);
       const res = await request(createArticlesApp({ store })).post('/articles/v1/create').send(validArticle).expect(507);
       expect(res.body.error).toBe('insufficient_storage');
@@ -114,7 +114,7 @@ describe('articles service', () => {
   });
 
   it('keeps the newest sample articles on top when extra articles are generated', () => {
-    const store = new ArticleStore();
+    const store = new MemoryArticleStore();
     seedStore(store, 10_000);
     expect(store.size).toBe(10_000 + seedArticles.length);
     expect(store.newest(1)[0]!.title).toBe(seedArticles.at(-1)!.title);

@@ -1,11 +1,11 @@
 import { HttpError, NotFoundError, createServiceApp, type Logger, type ServiceApp } from '@cns/service-kit';
 import { seedStore } from './seed';
-import { ArticleStore } from './store';
+import { MemoryArticleStore } from './store';
 import { parseAmount, parseArticleInput, parseId } from './validation';
 
 export interface ArticlesAppOptions {
   /** Defaults to a store holding the sample articles. */
-  store?: ArticleStore;
+  store?: MemoryArticleStore;
   logger?: Logger;
 }
 
@@ -40,8 +40,8 @@ export function createArticlesApp(options: ArticlesAppOptions = {}): ServiceApp 
   });
 }
 
-function defaultStore(): ArticleStore {
-  const store = new ArticleStore();
+function defaultStore(): MemoryArticleStore {
+  const store = new MemoryArticleStore();
   seedStore(store);
   return store;
 }

@@ -1,4 +1,4 @@
-import type { ArticleInput, ArticleStore } from './store';
+import type { ArticleInput, MemoryArticleStore } from './store';
 
 /**
  * Sample articles written for this project, oldest first (the last one is the newest). Every author here
@@ -25,7 +25,7 @@ export const seedArticles: readonly ArticleInput[] = [
  * Fills a store: `extra` generated articles first (older, for growth benchmarks), then the sample articles
  * (newest), so the front page still shows the hand-written ones.
  */
-export function seedStore(store: ArticleStore, extra = 0): void {
+export function seedStore(store: MemoryArticleStore, extra = 0): void {
   const authors = [...new Set(seedArticles.map((a) => a.author))];
   for (let i = 1; i <= extra; i++) {
     store.add({ title: `Generated article ${i}`, url: `https://articles.example/generated/${i}`, author: authors[i % authors.length]! });

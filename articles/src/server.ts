@@ -2,9 +2,9 @@ import { loadConfigOrExit, runServer } from '@cns/service-kit';
 import { createArticlesApp } from './app';
 import { articlesConfigSchema } from './config';
 import { seedStore } from './seed';
-import { ArticleStore } from './store';
+import { MemoryArticleStore } from './store';
 
 const config = loadConfigOrExit('articles', articlesConfigSchema);
-const store = new ArticleStore(Math.max(config.MAX_ARTICLES, config.SEED_EXTRA_ARTICLES + 100));
+const store = new MemoryArticleStore(Math.max(config.MAX_ARTICLES, config.SEED_EXTRA_ARTICLES + 100));
 seedStore(store, config.SEED_EXTRA_ARTICLES);
 void runServer(createArticlesApp({ store }), config);

@@ -9,10 +9,26 @@ export interface Article {
 export type ArticleInput = Omit<Article, 'id'>;
 
 /**
- * In-memory article store. Articles are appended in creation order, so "newest first" is a walk from the
+ * Where articles live. The service runs on {@link PostgresArticleStore} (postgres-store.ts); every
+ * implementation passes the same contract tests (articles/test/store-contract.test.ts).
+ */
+export interface ArticleStore {
+  /** The `amount` most recently added articles, newest first. */
+  newest(amount: number): Promise<Article[]>;
+  get(id: string): Promise<Article | undefined>;
+  /** Stores a new article (the store assigns the id) and returns it; throws StoreFullError at capacity. */
+  add(input: ArticleInput): Promise<Article>;
+  count(): Promise<number>;
+  /** For /readyz: false while the data cannot be reached. */
+  isReachable(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * In-memory article store (being replaced by PostgresArticleStore). Articles are appended in creation order, so "newest first" is a walk from the
  * end of the array: `newest(n)` costs O(n) whatever the store size (no sort per request).
  */
-export class ArticleStore {
+export class MemoryArticleStore {
   private readonly inOrder: Article[] = [];
   private readonly byId = new Map<string, Article>();
   private nextId = 1;

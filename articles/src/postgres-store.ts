@@ -1,0 +1,141 @@
+import { HttpError } from '@cns/service-kit';
+import pg from 'pg';
+import { migrate } from './migrations';
+import type { Article, ArticleInput, ArticleStore } from './store';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database` */
+  url: string;
+  /** Connections the pool keeps at most (DB_POOL_SIZE). */
+  poolSize?: number;
+  /** Server-side limit per statement (DB_STATEMENT_TIMEOUT_MS); the client gives up 1 s later. */
+  statementTimeoutMs?: number;
+  /** How long a request waits for a connection (DB_CONNECT_TIMEOUT_MS), from the pool or a new one. */
+  connectTimeoutMs?: number;
+  /** Creates answer 507 once this many ids have been handed out (MAX_ARTICLES). */
+  maxArticles?: number;
+  /** Pool and connection errors that belong to no request (the server restarted, ...). */
+  onBackgroundError?: (error: Error) => void;
+}
+
+/** The database cannot answer now: 503, so callers (web-api) fall back and retry later. */
+export class DatabaseUnavailableError extends HttpError {
+  constructor(cause: unknown) {
+    super(503, 'database_unavailable', 'the article database is not reachable; try again shortly');
+    this.cause = cause;
+  }
+}
+
+export class StoreFullError extends HttpError {
+  constructor(capacity: number) {
+    super(507, 'insufficient_storage', `the store holds its maximum of ${capacity} articles`);
+  }
+}
+
+// SQLSTATE classes that mean "the server is not able to answer now", not "this statement is wrong":
+// 08 connection exceptions, 53 insufficient resources, 57 operator intervention (shutdown, statement timeout).
+const UNAVAILABLE_CLASSES = new Set(['08', '53', '57']);
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_CLASSES.has(code.slice(0, 2));
+  // No SQLSTATE: a network error (ECONNREFUSED, ECONNRESET), "Connection terminated", a client-side timeout.
+  return true;
+}
+
+/** Only decimal ids in bigint range can exist; anything else is simply not found (no query, no cast error). */
+const ID_PATTERN = /^[1-9]\d{0,17}$/;
+
+/**
+ * Articles in PostgreSQL (table `articles`, see migrations.ts). Newest first is `ORDER BY id DESC LIMIT n`, a
+ * backward walk of the primary-key index: its cost does not grow with the table.
+ */
+export class PostgresArticleStore implements ArticleStore {
+  readonly capacity: number;
+  private readonly pool: pg.Pool;
+  /** When a query last succeeded: /readyz answers from it while traffic flows instead of adding queries. */
+  private lastSuccessAt = 0;
+
+  constructor(options: PostgresStoreOptions) {
+    this.capacity = options.maxArticles ?? 1_000_000;
+    const statementTimeoutMs = options.statementTimeoutMs ?? 2000;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + 1000,
+      application_name: 'articles',
+    });
+    // An idle pooled connection that the server closes (restart, failover) must not crash the process.
+    this.pool.on('error', (error) => options.onBackgroundError?.(error));
+  }
+
+  /** Applies the migrations and seeds the sample articles once (safe when several replicas start together). */
+  async prepare(seedExtra = 0): Promise<{ applied: number[]; seeded: boolean }> {
+    const client = await this.pool.connect();
+    try {
+      return await migrate(client, seedExtra);
+    } finally {
+      client.release();
+    }
+  }
+
+  async newest(amount: number): Promise<Article[]> {
+    const result = await this.query<Article>('SELECT id::text AS id, title, url, author FROM articles ORDER BY articles.id DESC LIMIT $1', [amount]);
+    return result.rows;
+  }
+
+  async get(id: string): Promise<Article | undefined> {
+    if (!ID_PATTERN.test(id)) return undefined;
+    const result = await this.query<Article>('SELECT id::text AS id, title, url, author FROM articles WHERE id = $1', [id]);
+    return result.rows[0];
+  }
+
+  async add(input: ArticleInput): Promise<Article> {
+    // The limit is checked in the same statement as the insert; max(id) is an index lookup, and since articles
+    // are never deleted it is at least the number stored.
+    const result = await this.query<Article>(
+      `INSERT INTO articles (title, url, author)
+       SELECT $1, $2, $3 WHERE (SELECT COALESCE(max(id), 0) FROM articles) < $4
+       RETURNING id::text AS id, title, url, author`,
+      [input.title, input.url, input.author, this.capacity],
+    );
+    const article = result.rows[0];
+    if (!article) throw new StoreFullError(this.capacity);
+    return article;
+  }
+
+  async count(): Promise<number> {
+    const result = await this.query<{ n: string }>('SELECT count(*)::text AS n FROM articles');
+    return Number(result.rows[0]!.n);
+  }
+
+  /** True when the database answered within the last 2 s or answers a `SELECT 1` now. */
+  async isReachable(): Promise<boolean> {
+    if (Date.now() - this.lastSuccessAt < 2000) return true;
+    try {
+      await this.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+
+  private async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      const result = await this.pool.query<R>(text, values);
+      this.lastSuccessAt = Date.now();
+      return result;
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      this.lastSuccessAt = 0;
+      throw new DatabaseUnavailableError(error);
+    }
+  }
+}

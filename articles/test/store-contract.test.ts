@@ -1,0 +1,117 @@
+// The article store's contract, run against both local PostgreSQL engines: the system server and PGlite
+// behind the wire protocol. The service runs on PostgresArticleStore everywhere, so both must behave the same.
+import { DatabaseUnavailableError, PostgresArticleStore, StoreFullError, migrations, seedArticles } from '@cns/articles';
+import { startLocalPostgres, systemPostgresUnavailable, type LocalPostgres, type LocalPostgresEngine } from '@cns/mesh';
+import pg from 'pg';
+
+jest.setTimeout(90_000);
+
+const engines: Array<{ engine: LocalPostgresEngine; missing?: string }> = [
+  { engine: 'system', missing: systemPostgresUnavailable() },
+  { engine: 'embedded' },
+];
+
+for (const { engine, missing } of engines) {
+  // In CI nothing is skipped: a missing server fails the suite instead.
+  const run = missing && process.env.CI !== 'true' ? describe.skip : describe;
+  run(`article store on the ${engine} engine${missing ? ` [needs ${missing}]` : ''}`, () => {
+    let server: LocalPostgres;
+    const stores: PostgresArticleStore[] = [];
+    const open = (options: { maxArticles?: number; url?: string } = {}) => {
+      const store = new PostgresArticleStore({ url: options.url ?? server.url, maxArticles: options.maxArticles, poolSize: 4, connectTimeoutMs: 1000 });
+      stores.push(store);
+      return store;
+    };
+    async function sql(text: string): Promise<pg.QueryResult> {
+      const client = new pg.Client(server.url);
+      await client.connect();
+      try {
+        return await client.query(text);
+      } finally {
+        await client.end();
+      }
+    }
+
+    beforeAll(async () => {
+      server = await startLocalPostgres({ engine, database: 'articles', user: 'articles', password: 'contract-test', durable: false });
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+    beforeEach(async () => {
+      await sql('DROP TABLE IF EXISTS articles, articles_seed, schema_migrations');
+    });
+    afterEach(async () => {
+      await Promise.all(stores.splice(0).map((s) => s.close().catch(() => {})));
+    });
+
+    it('migrates an empty database once and seeds the sample articles once', async () => {
+      const store = open();
+      expect(await store.prepare()).toEqual({ applied: migrations.map((m) => m.version), seeded: true });
+      expect(await store.prepare()).toEqual({ applied: [], seeded: false });
+      expect(await store.count()).toBe(seedArticles.length);
+      const recorded = await sql('SELECT version FROM schema_migrations ORDER BY version');
+      expect(recorded.rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    });
+
+    it('is safe when two replicas start against the same empty database at once', async () => {
+      const results = await Promise.all([open().prepare(), open().prepare()]);
+      expect(results.filter((r) => r.seeded)).toHaveLength(1);
+      expect(await open().count()).toBe(seedArticles.length);
+    });
+
+    it('serves the newest first, puts a created article on top and finds articles by id', async () => {
+      const store = open();
+      await store.prepare();
+      const newest = await store.newest(3);
+      expect(newest.map((a) => a.title)).toEqual(seedArticles.slice(-3).reverse().map((a) => a.title));
+      const created = await store.add({ title: 'Stored for real', url: 'https://example.com/real', author: 'Ada Quill' });
+      expect(created).toEqual({ id: String(seedArticles.length + 1), title: 'Stored for real', url: 'https://example.com/real', author: 'Ada Quill' });
+      expect((await store.newest(1))[0]).toEqual(created);
+      expect(await store.get(created.id)).toEqual(created);
+      expect(await store.get('1')).toEqual({ id: '1', ...seedArticles[0] });
+      for (const unknown of ['424242', 'abc', '0', '99999999999999999999']) expect(await store.get(unknown)).toBeUndefined();
+      // Another replica (another pool) sees the same data.
+      expect(await open().newest(2)).toEqual(await store.newest(2));
+    });
+
+    it('stores generated articles before the samples when asked to (growth benchmarks)', async () => {
+      const store = open();
+      await store.prepare(1000);
+      expect(await store.count()).toBe(1000 + seedArticles.length);
+      expect((await store.newest(1))[0]!.title).toBe(seedArticles.at(-1)!.title);
+      expect((await store.get('1'))!.title).toBe('Generated article 1');
+      expect((await store.get('1000'))!.title).toBe('Generated article 1000');
+      // Newest first is a walk down the primary-key index, not a sort of the table.
+      await sql('ANALYZE articles');
+      const plan = await sql('EXPLAIN SELECT id::text AS id, title, url, author FROM articles ORDER BY articles.id DESC LIMIT 10');
+      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index Scan Backward using articles_pkey/);
+    });
+
+    it('refuses creates beyond MAX_ARTICLES with 507', async () => {
+      const store = open({ maxArticles: seedArticles.length + 1 });
+      await store.prepare();
+      await store.add({ title: 'the last one that fits', url: 'https://example.com/last', author: 'Ada Quill' });
+      const refused = await store.add({ title: 'one too many', url: 'https://example.com/x', author: 'Ada Quill' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(StoreFullError);
+      expect((refused as StoreFullError).status).toBe(507);
+      expect(await store.count()).toBe(seedArticles.length + 1);
+    });
+
+    it('rejects what the API would reject even from another writer (column checks)', async () => {
+      await open().prepare();
+      await expect(sql(`INSERT INTO articles (title, url, author) VALUES ('${'t'.repeat(201)}', 'https://e.x', 'a')`)).rejects.toThrow(/check constraint/);
+    });
+
+    it('answers "unavailable" (503) while the database cannot be reached, and false to readiness', async () => {
+      const dead = new URL(server.url);
+      dead.port = '1'; // nothing listens on port 1
+      const store = open({ url: dead.toString() });
+      const error = await store.newest(1).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DatabaseUnavailableError);
+      expect((error as DatabaseUnavailableError).status).toBe(503);
+      expect(await store.isReachable()).toBe(false);
+      expect(await open().isReachable()).toBe(true);
+    });
+  });
+}

@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import pg from 'pg';
+import { chooseLocalPostgresEngine, startLocalPostgres, systemPostgresUnavailable } from './postgres';
+import { processRunning, withDescendants } from '@cns/service-kit/testing';
+
+jest.setTimeout(90_000);
+
+it('takes the engine from LOCAL_POSTGRES and refuses anything else by name', () => {
+  expect(chooseLocalPostgresEngine({ LOCAL_POSTGRES: 'embedded' })).toBe('embedded');
+  expect(chooseLocalPostgresEngine({ LOCAL_POSTGRES: 'system' })).toBe('system');
+  expect(() => chooseLocalPostgresEngine({ LOCAL_POSTGRES: 'sqlite' })).toThrow('LOCAL_POSTGRES=sqlite: must be "system" or "embedded"');
+  expect(chooseLocalPostgresEngine({ POSTGRES_BIN_DIR: '/nonexistent' })).toBe('embedded');
+});
+
+const missing = systemPostgresUnavailable();
+const run = missing && process.env.CI !== 'true' ? it.skip : it;
+run(`starts the system server on a loopback port with the given credentials and leaves no process behind${missing ? ` [needs ${missing}]` : ''}`, async () => {
+  const server = await startLocalPostgres({ engine: 'system', database: 'articles', user: 'articles', password: 's3cret', durable: false });
+  expect(server.url).toBe(`postgres://articles:s3cret@127.0.0.1:${server.port}/articles`);
+  const client = new pg.Client(server.url);
+  await client.connect();
+  expect((await client.query('SELECT current_user AS u, current_database() AS d')).rows[0]).toEqual({ u: 'articles', d: 'articles' });
+  await client.end();
+  // A wrong password is refused: the loopback port uses password authentication as on the cluster.
+  const intruder = new pg.Client({ connectionString: server.url.replace('s3cret', 'guess') });
+  await expect(intruder.connect()).rejects.toThrow(/password authentication failed/);
+  const postmaster = fs.readFileSync(`${server.dataDir}/postmaster.pid`, 'utf8').split('\n')[0]!;
+  const pids = withDescendants([Number(postmaster)]);
+  await server.stop();
+  expect(pids.filter(processRunning)).toEqual([]);
+  expect(fs.existsSync(server.dataDir)).toBe(false);
+});
