@@ -12,6 +12,12 @@ const port = (value: string): number => {
   return n;
 };
 
+const percent = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('not a percentage (0-100)');
+  return n;
+};
+
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const palette = [36, 33, 35, 32, 34, 91, 96];
 const colorOf = new Map<string, number>();
@@ -47,8 +53,9 @@ async function main(): Promise<void> {
     .option('--istio <paths...>', 'Istio files or folders active at start', ['istio/base'])
     .option('--no-watch', 'do not reload changed Istio files')
     .option('--root <dir>', 'repository root (default: the repository of this mesh)')
+    .option('--trace-sampling <percent>', 'percentage of new traces recorded, 0-100 (env MESH_TRACE_SAMPLING, default 100)', percent)
     .parse();
-  const opts = program.opts<{ istio: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string }>();
+  const opts = program.opts<{ istio: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string; traceSampling?: number }>();
   // commander maps both --no-istio and --istio <paths> to `istio`: an array means paths were given.
   const raw = program.opts() as { istio: boolean | string[] };
   const istioEnabled = raw.istio !== false && process.env.MESH_NO_ISTIO !== '1';
@@ -61,6 +68,7 @@ async function main(): Promise<void> {
     istio: istioEnabled,
     istioPaths,
     watch: opts.watch,
+    traceSampling: opts.traceSampling,
     output: (id, line) => process.stdout.write(`${tint(`[${id}]`, id)} ${pretty(line)}\n`),
   });
 
@@ -88,6 +96,7 @@ async function main(): Promise<void> {
     `  getmultiple    curl ${app}/web-api/v1/getmultiple`,
     `  Swagger UI     ${app}/openapi/ui`,
     `  Traffic graph  ${admin}/graph`,
+    `  Traces         ${admin}/api/traces?service=web-api   (Jaeger query API)`,
     `  Metrics        ${admin}/metrics   (per workload: ${admin}/workloads/<name>/metrics)`,
     `  Endpoints      ${admin}/endpoints`,
     `  Config         ${admin}/config    (apply: curl -X POST '${admin}/config/apply?file=istio/traffic/web-ingress-80-20.yaml')`,

@@ -16,6 +16,7 @@ import { createAdminServer, isLoopback, type AdminBackend } from '../src/runtime
 import { ConfigStore, isIstioObject } from '../src/runtime/config-store';
 import { mergePatch } from '../src/runtime/kube-api';
 import { MeshTelemetry } from '../src/runtime/telemetry';
+import { TraceStore } from '../src/runtime/traces';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const base = '/apis/networking.istio.io/v1/namespaces/default/virtualservices';
@@ -43,6 +44,7 @@ beforeAll(async () => {
     gatewayUrl: () => 'http://127.0.0.1:1',
     store: store as ConfigStore<unknown>,
     telemetry,
+    traces: new TraceStore(),
     kubernetesObjects: k8sObjects.filter((o) => !isIstioObject(o.object)),
     endpoints: () => [],
     graph: () => telemetry.graph({ workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) }),

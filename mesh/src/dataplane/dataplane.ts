@@ -20,6 +20,7 @@ import {
   type RetryPolicy,
 } from './config';
 import type { CompiledMatchBlock, RequestView } from './match';
+import type { AttemptTrace, DataPlaneTracing, ExchangeTrace } from './tracing';
 
 export interface EndpointSource {
   /** All replicas, ready or not; a live view. */
@@ -42,6 +43,8 @@ export interface DataPlaneOptions {
   now?: () => number;
   /** Request bodies are buffered for retries and mirroring up to this size; larger ones get 413 (default 1 MiB). */
   maxRequestBodyBytes?: number;
+  /** Spans for each proxied hop (./tracing.ts); absent = trace headers pass through untouched. */
+  tracing?: DataPlaneTracing;
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
@@ -235,6 +238,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   cancelled = false;
   settled = false;
   startedAt = 0;
+  status = 0;
+  trace?: AttemptTrace;
 
   constructor(
     readonly exchange: Exchange,
@@ -242,18 +247,20 @@ class Attempt implements Dispatcher.DispatchHandler {
     readonly state: ClusterState,
   ) {}
 
-  cancel(): void {
+  /** `flags`: why the proxy cut the try, for its span (default: a timeout). */
+  cancel(flags = 'UT'): void {
     this.cancelled = true;
-    this.settle();
+    this.settle(flags);
     this.abortUpstream?.(new Error('cancelled by the proxy'));
   }
 
   resume = (): void => this.resumeUpstream?.();
 
   /** Returns the pool slot and the endpoint's active count exactly once. */
-  settle(): void {
+  settle(failure?: Error | string): void {
     if (this.settled) return;
     this.settled = true;
+    this.trace?.end(this.status, failure);
     this.state.host(this.endpoint.id).active--;
     this.state.release(this.exchange.destination!.cluster.policy);
   }
@@ -265,6 +272,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.cancelled || statusCode < 200) return true;
+    this.status = statusCode;
     this.resumeUpstream = resume;
     this.exchange.onUpstreamHeaders(this, statusCode, rawHeaders);
     return true;
@@ -281,7 +289,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
-    this.settle();
+    this.settle(error);
     if (!this.cancelled) this.exchange.onUpstreamError(this, error);
   }
 }
@@ -310,6 +318,7 @@ class Exchange {
   private authorizer?: Authorizer;
   private timers: NodeJS.Timeout[] = [];
   private done = false;
+  private trace?: ExchangeTrace;
 
   constructor(
     private readonly dp: ProxyDataPlane,
@@ -323,6 +332,7 @@ class Exchange {
     });
     this.res.on('error', () => undefined);
     this.req.on('error', () => undefined);
+    this.trace = this.dp.options.tracing?.start(this.req);
     if (this.dp.closed) return this.localReply(503, 'proxy is shutting down', 'SI');
 
     const url = this.req.url ?? '/';
@@ -551,6 +561,7 @@ class Exchange {
     // Envoy appends the most specific level first, so route-level `set` wins over the destination's.
     applyHeaderOps(headers, this.destination!.requestHeaders);
     applyHeaderOps(headers, route.requestHeaders);
+    this.trace?.inject(headers, this.upstreamPath);
     this.upstreamHeaders = headers;
   }
 
@@ -605,6 +616,7 @@ class Exchange {
     state.host(endpoint.id).active++;
     const attempt = new Attempt(this, endpoint, state);
     attempt.startedAt = performance.now();
+    if (this.trace) attempt.trace = this.trace.attempt(endpoint, cluster.key);
     this.attempt = attempt;
     const denied = this.deniedAtDestination(endpoint, cluster);
     if (denied !== undefined) return this.answerAsDestinationProxy(attempt, denied);
@@ -850,7 +862,7 @@ class Exchange {
     this.done = true;
     for (const timer of this.timers) clearTimeout(timer);
     // A normal end has settled the attempt already; anything else (timeout, client gone, reset) abandons it.
-    if (this.attempt && !this.attempt.settled) this.attempt.cancel();
+    if (this.attempt && !this.attempt.settled) this.attempt.cancel(flags);
     if (this.waitingForSlot) this.dp.clusterState(this.destination!.cluster).cancelWaiting(this.waitingForSlot);
     const destination = this.destination;
     const endpoint = this.answeredBy;
@@ -870,6 +882,17 @@ class Exchange {
       virtualService: this.route?.virtualService || undefined,
       responseCodeDetails: this.responseDetails,
       features: features && features.length > 0 ? [...features] : undefined,
+    });
+    this.trace?.finish({
+      status,
+      flags,
+      route: this.route,
+      block: this.block,
+      destination,
+      port: this.view?.port,
+      authority: this.authority,
+      path: this.view ? (this.view.rawQuery ? `${this.view.path}?${this.view.rawQuery}` : this.view.path) : (this.req.url ?? '/'),
+      method: this.req.method ?? 'GET',
     });
   }
 }

@@ -76,6 +76,8 @@ export interface CompiledMatchBlock {
   test: ViewPredicate;
   /** Length of the matched uri prefix, when the block matched the uri by prefix (for `rewrite.uri`). */
   uriPrefixLength?: number;
+  /** The uri part of Istio's route decorator (trace operation name): `prefix*`, the exact path or the regex. */
+  tracePath?: string;
   /** Block name, reported nowhere yet but kept for debugging. */
   name?: string;
 }
@@ -155,7 +157,9 @@ export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
             return true;
           };
   const uriPrefixLength = block.uri && typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
-  return { test, uriPrefixLength, name: block.name };
+  const uri = block.uri;
+  const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
+  return { test, uriPrefixLength, tracePath, name: block.name };
 }
 
 /** Kubernetes/Istio host names: `*` , `*.suffix` or an exact name (compared case-insensitively). */

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DataPlaneTracing } from './tracing';
 import type {
   DestinationRuleSpec,
   Endpoint,
@@ -191,6 +192,7 @@ export interface FixtureOptions {
   random?: () => number;
   now?: () => number;
   maxRequestBodyBytes?: number;
+  tracing?: DataPlaneTracing;
 }
 
 export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
@@ -217,6 +219,7 @@ export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
     random: options.random,
     now: options.now,
     maxRequestBodyBytes: options.maxRequestBodyBytes,
+    tracing: options.tracing,
   });
   const server = http.createServer((req, res) => dataPlane.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -13,6 +13,7 @@ import { ConfigRejectedError, type ConfigStore } from './config-store';
 import { handleKubeApi, type KubeApiBackend } from './kube-api';
 import type { EndpointStatus } from './supervisor';
 import type { Graph, MeshTelemetry } from './telemetry';
+import { handleJaegerApi, type TraceStore } from './traces';
 
 export interface AdminBackend extends KubeApiBackend {
   root: string;
@@ -20,6 +21,7 @@ export interface AdminBackend extends KubeApiBackend {
   mode: 'istio' | 'kubernetes';
   store: ConfigStore<unknown>;
   telemetry: MeshTelemetry;
+  traces: TraceStore;
   endpoints(): EndpointStatus[];
   graph(windowMs?: number): Graph;
   /** Loads a file from disk and applies it; the file is watched from then on. */
@@ -102,6 +104,8 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   }
   const url = new URL(req.url ?? '/', 'http://admin.local');
   const method = req.method ?? 'GET';
+  // Jaeger's query paths live under /api too: they go first, the Kubernetes API has no such resources.
+  if (handleJaegerApi(backend.traces, req, res, url)) return;
   if (await handleKubeApi(backend, req, res, url, () => readBody(req))) return;
 
   const p = url.pathname;
@@ -110,7 +114,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
       mesh: 'local mesh admin',
       mode: backend.mode,
       gatewayUrl: backend.gatewayUrl(),
-      links: ['/metrics', '/config', '/graph', '/graph.json', '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
+      links: ['/metrics', '/config', '/graph', '/graph.json', '/api/services', '/api/traces?service=web-api&limit=20&lookback=1h', '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
       changes: {
         'POST /config/apply': 'body: YAML or JSON objects (or ?file=istio/traffic/web-ingress-80-20.yaml to load a file from disk and watch it)',
         'DELETE /config/objects/<Kind>/<name>': 'remove an active Istio object',

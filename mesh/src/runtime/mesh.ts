@@ -8,6 +8,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
+import { createTracing } from '../dataplane/tracing';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
 import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';
@@ -16,6 +17,7 @@ import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from '
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
 import { type Graph, MeshTelemetry } from './telemetry';
 import { buildTopology, startOrder, type Topology } from './topology';
+import { TraceStore } from './traces';
 import { ManifestWatcher } from './watch';
 
 export interface MeshOptions {
@@ -43,6 +45,10 @@ export interface MeshOptions {
   stopTimeoutMs?: number;
   /** Randomness for weights and fault percentages (seed it in tests). */
   random?: () => number;
+  /** Percentage of new traces the proxies record (0–100; an incoming sampled flag wins). Default env MESH_TRACE_SAMPLING, else 100. */
+  traceSampling?: number;
+  /** Bounds of the in-memory trace store (default env MESH_TRACE_MAX_TRACES / MESH_TRACE_MAX_BYTES). */
+  traceStore?: { maxTraces?: number; maxBytes?: number };
 }
 
 export interface MeshHandle {
@@ -52,6 +58,8 @@ export interface MeshHandle {
   /** Which server web-app runs under, from its start-up line. */
   webAppServer: () => 'nginx' | 'node' | 'unknown';
   telemetry: MeshTelemetry;
+  /** The spans of the last traces (Jaeger API on the admin port: /api/traces). */
+  traces: TraceStore;
   topology: Topology;
   /** Applies Istio objects like `kubectl apply` (throws ConfigRejectedError; the last good config stays). */
   applyObjects(objects: Array<K8sObject | LoadedObject>, source?: string): LoadedObject[];
@@ -84,6 +92,14 @@ function portFrom(value: number | undefined, envName: string, fallback: number):
   const port = Number(env);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MeshStartError(`${envName}=${env} is not a port number (0-65535)`);
   return port;
+}
+
+function samplingFrom(value: number | undefined): number {
+  const raw = value ?? (process.env.MESH_TRACE_SAMPLING ? Number(process.env.MESH_TRACE_SAMPLING) : 100);
+  if (!Number.isFinite(raw) || raw < 0 || raw > 100) {
+    throw new MeshStartError(`trace sampling ${value ?? process.env.MESH_TRACE_SAMPLING} is not a percentage (0-100): set MESH_TRACE_SAMPLING (or --trace-sampling)`);
+  }
+  return raw;
 }
 
 function listen(server: http.Server, port: number, what: string, envName: string, flag: string): Promise<number> {
@@ -145,6 +161,13 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   const gatewayPort = portFrom(options.gatewayPort, 'GATEWAY_PORT', 8080);
   const adminPort = portFrom(options.adminPort, 'MESH_ADMIN_PORT', 15000);
   const istioPaths = options.istioPaths ?? ['istio/base'];
+  const traceSampling = samplingFrom(options.traceSampling);
+  let traces: TraceStore;
+  try {
+    traces = new TraceStore(options.traceStore);
+  } catch (error) {
+    throw new MeshStartError((error as Error).message);
+  }
 
   // ---- manifests
   const k8s = loadManifestFiles(options.k8sPaths ?? ['k8s'], { root });
@@ -203,7 +226,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     },
   });
   const dataPlaneFor = (source: Parameters<typeof createDataPlane>[0]['source']): DataPlane =>
-    createDataPlane({ source, config: () => store.compiled(), endpoints: supervisor, telemetry, random: options.random });
+    createDataPlane({
+      source,
+      config: () => store.compiled(),
+      endpoints: supervisor,
+      telemetry,
+      random: options.random,
+      // Sampling draws use their own randomness: a seeded `random` keeps its documented draw order.
+      tracing: createTracing(source, { samplingPercent: traceSampling, sink: traces, namespace }),
+    });
 
   const servers: http.Server[] = [];
   const dataPlanes: DataPlane[] = [];
@@ -224,6 +255,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     mode,
     store: store as ConfigStore<unknown>,
     telemetry,
+    traces,
     kubernetesObjects,
     endpoints: () => supervisor.status(),
     graph: (windowMs?: number) => graphOf(windowMs),
@@ -359,6 +391,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     mode,
     webAppServer: () => webAppServer,
     telemetry,
+    traces,
     topology,
     applyObjects: (objects, source = 'api') => {
       const loaded = objects.map((o) => toLoaded(o, source));

@@ -1,0 +1,511 @@
+/**
+ * Spans for the hops the data plane proxies, the way Istio's Envoys report them (Envoy's HTTP tracer:
+ * source/common/tracing/http_tracer_impl.cc + tracer_impl.cc; Istio's decorators and custom tags:
+ * pilot/pkg/networking/core/route/route.go GetRouteOperation, telemetry.TraceOperation, core/tracing.go).
+ *
+ * One local proxy stands for both Envoys of a hop, so it emits both their spans:
+ * - gateway: a SERVER span (the gateway's HTTP connection manager) and, per upstream try, a CLIENT child span
+ *   `router <cluster> egress` (Istio sets spawn_upstream_span on gateways);
+ * - sidecar: a CLIENT span (the caller's outbound listener);
+ * - and, per try that reached a workload, the callee's inbound SERVER span, child of the client span. The
+ *   traceparent/B3 headers sent to the application carry that server span's id, so the application's own calls
+ *   (which forward the headers) become its children.
+ *
+ * The data plane calls {@link DataPlaneTracing.start} once per request; when the request is not sampled and came
+ * with no trace context, it gets an injector that only propagates the decision, otherwise nothing is done.
+ */
+import { randomFillSync } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Endpoint, TrafficSource } from '../model';
+import type { CompiledDestination, CompiledRoute } from './config';
+import type { CompiledMatchBlock } from './match';
+
+export type SpanTagValue = string | number | boolean;
+
+/** A finished span, in the terms both the Jaeger API and OTLP need. */
+export interface SpanData {
+  /** 32 lower-case hex digits. */
+  traceId: string;
+  /** 16 lower-case hex digits. */
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: 'server' | 'client';
+  /** The reporting proxy's service (Jaeger process): `istio-ingressgateway`, `web-api`, ... */
+  service: string;
+  /** Microseconds since the epoch. */
+  startUs: number;
+  durationUs: number;
+  tags: Record<string, SpanTagValue>;
+  error: boolean;
+  tracestate?: string;
+}
+
+export interface SpanSink {
+  /** Called once per finished span; must not throw (errors are swallowed). */
+  onSpan(span: SpanData): void;
+}
+
+/** Per data plane: decides per request whether it is traced. */
+export interface DataPlaneTracing {
+  start(req: IncomingMessage): ExchangeTrace | undefined;
+}
+
+/** What the data plane knows when an exchange ends. */
+export interface ExchangeOutcome {
+  status: number;
+  flags: string;
+  route?: CompiledRoute;
+  block?: CompiledMatchBlock;
+  destination?: CompiledDestination;
+  /** The listener port the route was chosen for (gateway: 80; sidecar: the authority's port). */
+  port?: number;
+  authority: string;
+  path: string;
+  method: string;
+}
+
+export interface ExchangeTrace {
+  /** Replaces the trace headers of the upstream request (a flat name/value list) with this hop's context. */
+  inject(headers: string[], upstreamPath?: string): void;
+  /** One upstream try begins: new span ids are written into the injected headers. */
+  attempt(endpoint: Endpoint, clusterKey: string): AttemptTrace | undefined;
+  finish(outcome: ExchangeOutcome): void;
+}
+
+export interface AttemptTrace {
+  /** The try ended: `status` 0 = no response headers; `failure` an upstream error, or the flags it was cut with. */
+  end(status: number, failure?: Error | string): void;
+}
+
+export interface TracingSettings {
+  /** Percentage of new traces recorded (0–100); an incoming sampled flag always wins. */
+  samplingPercent: number;
+  sink: SpanSink;
+  namespace?: string;
+  random?: () => number;
+  /** Wall clock in ms with sub-ms precision (tests inject it). */
+  nowMs?: () => number;
+}
+
+/** Trace headers the mesh reads and rewrites; the services forward the same list (service-kit/context.ts). */
+const TRACE_HEADERS = new Set(['traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3']);
+
+const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+
+// ---------------------------------------------------------------- ids
+
+const idPool = Buffer.allocUnsafe(4096);
+let idOffset = idPool.length;
+
+/** Random non-zero hex id of `bytes` bytes, from a pooled buffer (one getrandom call per 256 span ids). */
+export function randomId(bytes: 8 | 16): string {
+  for (;;) {
+    if (idOffset + bytes > idPool.length) {
+      randomFillSync(idPool);
+      idOffset = 0;
+    }
+    const id = idPool.toString('hex', idOffset, idOffset + bytes);
+    idOffset += bytes;
+    if (!/^0+$/.test(id)) return id;
+  }
+}
+
+// ---------------------------------------------------------------- context
+
+export interface TraceContext {
+  traceId: string;
+  /** The caller's span id, when it sent one. */
+  parentId?: string;
+  /** undefined: the caller made no decision. */
+  sampled?: boolean;
+  tracestate?: string;
+  /** The caller used the single `b3` header: it is written back in that form too. */
+  b3Single: boolean;
+}
+
+const HEX16 = /^[0-9a-f]{16}$/;
+const HEX_TRACE = /^([0-9a-f]{16}|[0-9a-f]{32})$/;
+const ZERO = /^0+$/;
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A 64-bit B3 trace id is left-padded to W3C's 128 bits (as Envoy and the OpenTelemetry B3 propagator do). */
+function traceId128(id: string): string {
+  return id.length === 16 ? `0000000000000000${id}` : id;
+}
+
+/** W3C Trace Context (version 00 and future versions read as 00), then B3 single, then B3 multi-header. */
+export function readTraceContext(headers: IncomingMessage['headers']): TraceContext | { sampled: boolean } | undefined {
+  const traceparent = first(headers.traceparent)?.trim().toLowerCase();
+  if (traceparent) {
+    const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/.exec(traceparent);
+    if (m && m[1] !== 'ff' && !(m[1] === '00' && m[5]) && !ZERO.test(m[2]) && !ZERO.test(m[3])) {
+      const tracestate = first(headers.tracestate);
+      return { traceId: m[2], parentId: m[3], sampled: (parseInt(m[4], 16) & 1) === 1, tracestate: tracestate || undefined, b3Single: false };
+    }
+  }
+  const b3 = first(headers.b3)?.trim().toLowerCase();
+  if (b3) {
+    if (b3 === '0' || b3 === '1' || b3 === 'd') return { sampled: b3 !== '0' };
+    const [traceId, spanId, sampling] = b3.split('-');
+    if (traceId && spanId && HEX_TRACE.test(traceId) && HEX16.test(spanId) && !ZERO.test(traceId)) {
+      return { traceId: traceId128(traceId), parentId: spanId, sampled: sampling === undefined ? undefined : sampling !== '0', b3Single: true };
+    }
+  }
+  const b3TraceId = first(headers['x-b3-traceid'])?.trim().toLowerCase();
+  const b3Sampled = first(headers['x-b3-sampled'])?.trim().toLowerCase();
+  const debug = first(headers['x-b3-flags']) === '1';
+  const sampled = debug ? true : b3Sampled === undefined ? undefined : b3Sampled === '1' || b3Sampled === 'true';
+  if (b3TraceId && HEX_TRACE.test(b3TraceId) && !ZERO.test(b3TraceId)) {
+    const spanId = first(headers['x-b3-spanid'])?.trim().toLowerCase();
+    return { traceId: traceId128(b3TraceId), parentId: spanId && HEX16.test(spanId) ? spanId : undefined, sampled, b3Single: false };
+  }
+  return sampled === undefined ? undefined : { sampled };
+}
+
+/** Removes every trace header from a flat [name, value, ...] list in one pass. */
+function stripTraceHeaders(headers: string[]): void {
+  let out = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (TRACE_HEADERS.has(headers[i].toLowerCase())) continue;
+    headers[out] = headers[i];
+    headers[out + 1] = headers[i + 1];
+    out += 2;
+  }
+  headers.length = out;
+}
+
+function headerValue(headers: string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].length === name.length && headers[i].toLowerCase() === name) return headers[i + 1];
+  return undefined;
+}
+
+// ---------------------------------------------------------------- names and tags
+
+/** Istio's route decorator (GetRouteOperation): `host:port/path` for one cluster, else `vs-name:port/path`. */
+export function operationName(route: CompiledRoute | undefined, block: CompiledMatchBlock | undefined, destination: CompiledDestination | undefined, port: number | undefined, authority: string): string {
+  const path = block?.tracePath ?? '/*';
+  const cluster = route?.kind === 'route' && route.destinations.length === 1 ? (destination ?? route.destinations[0]).cluster : undefined;
+  if (cluster) {
+    const [, clusterPort, , host] = cluster.key.split('|');
+    return `${host}:${clusterPort}${path}`;
+  }
+  if (route) return `${route.virtualService}:${port ?? 80}${path}`;
+  return `${authority || 'unknown'}:${port ?? 80}/*`;
+}
+
+/** Istio's canonical service/revision as the injector derives them from the pod labels. */
+function canonical(labels: Readonly<Record<string, string>>, fallbackName: string): { service: string; revision: string } {
+  return {
+    service: labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? fallbackName,
+    revision: labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version ?? 'latest',
+  };
+}
+
+interface Reporter {
+  service: string;
+  nodeId: string;
+  /** Istio's buildServiceTags literals. */
+  istioTags: Record<string, string>;
+}
+
+function gatewayReporter(): Reporter {
+  return {
+    service: 'istio-ingressgateway',
+    nodeId: 'router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local',
+    istioTags: { 'istio.canonical_revision': 'latest', 'istio.canonical_service': 'istio-ingressgateway', 'istio.mesh_id': 'cluster.local', 'istio.namespace': 'istio-system', 'istio.cluster_id': 'Kubernetes' },
+  };
+}
+
+function sidecarReporter(podName: string, labels: Readonly<Record<string, string>>, fallbackName: string, namespace: string): Reporter {
+  const { service, revision } = canonical(labels, fallbackName);
+  return {
+    service,
+    nodeId: `sidecar~127.0.0.1~${podName}.${namespace}~${namespace}.svc.cluster.local`,
+    istioTags: { 'istio.canonical_revision': revision, 'istio.canonical_service': service, 'istio.mesh_id': 'cluster.local', 'istio.namespace': namespace, 'istio.cluster_id': 'Kubernetes' },
+  };
+}
+
+// ---------------------------------------------------------------- tracer
+
+interface OpenSpan {
+  spanId: string;
+  parentSpanId?: string;
+  startMs: number;
+}
+
+class Tracer implements DataPlaneTracing {
+  readonly reporter: Reporter;
+  readonly random: () => number;
+  readonly nowMs: () => number;
+  readonly namespace: string;
+  private readonly inboundReporters = new Map<string, Reporter>();
+
+  constructor(
+    readonly source: TrafficSource,
+    readonly settings: TracingSettings,
+  ) {
+    this.random = settings.random ?? Math.random;
+    this.nowMs = settings.nowMs ?? (() => performance.timeOrigin + performance.now());
+    this.namespace = settings.namespace ?? 'default';
+    this.reporter = source.kind === 'gateway' ? gatewayReporter() : sidecarReporter(source.workload.name, source.workload.labels, source.workload.app, this.namespace);
+  }
+
+  start(req: IncomingMessage): ExchangeTrace | undefined {
+    const incoming = readTraceContext(req.headers);
+    const percent = this.settings.samplingPercent;
+    if (incoming && 'traceId' in incoming) {
+      const sampled = incoming.sampled ?? (percent >= 100 || (percent > 0 && this.random() * 100 < percent));
+      // An unsampled caller context passes through untouched: nothing to record, nothing to rewrite.
+      if (!sampled) return undefined;
+      return new SampledTrace(this, req, incoming);
+    }
+    const sampled = incoming?.sampled ?? (percent >= 100 || (percent > 0 && this.random() * 100 < percent));
+    if (sampled) return new SampledTrace(this, req, { traceId: randomId(16), b3Single: false });
+    // A new trace that is not recorded: the decision still travels, so the next hops do not start their own.
+    return new UnsampledTrace();
+  }
+
+  inboundReporter(endpoint: Endpoint): Reporter {
+    let reporter = this.inboundReporters.get(endpoint.id);
+    if (!reporter) {
+      const workload = endpoint.workload;
+      reporter = sidecarReporter(endpoint.id, workload.labels, workload.app, workload.namespace || this.namespace);
+      this.inboundReporters.set(endpoint.id, reporter);
+    }
+    return reporter;
+  }
+
+  emit(span: SpanData): void {
+    try {
+      this.settings.sink.onSpan(span);
+    } catch {
+      // tracing must never break traffic
+    }
+  }
+}
+
+class UnsampledTrace implements ExchangeTrace {
+  inject(headers: string[]): void {
+    stripTraceHeaders(headers);
+    const traceId = randomId(16);
+    const spanId = randomId(8);
+    headers.push('traceparent', `00-${traceId}-${spanId}-00`, 'x-b3-traceid', traceId, 'x-b3-spanid', spanId, 'x-b3-sampled', '0');
+  }
+  attempt(): undefined {
+    return undefined;
+  }
+  finish(): void {}
+}
+
+/** Header value slots rewritten per try. */
+interface Slots {
+  headers: string[];
+  traceparent: number;
+  spanId: number;
+  parentSpanId: number;
+  b3: number;
+}
+
+class SampledTrace implements ExchangeTrace {
+  /** Gateway: its server span; sidecar: the caller's client span. */
+  private readonly span: OpenSpan;
+  private readonly peerAddress: string;
+  private readonly userAgent: string;
+  private readonly forwardedProto: string;
+  private readonly method: string;
+  private requestId?: string;
+  /** `http://host/path` of the upstream request, for the callee's server span. */
+  private upstreamUrl = '';
+  private slots?: Slots;
+  private tries = 0;
+  private finished = false;
+
+  constructor(
+    private readonly tracer: Tracer,
+    req: IncomingMessage,
+    private readonly context: TraceContext,
+  ) {
+    this.span = { spanId: randomId(8), parentSpanId: context.parentId, startMs: tracer.nowMs() };
+    this.peerAddress = req.socket.remoteAddress ?? '';
+    this.userAgent = first(req.headers['user-agent']) ?? '-';
+    this.forwardedProto = first(req.headers['x-forwarded-proto']) ?? 'http';
+    this.method = req.method ?? 'GET';
+    this.requestId = first(req.headers['x-request-id']);
+  }
+
+  inject(headers: string[], upstreamPath = '/'): void {
+    stripTraceHeaders(headers);
+    this.requestId = headerValue(headers, 'x-request-id') ?? this.requestId;
+    this.upstreamUrl = `http://${headerValue(headers, 'host') ?? ''}${upstreamPath}`.slice(0, 512);
+    const { traceId } = this.context;
+    const base = headers.length;
+    // Values are placeholders until attempt() writes the ids of the try.
+    headers.push('traceparent', '', 'x-b3-traceid', traceId, 'x-b3-spanid', '', 'x-b3-parentspanid', '', 'x-b3-sampled', '1');
+    let b3 = -1;
+    if (this.context.b3Single) {
+      b3 = headers.length + 1;
+      headers.push('b3', '');
+    }
+    if (this.context.tracestate) headers.push('tracestate', this.context.tracestate);
+    this.slots = { headers, traceparent: base + 1, spanId: base + 5, parentSpanId: base + 7, b3 };
+  }
+
+  attempt(endpoint: Endpoint, clusterKey: string): AttemptTrace {
+    this.tries++;
+    const gateway = this.tracer.source.kind === 'gateway';
+    const startMs = this.tracer.nowMs();
+    // The gateway's router span per try; a sidecar's client span covers all tries (no upstream span there).
+    const client: OpenSpan = gateway ? { spanId: randomId(8), parentSpanId: this.span.spanId, startMs } : this.span;
+    const server: OpenSpan = { spanId: randomId(8), parentSpanId: client.spanId, startMs };
+    const slots = this.slots;
+    if (slots) {
+      const h = slots.headers;
+      h[slots.traceparent] = `00-${this.context.traceId}-${server.spanId}-01`;
+      h[slots.spanId] = server.spanId;
+      h[slots.parentSpanId] = client.spanId;
+      if (slots.b3 >= 0) h[slots.b3] = `${this.context.traceId}-${server.spanId}-1-${client.spanId}`;
+    }
+    const retry = this.tries - 1;
+    let ended = false;
+    return {
+      end: (status, failure) => {
+        if (ended) return;
+        ended = true;
+        const flags = status > 0 ? '-' : failureFlags(failure);
+        if (gateway) this.emitRouterSpan(client, endpoint, clusterKey, status, flags, retry);
+        // A try refused at connect never reached the callee's sidecar: no server span.
+        if (flags !== 'UF') this.emitInboundSpan(server, endpoint, clusterKey, status, status > 0 ? '-' : 'DC');
+      },
+    };
+  }
+
+  finish(outcome: ExchangeOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    const tracer = this.tracer;
+    const reporter = tracer.reporter;
+    const cluster = outcome.destination?.cluster.key;
+    const tags: Record<string, SpanTagValue> = {
+      node_id: reporter.nodeId,
+      zone: '',
+      'guid:x-request-id': this.requestId ?? '',
+      'http.url': `${this.forwardedProto}://${outcome.authority}${outcome.path}`.slice(0, 256 + outcome.authority.length + 10),
+      'http.method': outcome.method,
+      downstream_cluster: '-',
+      user_agent: this.userAgent,
+      'http.protocol': 'HTTP/1.1',
+      'peer.address': this.peerAddress,
+      ...reporter.istioTags,
+      component: 'proxy',
+    };
+    if (cluster) {
+      tags.upstream_cluster = cluster;
+      tags['upstream_cluster.name'] = cluster;
+    }
+    tags['http.status_code'] = String(outcome.status);
+    tags.response_flags = outcome.flags;
+    if (outcome.route?.name) tags.route_name = outcome.route.name;
+    const error = outcome.status === 0 || outcome.status >= 500;
+    if (error) tags.error = true;
+    tracer.emit({
+      traceId: this.context.traceId,
+      spanId: this.span.spanId,
+      parentSpanId: this.span.parentSpanId,
+      name: operationName(outcome.route, outcome.block, outcome.destination, outcome.port, outcome.authority),
+      kind: tracer.source.kind === 'gateway' ? 'server' : 'client',
+      service: reporter.service,
+      startUs: Math.round(this.span.startMs * 1000),
+      durationUs: Math.max(1, Math.round((tracer.nowMs() - this.span.startMs) * 1000)),
+      tags,
+      error,
+      tracestate: this.context.tracestate,
+    });
+  }
+
+  private emitRouterSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string, retry: number): void {
+    const tracer = this.tracer;
+    const reporter = tracer.reporter;
+    const address = `${endpoint.host}:${endpoint.port}`;
+    const tags: Record<string, SpanTagValue> = {
+      node_id: reporter.nodeId,
+      zone: '',
+      'http.protocol': 'HTTP/1.1',
+      upstream_address: address,
+      'peer.address': address,
+      ...reporter.istioTags,
+      component: 'proxy',
+      upstream_cluster: clusterKey,
+      'upstream_cluster.name': clusterKey,
+      'http.status_code': String(status),
+      response_flags: flags,
+    };
+    if (retry > 0) tags['retry.count'] = retry;
+    const error = status === 0 || status >= 500;
+    if (error) tags.error = true;
+    tracer.emit({
+      traceId: this.context.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId,
+      name: `router ${clusterKey} egress`,
+      kind: 'client',
+      service: reporter.service,
+      startUs: Math.round(span.startMs * 1000),
+      durationUs: Math.max(1, Math.round((tracer.nowMs() - span.startMs) * 1000)),
+      tags,
+      error,
+      tracestate: this.context.tracestate,
+    });
+  }
+
+  private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string): void {
+    const tracer = this.tracer;
+    const reporter = tracer.inboundReporter(endpoint);
+    const [, port, , host] = clusterKey.split('|');
+    const tags: Record<string, SpanTagValue> = {
+      node_id: reporter.nodeId,
+      zone: '',
+      'guid:x-request-id': this.requestId ?? '',
+      'http.url': this.upstreamUrl,
+      'http.method': this.method,
+      downstream_cluster: '-',
+      user_agent: this.userAgent,
+      'http.protocol': 'HTTP/1.1',
+      'peer.address': '127.0.0.1',
+      ...reporter.istioTags,
+      component: 'proxy',
+      upstream_cluster: `inbound|${endpoint.port}||`,
+      'upstream_cluster.name': `inbound|${endpoint.port}||`,
+      'http.status_code': String(status),
+      response_flags: flags,
+    };
+    const error = status === 0 || status >= 500;
+    if (error) tags.error = true;
+    tracer.emit({
+      traceId: this.context.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId,
+      name: `${host}:${port}/*`,
+      kind: 'server',
+      service: reporter.service,
+      startUs: Math.round(span.startMs * 1000),
+      durationUs: Math.max(1, Math.round((tracer.nowMs() - span.startMs) * 1000)),
+      tags,
+      error,
+      tracestate: this.context.tracestate,
+    });
+  }
+}
+
+function failureFlags(failure: Error | string | undefined): string {
+  if (typeof failure === 'string') return failure;
+  if (failure) return CONNECT_ERROR_CODES.has((failure as { code?: string }).code ?? '') ? 'UF' : 'UC';
+  return 'UC';
+}
+
+export function createTracing(source: TrafficSource, settings: TracingSettings): DataPlaneTracing {
+  return new Tracer(source, settings);
+}
