@@ -49,6 +49,22 @@ test('maxEjectionPercent 50 of 4 endpoints: two can be ejected, not three', () =
   expect(state.ejectedIds(1)).toEqual(['authors-0', 'authors-1']);
 });
 
+test('maxEjectionPercent counts the ejection about to happen: 10 % of 9 hosts ejects none, of 10 hosts one', () => {
+  const tenPercent = { ...outlier, maxEjectionPercent: 10 };
+  const nine = new ClusterState();
+  for (const id of ['authors-0', 'authors-1']) nine.report(id, 'error5xx', tenPercent, 9, 0);
+  expect(nine.ejectedIds(1)).toEqual([]);
+  const ten = new ClusterState();
+  for (const id of ['authors-0', 'authors-1']) ten.report(id, 'error5xx', tenPercent, 10, 0);
+  expect(ten.ejectedIds(1)).toEqual(['authors-0']);
+  // The only host of a cluster: 1/1 = 100 %, ejected only when maxEjectionPercent is 100.
+  const single = new ClusterState();
+  single.report('authors-0', 'error5xx', { ...outlier, maxEjectionPercent: 99 }, 1, 0);
+  expect(single.ejectedIds(1)).toEqual([]);
+  single.report('authors-0', 'error5xx', outlier, 1, 0);
+  expect(single.ejectedIds(1)).toEqual(['authors-0']);
+});
+
 test('a success resets the consecutive error count', () => {
   const state = new ClusterState();
   const three = { ...outlier, consecutive5xx: 3 };

@@ -144,9 +144,10 @@ export class ClusterState {
   private eject(state: HostState, outlier: OutlierPolicy, clusterSize: number, now: number): void {
     let ejected = 0;
     for (const other of this.hosts.values()) if (this.isEjected(other, now)) ejected++;
-    // Envoy's rule: the first ejection always happens; further ones only while the ejected share stays within
-    // maxEjectionPercent (so with the default 10 % and fewer than 10 endpoints, exactly one can be out).
-    if (ejected > 0 && ((ejected + 1) * 100) / Math.max(1, clusterSize) > outlier.maxEjectionPercent) return;
+    // Envoy's DetectorImpl::ejectHost: eject only while (ejected + 1) / hosts stays within maxEjectionPercent.
+    // Istio never sets always_eject_one_host, so with the default 10 % a cluster of fewer than 10 endpoints
+    // (the only host of a cluster included) never ejects anything.
+    if (((ejected + 1) * 100) / Math.max(1, clusterSize) > outlier.maxEjectionPercent) return;
     if (state.returnedAt > 0 && outlier.intervalMs > 0) {
       // Envoy lowers the ejection multiplier by one for each interval sweep the endpoint stayed healthy.
       state.ejections = Math.max(0, state.ejections - Math.floor((now - state.returnedAt) / outlier.intervalMs));

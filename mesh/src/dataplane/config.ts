@@ -265,7 +265,8 @@ function compilePolicy(policy: TrafficPolicy): ClusterPolicy {
       consecutiveGateway: od.consecutiveGatewayErrors ?? 0,
       intervalMs: parseDuration(od.interval) ?? 10_000,
       baseEjectionMs: parseDuration(od.baseEjectionTime) ?? 30_000,
-      maxEjectionPercent: typeof od.maxEjectionPercent === 'number' ? od.maxEjectionPercent : 10,
+      // Istio passes maxEjectionPercent only when > 0, so 0 (or unset) leaves Envoy's default of 10.
+      maxEjectionPercent: typeof od.maxEjectionPercent === 'number' && od.maxEjectionPercent > 0 ? Math.min(100, od.maxEjectionPercent) : 10,
       minHealthPercent: od.minHealthPercent ?? 0,
     };
     if (outlier.consecutive5xx <= 0 && outlier.consecutiveGateway <= 0) outlier = undefined;

@@ -68,6 +68,8 @@ const HOP_BY_HOP = new Set([
 const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
 /** The ingress gateway pod as AuthorizationPolicies select it (it runs in istio-system). */
 const GATEWAY_TARGET: PolicyTarget = { namespace: ROOT_NAMESPACE, labels: GATEWAY_LABELS };
+/** Envoy's router marks circuit-breaker 503s so callers can tell overload from an upstream failure. */
+const OVERLOADED: readonly string[] = ['x-envoy-overloaded', 'true'];
 /** Envoy's RBAC filter answer (no trailing newline: Envoy sends the text as is). */
 const RBAC_DENIED = 'RBAC: access denied';
 const MESH_IDS: readonly string[] = ['mesh'];
@@ -135,6 +137,8 @@ class ProxyDataPlane implements DataPlane {
   readonly recordSource: Pick<RequestRecord, 'sourceWorkload' | 'sourceApp' | 'sourceVersion'>;
   /** This proxy's mTLS identity, what the callee's AuthorizationPolicies see as source.principal. */
   readonly principal: string;
+  /** The `server` header this proxy writes on every answer (Envoy's server_name with OVERWRITE). */
+  readonly serverName: string;
   private readonly pools = new Map<string, Pool>();
   private readonly clusterStates = new Map<string, ClusterState>();
   closed = false;
@@ -148,7 +152,11 @@ class ProxyDataPlane implements DataPlane {
       this.sourceLabels = GATEWAY_LABELS;
       this.recordSource = { sourceWorkload: 'istio-ingressgateway', sourceApp: 'istio-ingressgateway', sourceVersion: 'unknown' };
       this.principal = GATEWAY_PRINCIPAL;
+      this.serverName = 'istio-envoy';
     } else {
+      // istiod names the gateway's and inbound listeners' server `istio-envoy` but leaves the sidecar's outbound
+      // listener at Envoy's default `envoy`; both overwrite what the upstream sent.
+      this.serverName = 'envoy';
       this.principal = workloadPrincipal(source.workload.namespace, source.workload.serviceAccount);
       this.sourceLabels = source.workload.labels;
       this.recordSource = { sourceWorkload: source.workload.name, sourceApp: source.workload.app, sourceVersion: source.workload.version };
@@ -163,7 +171,7 @@ class ProxyDataPlane implements DataPlane {
     } catch (error) {
       // A bug must cost one request, never the proxy.
       if (exchange) exchange.internalError(error);
-      else if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal proxy error\n');
+      else if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain', server: this.serverName }).end('internal proxy error\n');
     }
   }
 
@@ -598,7 +606,7 @@ class Exchange {
       this.guard(() => this.startAttempt(state));
     };
     const result = state.acquire(cluster.policy, granted);
-    if (result === 'overflow') return this.localReply(503, LOCAL_REPLY.overflow, 'UO');
+    if (result === 'overflow') return this.localReply(503, LOCAL_REPLY.overflow, 'UO', OVERLOADED);
     if (result === 'queued') this.waitingForSlot = granted;
     else this.startAttempt(state);
   }
@@ -710,13 +718,15 @@ class Exchange {
     const headers: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i].toString('latin1');
-      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || lower === 'server') continue;
       headers.push(name, rawHeaders[i + 1].toString('latin1'));
     }
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
     this.addCorsHeaders(headers);
     applyHeaderOps(headers, this.destination!.responseHeaders);
     applyHeaderOps(headers, this.route!.responseHeaders);
+    this.setServer(headers);
     try {
       this.res.writeHead(status, headers);
     } catch {
@@ -794,6 +804,7 @@ class Exchange {
     if (cors.maxAgeSeconds) headers.push('access-control-max-age', cors.maxAgeSeconds);
     if (cors.allowCredentials) headers.push('access-control-allow-credentials', 'true');
     headers.push('content-length', '0');
+    this.setServer(headers);
     this.finish(200, '-');
     this.res.writeHead(200, headers).end();
   }
@@ -816,30 +827,40 @@ class Exchange {
     if (this.view.rawQuery && !target.includes('?')) target = `${target}?${this.view.rawQuery}`;
     const headers = ['location', `${scheme}://${host}${target}`, 'content-length', '0'];
     this.addCorsHeaders(headers);
+    this.setServer(headers);
     this.finish(redirect.code, this.faultDelayed ? 'DI' : '-');
     this.res.writeHead(redirect.code, headers).end();
   }
 
+  /** Envoy's router answers a request no route matches with a bare 404: no body (response code details route_not_found). */
   private noRoute(): void {
-    this.localReply(404, `no route for ${this.req.method ?? 'GET'} http://${this.authority}${(this.req.url ?? '').startsWith('/') ? this.req.url : ''}`, 'NR');
+    this.reply(404, Buffer.alloc(0), undefined, 'NR');
   }
 
   /** An Envoy-style local reply: plain text, the proxy's own status. */
-  private localReply(status: number, text: string, flags: string): void {
-    this.reply(status, Buffer.from(`${text}\n`), 'text/plain', flags);
+  private localReply(status: number, text: string, flags: string, extraHeaders?: readonly string[]): void {
+    this.reply(status, Buffer.from(`${text}\n`), 'text/plain', flags, extraHeaders);
   }
 
-  private reply(status: number, body: Buffer, contentType: string, flags: string): void {
+  private reply(status: number, body: Buffer, contentType: string | undefined, flags: string, extraHeaders: readonly string[] = []): void {
     if (this.done) return;
     this.finish(status, flags);
     if (this.res.headersSent) {
       this.res.destroy();
       return;
     }
-    const headers = ['content-type', contentType, 'content-length', String(body.length)];
+    const headers = contentType === undefined ? ['content-length', String(body.length)] : ['content-type', contentType, 'content-length', String(body.length)];
+    headers.push(...extraHeaders);
     this.addCorsHeaders(headers);
+    this.setServer(headers);
     this.res.writeHead(status, headers);
     this.res.end(this.view?.method === 'HEAD' ? undefined : body);
+  }
+
+  /** The connection manager writes its server name last, over any upstream value or header operation. */
+  private setServer(headers: string[]): void {
+    removeHeader(headers, 'server');
+    headers.push('server', this.dp.serverName);
   }
 
   internalError(error: unknown): void {

@@ -373,6 +373,7 @@ describe('circuit breaking (connectionPool)', () => {
     const overflow = await Promise.race([second, third]);
     expect(overflow.status).toBe(503);
     expect(overflow.text).toBe(`${LOCAL_REPLY.overflow}\n`);
+    expect(overflow.headers['x-envoy-overloaded']).toBe('true');
     expect(mesh.records.at(-1)).toMatchObject({ responseFlags: 'UO', features: ['circuitBreaker'] });
     expect(authors0.hits).toBe(1); // the queued request has not reached the upstream yet
     hold.release();
@@ -456,8 +457,8 @@ describe('outlier detection', () => {
     expect(mesh.upstream('authors-0').hits).toBe(hitsAtEjection);
   });
 
-  test('maxEjectionPercent: the first ejection always happens, more only within the percentage', async () => {
-    await setup({ authorsReplicas: 3, policy: outlier({ maxEjectionPercent: 10 }) });
+  test('maxEjectionPercent 50 of 3 endpoints: one failing endpoint is ejected, the second is not ((1+1)/3 > 50 %)', async () => {
+    await setup({ authorsReplicas: 3, policy: outlier({ maxEjectionPercent: 50 }) });
     mesh.upstream('authors-0').behaviour = status(503);
     mesh.upstream('authors-1').behaviour = status(503);
     for (let i = 0; i < 12; i++) await mesh.get('/');
@@ -467,6 +468,19 @@ describe('outlier detection', () => {
     // exactly one of the two failing endpoints is out; the other keeps getting traffic
     expect(grew.filter((g) => g === 0)).toHaveLength(1);
     expect(grew.filter((g) => g > 0)).toHaveLength(1);
+  });
+
+  test('the default 10 % never ejects from a cluster of fewer than 10 endpoints, not even its only host', async () => {
+    for (const replicas of [1, 3]) {
+      const { maxEjectionPercent: _omitted, ...defaults } = outlier().outlierDetection!;
+      await setup({ authorsReplicas: replicas, policy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: defaults } });
+      mesh.upstream('authors-0').behaviour = status(503);
+      for (let i = 0; i < 6 * replicas; i++) await mesh.get('/');
+      // round robin keeps sending authors-0 its share: the upstream's own 503s, never UH
+      expect(mesh.upstream('authors-0').hits).toBe(6);
+      expect(mesh.records.some((r) => r.responseFlags.includes('UH'))).toBe(false);
+      await mesh.close();
+    }
   });
 
   test('below minHealthPercent healthy endpoints, ejections are ignored (panic mode)', async () => {
@@ -488,6 +502,23 @@ describe('outlier detection', () => {
 });
 
 describe('HTTP hygiene and telemetry', () => {
+  test('server header: the gateway writes istio-envoy over the upstream\'s own, a sidecar writes envoy, local replies too', async () => {
+    await setup({ http: [{ match: [{ uri: { prefix: '/api' } }], route: [authorsRoute], headers: { response: { set: { server: 'custom' } } } }] });
+    mesh.upstream('authors-0').behaviour = (req, res) => {
+      req.resume();
+      res.writeHead(200, { server: 'Express', 'content-type': 'text/plain' }).end('ok');
+    };
+    expect((await mesh.get('/api')).headers.server).toBe('istio-envoy');
+    expect((await mesh.get('/missing')).headers.server).toBe('istio-envoy');
+    await mesh.close();
+    mesh = await startMesh({
+      replicas: [{ id: 'authors-0', workload: authors }],
+      source: { kind: 'sidecar', workload: articles },
+      state: { services },
+    });
+    expect((await send(mesh.port, 'http://authors:3000/')).headers.server).toBe('envoy');
+  });
+
   test('x-request-id generated when absent and kept when present; trace headers and XFF', async () => {
     await setup({});
     const fresh = (await mesh.get('/', { headers: { traceparent: '00-abc-def-01', te: 'trailers', 'proxy-connection': 'keep-alive' } })).json();

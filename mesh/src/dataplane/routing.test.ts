@@ -66,6 +66,10 @@ describe('match semantics (gateway)', () => {
     expect(await idOf('/only')).toBe('articles-0');
     const miss = await mesh.get('/other');
     expect(miss.status).toBe(404);
+    // Envoy's router: a bare 404 without body or content-type.
+    expect(miss.text).toBe('');
+    expect(miss.headers['content-length']).toBe('0');
+    expect(miss.headers['content-type']).toBeUndefined();
     expect(mesh.records.at(-1)).toMatchObject({ responseCode: 404, responseFlags: 'NR', destinationWorkload: 'unknown' });
     await mesh.close();
     await gatewayMesh([{ route: [to('authors')] }]);
