@@ -179,3 +179,65 @@ export function chromiumLaunchOptions(): { executablePath: string; args: string[
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   };
 }
+
+/** Why {@link withNetworkNamespace} cannot run here (not root, no iproute2), or undefined when it can. */
+export function networkNamespaceUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to create a network namespace';
+  if (!findExecutable('ip')) return 'needs `ip` (install: apt-get install -y iproute2)';
+  return undefined;
+}
+
+export interface NetworkNamespace {
+  /** This machine's end of the veth pair: a server listening here is reachable from the namespace. */
+  hostAddress: string;
+  /** The namespace's own address: what a server here sees as the client's address. */
+  clientAddress: string;
+  /** Runs a program inside the namespace. */
+  exec(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/**
+ * Gives `body` a fresh network namespace joined to this one by a veth pair with its own /30, so a test can
+ * reach a server from a real non-loopback client address on any machine (no second interface needed).
+ * Removed afterwards. Needs root and iproute2 (see {@link networkNamespaceUnavailable}).
+ */
+export async function withNetworkNamespace<T>(body: (ns: NetworkNamespace) => Promise<T>): Promise<T> {
+  const { execFile } = require('node:child_process') as typeof import('node:child_process');
+  const id = `${process.pid % 100_000}`;
+  const name = `cns-test-${id}`;
+  const hostEnd = `cnsh${id}`; // interface names have at most 15 characters
+  // 10.233.0.0/16 split into /30 networks, one per test process.
+  const slot = process.pid % 16_384;
+  const prefix = `10.233.${slot >> 6}`;
+  const hostAddress = `${prefix}.${(slot & 63) * 4 + 1}`;
+  const clientAddress = `${prefix}.${(slot & 63) * 4 + 2}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const cleanUp = () => {
+    for (const args of [['netns', 'del', name], ['link', 'del', hostEnd]]) {
+      try {
+        ip(...args);
+      } catch {
+        // already gone (deleting the namespace removes the pair)
+      }
+    }
+  };
+  cleanUp();
+  try {
+    ip('netns', 'add', name);
+    ip('link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'cnsc', 'netns', name);
+    ip('addr', 'add', `${hostAddress}/30`, 'dev', hostEnd);
+    ip('link', 'set', hostEnd, 'up');
+    ip('-n', name, 'addr', 'add', `${clientAddress}/30`, 'dev', 'cnsc');
+    ip('-n', name, 'link', 'set', 'cnsc', 'up');
+    ip('-n', name, 'link', 'set', 'lo', 'up');
+    const exec = (file: string, args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile('ip', ['netns', 'exec', name, file, ...args], { encoding: 'utf8', timeout: 20_000 }, (error, stdout, stderr) => {
+          resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) || 1 : 0, stdout, stderr });
+        });
+      });
+    return await body({ hostAddress, clientAddress, exec });
+  } finally {
+    cleanUp();
+  }
+}

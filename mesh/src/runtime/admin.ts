@@ -9,8 +9,9 @@ import path from 'node:path';
 import { loadManifestFiles, parseManifestText } from '../manifests/load';
 import { objectKey, objectRef } from '../manifests/merge';
 import type { LoadedObject } from '../model';
+import { refusalReason } from './admin-access';
 import { ConfigRejectedError, type ConfigStore } from './config-store';
-import { handleKubeApi, type KubeApiBackend } from './kube-api';
+import { handleKubeApi, statusBody, type KubeApiBackend } from './kube-api';
 import type { EndpointStatus } from './supervisor';
 import type { Graph, MeshTelemetry } from './telemetry';
 import { handleJaegerApi, type TraceStore } from './traces';
@@ -42,13 +43,11 @@ class HttpError extends Error {
   }
 }
 
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
+export { isLoopback, isLoopbackHost } from './admin-access';
 
 export function createAdminServer(backend: AdminBackend): http.Server {
-  const server = http.createServer((req, res) => {
+  // No Host at all is answered by the checks below (403 JSON), not by Node's bare 400.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
     void handle(backend, req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
       const extra = error instanceof HttpError ? error.extra : {};
@@ -98,8 +97,11 @@ function rejection(error: ConfigRejectedError): HttpError {
 }
 
 async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (!isLoopback(req.socket.remoteAddress)) {
-    sendJson(res, 403, { error: 'the mesh admin API answers loopback clients only' });
+  // Before any route: loopback client, loopback Host (DNS rebinding), no cross-site change (admin-access.ts).
+  const refused = refusalReason(req);
+  if (refused) {
+    // kubectl and @kubernetes/client-node show a Status object's message; everyone else reads `error`.
+    sendJson(res, 403, { error: refused, ...statusBody(403, 'Forbidden', refused) });
     return;
   }
   const url = new URL(req.url ?? '/', 'http://admin.local');
