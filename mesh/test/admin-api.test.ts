@@ -252,7 +252,7 @@ const raw = (method: string, p: string, headers: Record<string, string> = {}, bo
   });
 
 /** A change of every kind the admin accepts: the mesh's own routes and the Kubernetes paths. */
-const changes = [
+const changes: Array<{ method: string; path: string; type: string | undefined; body: string | undefined }> = [
   { method: 'POST', path: '/config/apply?file=istio/traffic/web-ingress-80-20.yaml', type: 'application/yaml', body: '' },
   { method: 'POST', path: '/config/apply', type: 'application/yaml', body: YAML.stringify(authorsVs('v2')) },
   { method: 'POST', path: '/workloads/web-api-v1/restart', type: undefined, body: undefined },
@@ -305,7 +305,7 @@ describe('admin API: no changes from a browser page of another origin', () => {
 
   it('answers 403 to every change with a foreign Origin or Sec-Fetch-Site cross-site/same-site; nothing changes', async () => {
     const version = store.resourceVersion();
-    const browserHeaders = [
+    const browserHeaders: Array<Record<string, string>> = [
       { origin: 'http://evil.example' },
       { origin: 'null' },
       { origin: 'http://localhost:8080' }, // the web app's own page: same site, another origin
@@ -341,7 +341,7 @@ describe('admin API: no changes from a browser page of another origin', () => {
   });
 
   it('accepts the same changes from its own origin and from clients that send no browser headers', async () => {
-    const allowed = [{}, { origin: own() }, { origin: own(), 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { 'sec-fetch-mode': 'cors' }];
+    const allowed: Array<Record<string, string>> = [{}, { origin: own() }, { origin: own(), 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { 'sec-fetch-mode': 'cors' }];
     try {
       for (const extra of allowed) {
         for (const change of changes) {
@@ -365,7 +365,11 @@ describe('admin API: no changes from a browser page of another origin', () => {
   });
 
   it('lets a page of another origin read: GET /graph and /graph.json with a foreign Origin (the web app probes the graph page)', async () => {
-    for (const extra of [{ origin: 'http://localhost:8080', 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors' }, { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' }]) {
+    const pages: Array<Record<string, string>> = [
+      { origin: 'http://localhost:8080', 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors' },
+      { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+    ];
+    for (const extra of pages) {
       expect((await raw('GET', '/graph.json', { host: own().slice(7), ...extra })).status).toBe(200);
       const { port } = server.address() as net.AddressInfo;
       const page = await new Promise<number>((resolve, reject) =>
