@@ -275,7 +275,7 @@ describe('admin API: only requests for a loopback Host (the DNS-rebinding defenc
     const { port } = server.address() as net.AddressInfo;
     const foreign = ['rebind.example', `rebind.example:${port}`, '127.0.0.1.nip.io', 'localhost.rebind.example', `localhost@rebind.example:${port}`, '10.0.0.7', '[::2]', '[::ffff:10.0.0.7]', '128.0.0.1', '127.0.0.1:80:80'];
     for (const host of foreign) {
-      for (const p of ['/healthz', '/graph.json', '/metrics', '/config', '/no-such-route']) {
+      for (const p of ['/healthz', '/graph.json', '/metrics', '/config', '/api/services', '/api/traces?service=web-api', '/no-such-route']) {
         const answer = await raw('GET', p, { host });
         expect({ host, p, status: answer.status }).toEqual({ host, p, status: 403 });
         expect(answer.body.error).toMatch(/loopback host/);
