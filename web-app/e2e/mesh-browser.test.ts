@@ -229,4 +229,69 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
       expect(problems).toEqual([]);
     });
   }, 150_000);
+
+  it('draws the mesh graph with the 80/20 split and the authors fault: SVG badges, no two labels overlapping', async () => {
+    mesh!.applyFile('istio/traffic/web-ingress-80-20.yaml');
+    mesh!.applyFile('istio/faults/authors-abort-50.yaml');
+    // Traffic for the graph's 30 s window while the page is checked: web-api v1 and v2 both call articles and
+    // authors, so their edges cross (v1 → authors, v2 → articles), and half of the authors calls fail.
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) {
+        await fetch(`${mesh!.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer()).catch(() => undefined);
+      }
+    })();
+    const graphPage = await browser!.newPage({ viewport: { width: 1100, height: 700 } });
+    const graphProblems: string[] = [];
+    graphPage.on('console', (m) => { if (m.type() === 'error') graphProblems.push(`${m.text()} (${m.location().url})`); });
+    graphPage.on('pageerror', (e) => graphProblems.push(e.message));
+    try {
+      await graphPage.goto(`${mesh!.adminUrl}/graph`);
+      await graphPage.waitForFunction(() => {
+        const cy = (window as any).meshGraph;
+        const label = (id: string): string => (cy?.getElementById(id).nonempty() ? cy.getElementById(id).data('label') : '');
+        return / err /.test(label('workload:web-api-v1->service:authors')) && label('workload:web-api-v2->service:articles') !== '';
+      }, undefined, { timeout: 60_000 });
+      await graphPage.screenshot({ path: path.join(SCREENSHOTS, 'mesh-5-graph.png') });
+
+      // Every label, node, and badge row as drawn (rendered pixels relative to the graph), read from the page.
+      const drawn = await graphPage.evaluate(() => {
+        const cy = (window as any).meshGraph;
+        const origin = document.getElementById('graph')!.getBoundingClientRect();
+        type Box = { what: string; x1: number; y1: number; x2: number; y2: number };
+        const box = (what: string, b: { x1: number; y1: number; x2: number; y2: number }): Box => ({ what, x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 });
+        const edgeLabels: Box[] = cy.edges().map((e: any) => box(`label of edge ${e.id()}`, e.renderedBoundingBox({ includeLabels: true, includeNodes: false, includeEdges: false, includeOverlays: false })));
+        const nodeLabels: Box[] = cy.nodes().map((n: any) => box(`label of node ${n.id()}`, n.renderedBoundingBox({ includeLabels: true, includeNodes: false, includeEdges: false, includeOverlays: false })));
+        const nodeBodies: Box[] = cy.nodes().map((n: any) => box(`node ${n.id()}`, n.renderedBoundingBox({ includeLabels: false, includeOverlays: false })));
+        const badgeRows: Box[] = Array.from(document.querySelectorAll<HTMLElement>('#badges .badge-anchor')).map((anchor) => {
+          const r = anchor.querySelector('.node-badges')!.getBoundingClientRect();
+          return { what: `badges of node ${anchor.dataset.node}`, x1: r.left - origin.left, y1: r.top - origin.top, x2: r.right - origin.left, y2: r.bottom - origin.top };
+        });
+        const texts: string[] = cy.elements().map((el: any) => String(el.data('label')));
+        const badges = Array.from(document.querySelectorAll<SVGElement>('#badges svg[data-badge]')).map((svg) => `${(svg.closest('.badge-anchor') as HTMLElement).dataset.node} ${svg.dataset.badge}`);
+        return { edgeLabels, nodeLabels, nodeBodies, badgeRows, texts, badges, legendIcons: document.querySelectorAll('#legend svg').length };
+      });
+      const overlapping = (a: { x1: number; y1: number; x2: number; y2: number }, b: typeof a) =>
+        Math.min(a.x2, b.x2) > Math.max(a.x1, b.x1) && Math.min(a.y2, b.y2) > Math.max(a.y1, b.y1);
+      const everything = [...drawn.edgeLabels, ...drawn.nodeLabels, ...drawn.nodeBodies, ...drawn.badgeRows];
+      const clashes: string[] = [];
+      everything.forEach((a, i) => everything.slice(i + 1).forEach((b) => {
+        // A node's own label sits right below its body: only other nodes' boxes count against it.
+        const sameNode = a.what.replace(/^(label of |badges of )?node /, '') === b.what.replace(/^(label of |badges of )?node /, '');
+        const bothBodies = a.what.startsWith('node ') && b.what.startsWith('node ');
+        if (!sameNode && !bothBodies && overlapping(a, b)) clashes.push(`${a.what} overlaps ${b.what}`);
+      }));
+      expect(drawn.edgeLabels.length).toBeGreaterThanOrEqual(8);
+      expect(clashes).toEqual([]);
+      // The badges are SVG drawings (no glyph that a font without emoji would show as an empty box).
+      expect(drawn.badges).toEqual(expect.arrayContaining(['service:web-api trafficShifting', 'service:authors faultInjection']));
+      expect(drawn.legendIcons).toBeGreaterThanOrEqual(7);
+      expect(drawn.texts.filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
+      expect(graphProblems).toEqual([]);
+    } finally {
+      sending = false;
+      await traffic;
+      await graphPage.close();
+    }
+  }, 150_000);
 });
