@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
-import type { Endpoint, RequestRecord, TelemetrySink, TrafficSource } from '../model';
+import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
 import { ClusterState, type AttemptOutcome } from './cluster-state';
 import {
@@ -134,7 +134,7 @@ class ProxyDataPlane implements DataPlane {
   readonly now: () => number;
   readonly maxBody: number;
   readonly sourceLabels: Readonly<Record<string, string>>;
-  readonly recordSource: Pick<RequestRecord, 'sourceWorkload' | 'sourceApp' | 'sourceVersion'>;
+  readonly recordSource: Pick<RequestRecord, 'sourceWorkload' | 'sourceApp' | 'sourceVersion'> & { source: Workload };
   /** This proxy's mTLS identity, what the callee's AuthorizationPolicies see as source.principal. */
   readonly principal: string;
   /** The `server` header this proxy writes on every answer (Envoy's server_name with OVERWRITE). */
@@ -150,7 +150,8 @@ class ProxyDataPlane implements DataPlane {
     const source = options.source;
     if (source.kind === 'gateway') {
       this.sourceLabels = GATEWAY_LABELS;
-      this.recordSource = { sourceWorkload: 'istio-ingressgateway', sourceApp: 'istio-ingressgateway', sourceVersion: 'unknown' };
+      const gateway = INGRESS_GATEWAY_WORKLOAD;
+      this.recordSource = { source: gateway, sourceWorkload: gateway.name, sourceApp: gateway.app, sourceVersion: gateway.version };
       this.principal = GATEWAY_PRINCIPAL;
       this.serverName = 'istio-envoy';
     } else {
@@ -159,7 +160,7 @@ class ProxyDataPlane implements DataPlane {
       this.serverName = 'envoy';
       this.principal = workloadPrincipal(source.workload.namespace, source.workload.serviceAccount);
       this.sourceLabels = source.workload.labels;
-      this.recordSource = { sourceWorkload: source.workload.name, sourceApp: source.workload.app, sourceVersion: source.workload.version };
+      this.recordSource = { source: source.workload, sourceWorkload: source.workload.name, sourceApp: source.workload.app, sourceVersion: source.workload.version };
     }
   }
 
@@ -324,6 +325,10 @@ class Exchange {
   private responseFlags = '-';
   private responseDetails?: string;
   private authorizer?: Authorizer;
+  /** Response body bytes written to the client (for istio_response_bytes). */
+  private responseBodyBytes = 0;
+  private answerStartedAt = 0;
+  private retriedTries?: UpstreamTry[];
   private timers: NodeJS.Timeout[] = [];
   private done = false;
   private trace?: ExchangeTrace;
@@ -709,12 +714,15 @@ class Exchange {
     this.report(attempt, status >= 500 ? (status >= 502 && status <= 504 ? 'gatewayError' : 'error5xx') : 'success');
     const retriable = retryOnStatus(retry, status);
     if (retriable && this.retriesLeft()) {
+      // The destination's sidecar saw (and reports) this try even though the client never will.
+      (this.retriedTries ??= []).push({ destination: attempt.endpoint.workload, responseCode: status, durationMs: performance.now() - attempt.startedAt });
       attempt.cancel();
       return this.retryOr(() => undefined, true);
     }
     if (retriable && this.tries > 1) this.responseFlags = 'URX';
     else if (this.faultDelayed) this.responseFlags = 'DI';
     this.answeredBy = attempt.endpoint;
+    this.answerStartedAt = attempt.startedAt;
     const headers: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i].toString('latin1');
@@ -740,6 +748,7 @@ class Exchange {
   /** Streams a body chunk; false pauses the upstream socket until the client has drained. */
   onUpstreamData(attempt: Attempt, chunk: Buffer): boolean {
     if (this.done) return true;
+    this.responseBodyBytes += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', attempt.resume);
     return false;
@@ -854,7 +863,9 @@ class Exchange {
     this.addCorsHeaders(headers);
     this.setServer(headers);
     this.res.writeHead(status, headers);
-    this.res.end(this.view?.method === 'HEAD' ? undefined : body);
+    const sendBody = this.view?.method !== 'HEAD';
+    if (sendBody) this.responseBodyBytes = body.length;
+    this.res.end(sendBody ? body : undefined);
   }
 
   /** The connection manager writes its server name last, over any upstream value or header operation. */
@@ -885,36 +896,69 @@ class Exchange {
     // A normal end has settled the attempt already; anything else (timeout, client gone, reset) abandons it.
     if (this.attempt && !this.attempt.settled) this.attempt.cancel(flags);
     if (this.waitingForSlot) this.dp.clusterState(this.destination!.cluster).cancelWaiting(this.waitingForSlot);
+    this.finalStatus = status;
+    this.finalFlags = flags;
+    this.durationMs = performance.now() - this.startedAt;
+    this.trace?.finish({
+      status,
+      flags,
+      route: this.route,
+      block: this.block,
+      destination: this.destination,
+      port: this.view?.port,
+      authority: this.authority,
+      path: this.view ? (this.view.rawQuery ? `${this.view.path}?${this.view.rawQuery}` : this.view.path) : (this.req.url ?? '/'),
+      method: this.req.method ?? 'GET',
+    });
+    // Recorded once the answer has been handed to the socket (the callers write it right after finish), so the
+    // record has the response's size; still before the client can have read it.
+    queueMicrotask(this.emitRecord);
+  }
+
+  private finalStatus = 0;
+  private finalFlags = '-';
+  private durationMs = 0;
+
+  private readonly emitRecord = (): void => {
     const destination = this.destination;
     const endpoint = this.answeredBy;
     const features: readonly Feature[] | undefined = destination?.features ?? this.route?.features;
     this.dp.record({
       reporter: 'source',
       ...this.dp.recordSource,
+      destination: endpoint?.workload,
       destinationWorkload: endpoint?.workload.name ?? 'unknown',
       destinationApp: endpoint?.workload.app ?? 'unknown',
       destinationVersion: endpoint?.workload.version ?? 'unknown',
       destinationService: destination?.cluster.serviceFqdn ?? 'unknown',
       destinationServiceName: destination?.cluster.serviceName ?? 'unknown',
-      responseCode: status,
-      responseFlags: flags,
+      responseCode: this.finalStatus,
+      responseFlags: this.finalFlags,
       requestProtocol: 'http',
-      durationMs: performance.now() - this.startedAt,
+      durationMs: this.durationMs,
+      requestBytes: this.requestWireBytes(),
+      responseBytes: this.responseWireBytes(),
+      upstreamDurationMs: endpoint ? this.durationMs - (this.answerStartedAt - this.startedAt) : undefined,
+      retriedTries: this.retriedTries,
       virtualService: this.route?.virtualService || undefined,
       responseCodeDetails: this.responseDetails,
       features: features && features.length > 0 ? [...features] : undefined,
     });
-    this.trace?.finish({
-      status,
-      flags,
-      route: this.route,
-      block: this.block,
-      destination,
-      port: this.view?.port,
-      authority: this.authority,
-      path: this.view ? (this.view.rawQuery ? `${this.view.path}?${this.view.rawQuery}` : this.view.path) : (this.req.url ?? '/'),
-      method: this.req.method ?? 'GET',
-    });
+  };
+
+  /** Request line, header block and body as received (Envoy's downstream wire bytes received, HTTP/1.1). */
+  private requestWireBytes(): number {
+    const raw = this.req.rawHeaders;
+    // "METHOD SP target SP HTTP/1.1 CRLF", "name: value CRLF" per header, CRLF.
+    let bytes = (this.req.method?.length ?? 3) + (this.req.url?.length ?? 1) + 13;
+    for (let i = 0; i < raw.length; i += 2) bytes += raw[i].length + raw[i + 1].length + 4;
+    return bytes + (this.body?.length ?? 0);
+  }
+
+  /** Status line and header block as Node wrote them, plus the body bytes (chunk framing not counted). */
+  private responseWireBytes(): number {
+    const header = (this.res as unknown as { _header?: string | null })._header;
+    return (typeof header === 'string' ? header.length : 0) + this.responseBodyBytes;
   }
 }
 

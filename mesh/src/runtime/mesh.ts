@@ -200,6 +200,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
 
   // ---- runtime pieces
   const telemetry = new MeshTelemetry(namespace);
+  // PeerAuthentication in force decides connection_security_policy and the principals in the Istio labels.
+  // Without Istio (--no-istio) nothing is encrypted: DISABLE everywhere.
+  const updateSecurity = (): void =>
+    telemetry.setMtlsModes(mode === 'istio' ? (workload) => store.compiled().authorization.mtlsMode(workload, 0) : () => 'DISABLE');
+  updateSecurity();
+  store.on('change', updateSecurity);
   let webAppServer: 'nginx' | 'node' | 'unknown' = 'unknown';
   const output =
     options.output ??
