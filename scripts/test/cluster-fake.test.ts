@@ -70,13 +70,17 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
           resources: [
             { name: 'services', namespaced: true, kind: 'Service', verbs: ['get', 'patch'] },
             { name: 'serviceaccounts', namespaced: true, kind: 'ServiceAccount', verbs: ['get', 'patch'] },
+            { name: 'secrets', namespaced: true, kind: 'Secret', verbs: ['get', 'patch'] },
           ],
         });
       case '/apis/apps/v1':
         return json(res, 200, {
           kind: 'APIResourceList',
           groupVersion: 'apps/v1',
-          resources: [{ name: 'deployments', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch'] }],
+          resources: [
+            { name: 'deployments', namespaced: true, kind: 'Deployment', verbs: ['get', 'patch'] },
+            { name: 'statefulsets', namespaced: true, kind: 'StatefulSet', verbs: ['get', 'patch'] },
+          ],
         });
       case '/version':
         return json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0' });
@@ -244,6 +248,8 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
         'PATCH /api/v1/namespaces/default/serviceaccounts/web-api',
         'PATCH /api/v1/namespaces/default/services/web-api',
         'PATCH /apis/apps/v1/namespaces/default/deployments/web-api-v2',
+        'PATCH /api/v1/namespaces/default/secrets/postgres-credentials',
+        'PATCH /apis/apps/v1/namespaces/default/statefulsets/postgres',
         'PATCH /apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress',
         'PATCH /apis/networking.istio.io/v1/namespaces/default/destinationrules/web-api',
       ]),

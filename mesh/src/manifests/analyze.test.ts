@@ -88,6 +88,9 @@ const cases: Case[] = [
   { fixture: 'deployment-not-hardened.yaml', code: 'CNS0109', object: 'Deployment/authors', message: /^container authors has no resources\.requests or resources\.limits$/ },
   { fixture: 'deployment-not-hardened.yaml', code: 'CNS0110', object: 'Deployment/authors', message: /^container authors has no livenessProbe and no readinessProbe$/, at: '- name: authors' },
   { fixture: 'deployment-version-labels.yaml', code: 'CNS0111', object: 'Deployment/authors', message: /^pod labels version=v1 and app\.kubernetes\.io\/version=1 differ: Istio telemetry and Kiali report 1 /, at: 'app.kubernetes.io/version: "1"' },
+  { fixture: 'statefulset-references.yaml', code: 'CNS0112', object: 'StatefulSet/postgres', message: /^container postgres env POSTGRES_PASSWORD names key passwd, which Secret postgres-credentials does not have \(keys: username, password, database\)/ },
+  { fixture: 'statefulset-references.yaml', code: 'CNS0112', object: 'StatefulSet/postgres', message: /env POSTGRES_USER names Secret pg-credentials, which is not in the manifests: the pod would not start$/ },
+  { fixture: 'statefulset-references.yaml', code: 'CNS0113', object: 'StatefulSet/postgres', message: /^serviceName pg names no Service/, at: 'serviceName: pg' },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0106', object: 'AuthorizationPolicy/articles', message: /selector app=article matches no workload/ },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0107', object: 'AuthorizationPolicy/articles', message: /ServiceAccount webapi, which no manifest defines/ },
 ];

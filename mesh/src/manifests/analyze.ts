@@ -42,6 +42,8 @@ export const FINDING_CODES = {
   CNS0108: 'container securityContext is not hardened (warning)',
   CNS0109: 'container has no resource requests or limits (warning)',
   CNS0110: 'container has no liveness or readiness probe (warning)',
+  CNS0112: 'secretKeyRef names a Secret or key that is not defined',
+  CNS0113: 'StatefulSet serviceName names no Service',
   CNS0111: 'pod labels version and app.kubernetes.io/version differ: telemetry and Kiali show one, subsets select the other (warning)',
   CNS0201: 'Dockerfile final stage runs as root',
   CNS0202: 'Dockerfile has no multi-stage build',
@@ -95,6 +97,7 @@ class Index {
   readonly virtualServices: LoadedObject<VirtualService>[] = [];
   readonly destinationRules: LoadedObject<DestinationRule>[] = [];
   readonly serviceAccounts = new Set<string>(); // `namespace/name`
+  readonly secretKeys = new Map<string, Set<string>>(); // `namespace/name` → keys of data and stringData
   readonly namespaces = new Set<string>();
 
   constructor(objects: LoadedObject[]) {
@@ -117,6 +120,10 @@ class Index {
         this.services.set(`${object.metadata.name}.${namespace}`, loaded as LoadedObject<Service>);
       } else if (object.kind === 'ServiceAccount' && object.apiVersion === 'v1') {
         this.serviceAccounts.add(`${namespace}/${object.metadata.name}`);
+      } else if (object.kind === 'Secret' && object.apiVersion === 'v1') {
+        const record = object as unknown as Record<string, unknown>;
+        const keys = [record.data, record.stringData].flatMap((d) => (isPlainObject(d) ? Object.keys(d) : []));
+        this.secretKeys.set(`${namespace}/${object.metadata.name}`, new Set(keys));
       } else if (istio && object.kind === 'ServiceEntry') {
         for (const host of asArray(spec.hosts)) if (typeof host === 'string') this.serviceEntryHosts.add(host);
       } else if (istio && object.kind === 'Gateway') {
@@ -283,7 +290,24 @@ function checkWorkload(workload: Workload, index: Index, report: Report): void {
       ['spec', 'template', 'spec', 'serviceAccountName']);
   }
 
+  if (loaded.object.kind === 'StatefulSet') {
+    const serviceName = (spec as Record<string, unknown> | undefined)?.serviceName;
+    if (typeof serviceName === 'string' && !index.services.has(`${serviceName}.${workload.namespace}`)) {
+      report(loaded, 'CNS0113', `serviceName ${serviceName} names no Service in the manifests (the StatefulSet's pods get no DNS names)`, ['spec', 'serviceName']);
+    }
+  }
+
   workload.containers.forEach((container, c) => {
+    asArray(container.env).forEach((variable, e) => {
+      const ref = isPlainObject(variable) && isPlainObject(variable.valueFrom) ? variable.valueFrom.secretKeyRef : undefined;
+      if (!isPlainObject(ref) || ref.optional === true || typeof ref.name !== 'string') return;
+      const keys = index.secretKeys.get(`${workload.namespace}/${ref.name}`);
+      const problem = !keys ? `names Secret ${ref.name}, which is not in the manifests` : !keys.has(String(ref.key)) ? `names key ${String(ref.key)}, which Secret ${ref.name} does not have (keys: ${[...keys].join(', ')})` : undefined;
+      if (problem) {
+        report(loaded, 'CNS0112', `container ${container.name} env ${String((variable as Record<string, unknown>).name)} ${problem}: the pod would not start`,
+          ['spec', 'template', 'spec', 'containers', c, 'env', e, 'valueFrom', 'secretKeyRef']);
+      }
+    });
     const portNames = new Set(asArray(container.ports).map((p) => (isPlainObject(p) ? p.name : undefined)));
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
       const port = (container as unknown as Record<string, { httpGet?: { port?: unknown } } | undefined>)[probe]?.httpGet?.port;

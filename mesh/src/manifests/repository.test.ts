@@ -208,18 +208,20 @@ describeWithTool('kubectl', 'kubectl kustomize renderings', () => {
     return objects;
   };
 
-  it('k8s renders the five Deployments with their labels and the four Services, and analyzes clean together with istio/base', () => {
+  it('k8s renders the five Deployments and the postgres StatefulSet with their labels and the five Services, and analyzes clean together with istio/base', () => {
     const workloads = render('k8s');
     const deployments = workloads.filter((o) => o.object.kind === 'Deployment').map((o) => o.object as Deployment);
+    const statefulSets = workloads.filter((o) => o.object.kind === 'StatefulSet').map((o) => o.object as Deployment);
+    expect(statefulSets.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version])).toEqual([['postgres', 'postgres', 'v1']]);
     expect(deployments.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version]).sort())
       .toEqual([['articles', 'articles', 'v1'], ['authors', 'authors', 'v1'], ['web-api-v1', 'web-api', 'v1'], ['web-api-v2', 'web-api', 'v2'], ['web-app', 'web-app', 'v1']]);
-    for (const d of deployments) {
+    for (const d of [...deployments, ...statefulSets]) {
       const labels = d.spec!.template.metadata.labels!;
       expect(labels['app.kubernetes.io/name']).toBe(labels.app);
       expect(labels['app.kubernetes.io/version']).toBe(labels.version);
     }
     expect(workloads.filter((o) => o.object.kind === 'Service').map((o) => o.object.metadata.name).sort())
-      .toEqual(['articles', 'authors', 'web-api', 'web-app']);
+      .toEqual(['articles', 'authors', 'postgres', 'web-api', 'web-app']);
     const all = [...workloads, ...render('istio/base')];
     expect(analyzeManifests(all).map(formatFinding)).toEqual([]);
   });
