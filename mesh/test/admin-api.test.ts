@@ -114,7 +114,7 @@ describe('Kubernetes REST paths for Istio objects', () => {
     const deployments = (await send('GET', '/apis/apps/v1/namespaces/default/deployments')).body;
     expect(deployments.items.map((i: any) => i.metadata.name).sort()).toEqual(['articles', 'authors', 'web-api-v1', 'web-api-v2', 'web-app']);
     const services = (await send('GET', '/api/v1/namespaces/default/services')).body;
-    expect(services.items.map((i: any) => i.metadata.name).sort()).toEqual(['articles', 'authors', 'web-api', 'web-app']);
+    expect(services.items.map((i: any) => i.metadata.name).sort()).toEqual(['articles', 'authors', 'postgres', 'web-api', 'web-app']);
     expect((await send('DELETE', '/apis/apps/v1/namespaces/default/deployments/articles')).status).toBe(405);
   });
 
