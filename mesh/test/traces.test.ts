@@ -170,6 +170,10 @@ describe('Jaeger query API', () => {
     expect(all.store).toMatchObject({ traces: 2, spans: 4, maxTraces: 1000 });
     expect((await get('/api/traces/summary?errors=true')).body.data.map((r: any) => r.traceID)).toEqual([traceId(77)]);
     expect((await get('/api/traces/summary?service=istio-ingressgateway')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    // One edge of the graph: a span of `to` whose parent belongs to `from`.
+    expect((await get('/api/traces/summary?from=istio-ingressgateway&to=web-api')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    expect((await get('/api/traces/summary?to=web-api')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    expect((await get('/api/traces/summary?from=web-api&to=istio-ingressgateway')).body.data).toEqual([]);
   });
 
   test('durations in Go syntax', () => {

@@ -116,7 +116,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
       mesh: 'local mesh admin',
       mode: backend.mode,
       gatewayUrl: backend.gatewayUrl(),
-      links: ['/metrics', '/config', '/graph', '/graph.json', '/api/services', '/api/traces?service=web-api&limit=20&lookback=1h', '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
+      links: ['/metrics', '/config', '/graph', '/graph.json', '/traces', '/api/services', '/api/traces?service=web-api&limit=20&lookback=1h', '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
       changes: {
         'POST /config/apply': 'body: YAML or JSON objects (or ?file=istio/traffic/web-ingress-80-20.yaml to load a file from disk and watch it)',
         'DELETE /config/objects/<Kind>/<name>': 'remove an active Istio object',
@@ -198,6 +198,10 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
   }
   if (method === 'GET' && p === '/graph') {
     sendFile(res, path.join(staticDir, 'graph.html'), 'text/html; charset=utf-8');
+    return;
+  }
+  if (method === 'GET' && p === '/traces') {
+    sendFile(res, path.join(staticDir, 'traces.html'), 'text/html; charset=utf-8');
     return;
   }
   if (method === 'GET' && p === '/static/cytoscape.min.js') {

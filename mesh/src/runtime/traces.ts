@@ -194,6 +194,16 @@ export function summarize(trace: StoredTrace): TraceSummary {
   };
 }
 
+function hasHop(trace: StoredTrace, from: string | undefined, to: string | undefined): boolean {
+  const byId = new Map(trace.spans.map((s) => [s.spanId, s]));
+  return trace.spans.some((span) => {
+    if (to && span.service !== to) return false;
+    const parent = span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
+    if (!parent || parent.service === span.service) return false;
+    return !from || parent.service === from;
+  });
+}
+
 // ---------------------------------------------------------------- query API
 
 class QueryError extends Error {
@@ -298,7 +308,8 @@ function search(store: TraceStore, url: URL): { traces: StoredTrace[]; limit: nu
 
 /**
  * Serves Jaeger's query paths; false when the path is not one of them. `GET /api/traces/summary` (a mesh
- * addition for the trace page) lists recent traces without their spans.
+ * addition for the trace page) lists recent traces without their spans (`service`, `errors=true`, and `from`/`to`
+ * for the traces crossing one edge of the graph).
  */
 export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
   const p = url.pathname;
@@ -332,12 +343,16 @@ export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: Se
     if (p === '/api/traces/summary') {
       const service = url.searchParams.get('service') || undefined;
       const errorsOnly = url.searchParams.get('errors') === 'true';
+      // An edge of the graph: a span of `to` whose parent span is one of `from` (a hop between the two).
+      const from = url.searchParams.get('from') || undefined;
+      const to = url.searchParams.get('to') || undefined;
       const limit = positiveInt(url, 'limit', 50) || 50;
       const rows: TraceSummary[] = [];
       for (const trace of store.all()) {
         if (rows.length >= limit) break;
         if (service && !trace.spans.some((s) => s.service === service)) continue;
         if (errorsOnly && !trace.spans.some((s) => s.error)) continue;
+        if ((from || to) && !hasHop(trace, from, to)) continue;
         rows.push(summarize(trace));
       }
       send(res, 200, { ...structured(rows, rows.length, limit), store: store.stats() });
