@@ -19,7 +19,7 @@ import {
   type Feature,
   type RetryPolicy,
 } from './config';
-import type { CompiledMatchBlock, RequestView } from './match';
+import { hostMatches, type CompiledMatchBlock, type RequestView } from './match';
 import type { AttemptTrace, DataPlaneTracing, ExchangeTrace } from './tracing';
 
 export interface EndpointSource {
@@ -386,7 +386,7 @@ class Exchange {
     if (source.kind === 'gateway') {
       const table = config.gateway(source.gatewayName);
       const host = stripPort(this.authority);
-      if (table.serverHosts && !table.serverHosts.some((pattern) => pattern === '*' || pattern === host || (pattern.startsWith('*.') && host.endsWith(pattern.slice(1))))) {
+      if (table.serverHosts && !table.serverHosts.some((pattern) => hostMatches(pattern, host))) {
         return this.noRoute();
       }
       routes = table.virtualHosts.routesFor(host);

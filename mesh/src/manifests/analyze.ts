@@ -21,6 +21,8 @@ import type {
   ServicePort,
   VirtualService,
 } from '../model';
+// Gateway server hosts against VirtualService hosts with the data plane's own rule (one definition of `*.x`).
+import { hostMatches } from '../dataplane/match';
 import { isPlainObject, lineOf } from './load';
 import { namespaceOf, objectKey, objectRef } from './merge';
 import { SCHEMA_ERROR, formatPath, validateSchema } from './schema';
@@ -771,13 +773,6 @@ function serviceKey(host: string, namespace: string): string | undefined {
   if (parts.length === 1) return `${parts[0]}.${namespace}`;
   if (parts.length === 2) return short;
   return undefined;
-}
-
-/** Gateway server host (`*`, `*.example.com`, `example.com`) against a VirtualService host. */
-function hostMatches(serverHost: string, host: string): boolean {
-  if (serverHost === '*' || serverHost === host) return true;
-  if (serverHost.startsWith('*.')) return host.endsWith(serverHost.slice(1)) || host === `*${serverHost.slice(1)}`;
-  return false;
 }
 
 function labelsOf(value: unknown): Record<string, string> {
