@@ -17,6 +17,7 @@ import type {
   V1Namespace,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { UserError, firstLine } from './errors';
+import { ISTIO_KINDS as MESH_ISTIO_KINDS } from '@cns/mesh/istio-kinds';
 
 type K8sModule = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 
@@ -31,15 +32,13 @@ export const DEFAULT_NAMESPACE = 'default';
 export const FIELD_MANAGER = 'cns-scripts';
 export const DEFAULT_MESH_ADMIN_PORT = 15000;
 
-/** Istio kinds the scripts send, with the REST coordinates CustomObjectsApi needs (no discovery round-trip). */
-export const ISTIO_KINDS: Record<string, { group: string; plural: string }> = {
-  VirtualService: { group: 'networking.istio.io', plural: 'virtualservices' },
-  DestinationRule: { group: 'networking.istio.io', plural: 'destinationrules' },
-  Gateway: { group: 'networking.istio.io', plural: 'gateways' },
-  ServiceEntry: { group: 'networking.istio.io', plural: 'serviceentries' },
-  PeerAuthentication: { group: 'security.istio.io', plural: 'peerauthentications' },
-  AuthorizationPolicy: { group: 'security.istio.io', plural: 'authorizationpolicies' },
-};
+/**
+ * Istio kinds the scripts send, with the REST coordinates CustomObjectsApi needs (no discovery round-trip): the
+ * mesh's table, which its Kubernetes API serves from too.
+ */
+export const ISTIO_KINDS: Readonly<Record<string, { group: string; plural: string }>> = Object.fromEntries(
+  MESH_ISTIO_KINDS.map(({ kind, group, plural }) => [kind, { group, plural }]),
+);
 
 export interface TargetOptions {
   /** Use the current kube context instead of the local mesh. */

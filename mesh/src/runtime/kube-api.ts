@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyPatch, type Operation } from 'fast-json-patch';
+import { ISTIO_KINDS } from '../istio-kinds';
 import { parseManifestText } from '../manifests/load';
 import { objectKey } from '../manifests/merge';
 import type { K8sObject, LoadedObject } from '../model';
@@ -21,11 +22,7 @@ export interface ResourceType {
 }
 
 export const resourceTypes: ResourceType[] = [
-  { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices', kind: 'VirtualService', shortNames: ['vs'] },
-  { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules', kind: 'DestinationRule', shortNames: ['dr'] },
-  { group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'gateways', kind: 'Gateway', shortNames: ['gw'] },
-  { group: 'security.istio.io', versions: ['v1', 'v1beta1'], plural: 'peerauthentications', kind: 'PeerAuthentication', shortNames: ['pa'] },
-  { group: 'security.istio.io', versions: ['v1', 'v1beta1'], plural: 'authorizationpolicies', kind: 'AuthorizationPolicy', shortNames: ['ap'] },
+  ...ISTIO_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
   { group: '', versions: ['v1'], plural: 'services', kind: 'Service', shortNames: ['svc'], readOnly: true },
   { group: 'apps', versions: ['v1'], plural: 'deployments', kind: 'Deployment', shortNames: ['deploy'], readOnly: true },
 ];
