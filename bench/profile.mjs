@@ -36,6 +36,26 @@ export function topSelfTime(profile, limit = 20) {
     .map(([fn, us]) => ({ fn, selfPercent: round((100 * us) / total, 1) }));
 }
 
+/** Self time per package (`axios`, `express`, `pino`, ...), Node's own modules (`node:http` ...), or a repo folder. */
+export function selfTimeByPackage(profile, limit = 12) {
+  const selfByNode = new Map();
+  const deltas = profile.timeDeltas ?? [];
+  profile.samples.forEach((id, i) => selfByNode.set(id, (selfByNode.get(id) ?? 0) + (deltas[i] ?? 0)));
+  const byPackage = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const us = selfByNode.get(node.id) ?? 0;
+    total += us;
+    const url = node.callFrame.url;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (url.startsWith('node:') ? url.replace(/^node:(internal\/)?([^/]+).*$/, 'node:$2') : url ? `repo: ${url.replace(/^.*\/work\/wt\/[^/]+\//, '').split('/')[0]}` : node.callFrame.functionName || '(native)');
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
+  }
+  return [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([name, us]) => ({ name, selfPercent: round((100 * us) / total, 1) }));
+}
+
 try {
   const dir = makeTempDir('cns-bench-profile-');
   const keep = fs.mkdtempSync(path.join(path.dirname(dir), 'cns-cpuprofile-'));
@@ -50,6 +70,8 @@ try {
   const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
   process.stdout.write(`web-api ${version}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
   for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
+  process.stdout.write('by package:\n');
+  for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
 } catch (error) {
   process.stderr.write(`profile failed: ${error.stack ?? error}\n`);
   process.exitCode = 1;

@@ -18,10 +18,14 @@ async function recordingServer(options: { hang?: boolean } = {}) {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ ok: true }));
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     received,
+    /** TCP connections accepted so far. */
+    connections: () => connections,
     port,
     url: `http://127.0.0.1:${port}`,
     close: () => {
@@ -125,6 +129,29 @@ describe('createHttpClient', () => {
     expect(proxy.received).toHaveLength(0);
     expect(upstream.received.map((r) => r.url)).toEqual(['/direct']);
     await Promise.all([proxy.close(), upstream.close()]);
+  });
+
+  it('reads the proxy settings once, when the client is made', async () => {
+    const proxy = await recordingServer();
+    const upstream = await recordingServer();
+    const direct = createHttpClient({ baseURL: upstream.url, timeoutMs: 1000 });
+    process.env.HTTP_PROXY = proxy.url;
+    const proxied = createHttpClient({ baseURL: 'http://articles:8080', timeoutMs: 1000 });
+    delete process.env.HTTP_PROXY;
+    await direct.get('/a');
+    await proxied.get('/b');
+    expect(upstream.received.map((r) => r.url)).toEqual(['/a']);
+    expect(proxy.received.map((r) => r.url)).toEqual(['http://articles:8080/b']);
+    await Promise.all([proxy.close(), upstream.close()]);
+  });
+
+  it('reuses one keep-alive connection for calls in a row', async () => {
+    const upstream = await recordingServer();
+    const client = createHttpClient({ baseURL: upstream.url, timeoutMs: 1000 });
+    for (let i = 0; i < 5; i++) await client.get(`/call-${i}`);
+    expect(upstream.received).toHaveLength(5);
+    expect(upstream.connections()).toBe(1);
+    await upstream.close();
   });
 
   it('gives up after its timeout instead of hanging', async () => {
