@@ -1,6 +1,14 @@
 import request from 'supertest';
 import { createServiceApp } from './app';
 import { BadRequestError, NotFoundError } from './errors';
+import { createLogger } from './logger';
+
+/** A logger whose lines land in `lines` (parsed), synchronously. */
+function capturingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({ service: 'test-service', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  return { lines, logger };
+}
 
 /** Value of the first sample of `name` whose labels include `labels` (label order does not matter). */
 function sampleValue(exposition: string, name: string, labels: Record<string, string>): number | undefined {
@@ -131,5 +139,26 @@ describe('createServiceApp', () => {
     expect(res.headers.etag).toBeUndefined();
     const notFound = await request(buildApp()).get('/nope');
     expect(notFound.headers['x-service-version']).toBe('v9');
+  });
+
+  it('writes one access line per request only when the access log is on; warnings always', async () => {
+    for (const accessLog of [true, false]) {
+      const { lines, logger } = capturingLogger();
+      const app = createServiceApp({
+        service: 'test-service',
+        logger,
+        accessLog,
+        routes(router) {
+          router.get('/warn', (_req, res) => {
+            logger.warn('upstream slow');
+            res.json({ ok: true });
+          });
+        },
+      });
+      await request(app).get('/warn').set('x-request-id', 'req-7').expect(200);
+      const access = lines.filter((l) => l.msg === 'request');
+      expect(access).toEqual(accessLog ? [expect.objectContaining({ method: 'GET', path: '/warn', route: '/warn', status: 200, requestId: 'req-7' })] : []);
+      expect(lines.filter((l) => l.msg === 'upstream slow')).toEqual([expect.objectContaining({ level: 40, requestId: 'req-7' })]);
+    }
   });
 });

@@ -21,6 +21,11 @@ export interface ServiceAppOptions {
   /** Headers set on every response, errors and probes included (e.g. `x-web-api-version`). */
   responseHeaders?: Record<string, string>;
   helmet?: HelmetOptions;
+  /**
+   * One `request` log line per answered request (the access log). Defaults to env `ACCESS_LOG=on`; off
+   * otherwise, as Istio's default profile leaves the mesh's access logging off: see service-kit/README.md.
+   */
+  accessLog?: boolean;
 }
 
 /** An Express app built by {@link createServiceApp}, with the parts {@link runServer} needs. */
@@ -51,6 +56,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   app.set('x-powered-by', false);
 
   const staticHeaders = Object.entries(options.responseHeaders ?? {});
+  const accessLog = options.accessLog ?? process.env.ACCESS_LOG === 'on';
   const requestContextMiddleware: RequestHandler = (req, res, next) => {
     const context = requestContextFromHeaders(req.headers);
     const startedAt = process.hrtime.bigint();
@@ -62,6 +68,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
       const labels = { method: req.method, route, status_code: String(res.statusCode) };
       metrics.requestsTotal.inc(labels);
       metrics.requestDuration.observe(labels, seconds);
+      if (!accessLog) return;
       // originalUrl: mounted middleware (e.g. Swagger UI) rewrites req.url/req.path while it runs.
       const path = req.originalUrl.split('?', 1)[0]!;
       const line = {

@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       SHUTDOWN_DELAY_MS: 0,
       DRAIN_TIMEOUT_MS: 10_000,
+      ACCESS_LOG: 'off',
       ARTICLES_URL: 'http://articles:8080',
     });
   });
@@ -22,7 +23,7 @@ describe('loadConfig', () => {
   it('lists every bad variable with its value', () => {
     let error: unknown;
     try {
-      loadConfig(schema, { PORT: 'abc', LOG_LEVEL: 'loud', ARTICLES_URL: 'ftp://x' });
+      loadConfig(schema, { PORT: 'abc', LOG_LEVEL: 'loud', ARTICLES_URL: 'ftp://x', ACCESS_LOG: 'yes' });
     } catch (e) {
       error = e;
     }
@@ -31,6 +32,7 @@ describe('loadConfig', () => {
     expect(problems).toContain('PORT="abc": must be an integer');
     expect(problems.some((p) => p.startsWith('LOG_LEVEL="loud": must be one of fatal'))).toBe(true);
     expect(problems).toContain('ARTICLES_URL="ftp://x": must be an http(s) URL such as http://articles:8080');
+    expect(problems).toContain('ACCESS_LOG="yes": must be on or off');
   });
 
   it('rejects ports out of range', () => {

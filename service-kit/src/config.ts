@@ -36,6 +36,8 @@ export function serviceConfigSchema(defaultPort: number) {
     PORT: envInt({ default: defaultPort, min: 0, max: 65535 }),
     HOST: z.preprocess(emptyAsUnset, z.string().default('0.0.0.0')),
     LOG_LEVEL: z.preprocess(emptyAsUnset, z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).optional()),
+    /** One log line per request (`on`), or only warnings, errors and lifecycle lines (`off`, the default). */
+    ACCESS_LOG: z.preprocess(emptyAsUnset, z.enum(['on', 'off'], { error: 'must be on or off' }).default('off')),
     /** Wait after SIGTERM before closing the listener, so endpoints are updated before new connections stop. */
     SHUTDOWN_DELAY_MS: envInt({ default: 0, min: 0, max: 120_000 }),
     /** Deadline for in-flight requests to finish after the listener closed. */

@@ -17,7 +17,7 @@ export {
   type ErrorBody,
 } from './errors';
 export { createHttpClient, type HttpClientOptions } from './http-client';
-export { createLogger, type Logger, type LoggerOptions } from './logger';
+export { createLogger, flushLogger, type Logger, type LoggerOptions } from './logger';
 export { createHttpMetrics, type HttpMetrics } from './metrics';
 export { Readiness, type ReadinessCheck } from './readiness';
 export { runServer, type RunServerOptions, type RunningServer } from './server';

@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { currentRequestContext } from './context';
 
 export type { Logger } from 'pino';
@@ -10,21 +10,47 @@ export interface LoggerOptions {
   version?: string;
   /** pino level; defaults to env `LOG_LEVEL`, else `silent` under jest and `info` otherwise. */
   level?: string;
+  /** Where lines go; defaults to an asynchronous stdout destination. Tests pass a stream to read them. */
+  destination?: DestinationStream;
 }
 
 /**
  * One JSON-lines logger per process. Every line written while a request is handled carries that request's
  * `requestId` and `traceId` (read from AsyncLocalStorage), so handlers never pass them around.
+ *
+ * Lines go to stdout through an asynchronous destination (`pino.destination({ sync: false })`): a write
+ * never blocks the request being served on a slow pipe (a supervisor busy elsewhere). pino flushes it when
+ * the process exits, and `runServer` flushes it before its shutdown exits.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? (process.env.JEST_WORKER_ID ? 'silent' : 'info');
-  return pino({
-    level,
-    base: options.version ? { service: options.service, version: options.version } : { service: options.service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    mixin() {
-      const context = currentRequestContext();
-      return context ? { requestId: context.requestId, traceId: context.traceId } : {};
+  const destination = options.destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false }));
+  return pino(
+    {
+      level,
+      base: options.version ? { service: options.service, version: options.version } : { service: options.service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin() {
+        const context = currentRequestContext();
+        return context ? { requestId: context.requestId, traceId: context.traceId } : {};
+      },
     },
+    destination as DestinationStream,
+  );
+}
+
+/** Waits until the logger's buffered lines are written (bounded: a stuck stdout cannot hold up an exit). */
+export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    try {
+      logger.flush(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
   });
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ServiceApp } from './app';
 import type { ServiceConfig } from './config';
+import { flushLogger } from './logger';
 
 export interface RunServerOptions {
   /** Called with the exit code when shutdown ends; defaults to `process.exit`. Tests pass a recorder. */
@@ -87,6 +88,8 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
       }
       const code = cutOff ? 1 : 0;
       logger.info({ exitCode: code }, 'shutdown complete');
+      // The log destination is asynchronous: write what is buffered before the process ends.
+      await flushLogger(logger);
       exit(code);
       return code;
     })();
