@@ -65,9 +65,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : 'other';
-      const labels = { method: req.method, route, status_code: String(res.statusCode) };
-      metrics.requestsTotal.inc(labels);
-      metrics.requestDuration.observe(labels, seconds);
+      metrics.record(req.method, route, res.statusCode, seconds);
       if (!accessLog) return;
       // originalUrl: mounted middleware (e.g. Swagger UI) rewrites req.url/req.path while it runs.
       const path = req.originalUrl.split('?', 1)[0]!;

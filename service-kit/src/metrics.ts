@@ -4,6 +4,8 @@ export interface HttpMetrics {
   registry: Registry;
   requestsTotal: Counter<'method' | 'route' | 'status_code'>;
   requestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  /** Counts one answered request and observes its duration (children bound once per method/route/status). */
+  record(method: string, route: string, statusCode: number, seconds: number): void;
 }
 
 /**
@@ -28,5 +30,19 @@ export function createHttpMetrics(service: string, version?: string): HttpMetric
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, requestsTotal, requestDuration };
+  // prom-client hashes a labels object on every inc()/observe(); a bound child does not. The set of
+  // method × route template × status is small and fixed by the app's routes, so the cache stays small.
+  const children = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'method' | 'route' | 'status_code'> }>();
+  const record = (method: string, route: string, statusCode: number, seconds: number) => {
+    const key = `${method} ${statusCode} ${route}`;
+    let child = children.get(key);
+    if (!child) {
+      const status = String(statusCode);
+      child = { count: requestsTotal.labels(method, route, status), duration: requestDuration.labels(method, route, status) };
+      children.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(seconds);
+  };
+  return { registry, requestsTotal, requestDuration, record };
 }
