@@ -4,7 +4,7 @@
 // loads getmultiple with `wrk -t1 -c10`, stops web-api (SIGTERM: the profile is written on exit) and prints
 // the functions with the most self time. Run it under the heavy lock:
 //
-//   flock /work/wt/heavy.lock node bench/profile.mjs [v1|v2] [seconds]
+//   flock /work/wt/heavy.lock node bench/profile.mjs [v1|v2|authors] [seconds]     (authors: getauthor alone)
 //
 // The .cpuprofile file stays in a temporary directory whose path is printed (open it in Chrome DevTools).
 import fs from 'node:fs';
@@ -60,15 +60,23 @@ try {
   const dir = makeTempDir('cns-bench-profile-');
   const keep = fs.mkdtempSync(path.join(path.dirname(dir), 'cns-cpuprofile-'));
   const [articles, authors] = await Promise.all([startService('articles', 'articles'), startService('authors', 'authors')]);
-  const webApi = await startService(`web-api-${version}`, `web-api-${version}`, { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` }, ['--cpu-prof', `--cpu-prof-dir=${keep}`]);
-  const url = `http://127.0.0.1:${webApi.port}/web-api/v1/getmultiple`;
+  const profiled = ['--cpu-prof', `--cpu-prof-dir=${keep}`];
+  let target;
+  let url;
+  if (version === 'authors') {
+    target = await startService('authors-profiled', 'authors', {}, profiled);
+    url = `http://127.0.0.1:${target.port}/api/v1/getauthor?name=Ada%20Quill`;
+  } else {
+    target = await startService(`web-api-${version}`, `web-api-${version}`, { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` }, profiled);
+    url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
+  }
   const result = await wrk(url, { seconds, connections: 10, threads: 1 });
-  await webApi.stop();
+  await target.stop();
   await Promise.all([articles.stop(), authors.stop()]);
   const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
   const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
-  process.stdout.write(`web-api ${version}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
+  process.stdout.write(`${version === 'authors' ? 'authors getauthor' : `web-api ${version}`}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
   for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
   process.stdout.write('by package:\n');
   for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);

@@ -1,6 +1,5 @@
 import { ServiceUnavailableError, type Logger } from '@cns/service-kit';
 import type { AxiosInstance } from 'axios';
-import { z } from 'zod';
 import type { VersionBehaviour } from './versions';
 
 /** One entry of `GET /web-api/v1/getmultiple`. */
@@ -14,10 +13,47 @@ export interface WebApiArticle {
   authorTwitter: string;
 }
 
-const upstreamArticles = z.array(z.object({ id: z.coerce.string(), title: z.string(), url: z.string(), author: z.string() }));
-const upstreamAuthor = z.object({ name: z.string(), twitter: z.string(), blog: z.string() });
-const upstreamAuthorBatch = z.object({ authors: z.array(upstreamAuthor) });
-type UpstreamAuthor = z.infer<typeof upstreamAuthor>;
+interface UpstreamArticle {
+  id: string | number;
+  title: string;
+  url: string;
+  author: string;
+}
+interface UpstreamAuthor {
+  name: string;
+  twitter: string;
+  blog: string;
+}
+
+/**
+ * The upstream answers are our own services' JSON: a shape check (the fields web-api reads, with their types)
+ * instead of a schema parse that copies every object. A wrong shape still counts as a failed call.
+ */
+class UnexpectedShapeError extends Error {
+  constructor() {
+    super('unexpected response shape');
+  }
+}
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const isArticle = (a: unknown): a is UpstreamArticle =>
+  isRecord(a) && (typeof a.id === 'string' || typeof a.id === 'number') && typeof a.title === 'string' && typeof a.url === 'string' && typeof a.author === 'string';
+const isAuthor = (a: unknown): a is UpstreamAuthor => isRecord(a) && typeof a.name === 'string' && typeof a.twitter === 'string' && typeof a.blog === 'string';
+
+function checkedArticles(data: unknown): UpstreamArticle[] {
+  if (!Array.isArray(data) || !data.every(isArticle)) throw new UnexpectedShapeError();
+  return data;
+}
+function checkedAuthor(data: unknown): UpstreamAuthor {
+  if (!isAuthor(data)) throw new UnexpectedShapeError();
+  return data;
+}
+function checkedAuthorBatch(data: unknown): UpstreamAuthor[] {
+  if (!isRecord(data) || !Array.isArray(data.authors) || !data.authors.every(isAuthor)) throw new UnexpectedShapeError();
+  return data.authors;
+}
+
+/** `/api/v1/getauthor?name=…` (form encoding, as axios' params serializer writes it). */
+const authorPath = (name: string) => `/api/v1/getauthor?${new URLSearchParams({ name })}`;
 
 export interface AggregatorOptions {
   articlesClient: AxiosInstance;
@@ -44,12 +80,16 @@ const authorKey = (name: string) => name.trim().toLowerCase();
  */
 export class ArticleAggregator {
   private lastGood: WebApiArticle[] | undefined;
+  /** The articles call's path, built once (no params serialisation per request). */
+  private readonly articlesPath: string;
 
-  constructor(private readonly options: AggregatorOptions) {}
+  constructor(private readonly options: AggregatorOptions) {
+    this.articlesPath = `/articles/v1/getmultiple?amount=${options.behaviour.articleCount}`;
+  }
 
   async getMultiple(): Promise<AggregatedArticles> {
     const deadline = Date.now() + this.options.timeoutMs;
-    let articles: z.infer<typeof upstreamArticles>;
+    let articles: UpstreamArticle[];
     try {
       articles = await this.fetchArticles();
     } catch (error) {
@@ -65,7 +105,7 @@ export class ArticleAggregator {
     const merged = articles.map((article): WebApiArticle => {
       const author = authors.get(authorKey(article.author));
       return {
-        id: article.id,
+        id: String(article.id),
         title: article.title,
         url: article.url,
         authorName: article.author,
@@ -78,14 +118,9 @@ export class ArticleAggregator {
   }
 
   private async fetchArticles() {
-    const response = await this.options.articlesClient.get('/articles/v1/getmultiple', {
-      params: { amount: this.options.behaviour.articleCount },
-      timeout: this.options.timeoutMs,
-    });
+    const response = await this.options.articlesClient.get(this.articlesPath, { timeout: this.options.timeoutMs });
     if (response.status !== 200) throw new Error(`status ${response.status}`);
-    const parsed = upstreamArticles.safeParse(response.data);
-    if (!parsed.success) throw new Error('unexpected response shape');
-    return parsed.data;
+    return checkedArticles(response.data);
   }
 
   /** Authors by {@link authorKey}; a missing entry means unknown or not answered in time. */
@@ -101,11 +136,11 @@ export class ArticleAggregator {
       logger.warn({ upstream: 'authors', reason: describeFailure(error) }, 'authors call failed');
     };
     if (behaviour.authorLookup === 'batch') {
-      const params = new URLSearchParams(distinct.map((name): [string, string] => ['name', name]));
+      const query = new URLSearchParams(distinct.map((name): [string, string] => ['name', name]));
       try {
-        const response = await authorsClient.get('/api/v1/getauthors', { params, timeout: timeoutMs });
+        const response = await authorsClient.get(`/api/v1/getauthors?${query}`, { timeout: timeoutMs });
         if (response.status !== 200) throw new Error(`status ${response.status}`);
-        for (const author of upstreamAuthorBatch.parse(response.data).authors) found.set(authorKey(author.name), author);
+        for (const author of checkedAuthorBatch(response.data)) found.set(authorKey(author.name), author);
       } catch (error) {
         onFailure(error);
       }
@@ -114,10 +149,10 @@ export class ArticleAggregator {
     await Promise.all(
       distinct.map(async (name) => {
         try {
-          const response = await authorsClient.get('/api/v1/getauthor', { params: { name }, timeout: timeoutMs });
+          const response = await authorsClient.get(authorPath(name), { timeout: timeoutMs });
           if (response.status === 404) return;
           if (response.status !== 200) throw new Error(`status ${response.status}`);
-          found.set(authorKey(name), upstreamAuthor.parse(response.data));
+          found.set(authorKey(name), checkedAuthor(response.data));
         } catch (error) {
           onFailure(error);
         }
@@ -133,7 +168,6 @@ export function describeFailure(error: unknown): string {
     const code = (error as { code?: unknown }).code;
     if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return 'timed out';
     if (typeof code === 'string' && code !== '') return code;
-    if (error instanceof z.ZodError) return 'unexpected response shape';
     if (error instanceof Error) return error.message;
   }
   return 'unknown error';
