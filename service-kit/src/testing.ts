@@ -180,6 +180,17 @@ export function chromiumLaunchOptions(): { executablePath: string; args: string[
   };
 }
 
+/**
+ * The range a Binomial(n, p) count stays in with `sigmas` standard deviations either side of n·p (4 σ: a false
+ * alarm in about 1 of 16,000 runs; the developers' guide asks for at least 3.5). `p` comes from the configuration
+ * under test (a weight, a percentage), never from the observed counts.
+ */
+export function binomialBounds(n: number, p: number, sigmas = 4): { expected: number; low: number; high: number } {
+  const expected = n * p;
+  const spread = sigmas * Math.sqrt(n * p * (1 - p));
+  return { expected, low: expected - spread, high: expected + spread };
+}
+
 /** Why {@link withNetworkNamespace} cannot run here (not root, no iproute2), or undefined when it can. */
 export function networkNamespaceUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root to create a network namespace';
