@@ -9,6 +9,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
 import { ClusterState, type AttemptOutcome } from './cluster-state';
+import { RequestBody } from './request-body';
 import {
   stripPort,
   type CompiledCluster,
@@ -41,7 +42,10 @@ export interface DataPlaneOptions {
   telemetry: TelemetrySink;
   random?: () => number;
   now?: () => number;
-  /** Request bodies are buffered for retries and mirroring up to this size; larger ones get 413 (default 1 MiB). */
+  /**
+   * Request bodies stream to the upstream; a copy is kept for retries and mirroring up to this size (Envoy's
+   * retry/shadow buffer limit, default 1 MiB). A larger body is still forwarded, but no longer retried or mirrored.
+   */
   maxRequestBodyBytes?: number;
   /** Spans for each proxied hop (./tracing.ts); absent = trace headers pass through untouched. */
   tracing?: DataPlaneTracing;
@@ -249,6 +253,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   startedAt = 0;
   status = 0;
   trace?: AttemptTrace;
+  /** The request body this try sends (a stream or the kept copy). */
+  body: Buffer | NodeJS.ReadableStream | null = null;
 
   constructor(
     readonly exchange: Exchange,
@@ -269,6 +275,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   settle(failure?: Error | string): void {
     if (this.settled) return;
     this.settled = true;
+    this.exchange.releaseBody(this);
     this.trace?.end(this.status, failure);
     this.state.host(this.endpoint.id).active--;
     this.state.release(this.exchange.destination!.cluster.policy);
@@ -311,7 +318,7 @@ class Exchange {
   private block?: CompiledMatchBlock;
   destination?: CompiledDestination;
   private authority = '';
-  private body: Buffer | null = null;
+  private body?: RequestBody;
   private upstreamHeaders?: string[];
   private upstreamPath = '/';
   private corsOrigin?: string;
@@ -436,30 +443,22 @@ class Exchange {
     if (!this.route) return this.noRoute();
 
     const hasBody = this.req.headers['transfer-encoding'] !== undefined || Number(this.req.headers['content-length'] ?? 0) > 0;
-    if (hasBody) this.readBody(() => this.afterRouting());
-    else this.afterRouting();
+    if (hasBody && this.route.kind === 'route') {
+      const replayable = this.route.retry.attempts > 0 || this.route.mirror !== undefined;
+      this.body = new RequestBody(this.req, this.dp.maxBody, replayable);
+      this.body.onOverflow = () => this.guard(() => this.onBodyOverflow());
+    }
+    this.afterRouting();
   }
 
-  private readBody(next: () => void): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > this.dp.maxBody) {
-        this.req.off('data', onData);
-        this.req.resume(); // drain what the client still sends, unread
-        this.res.setHeader('connection', 'close');
-        this.localReply(413, `request body larger than ${this.dp.maxBody} bytes`, '-');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    this.req.on('data', onData);
-    this.req.once('end', () => {
-      if (this.done || size > this.dp.maxBody) return;
-      this.body = Buffer.concat(chunks, size);
-      this.guard(next);
-    });
+  /**
+   * Envoy gives up retries and mirrors when the body outgrows the buffer; if that happens while a retry waits for
+   * its back-off (no try in flight), the request cannot go on: 507 (router.cc, Filter::decodeData).
+   */
+  private onBodyOverflow(): void {
+    if (this.done || this.statusSent) return;
+    const inFlight = this.attempt !== undefined && !this.attempt.settled;
+    if (!inFlight && this.tries > 0) this.localReply(507, 'exceeded request buffer limit while retrying upstream', '-');
   }
 
   /** Runs a continuation from a callback, turning a bug into a 500 for this request only. */
@@ -535,11 +534,16 @@ class Exchange {
     let hasRequestId = false;
     let hasForwardedProto = false;
     let forwardedFor: string | undefined;
+    // The gateway (use_remote_address) treats every client as external: Envoy >= 1.36 trusts no address by default
+    // and Istio configures no internal_address_config there, so with preserve_external_request_id unset (false) it
+    // replaces the client's x-request-id. Sidecars keep the id they receive.
+    const edge = this.dp.options.source.kind === 'gateway';
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const lower = name.toLowerCase();
-      // `expect: 100-continue` was settled with the client (Node answers it) and the body is buffered by now.
-      if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'content-length' || lower === 'expect') continue;
+      // `expect: 100-continue` was settled with the client (Node answers it); the body streams with its own length.
+      if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'expect') continue;
+      if (edge && (lower === 'x-request-id' || lower === 'x-envoy-external-address')) continue;
       if (lower === 'x-request-id') hasRequestId = true;
       else if (lower === 'x-forwarded-proto') hasForwardedProto = true;
       else if (lower === 'x-forwarded-for') {
@@ -566,11 +570,11 @@ class Exchange {
       // The edge proxy appends the client address, as Envoy does with use_remote_address.
       const client = this.req.socket.remoteAddress ?? '';
       headers.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client}` : client);
+      headers.push('x-envoy-external-address', client);
       if (!hasForwardedProto) headers.push('x-forwarded-proto', 'http');
     } else if (forwardedFor !== undefined) {
       headers.push('x-forwarded-for', forwardedFor);
     }
-    if (this.body) headers.push('content-length', String(this.body.length));
     // Envoy appends the most specific level first, so route-level `set` wins over the destination's.
     applyHeaderOps(headers, this.destination!.requestHeaders);
     applyHeaderOps(headers, route.requestHeaders);
@@ -594,11 +598,16 @@ class Exchange {
       onResponseEnd() {},
       onResponseError() {},
     };
-    try {
-      this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers, body: this.body }, ignore);
-    } catch {
-      // fire and forget
-    }
+    const send = (body: Buffer | null) => {
+      try {
+        this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers, body }, ignore);
+      } catch {
+        // fire and forget
+      }
+    };
+    // The shadow gets the body once complete, and none at all when it outgrew the buffer (Envoy drops the shadow).
+    if (this.body) this.body.whenComplete(send);
+    else send(null);
   }
 
   private nextAttempt(): void {
@@ -635,10 +644,9 @@ class Exchange {
     if (denied !== undefined) return this.answerAsDestinationProxy(attempt, denied);
     const perTry = this.route!.retry.perTryTimeoutMs;
     if (perTry) this.later(perTry, () => this.onPerTryTimeout(attempt));
-    this.dp.pool(endpoint).dispatch(
-      { path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body: this.body },
-      attempt,
-    );
+    const body = this.body?.forAttempt() ?? null;
+    attempt.body = body;
+    this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body }, attempt);
   }
 
   private authorizationRequest(principal: string | undefined, path: string, host: string, port: number, header: (name: string) => string | undefined): AuthorizationRequest {
@@ -684,7 +692,13 @@ class Exchange {
   }
 
   private retriesLeft(): boolean {
-    return this.tries <= this.route!.retry.attempts;
+    // A body that outgrew the buffer cannot be replayed: Envoy drops the retry policy for the request.
+    return this.tries <= this.route!.retry.attempts && !this.body?.overflowed;
+  }
+
+  /** A try is over: its body stream no longer holds the client back. */
+  releaseBody(attempt: Attempt): void {
+    if (attempt.body) this.body?.release(attempt.body);
   }
 
   private report(attempt: Attempt, outcome: AttemptOutcome): void {
@@ -952,7 +966,7 @@ class Exchange {
     // "METHOD SP target SP HTTP/1.1 CRLF", "name: value CRLF" per header, CRLF.
     let bytes = (this.req.method?.length ?? 3) + (this.req.url?.length ?? 1) + 13;
     for (let i = 0; i < raw.length; i += 2) bytes += raw[i].length + raw[i + 1].length + 4;
-    return bytes + (this.body?.length ?? 0);
+    return bytes + (this.body?.received ?? 0);
   }
 
   /** Status line and header block as Node wrote them, plus the body bytes (chunk framing not counted). */

@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import { binomialBounds } from '@cns/service-kit/testing';
 import type { DestinationRuleSpec, HTTPRoute, TrafficPolicy } from '../model';
+import { createServiceApp } from '@cns/service-kit';
 import { LOCAL_REPLY } from './dataplane';
 import { seededRandom } from './random';
 import {
@@ -530,7 +531,7 @@ describe('HTTP hygiene and telemetry', () => {
     expect((await send(mesh.port, 'http://authors:3000/')).headers.server).toBe('envoy');
   });
 
-  test('x-request-id generated when absent and kept when present; trace headers and XFF', async () => {
+  test('x-request-id: the gateway replaces a client\'s (every client is external), a sidecar keeps it; trace headers and XFF', async () => {
     await setup({});
     const fresh = (await mesh.get('/', { headers: { traceparent: '00-abc-def-01', te: 'trailers', 'proxy-connection': 'keep-alive' } })).json();
     expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -539,9 +540,15 @@ describe('HTTP hygiene and telemetry', () => {
     expect(fresh.headers['x-forwarded-proto']).toBe('http');
     expect(fresh.headers.te).toBeUndefined();
     expect(fresh.headers['proxy-connection']).toBeUndefined();
-    const kept = (await mesh.get('/', { headers: { 'x-request-id': 'req-1', 'x-forwarded-for': '10.0.0.1' } })).json();
+    const edge = (await mesh.get('/', { headers: { 'x-request-id': 'req-1', 'x-forwarded-for': '10.0.0.1', 'x-envoy-external-address': '6.6.6.6' } })).json();
+    expect(edge.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(edge.headers['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(edge.headers['x-envoy-external-address']).toBe('127.0.0.1');
+    await mesh.close();
+    mesh = await startMesh({ replicas: [{ id: 'authors-0', workload: authors }], source: { kind: 'sidecar', workload: articles }, state: { services } });
+    const kept = (await send(mesh.port, 'http://authors:3000/', { headers: { 'x-request-id': 'req-1' } })).json();
     expect(kept.headers['x-request-id']).toBe('req-1');
-    expect(kept.headers['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(kept.headers['x-envoy-external-address']).toBeUndefined();
   });
 
   test('gateway telemetry: source istio-ingressgateway, destination the workload that answered', async () => {
@@ -575,18 +582,81 @@ describe('HTTP hygiene and telemetry', () => {
     expect(closed.text).toBe('proxy is shutting down\n');
   });
 
-  test('request bodies are forwarded (fixed length and chunked); beyond the limit 413', async () => {
+  test('request bodies are forwarded (fixed length, chunked, expect: 100-continue) and a retry replays them', async () => {
     await setup({ maxRequestBodyBytes: 1024, http: [{ retries: { attempts: 1, retryOn: '5xx' }, route: [authorsRoute] }] });
     mesh.upstream('authors-0').behaviour = failFirst(1, 503); // the retry must replay the body
     const json = await mesh.get('/', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
     expect(json.json()).toMatchObject({ method: 'POST', body: '{"a":1}', headers: { 'content-length': '7' } });
+    expect(mesh.upstream('authors-0').hits).toBe(2);
     const chunked = await mesh.get('/', { method: 'PUT', body: 'second', onRequest: (req) => req.write('first-') });
     expect(chunked.json().body).toBe('first-second');
     const expecting = await mesh.get('/', { method: 'POST', body: 'z'.repeat(800), headers: { expect: '100-continue' } });
     expect(expecting.json().body).toBe('z'.repeat(800));
-    const tooBig = await mesh.get('/', { method: 'POST', body: 'x'.repeat(2000) });
-    expect(tooBig.status).toBe(413);
-    expect((await mesh.get('/')).status).toBe(200);
+    // Beyond the retry buffer the body still goes through, in full.
+    const large = await mesh.get('/', { method: 'POST', body: 'x'.repeat(2000) });
+    expect(large.status).toBe(200);
+    expect(large.json().body).toBe('x'.repeat(2000));
+  });
+
+  test('request bodies stream: the service sees the first bytes before the client has sent the rest', async () => {
+    await setup({});
+    let received = 0;
+    mesh.upstream('authors-0').behaviour = (req, res) => {
+      req.on('data', (chunk: Buffer) => (received += chunk.length));
+      req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(String(received)));
+    };
+    let finish: () => void = () => undefined;
+    const answer = mesh.get('/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      onRequest: (req) => {
+        req.write(Buffer.alloc(1000, 1));
+        finish = () => req.end(Buffer.alloc(500, 2));
+      },
+      hold: true,
+    });
+    await waitFor(() => received === 1000, 5_000, 'the first chunk at the service');
+    finish();
+    expect((await answer).text).toBe('1500');
+  });
+
+  test('a body larger than the buffer reaches the service, whose own limit answers with its JSON 413', async () => {
+    await setup({});
+    // A real service-kit app (express.json with a 2 MiB limit), as authors runs it.
+    const app = createServiceApp({
+      service: 'authors',
+      bodyLimit: '2mb',
+      routes: (routes) => routes.post('/api/v1/things', (_req, res) => res.status(201).json({ ok: true })),
+    });
+    let received = 0;
+    mesh.upstream('authors-0').behaviour = (req, res) => {
+      req.on('data', (chunk: Buffer) => (received += chunk.length));
+      app(req, res);
+    };
+    const body = JSON.stringify({ name: 'n'.repeat(3 * 1024 * 1024) });
+    const res = await mesh.get('/api/v1/things', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.json()).toMatchObject({ error: 'payload_too_large' });
+    expect(received).toBeGreaterThan(1024 * 1024); // far past the proxy's 1 MiB buffer
+    expect(mesh.records.at(-1)).toMatchObject({ responseCode: 413, responseFlags: '-' });
+  });
+
+  test('a retry policy buffers only up to the limit: a larger body is not retried', async () => {
+    const http = [{ retries: { attempts: 2, retryOn: '5xx' }, route: [authorsRoute] }];
+    await setup({ maxRequestBodyBytes: 1024, http });
+    mesh.upstream('authors-0').behaviour = failFirst(1, 503);
+    const small = await mesh.get('/', { method: 'POST', body: 's'.repeat(1024) });
+    expect(small.status).toBe(200);
+    expect(mesh.upstream('authors-0').hits).toBe(2);
+    await mesh.close();
+
+    await setup({ maxRequestBodyBytes: 1024, http });
+    mesh.upstream('authors-0').behaviour = failFirst(1, 503);
+    const large = await mesh.get('/', { method: 'POST', body: 'l'.repeat(1025) });
+    expect(large.status).toBe(503);
+    expect(mesh.upstream('authors-0').hits).toBe(1);
+    expect(mesh.records.at(-1)).toMatchObject({ responseCode: 503, responseFlags: '-' });
   });
 
   test('HEAD keeps the length and sends no body; chunked and large responses stream through', async () => {

@@ -146,6 +146,8 @@ export interface SendOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** The caller ends the request itself (from `onRequest`), e.g. to send a body in steps. */
+  hold?: boolean;
 }
 
 /** Keep-alive client connections, as real callers use; servers close them when a fixture closes. */
@@ -167,7 +169,7 @@ export function send(port: number, target: string, options: SendOptions = {}): P
     );
     req.on('error', reject);
     options.onRequest?.(req);
-    req.end(options.body);
+    if (!options.hold) req.end(options.body);
   });
 }
 
