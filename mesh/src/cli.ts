@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     `  getmultiple    curl ${app}/web-api/v1/getmultiple`,
     `  Swagger UI     ${app}/openapi/ui`,
     `  Traffic graph  ${admin}/graph`,
-    `  Traces         ${admin}/traces   (Jaeger query API: ${admin}/api/traces?service=web-api)`,
+    `  Traces         ${admin}/traces   (Jaeger query API: ${admin}/api/traces?service=web-api)${mesh.otlpTracesUrl ? `, also sent to ${mesh.otlpTracesUrl} (OTLP/HTTP)` : ''}`,
     `  Metrics        ${admin}/metrics   (per workload: ${admin}/workloads/<name>/metrics)`,
     `  Endpoints      ${admin}/endpoints`,
     `  Config         ${admin}/config    (apply: curl -X POST '${admin}/config/apply?file=istio/traffic/web-ingress-80-20.yaml')`,

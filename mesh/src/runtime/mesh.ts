@@ -17,6 +17,7 @@ import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from '
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
 import { type Graph, MeshTelemetry } from './telemetry';
 import { buildTopology, startOrder, type Topology } from './topology';
+import { OtlpSpanExport, otlpTracesUrl } from './otlp-export';
 import { TraceStore } from './traces';
 import { ManifestWatcher } from './watch';
 
@@ -60,6 +61,8 @@ export interface MeshHandle {
   telemetry: MeshTelemetry;
   /** The spans of the last traces (Jaeger API on the admin port: /api/traces). */
   traces: TraceStore;
+  /** Where spans are also exported over OTLP/HTTP (env OTEL_EXPORTER_OTLP_ENDPOINT), if anywhere. */
+  otlpTracesUrl?: string;
   topology: Topology;
   /** Applies Istio objects like `kubectl apply` (throws ConfigRejectedError; the last good config stays). */
   applyObjects(objects: Array<K8sObject | LoadedObject>, source?: string): LoadedObject[];
@@ -168,6 +171,28 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   } catch (error) {
     throw new MeshStartError((error as Error).message);
   }
+  const otlpUrl = otlpTracesUrl();
+  let otlp: OtlpSpanExport | undefined;
+  try {
+    otlp = otlpUrl ? new OtlpSpanExport(otlpUrl, log) : undefined;
+  } catch (error) {
+    throw new MeshStartError((error as Error).message);
+  }
+  const spanSink = otlp
+    ? {
+        onSpan: (span: Parameters<TraceStore['onSpan']>[0]) => {
+          traces.onSpan(span);
+          otlp.onSpan(span);
+        },
+      }
+    : traces;
+  /** Sends the spans still queued for OTLP, bounded so a dead collector cannot hold the stop. */
+  const flushSpans = async (): Promise<void> => {
+    if (!otlp) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([otlp.shutdown().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000)))]);
+    clearTimeout(timer);
+  };
 
   // ---- manifests
   const k8s = loadManifestFiles(options.k8sPaths ?? ['k8s'], { root });
@@ -239,7 +264,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
       telemetry,
       random: options.random,
       // Sampling draws use their own randomness: a seeded `random` keeps its documented draw order.
-      tracing: createTracing(source, { samplingPercent: traceSampling, sink: traces, namespace }),
+      tracing: createTracing(source, { samplingPercent: traceSampling, sink: spanSink, namespace }),
     });
 
   const servers: http.Server[] = [];
@@ -350,6 +375,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     await Promise.all(servers.map(closeServer));
     await Promise.all(dataPlanes.map((d) => d.close()));
     await supervisor.stop();
+    await flushSpans();
     throw error;
   }
 
@@ -374,6 +400,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
       await Promise.all(dataPlanes.map((d) => d.close()));
       await supervisor.stop();
       for (const server of servers) server.closeAllConnections();
+      await flushSpans();
     })());
 
   try {
@@ -398,6 +425,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     webAppServer: () => webAppServer,
     telemetry,
     traces,
+    otlpTracesUrl: otlpUrl,
     topology,
     applyObjects: (objects, source = 'api') => {
       const loaded = objects.map((o) => toLoaded(o, source));
