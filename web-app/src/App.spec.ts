@@ -2,21 +2,23 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
 import App from './App.vue';
 import { fakeFetch, jsonResponse, sampleArticles } from './testing';
-import { MESH_GRAPH_URL } from './meshGraph';
+import { MESH_GRAPH_URL, meshTraceUrl } from './meshGraph';
 
 /** Mounts the app against a fake web-api; `meshGraph` says whether the local mesh's graph page answers. */
 function mountWithApi(answer: Parameters<typeof fakeFetch>[0], meshGraph = false) {
   const probes: string[] = [];
+  const inits: Array<RequestInit | undefined> = [];
   const api = fakeFetch(answer);
   const impl = ((input: RequestInfo | URL, init?: RequestInit) => {
     if (String(input) === MESH_GRAPH_URL) {
       probes.push(String(input));
       return meshGraph ? Promise.resolve(new Response(null)) : Promise.reject(new TypeError('Failed to fetch'));
     }
+    inits.push(init);
     return api.impl(input, init);
   }) as typeof fetch;
   vi.stubGlobal('fetch', impl);
-  return { wrapper: mount(App), calls: api.calls, probes };
+  return { wrapper: mount(App), calls: api.calls, probes, inits };
 }
 
 afterEach(() => {
@@ -31,6 +33,9 @@ describe('App', () => {
     expect(wrapper.find('section').attributes('aria-busy')).toBe('true');
     expect(wrapper.find('[data-test="reload"]').attributes('disabled')).toBeDefined();
 
+    // The call starts once the local-mesh probe has answered (it decides whether the call starts a trace).
+    await flushPromises();
+    expect(wrapper.find('[data-test="loading"]').exists()).toBe(true);
     release(jsonResponse(sampleArticles, { version: 'v1' }));
     await flushPromises();
     expect(wrapper.find('[data-test="loading"]').exists()).toBe(false);
@@ -113,5 +118,31 @@ describe('App', () => {
     await flushPromises();
     expect(down.probes).toHaveLength(1);
     expect(down.wrapper.find('[data-test="mesh-graph-link"]').exists()).toBe(false);
+  });
+
+  it('with a local mesh, starts a trace for each getmultiple and links its trace page', async () => {
+    const up = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v1' }), true);
+    await flushPromises();
+    const traceparent = (up.inits[0]?.headers as Record<string, string>).traceparent;
+    expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    const traceId = traceparent.split('-')[1];
+    const link = up.wrapper.find('[data-test="trace-link"]');
+    expect(link.text()).toBe(traceId);
+    expect(link.attributes('href')).toBe(meshTraceUrl(traceId));
+    expect(meshTraceUrl(traceId)).toBe(`http://localhost:15000/traces?trace=${traceId}`);
+
+    // Reload: a new trace, and the link follows the last request.
+    await up.wrapper.find('[data-test="reload"]').trigger('click');
+    await flushPromises();
+    const second = (up.inits[1]?.headers as Record<string, string>).traceparent.split('-')[1];
+    expect(second).not.toBe(traceId);
+    expect(up.wrapper.find('[data-test="trace-link"]').text()).toBe(second);
+  });
+
+  it('without a local mesh, sends no trace context and shows no trace link', async () => {
+    const down = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v1' }), false);
+    await flushPromises();
+    expect((down.inits[0]?.headers as Record<string, string>).traceparent).toBeUndefined();
+    expect(down.wrapper.find('[data-test="trace"]').exists()).toBe(false);
   });
 });

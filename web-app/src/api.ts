@@ -68,11 +68,23 @@ async function readError(response: Response): Promise<ApiError> {
   return new ApiError(detail ? `${what}: ${detail}` : `${what}.`, response.status, version);
 }
 
-/** GET getmultiple; throws ApiError with a user-facing message on any failure. */
-export async function fetchArticles(fetchImpl: typeof fetch = fetch): Promise<ArticlesResult> {
+/**
+ * A new W3C trace context for one call from the page: the browser starts the trace (as OpenTelemetry's browser
+ * SDK would), so the page knows the trace id the mesh records the request under.
+ */
+export function newTraceparent(random: (bytes: Uint8Array) => Uint8Array = (b) => crypto.getRandomValues(b)): { traceId: string; traceparent: string } {
+  const hex = (bytes: number) => Array.from(random(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+  const traceId = hex(16);
+  return { traceId, traceparent: `00-${traceId}-${hex(8)}-01` };
+}
+
+/** GET getmultiple; throws ApiError with a user-facing message on any failure. `traceparent` starts a trace. */
+export async function fetchArticles(fetchImpl: typeof fetch = fetch, traceparent?: string): Promise<ArticlesResult> {
   let response: Response;
   try {
-    response = await fetchImpl(GET_MULTIPLE_URL, { headers: { accept: 'application/json' }, cache: 'no-store' });
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (traceparent) headers.traceparent = traceparent;
+    response = await fetchImpl(GET_MULTIPLE_URL, { headers, cache: 'no-store' });
   } catch {
     throw new ApiError('Could not reach web-api (network error).');
   }

@@ -5,6 +5,11 @@
  */
 export const MESH_GRAPH_URL: string = import.meta.env.VITE_MESH_GRAPH_URL || 'http://localhost:15000/graph';
 
+/** The mesh's trace page for one trace (same admin port as the graph). */
+export function meshTraceUrl(traceId: string): string {
+  return `${MESH_GRAPH_URL.replace(/\/graph$/, '')}/traces?trace=${encodeURIComponent(traceId)}`;
+}
+
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
