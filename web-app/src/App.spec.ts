@@ -3,6 +3,8 @@ import { flushPromises, mount } from '@vue/test-utils';
 import App from './App.vue';
 import { fakeFetch, jsonResponse, sampleArticles } from './testing';
 import { MESH_GRAPH_URL, meshTraceUrl } from './meshGraph';
+// The error class web-api answers with (service-kit), so the body here is the one the service really sends.
+import { ServiceUnavailableError } from '../../service-kit/src/errors';
 
 /** Mounts the app against a fake web-api; `meshGraph` says whether the local mesh's graph page answers. */
 function mountWithApi(answer: Parameters<typeof fakeFetch>[0], meshGraph = false) {
@@ -67,14 +69,14 @@ describe('App', () => {
   });
 
   it('shows what failed when articles is down (503 JSON from web-api)', async () => {
-    const { wrapper } = mountWithApi(() =>
-      jsonResponse({ error: 'ServiceUnavailable', message: 'articles service unavailable' }, { status: 503, version: 'v1' }),
-    );
+    // web-api's answer when articles is down and it has no earlier answer (web-api/src/aggregation.ts).
+    const down = new ServiceUnavailableError('articles service is unavailable (ECONNREFUSED) and there is no earlier answer to serve');
+    const { wrapper } = mountWithApi(() => jsonResponse(down.toJSON(), { status: down.status, version: 'v1' }));
     await flushPromises();
     const error = wrapper.find('[data-test="error"]');
     expect(error.attributes('role')).toBe('alert');
     expect(error.text()).toContain('Could not load the articles.');
-    expect(error.text()).toContain('The articles service is unavailable: articles service unavailable');
+    expect(error.text()).toContain(`The articles service is unavailable: ${down.message}`);
     expect(wrapper.find('[data-test="articles"]').exists()).toBe(false);
     // web-api itself answered: which version failed is worth knowing (e.g. a fault on v2 only).
     expect(wrapper.find('[data-test="version-badge"]').text()).toBe('web-api v1');
