@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { chromiumLaunchOptions, findExecutable } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '../src';
 import { loadManifestFiles } from '../src/manifests';
-import { eventually, get, isAlive, makeMeshRoot, many, requestCount, requireBuild, withDescendants } from './helpers';
+import { eventually, get, isAlive, makeMeshRoot, many, requestCount, requireBuild, withDescendants, type Answer } from './helpers';
 
 interface Article {
   id: string;
@@ -53,6 +53,28 @@ afterAll(async () => {
 
 const getmultiple = (): string => `${mesh.gatewayUrl}/web-api/v1/getmultiple`;
 
+/**
+ * The authors calls web-api made for these getmultiple answers, as a range: v1 calls once per distinct author
+ * (names compared case-insensitively), v2 once in all (the batch). A complete answer (every author found) proves
+ * its calls; one with blank authors may have missed its deadline before calling; a stale or failed one made none.
+ */
+function authorsCallsFor(answers: Answer[], version: 'v1' | 'v2'): { min: number; max: number } {
+  let min = 0;
+  let max = 0;
+  for (const answer of answers) {
+    if (answer.status !== 200 || answer.headers.get('x-web-api-version') !== version || answer.headers.get('x-web-api-stale')) continue;
+    const articles = answer.body as Article[];
+    const calls = version === 'v2' ? 1 : new Set(articles.map((a) => a.authorName.trim().toLowerCase())).size;
+    if (articles.every((a) => a.authorBlog !== '')) min += calls;
+    max += calls;
+  }
+  return { min, max };
+}
+
+/** Every authors call from a workload in a metrics delta, whatever its response code. */
+const authorsCallsFrom = (delta: (labels: Record<string, string>) => number, workload: string): number =>
+  delta({ reporter: 'source', source_workload: workload, destination_workload: 'authors', destination_service_name: 'authors' });
+
 function customObjects(): k8s.CustomObjectsApi {
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
@@ -91,7 +113,7 @@ describe('local mesh, whole stack through the gateway', () => {
 
   it('counts every hop in /metrics and /graph.json with Istio labels', async () => {
     const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
-    await many(getmultiple(), 10, 2);
+    const answers = await many(getmultiple(), 10, 2);
     const after = String((await get(`${mesh.adminUrl}/metrics`)).body);
     const delta = (labels: Record<string, string>): number => requestCount(after, labels) - requestCount(before, labels);
     expect(
@@ -110,8 +132,13 @@ describe('local mesh, whole stack through the gateway', () => {
     ).toBe(10);
     expect(delta({ reporter: 'source', source_workload: 'web-api-v1', source_app: 'web-api', source_version: 'v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
     expect(delta({ reporter: 'destination', source_workload: 'web-api-v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
-    // v1 looks up each distinct author of the 5 articles separately.
-    expect(delta({ reporter: 'source', source_workload: 'web-api-v1', destination_workload: 'authors', destination_service_name: 'authors', response_code: '200' })).toBeGreaterThanOrEqual(10);
+    // v1 looks up each distinct author of its 5 articles separately: exactly that many calls per answer.
+    const v1Calls = authorsCallsFor(answers, 'v1');
+    expect(v1Calls.max).toBeGreaterThanOrEqual(10);
+    expect(v1Calls.min).toBeGreaterThanOrEqual(v1Calls.max / 2); // mostly complete answers: the count is exact for them
+    expect(authorsCallsFrom(delta, 'web-api-v1')).toBeGreaterThanOrEqual(v1Calls.min);
+    expect(authorsCallsFrom(delta, 'web-api-v1')).toBeLessThanOrEqual(v1Calls.max);
+    expect(authorsCallsFrom(delta, 'web-api-v2')).toBe(0);
     expect(after).toMatch(/istio_request_duration_milliseconds_bucket\{[^}]*destination_workload="web-api-v1"/);
 
     const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
@@ -129,11 +156,21 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(graph.versionShares.find((s) => s.service === 'web-api')?.versions.v1).toBeGreaterThan(80);
   });
 
-  it('after applying istio/traffic/web-ingress-80-20.yaml, 2000 requests give web-api v2 a 20 % ± 3 pp share', async () => {
-    const applied = await fetch(`${mesh.adminUrl}/config/apply?file=istio/traffic/web-ingress-80-20.yaml`, { method: 'POST' });
+  it('after applying istio/traffic/web-ingress-80-20.yaml, 2000 requests split by its weights (± 4 σ); v1 calls authors per author, v2 once', async () => {
+    const file = 'istio/traffic/web-ingress-80-20.yaml';
+    // The expected v2 share, from the file's weights (relative, as Istio reads them).
+    const route = (loadManifestFiles([file], { root }).objects[0].object.spec as { http: Array<{ name: string; route: Array<{ destination: { subset?: string }; weight?: number }> }> }).http.find(
+      (r) => r.name === 'web-api-getmultiple',
+    )!.route;
+    const weightOf = (subset: string) => route.filter((d) => d.destination.subset === subset).reduce((sum, d) => sum + (d.weight ?? 0), 0);
+    const p = weightOf('v2') / route.reduce((sum, d) => sum + (d.weight ?? 0), 0);
+    expect(p).toBeGreaterThan(0);
+    const applied = await fetch(`${mesh.adminUrl}/config/apply?file=${file}`, { method: 'POST' });
     expect(applied.status).toBe(200);
     try {
+      const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
       const answers = await many(getmultiple(), 2000, 8);
+      const after = String((await get(`${mesh.adminUrl}/metrics`)).body);
       const statuses: Record<number, number> = {};
       for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
       // A heavily overloaded machine can push a few requests past web-api's upstream deadline (it then answers
@@ -141,9 +178,22 @@ describe('local mesh, whole stack through the gateway', () => {
       expect(statuses[200] ?? 0).toBeGreaterThanOrEqual(1980);
       const versioned = answers.filter((a) => a.headers.get('x-web-api-version'));
       const v2 = versioned.filter((a) => a.headers.get('x-web-api-version') === 'v2');
-      expect(v2.length / versioned.length).toBeGreaterThan(0.17);
-      expect(v2.length / versioned.length).toBeLessThan(0.23);
+      // Binomial(n, p): v2's count stays within 4 standard deviations of n·p (a false alarm in about 1 of 16,000 runs).
+      const n = versioned.length;
+      expect(Math.abs(v2.length - n * p)).toBeLessThanOrEqual(4 * Math.sqrt(n * p * (1 - p)));
       expect((v2.find((a) => a.status === 200)!.body as Article[]).length).toBe(10);
+
+      const delta = (labels: Record<string, string>): number => requestCount(after, labels) - requestCount(before, labels);
+      const v1Calls = authorsCallsFor(answers, 'v1');
+      const v2Calls = authorsCallsFor(answers, 'v2');
+      expect(v1Calls.min).toBeGreaterThanOrEqual(v1Calls.max / 2);
+      expect(v2Calls.min).toBeGreaterThanOrEqual(v2Calls.max / 2);
+      expect(authorsCallsFrom(delta, 'web-api-v1')).toBeGreaterThanOrEqual(v1Calls.min);
+      expect(authorsCallsFrom(delta, 'web-api-v1')).toBeLessThanOrEqual(v1Calls.max);
+      // v2's one batch call per answer, however many authors its 10 articles have.
+      expect(authorsCallsFrom(delta, 'web-api-v2')).toBeGreaterThanOrEqual(v2Calls.min);
+      expect(authorsCallsFrom(delta, 'web-api-v2')).toBeLessThanOrEqual(v2Calls.max);
+      expect(v2Calls.max).toBe(v2.filter((a) => a.status === 200 && !a.headers.get('x-web-api-stale')).length);
 
       const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
         nodes: Array<{ id: string; badges: string[] }>;
