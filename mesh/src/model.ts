@@ -179,7 +179,16 @@ export type VirtualService = K8sObject<VirtualServiceSpec>;
 
 export interface LoadBalancerSettings {
   simple?: 'ROUND_ROBIN' | 'RANDOM' | 'LEAST_REQUEST' | 'PASSTHROUGH' | 'UNSPECIFIED' | 'LEAST_CONN';
-  consistentHash?: { httpHeaderName?: string; useSourceIp?: boolean };
+  consistentHash?: {
+    httpHeaderName?: string;
+    httpCookie?: { name?: string; path?: string; ttl?: string };
+    httpQueryParameterName?: string;
+    useSourceIp?: boolean;
+    ringHash?: { minimumRingSize?: number };
+    maglev?: { tableSize?: number };
+    /** Deprecated: use ringHash.minimumRingSize. */
+    minimumRingSize?: number;
+  };
 }
 
 export interface ConnectionPoolSettings {

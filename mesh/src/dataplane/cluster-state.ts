@@ -4,6 +4,7 @@
  */
 import type { Endpoint } from '../model';
 import type { ClusterPolicy, OutlierPolicy } from './config';
+import { buildHashTable, type HashTable } from './hashing';
 
 export interface HostState {
   /** Requests in flight to this endpoint from this cluster (LEAST_REQUEST). */
@@ -28,6 +29,8 @@ export class ClusterState {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   private readonly hosts = new Map<string, HostState>();
+  /** consistentHash: the ring/Maglev table of the current healthy endpoint set (rebuilt when it changes, as Envoy does). */
+  private hashTable?: { key: string; table: HashTable };
 
   host(id: string): HostState {
     let state = this.hosts.get(id);
@@ -57,6 +60,8 @@ export class ClusterState {
     tried: ReadonlySet<string> | undefined,
     random: () => number,
     now: number,
+    /** The request's consistent-hash value; undefined with a hash policy = nothing to hash (Envoy picks at random). */
+    hash?: bigint,
   ): Endpoint | undefined {
     let pool: readonly Endpoint[] = candidates;
     if (policy.outlier && this.hosts.size > 0) {
@@ -65,6 +70,14 @@ export class ClusterState {
         const panic = healthy.length * 100 < policy.outlier.minHealthPercent * candidates.length;
         pool = panic ? candidates : healthy;
       }
+    }
+    if (policy.hash) {
+      if (pool.length === 0) return undefined;
+      if (hash === undefined) return pool[Math.floor(random() * pool.length)];
+      const key = pool.map((e) => `${e.id}@${e.host}:${e.port}`).join(',');
+      if (this.hashTable?.key !== key) this.hashTable = { key, table: buildHashTable(pool, policy.hash) };
+      // A retry walks on to the next endpoint of the ring/table that was not tried (previous_hosts predicate).
+      return this.hashTable.table.pick(hash, tried);
     }
     if (tried && tried.size > 0 && pool.length > 1) {
       const fresh = pool.filter((e) => !tried.has(e.id));

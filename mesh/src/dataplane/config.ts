@@ -20,6 +20,7 @@ import type {
 } from '../model';
 import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
 import { parseDuration } from './duration';
+import { compileConsistentHash, type HashPolicy } from './hashing';
 import { compileMatchBlock, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
 
 export interface MeshState {
@@ -60,6 +61,8 @@ export interface ClusterPolicy {
   maxRequests: number;
   /** True when any of the limits above is finite. */
   limited: boolean;
+  /** loadBalancer.consistentHash (hashing.ts); replaces `lb` when set. */
+  hash?: HashPolicy;
   outlier?: OutlierPolicy;
 }
 
@@ -278,6 +281,7 @@ function compilePolicy(policy: TrafficPolicy): ClusterPolicy {
     maxRequests,
     limited: maxConnections !== UNLIMITED || maxPending !== UNLIMITED || maxRequests !== UNLIMITED,
     outlier,
+    hash: compileConsistentHash(policy.loadBalancer?.consistentHash),
   };
 }
 

@@ -9,6 +9,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
 import { ClusterState, type AttemptOutcome } from './cluster-state';
+import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './hashing';
 import { RequestBody } from './request-body';
 import {
   stripPort,
@@ -331,6 +332,9 @@ class Exchange {
   private statusSent = 0;
   private responseFlags = '-';
   private responseDetails?: string;
+  /** consistentHash: the request's hash (computed once), and a Set-Cookie for a generated hash cookie. */
+  private hash?: { value: bigint | undefined };
+  private setCookie?: string;
   private authorizer?: Authorizer;
   /** Response body bytes written to the client (for istio_response_bytes). */
   private responseBodyBytes = 0;
@@ -628,7 +632,8 @@ class Exchange {
   private startAttempt(state: ClusterState): void {
     const cluster = this.destination!.cluster;
     const candidates = cluster.select(this.dp.options.endpoints.endpoints());
-    const endpoint = state.pick(candidates, cluster.policy, this.tried, this.dp.random, this.dp.now());
+    const hash = cluster.policy.hash ? (this.hash ??= { value: this.requestHash(cluster.policy.hash) }).value : undefined;
+    const endpoint = state.pick(candidates, cluster.policy, this.tried, this.dp.random, this.dp.now(), hash);
     if (!endpoint) {
       state.release(cluster.policy);
       return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, this.tries > 0 ? 'UH,URX' : 'UH');
@@ -647,6 +652,33 @@ class Exchange {
     const body = this.body?.forAttempt() ?? null;
     attempt.body = body;
     this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body }, attempt);
+  }
+
+  /** The value Envoy's hash policy hashes for this request; a missing hash cookie is generated when it has a ttl. */
+  private requestHash(policy: HashPolicy): bigint | undefined {
+    let value: string | undefined;
+    switch (policy.source) {
+      case 'header':
+        value = joinedHeader(this.req.headers, policy.name);
+        break;
+      case 'query':
+        value = new URLSearchParams(this.view.rawQuery).get(policy.name) ?? undefined;
+        break;
+      case 'sourceIp':
+        value = this.req.socket.remoteAddress;
+        break;
+      case 'cookie': {
+        value = cookieValue(this.req.headers.cookie, policy.name);
+        if (value === undefined && policy.cookieTtlSeconds !== undefined) {
+          const socket = this.req.socket;
+          const cookie = generatedCookie(policy, `${socket.remoteAddress}:${socket.remotePort}`, `${socket.localAddress}:${socket.localPort}`);
+          value = cookie?.value;
+          this.setCookie = cookie?.header;
+        }
+        break;
+      }
+    }
+    return value === undefined ? undefined : xxHash64(value);
   }
 
   private authorizationRequest(principal: string | undefined, path: string, host: string, port: number, header: (name: string) => string | undefined): AuthorizationRequest {
@@ -745,6 +777,7 @@ class Exchange {
       headers.push(name, rawHeaders[i + 1].toString('latin1'));
     }
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
+    if (this.setCookie) headers.push('set-cookie', this.setCookie);
     this.addCorsHeaders(headers);
     applyHeaderOps(headers, this.destination!.responseHeaders);
     applyHeaderOps(headers, this.route!.responseHeaders);

@@ -21,6 +21,7 @@ import type {
 } from '../model';
 import { compileMeshConfig, type CompiledMeshConfig, type MeshState } from './config';
 import { createDataPlane, type DataPlane } from './dataplane';
+import { hashingReady } from './hashing';
 
 export function workload(name: string, app: string, version: string, extraLabels: Record<string, string> = {}): Workload {
   return {
@@ -198,6 +199,7 @@ export interface FixtureOptions {
 }
 
 export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
+  await hashingReady;
   const upstreams = new Map<string, Upstream>();
   const endpoints: Endpoint[] = [];
   for (const replica of options.replicas) {

@@ -9,6 +9,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
 import { createTracing } from '../dataplane/tracing';
+import { hashingReady } from '../dataplane/hashing';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
 import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';
@@ -158,6 +159,7 @@ function configureServer(server: http.Server): void {
 
 export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> {
   const root = path.resolve(options.root ?? defaultRoot);
+  await hashingReady; // consistentHash load balancing hashes with xxhash-wasm
   const namespace = options.namespace ?? 'default';
   const mode: 'istio' | 'kubernetes' = (options.istio ?? process.env.MESH_NO_ISTIO !== '1') ? 'istio' : 'kubernetes';
   const log = options.log ?? ((message: string) => process.stderr.write(`[mesh] ${message}\n`));
