@@ -99,9 +99,9 @@ test('spans of a proxied request reach an OTLP/HTTP receiver as OTLP JSON', asyn
   const edge = all.find((s) => s.span.parentSpanId === PARENT)!;
   const router = all.find((s) => s.span.parentSpanId === edge.span.spanId)!;
   const callee = all.find((s) => s.span.parentSpanId === router.span.spanId)!;
-  expect([edge.service, edge.span.kind, edge.span.name]).toEqual(['istio-ingressgateway', 2, 'authors.default.svc.cluster.local:3000/*']);
-  expect([router.service, router.span.kind, router.span.name]).toEqual(['istio-ingressgateway', 3, 'router outbound|3000||authors.default.svc.cluster.local egress']);
-  expect([callee.service, callee.span.kind]).toEqual(['authors', 2]);
+  expect([edge.service, edge.span.kind, edge.span.name]).toEqual(['istio-ingressgateway.istio-system', 2, 'authors.default.svc.cluster.local:3000/*']);
+  expect([router.service, router.span.kind, router.span.name]).toEqual(['istio-ingressgateway.istio-system', 3, 'router outbound|3000||authors.default.svc.cluster.local egress']);
+  expect([callee.service, callee.span.kind]).toEqual(['authors.default', 2]);
   for (const { span, scope } of all) {
     expect(span.traceId).toBe(TRACE);
     expect(scope).toBe('@cns/mesh');

@@ -16,7 +16,7 @@ function span(overrides: Partial<SpanData> = {}): SpanData {
     spanId: id,
     name: 'web-api.default.svc.cluster.local:9080/web-api/v1/getmultiple*',
     kind: 'server',
-    service: 'istio-ingressgateway',
+    service: 'istio-ingressgateway.istio-system',
     startUs: Date.now() * 1000,
     durationUs: 1500,
     tags: { 'http.status_code': '200', response_flags: '-', component: 'proxy' },
@@ -65,11 +65,11 @@ describe('Jaeger query API', () => {
   const store = new TraceStore();
   const root = span({ spanId: 'aaaaaaaaaaaaaaa1' });
   const router = span({ spanId: 'aaaaaaaaaaaaaaa2', parentSpanId: root.spanId, kind: 'client', name: 'router outbound|9080|v1|web-api.default.svc.cluster.local egress', startUs: root.startUs + 10, durationUs: 1000 });
-  const webApi = span({ spanId: 'aaaaaaaaaaaaaaa3', parentSpanId: router.spanId, service: 'web-api', name: 'web-api.default.svc.cluster.local:9080/*', startUs: root.startUs + 20, durationUs: 900 });
+  const webApi = span({ spanId: 'aaaaaaaaaaaaaaa3', parentSpanId: router.spanId, service: 'web-api.default', name: 'web-api.default.svc.cluster.local:9080/*', startUs: root.startUs + 20, durationUs: 900 });
   const failed = span({
     traceId: traceId(77),
     spanId: 'bbbbbbbbbbbbbbb1',
-    service: 'web-api',
+    service: 'web-api.default',
     kind: 'client',
     name: 'authors.default.svc.cluster.local:3000/*',
     tags: { 'http.status_code': '500', response_flags: 'FI', error: true, 'retry.count': 2 },
@@ -94,9 +94,9 @@ describe('Jaeger query API', () => {
   };
 
   test('GET /api/services and the operations of a service', async () => {
-    expect((await get('/api/services')).body).toEqual({ data: ['istio-ingressgateway', 'web-api'], total: 2, limit: 0, offset: 0, errors: null });
-    expect((await get('/api/services/web-api/operations')).body.data).toEqual(['authors.default.svc.cluster.local:3000/*', 'web-api.default.svc.cluster.local:9080/*']);
-    expect((await get('/api/operations?service=istio-ingressgateway&spanKind=client')).body.data).toEqual([{ name: router.name, spanKind: 'client' }]);
+    expect((await get('/api/services')).body).toEqual({ data: ['istio-ingressgateway.istio-system', 'web-api.default'], total: 2, limit: 0, offset: 0, errors: null });
+    expect((await get('/api/services/web-api.default/operations')).body.data).toEqual(['authors.default.svc.cluster.local:3000/*', 'web-api.default.svc.cluster.local:9080/*']);
+    expect((await get('/api/operations?service=istio-ingressgateway.istio-system&spanKind=client')).body.data).toEqual([{ name: router.name, spanKind: 'client' }]);
   });
 
   test('GET /api/traces/{id}: Jaeger UI model (references, processes, typed tags, µs)', async () => {
@@ -107,7 +107,7 @@ describe('Jaeger query API', () => {
     const [trace] = body.data;
     expect(trace.traceID).toBe(T1);
     expect(trace.warnings).toBeNull();
-    expect(trace.processes).toEqual({ p1: { serviceName: 'istio-ingressgateway', tags: [] }, p2: { serviceName: 'web-api', tags: [] } });
+    expect(trace.processes).toEqual({ p1: { serviceName: 'istio-ingressgateway.istio-system', tags: [] }, p2: { serviceName: 'web-api.default', tags: [] } });
     expect(trace.spans.map((s: any) => s.spanID)).toEqual([root.spanId, router.spanId, webApi.spanId]);
     const [first, second, third] = trace.spans;
     expect(first).toEqual({
@@ -142,15 +142,15 @@ describe('Jaeger query API', () => {
 
   test('GET /api/traces searches by service, operation, tags and lookback', async () => {
     const ids = async (q: string) => ((await get(`/api/traces?${q}`)).body.data as any[]).map((t) => t.traceID);
-    expect(await ids('service=web-api&limit=20&lookback=1h')).toEqual([traceId(77), T1]);
-    expect(await ids('service=istio-ingressgateway')).toEqual([T1]);
-    expect(await ids(`service=web-api&operation=${encodeURIComponent('web-api.default.svc.cluster.local:9080/*')}`)).toEqual([T1]);
-    expect(await ids(`service=web-api&tags=${encodeURIComponent('{"error":"true"}')}`)).toEqual([traceId(77)]);
-    expect(await ids('service=web-api&tag=response_flags:FI')).toEqual([traceId(77)]);
-    expect(await ids('service=web-api&limit=1')).toEqual([traceId(77)]);
-    expect(await ids('service=web-api&minDuration=1.2ms')).toEqual([traceId(77)]);
-    expect(await ids(`service=web-api&end=${root.startUs - 10_000_000}&lookback=1h`)).toEqual([]);
-    const search = (await get('/api/traces?service=web-api&limit=5')).body;
+    expect(await ids('service=web-api.default&limit=20&lookback=1h')).toEqual([traceId(77), T1]);
+    expect(await ids('service=istio-ingressgateway.istio-system')).toEqual([T1]);
+    expect(await ids(`service=web-api.default&operation=${encodeURIComponent('web-api.default.svc.cluster.local:9080/*')}`)).toEqual([T1]);
+    expect(await ids(`service=web-api.default&tags=${encodeURIComponent('{"error":"true"}')}`)).toEqual([traceId(77)]);
+    expect(await ids('service=web-api.default&tag=response_flags:FI')).toEqual([traceId(77)]);
+    expect(await ids('service=web-api.default&limit=1')).toEqual([traceId(77)]);
+    expect(await ids('service=web-api.default&minDuration=1.2ms')).toEqual([traceId(77)]);
+    expect(await ids(`service=web-api.default&end=${root.startUs - 10_000_000}&lookback=1h`)).toEqual([]);
+    const search = (await get('/api/traces?service=web-api.default&limit=5')).body;
     expect(search).toMatchObject({ total: 2, limit: 5, offset: 0, errors: null });
   });
 
@@ -166,12 +166,15 @@ describe('Jaeger query API', () => {
   test('GET /api/traces/summary: recent traces without spans, errors only, store bounds', async () => {
     const all = (await get('/api/traces/summary')).body;
     expect(all.data.map((r: any) => r.traceID)).toEqual([traceId(77), T1]);
-    expect(all.data[1]).toMatchObject({ rootService: 'istio-ingressgateway', rootOperation: root.name, spans: 3, errors: 0, duration: 1500, services: ['istio-ingressgateway', 'web-api'] });
+    expect(all.data[1]).toMatchObject({ rootService: 'istio-ingressgateway.istio-system', rootOperation: root.name, spans: 3, errors: 0, duration: 1500, services: ['istio-ingressgateway.istio-system', 'web-api.default'] });
     expect(all.store).toMatchObject({ traces: 2, spans: 4, maxTraces: 1000 });
     expect((await get('/api/traces/summary?errors=true')).body.data.map((r: any) => r.traceID)).toEqual([traceId(77)]);
-    expect((await get('/api/traces/summary?service=istio-ingressgateway')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    expect((await get('/api/traces/summary?service=istio-ingressgateway.istio-system')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
     // One edge of the graph: a span of `to` whose parent belongs to `from`.
+    expect((await get('/api/traces/summary?from=istio-ingressgateway.istio-system&to=web-api.default')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    // The graph names apps: `istio-ingressgateway` and `web-api` stand for their `<app>.<namespace>` services.
     expect((await get('/api/traces/summary?from=istio-ingressgateway&to=web-api')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    expect((await get('/api/traces/summary?to=web')).body.data).toEqual([]);
     expect((await get('/api/traces/summary?to=web-api')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
     expect((await get('/api/traces/summary?from=web-api&to=istio-ingressgateway')).body.data).toEqual([]);
   });

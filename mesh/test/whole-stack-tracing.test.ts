@@ -71,7 +71,7 @@ describe('tracing through the whole local mesh', () => {
     const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
     expect(trace.traceID).toBe(traceId);
     expect(trace.spans).toHaveLength(15);
-    expect(new Set(Object.values(trace.processes).map((p) => p.serviceName))).toEqual(new Set(['istio-ingressgateway', 'web-api', 'articles', 'authors']));
+    expect(new Set(Object.values(trace.processes).map((p) => p.serviceName))).toEqual(new Set(['istio-ingressgateway.istio-system', 'web-api.default', 'articles.default', 'authors.default']));
 
     // Every parent resolves inside the trace, except the root's, which is the caller's span from the traceparent.
     const roots = trace.spans.filter((s) => !byId.has(s.references[0]?.spanID ?? ''));
@@ -81,22 +81,22 @@ describe('tracing through the whole local mesh', () => {
 
     // The hops, named as Istio names them.
     const edge = roots[0];
-    expect([service(edge), kind(edge), edge.operationName]).toEqual(['istio-ingressgateway', 'server', 'web-api.default.svc.cluster.local:9080/web-api/v1/getmultiple*']);
+    expect([service(edge), kind(edge), edge.operationName]).toEqual(['istio-ingressgateway.istio-system', 'server', 'web-api.default.svc.cluster.local:9080/web-api/v1/getmultiple*']);
     const children = (span: JaegerSpan) => trace.spans.filter((s) => s.references[0]?.spanID === span.spanID);
     const [router] = children(edge);
-    expect([service(router), kind(router), router.operationName]).toEqual(['istio-ingressgateway', 'client', 'router outbound|9080|v1|web-api.default.svc.cluster.local egress']);
+    expect([service(router), kind(router), router.operationName]).toEqual(['istio-ingressgateway.istio-system', 'client', 'router outbound|9080|v1|web-api.default.svc.cluster.local egress']);
     const [webApi] = children(router);
-    expect([service(webApi), kind(webApi), webApi.operationName]).toEqual(['web-api', 'server', 'web-api.default.svc.cluster.local:9080/*']);
+    expect([service(webApi), kind(webApi), webApi.operationName]).toEqual(['web-api.default', 'server', 'web-api.default.svc.cluster.local:9080/*']);
     expect(tag(webApi, 'istio.canonical_service')).toBe('web-api');
     // web-api forwarded the headers it got: its calls are children of its server span.
     const calls = children(webApi);
-    expect(calls.every((s) => service(s) === 'web-api' && kind(s) === 'client')).toBe(true);
+    expect(calls.every((s) => service(s) === 'web-api.default' && kind(s) === 'client')).toBe(true);
     const toArticles = calls.filter((s) => /^articles\.default\.svc\.cluster\.local:\d+\/\*$/.test(s.operationName));
     const toAuthors = calls.filter((s) => /^authors\.default\.svc\.cluster\.local:\d+\/\*$/.test(s.operationName));
     expect([toArticles.length, toAuthors.length, calls.length]).toEqual([1, 5, 6]);
     for (const call of calls) {
       const [server] = children(call);
-      expect(service(server)).toBe(call.operationName.split('.')[0]);
+      expect(service(server)).toBe(call.operationName.split('.').slice(0, 2).join('.'));
       expect(kind(server)).toBe('server');
       expect(tag(server, 'http.status_code')).toBe('200');
       expect(tag(call, 'guid:x-request-id')).toBe(tag(edge, 'guid:x-request-id'));
@@ -113,9 +113,9 @@ describe('tracing through the whole local mesh', () => {
     expect(trace.spans.some((s) => tag(s, 'error') !== undefined)).toBe(false);
 
     // Jaeger's search finds it per service.
-    const search = (await get(`${mesh.adminUrl}/api/traces?service=authors&limit=50&lookback=1h`)).body as { data: JaegerTrace[] };
+    const search = (await get(`${mesh.adminUrl}/api/traces?service=authors.default&limit=50&lookback=1h`)).body as { data: JaegerTrace[] };
     expect(search.data.map((t) => t.traceID)).toContain(traceId);
-    expect((await get(`${mesh.adminUrl}/api/services`)).body).toMatchObject({ data: expect.arrayContaining(['articles', 'authors', 'istio-ingressgateway', 'web-api']) });
+    expect((await get(`${mesh.adminUrl}/api/services`)).body).toMatchObject({ data: expect.arrayContaining(['articles.default', 'authors.default', 'istio-ingressgateway.istio-system', 'web-api.default']) });
   }, 60_000);
 
   it('an aborted authors call (istio/faults/authors-abort-100.yaml) is an error span with flag FI; authors is never reached', async () => {
@@ -128,11 +128,11 @@ describe('tracing through the whole local mesh', () => {
       const aborted = trace.spans.filter((s) => s.operationName.startsWith('authors.'));
       expect(aborted).toHaveLength(5);
       for (const span of aborted) {
-        expect(service(span)).toBe('web-api');
+        expect(service(span)).toBe('web-api.default');
         expect(span.tags).toEqual(expect.arrayContaining([{ key: 'error', type: 'bool', value: true }, { key: 'response_flags', type: 'string', value: 'FI' }, { key: 'http.status_code', type: 'string', value: '500' }]));
       }
-      expect(trace.spans.filter((s) => service(s) === 'authors')).toHaveLength(0);
-      const errors = (await get(`${mesh.adminUrl}/api/traces?service=web-api&tags=${encodeURIComponent('{"error":"true"}')}`)).body as { data: JaegerTrace[] };
+      expect(trace.spans.filter((s) => service(s) === 'authors.default')).toHaveLength(0);
+      const errors = (await get(`${mesh.adminUrl}/api/traces?service=web-api.default&tags=${encodeURIComponent('{"error":"true"}')}`)).body as { data: JaegerTrace[] };
       expect(errors.data.map((t) => t.traceID)).toContain(traceId);
       expect(errors.data.map((t) => t.traceID)).not.toContain(`7ace${hex(1, 28)}`);
     } finally {
@@ -157,7 +157,7 @@ describe('tracing through the whole local mesh', () => {
       const rows: Row[] = await page.locator('[data-test=span-row]').evaluateAll((els) => els.map((e) => ({ ...(e as HTMLElement).dataset, width: (e.querySelector('.bar') as HTMLElement).getBoundingClientRect().width })));
       expect(rows).toHaveLength(10);
       // Tree order: the gateway's span first, its router span, web-api's server span, then web-api's calls.
-      expect(rows.slice(0, 3).map((r) => [r.service, r.kind])).toEqual([['istio-ingressgateway', 'server'], ['istio-ingressgateway', 'client'], ['web-api', 'server']]);
+      expect(rows.slice(0, 3).map((r) => [r.service, r.kind])).toEqual([['istio-ingressgateway.istio-system', 'server'], ['istio-ingressgateway.istio-system', 'client'], ['web-api.default', 'server']]);
       const errorRows = rows.filter((r) => r.error === 'true');
       expect(errorRows).toHaveLength(5);
       expect(errorRows.every((r) => r.flags === 'FI' && r.operation!.startsWith('authors.'))).toBe(true);

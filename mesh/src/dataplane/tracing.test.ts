@@ -50,9 +50,9 @@ describe('gateway hop', () => {
     const res = await mesh.get('/api/v1/getauthor?name=x', { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'vendor=1', 'x-request-id': 'req-1' } });
     expect(res.status).toBe(200);
     expect(spans).toHaveLength(3);
-    const [router, inbound, edge] = [spans.find((s) => s.name.startsWith('router ')), spans.find((s) => s.service === 'authors'), spans.find((s) => s.kind === 'server' && s.service === 'istio-ingressgateway')];
+    const [router, inbound, edge] = [spans.find((s) => s.name.startsWith('router ')), spans.find((s) => s.service === 'authors.default'), spans.find((s) => s.kind === 'server' && s.service === 'istio-ingressgateway.istio-system')];
     expect(edge).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, name: 'authors.default.svc.cluster.local:3000/*', error: false });
-    expect(router).toMatchObject({ traceId: TRACE, parentSpanId: edge!.spanId, kind: 'client', service: 'istio-ingressgateway', name: 'router outbound|3000|v1|authors.default.svc.cluster.local egress' });
+    expect(router).toMatchObject({ traceId: TRACE, parentSpanId: edge!.spanId, kind: 'client', service: 'istio-ingressgateway.istio-system', name: 'router outbound|3000|v1|authors.default.svc.cluster.local egress' });
     expect(inbound).toMatchObject({ traceId: TRACE, parentSpanId: router!.spanId, kind: 'server', name: 'authors.default.svc.cluster.local:3000/*' });
     expect(edge!.tags).toMatchObject({
       // The gateway replaces an external client's x-request-id (see dataplane README, Headers).
@@ -87,7 +87,7 @@ describe('gateway hop', () => {
     await mesh.get('/web-api/v1/getmultiple');
     await mesh.get('/one');
     await mesh.get('/else');
-    const edges = spans.filter((s) => s.kind === 'server' && s.service === 'istio-ingressgateway').map((s) => s.name);
+    const edges = spans.filter((s) => s.kind === 'server' && s.service === 'istio-ingressgateway.istio-system').map((s) => s.name);
     // Several destinations: the VirtualService name and the listener port stand in for the host.
     expect(edges).toEqual(['authors.default.svc.cluster.local:3000/web-api/v1/getmultiple*', 'authors.default.svc.cluster.local:3000/one', 'authors:80/*']);
   });
@@ -104,7 +104,7 @@ describe('gateway hop', () => {
       ['503', true, undefined],
       ['200', false, 1],
     ]);
-    const inbound = spans.filter((s) => s.service === 'authors');
+    const inbound = spans.filter((s) => s.service === 'authors.default');
     expect(inbound.map((s) => s.parentSpanId)).toEqual(routers.map((s) => s.spanId));
     // The second try carried its own ids.
     const received = mesh.upstream('authors-0').received;
@@ -126,7 +126,7 @@ describe('gateway hop', () => {
     const res = await mesh.get('/x');
     expect(res.status).toBe(503);
     expect(spans.filter((s) => s.name.startsWith('router ')).map((s) => s.tags.response_flags)).toEqual(['UF', 'UF']);
-    expect(spans.filter((s) => s.service === 'authors')).toHaveLength(0);
+    expect(spans.filter((s) => s.service === 'authors.default')).toHaveLength(0);
     expect(spans.find((s) => s.kind === 'server')).toMatchObject({ error: true, tags: { 'http.status_code': '503', response_flags: 'UF,URX' } });
   });
 });
@@ -140,9 +140,9 @@ describe('sidecar hop', () => {
     const client = spans.find((s) => s.kind === 'client')!;
     const server = spans.find((s) => s.kind === 'server')!;
     const traceId = `0000000000000000${b3Trace}`;
-    expect(client).toMatchObject({ traceId, parentSpanId: PARENT, service: 'web-api', name: 'authors.default.svc.cluster.local:3000/*' });
+    expect(client).toMatchObject({ traceId, parentSpanId: PARENT, service: 'web-api.default', name: 'authors.default.svc.cluster.local:3000/*' });
     expect(client.tags).toMatchObject({ 'istio.canonical_service': 'web-api', upstream_cluster: 'outbound|3000||authors.default.svc.cluster.local' });
-    expect(server).toMatchObject({ traceId, parentSpanId: client.spanId, service: 'authors' });
+    expect(server).toMatchObject({ traceId, parentSpanId: client.spanId, service: 'authors.default' });
     const seen = mesh.upstream('authors-0').received[0].headers;
     expect(seen.b3).toBe(`${traceId}-${server.spanId}-1-${client.spanId}`);
     expect(seen.traceparent).toBe(`00-${traceId}-${server.spanId}-01`);

@@ -31,7 +31,7 @@ export interface SpanData {
   parentSpanId?: string;
   name: string;
   kind: 'server' | 'client';
-  /** The reporting proxy's service (Jaeger process): `istio-ingressgateway`, `web-api`, ... */
+  /** The reporting proxy's service (Jaeger process), Istio's service cluster: `istio-ingressgateway.istio-system`, `web-api.default`, ... */
   service: string;
   /** Microseconds since the epoch. */
   startUs: number;
@@ -214,7 +214,7 @@ interface Reporter {
 
 function gatewayReporter(): Reporter {
   return {
-    service: 'istio-ingressgateway',
+    service: 'istio-ingressgateway.istio-system',
     nodeId: 'router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local',
     istioTags: { 'istio.canonical_revision': 'latest', 'istio.canonical_service': 'istio-ingressgateway', 'istio.mesh_id': 'cluster.local', 'istio.namespace': 'istio-system', 'istio.cluster_id': 'Kubernetes' },
   };
@@ -223,7 +223,8 @@ function gatewayReporter(): Reporter {
 function sidecarReporter(podName: string, labels: Readonly<Record<string, string>>, fallbackName: string, namespace: string): Reporter {
   const { service, revision } = canonical(labels, fallbackName);
   return {
-    service,
+    // Istio names a proxy's spans by its service cluster, `<canonical service>.<namespace>` (tracing.go: XdsNode.Cluster).
+    service: `${service}.${namespace}`,
     nodeId: `sidecar~127.0.0.1~${podName}.${namespace}~${namespace}.svc.cluster.local`,
     istioTags: { 'istio.canonical_revision': revision, 'istio.canonical_service': service, 'istio.mesh_id': 'cluster.local', 'istio.namespace': namespace, 'istio.cluster_id': 'Kubernetes' },
   };

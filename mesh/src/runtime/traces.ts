@@ -194,13 +194,18 @@ export function summarize(trace: StoredTrace): TraceSummary {
   };
 }
 
+/** `web-api` (an app, as the graph names it) matches the service `web-api.default`; a full name matches itself. */
+function isService(service: string, name: string): boolean {
+  return service === name || (service.startsWith(name) && service[name.length] === '.');
+}
+
 function hasHop(trace: StoredTrace, from: string | undefined, to: string | undefined): boolean {
   const byId = new Map(trace.spans.map((s) => [s.spanId, s]));
   return trace.spans.some((span) => {
-    if (to && span.service !== to) return false;
+    if (to && !isService(span.service, to)) return false;
     const parent = span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
     if (!parent || parent.service === span.service) return false;
-    return !from || parent.service === from;
+    return !from || isService(parent.service, from);
   });
 }
 
@@ -309,7 +314,7 @@ function search(store: TraceStore, url: URL): { traces: StoredTrace[]; limit: nu
 /**
  * Serves Jaeger's query paths; false when the path is not one of them. `GET /api/traces/summary` (a mesh
  * addition for the trace page) lists recent traces without their spans (`service`, `errors=true`, and `from`/`to`
- * for the traces crossing one edge of the graph).
+ * for the traces crossing one edge of the graph; there an app name `web-api` stands for `web-api.<namespace>`).
  */
 export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
   const p = url.pathname;
@@ -350,7 +355,7 @@ export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: Se
       const rows: TraceSummary[] = [];
       for (const trace of store.all()) {
         if (rows.length >= limit) break;
-        if (service && !trace.spans.some((s) => s.service === service)) continue;
+        if (service && !trace.spans.some((s) => isService(s.service, service))) continue;
         if (errorsOnly && !trace.spans.some((s) => s.error)) continue;
         if ((from || to) && !hasHop(trace, from, to)) continue;
         rows.push(summarize(trace));
