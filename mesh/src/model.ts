@@ -153,7 +153,7 @@ export interface HTTPRoute {
   route?: HTTPRouteDestination[];
   redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode?: number };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };
-  rewrite?: { uri?: string; authority?: string };
+  rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match?: string; rewrite?: string } };
   timeout?: string;
   retries?: HTTPRetry;
   fault?: HTTPFaultInjection;

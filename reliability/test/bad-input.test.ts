@@ -214,13 +214,13 @@ describe('security of the running mesh', () => {
       expect(problems).toEqual([]);
     }));
 
-  it('the admin API refuses objects that fail analysis (422 with findings) and keeps the last good config', () =>
+  it('the admin API refuses objects Istio validation refuses (422 with findings) and keeps the last good config', () =>
     table.run('admin API rejects invalid objects', async (row) => {
       const invalid = JSON.stringify({
         apiVersion: 'networking.istio.io/v1',
         kind: 'VirtualService',
         metadata: { name: 'web-ingress' },
-        spec: { hosts: ['*'], gateways: ['web-gateway'], http: [{ route: [{ destination: { host: 'web-api', subset: 'v9' } }] }] },
+        spec: { hosts: ['*'], gateways: ['web-gateway'], http: [{ route: [{ destination: { host: 'web-api', subset: 'v2' }, weight: -1 }] }] },
       });
       const response = await fetch(`${mesh.adminUrl}/config/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: invalid });
       const body = (await response.json()) as { findings?: Array<{ message: string }> };

@@ -13,6 +13,7 @@ import { describeTarget, ISTIO_KINDS, KubeClient, type IstioObject } from './kub
 import {
   analyzeOverBase,
   folderFiles,
+  formatWarning,
   inApplyOrder,
   inDeleteOrder,
   label,
@@ -361,7 +362,8 @@ export async function applyCommand(client: KubeClient, files: string[], io: Outp
   const objects = loadFiles(files);
   requireIstioObjects(objects);
   const { workloads, istio } = projectObjects();
-  analyzeOverBase(objects, [...workloads, ...istio]);
+  // Printed like kubectl prints admission warnings; the objects are still applied, as a cluster accepts them.
+  for (const warning of analyzeOverBase(objects, [...workloads, ...istio])) io.err(formatWarning(warning));
   const groups = await requireIstio(client);
   let applied = 0;
   for (const loaded of inApplyOrder(servedObjects(objects, groups, io))) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { analyzeOverBase, folderFiles, inApplyOrder, inDeleteOrder, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects } from './manifests';
+import { analyzeOverBase, folderFiles, formatWarning, inApplyOrder, inDeleteOrder, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects } from './manifests';
 
 let dir: string;
 beforeEach(() => {
@@ -75,9 +75,14 @@ describe('the project manifests', () => {
     }
   });
 
-  it('a route to a subset no DestinationRule defines is refused with the finding', () => {
-    const file = write('typo.yaml', fs.readFileSync(path.join(REPO_ROOT, 'istio/traffic/web-ingress-80-20.yaml'), 'utf8').replace('subset: v2', 'subset: v3'));
-    expect(() => analyzeOverBase(loadFiles([file]), [...workloads, ...istio])).toThrow(/VirtualService\/web-ingress: KIA1107 .*v3/);
+  it('a route to a subset no DestinationRule defines is a warning (a cluster accepts it); a negative weight is refused', () => {
+    const text = fs.readFileSync(path.join(REPO_ROOT, 'istio/traffic/web-ingress-80-20.yaml'), 'utf8');
+    const typo = write('typo.yaml', text.replace('subset: v2', 'subset: v3'));
+    expect(analyzeOverBase(loadFiles([typo]), [...workloads, ...istio]).map(formatWarning)).toEqual([
+      expect.stringMatching(/^Warning: .*typo\.yaml:\d+: VirtualService\/web-ingress: KIA1107 .*v3/),
+    ]);
+    const negative = write('negative.yaml', text.replace(/weight: \d+/, 'weight: -20'));
+    expect(() => analyzeOverBase(loadFiles([negative]), [...workloads, ...istio])).toThrow(/VirtualService\/web-ingress: IST0106 weight -20 < 0/);
   });
 
   it('applies gateways and subsets before the VirtualServices naming them, deletes the other way round', () => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { analyzeManifests, formatFinding, mergeObjects, parseManifestText } from '@cns/mesh/manifests';
+import { analyzeManifests, formatFinding, mergeObjects, parseManifestText, refusedOnApply } from '@cns/mesh/manifests';
 import type { Finding, LoadedObject } from '@cns/mesh/model';
 import { UserError } from './errors';
 import { isIstioObject, type IstioObject } from './kube';
@@ -126,17 +126,24 @@ export function requireIstioObjects(objects: FileObject[]): void {
 }
 
 /**
- * istioctl-analyze-style check of the files' objects on top of the project's base set (k8s/ + istio/base/):
- * catches e.g. a subset or host that does not exist before anything is sent. Only errors in the given objects
- * count; the live state may hold more (a later file may rely on an earlier one), so this is a floor, and the
- * target still validates too.
+ * istioctl-analyze-style check of the files' objects on top of the project's base set (k8s/ + istio/base/), before
+ * anything is sent. Like a cluster, it refuses only what Istio's API server refuses (schema and validation,
+ * `refusedOnApply`); the analysis' other findings about the given objects (e.g. a subset no DestinationRule defines)
+ * are returned as warnings to print. The live state may hold more (a later file may rely on an earlier one), so this
+ * is a floor, and the target still validates too.
  */
-export function analyzeOverBase(objects: FileObject[], base: FileObject[]): void {
+export function analyzeOverBase(objects: FileObject[], base: FileObject[]): Finding[] {
   const files = new Set(objects.map((o) => o.source.file));
-  const findings = analyzeManifests(mergeObjects(base, objects)).filter(
-    (f) => f.severity === 'error' && files.has(f.file),
-  );
-  if (findings.length > 0) throw findingsError(findings);
+  const findings = analyzeManifests(mergeObjects(base, objects)).filter((f) => files.has(f.file));
+  const refused = findings.filter(refusedOnApply);
+  if (refused.length > 0) throw findingsError(refused);
+  return findings;
 }
 
 export { formatFinding };
+
+/** A finding the target accepts anyway, as kubectl prints an admission warning: `Warning: file:line: Kind/name: CODE message`. */
+export function formatWarning(finding: Finding): string {
+  const where = finding.line ? `${finding.file}:${finding.line}` : finding.file;
+  return `Warning: ${where}: ${finding.object ? `${finding.object}: ` : ''}${finding.code} ${finding.message}`;
+}

@@ -168,16 +168,27 @@ describeMesh(title, () => {
     expect(await configSnapshot()).toEqual(before);
   });
 
-  it('apply -f with a subset no DestinationRule defines: refused before sending, nothing changed', async () => {
+  it('apply -f with a duration Istio refuses: refused before sending, nothing changed', async () => {
     const before = await configSnapshot();
     const typo = path.join(tmp, 'typo.yaml');
     const text = fs.readFileSync(path.join(repoRoot, 'istio/faults/authors-abort-100.yaml'), 'utf8');
-    fs.writeFileSync(typo, text.replace('subset: v1', 'subset: v9'));
+    fs.writeFileSync(typo, text.replace('timeout: 900ms', 'timeout: 900 ms'));
     const result = await run('apply', '-f', typo);
     expect(result.code).toBe(1);
     expect(result.stderr).toHaveLength(1);
-    expect(result.stderr[0]).toMatch(/KIA1107 .*v9/);
+    expect(result.stderr[0]).toMatch(/IST0106 .*invalid duration "900 ms"/);
     expect(await configSnapshot()).toEqual(before);
+  });
+
+  it('apply -f with a subset no DestinationRule defines: applied as a cluster would, with a Warning line', async () => {
+    const typo = path.join(tmp, 'subset-typo.yaml');
+    const text = fs.readFileSync(path.join(repoRoot, 'istio/faults/authors-abort-100.yaml'), 'utf8');
+    fs.writeFileSync(typo, text.replace('subset: v1', 'subset: v9'));
+    const result = await run('apply', '-f', typo);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toEqual([expect.stringMatching(/^Warning: .*subset-typo\.yaml:\d+: VirtualService\/authors: KIA1107 .*v9/)]);
+    expect(await client.getIstio('networking.istio.io/v1', 'VirtualService', 'authors')).toBeDefined();
+    expect((await run('remove', '-f', typo)).code).toBe(0);
   });
 
   it('the mesh itself rejects an invalid object sent through the client: 422 with its findings, one line', async () => {
@@ -186,9 +197,9 @@ describeMesh(title, () => {
       apiVersion: 'networking.istio.io/v1',
       kind: 'VirtualService',
       metadata: { name: 'authors' },
-      spec: { hosts: ['authors'], http: [{ route: [{ destination: { host: 'authors', subset: 'v9' } }] }] },
+      spec: { hosts: ['authors'], http: [{ route: [{ destination: { host: 'authors', subset: 'v1' }, weight: -1 }] }] },
     };
-    await expect(client.applyIstio(bad)).rejects.toThrow(/^applying VirtualService authors: .*v9.*\(HTTP 422\)$/);
+    await expect(client.applyIstio(bad)).rejects.toThrow(/^applying VirtualService authors: .*weight -1 < 0.*\(HTTP 422\)$/);
     expect(await configSnapshot()).toEqual(before);
   });
 

@@ -74,6 +74,11 @@ export interface CompiledCluster {
   serviceName: string;
   /** Labels an endpoint's workload must carry (Service selector + subset labels); null = selects nothing. */
   labels: ReadonlyArray<[string, string]> | null;
+  /**
+   * False when istiod would build no such cluster (a subset no DestinationRule defines, a port the Service lacks, a
+   * host that is no Service): Envoy's router then answers 503 with an empty body and flag NC (cluster not found).
+   */
+  exists: boolean;
   policy: ClusterPolicy;
   /** The port the endpoints receive on (the Service port's numeric targetPort): AuthorizationPolicy `ports`. */
   targetPort: number;
@@ -300,6 +305,7 @@ function makeCluster(
   labels: ReadonlyArray<[string, string]> | null,
   policy: ClusterPolicy,
   targetPort: number,
+  exists = true,
 ): CompiledCluster {
   // Membership depends only on a workload's labels; memoise it per workload object.
   const membership = new WeakMap<Workload, boolean>();
@@ -316,6 +322,7 @@ function makeCluster(
     serviceFqdn,
     serviceName,
     labels,
+    exists,
     policy,
     targetPort,
     select(endpoints) {
@@ -396,6 +403,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     if (existing) return existing;
     let labels: Array<[string, string]> | null = null;
     let policy = ROUND_ROBIN_ONLY;
+    let exists = service !== undefined && servicePort !== undefined;
     if (service && servicePort) {
       // A Service without a selector has no endpoints here (no manual Endpoints objects in the local mesh).
       labels = service.selector.length > 0 ? [...service.selector] : null;
@@ -403,14 +411,17 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       let subsetDef: Subset | undefined;
       if (subset !== undefined) {
         subsetDef = rule?.spec?.subsets?.find((s) => s.name === subset);
-        // An unknown subset is a cluster with no endpoints: Envoy answers 503 no healthy upstream.
-        if (!subsetDef) labels = null;
+        // istiod builds clusters only for the subsets DestinationRules define.
+        if (!subsetDef) {
+          labels = null;
+          exists = false;
+        }
         else if (labels) labels.push(...labelEntries(subsetDef.labels));
       }
       if (!kubernetesMode) policy = compilePolicy(mergePolicy(rule?.spec?.trafficPolicy, subsetDef?.trafficPolicy));
     }
     const targetPort = typeof servicePort?.targetPort === 'number' ? servicePort.targetPort : (servicePort?.port ?? port ?? 80);
-    const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy, targetPort);
+    const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy, targetPort, exists);
     clusters.set(key, cluster);
     return cluster;
   };

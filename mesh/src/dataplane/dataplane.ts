@@ -512,6 +512,8 @@ class Exchange {
       return this.reply(direct.status, direct.body, 'text/plain', this.faultDelayed ? 'DI' : '-');
     }
     if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
+    // Envoy's router finds no such cluster: 503 with an empty body, flag NC (router.cc, clusterNotFoundResponseCode).
+    if (!this.destination.cluster.exists) return this.reply(503, Buffer.alloc(0), undefined, 'NC');
     this.buildUpstreamRequest();
     if (route.mirror && (route.mirror.percent >= 100 || this.dp.random() * 100 < route.mirror.percent)) this.mirror(route.mirror.cluster);
     if (route.timeoutMs) this.later(route.timeoutMs, () => this.onRouteTimeout());

@@ -3,6 +3,7 @@
  * all hold (AND); a rule's blocks are OR-ed by the caller.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { RE2JS } from 're2js';
 import type { HTTPMatchRequest, StringMatch } from '../model';
 
 /** What the matchers look at, built once per request. */
@@ -27,12 +28,27 @@ export interface RequestView {
 
 export type StringPredicate = (value: string) => boolean;
 
-/** Istio regexes are RE2 and must match the whole value, so they are anchored here. */
-export function compileRegex(source: string, flags = ''): RegExp | undefined {
+/**
+ * Istio regexes are RE2 (Envoy's `safe_regex`) and must match the whole value. re2js is a linear-time RE2 port, so
+ * the dialect is RE2's (`(?i)`, `\pL`, no look-around or back-references) and no pattern can stall the proxy.
+ */
+export function compileRegex(source: string): RE2JS | undefined {
   try {
-    return new RegExp(`^(?:${source})$`, flags);
+    return RE2JS.compile(source);
   } catch {
-    return undefined; // analysis rejects bad regexes; a survivor simply never matches
+    return undefined; // validation refuses bad regexes; a survivor simply never matches
+  }
+}
+
+/** Why Istio's validation refuses a regex (istio/istio pkg/config/validation validateStringRegexp), or undefined. */
+export function regexError(source: string): string | undefined {
+  if (source === '') return 'regex string match should not be empty';
+  if (source.length > 1024) return 'regex is too large, max length allowed is 1024';
+  try {
+    RE2JS.compile(source);
+    return undefined;
+  } catch (error) {
+    return `${(error as Error).message}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)`;
   }
 }
 
@@ -48,15 +64,19 @@ export function compileStringMatch(match: StringMatch, ignoreCase = false): Stri
     return ignoreCase ? (v) => v.toLowerCase().startsWith(expected) : (v) => v.startsWith(expected);
   }
   if (typeof match.regex === 'string') {
+    // Envoy ignores case_sensitive for safe_regex: ignoreUriCase does not apply to regexes.
     const re = compileRegex(match.regex);
-    return re ? (v) => re.test(v) : never;
+    return re ? (v) => re.matches(v) : never;
   }
-  return () => true; // an empty StringMatch only asks for presence
+  return () => true;
 }
 
-/** `{}` or `exact: ""` on a header or query parameter means "present" (Istio's presence match). */
+/**
+ * Istio translates `{}` (no match type) and `regex: "*"` to Envoy's `present_match` (route.go
+ * canBeConvertedToPresentMatch); everything else, `exact: ""` included, is a string match on the value.
+ */
 function isPresenceMatch(match: StringMatch | undefined): boolean {
-  return !match || (match.exact === undefined && match.prefix === undefined && match.regex === undefined) || match.exact === '';
+  return !match || (match.exact === undefined && match.prefix === undefined && match.regex === undefined) || match.regex === '*';
 }
 
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -117,11 +137,9 @@ export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
     if (isPresenceMatch(match)) {
       predicates.push((view) => view.headers[name] === undefined);
     } else {
+      // Istio inverts the header matcher and sets treat_missing_header_as_empty: a missing header is tested as "".
       const test = compileStringMatch(match);
-      predicates.push((view) => {
-        const value = headerValue(view.headers, name);
-        return value === undefined || !test(value);
-      });
+      predicates.push((view) => !test(headerValue(view.headers, name) ?? ''));
     }
   }
   for (const [name, match] of Object.entries(block.queryParams ?? {})) {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Finding, LoadedObject } from '../model';
-import { FINDING_CODES, analyzeManifests } from './analyze';
+import { FINDING_CODES, analyzeManifests, refusedOnApply } from './analyze';
 import { loadManifestFiles, parseManifestText } from './load';
 import { mergeObjects } from './merge';
 
@@ -69,6 +69,15 @@ const cases: Case[] = [
   { fixture: 'vs-bad-durations.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /timeout: invalid duration "1 second"/, at: 'timeout: 1 second' },
   { fixture: 'vs-bad-durations.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /perTryTimeout: must be string/ },
   { fixture: 'vs-bad-durations.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /unknown retry policy sometimes/ },
+  { fixture: 'vs-invalid-regex.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /^"uri": error parsing regexp: invalid or unsupported Perl syntax: .*Istio uses RE2/, at: 'regex: /api/(?=v1)' },
+  { fixture: 'vs-invalid-regex.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /^"headers": error parsing regexp: missing closing \)/, at: 'regex: (alice' },
+  { fixture: 'vs-invalid-regex.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /^"headers": prefix string match should not be empty$/, at: 'prefix: ""' },
+  { fixture: 'vs-invalid-regex.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /"HTTPRewrite\.UriRegexRewrite\.Match": error parsing regexp/, at: 'match: ^/old/(.*' },
+  { fixture: 'vs-answer-conflicts.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /HTTP route cannot contain both fault and redirect/, at: 'fault:' },
+  { fixture: 'vs-answer-conflicts.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /HTTP route cannot contain both rewrite and directResponse/, at: '- rewrite:' },
+  { fixture: 'vs-duration-limits.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /^spec\.http\[0\]\.timeout: duration must be greater than 1ms/, at: 'timeout: 500us' },
+  { fixture: 'vs-duration-limits.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /perTryTimeout: only durations to ms precision are supported/, at: 'perTryTimeout: 1.5ms' },
+  { fixture: 'vs-duration-limits.yaml', code: 'IST0106', object: 'VirtualService/authors', message: /http retry policy configured when attempts are set to 0/, at: 'retries:' },
   { fixture: 'vs-mirror-percentage.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /mirror percentage must have a max value of 100/ },
   { fixture: 'vs-two-for-one-host.yaml', code: 'KIA1106', object: 'VirtualService/authors-canary', message: /More than one Virtual Service for same host: authors\.default on mesh \(also VirtualService\/authors\)/ },
   { fixture: 'dr-subset-no-pods.yaml', code: 'IST0173', object: 'DestinationRule/web-api', message: /Subset v3 .* does not select any pods/, at: 'labels: {version: v3}' },
@@ -147,5 +156,35 @@ describe('VirtualServices for one host', () => {
       ...o, object: { ...o.object, metadata: { ...o.object.metadata, name: 'web-ingress-canary' } },
     }))];
     expect(analyzeManifests(both).filter((f) => f.code === 'KIA1106')).toHaveLength(2);
+  });
+});
+
+describe('what an API server refuses vs what the analysis reports (apply semantics)', () => {
+  it('refuses only schema/validation findings; a shadowed match and an unknown subset are accepted as warnings', () => {
+    const findings = analyzeFixture('vs-accepted-with-warnings.yaml');
+    expect(findings.map((f) => f.code).sort()).toEqual(['IST0131', 'KIA1107']);
+    expect(findings.filter(refusedOnApply)).toEqual([]);
+    // The lint keeps them as errors: the repository's own files must have none.
+    expect(findings.every((f) => f.severity === 'error')).toBe(true);
+    expect(analyzeFixture('vs-route-and-redirect.yaml').filter(refusedOnApply)).toEqual([
+      expect.objectContaining({ code: 'IST0106', message: expect.stringMatching(/route cannot contain both route and redirect/) }),
+    ]);
+  });
+
+  it('takes regex "*" in withoutHeaders as Istio\'s presence match, and RE2 syntax such as (?i)', () => {
+    const { objects } = parseManifestText(
+      [
+        'apiVersion: networking.istio.io/v1',
+        'kind: VirtualService',
+        'metadata: {name: authors}',
+        'spec:',
+        '  hosts: [authors]',
+        '  http:',
+        '  - match: [{uri: {regex: "(?i)/API/.*"}, withoutHeaders: {x-debug: {regex: "*"}}}]',
+        '    route: [{destination: {host: authors}}]',
+      ].join('\n'),
+      'inline.yaml',
+    );
+    expect(analyzeManifests(mergeObjects(base.objects, objects)).filter((f) => f.file === 'inline.yaml')).toEqual([]);
   });
 });

@@ -21,8 +21,9 @@ import type {
   ServicePort,
   VirtualService,
 } from '../model';
+import { parseDuration } from '../dataplane/duration';
 // Gateway server hosts against VirtualService hosts with the data plane's own rule (one definition of `*.x`).
-import { hostMatches } from '../dataplane/match';
+import { hostMatches, regexError } from '../dataplane/match';
 import { isPlainObject, lineOf } from './load';
 import { namespaceOf, objectKey, objectRef } from './merge';
 import { SCHEMA_ERROR, formatPath, validateSchema } from './schema';
@@ -71,10 +72,20 @@ export const FINDING_CODES = {
 } as const;
 export type FindingCode = keyof typeof FINDING_CODES;
 
+/**
+ * The findings Istio's API server itself refuses an object for (the CRD schema and the validating webhook,
+ * istio/istio pkg/config/validation): IST0106, plus objects that cannot be read at all. Everything else is what
+ * `istioctl analyze` / Kiali report about a set of objects; a cluster accepts such objects, so the running mesh
+ * applies them and shows these findings as warnings (`npm run lint:manifests` still fails on them).
+ */
+const REFUSED_ON_APPLY: ReadonlySet<string> = new Set([SCHEMA_ERROR, 'CNS0001', 'CNS0002']);
+
+export function refusedOnApply(finding: Finding): boolean {
+  return finding.severity === 'error' && REFUSED_ON_APPLY.has(finding.code);
+}
+
 /** Istio's port naming convention: `<protocol>[-<suffix>]` (used when a port has no `appProtocol`). */
 const ISTIO_PORT_NAME = /^(http|http2|https|grpc|grpc-web|h2c|mongo|mysql|redis|tcp|tls|udp)(-.*)?$/i;
-/** Go-style duration as Istio accepts it: `1s`, `250ms`, `1.5s`, `1m30s`. */
-const DURATION = /^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/;
 const RETRY_ON = new Set([
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited', 'retriable-4xx',
   'refused-stream', 'retriable-status-codes', 'retriable-headers', 'http3-post-connect-failure', 'cancelled',
@@ -419,6 +430,17 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
     }
   });
 
+  // ValidateVirtualService (istio/istio pkg/config/validation/validation.go).
+  if (asArray(spec?.http).length === 0 && asArray((spec as Record<string, unknown> | undefined)?.tcp).length === 0 &&
+      asArray((spec as Record<string, unknown> | undefined)?.tls).length === 0) {
+    report(loaded, SCHEMA_ERROR, 'http, tcp or tls must be provided in virtual service', ['spec']);
+  }
+  if (gatewayRefs.length === 0 || gatewayRefs.includes('mesh')) {
+    asArray(spec?.hosts).forEach((host, h) => {
+      if (host === '*') report(loaded, SCHEMA_ERROR, 'wildcard host * is not allowed for virtual services bound to the mesh gateway', ['spec', 'hosts', h]);
+    });
+  }
+
   const routes = asArray(spec?.http).filter(isPlainObject) as unknown as HTTPRoute[];
   let catchAll: number | undefined;
   routes.forEach((route, r) => {
@@ -437,6 +459,17 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
     } else if (actions.length === 0) {
       report(loaded, SCHEMA_ERROR, `${label}: HTTP route or redirect or directResponse is required`, at());
     }
+    // validateHTTPRouteConflict: a redirect or direct response answers at the proxy, so fault and rewrite cannot apply.
+    for (const answer of ['redirect', 'directResponse'] as const) {
+      if (route[answer] === undefined) continue;
+      for (const other of ['fault', 'rewrite'] as const) {
+        if (route[other] !== undefined) report(loaded, SCHEMA_ERROR, `${label}: HTTP route cannot contain both ${other} and ${answer}`, at(other));
+      }
+    }
+    checkMatchRegexes(loaded, route, at, report);
+    if (route.rewrite !== undefined) checkRewrite(loaded, route.rewrite, label, at, report);
+    const origins = asArray(route.corsPolicy?.allowOrigins);
+    origins.forEach((origin, o) => checkStringMatch(loaded, origin, 'corsPolicy.allowOrigins', at('corsPolicy', 'allowOrigins', o), report));
 
     const destinations = asArray(route.route).filter(isPlainObject) as unknown as HTTPRouteDestination[];
     checkDestinations(loaded, destinations, at, index, report);
@@ -450,10 +483,14 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
     }
 
     checkDuration(loaded, route.timeout, at('timeout'), report);
+    checkDuration(loaded, route.corsPolicy?.maxAge, at('corsPolicy', 'maxAge'), report);
     if (route.retries) {
       checkDuration(loaded, route.retries.perTryTimeout, at('retries', 'perTryTimeout'), report);
       if (typeof route.retries.attempts === 'number' && route.retries.attempts < 0) {
         report(loaded, SCHEMA_ERROR, `${label}: attempts cannot be negative`, at('retries', 'attempts'));
+      }
+      if (!route.retries.attempts && (route.retries.perTryTimeout !== undefined || route.retries.retryOn || route.retries.retryRemoteLocalities !== undefined)) {
+        report(loaded, SCHEMA_ERROR, `${label}: http retry policy configured when attempts are set to 0 (disabled)`, at('retries'));
       }
       if (typeof route.retries.retryOn === 'string') {
         const unknown = route.retries.retryOn.split(',').map((s) => s.trim())
@@ -527,7 +564,7 @@ function checkDestination(
     const subsets = index.subsetsFor(host, namespace);
     if (!subsets?.has(destination.subset)) {
       report(loaded, 'KIA1107',
-        `Subset not found: ${destination.subset} of host ${host} is defined in no DestinationRule${subsets ? ` (known: ${[...subsets].join(', ') || 'none'})` : ''}; requests would get 503 "no healthy upstream"`,
+        `Subset not found: ${destination.subset} of host ${host} is defined in no DestinationRule${subsets ? ` (known: ${[...subsets].join(', ') || 'none'})` : ''}: Envoy has no such cluster and answers 503 (flag NC)`,
         [...fieldPath, 'subset']);
     }
   }
@@ -569,8 +606,8 @@ function checkFault(
   if (fault.delay) {
     if (fault.delay.fixedDelay === undefined) {
       report(loaded, SCHEMA_ERROR, `${label}: fault delay must have a fixedDelay`, at('fault', 'delay'));
-    } else if (checkDuration(loaded, fault.delay.fixedDelay, at('fault', 'delay', 'fixedDelay'), report) && durationMs(fault.delay.fixedDelay) < 1) {
-      report(loaded, SCHEMA_ERROR, `${label}: fault delay fixedDelay must be at least 1ms`, at('fault', 'delay', 'fixedDelay'));
+    } else {
+      checkDuration(loaded, fault.delay.fixedDelay, at('fault', 'delay', 'fixedDelay'), report);
     }
   }
 }
@@ -746,23 +783,76 @@ function checkAuthorizationPolicy(loaded: LoadedObject, index: Index, report: Re
 
 // ---------------------------------------------------------------- helpers
 
-/** `checkDuration` reports an unparsable duration and returns whether the value is usable. */
-function checkDuration(loaded: LoadedObject, value: unknown, at: Array<string | number>, report: Report): boolean {
-  // A value that is not a string at all is the schema check's finding; only unparsable strings are reported here.
-  if (typeof value !== 'string') return false;
-  if (DURATION.test(value)) return true;
-  report(loaded, SCHEMA_ERROR, `${formatPath(at)}: invalid duration ${JSON.stringify(value)} (use e.g. 1s, 250ms, 1.5s)`, at);
-  return false;
+/**
+ * A duration as Istio's API server takes it: Go's time.ParseDuration grammar (jsonpb), then agent.ValidateDuration
+ * (at least 1ms, whole milliseconds). A value that is not a string at all is the schema check's finding.
+ */
+function checkDuration(loaded: LoadedObject, value: unknown, at: Array<string | number>, report: Report): void {
+  if (typeof value !== 'string') return;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    report(loaded, SCHEMA_ERROR, `${formatPath(at)}: invalid duration ${JSON.stringify(value)} (Go duration syntax, e.g. 1s, 250ms, 1.5s, 1m30s)`, at);
+  } else if (ms < 1) {
+    report(loaded, SCHEMA_ERROR, `${formatPath(at)}: duration must be greater than 1ms (got ${value})`, at);
+  } else if (!Number.isInteger(Math.round(ms * 1e6) / 1e6)) {
+    report(loaded, SCHEMA_ERROR, `${formatPath(at)}: only durations to ms precision are supported (got ${value})`, at);
+  }
 }
 
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+/** validateStringMatch: a prefix must not be empty (except for uri), a regex must compile as RE2. */
+function checkStringMatch(loaded: LoadedObject, match: unknown, where: string, at: Array<string | number>, report: Report, allowEmptyPrefix = false): void {
+  if (!isPlainObject(match)) return;
+  if (match.prefix === '' && !allowEmptyPrefix) report(loaded, SCHEMA_ERROR, `"${where}": prefix string match should not be empty`, [...at, 'prefix']);
+  if (typeof match.regex === 'string') {
+    const error = regexError(match.regex);
+    if (error) report(loaded, SCHEMA_ERROR, `"${where}": ${error}`, [...at, 'regex']);
+  }
+}
 
-/** Milliseconds of a Go-style duration (`1m30s` → 90000); NaN when it does not parse. */
-export function durationMs(value: string): number {
-  if (!DURATION.test(value)) return Number.NaN;
-  let total = 0;
-  for (const [, amount, , unit] of value.matchAll(/(\d+(\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) total += Number(amount) * UNIT_MS[unit!]!;
-  return total;
+/** validateHTTPRouteMatchRequest: every StringMatch of every match block. */
+function checkMatchRegexes(
+  loaded: LoadedObject<VirtualService>,
+  route: HTTPRoute,
+  at: (...rest: Array<string | number>) => Array<string | number>,
+  report: Report,
+): void {
+  asArray(route.match).forEach((match, m) => {
+    if (!isPlainObject(match)) return;
+    checkStringMatch(loaded, match.uri, 'uri', at('match', m, 'uri'), report, true);
+    for (const field of ['scheme', 'method', 'authority'] as const) checkStringMatch(loaded, match[field], field, at('match', m, field), report);
+    for (const field of ['headers', 'queryParams', 'withoutHeaders'] as const) {
+      const entries = isPlainObject(match[field]) ? Object.entries(match[field] as Record<string, unknown>) : [];
+      for (const [name, value] of entries) {
+        // In withoutHeaders `regex: "*"` is not RE2 but Istio's "header present" (translated to present_match).
+        if (field === 'withoutHeaders' && isPlainObject(value) && value.regex === '*') continue;
+        checkStringMatch(loaded, value, field, at('match', m, field, name), report);
+      }
+    }
+  });
+}
+
+/** validateHTTPRewrite / validateURIRegexRewrite. */
+function checkRewrite(
+  loaded: LoadedObject<VirtualService>,
+  rewrite: unknown,
+  label: string,
+  at: (...rest: Array<string | number>) => Array<string | number>,
+  report: Report,
+): void {
+  if (!isPlainObject(rewrite)) return;
+  const regexRewrite = isPlainObject(rewrite.uriRegexRewrite) ? rewrite.uriRegexRewrite : undefined;
+  if (rewrite.uri && regexRewrite) report(loaded, SCHEMA_ERROR, `${label}: rewrite may only contain one of URI or UriRegexRewrite`, at('rewrite'));
+  if (!rewrite.uri && !regexRewrite && !rewrite.authority) {
+    report(loaded, SCHEMA_ERROR, `${label}: rewrite must specify at least one of URI, UriRegexRewrite, or authority`, at('rewrite'));
+  }
+  if (regexRewrite) {
+    if (!regexRewrite.match || !regexRewrite.rewrite) {
+      report(loaded, SCHEMA_ERROR, `${label}: UriRegexRewrite requires both Rewrite and Match fields to be specified`, at('rewrite', 'uriRegexRewrite'));
+    } else if (typeof regexRewrite.match === 'string') {
+      const error = regexError(regexRewrite.match);
+      if (error) report(loaded, SCHEMA_ERROR, `${label}: "HTTPRewrite.UriRegexRewrite.Match": ${error}`, at('rewrite', 'uriRegexRewrite', 'match'));
+    }
+  }
 }
 
 /** `name.namespace` of the Service a host names, or undefined for a non-cluster host (FQDN outside the mesh, `*`). */

@@ -3,7 +3,8 @@
  */
 export { loadManifestFiles, parseManifestText, listManifestFiles, lineOf } from './load';
 export type { LoadResult } from './load';
-export { analyzeManifests, durationMs, sortFindings, FINDING_CODES } from './analyze';
+export { analyzeManifests, refusedOnApply, sortFindings, FINDING_CODES } from './analyze';
+export { parseDuration } from '../dataplane/duration';
 export type { FindingCode } from './analyze';
 export { mergeObjects, removeObjects, objectKey, objectRef, apiGroup, namespaceOf, DEFAULT_NAMESPACE } from './merge';
 export { validateSchema, formatPath } from './schema';

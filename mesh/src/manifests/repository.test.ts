@@ -8,7 +8,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeWithTool } from '@cns/service-kit/testing';
 import type { Deployment, DestinationRule, LoadedObject, Service, VirtualService } from '../model';
-import { analyzeManifests, durationMs } from './analyze';
+import { parseDuration } from '../dataplane/duration';
+import { analyzeManifests } from './analyze';
 import { loadManifestFiles, parseManifestText } from './load';
 import { mergeObjects } from './merge';
 import { analyzeRepository, formatFinding } from './repository';
@@ -89,8 +90,8 @@ describe("the repository's manifests", () => {
         holdApplicationUntilProxyStarts: true,
         proxyMetadata: { EXIT_ON_ZERO_ACTIVE_CONNECTIONS: 'true' },
       });
-      expect(durationMs(proxyConfig.terminationDrainDuration)).toBeGreaterThan(appShutdownMs);
-      expect(durationMs(proxyConfig.terminationDrainDuration)).toBeLessThan(pod.spec.terminationGracePeriodSeconds! * 1000);
+      expect(parseDuration(proxyConfig.terminationDrainDuration)!).toBeGreaterThan(appShutdownMs);
+      expect(parseDuration(proxyConfig.terminationDrainDuration)!).toBeLessThan(pod.spec.terminationGracePeriodSeconds! * 1000);
       if (app === 'web-api') expect(env).toMatchObject({ ARTICLES_URL: 'http://articles:8080', AUTHORS_URL: 'http://authors:3000' });
       const raw = container as unknown as Record<string, any>;
       expect(raw.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
@@ -173,13 +174,13 @@ describe("the repository's manifests", () => {
     const webApi = find<Deployment>(base(), 'Deployment', 'web-api-v1').spec!.template.spec.containers[0]!;
     const upstreamTimeoutMs = Number(webApi.env!.find((e) => e.name === 'UPSTREAM_TIMEOUT_MS')!.value);
     const delay = find<VirtualService>(load('istio/faults/authors-delay.yaml'), 'VirtualService', 'authors').spec!.http![0]!;
-    expect(durationMs(delay.fault!.delay!.fixedDelay!)).toBeGreaterThan(upstreamTimeoutMs);
+    expect(parseDuration(delay.fault!.delay!.fixedDelay!)!).toBeGreaterThan(upstreamTimeoutMs);
     for (const host of ['articles', 'authors']) {
       const route = find<VirtualService>(resilience, 'VirtualService', host).spec!.http![0]!;
-      expect(durationMs(route.timeout!)).toBeLessThan(upstreamTimeoutMs);
+      expect(parseDuration(route.timeout!)!).toBeLessThan(upstreamTimeoutMs);
       const { attempts, perTryTimeout, retryOn } = route.retries!;
       expect(retryOn).toEqual(expect.any(String));
-      expect((attempts! + 1) * durationMs(perTryTimeout!)).toBeLessThanOrEqual(durationMs(route.timeout!));
+      expect((attempts! + 1) * parseDuration(perTryTimeout!)!).toBeLessThanOrEqual(parseDuration(route.timeout!)!);
     }
   });
 

@@ -165,7 +165,9 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
         backend.apply(parsed.objects);
         applied = parsed.objects;
       }
-      sendJson(res, 200, { applied: applied.map((o) => ({ ref: objectRef(o.object), file: o.source.file })), resourceVersion: backend.store.resourceVersion() });
+      // Accepted with the analysis' findings about the applied objects, as kubectl prints admission warnings.
+      const warnings = backend.store.lastWarnings().map((f) => ({ file: f.file, line: f.line, object: f.object, code: f.code, message: f.message }));
+      sendJson(res, 200, { applied: applied.map((o) => ({ ref: objectRef(o.object), file: o.source.file })), warnings, resourceVersion: backend.store.resourceVersion() });
     } catch (error) {
       if (error instanceof ConfigRejectedError) throw rejection(error);
       throw error;

@@ -1,10 +1,13 @@
 /**
  * The mesh's active Istio objects and their compiled form. Every change (API apply/delete, file reload) builds a
- * candidate full set, analyzes it together with the Kubernetes objects exactly like the manifests check does, and
- * either rejects it with the findings (the last good config stays) or compiles it and swaps it in as one value,
- * so a request in flight keeps the config it started with.
+ * candidate full set and analyzes it together with the Kubernetes objects exactly like the manifests check does.
+ * Like a cluster's API server it refuses a change only for what Istio's validation refuses (`refusedOnApply`: the
+ * last good config stays); anything else the analysis finds is applied and reported as warnings about the changed
+ * objects, as `kubectl apply` prints admission warnings. The compiled config is swapped in as one value, so a
+ * request in flight keeps the config it started with.
  */
 import { EventEmitter } from 'node:events';
+import { refusedOnApply } from '../manifests/analyze';
 import { mergeObjects, objectKey, objectRef } from '../manifests/merge';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 
@@ -49,6 +52,7 @@ export class ConfigStore<Compiled> extends EventEmitter {
   private compiledConfig: Compiled | undefined;
   private version = 0;
   private uidCounter = 0;
+  private warnings: Finding[] = [];
 
   constructor(private readonly options: ConfigStoreOptions<Compiled>) {
     super();
@@ -73,21 +77,26 @@ export class ConfigStore<Compiled> extends EventEmitter {
     return this.objects.get(key);
   }
 
+  /** Analysis findings about the objects of the last accepted change (or dry run): what the API shows as warnings. */
+  lastWarnings(): Finding[] {
+    return this.warnings;
+  }
+
   /** A counter that grows with every accepted change (Kubernetes `resourceVersion` of lists). */
   resourceVersion(): number {
     return this.version;
   }
 
-  /** First config: same checks as a change; throws ConfigRejectedError listing every error. */
-  initialize(istioObjects: LoadedObject[]): void {
-    this.commit(mergeObjects([], istioObjects), 'initial config');
+  /** First config: same checks as a change; throws ConfigRejectedError listing every refused finding. */
+  initialize(istioObjects: LoadedObject[]): Finding[] {
+    return this.commit(mergeObjects([], istioObjects), 'initial config');
   }
 
   /**
    * kubectl-apply semantics: each object replaces the active one with the same group/kind/namespace/name.
-   * `dryRun` runs every check and changes nothing.
+   * `dryRun` runs every check and changes nothing. Returns the warnings about the applied objects.
    */
-  apply(objects: LoadedObject[], options: { dryRun?: boolean } = {}): void {
+  apply(objects: LoadedObject[], options: { dryRun?: boolean } = {}): Finding[] {
     const notIstio = objects.filter((o) => !isIstioObject(o.object));
     if (notIstio.length > 0) {
       throw new ConfigRejectedError(
@@ -101,7 +110,7 @@ export class ConfigStore<Compiled> extends EventEmitter {
         })),
       );
     }
-    this.commit(mergeObjects(this.active(), objects), `applied ${objects.map((o) => objectRef(o.object)).join(', ')}`, options.dryRun);
+    return this.commit(mergeObjects(this.active(), objects), `applied ${objects.map((o) => objectRef(o.object)).join(', ')}`, options.dryRun);
   }
 
   /** Removes objects by key; returns the removed ones (none → nothing changes). */
@@ -122,9 +131,9 @@ export class ConfigStore<Compiled> extends EventEmitter {
    * A file's new contents: its objects replace the active ones that came from it, and active objects that came
    * from it but are no longer in it are removed (an empty list for a deleted file).
    */
-  replaceFile(file: string, objects: LoadedObject[]): void {
+  replaceFile(file: string, objects: LoadedObject[]): Finding[] {
     const remaining = this.active().filter((o) => o.source.file !== file);
-    this.commit(mergeObjects(remaining, objects), `reloaded ${file}`);
+    return this.commit(mergeObjects(remaining, objects), `reloaded ${file}`);
   }
 
   /** Whether any active object came from `file`. */
@@ -132,10 +141,10 @@ export class ConfigStore<Compiled> extends EventEmitter {
     return this.active().some((o) => o.source.file === file);
   }
 
-  private commit(candidate: LoadedObject[], description: string, dryRun = false): void {
+  private commit(candidate: LoadedObject[], description: string, dryRun = false): Finding[] {
     const findings = this.options.analyze([...this.options.kubernetesObjects, ...candidate]);
-    const errors = findings.filter((f) => f.severity === 'error');
-    if (errors.length > 0) throw new ConfigRejectedError(errors, `${description}: rejected`);
+    const refused = findings.filter(refusedOnApply);
+    if (refused.length > 0) throw new ConfigRejectedError(refused, `${description}: rejected`);
     let compiled: Compiled;
     try {
       compiled = this.options.compile(candidate);
@@ -145,10 +154,14 @@ export class ConfigStore<Compiled> extends EventEmitter {
         `${description}: rejected`,
       );
     }
-    if (dryRun) return;
-    for (const warning of findings.filter((f) => f.severity === 'warning')) {
-      this.options.log?.(`warning: ${formatFinding(warning)}`);
-    }
+    // Warnings name the changed objects only (the first config: everything), as admission warnings do.
+    const initial = this.compiledConfig === undefined;
+    const changed = new Set(
+      candidate.filter((o) => initial || this.objects.get(objectKey(o.object))?.loaded !== o).map((o) => `${o.source.file}|${objectRef(o.object)}`),
+    );
+    this.warnings = findings.filter((f) => !refusedOnApply(f) && (initial || changed.has(`${f.file}|${f.object}`)));
+    if (dryRun) return this.warnings;
+    for (const warning of this.warnings) this.options.log?.(`warning: ${formatFinding(warning)}`);
     this.version += 1;
     const next = new Map<string, StoredObject>();
     for (const loaded of candidate) {
@@ -167,5 +180,6 @@ export class ConfigStore<Compiled> extends EventEmitter {
     this.compiledConfig = compiled;
     this.options.log?.(description);
     this.emit('change');
+    return this.warnings;
   }
 }

@@ -8,8 +8,8 @@ import { applyPatch, type Operation } from 'fast-json-patch';
 import { ISTIO_KINDS } from '../istio-kinds';
 import { parseManifestText } from '../manifests/load';
 import { objectKey } from '../manifests/merge';
-import type { K8sObject, LoadedObject } from '../model';
-import { ConfigRejectedError, type ConfigStore, type StoredObject } from './config-store';
+import type { Finding, K8sObject, LoadedObject } from '../model';
+import { ConfigRejectedError, formatFinding, type ConfigStore, type StoredObject } from './config-store';
 
 export interface ResourceType {
   group: string;
@@ -65,7 +65,7 @@ export async function handleKubeApi(
   if (!(p === '/version' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/') || p.startsWith('/openapi/v'))) return false;
   try {
     const result = await route(backend, req, p, url, readBody);
-    sendJson(res, result.status ?? 200, result.body);
+    sendJson(res, result.status ?? 200, result.body, result.warnings);
   } catch (error) {
     if (error instanceof ApiError) {
       sendJson(res, error.code, statusBody(error.code, error.reason, error.message, error.details));
@@ -76,15 +76,28 @@ export async function handleKubeApi(
   return true;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, warnings: Finding[] = []): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  const headers: Record<string, string | number | string[]> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
+  if (warnings.length > 0) headers.warning = warnings.map(warningHeader);
+  res.writeHead(status, headers);
   res.end(text);
+}
+
+/**
+ * An admission warning as the API server sends it (RFC 7234 `Warning: 299 - "text"`), which kubectl prints as
+ * `Warning: text`. Header values must be printable ASCII: anything else becomes `?`.
+ */
+export function warningHeader(finding: Finding): string {
+  const text = formatFinding(finding).replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, (c) => `\\${c}`);
+  return `299 - "${text}"`;
 }
 
 interface Result {
   status?: number;
   body: unknown;
+  /** Analysis findings about the applied object: sent as `Warning` headers. */
+  warnings?: Finding[];
 }
 
 async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, url: URL, readBody: () => Promise<string>): Promise<Result> {
@@ -220,8 +233,8 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     if (find(object.metadata.name)) {
       throw new ApiError(409, 'AlreadyExists', `${type.plural}.${type.group} "${object.metadata.name}" already exists`, { name: object.metadata.name, group: type.group, kind: type.plural });
     }
-    applyChange(type, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }));
-    return { status: 201, body: presentAfter(backend, type, object, apiVersion, dryRun) };
+    const warnings = applyChange(type, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+    return { status: 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
   }
   if (!name) throw new ApiError(405, 'MethodNotAllowed', `${method} needs an object name`);
 
@@ -231,8 +244,8 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     const found = find(name);
     if (!found) throw notFound(name);
     checkResourceVersion(object, found, type);
-    applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }));
-    return { body: presentAfter(backend, type, object, apiVersion, dryRun) };
+    const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+    return { body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
   }
 
   if (method === 'PATCH') {
@@ -260,8 +273,8 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     }
     const object = checkObject(patched, type, apiVersion, backend.namespace);
     if (object.metadata.name !== name) throw new ApiError(400, 'BadRequest', 'a patch cannot change metadata.name');
-    applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }));
-    return { status: found ? 200 : 201, body: presentAfter(backend, type, object, apiVersion, dryRun) };
+    const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+    return { status: found ? 200 : 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
   }
   throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`);
 }
@@ -334,9 +347,11 @@ function checkResourceVersion(object: K8sObject, found: StoredObject, type: Reso
   }
 }
 
-function applyChange(type: ResourceType, name: string, change: () => unknown): void {
+/** Runs a change; a refusal becomes 422 Invalid with the findings, an accepted change returns its warnings. */
+function applyChange(type: ResourceType, name: string, change: () => unknown, backend?: KubeApiBackend): Finding[] {
   try {
     change();
+    return backend ? backend.store.lastWarnings() : [];
   } catch (error) {
     if (error instanceof ConfigRejectedError) {
       const resource = `${type.kind}.${type.group} "${name}"`;
