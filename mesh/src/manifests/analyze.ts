@@ -54,6 +54,7 @@ export const FINDING_CODES = {
   CNS0204: 'Dockerfile final stage installs dev dependencies',
   CNS0205: 'Dockerfile COPY/ADD source does not exist in the build context',
   CNS0206: 'Dockerfile has no ignore file (the whole repository is sent as build context)',
+  CNS0207: 'Dockerfile final stage copies tests into the image',
   IST0106: 'schema or Istio validation error',
   IST0118: 'Service port name does not follow the Istio naming convention',
   IST0130: 'VirtualService rule can never be used (after a catch-all rule)',

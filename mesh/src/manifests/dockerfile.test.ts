@@ -57,6 +57,38 @@ describe('Dockerfile analysis', () => {
     expect(sources.filter(ignored)).toEqual([]);
   });
 
+  it('reports a final stage that copies tests (CNS0207): a dist whose tsconfig keeps *.test.ts, or a folder with tests', () => {
+    const context = fs.mkdtempSync(path.join(os.tmpdir(), 'dockerfile-tests-'));
+    try {
+      fs.mkdirSync(path.join(context, 'svc/src'), { recursive: true });
+      fs.writeFileSync(path.join(context, 'svc/src/app.test.ts'), '');
+      fs.writeFileSync(path.join(context, 'svc/tsconfig.json'), JSON.stringify({ include: ['src'] }));
+      const text = [
+        'FROM node:20.20.2-bookworm-slim AS build',
+        'COPY svc/ svc/',
+        'FROM node:20.20.2-bookworm-slim',
+        'COPY --from=build /app/svc/dist svc/dist',
+        'COPY svc/ svc/',
+        'USER 1000:1000',
+      ].join('\n');
+      const findings = analyzeDockerfile(text, 'Dockerfile', { context }).filter((f) => f.code === 'CNS0207');
+      expect(findings.map((f) => [f.line, f.message])).toEqual([
+        [4, '/app/svc/dist is compiled from svc/tsconfig.json, which does not exclude *.test.ts: the tests end up in the image'],
+        [5, 'svc/ holds test files: they end up in the image'],
+      ]);
+      // The build stage may see tests; the image may hold the dist once its tsconfig leaves them out.
+      fs.writeFileSync(path.join(context, 'svc/tsconfig.json'), JSON.stringify({ include: ['src'], exclude: ['src/**/*.test.ts'] }));
+      expect(analyzeDockerfile(text.replace('COPY svc/ svc/\nUSER', 'USER'), 'Dockerfile', { context })).toEqual([]);
+    } finally {
+      fs.rmSync(context, { recursive: true, force: true });
+    }
+  });
+
+  it("the repository's images copy no tests", () => {
+    const dockerfiles = ['articles', 'authors', 'web-api-v1', 'web-api-v2', 'web-app'].map((d) => `${d}/Dockerfile`);
+    expect(analyzeDockerfiles(dockerfiles, { root }).filter((f) => f.code === 'CNS0207')).toEqual([]);
+  });
+
   it('accepts a numeric non-root user and an unprivileged base image without USER', () => {
     const node = 'FROM node:20.20.2-bookworm-slim AS build\nRUN npm ci\nFROM node:20.20.2-bookworm-slim\nRUN npm ci --omit=dev\nUSER 1000:1000\n';
     expect(codesOf(node)).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * Static checks of Dockerfiles (images cannot be built on the project's machines): the final stage must not run
  * as root, the build must be multi-stage, base images must be pinned, and the runtime stage must not install dev
- * dependencies.
+ * dependencies or copy tests.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -114,6 +114,12 @@ export function analyzeDockerfile(text: string, file: string, options: { context
     }
   }
 
+  if (options.context) {
+    for (const instruction of final.instructions) {
+      for (const reason of testsCopied(instruction, options.context)) finding('CNS0207', reason, instruction.line, final);
+    }
+  }
+
   for (const instruction of final.instructions) {
     if (instruction.keyword !== 'RUN') continue;
     const installs = /\bnpm\s+(ci|install|i)\b/.test(instruction.args) && !/--omit[= ]dev|--production\b|--only[= ]prod/.test(instruction.args);
@@ -136,6 +142,44 @@ function missingSources(instruction: Instruction, context: string): string[] {
   return sources.filter(
     (source) => !/[*?[]|\$|^[a-z]+:\/\//i.test(source) && !fs.existsSync(path.resolve(context, source)),
   );
+}
+
+/**
+ * Why a final-stage COPY puts tests into the image: a compiled `<workspace>/dist` whose tsconfig does not exclude
+ * `*.test.ts` (tsc would emit them there), or a context folder that holds test files.
+ */
+function testsCopied(instruction: Instruction, context: string): string[] {
+  if (instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') return [];
+  const words = instruction.args.split(/\s+/).filter(Boolean);
+  const sources = words.filter((w) => !w.startsWith('--')).slice(0, -1);
+  if (words.some((w) => w.startsWith('--from='))) {
+    return sources.flatMap((source) => {
+      const workspace = /([^/]+)\/dist\/?$/.exec(source)?.[1];
+      const tsconfig = workspace ? path.join(context, workspace, 'tsconfig.json') : undefined;
+      if (!tsconfig || !fs.existsSync(tsconfig)) return [];
+      const config = safeJson(fs.readFileSync(tsconfig, 'utf8')) as { exclude?: unknown; compilerOptions?: { noEmit?: boolean } } | undefined;
+      if (config?.compilerOptions?.noEmit) return []; // built by a bundler from its entry, not by tsc
+      const excludesTests = Array.isArray(config?.exclude) && config.exclude.some((pattern) => typeof pattern === 'string' && pattern.endsWith('*.test.ts'));
+      return excludesTests ? [] : [`${source} is compiled from ${workspace}/tsconfig.json, which does not exclude *.test.ts: the tests end up in the image`];
+    });
+  }
+  return sources.filter((source) => holdsTests(path.resolve(context, source))).map((source) => `${source} holds test files: they end up in the image`);
+}
+
+function holdsTests(file: string): boolean {
+  if (!fs.existsSync(file)) return false;
+  if (!fs.statSync(file).isDirectory()) return /\.(test|spec)\.[cm]?[jt]s$/.test(file);
+  return fs
+    .readdirSync(file, { withFileTypes: true })
+    .some((entry) => entry.name !== 'node_modules' && (entry.name === 'test' || holdsTests(path.join(file, entry.name))));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeJsonArray(text: string): string[] | undefined {
