@@ -8,10 +8,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './runtime/supervisor';
 
 export type LocalPostgresEngine = 'system' | 'embedded';
 
@@ -100,7 +100,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     user: options.user ?? DEFAULTS.user,
     password: options.password ?? DEFAULTS.password,
     database: options.database ?? DEFAULTS.database,
-    port: options.port || (await freeLoopbackPort()),
+    port: options.port || (await freePort()),
     durable: options.durable ?? true,
     log: options.log ?? (() => {}),
     startTimeoutMs: options.startTimeoutMs ?? 30_000,
@@ -387,14 +387,3 @@ export async function canQuery(url: string, timeoutMs = 2000): Promise<void> {
   }
 }
 
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

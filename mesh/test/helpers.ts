@@ -63,16 +63,7 @@ export async function many(url: string, count: number, concurrency = 16): Promis
   return answers;
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after the deadline. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { eventually } from '@cns/service-kit/testing';
 
 export function isAlive(pid: number): boolean {
   try {

@@ -10,6 +10,7 @@ import type { WorkloadSpec } from '../src/runtime/topology';
 import { loadManifestFiles } from '../src/manifests';
 import { buildTopology, startOrder } from '../src/runtime/topology';
 import { UnknownWorkloadError } from '../src/runtime/workload-commands';
+import { until } from '@cns/service-kit/testing';
 
 const fakeService = `
 const http = require('node:http');
@@ -37,13 +38,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('backoffDelay', () => {
   it('doubles from the base delay per consecutive crash and stops at the maximum', () => {

@@ -68,13 +68,4 @@ export function readyEndpoints(mesh: MeshHandle, workload: string): EndpointStat
   return mesh.endpoints().filter((e) => e.workload === workload && e.ready);
 }
 
-/** Polls `check` until it returns something other than undefined; fails with `what` after the deadline. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { eventually } from '@cns/service-kit/testing';

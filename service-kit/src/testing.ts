@@ -106,6 +106,31 @@ export function spawnNode(script: string, options: { env?: NodeJS.ProcessEnv; ts
   return { child, stdoutLines, stderr: () => stderrText, waitForLine, exited };
 }
 
+/**
+ * Polls `check` until it returns a value other than undefined and resolves with that value; rejects naming `what`
+ * once `timeoutMs` has passed. The one poll loop of the repository's tests: they wait for a condition with a bound,
+ * never for a fixed time.
+ */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  what = 'condition',
+  intervalMs = 20,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** {@link eventually} for a condition: resolves once it holds, rejects naming `what` after `timeoutMs`. */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition', intervalMs = 20): Promise<void> {
+  await eventually(async () => ((await condition()) ? true : undefined), timeoutMs, what, intervalMs);
+}
+
 /** Parses a JSON log line, or returns undefined for anything else. */
 export function parseLogLine(line: string): Record<string, unknown> | undefined {
   try {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { spawnNode } from '../src/testing';
+import { spawnNode, until } from '../src/testing';
 import { builtServer } from './built-server';
 
 jest.setTimeout(60_000);
@@ -20,14 +20,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return condition();
-}
 
 describe('a server started by a supervisor over an IPC channel (the local mesh)', () => {
   // The "supervisor" spawns the server the way the mesh does (stdio with 'ipc', MESH_SUPERVISED=1), prints the
@@ -53,10 +45,10 @@ describe('a server started by a supervisor over an IPC channel (the local mesh)'
     await supervisor.exited;
     if (expectAlive) {
       // Give a (wrong) shutdown the same time the positive case needs, then check it did not happen.
-      expect(await waitUntil(() => !alive(childPid), 3_000)).toBe(false);
+      await expect(until(() => !alive(childPid), 3_000, 'the server to exit')).rejects.toThrow(/not reached/);
       process.kill(childPid, 'SIGKILL');
     } else {
-      expect(await waitUntil(() => !alive(childPid), 15_000)).toBe(true);
+      await until(() => !alive(childPid), 15_000, 'the server to exit');
     }
   });
 });

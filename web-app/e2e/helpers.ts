@@ -2,11 +2,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export { processExists, processRunning, withDescendants } from '@cns/service-kit/testing';
+import { freePort } from '@cns/mesh';
+import { eventually } from '@cns/service-kit/testing';
+
+// A port that was free a moment ago (the kernel picks it): startWebApp retries when nginx finds it taken.
+export { freePort };
+export { eventually, processExists, processRunning, withDescendants } from '@cns/service-kit/testing';
 
 export const WEB_APP_DIR = path.resolve(__dirname, '..');
 export const DIST = path.join(WEB_APP_DIR, 'dist');
@@ -24,7 +28,7 @@ export async function ensureBuilt(): Promise<void> {
     mkdirSync(lock);
   } catch {
     // Another worker is building: wait for its result (or for its lock to go away if it failed).
-    await waitFor('the web-app build of another test worker', () => (built() || !existsSync(lock) ? true : undefined), 180_000);
+    await eventually(() => (built() || !existsSync(lock) ? true : undefined), 180_000, 'the web-app build of another test worker');
     if (built()) return;
     return ensureBuilt();
   }
@@ -42,17 +46,6 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
-/** A port that was free a moment ago (bind 0, read, close); callers retry if someone takes it meanwhile. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RawResponse {
   status: number;
@@ -81,17 +74,6 @@ export function request(
   });
 }
 
-/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export interface RunningWebApp {
   port: number;
   child: ChildProcess;
@@ -116,14 +98,14 @@ export async function startWebApp(env: Record<string, string> = {}): Promise<Run
     );
     let hasExited = false;
     void exited.then(() => (hasExited = true));
-    const ready = await waitFor('web-app /healthz', async () => {
+    const ready = await eventually(async () => {
       if (hasExited) return false;
       try {
         return (await request(port, '/healthz')).status === 200 ? true : undefined;
       } catch {
         return undefined;
       }
-    });
+    }, 10_000, 'web-app /healthz');
     if (ready) {
       const stop = () => {
         if (!hasExited) child.kill('SIGTERM');

@@ -7,7 +7,7 @@ import { startMesh, type MeshHandle } from '@cns/mesh';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { WEB_APP_DIR, ensureBuilt, processRunning, waitFor, withDescendants } from './helpers';
+import { WEB_APP_DIR, ensureBuilt, eventually, processRunning, withDescendants } from './helpers';
 
 const REPO_ROOT = path.resolve(WEB_APP_DIR, '..');
 const SCREENSHOTS = path.join(WEB_APP_DIR, 'e2e', 'screenshots');
@@ -71,16 +71,13 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
    */
   async function openUntilAuthorsComplete(timeoutMs = 90_000): Promise<number> {
     let loads = 0;
-    await waitFor(
-      'a page with every author\'s twitter and blog',
+    await eventually(
       async () => {
         loads += 1;
         await openPage();
         const shown = await readRows();
         return shown.length > 0 && shown.every(complete) ? true : undefined;
-      },
-      timeoutMs,
-    );
+      }, timeoutMs, 'a page with every author\'s twitter and blog');
     if (loads > 1) console.log(`mesh-browser: ${loads - 1} page load(s) came back with degraded authors first (busy machine)`);
     return loads;
   }
@@ -100,8 +97,7 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
     });
     // Cold processes (JIT, first connections) can miss web-api's 1 s upstream deadline on a loaded machine, and
     // the page would then show "—" for authors: wait until one complete answer came back before judging the page.
-    await waitFor(
-      'a first complete getmultiple answer through the gateway',
+    await eventually(
       async () => {
         try {
           const response = await fetch(`${mesh!.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) });
@@ -110,9 +106,7 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
         } catch {
           return undefined;
         }
-      },
-      60_000,
-    );
+      }, 60_000, 'a first complete getmultiple answer through the gateway');
     browser = await chromium.launch(chromiumLaunchOptions());
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     // A script error or a failed load is a failure even when the page still looks fine.
@@ -130,10 +124,10 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
     await browser?.close();
     await mesh?.stop();
     if (process.env.MESH_TEST_LOG) console.log(meshLog.join('\n'));
-    const left = await waitFor('every started process to end', () => {
+    const left = await eventually(() => {
       const running = pids.filter(processRunning);
       return running.length === 0 ? running : undefined;
-    }, 20_000).catch(() => pids.filter(processRunning));
+    }, 20_000, 'every started process to end').catch(() => pids.filter(processRunning));
     expect(pids.length).toBeGreaterThanOrEqual(replicas); // the /proc scan did find them
     expect(left).toEqual([]);
   }, 90_000);

@@ -17,7 +17,7 @@ import {
   processExists,
   request,
   startWebApp,
-  waitFor,
+  eventually,
   type RawResponse,
   type RunningWebApp,
 } from './helpers';
@@ -233,10 +233,10 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       expect(runDir).toBeDefined();
       const master = Number(readFileSync(path.join(runDir!, 'nginx.pid'), 'utf8').trim());
       expect(childPids(app.child.pid!)).toEqual([master]);
-      const workers = await waitFor('nginx workers', () => {
+      const workers = await eventually(() => {
         const w = childPids(master);
         return w.length > 0 ? w : undefined;
-      });
+      }, 10_000, 'nginx workers');
 
       const { code, signal } = await app.stop();
       expect({ code, signal }).toEqual({ code: 0, signal: null });
@@ -258,12 +258,12 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       let wrapper = 0;
       try {
         wrapper = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
-        const runDir = await waitFor('the start-up line', () => /\(logs in ([^)]+)\)/.exec(existsSync(log) ? readFileSync(log, 'utf8') : '')?.[1]);
-        await waitFor('web-app /healthz', async () => ((await request(port, '/healthz').catch(() => undefined))?.status === 200 ? true : undefined));
+        const runDir = await eventually(() => /\(logs in ([^)]+)\)/.exec(existsSync(log) ? readFileSync(log, 'utf8') : '')?.[1], 10_000, 'the start-up line');
+        await eventually(async () => ((await request(port, '/healthz').catch(() => undefined))?.status === 200 ? true : undefined), 10_000, 'web-app /healthz');
         const master = Number(readFileSync(path.join(runDir, 'nginx.pid'), 'utf8').trim());
 
         shell.stdin.end(); // the shell exits; nobody will ever send run-web-app a signal
-        await waitFor('run-web-app and nginx to exit', () => (!processExists(wrapper) && !processExists(master) ? true : undefined));
+        await eventually(() => (!processExists(wrapper) && !processExists(master) ? true : undefined), 10_000, 'run-web-app and nginx to exit');
         expect(readFileSync(log, 'utf8')).toMatch(/parent process \d+ is gone; stopping/);
         expect(existsSync(runDir)).toBe(false);
       } finally {

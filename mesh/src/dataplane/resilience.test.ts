@@ -8,6 +8,7 @@ import { binomialBounds } from '@cns/service-kit/testing';
 import type { DestinationRuleSpec, HTTPRoute, TrafficPolicy } from '../model';
 import { createServiceApp } from '@cns/service-kit';
 import { LOCAL_REPLY } from './dataplane';
+import { until } from '@cns/service-kit/testing';
 import { seededRandom } from './random';
 import {
   destinationRule,
@@ -18,7 +19,6 @@ import {
   startMesh,
   status,
   virtualService,
-  waitFor,
   workload,
   type MeshFixture,
   type Upstream,
@@ -171,7 +171,7 @@ describe('timeouts and retries', () => {
     expect(res.text).toBe(`${LOCAL_REPLY.timeout}\n`);
     expect(performance.now() - started).toBeGreaterThanOrEqual(95);
     expect(mesh.records.at(-1)).toMatchObject({ responseFlags: 'UT', features: ['timeout'] });
-    await waitFor(() => mesh.upstream('authors-0').cancelled === 1, 2000, 'upstream cancel');
+    await until(() => mesh.upstream('authors-0').cancelled === 1, 2000, 'upstream cancel');
     hold.release();
   });
 
@@ -217,7 +217,7 @@ describe('timeouts and retries', () => {
     const res = await mesh.get('/');
     expect(res.status).toBe(200);
     expect(mesh.upstream('authors-0').hits).toBeGreaterThanOrEqual(2);
-    await waitFor(() => mesh.upstream('authors-0').cancelled >= 1, 2000, 'first try cancelled');
+    await until(() => mesh.upstream('authors-0').cancelled >= 1, 2000, 'first try cancelled');
     hold.release();
   });
 
@@ -285,7 +285,7 @@ describe('mirroring', () => {
     mesh.upstream('authors-0').behaviour = status(500); // the mirror's answer is ignored
     const res = await mesh.get('/copy?x=1', { headers: { host: 'shop:8080' } });
     expect(res.json()).toMatchObject({ id: 'articles-0', url: '/copy?x=1' });
-    await waitFor(() => mesh.upstream('authors-0').hits === 1, 2000, 'mirror copy');
+    await until(() => mesh.upstream('authors-0').hits === 1, 2000, 'mirror copy');
     expect(mesh.records).toHaveLength(1);
     expect(mesh.records[0]).toMatchObject({ responseCode: 200, destinationWorkload: 'articles' });
     expect(mesh.records[0].features).toContain('mirror');
@@ -300,7 +300,7 @@ describe('mirroring', () => {
     for (let i = 0; i < 80; i++) await mesh.get(`/r${i}`);
     const replay = seededRandom(11);
     const expected = Array.from({ length: 80 }, (_, i) => (replay() * 100 < 25 ? `/r${i}` : null)).filter(Boolean);
-    await waitFor(() => mesh.upstream('authors-0').hits === expected.length, 3000, 'mirrored copies');
+    await until(() => mesh.upstream('authors-0').hits === expected.length, 3000, 'mirrored copies');
     expect(new Set(mesh.upstream('authors-0').received.map((r) => r.url))).toEqual(new Set(expected));
   });
 });
@@ -346,7 +346,7 @@ describe('load balancing', () => {
       if (chosen === 0) {
         active[0]++;
         pending.push(mesh.get('/'));
-        await waitFor(() => mesh.upstream('authors-0').active === active[0]);
+        await until(() => mesh.upstream('authors-0').active === active[0]);
       } else {
         expect((await mesh.get('/')).json().id).toBe('authors-1');
       }
@@ -379,7 +379,7 @@ describe('circuit breaking (connectionPool)', () => {
     const authors0: Upstream = mesh.upstream('authors-0');
     authors0.behaviour = hold.behaviour;
     const first = mesh.get('/');
-    await waitFor(() => authors0.active === 1);
+    await until(() => authors0.active === 1);
     const second = mesh.get('/'); // waits for the connection
     const third = mesh.get('/'); // overflows
     const overflow = await Promise.race([second, third]);
@@ -401,10 +401,10 @@ describe('circuit breaking (connectionPool)', () => {
     authors0.behaviour = hold.behaviour;
     const clients: Array<import('node:http').ClientRequest> = [];
     const sent = Array.from({ length: 4 }, () => mesh.get('/', { onRequest: (req) => clients.push(req) }).catch(() => 'aborted'));
-    await waitFor(() => authors0.active === 1 && clients.length === 4);
+    await until(() => authors0.active === 1 && clients.length === 4);
     for (const req of clients) req.destroy();
     expect(await Promise.all(sent)).toEqual(['aborted', 'aborted', 'aborted', 'aborted']);
-    await waitFor(() => mesh.records.length === 4, 3000, 'four DC records');
+    await until(() => mesh.records.length === 4, 3000, 'four DC records');
     expect(mesh.records.map((r) => r.responseFlags)).toEqual(['DC', 'DC', 'DC', 'DC']);
     hold.release();
     // with a leaked slot this would wait forever or overflow
@@ -417,7 +417,7 @@ describe('circuit breaking (connectionPool)', () => {
     const hold = holdable();
     mesh.upstream('authors-0').behaviour = hold.behaviour;
     const held = [mesh.get('/'), mesh.get('/')];
-    await waitFor(() => mesh.upstream('authors-0').active === 2);
+    await until(() => mesh.upstream('authors-0').active === 2);
     expect((await mesh.get('/')).status).toBe(503);
     hold.release();
     expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
@@ -683,10 +683,10 @@ describe('HTTP hygiene and telemetry', () => {
     await setup({});
     const hold = holdable();
     mesh.upstream('authors-0').behaviour = hold.behaviour;
-    const aborted = mesh.get('/', { onRequest: (req) => void waitFor(() => mesh.upstream('authors-0').active === 1).then(() => req.destroy()) });
+    const aborted = mesh.get('/', { onRequest: (req) => void until(() => mesh.upstream('authors-0').active === 1).then(() => req.destroy()) });
     await expect(aborted).rejects.toThrow();
-    await waitFor(() => mesh.upstream('authors-0').cancelled === 1, 2000, 'upstream cancel');
-    await waitFor(() => mesh.records.length === 1);
+    await until(() => mesh.upstream('authors-0').cancelled === 1, 2000, 'upstream cancel');
+    await until(() => mesh.records.length === 1);
     expect(mesh.records[0]).toMatchObject({ responseCode: 0, responseFlags: 'DC' });
     hold.release();
     expect((await mesh.get('/')).status).toBe(200);

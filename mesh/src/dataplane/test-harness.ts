@@ -252,14 +252,6 @@ export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
   };
 }
 
-/** Waits for a condition with a deadline (no fixed sleeps in tests). */
-export async function waitFor(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Tallies response bodies' ids (or any key) over many requests. */
 export function tally(values: string[]): Record<string, number> {
