@@ -10,3 +10,4 @@ export { freePort, type EndpointStatus } from './runtime/supervisor';
 export type { Graph, GraphEdge, GraphNode, VersionShare } from './runtime/telemetry';
 export { chooseLocalPostgresEngine, startLocalPostgres, systemPostgresUnavailable, waitForPostgres, type LocalPostgres, type LocalPostgresEngine, type LocalPostgresOptions } from './postgres';
 export { workloadCommands, type WorkloadCommand } from './runtime/workload-commands';
+export { seededRandom } from './dataplane/random';
