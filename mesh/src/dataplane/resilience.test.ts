@@ -615,7 +615,7 @@ describe('HTTP hygiene and telemetry', () => {
       },
       hold: true,
     });
-    await waitFor(() => received === 1000, 5_000, 'the first chunk at the service');
+    await until(() => received === 1000, 5_000, 'the first chunk at the service');
     finish();
     expect((await answer).text).toBe('1500');
   });
