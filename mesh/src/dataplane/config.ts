@@ -21,7 +21,7 @@ import type {
 import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
 import { parseDuration } from './duration';
 import { compileConsistentHash, type HashPolicy } from './hashing';
-import { compileMatchBlock, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
+import { compileMatchBlock, compileRegexRewrite, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
 
 export interface MeshState {
   istio: IstioConfig;
@@ -131,13 +131,20 @@ export interface CompiledRoute {
   totalWeight: number;
   redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; code: number };
   direct?: { status: number; body: Buffer };
-  rewrite?: { uri?: string; authority?: string };
+  /** `uri` replaces the matched prefix (Envoy prefix_rewrite); `regex` is uriRegexRewrite (Envoy regex_rewrite). */
+  rewrite?: { uri?: string; authority?: string; regex?: (path: string) => string };
   timeoutMs?: number;
   retry: RetryPolicy;
   fault?: { delayMs: number; delayPercent: number; abortStatus: number; abortPercent: number };
   mirror?: { cluster: CompiledCluster; percent: number };
   requestHeaders?: CompiledHeaderOps;
   responseHeaders?: CompiledHeaderOps;
+  /**
+   * Where the destination's header operations go. One destination: Istio appends them to the route's own lists
+   * (route.go processDestination), so all removes run first, then the route's writes, then the destination's.
+   * Several: they sit on Envoy's weighted cluster, whose parser runs before the route's (WeightedClusterEntry).
+   */
+  destinationOpsAfterRoute: boolean;
   cors?: CompiledCors;
   /** Features of the rule itself (destination features add the cluster's). */
   features: readonly Feature[];
@@ -242,6 +249,14 @@ function compileHeaderOps(ops: HeaderOperations | undefined): CompiledHeaderOps 
     set: Object.entries(ops.set ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
     add: Object.entries(ops.add ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
   };
+}
+
+function compileRewrite(rewrite: HTTPRoute['rewrite']): CompiledRoute['rewrite'] {
+  if (!rewrite) return undefined;
+  const { uri, authority, uriRegexRewrite } = rewrite;
+  const regex = uriRegexRewrite?.match && uriRegexRewrite.rewrite ? compileRegexRewrite(uriRegexRewrite.match, uriRegexRewrite.rewrite) : undefined;
+  if (!uri && authority === undefined && !regex) return undefined;
+  return { uri: uri || undefined, authority, regex };
 }
 
 function percentOf(value: number | undefined): number {
@@ -523,7 +538,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       totalWeight,
       redirect,
       direct,
-      rewrite: rule.rewrite && (rule.rewrite.uri !== undefined || rule.rewrite.authority !== undefined) ? { ...rule.rewrite } : undefined,
+      rewrite: compileRewrite(rule.rewrite),
+      destinationOpsAfterRoute: routeDestinations.length === 1,
       timeoutMs,
       retry,
       fault,
@@ -599,6 +615,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
         kind: 'route',
         destinations: [{ cluster, weight: 1, features: policy.limited || policy.outlier ? ['circuitBreaker'] : [] }],
         totalWeight: 1,
+        destinationOpsAfterRoute: true,
         retry: kubernetesMode ? NO_RETRY : DEFAULT_RETRY,
         features: [],
       };

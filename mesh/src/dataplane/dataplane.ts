@@ -90,6 +90,20 @@ export const LOCAL_REPLY = {
 
 const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
 
+/** Route- and destination-level operations in Envoy's order (see `CompiledRoute.destinationOpsAfterRoute`). */
+function applyRouteHeaderOps(headers: string[], route: CompiledHeaderOps | undefined, destination: CompiledHeaderOps | undefined, destinationAfterRoute: boolean): void {
+  if (!destinationAfterRoute) {
+    applyHeaderOps(headers, destination);
+    applyHeaderOps(headers, route);
+    return;
+  }
+  if (!route || !destination) return applyHeaderOps(headers, route ?? destination);
+  // One Envoy header parser: every removal first, then the route's writes, then the destination's.
+  for (const name of [...route.remove, ...destination.remove]) removeHeader(headers, name);
+  applyHeaderOps(headers, { ...route, remove: [] });
+  applyHeaderOps(headers, { ...destination, remove: [] });
+}
+
 function applyHeaderOps(headers: string[], ops: CompiledHeaderOps | undefined): void {
   if (!ops) return;
   for (const name of ops.remove) removeHeader(headers, name);
@@ -323,6 +337,8 @@ class Exchange {
   private upstreamHeaders?: string[];
   private upstreamPath = '/';
   private corsOrigin?: string;
+  /** Route response header operations for a reply the proxy makes itself (directResponse). */
+  private answerHeaderOps?: CompiledHeaderOps;
   private faultDelayed = false;
   private tries = 0;
   private tried?: Set<string>;
@@ -509,6 +525,7 @@ class Exchange {
     if (route.kind === 'redirect') return this.redirect();
     if (route.kind === 'direct') {
       const direct = route.direct!;
+      this.answerHeaderOps = route.responseHeaders; // Envoy finalizes route response headers on direct responses too
       return this.reply(direct.status, direct.body, 'text/plain', this.faultDelayed ? 'DI' : '-');
     }
     if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
@@ -563,10 +580,13 @@ class Exchange {
     if (route.rewrite) {
       if (route.rewrite.authority !== undefined) authority = route.rewrite.authority;
       if (route.rewrite.uri !== undefined) {
-        // A prefix match has its matched prefix replaced; otherwise the whole path is replaced.
-        const prefixLength = this.block?.uriPrefixLength;
+        // Envoy prefix_rewrite: the matched prefix is replaced ("/" when the rule has no uri match, as Istio matches
+        // prefix "/" then); an exact or regex match has the whole path replaced.
+        const prefixLength = this.block ? this.block.uriPrefixLength : 1;
         path = prefixLength !== undefined ? route.rewrite.uri + path.slice(prefixLength) : route.rewrite.uri;
         if (path === '') path = '/';
+      } else if (route.rewrite.regex) {
+        path = route.rewrite.regex(path);
       }
     }
     this.upstreamPath = this.view.rawQuery ? `${path}?${this.view.rawQuery}` : path;
@@ -581,9 +601,7 @@ class Exchange {
     } else if (forwardedFor !== undefined) {
       headers.push('x-forwarded-for', forwardedFor);
     }
-    // Envoy appends the most specific level first, so route-level `set` wins over the destination's.
-    applyHeaderOps(headers, this.destination!.requestHeaders);
-    applyHeaderOps(headers, route.requestHeaders);
+    applyRouteHeaderOps(headers, route.requestHeaders, this.destination!.requestHeaders, route.destinationOpsAfterRoute);
     this.trace?.inject(headers, this.upstreamPath);
     this.upstreamHeaders = headers;
   }
@@ -781,8 +799,7 @@ class Exchange {
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
     if (this.setCookie) headers.push('set-cookie', this.setCookie);
     this.addCorsHeaders(headers);
-    applyHeaderOps(headers, this.destination!.responseHeaders);
-    applyHeaderOps(headers, this.route!.responseHeaders);
+    applyRouteHeaderOps(headers, this.route!.responseHeaders, this.destination!.responseHeaders, this.route!.destinationOpsAfterRoute);
     this.setServer(headers);
     try {
       this.res.writeHead(status, headers);
@@ -885,6 +902,7 @@ class Exchange {
     if (this.view.rawQuery && !target.includes('?')) target = `${target}?${this.view.rawQuery}`;
     const headers = ['location', `${scheme}://${host}${target}`, 'content-length', '0'];
     this.addCorsHeaders(headers);
+    applyHeaderOps(headers, this.route!.responseHeaders); // Envoy finalizes route response headers on redirects too
     this.setServer(headers);
     this.finish(redirect.code, this.faultDelayed ? 'DI' : '-');
     this.res.writeHead(redirect.code, headers).end();
@@ -910,6 +928,7 @@ class Exchange {
     const headers = contentType === undefined ? ['content-length', String(body.length)] : ['content-type', contentType, 'content-length', String(body.length)];
     headers.push(...extraHeaders);
     this.addCorsHeaders(headers);
+    applyHeaderOps(headers, this.answerHeaderOps);
     this.setServer(headers);
     this.res.writeHead(status, headers);
     const sendBody = this.view?.method !== 'HEAD';

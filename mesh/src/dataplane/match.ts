@@ -54,6 +54,24 @@ export function regexError(source: string): string | undefined {
 
 const never: StringPredicate = () => false;
 
+/**
+ * Envoy's `regex_rewrite` (from Istio's `rewrite.uriRegexRewrite`): every match in the path is replaced
+ * (RE2::GlobalReplace), `\N` in the substitution inserts group N and `\\` a backslash. undefined for a bad regex.
+ */
+export function compileRegexRewrite(pattern: string, substitution: string): ((path: string) => string) | undefined {
+  const re = compileRegex(pattern);
+  if (!re) return undefined;
+  const groups = re.groupCount();
+  const parts: Array<string | number> = [];
+  for (const [, digit, escaped, literal] of substitution.matchAll(/\\([0-9])|\\(\\)|([^\\]+|\\)/g)) {
+    parts.push(digit !== undefined ? Number(digit) : (escaped ?? literal!));
+  }
+  return (path) =>
+    re.matcher(path).replaceAll((...args: unknown[]) =>
+      parts.map((part) => (typeof part === 'number' ? (part <= groups ? String(args[part] ?? '') : '') : part)).join(''),
+    );
+}
+
 export function compileStringMatch(match: StringMatch, ignoreCase = false): StringPredicate {
   if (typeof match.exact === 'string') {
     const expected = ignoreCase ? match.exact.toLowerCase() : match.exact;
@@ -94,7 +112,7 @@ type ViewPredicate = (view: RequestView) => boolean;
 
 export interface CompiledMatchBlock {
   test: ViewPredicate;
-  /** Length of the matched uri prefix, when the block matched the uri by prefix (for `rewrite.uri`). */
+  /** Length of the matched uri prefix: the prefix match's, 1 without a uri match (Istio matches prefix "/"). */
   uriPrefixLength?: number;
   /** The uri part of Istio's route decorator (trace operation name): `prefix*`, the exact path or the regex. */
   tracePath?: string;
@@ -174,7 +192,8 @@ export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
             for (const predicate of predicates) if (!predicate(view)) return false;
             return true;
           };
-  const uriPrefixLength = block.uri && typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
+  // Without a uri match Istio's route match is prefix "/" (route.go TranslateRouteMatch): rewrite.uri replaces that "/".
+  const uriPrefixLength = !block.uri ? 1 : typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
   const uri = block.uri;
   const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
   return { test, uriPrefixLength, tracePath, name: block.name };
