@@ -7,6 +7,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 const installHints: Record<string, string> = {
   nginx: 'apt-get install -y nginx',
   chromium: 'apt-get install -y chromium',
+  prometheus: 'apt-get install -y prometheus',
+  promtool: 'apt-get install -y prometheus',
   kubectl: 'see https://kubernetes.io/docs/tasks/tools/',
 };
 

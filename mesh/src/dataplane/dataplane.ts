@@ -1017,8 +1017,8 @@ class Exchange {
   /** Request line, header block and body as received (Envoy's downstream wire bytes received, HTTP/1.1). */
   private requestWireBytes(): number {
     const raw = this.req.rawHeaders;
-    // "METHOD SP target SP HTTP/1.1 CRLF", "name: value CRLF" per header, CRLF.
-    let bytes = (this.req.method?.length ?? 3) + (this.req.url?.length ?? 1) + 13;
+    // "METHOD SP target SP HTTP/1.1 CRLF" (+12), "name: value CRLF" per header (+4), final CRLF (+2).
+    let bytes = (this.req.method?.length ?? 3) + (this.req.url?.length ?? 1) + 14;
     for (let i = 0; i < raw.length; i += 2) bytes += raw[i].length + raw[i + 1].length + 4;
     return bytes + (this.body?.received ?? 0);
   }

@@ -230,6 +230,8 @@ export class MeshTelemetry implements TelemetrySink {
     private readonly now: () => number = Date.now,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'mesh_' });
+    // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool check metrics).
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`mesh_nodejs_${name}`);
   }
 
   /**
