@@ -16,19 +16,15 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-/** The scrape config: the mesh admin's `/metrics` as job `local-mesh`, every `intervalSeconds`. */
+/**
+ * The repository's scrape config (mesh/prometheus.yml, what `npm run prometheus` uses) aimed at `target` and
+ * scraping every `intervalSeconds`.
+ */
 export function scrapeConfig(target: string, intervalSeconds: number): string {
-  return [
-    'global:',
-    `  scrape_interval: ${intervalSeconds}s`,
-    `  evaluation_interval: ${intervalSeconds}s`,
-    'scrape_configs:',
-    '  - job_name: local-mesh',
-    '    metrics_path: /metrics',
-    '    static_configs:',
-    `      - targets: ['${target}']`,
-    '',
-  ].join('\n');
+  const repoConfig = fs.readFileSync(path.resolve(__dirname, '../prometheus.yml'), 'utf8');
+  const config = repoConfig.replace("'127.0.0.1:15000'", `'${target}'`).replace(/^(\s*(scrape|evaluation)_interval:) \S+$/gm, `$1 ${intervalSeconds}s`);
+  if (!config.includes(`'${target}'`)) throw new Error('mesh/prometheus.yml no longer targets 127.0.0.1:15000');
+  return config;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   type Workload,
 } from '../model';
 
-/** Envoy's default histogram buckets (Stats::HistogramSettingsImpl::defaultBuckets), which Istio's proxies use for
+/** Envoy's default histogram buckets (source/common/stats/histogram_impl.cc, HistogramSettingsImpl::defaultBuckets), which Istio's proxies use for
  *  istio_request_duration_milliseconds, istio_request_bytes and istio_response_bytes alike. */
 export const ISTIO_DEFAULT_BUCKETS: readonly number[] = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
