@@ -81,7 +81,7 @@ async function scrapedUpTo(expected: number): Promise<number> {
     if (!sum || sum.value !== expected) return undefined;
     const [at] = await prometheus.query('max(timestamp(istio_requests_total))');
     return at.value;
-  }, 60_000, `prometheus scraping ${expected} requests`);
+  }, 60_000, `prometheus scraping ${expected} requests`, 200);
 }
 
 /** `query` evaluated at the end of the load (t1). */

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { eventually } from '@cns/service-kit/testing';
 import { freePort } from '../src/runtime/supervisor';
 
 export interface PrometheusServer {
@@ -58,19 +59,17 @@ export async function startPrometheus(target: string, intervalSeconds = 1): Prom
   throw new Error(`prometheus did not start: ${lastError || 'no output'}`);
 }
 
+/** True once prometheus answers /-/ready; false when it exited first (e.g. its port was taken) or timed out. */
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) return false;
+  const outcome = await eventually(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return 'exited';
     try {
-      const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      if (response.ok) return true;
+      return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok ? 'ready' : undefined;
     } catch {
-      // not listening yet
+      return undefined; // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
+  }, timeoutMs, 'prometheus ready', 100).catch(() => 'timeout');
+  return outcome === 'ready';
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
