@@ -191,7 +191,7 @@ class ProxyDataPlane implements DataPlane {
     } catch (error) {
       // A bug must cost one request, never the proxy.
       if (exchange) exchange.internalError(error);
-      else if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain', server: this.serverName }).end('internal proxy error\n');
+      else if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain', server: this.serverName }).end('internal proxy error');
     }
   }
 
@@ -915,7 +915,8 @@ class Exchange {
 
   /** An Envoy-style local reply: plain text, the proxy's own status. */
   private localReply(status: number, text: string, flags: string, extraHeaders?: readonly string[]): void {
-    this.reply(status, Buffer.from(`${text}\n`), 'text/plain', flags, extraHeaders);
+    // Envoy sends the text as is (e.g. 19 bytes for `no healthy upstream`), no trailing newline.
+    this.reply(status, Buffer.from(text), 'text/plain', flags, extraHeaders);
   }
 
   private reply(status: number, body: Buffer, contentType: string | undefined, flags: string, extraHeaders: readonly string[] = []): void {

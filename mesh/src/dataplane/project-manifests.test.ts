@@ -103,7 +103,7 @@ test('authors-abort-100 aborts web-api → authors calls with the file’s statu
   await projectMesh([...BASE, 'istio/faults/authors-abort-100.yaml'], { sidecarOf: 'web-api-v1' });
   const aborted = await send(mesh.port, 'http://authors:3000/api/v1/getauthor?name=x');
   expect(aborted.status).toBe(500);
-  expect(aborted.text).toBe('fault filter abort\n');
+  expect(aborted.text).toBe('fault filter abort');
   const articles = await send(mesh.port, 'http://articles:8080/api/v1/getall');
   expect(articles.json().id).toBe('articles-0');
   expect(mesh.records.map((r) => [r.destinationServiceName, r.responseCode, r.responseFlags])).toEqual([

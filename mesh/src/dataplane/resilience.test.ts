@@ -104,7 +104,7 @@ describe('fault injection', () => {
     await setup({ http: [{ fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }, route: [authorsRoute] }] });
     const res = await mesh.get('/');
     expect(res.status).toBe(503);
-    expect(res.text).toBe(`${LOCAL_REPLY.faultAbort}\n`);
+    expect(res.text).toBe(LOCAL_REPLY.faultAbort);
     expect(mesh.upstream('authors-0').hits).toBe(0);
     expect(mesh.records.at(-1)).toMatchObject({ responseCode: 503, responseFlags: 'FI', virtualService: 'edge', features: ['fault'] });
   });
@@ -168,7 +168,7 @@ describe('timeouts and retries', () => {
     const started = performance.now();
     const res = await mesh.get('/');
     expect(res.status).toBe(504);
-    expect(res.text).toBe(`${LOCAL_REPLY.timeout}\n`);
+    expect(res.text).toBe(LOCAL_REPLY.timeout);
     expect(performance.now() - started).toBeGreaterThanOrEqual(95);
     expect(mesh.records.at(-1)).toMatchObject({ responseFlags: 'UT', features: ['timeout'] });
     await until(() => mesh.upstream('authors-0').cancelled === 1, 2000, 'upstream cancel');
@@ -232,7 +232,7 @@ describe('timeouts and retries', () => {
     mesh.upstream('authors-0').behaviour = hold.behaviour;
     const res = await mesh.get('/pertry');
     expect(res.status).toBe(504);
-    expect(res.text).toBe(`${LOCAL_REPLY.timeout}\n`);
+    expect(res.text).toBe(LOCAL_REPLY.timeout);
     expect(mesh.records.at(-1)?.responseFlags).toBe('UT,URX');
     // 5 retries × 100 ms would outlast the 150 ms route timeout: the route timeout answers (UT, not UT,URX)
     const bounded = await mesh.get('/bounded');
@@ -263,7 +263,7 @@ describe('timeouts and retries', () => {
     mesh.endpoints[0].port = await deadPort();
     const res = await mesh.get('/');
     expect(res.status).toBe(503);
-    expect(res.text).toBe(`${LOCAL_REPLY.connectFailure}\n`);
+    expect(res.text).toBe(LOCAL_REPLY.connectFailure);
     expect(mesh.records.at(-1)?.responseFlags).toBe('UF,URX');
     expect((await mesh.get('/noretry')).status).toBe(503);
     expect(mesh.records.at(-1)?.responseFlags).toBe('UF');
@@ -274,7 +274,7 @@ describe('timeouts and retries', () => {
     mesh.upstream('authors-0').behaviour = (req) => req.socket.destroy();
     const res = await mesh.get('/');
     expect(res.status).toBe(503);
-    expect(res.text).toBe(`${LOCAL_REPLY.reset}\n`);
+    expect(res.text).toBe(LOCAL_REPLY.reset);
     expect(mesh.records.at(-1)?.responseFlags).toBe('UC');
   });
 });
@@ -384,7 +384,7 @@ describe('circuit breaking (connectionPool)', () => {
     const third = mesh.get('/'); // overflows
     const overflow = await Promise.race([second, third]);
     expect(overflow.status).toBe(503);
-    expect(overflow.text).toBe(`${LOCAL_REPLY.overflow}\n`);
+    expect(overflow.text).toBe(LOCAL_REPLY.overflow);
     expect(overflow.headers['x-envoy-overloaded']).toBe('true');
     expect(mesh.records.at(-1)).toMatchObject({ responseFlags: 'UO', features: ['circuitBreaker'] });
     expect(authors0.hits).toBe(1); // the queued request has not reached the upstream yet
@@ -508,7 +508,7 @@ describe('outlier detection', () => {
     await mesh.get('/');
     await mesh.get('/');
     const res = await mesh.get('/');
-    expect(res.text).toBe(`${LOCAL_REPLY.noHealthyUpstream}\n`);
+    expect(res.text).toBe(LOCAL_REPLY.noHealthyUpstream);
     expect(mesh.records.at(-1)?.responseFlags).toBe('UH');
   });
 });
@@ -579,7 +579,7 @@ describe('HTTP hygiene and telemetry', () => {
     await mesh.dataPlane.close();
     const closed = await mesh.get('/');
     expect(closed.status).toBe(503);
-    expect(closed.text).toBe('proxy is shutting down\n');
+    expect(closed.text).toBe('proxy is shutting down');
   });
 
   test('request bodies are forwarded (fixed length, chunked, expect: 100-continue) and a retry replays them', async () => {

@@ -317,7 +317,7 @@ describe('weights and subsets', () => {
     for (const path of ['/v3', '/v1']) {
       const res = await mesh.get(path);
       expect(res.status).toBe(503);
-      expect(res.text).toBe('no healthy upstream\n');
+      expect(res.text).toBe('no healthy upstream');
       expect(mesh.records.at(-1)).toMatchObject({ responseFlags: 'UH', destinationWorkload: 'unknown', destinationServiceName: 'web-api' });
     }
     mesh.endpoints[0].ready = true; // the live endpoint view is read per request
