@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { K8sObject, MeshHandle, VirtualService } from '@cns/mesh';
 import { binomialBounds } from '@cns/service-kit/testing';
 import YAML from 'yaml';
-import { ResultTable, repoRoot, eventually, type ResultRow, quantile, readyEndpoints, runBatch, runLoad, startStack, achievedRate, type Sample, type Stack } from '../src';
+import { ResultTable, repoRoot, eventually, type ResultRow, quantile, readyEndpoints, runClosedLoop, runOpenLoop, startStack, achievedRate, type Sample, type Stack } from '../src';
 
 interface Article {
   id: string;
@@ -41,7 +41,7 @@ beforeAll(async () => {
   mesh = stack.mesh;
   // Warm-up (JIT, connection pools, web-api's last good answer), so the first scenario measures the stack
   // rather than its first seconds.
-  await runBatch(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 8);
+  await runClosedLoop(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 8);
 }, 180_000);
 
 afterAll(async () => {
@@ -111,7 +111,7 @@ describe('reliability under load and faults, through the local mesh', () => {
     table.run('authors down (process killed)', async (row) => {
       const webApiPid = pidOf('web-api-v1');
       await crash('authors');
-      const samples = await runLoad({ baseUrl: mesh.gatewayUrl, request: { path: GETMULTIPLE }, ratePerSecond: 50, count: 150, timeoutMs: 5000 });
+      const samples = await runOpenLoop({ baseUrl: mesh.gatewayUrl, request: { path: GETMULTIPLE }, ratePerSecond: 50, count: 150, timeoutMs: 5000 });
       const bad = samples.filter((s) => {
         const articles = articlesOf(s);
         return s.status !== 200 || articles?.length !== 5 || !authorsEmpty(articles);
@@ -125,7 +125,7 @@ describe('reliability under load and faults, through the local mesh', () => {
       await eventually(() => (readyEndpoints(mesh, 'authors').length > 0 ? true : undefined), CRASH_BACKOFF_MS + 20_000, 'authors ready again');
       const after = await eventually(
         async () => {
-          const [sample] = await runBatch(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
+          const [sample] = await runClosedLoop(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
           const articles = articlesOf(sample);
           return sample.status === 200 && articles && authorsFilled(articles) ? sample : undefined;
         },
@@ -141,7 +141,7 @@ describe('reliability under load and faults, through the local mesh', () => {
     table.run('articles down (process killed)', async (row) => {
       // web-api v1 has answered before (the scenarios above), so it holds a last good list.
       await crash('articles');
-      const samples = await runLoad({ baseUrl: mesh.gatewayUrl, request: { path: GETMULTIPLE }, ratePerSecond: 50, count: 150, timeoutMs: 5000 });
+      const samples = await runOpenLoop({ baseUrl: mesh.gatewayUrl, request: { path: GETMULTIPLE }, ratePerSecond: 50, count: 150, timeoutMs: 5000 });
       const bad = samples.filter((s) => {
         if (s.status === 200) return s.headers['x-web-api-stale'] !== 'true' || articlesOf(s)?.length !== 5;
         if (s.status === 503) {
@@ -162,7 +162,7 @@ describe('reliability under load and faults, through the local mesh', () => {
       await eventually(() => (readyEndpoints(mesh, 'articles').length > 0 ? true : undefined), CRASH_BACKOFF_MS + 20_000, 'articles ready again');
       const fresh = await eventually(
         async () => {
-          const [sample] = await runBatch(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
+          const [sample] = await runClosedLoop(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
           return sample.status === 200 && sample.headers['x-web-api-stale'] === undefined ? sample : undefined;
         },
         10_000,
@@ -181,7 +181,7 @@ describe('reliability under load and faults, through the local mesh', () => {
       mesh.applyFile(file);
       mesh.applyObjects([ingressWithGetmultipleTo({ subset: 'v2' })]);
       try {
-        const samples = await runBatch(mesh.gatewayUrl, 2000, { path: GETMULTIPLE }, 16);
+        const samples = await runClosedLoop(mesh.gatewayUrl, 2000, { path: GETMULTIPLE }, 16);
         const parsed = samples.map(articlesOf);
         const notOk = samples.filter((s, i) => s.status !== 200 || parsed[i]?.length !== 10 || s.headers['x-web-api-version'] !== 'v2');
         const empty = parsed.filter((a) => a && a.length > 0 && authorsEmpty(a)).length;
@@ -203,7 +203,7 @@ describe('reliability under load and faults, through the local mesh', () => {
     table.run('fault file authors-delay 3 s', async (row) => {
       mesh.applyFile('istio/faults/authors-delay.yaml');
       try {
-        const samples = await runBatch(mesh.gatewayUrl, 120, { path: GETMULTIPLE }, 20, 5000);
+        const samples = await runClosedLoop(mesh.gatewayUrl, 120, { path: GETMULTIPLE }, 20, 5000);
         const bad = samples.filter((s) => {
           const articles = articlesOf(s);
           return s.status !== 200 || articles?.length !== 5 || !authorsEmpty(articles);
@@ -240,7 +240,7 @@ describe('reliability under load and faults, through the local mesh', () => {
       mesh.applyObjects([ingressWithGetmultipleTo({})]);
       try {
         // Within the first ejection (baseEjectionTime 30 s): at most 20 s of requests.
-        const samples = await runBatch(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 4, 5000, 20_000);
+        const samples = await runClosedLoop(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 4, 5000, 20_000);
         const failed = samples.filter((s) => s.status !== 200);
         const half = Math.floor(samples.length / 2);
         const lateFailures = samples.slice(half).filter((s) => s.status !== 200).length;
@@ -265,7 +265,7 @@ describe('reliability under load and faults, through the local mesh', () => {
       mesh.applyFile('istio/faults/authors-delay.yaml');
       try {
         // 300 requests at once against a pool of 100 connections + 10 pending.
-        const samples = await runBatch(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 300, 10_000);
+        const samples = await runClosedLoop(mesh.gatewayUrl, 300, { path: GETMULTIPLE }, 300, 10_000);
         const overflow = samples.filter((s) => s.status === 503 && s.body.includes('overflow'));
         const other = samples.filter((s) => s.status !== 200 && !overflow.includes(s));
         score(row, samples, other);
@@ -275,7 +275,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         expect(overflow.length).toBeLessThan(samples.length);
         // Rejected requests are answered at once, not after waiting for a slot.
         expect(p99(overflow)).toBeLessThan(p99(samples.filter((s) => s.status === 200)));
-        const [after] = await runBatch(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
+        const [after] = await runClosedLoop(mesh.gatewayUrl, 1, { path: GETMULTIPLE });
         expect(after.status).toBe(200);
       } finally {
         restoreBaseConfig();
@@ -298,7 +298,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     };
-    const reads = runLoad({
+    const reads = runOpenLoop({
       baseUrl: mesh.gatewayUrl,
       request: { path: GETMULTIPLE },
       ratePerSecond: RATE,
@@ -309,7 +309,7 @@ describe('reliability under load and faults, through the local mesh', () => {
       },
     });
     // Writes at the same time: every create answered 201 must be stored.
-    const writes = runLoad({
+    const writes = runOpenLoop({
       baseUrl: mesh.gatewayUrl,
       request: (i) => ({
         method: 'POST',
@@ -338,7 +338,7 @@ describe('reliability under load and faults, through the local mesh', () => {
     // Every created article is in the articles service afterwards (asked directly, on its own port).
     const created = writeSamples.filter((s) => s.status === 201).map((s) => (JSON.parse(s.body) as { id: string }).id);
     const articlesPort = readyEndpoints(mesh, 'articles')[0].port;
-    const lookups = await runBatch(`http://127.0.0.1:${articlesPort}`, created.length, (i) => ({ path: `/articles/v1/getone?id=${encodeURIComponent(created[i])}` }), 8);
+    const lookups = await runClosedLoop(`http://127.0.0.1:${articlesPort}`, created.length, (i) => ({ path: `/articles/v1/getone?id=${encodeURIComponent(created[i])}` }), 8);
     const missing = lookups.filter((s) => s.status !== 200).length;
     const failedWrites = writeSamples.length - created.length;
     table.rows.push({

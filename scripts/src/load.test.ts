@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError } from './errors';
-import { formatSummary, parseBounded, runLoad, versionShares, type LoadSummary } from './load';
+import { formatSummary, parseBounded, runClosedLoop, runLoad, runOpenLoop, versionShares, type LoadSummary, type Sample } from './load';
 
 /** A stand-in for getmultiple: every third answer is v2, every tenth a 503. */
 function fakeApp(): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
@@ -67,6 +67,38 @@ describe('runLoad', () => {
     await expect(runLoad({ url: 'getmultiple', count: 1, rate: 0, durationSec: 0, concurrency: 1, timeoutMs: 1000 })).rejects.toThrow(
       new UserError('not a URL: "getmultiple"'),
     );
+  });
+});
+
+describe('runOpenLoop / runClosedLoop (the reliability suite\'s load)', () => {
+  it('the open loop sends on its schedule, keeps samples in start order with status, headers and body', async () => {
+    const app = await fakeApp();
+    try {
+      const base = new URL(app.url);
+      const samples = await runOpenLoop({ baseUrl: base.origin, request: { path: base.pathname }, ratePerSecond: 100, count: 20 });
+      expect(samples.map((s) => s.status)).toEqual(Array.from({ length: 20 }, (_, i) => ((i + 1) % 10 === 0 ? 503 : 200)));
+      expect(samples.every((s, i) => s.body === '[]' && s.headers['x-web-api-version'] && (i === 0 || s.startedAtMs >= samples[i - 1]!.startedAtMs))).toBe(true);
+      // Request i is not sent before it is due (i × 10 ms).
+      expect(samples.every((s, i) => s.startedAtMs >= i * 10 - 1)).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('streams samples without keeping them, and the closed loop stops at its duration', async () => {
+    const app = await fakeApp();
+    try {
+      const base = new URL(app.url);
+      const seen: Sample[] = [];
+      expect(await runOpenLoop({ baseUrl: base.origin, request: { path: base.pathname }, ratePerSecond: 200, count: 12, onSample: (s) => seen.push(s), keepSamples: false })).toEqual([]);
+      expect(seen).toHaveLength(12);
+      const closed = await runClosedLoop(base.origin, 100_000, { path: base.pathname }, 2, 5000, 300);
+      expect(closed.length).toBeGreaterThan(0);
+      expect(closed.length).toBeLessThan(100_000);
+      expect(Math.max(...closed.map((s) => s.startedAtMs))).toBeLessThan(300);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -1,10 +1,173 @@
 /**
- * Bounded demo traffic against getmultiple: at most `count` requests, at most `rate` per second, stopping at
- * `duration`, with a summary of status codes and of the web-api version that answered (`x-web-api-version`).
+ * The one HTTP load generator of the repository, on Node's http/https with keep-alive agents:
+ * - an open loop (`runOpenLoop`: requests start on a fixed schedule, not when the previous one ends, so a slow or
+ *   stuck upstream shows up as latency and failures instead of silently lowering the rate) and a closed loop
+ *   (`runClosedLoop`: a number of requests with a bound on those in flight), used by the reliability suite;
+ * - the `load` command's bounded demo traffic against getmultiple (`runLoad`: at most `count` requests, at most
+ *   `rate` per second, stopping at `duration`, with a summary of status codes and of the web-api version that
+ *   answered, `x-web-api-version`).
  */
 import http from 'node:http';
 import https from 'node:https';
 import { UserError } from './errors';
+
+export interface Sample {
+  /** HTTP status; 0 when the request failed without an answer (connection error, client timeout). */
+  status: number;
+  latencyMs: number;
+  /** Start time relative to the start of the run. */
+  startedAtMs: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+  error?: string;
+}
+
+export interface RequestSpec {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface OpenLoopOptions {
+  /** Base URL, e.g. the mesh's gateway URL (http or https). */
+  baseUrl: string;
+  /** The request to send; a function gets the request's index (0-based). */
+  request: RequestSpec | ((index: number) => RequestSpec);
+  ratePerSecond: number;
+  /** Stop scheduling after this many requests or this long, whichever comes first (at least one of the two). */
+  count?: number;
+  durationMs?: number;
+  /** Requests in flight at most; a request due while the limit is reached waits (and its latency counts from its due time). */
+  maxInFlight?: number;
+  /** Client-side deadline per request; an answer later than this is a failure (status 0). */
+  timeoutMs?: number;
+  /** Called once for each request as it is scheduled (e.g. to restart a workload at a given moment). */
+  onTick?: (index: number, elapsedMs: number) => void;
+  /** Called with each sample as its answer arrives (e.g. a progress bar, or a summary without keeping samples). */
+  onSample?: (sample: Sample, index: number) => void;
+  /** Keep every sample (with its body) for the result; false for long runs that only need onSample. Default true. */
+  keepSamples?: boolean;
+}
+
+/** A keep-alive agent for `baseUrl`'s protocol, with at most `maxSockets` connections. */
+export function agentFor(baseUrl: string, maxSockets: number): http.Agent {
+  return new (new URL(baseUrl).protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets });
+}
+
+/** One request with its own deadline; never rejects. */
+export function sendRequest(baseUrl: string, spec: RequestSpec, agent: http.Agent, timeoutMs = 10_000): Promise<Omit<Sample, 'startedAtMs'>> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (sample: Omit<Sample, 'latencyMs' | 'startedAtMs'>): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ ...sample, latencyMs: performance.now() - started });
+    };
+    const url = new URL(spec.path, baseUrl);
+    const request = (url.protocol === 'https:' ? https : http).request(
+      { host: url.hostname, port: url.port, path: spec.path, method: spec.method ?? 'GET', headers: spec.headers, agent },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => done({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }));
+        response.on('error', (error) => done({ status: 0, body: '', headers: {}, error: error.message }));
+      },
+    );
+    const timer = setTimeout(() => {
+      request.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    request.on('error', (error: NodeJS.ErrnoException) => done({ status: 0, body: '', headers: {}, error: error.code ?? error.message }));
+    if (spec.body !== undefined) request.end(spec.body);
+    else request.end();
+  });
+}
+
+/**
+ * Open loop: request i is due at i / ratePerSecond, whether or not earlier ones have answered. Returns every
+ * sample in start order (none with keepSamples: false).
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<Sample[]> {
+  const { ratePerSecond } = options;
+  if (options.count === undefined && options.durationMs === undefined) throw new Error('runOpenLoop needs a count or a duration');
+  const dueWithinDuration = options.durationMs === undefined ? Infinity : Math.ceil((options.durationMs * ratePerSecond) / 1000);
+  const count = Math.min(options.count ?? Infinity, dueWithinDuration);
+  const maxInFlight = options.maxInFlight ?? 256;
+  const agent = agentFor(options.baseUrl, maxInFlight);
+  const keep = options.keepSamples ?? true;
+  const requestFor = typeof options.request === 'function' ? options.request : () => options.request as RequestSpec;
+  const samples: Sample[] = keep ? new Array(count) : [];
+  const started = performance.now();
+  let inFlight = 0;
+  const slotWaiters: Array<() => void> = [];
+  const running: Array<Promise<void>> = [];
+  try {
+    for (let index = 0; index < count; index++) {
+      const dueAt = (index * 1000) / ratePerSecond;
+      const wait = dueAt - (performance.now() - started);
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      while (inFlight >= maxInFlight) await new Promise<void>((resolve) => slotWaiters.push(resolve));
+      options.onTick?.(index, performance.now() - started);
+      inFlight++;
+      const startedAtMs = performance.now() - started;
+      // Latency counts from the scheduled time: waiting for a free slot is the system's fault, not the client's.
+      const queuedMs = Math.max(0, startedAtMs - dueAt);
+      running.push(
+        sendRequest(options.baseUrl, requestFor(index), agent, options.timeoutMs).then((answer) => {
+          const sample = { ...answer, latencyMs: answer.latencyMs + queuedMs, startedAtMs };
+          if (keep) samples[index] = sample;
+          options.onSample?.(sample, index);
+          inFlight--;
+          slotWaiters.shift()?.();
+        }),
+      );
+    }
+    await Promise.all(running);
+  } finally {
+    agent.destroy();
+  }
+  return samples.filter((s) => s !== undefined);
+}
+
+/**
+ * `count` requests with at most `concurrency` in flight (closed loop: as fast as the system answers). With
+ * `durationMs`, no request starts after that time (the result is shorter than `count`).
+ */
+export async function runClosedLoop(
+  baseUrl: string,
+  count: number,
+  request: RequestSpec | ((index: number) => RequestSpec),
+  concurrency = 8,
+  timeoutMs = 10_000,
+  durationMs = Number.POSITIVE_INFINITY,
+  onSample?: (sample: Sample, index: number) => void,
+  keepSamples = true,
+): Promise<Sample[]> {
+  const agent = agentFor(baseUrl, concurrency);
+  const requestFor = typeof request === 'function' ? request : () => request;
+  const samples: Sample[] = keepSamples ? new Array(count) : [];
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count && performance.now() - started < durationMs) {
+      const index = next++;
+      const startedAtMs = performance.now() - started;
+      const sample = { ...(await sendRequest(baseUrl, requestFor(index), agent, timeoutMs)), startedAtMs };
+      if (keepSamples) samples[index] = sample;
+      onSample?.(sample, index);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  } finally {
+    agent.destroy();
+  }
+  return samples.filter((s) => s !== undefined);
+}
+
+// ---------------------------------------------------------------- the load command
 
 export const VERSION_HEADER = 'x-web-api-version';
 
@@ -49,27 +212,6 @@ export function parseBounded(flag: string, text: string, limits: { min: number; 
   return value;
 }
 
-interface Outcome {
-  key: string;
-  version?: string;
-}
-
-function requestOnce(url: URL, agent: http.Agent, timeoutMs: number): Promise<Outcome> {
-  const client = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve) => {
-    const req = client.get(url, { agent, headers: { accept: 'application/json' } }, (res) => {
-      const version = res.headers[VERSION_HEADER];
-      res.resume(); // the body does not matter, but must be drained for keep-alive
-      res.on('end', () =>
-        resolve({ key: String(res.statusCode), version: Array.isArray(version) ? version[0] : version }),
-      );
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ key: `error ${err.code ?? err.message}` }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ key: `error ${err.code ?? err.message}` }));
-  });
-}
-
 export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   let url: URL;
   try {
@@ -77,40 +219,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   } catch {
     throw new UserError(`not a URL: "${options.url}"`);
   }
-  const agent = new (url.protocol === 'https:' ? https.Agent : http.Agent)({
-    keepAlive: true,
-    maxSockets: options.concurrency,
-  });
   const start = Date.now();
-  const deadline = options.durationSec > 0 ? start + options.durationSec * 1000 : Infinity;
   const summary: LoadSummary = { sent: 0, elapsedMs: 0, outcomes: {}, versions: {}, stoppedBy: 'count' };
   let done = 0;
-
-  // Each worker takes the next ticket; with a rate, ticket i may start at start + i / rate seconds.
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      if (summary.sent >= options.count) return;
-      const ticket = summary.sent;
-      const due = options.rate > 0 ? start + (ticket * 1000) / options.rate : Date.now();
-      if (due >= deadline || Date.now() >= deadline) {
-        summary.stoppedBy = 'duration';
-        return;
-      }
-      summary.sent += 1;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait)); // pacing, not synchronisation
-      const outcome = await requestOnce(url, agent, options.timeoutMs);
-      summary.outcomes[outcome.key] = (summary.outcomes[outcome.key] ?? 0) + 1;
-      if (outcome.version) summary.versions[outcome.version] = (summary.versions[outcome.version] ?? 0) + 1;
-      done += 1;
-      options.onProgress?.(done);
-    }
+  const onSample = (sample: Sample): void => {
+    const key = sample.status === 0 ? `error ${sample.error ?? 'no answer'}` : String(sample.status);
+    summary.outcomes[key] = (summary.outcomes[key] ?? 0) + 1;
+    const header = sample.headers[VERSION_HEADER];
+    const version = Array.isArray(header) ? header[0] : header;
+    if (version) summary.versions[version] = (summary.versions[version] ?? 0) + 1;
+    done += 1;
+    options.onProgress?.(done);
   };
-  try {
-    await Promise.all(Array.from({ length: options.concurrency }, worker));
-  } finally {
-    agent.destroy();
-  }
+  const request: RequestSpec = { path: url.pathname + url.search, headers: { accept: 'application/json' } };
+  const durationMs = options.durationSec > 0 ? options.durationSec * 1000 : undefined;
+  // With a rate: the open loop (at most `concurrency` in flight); without: as fast as `concurrency` allows.
+  await (options.rate > 0
+    ? runOpenLoop({ baseUrl: url.origin, request, ratePerSecond: options.rate, count: options.count, durationMs, maxInFlight: options.concurrency, timeoutMs: options.timeoutMs, onSample, keepSamples: false })
+    : runClosedLoop(url.origin, options.count, request, options.concurrency, options.timeoutMs, durationMs, onSample, false));
+  summary.sent = done;
+  if (done < options.count) summary.stoppedBy = 'duration';
   summary.elapsedMs = Date.now() - start;
   return summary;
 }
