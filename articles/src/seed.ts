@@ -1,4 +1,4 @@
-import type { ArticleInput, MemoryArticleStore } from './store';
+import type { ArticleInput } from './store';
 
 /**
  * Sample articles written for this project, oldest first (the last one is the newest). Every author here
@@ -20,15 +20,3 @@ export const seedArticles: readonly ArticleInput[] = [
   { title: 'Canary releases from 10 % to 100 % in four commits', url: 'https://milo-brandt.example/canary', author: 'Milo Brandt' },
   { title: 'One source, two Deployments: versioning a backend', url: 'https://tomasferreira.example/two-versions', author: 'Tomas Ferreira' },
 ];
-
-/**
- * Fills a store: `extra` generated articles first (older, for growth benchmarks), then the sample articles
- * (newest), so the front page still shows the hand-written ones.
- */
-export function seedStore(store: MemoryArticleStore, extra = 0): void {
-  const authors = [...new Set(seedArticles.map((a) => a.author))];
-  for (let i = 1; i <= extra; i++) {
-    store.add({ title: `Generated article ${i}`, url: `https://articles.example/generated/${i}`, author: authors[i % authors.length]! });
-  }
-  for (const article of seedArticles) store.add(article);
-}

@@ -53,9 +53,10 @@ async function main(): Promise<void> {
     .option('--istio <paths...>', 'Istio files or folders active at start', ['istio/base'])
     .option('--no-watch', 'do not reload changed Istio files')
     .option('--root <dir>', 'repository root (default: the repository of this mesh)')
+    .option('--data-dir <dir>', 'where the postgres workload keeps its data (env MESH_DATA_DIR, default <root>/.data; npm run db:reset empties it)')
     .option('--trace-sampling <percent>', 'percentage of new traces recorded, 0-100 (env MESH_TRACE_SAMPLING, default 100)', percent)
     .parse();
-  const opts = program.opts<{ istio: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string; traceSampling?: number }>();
+  const opts = program.opts<{ istio: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string; dataDir?: string; traceSampling?: number }>();
   // commander maps both --no-istio and --istio <paths> to `istio`: an array means paths were given.
   const raw = program.opts() as { istio: boolean | string[] };
   const istioEnabled = raw.istio !== false && process.env.MESH_NO_ISTIO !== '1';
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
 
   const mesh = await startMesh({
     root: opts.root,
+    // Kept across restarts, unlike startMesh()'s default temporary folder.
+    dataDir: opts.dataDir ?? (process.env.MESH_DATA_DIR || '.data'),
     gatewayPort: opts.gatewayPort,
     adminPort: opts.adminPort,
     istio: istioEnabled,

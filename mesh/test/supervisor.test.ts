@@ -233,8 +233,19 @@ describe('topology from the repository k8s/ manifests', () => {
     expect(v2.command.argv).toEqual(['node', 'web-api-v2/dist/server.js']);
   });
 
-  it('starts the services a workload calls before it', () => {
+  it('runs the postgres StatefulSet with the Secret\'s credentials and gives articles a DATABASE_URL built from them', () => {
+    const postgres = topology.workloads.find((w) => w.workload.name === 'postgres')!;
+    expect(postgres).toMatchObject({ stateful: true, readinessKind: 'postgres' });
+    expect(postgres.workload).toMatchObject({ app: 'postgres', version: 'v1', serviceAccount: 'postgres', replicas: 1 });
+    expect(postgres.env).toMatchObject({ POSTGRES_USER: 'articles', POSTGRES_DB: 'articles', POSTGRES_PASSWORD: expect.any(String) });
+    const articles = topology.workloads.find((w) => w.workload.name === 'articles')!;
+    // $(VAR) expanded from the variables above it, as the kubelet does.
+    expect(articles.env.DATABASE_URL).toBe(`postgres://articles:${postgres.env.POSTGRES_PASSWORD}@postgres:5432/articles`);
+    expect(articles.stateful).toBe(false);
+  });
+
+  it('starts the services a workload calls before it (postgres before articles: its URL names it)', () => {
     const groups = startOrder(topology.workloads, topology.services).map((g) => g.map((s) => s.workload.name).sort());
-    expect(groups).toEqual([['articles', 'authors', 'web-app'], ['web-api-v1', 'web-api-v2']]);
+    expect(groups).toEqual([['authors', 'postgres', 'web-app'], ['articles'], ['web-api-v1', 'web-api-v2']]);
   });
 });

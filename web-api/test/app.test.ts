@@ -5,6 +5,14 @@ import request from 'supertest';
 import { deadUrl, json, listen, type Upstream } from './upstreams';
 import { createWebApiApp } from '../src/app';
 import type { WebApiVersion } from '../src/versions';
+import { articlesDatabase, type ArticlesDatabase } from '../../articles/test/database';
+
+// articles stores its articles in PostgreSQL: one local server for this file, a fresh database per test.
+let database: ArticlesDatabase;
+beforeAll(async () => {
+  database = await articlesDatabase();
+}, 90_000);
+afterAll(() => database?.stop());
 
 const upstreams: Upstream[] = [];
 async function start(handler: Parameters<typeof listen>[0]): Promise<Upstream> {
@@ -70,7 +78,7 @@ describe('web-api against the real articles and authors services', () => {
     ['v1', 5],
     ['v2', 10],
   ] as const)('%s returns %i articles, newest first, with author fields and its version header', async (version, count) => {
-    const articles = await start(createArticlesApp());
+    const articles = await start(createArticlesApp({ store: await database.fresh() }));
     const authors = await start(createAuthorsApp());
     const app = webApi(version, articles.url, authors.url);
     const res = await request(app).get('/web-api/v1/getmultiple').expect(200);
@@ -90,7 +98,7 @@ describe('web-api against the real articles and authors services', () => {
   });
 
   it('creates an article through articles, which then shows first', async () => {
-    const articles = await start(createArticlesApp());
+    const articles = await start(createArticlesApp({ store: await database.fresh() }));
     const authors = await start(createAuthorsApp());
     const app = webApi('v1', articles.url, authors.url);
     const created = await request(app)
@@ -103,7 +111,7 @@ describe('web-api against the real articles and authors services', () => {
   });
 
   it("passes articles' 400 back, naming the field", async () => {
-    const articles = await start(createArticlesApp());
+    const articles = await start(createArticlesApp({ store: await database.fresh() }));
     const app = webApi('v1', articles.url, await deadUrl());
     const res = await request(app).post('/web-api/v1/create').send({ title: 'x', url: 'nope', author: 'a' }).expect(400);
     expect(res.body).toEqual({ error: 'bad_request', message: 'url: must be an http(s) URL', field: 'url' });

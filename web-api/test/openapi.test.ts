@@ -6,11 +6,19 @@ import addFormats from 'ajv-formats';
 import request from 'supertest';
 import { createWebApiApp } from '../src/app';
 import { listen, type Upstream } from './upstreams';
+import { articlesDatabase, type ArticlesDatabase } from '../../articles/test/database';
+
+// articles stores its articles in PostgreSQL: one local server for this file, a fresh database per test.
+let database: ArticlesDatabase;
+beforeAll(async () => {
+  database = await articlesDatabase();
+}, 90_000);
+afterAll(() => database?.stop());
 
 let articles: Upstream;
 let authors: Upstream;
 beforeAll(async () => {
-  articles = await listen(createArticlesApp());
+  articles = await listen(createArticlesApp({ store: await database.fresh() }));
   authors = await listen(createAuthorsApp());
 });
 afterAll(async () => {

@@ -6,6 +6,14 @@ import { spawnNode, waitForListening, type SpawnedProcess } from '@cns/service-k
 import http from 'node:http';
 import { builtServer } from '../../service-kit/test/built-server';
 import { listen, type Upstream } from './upstreams';
+import { articlesDatabase, type ArticlesDatabase } from '../../articles/test/database';
+
+// articles stores its articles in PostgreSQL: one local server for this file, a fresh database per test.
+let database: ArticlesDatabase;
+beforeAll(async () => {
+  database = await articlesDatabase();
+}, 90_000);
+afterAll(() => database?.stop());
 
 // Spawning Node processes (or Chromium) takes seconds on a loaded 2-core machine.
 jest.setTimeout(60_000);
@@ -41,7 +49,7 @@ it.each([
   ['web-api-v1', 'v1', 5],
   ['web-api-v2', 'v2', 10],
 ] as const)('%s reaches http://articles:8080 and http://authors:3000 through HTTP_PROXY', async (workspace, version, count) => {
-  const articles = await listen(createArticlesApp());
+  const articles = await listen(createArticlesApp({ store: await database.fresh() }));
   const authors = await listen(createAuthorsApp());
   upstreams.push(articles, authors);
   const proxy = await meshLikeProxy({ 'articles:8080': articles.url, 'authors:3000': authors.url });

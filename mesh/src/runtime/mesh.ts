@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
 import { createTracing } from '../dataplane/tracing';
@@ -17,6 +18,7 @@ import { createAdminServer, loadFileForApply } from './admin';
 import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from './config-store';
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
 import { type Graph, MeshTelemetry } from './telemetry';
+import { createTcpHop, rewriteEnv, tcpTargetsIn, type TcpHop } from './tcp-hop';
 import { buildTopology, startOrder, type Topology } from './topology';
 import { OtlpSpanExport, otlpTracesUrl } from './otlp-export';
 import { TraceStore } from './traces';
@@ -45,6 +47,12 @@ export interface MeshOptions {
   probe?: Partial<ProbePolicy>;
   backoff?: Partial<BackoffPolicy>;
   stopTimeoutMs?: number;
+  /**
+   * Where stateful workloads (the postgres StatefulSet) keep their data. `npm start` passes `<root>/.data` (env
+   * MESH_DATA_DIR overrides it), so the data survives restarts. Default: a temporary folder deleted by stop(), so
+   * tests and benchmarks start from the sample data and never share a database.
+   */
+  dataDir?: string;
   /** Randomness for weights and fault percentages (seed it in tests). */
   random?: () => number;
   /** Percentage of new traces the proxies record (0–100; an incoming sampled flag wins). Default env MESH_TRACE_SAMPLING, else 100. */
@@ -166,6 +174,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   const gatewayPort = portFrom(options.gatewayPort, 'GATEWAY_PORT', 8080);
   const adminPort = portFrom(options.adminPort, 'MESH_ADMIN_PORT', 15000);
   const istioPaths = options.istioPaths ?? ['istio/base'];
+  const temporaryData = options.dataDir === undefined;
+  const dataDir = options.dataDir ? path.resolve(root, options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-data-'));
+  // The system Postgres server runs as the unprivileged postgres user when the mesh is root: let it pass through.
+  if (temporaryData) fs.chmodSync(dataDir, 0o711);
   const traceSampling = samplingFrom(options.traceSampling);
   let traces: TraceStore;
   try {
@@ -240,11 +252,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
       process.stdout.write(`[${id}] ${line}\n`);
     });
   const sidecarUrls = new Map<string, string>();
+  /** Per workload: env values rewritten to reach TCP Services through its outbound TCP hops. */
+  const tcpEnv = new Map<string, Record<string, string>>();
+  const tcpHops: TcpHop[] = [];
   const supervisor = new Supervisor({
     root,
     meshEnv: (spec) => {
       const proxy = sidecarUrls.get(spec.workload.name)!;
-      return { HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
+      const data: Record<string, string> = spec.stateful ? { LOCAL_POSTGRES_DATA: path.join(dataDir, spec.workload.name) } : {};
+      return { ...data, ...tcpEnv.get(spec.workload.name), HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
     },
     probe: options.probe,
     backoff: options.backoff,
@@ -389,6 +405,19 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     servers.push(sidecar);
     const port = await listen(sidecar, 0, `sidecar of ${spec.workload.name}`, 'GATEWAY_PORT', '--gateway-port');
     sidecarUrls.set(spec.workload.name, `http://127.0.0.1:${port}`);
+    // TCP Services the workload's env names (postgres:5432): one outbound TCP listener each, as Istio's sidecar has.
+    const hops: Array<{ target: ReturnType<typeof tcpTargetsIn>[number]; address: string }> = [];
+    for (const target of tcpTargetsIn(spec.env, topology.services, namespace)) {
+      const hop = createTcpHop({ source: spec.workload, target, namespace, endpoints: () => supervisor.endpoints(), telemetry });
+      tcpHops.push(hop);
+      const hopPort = await new Promise<number>((resolve, reject) => {
+        hop.server.once('error', reject);
+        hop.server.listen(0, '127.0.0.1', () => resolve((hop.server.address() as net.AddressInfo).port));
+      });
+      hops.push({ target, address: `127.0.0.1:${hopPort}` });
+      log(`${spec.workload.name} reaches ${target.address} (TCP) through 127.0.0.1:${hopPort}`);
+    }
+    if (hops.length > 0) tcpEnv.set(spec.workload.name, rewriteEnv(spec.env, hops));
   }
 
   let stopped: Promise<void> | undefined;
@@ -401,8 +430,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
       await Promise.all(servers.map(closeServer));
       await Promise.all(dataPlanes.map((d) => d.close()));
       await supervisor.stop();
+      // TCP hops last: services draining requests still reach their database.
+      await Promise.all(tcpHops.map((hop) => hop.close()));
       for (const server of servers) server.closeAllConnections();
       await flushSpans();
+      if (temporaryData) fs.rmSync(dataDir, { recursive: true, force: true });
     })());
 
   try {

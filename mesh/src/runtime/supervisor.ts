@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Endpoint } from '../model';
+import { canQuery } from '../postgres';
 import type { WorkloadSpec } from './topology';
 
 export interface BackoffPolicy {
@@ -177,6 +178,15 @@ export class Supervisor extends EventEmitter {
     const old = this.replicas.filter((r) => r.spec.workload.name === name && r.state !== 'stopping');
     if (old.length === 0) throw new Error(`no workload named "${name}"`);
     for (const replica of old) {
+      if (replica.spec.stateful) {
+        // A StatefulSet pod is replaced, not surged: the old one stops (its data folder is free again), then its
+        // successor with the same name starts and becomes ready.
+        await this.stopReplica(replica);
+        const successor = await this.startReplica(replica.spec, replica.id);
+        await this.waitReady(successor);
+        this.options.log?.(`restarted ${replica.id}`);
+        continue;
+      }
       const fresh = await this.startReplica(replica.spec);
       await this.waitReady(fresh);
       // Out of the endpoints first, SIGTERM a moment later: requests already sent to the old replica (on the
@@ -211,12 +221,12 @@ export class Supervisor extends EventEmitter {
     process.removeListener('exit', this.killOnExit);
   }
 
-  private async startReplica(spec: WorkloadSpec): Promise<Replica> {
+  private async startReplica(spec: WorkloadSpec, id?: string): Promise<Replica> {
     const name = spec.workload.name;
     const index = this.nextIndex.get(name) ?? 0;
-    this.nextIndex.set(name, index + 1);
+    if (id === undefined) this.nextIndex.set(name, index + 1);
     const port = await freePort();
-    const replica = new Replica(spec, { id: `${name}-${index}`, workload: spec.workload, host: '127.0.0.1', port, ready: false });
+    const replica = new Replica(spec, { id: id ?? `${name}-${index}`, workload: spec.workload, host: '127.0.0.1', port, ready: false });
     this.replicas.push(replica);
     this.refreshView();
     this.spawnProcess(replica);
@@ -318,7 +328,10 @@ export class Supervisor extends EventEmitter {
   private async runProbe(replica: Replica): Promise<void> {
     if (replica.state !== 'starting' && replica.state !== 'running') return;
     const child = replica.child;
-    const ok = await probeHttp(replica.endpoint.port, replica.spec.readinessPath, this.probe.timeoutMs, this.probeAgent);
+    const ok =
+      replica.spec.readinessKind === 'postgres'
+        ? await probePostgres(replica.spec, replica.endpoint.port, this.probe.timeoutMs)
+        : await probeHttp(replica.endpoint.port, replica.spec.readinessPath, this.probe.timeoutMs, this.probeAgent);
     // The process may have been replaced or stopped while the probe ran.
     if (replica.child !== child || (replica.state !== 'starting' && replica.state !== 'running')) return;
     if (ok) {
@@ -335,7 +348,7 @@ export class Supervisor extends EventEmitter {
       if (replica.endpoint.ready && replica.probeFailures >= this.probe.failureThreshold) {
         replica.endpoint.ready = false;
         this.options.log?.(
-          `${replica.id} failed ${replica.probeFailures} readiness probes (GET ${replica.spec.readinessPath}): no traffic until it recovers`,
+          `${replica.id} failed ${replica.probeFailures} readiness probes (${probeName(replica.spec)}): no traffic until it recovers`,
         );
         this.emit('change');
       }
@@ -354,7 +367,7 @@ export class Supervisor extends EventEmitter {
         finish(
           new Error(
             `${replica.id} did not become ready within ${formatMs(this.probe.startupTimeoutMs)} ` +
-              `(GET ${replica.spec.readinessPath} on port ${replica.endpoint.port}, restarts: ${replica.restarts})` +
+              `(${probeName(replica.spec)} on port ${replica.endpoint.port}, restarts: ${replica.restarts})` +
               (tail ? `; its last output:\n${tail}` : '; it printed nothing'),
           ),
         );
@@ -421,6 +434,21 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+function probeName(spec: WorkloadSpec): string {
+  return spec.readinessKind === 'postgres' ? 'a Postgres session, as pg_isready' : `GET ${spec.readinessPath}`;
+}
+
+/** Ready when a session with the workload's own credentials (POSTGRES_USER/PASSWORD/DB) answers `SELECT 1`. */
+async function probePostgres(spec: WorkloadSpec, port: number, timeoutMs: number): Promise<boolean> {
+  const user = encodeURIComponent(spec.env.POSTGRES_USER ?? 'postgres');
+  const password = encodeURIComponent(spec.env.POSTGRES_PASSWORD ?? 'postgres');
+  const database = encodeURIComponent(spec.env.POSTGRES_DB ?? spec.env.POSTGRES_USER ?? 'postgres');
+  return canQuery(`postgres://${user}:${password}@127.0.0.1:${port}/${database}`, timeoutMs).then(
+    () => true,
+    () => false,
+  );
 }
 
 function probeHttp(port: number, probePath: string, timeoutMs: number, agent: http.Agent): Promise<boolean> {

@@ -1,6 +1,6 @@
 /**
- * What the mesh runs, read from the Kubernetes manifests: one Workload per Deployment (labels from the pod
- * template, replicas = processes) with its local command, and the Services that select them.
+ * What the mesh runs, read from the Kubernetes manifests: one Workload per Deployment or StatefulSet (labels from
+ * the pod template, replicas = processes) with its local command, and the Services that select them.
  */
 import type { Container, Deployment, LoadedObject, Service, Workload } from '../model';
 import { commandFor, type WorkloadCommand, workloadCommands } from './workload-commands';
@@ -11,6 +11,10 @@ export interface WorkloadSpec {
   /** The first container's env as literal values (valueFrom is not supported locally and is skipped). */
   env: Record<string, string>;
   readinessPath: string;
+  /** `postgres`: ready when a Postgres session with the workload's credentials answers (pg_isready); else HTTP. */
+  readinessKind?: 'http' | 'postgres';
+  /** StatefulSet: a restart stops the replica before starting its successor (one data folder, one server). */
+  stateful?: boolean;
   /** `terminationGracePeriodSeconds`: how long a stopping replica may drain before SIGKILL. */
   terminationGraceMs: number;
   /** Where the Deployment came from, for messages. */
@@ -31,17 +35,17 @@ export function buildTopology(
   table: Readonly<Record<string, WorkloadCommand>> = workloadCommands,
 ): Topology {
   const deployments = objects.filter((o): o is LoadedObject<Deployment> => o.object.kind === 'Deployment');
+  // A StatefulSet's pod template has the same shape as a Deployment's (what the mesh reads of it).
+  const statefulSets = objects.filter((o): o is LoadedObject<Deployment> => o.object.kind === 'StatefulSet' && o.object.apiVersion === 'apps/v1');
   const services = objects.filter((o): o is LoadedObject<Service> => o.object.kind === 'Service');
-  const workloads = deployments.map(({ object, source }) => {
+  const secrets = secretValues(objects);
+  const workloads = [...statefulSets, ...deployments].map(({ object, source }) => {
     const name = object.metadata.name;
     const command = commandFor(name, source.file, table);
     const template = object.spec?.template;
     const labels = { ...(template?.metadata?.labels ?? {}) };
     const container = template?.spec?.containers?.[0] as ProbedContainer | undefined;
-    const env: Record<string, string> = {};
-    for (const variable of container?.env ?? []) {
-      if (variable.value !== undefined) env[variable.name] = String(variable.value);
-    }
+    const env = containerEnv(container, object.metadata.namespace ?? namespace, secrets);
     const workload: Workload = {
       name,
       namespace: object.metadata.namespace ?? namespace,
@@ -56,11 +60,50 @@ export function buildTopology(
       command,
       env,
       readinessPath: container?.readinessProbe?.httpGet?.path ?? command.defaultReadinessPath,
+      readinessKind: command.readiness ?? 'http',
+      stateful: object.kind === 'StatefulSet',
       terminationGraceMs: (template?.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
       file: source.file,
     };
   });
   return { workloads, services, deployments };
+}
+
+type EnvVar = { name: string; value?: unknown; valueFrom?: { secretKeyRef?: { name?: string; key?: string } } };
+
+/** `namespace/name` → the Secret's keys and values (`stringData` as written, `data` base64-decoded). */
+function secretValues(objects: readonly LoadedObject[]): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const { object } of objects) {
+    if (object.kind !== 'Secret') continue;
+    const record = object as unknown as { data?: Record<string, string>; stringData?: Record<string, string> };
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(record.data ?? {})) values[key] = Buffer.from(String(value), 'base64').toString('utf8');
+    for (const [key, value] of Object.entries(record.stringData ?? {})) values[key] = String(value);
+    out.set(`${object.metadata.namespace ?? 'default'}/${object.metadata.name}`, values);
+  }
+  return out;
+}
+
+/**
+ * The first container's env as the kubelet gives it: literal values, `secretKeyRef`s resolved from the Secrets in
+ * the manifests, and `$(VAR)` replaced by a variable defined above it (unknown references stay as written).
+ * Other `valueFrom` sources are skipped.
+ */
+function containerEnv(container: Container | undefined, namespace: string, secrets: Map<string, Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of (container?.env ?? []) as EnvVar[]) {
+    const ref = variable.valueFrom?.secretKeyRef;
+    if (ref?.name && ref.key) {
+      const value = secrets.get(`${namespace}/${ref.name}`)?.[ref.key];
+      if (value !== undefined) env[variable.name] = value;
+    } else if (variable.value !== undefined) {
+      env[variable.name] = String(variable.value).replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name?: string) =>
+        name === undefined ? '$' : (env[name] ?? match),
+      );
+    }
+  }
+  return env;
 }
 
 /**
@@ -78,7 +121,10 @@ export function startOrder(specs: readonly WorkloadSpec[], services: readonly Lo
     const urls = Object.values(spec.env).join(' ');
     const deps = new Set<WorkloadSpec>();
     for (const { object: service } of services) {
-      if (!new RegExp(`\\bhttps?://${service.metadata.name.replace(/[.-]/g, '\\$&')}(?=[:/.]|$|\\s)`).test(urls)) continue;
+      // `http://articles:8080`, `postgres://user:password@postgres:5432/db`
+      // The host part of a URL, after an optional user:password@ (never the user name itself).
+      const host = `\\b[a-z][a-z0-9+.-]*://([^@/\\s]*@)?${service.metadata.name.replace(/[.-]/g, '\\$&')}(?=[:/.]|$|\\s)(?![^/\\s@]*@)`;
+      if (!new RegExp(host).test(urls)) continue;
       for (const other of specs) if (other !== spec && selects(service, other.workload)) deps.add(other);
     }
     dependsOn.set(spec, deps);

@@ -1,5 +1,5 @@
 /**
- * THE table that maps a Deployment in k8s/ to the local command the mesh runs for each of its replicas.
+ * THE table that maps a Deployment (or StatefulSet) in k8s/ to the local command the mesh runs for each of its replicas.
  * Every other fact (replicas, labels, env, readiness path, ports) comes from the manifests themselves.
  *
  * To add a service: add its Deployment to k8s/ and one row here.
@@ -16,6 +16,8 @@ export interface WorkloadCommand {
   defaultReadinessPath: string;
   /** Extra environment on top of the Deployment's `env` (the mesh also sets PORT, HOST, HTTP_PROXY, ...). */
   env?: Record<string, string>;
+  /** `postgres`: readiness is a Postgres session (what `pg_isready` checks on the cluster), not an HTTP path. */
+  readiness?: 'http' | 'postgres';
 }
 
 const nodeService = (workspace: string): WorkloadCommand => ({
@@ -30,6 +32,16 @@ export const workloadCommands: Readonly<Record<string, WorkloadCommand>> = {
   authors: nodeService('authors'),
   'web-api-v1': nodeService('web-api-v1'),
   'web-api-v2': nodeService('web-api-v2'),
+  // The database StatefulSet: the system's PostgreSQL server when installed, else PGlite (LOCAL_POSTGRES forces
+  // one). The mesh sets LOCAL_POSTGRES_DATA: with `npm start` .data/postgres/<engine> at the repository root (kept
+  // across restarts; npm run db:reset deletes it).
+  postgres: {
+    argv: ['node', 'mesh/dist/postgres-workload.js'],
+    cwd: '.',
+    requires: { file: 'mesh/dist/postgres-workload.js', buildHint: 'run `npm run build`' },
+    defaultReadinessPath: '',
+    readiness: 'postgres',
+  },
   // Runs the real nginx with web-app's nginx.conf when nginx is installed, else a Node static server.
   'web-app': {
     argv: ['node', 'web-app/local/run-web-app.mjs'],

@@ -1,14 +1,25 @@
+// The articles app in-process against a real PostgreSQL (see ./database.ts), a fresh database per test.
+import { PostgresArticleStore, createArticlesApp, seedArticles } from '@cns/articles';
 import request from 'supertest';
-import { createArticlesApp } from './app';
-import { seedArticles, seedStore } from './seed';
-import { MemoryArticleStore } from './store';
+import { articlesDatabase, type ArticlesDatabase } from './database';
+
+let database: ArticlesDatabase;
+beforeAll(async () => {
+  database = await articlesDatabase();
+}, 90_000);
+afterAll(() => database?.stop());
+
+/** The app on a fresh database holding the sample articles. */
+async function freshApp(options: { maxArticles?: number } = {}) {
+  return createArticlesApp({ store: await database.fresh(options) });
+}
 
 const validArticle = { title: 'Testing a mesh locally', url: 'https://example.com/mesh', author: 'Ada Quill' };
 
 describe('articles service', () => {
   describe('GET /articles/v1/getmultiple', () => {
     it('returns the requested number of articles, newest first, with id, title, url and author', async () => {
-      const res = await request(createArticlesApp()).get('/articles/v1/getmultiple').query({ amount: 5 }).expect(200);
+      const res = await request(await freshApp()).get('/articles/v1/getmultiple').query({ amount: 5 }).expect(200);
       expect(res.body).toHaveLength(5);
       const newestFive = seedArticles.slice(-5).reverse();
       expect(res.body.map((a: { title: string }) => a.title)).toEqual(newestFive.map((a) => a.title));
@@ -16,13 +27,13 @@ describe('articles service', () => {
     });
 
     it('defaults to 10 and returns at most what is stored', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       expect((await request(app).get('/articles/v1/getmultiple').expect(200)).body).toHaveLength(10);
       expect((await request(app).get('/articles/v1/getmultiple?amount=100').expect(200)).body).toHaveLength(seedArticles.length);
     });
 
     it('puts a newly created article first', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       const created = await request(app).post('/articles/v1/create').send(validArticle).expect(201);
       const res = await request(app).get('/articles/v1/getmultiple?amount=2').expect(200);
       expect(res.body[0]).toEqual(created.body);
@@ -38,24 +49,24 @@ describe('articles service', () => {
       ['101', 'amount: must be at most 100'],
       ['99999999999', 'amount: must be a positive integer'],
     ])('rejects amount=%j with 400 naming the field', async (amount, message) => {
-      const res = await request(createArticlesApp()).get(`/articles/v1/getmultiple?amount=${amount}`).expect(400);
+      const res = await request(await freshApp()).get(`/articles/v1/getmultiple?amount=${amount}`).expect(400);
       expect(res.body).toEqual({ error: 'bad_request', message, field: 'amount' });
     });
 
     it('rejects a repeated amount', async () => {
-      await request(createArticlesApp()).get('/articles/v1/getmultiple?amount=1&amount=2').expect(400);
+      await request(await freshApp()).get('/articles/v1/getmultiple?amount=1&amount=2').expect(400);
     });
   });
 
   describe('GET /articles/v1/getone', () => {
     it('returns one article by id', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       const res = await request(app).get('/articles/v1/getone?id=1').expect(200);
       expect(res.body).toEqual({ id: '1', ...seedArticles[0] });
     });
 
     it('answers an unknown id with 404 JSON and a missing id with 400', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       const missing = await request(app).get('/articles/v1/getone?id=424242').expect(404);
       expect(missing.body).toEqual({ error: 'not_found', message: 'no article with id "424242"' });
       const noId = await request(app).get('/articles/v1/getone').expect(400);
@@ -65,7 +76,7 @@ describe('articles service', () => {
 
   describe('POST /articles/v1/create', () => {
     it('stores the article with an id assigned by the service, trimming strings, and ignores a client id', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       const res = await request(app)
         .post('/articles/v1/create')
         .send({ id: 'mine', title: '  Padded title ', url: ' http://example.org/a ', author: ' Milo Brandt ' })
@@ -86,38 +97,47 @@ describe('articles service', () => {
       ['author', { ...validArticle, author: undefined }, 'author: is required'],
       ['author', { ...validArticle, author: 'a'.repeat(101) }, 'author: must be at most 100 characters'],
     ])('rejects a bad %s with 400 naming it', async (field, body, message) => {
-      const res = await request(createArticlesApp()).post('/articles/v1/create').send(body).expect(400);
+      const res = await request(await freshApp()).post('/articles/v1/create').send(body).expect(400);
       expect(res.body).toEqual({ error: 'bad_request', message, field });
     });
 
     it('rejects a body that is not a JSON object', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       const array = await request(app).post('/articles/v1/create').send([validArticle]).expect(400);
       expect(array.body.field).toBe('body');
       await request(app).post('/articles/v1/create').set('content-type', 'text/plain').send('title=x').expect(400);
     });
 
     it('answers malformed JSON with 400 and an oversized body with 413', async () => {
-      const app = createArticlesApp();
+      const app = await freshApp();
       const malformed = await request(app).post('/articles/v1/create').set('content-type', 'application/json').send('{"title":').expect(400);
       expect(malformed.body).toEqual({ error: 'bad_request', message: 'request body is not valid JSON' });
       const big = await request(app).post('/articles/v1/create').send({ ...validArticle, title: 'x'.repeat(50_000) }).expect(413);
       expect(big.body.error).toBe('payload_too_large');
     });
 
-    it('answers 507 once the store is full', async () => {
-      const store = new MemoryArticleStore(seedArticles.length);
-      seedStore(store);
-      const res = await request(createArticlesApp({ store })).post('/articles/v1/create').send(validArticle).expect(507);
-      expect(res.body.error).toBe('insufficient_storage');
+    it('answers 507 once MAX_ARTICLES are stored', async () => {
+      const app = await freshApp({ maxArticles: seedArticles.length });
+      const res = await request(app).post('/articles/v1/create').send(validArticle).expect(507);
+      expect(res.body).toEqual({ error: 'insufficient_storage', message: `the store holds its maximum of ${seedArticles.length} articles` });
     });
   });
 
-  it('keeps the newest sample articles on top when extra articles are generated', () => {
-    const store = new MemoryArticleStore();
-    seedStore(store, 10_000);
-    expect(store.size).toBe(10_000 + seedArticles.length);
-    expect(store.newest(1)[0]!.title).toBe(seedArticles.at(-1)!.title);
-    expect(store.get('1')!.title).toBe('Generated article 1');
+  it('answers 503 JSON while the database cannot be reached, and /readyz fails', async () => {
+    const dead = new URL(database.server.url);
+    dead.port = '1';
+    const store = new PostgresArticleStore({ url: dead.toString(), connectTimeoutMs: 500 });
+    const app = createArticlesApp({ store });
+    try {
+      for (const path of ['/articles/v1/getmultiple', '/articles/v1/getone?id=1']) {
+        const res = await request(app).get(path).expect(503);
+        expect(res.body).toEqual({ error: 'database_unavailable', message: 'the article database is not reachable; try again shortly' });
+      }
+      await request(app).post('/articles/v1/create').send(validArticle).expect(503);
+      await request(app).get('/readyz').expect(503);
+      await request(app).get('/healthz').expect(200);
+    } finally {
+      await store.close();
+    }
   });
 });
