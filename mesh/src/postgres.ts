@@ -184,9 +184,10 @@ function serverArgv(binary: string, args: string[]): string[] {
   return setpriv ? [setpriv, '--pdeathsig=KILL', binary, ...args] : [binary, ...args];
 }
 
-function runToEnd(argv: string[], what: string): Promise<void> {
+/** `cwd`: a folder the server user may enter (this process's own may be closed to it). */
+function runToEnd(argv: string[], what: string, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -220,6 +221,7 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
       await runToEnd(
         serverArgv(path.join(bin, 'initdb'), ['-D', dataDir, '-U', s.user, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions', ...(s.durable ? [] : ['--no-sync'])]),
         'initdb',
+        dataDir,
       );
     } finally {
       fs.rmSync(pwfile, { force: true });
@@ -230,7 +232,7 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
   const args = ['-D', dataDir, '-p', String(s.port), '-c', `listen_addresses=${s.host}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=100', '-c', 'shared_buffers=32MB'];
   if (!s.durable) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const argv = serverArgv(path.join(bin, 'postgres'), args);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const onOutput = (chunk: Buffer) => {
     const text = chunk.toString();

@@ -25,7 +25,7 @@ export function requireBuild(): void {
 export function makeMeshRoot(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-root-'));
   for (const copied of ['k8s', 'istio']) fs.cpSync(path.join(repoRoot, copied), path.join(dir, copied), { recursive: true });
-  for (const linked of ['articles', 'authors', 'web-api', 'web-api-v1', 'web-api-v2', 'web-app', 'service-kit', 'node_modules', 'package.json']) {
+  for (const linked of ['articles', 'authors', 'web-api', 'web-api-v1', 'web-api-v2', 'web-app', 'service-kit', 'mesh', 'node_modules', 'package.json']) {
     fs.symlinkSync(path.join(repoRoot, linked), path.join(dir, linked));
   }
   return dir;

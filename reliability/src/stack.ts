@@ -29,7 +29,7 @@ export async function startStack(options: Partial<MeshOptions> & { prepareRoot?:
   if (missing.length > 0) throw new Error(`the reliability suite needs built services: run npm run build (missing: ${missing.join(', ')})`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-'));
   for (const copied of ['k8s', 'istio']) fs.cpSync(path.join(repoRoot, copied), path.join(root, copied), { recursive: true });
-  for (const linked of ['articles', 'authors', 'web-api', 'web-api-v1', 'web-api-v2', 'web-app', 'service-kit', 'node_modules', 'package.json']) {
+  for (const linked of ['articles', 'authors', 'web-api', 'web-api-v1', 'web-api-v2', 'web-app', 'service-kit', 'mesh', 'node_modules', 'package.json']) {
     fs.symlinkSync(path.join(repoRoot, linked), path.join(root, linked));
   }
   prepareRoot?.(root);
