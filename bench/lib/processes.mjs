@@ -13,6 +13,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** @type {Set<Managed>} */
 const running = new Set();
 const tempDirs = new Set();
+/** Local PostgreSQL servers started for articles (startService). */
+const databases = new Set();
 
 /**
  * @typedef {object} Managed
@@ -90,8 +92,24 @@ export function waitForLine(managed, pattern, timeoutMs = 20_000) {
   });
 }
 
-/** A service of this repo (service-kit `runServer`) on a free port; resolves with its port. */
+/**
+ * A service of this repo (service-kit `runServer`) on a free port; resolves with its port. articles gets a database
+ * of its own (a local PostgreSQL, see mesh/src/postgres.ts), stopped with it.
+ */
 export async function startService(name, workspace, extraEnv = {}, nodeArgs = []) {
+  if (workspace === 'articles' && !extraEnv.DATABASE_URL) {
+    const { startLocalPostgres } = await import(path.join(repoRoot, 'mesh/dist/postgres.js'));
+    const database = await startLocalPostgres({ database: 'articles', user: 'articles', password: 'bench', durable: false });
+    const service = await startService(name, workspace, { ...extraEnv, DATABASE_URL: database.url }, nodeArgs).catch(async (error) => {
+      await database.stop();
+      throw error;
+    });
+    // Ready = migrated and seeded (100,000 extra articles take a few seconds).
+    await waitForReady(`http://127.0.0.1:${service.port}/readyz`);
+    databases.add(database);
+    const stopService = service.stop;
+    return { ...service, stop: async () => { await stopService(); await database.stop(); databases.delete(database); } };
+  }
   const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
   // web-api follows HTTP_PROXY (the mesh's sidecar scheme); the direct stack must not go through any proxy.
   for (const key of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) delete env[key];
@@ -105,6 +123,16 @@ export async function startHelper(name, script, args = []) {
   const managed = startProcess(name, process.execPath, [path.join(repoRoot, 'bench', script), ...args]);
   const port = Number(await waitForLine(managed, /^listening (\d+)$/));
   return { ...managed, port, pid: managed.child.pid };
+}
+
+async function waitForReady(url, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    await sleep(200);
+  }
+  throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
 export function freePort() {
@@ -215,6 +243,8 @@ async function stopPids(pids) {
 
 export async function stopAll() {
   await Promise.all([...running].map((m) => m.stop()));
+  await Promise.all([...databases].map((d) => d.stop()));
+  databases.clear();
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }

@@ -394,6 +394,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     await Promise.all(dataPlanes.map((d) => d.close()));
     await supervisor.stop();
     await flushSpans();
+    if (temporaryData) fs.rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
 
