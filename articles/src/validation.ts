@@ -14,7 +14,9 @@ function boundedText(max: number) {
     .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
     .trim()
     .min(1, { error: 'must not be empty' })
-    .max(max, { error: `must be at most ${max} characters` });
+    .max(max, { error: `must be at most ${max} characters` })
+    // PostgreSQL text cannot store U+0000.
+    .refine((text) => !text.includes('\u0000'), { error: 'must not contain NUL (U+0000) characters' });
 }
 
 export const articleInputSchema = z.object({

@@ -91,6 +91,7 @@ describe('articles service', () => {
       ['title', { ...validArticle, title: '   ' }, 'title: must not be empty'],
       ['title', { ...validArticle, title: 42 }, 'title: must be a string'],
       ['title', { ...validArticle, title: 't'.repeat(201) }, 'title: must be at most 200 characters'],
+      ['title', { ...validArticle, title: 'a\u0000b' }, 'title: must not contain NUL (U+0000) characters'],
       ['url', { ...validArticle, url: 'not a url' }, 'url: must be an http(s) URL'],
       ['url', { ...validArticle, url: 'javascript:alert(1)' }, 'url: must be an http(s) URL'],
       ['url', { ...validArticle, url: 'ftp://example.com/file' }, 'url: must be an http(s) URL'],

@@ -323,7 +323,7 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(config.objects).toEqual(expect.arrayContaining([{ ...config.objects.find((o) => o.ref === 'Gateway/web-gateway'), file: 'istio/base/gateway.yaml' }]));
 
     const endpoints = ((await get(`${mesh.adminUrl}/endpoints`)).body as { endpoints: Array<{ id: string; ready: boolean; pid: number }> }).endpoints;
-    expect(endpoints.map((e) => e.id).sort()).toEqual(['articles-0', 'authors-0', 'web-api-v1-0', 'web-api-v2-0', 'web-app-0']);
+    expect(endpoints.map((e) => e.id).sort()).toEqual(['articles-0', 'authors-0', 'postgres-0', 'web-api-v1-0', 'web-api-v2-0', 'web-app-0']);
     expect(endpoints.every((e) => e.ready && e.pid > 0)).toBe(true);
 
     const articlesMetrics = await get(`${mesh.adminUrl}/workloads/articles-0/metrics`);
@@ -381,6 +381,28 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(statuses.length).toBeGreaterThan(0);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   }, 120_000);
+
+  it('articles reaches postgres through a TCP hop: istio_tcp_* from both reporters and a TCP edge on the graph', async () => {
+    const tcpBytes = (text: string, reporter: string): number =>
+      [...text.matchAll(/^istio_tcp_received_bytes_total\{([^}]*)\} (\d+)$/gm)]
+        .filter((m) => m[1]!.includes(`reporter="${reporter}"`) && m[1]!.includes('source_workload="articles"') && m[1]!.includes('destination_service_name="postgres"'))
+        .reduce((sum, m) => sum + Number(m[2]), 0);
+    const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    const created = await get(`${mesh.gatewayUrl}/web-api/v1/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Stored in PostgreSQL', url: 'https://example.com/tcp-hop', author: 'Ada Quill' }),
+    });
+    expect(created.status).toBe(201);
+    const after = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    // The INSERT went over the hop: its bytes (at least the title) were counted from articles' side and postgres' side.
+    for (const reporter of ['source', 'destination']) expect(tcpBytes(after, reporter) - tcpBytes(before, reporter)).toBeGreaterThan('Stored in PostgreSQL'.length);
+    expect(after).toMatch(/istio_tcp_connections_opened_total\{[^}]*source_workload="articles"[^}]*destination_workload="postgres"[^}]*request_protocol="tcp"\} [1-9]/);
+    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as { edges: Array<{ id: string; protocol?: string; tcp?: { bytesPerSecond: number } }> };
+    const edge = graph.edges.find((e) => e.id === 'workload:articles->service:postgres/tcp');
+    expect(edge?.protocol).toBe('tcp');
+    expect(edge?.tcp?.bytesPerSecond).toBeGreaterThan(0);
+  });
 
   it('stop() ends every process it started, and their children (nginx)', async () => {
     const pids = withDescendants(mesh.endpoints().map((e) => e.pid!));
