@@ -22,12 +22,13 @@ function alive(pid: number): boolean {
 
 
 describe('a server started by a supervisor over an IPC channel (the local mesh)', () => {
+  // (articles needs a DATABASE_URL to start; it listens while it retries an unreachable one.)
   // The "supervisor" spawns the server the way the mesh does (stdio with 'ipc', MESH_SUPERVISED=1), prints the
   // server's pid once it listens, and is then SIGKILLed: nothing gets the chance to stop the server explicitly.
   const supervisorSource = `
     const { spawn } = require('node:child_process');
     const child = spawn(process.execPath, [${JSON.stringify(builtServer('articles'))}], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', DATABASE_URL: 'postgres://articles:unused@127.0.0.1:1/articles' },
       stdio: ['ignore', 'pipe', 'ignore', 'ipc'],
     });
     child.stdout.on('data', (chunk) => { if (String(chunk).includes('listening')) console.log('CHILD ' + child.pid); });
