@@ -3,7 +3,7 @@
 // replicas must give the same answers: the data is in the database, not in a process.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ResultTable, readyEndpoints, runBatch, runLoad, startStack, type Stack } from '../src';
+import { ResultTable, readyEndpoints, runClosedLoop, runOpenLoop, startStack, type Stack } from '../src';
 
 jest.setTimeout(240_000);
 
@@ -32,7 +32,7 @@ it('restarting articles and then postgres while creates are in flight loses no a
     expect(readyEndpoints(mesh, 'articles')).toHaveLength(2);
     const runId = Date.now().toString(36);
     const restarts: Promise<void>[] = [];
-    const writes = runLoad({
+    const writes = runOpenLoop({
       baseUrl: mesh.gatewayUrl,
       request: (i) => ({
         method: 'POST',
@@ -66,7 +66,7 @@ it('restarting articles and then postgres while creates are in flight loses no a
     const replicas = readyEndpoints(mesh, 'articles');
     let missing = 0;
     for (const replica of replicas) {
-      const lookups = await runBatch(`http://127.0.0.1:${replica.port}`, created.length, (i) => ({ path: `/articles/v1/getone?id=${created[i]!.id}` }), 8);
+      const lookups = await runClosedLoop(`http://127.0.0.1:${replica.port}`, created.length, (i) => ({ path: `/articles/v1/getone?id=${created[i]!.id}` }), 8);
       missing += lookups.filter((s, i) => s.status !== 200 || (JSON.parse(s.body) as { title: string }).title !== created[i]!.title).length;
     }
     const newest = await Promise.all(replicas.map((r) => fetch(`http://127.0.0.1:${r.port}/articles/v1/getmultiple?amount=100`).then((res) => res.text())));
