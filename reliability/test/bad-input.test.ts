@@ -168,7 +168,7 @@ describe('security of the running mesh', () => {
       expect(exposed).toEqual([]);
     }));
 
-  it('helmet headers and no x-powered-by on every service (direct and through the gateway), CORS closed', () =>
+  it('security headers per answer (API list on JSON, helmet on pages and 404s) and no x-powered-by on every service (direct and through the gateway), CORS closed', () =>
     table.run('security headers + CORS closed', async (row) => {
       const problems: string[] = [];
       const evil = 'https://evil.example';
@@ -191,14 +191,17 @@ describe('security of the running mesh', () => {
           if (h.get('x-powered-by') !== null) problems.push(`${target.name} ${p}: x-powered-by ${h.get('x-powered-by')}`);
           if (h.get('access-control-allow-origin') !== null) problems.push(`${target.name} ${p}: CORS open (${h.get('access-control-allow-origin')})`);
           expectHeader('x-content-type-options', (v) => v === 'nosniff');
-          expectHeader('content-security-policy', (v) => v.includes("default-src 'self'"));
           expectHeader('x-frame-options', (v) => /deny|sameorigin/i.test(v));
           expectHeader('referrer-policy', (v) => v !== '');
+          // service-kit/README.md "Security headers": a JSON API answer (the first path of a Node target) runs
+          // nothing in a browser (default-src 'none'); a page or a 404 a browser shows gets helmet's set.
+          const apiAnswer = target.node && p === target.paths[0];
+          expectHeader('content-security-policy', (v) => v.includes(apiAnswer ? "default-src 'none'" : "default-src 'self'"));
           if (target.node) {
             // helmet's defaults beyond what nginx sets.
             expectHeader('strict-transport-security', (v) => v.includes('max-age'));
-            expectHeader('cross-origin-opener-policy', (v) => v === 'same-origin');
             expectHeader('cross-origin-resource-policy', (v) => v === 'same-origin');
+            if (!apiAnswer) expectHeader('cross-origin-opener-policy', (v) => v === 'same-origin');
           }
         }
         // A CORS preflight from a foreign origin gets no allow headers.

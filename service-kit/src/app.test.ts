@@ -129,16 +129,30 @@ describe('createServiceApp', () => {
     expect(echoed.headers['x-request-id']).toBe('abc-123');
   });
 
-  it('sets security and configured headers, and no etag or x-powered-by', async () => {
-    const res = await request(buildApp()).get('/things/1');
+  it('sets the API security headers and configured headers on JSON answers, and no etag or x-powered-by', async () => {
+    const res = await request(buildApp()).get('/things/1').expect(200);
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+    expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['strict-transport-security']).toContain('max-age=');
+    expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
     expect(res.headers['x-service-version']).toBe('v9');
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers.etag).toBeUndefined();
-    const notFound = await request(buildApp()).get('/nope');
-    expect(notFound.headers['x-service-version']).toBe('v9');
+  });
+
+  it("gives 404s and errors, which a browser may show, helmet's browser headers", async () => {
+    const app = buildApp();
+    for (const [path, status] of [['/nope', 404], ['/things/missing', 404], ['/boom', 500]] as const) {
+      const res = await request(app).get(path).expect(status);
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
+      expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(res.headers['x-service-version']).toBe('v9');
+    }
   });
 
   it('writes one access line per request only when the access log is on; warnings always', async () => {

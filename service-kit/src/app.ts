@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
+import { API_SECURITY_HEADERS, browserPageHeaders } from './security-headers';
 import { requestContextFromHeaders, runWithRequestContext } from './context';
 import { HttpError, type ErrorBody } from './errors';
 import { createLogger, type Logger } from './logger';
@@ -20,6 +21,7 @@ export interface ServiceAppOptions {
   bodyLimit?: string;
   /** Headers set on every response, errors and probes included (e.g. `x-web-api-version`). */
   responseHeaders?: Record<string, string>;
+  /** helmet's options for the answers a browser may show as a page (404s, errors); see security-headers.ts. */
   helmet?: HelmetOptions;
   /**
    * One `request` log line per answered request (the access log). Defaults to env `ACCESS_LOG=on`; off
@@ -55,7 +57,9 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   app.set('etag', false);
   app.set('x-powered-by', false);
 
-  const staticHeaders = Object.entries(options.responseHeaders ?? {});
+  // Set on every answer from one precomputed list: the API security headers, then the app's own.
+  const staticHeaders = [...API_SECURITY_HEADERS, ...Object.entries(options.responseHeaders ?? {})];
+  const pageHeaders = options.helmet ? helmet(options.helmet) : browserPageHeaders;
   const accessLog = options.accessLog ?? process.env.ACCESS_LOG === 'on';
   const requestContextMiddleware: RequestHandler = (req, res, next) => {
     const context = requestContextFromHeaders(req.headers);
@@ -84,16 +88,6 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     runWithRequestContext(context, next);
   };
   app.use(requestContextMiddleware);
-  app.use(
-    helmet(
-      options.helmet ?? {
-        contentSecurityPolicy: {
-          // The demo is served over plain http (local mesh, port-forward): upgrading asset URLs would break them.
-          directives: { upgradeInsecureRequests: null },
-        },
-      },
-    ),
-  );
   app.use(express.json({ limit: options.bodyLimit ?? '10kb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -110,11 +104,14 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
 
   options.routes(app);
 
+  // A 404 or an error is what a browser shows when someone opens a wrong URL: the browser page headers.
   app.use((req, res) => {
-    const body: ErrorBody = { error: 'not_found', message: `no route for ${req.method} ${req.path}` };
-    res.status(404).json(body);
+    pageHeaders(req, res, () => {
+      const body: ErrorBody = { error: 'not_found', message: `no route for ${req.method} ${req.path}` };
+      res.status(404).json(body);
+    });
   });
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, pageHeaders));
   return app;
 }
 
@@ -127,28 +124,33 @@ const bodyParserErrors: Record<string, { status: number; body: ErrorBody }> = {
   'request.aborted': { status: 400, body: { error: 'bad_request', message: 'request aborted' } },
 };
 
-function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, _req, res, next) => {
+function errorHandler(logger: Logger, pageHeaders: RequestHandler): ErrorRequestHandler {
+  return (err, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
-    if (err instanceof HttpError) {
-      res.status(err.status).json(err.toJSON());
-      return;
-    }
-    const known = typeof err?.type === 'string' ? bodyParserErrors[err.type] : undefined;
-    if (known) {
-      res.status(known.status).json(known.body);
-      return;
-    }
-    const status = typeof err?.status === 'number' ? err.status : 500;
-    if (status >= 400 && status < 500 && err.expose) {
-      res.status(status).json({ error: 'bad_request', message: String(err.message) });
-      return;
-    }
-    // Unexpected: the stack goes to the log, never to the client.
-    logger.error({ err }, 'unhandled error');
-    res.status(500).json({ error: 'internal', message: 'internal server error' });
+    pageHeaders(req, res, () => answerError(logger, err, res));
   };
+}
+
+/** The JSON answer for an error a handler threw or passed on (never a stack trace). */
+function answerError(logger: Logger, err: any, res: express.Response): void {
+  if (err instanceof HttpError) {
+    res.status(err.status).json(err.toJSON());
+    return;
+  }
+  const known = typeof err?.type === 'string' ? bodyParserErrors[err.type] : undefined;
+  if (known) {
+    res.status(known.status).json(known.body);
+    return;
+  }
+  const status = typeof err?.status === 'number' ? err.status : 500;
+  if (status >= 400 && status < 500 && err.expose) {
+    res.status(status).json({ error: 'bad_request', message: String(err.message) });
+    return;
+  }
+  // Unexpected: the stack goes to the log, never to the client.
+  logger.error({ err }, 'unhandled error');
+  res.status(500).json({ error: 'internal', message: 'internal server error' });
 }

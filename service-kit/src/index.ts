@@ -20,4 +20,5 @@ export { createHttpClient, type HttpClientOptions } from './http-client';
 export { createLogger, flushLogger, type Logger, type LoggerOptions } from './logger';
 export { createHttpMetrics, type HttpMetrics } from './metrics';
 export { Readiness, type ReadinessCheck } from './readiness';
+export { API_SECURITY_HEADERS, browserPageHeaders } from './security-headers';
 export { runServer, type RunServerOptions, type RunningServer } from './server';

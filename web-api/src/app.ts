@@ -1,4 +1,4 @@
-import { BadRequestError, ServiceUnavailableError, createHttpClient, createServiceApp, type Logger, type ServiceApp } from '@cns/service-kit';
+import { BadRequestError, ServiceUnavailableError, browserPageHeaders, createHttpClient, createServiceApp, type Logger, type ServiceApp } from '@cns/service-kit';
 import swaggerUi from 'swagger-ui-express';
 import { ArticleAggregator, describeFailure } from './aggregation';
 import type { WebApiConfig } from './config';
@@ -58,6 +58,8 @@ export function createWebApiApp(options: WebApiAppOptions): ServiceApp {
         res.json(spec);
       });
       // Swagger UI's page loads its assets relatively (`./swagger-ui.css`): it must be served under a slash.
+      // Swagger UI is a page a browser loads: helmet's browser headers (CSP allowing its own scripts, COOP, ...).
+      router.use('/openapi/ui', browserPageHeaders);
       router.use('/openapi/ui', (req, res, next) => {
         if (req.originalUrl.split('?', 1)[0] === '/openapi/ui') res.redirect(301, 'ui/');
         else next();
