@@ -1,5 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createServiceApp } from './app';
+import { MAX_JSON_DEPTH, jsonDepth } from './json-depth';
 import { BadRequestError, NotFoundError } from './errors';
 import { createLogger } from './logger';
 
@@ -174,5 +177,57 @@ describe('createServiceApp', () => {
       expect(access).toEqual(accessLog ? [expect.objectContaining({ method: 'GET', path: '/warn', route: '/warn', status: 200, requestId: 'req-7' })] : []);
       expect(lines.filter((l) => l.msg === 'upstream slow')).toEqual([expect.objectContaining({ level: 40, requestId: 'req-7' })]);
     }
+  });
+
+  it('refuses JSON nested deeper than MAX_JSON_DEPTH with 400 JSON, before any handler runs', async () => {
+    const app = buildApp();
+    const nested = (depth: number) => `{"name":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+    for (const depth of [MAX_JSON_DEPTH + 1, 5000]) {
+      const res = await request(app).post('/things').set('content-type', 'application/json').send(nested(depth));
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: 'bad_request', message: `body: nested deeper than ${MAX_JSON_DEPTH} levels`, field: 'body' });
+    }
+    // At the limit the body reaches the handler (which wants a string name: its own 400).
+    await request(app).post('/things').set('content-type', 'application/json').send(nested(MAX_JSON_DEPTH)).expect(400, { error: 'bad_request', message: 'name: required', field: 'name' });
+    // Brackets inside strings are text, not nesting.
+    await request(app).post('/things').send({ name: `${'['.repeat(1000)}\\"{{{` }).expect(201);
+  });
+
+  it('counts JSON depth ignoring strings and escaped quotes', () => {
+    const depth = (text: string) => jsonDepth(Buffer.from(text));
+    expect(depth('1')).toBe(0);
+    expect(depth('{"a":[1,{"b":[]}]}')).toBe(4);
+    expect(depth('{"a":"[[[[\\"[[[","b":{}}')).toBe(2);
+    expect(depth('"é[["')).toBe(0);
+  });
+
+  it('counts and logs requests the client aborts, with status 499', async () => {
+    const { lines, logger } = capturingLogger();
+    let started!: () => void;
+    const handlerStarted = new Promise<void>((resolve) => (started = resolve));
+    const app = createServiceApp({
+      service: 'test-service',
+      logger,
+      routes(router) {
+        router.get('/slow', () => started()); // never answers
+      },
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = http.get({ host: '127.0.0.1', port, path: '/slow', agent: false });
+    client.on('error', () => undefined);
+    await handlerStarted;
+    client.destroy();
+    // Poll (at most 5 s) for the server to notice the closed connection.
+    let count: number | undefined;
+    for (const deadline = Date.now() + 5000; count !== 1 && Date.now() < deadline; ) {
+      count = sampleValue((await request(app).get('/metrics')).text, 'http_requests_total', { route: '/slow', status_code: '499' });
+      if (count !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(count).toBe(1);
+    expect(lines.filter((l) => l.msg === 'request aborted by client')).toEqual([expect.objectContaining({ method: 'GET', path: '/slow', status: 499, responseFlags: 'DC' })]);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 });

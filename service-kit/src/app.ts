@@ -3,6 +3,7 @@ import helmet, { type HelmetOptions } from 'helmet';
 import { API_SECURITY_HEADERS, browserPageHeaders } from './security-headers';
 import { requestContextFromHeaders, runWithRequestContext } from './context';
 import { HttpError, type ErrorBody } from './errors';
+import { refuseDeepJson } from './json-depth';
 import { createLogger, type Logger } from './logger';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
 import { Readiness, type ReadinessCheck } from './readiness';
@@ -38,6 +39,9 @@ export type ServiceApp = Express & {
   metrics: HttpMetrics;
 };
 
+/** Status label of a request the client aborted before its answer was sent (nginx's "client closed request"). */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 /** Probe and scrape paths log at debug level: kubelet and Prometheus call them every few seconds. */
 const quietPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -66,29 +70,31 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     const startedAt = process.hrtime.bigint();
     res.setHeader('x-request-id', context.requestId);
     for (const [name, value] of staticHeaders) res.setHeader(name, value);
-    res.on('finish', () => {
+    // 'close' comes after 'finish' for an answered request, and alone when the client went away first.
+    res.on('close', () => {
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : res.statusCode === 404 ? 'unmatched' : 'other';
-      metrics.record(req.method, route, res.statusCode, seconds);
-      if (!accessLog) return;
+      const aborted = !res.writableFinished;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : !aborted && res.statusCode === 404 ? 'unmatched' : 'other';
       // originalUrl: mounted middleware (e.g. Swagger UI) rewrites req.url/req.path while it runs.
       const path = req.originalUrl.split('?', 1)[0]!;
-      const line = {
-        requestId: context.requestId,
-        traceId: context.traceId,
-        method: req.method,
-        path,
-        route,
-        status: res.statusCode,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-      };
+      const durationMs = Math.round(seconds * 1e6) / 1e3;
+      if (aborted) {
+        // Istio reports these with response code 0 and flag DC (downstream connection termination); the
+        // service's own metrics use nginx's 499 "client closed request", a status no handler sends.
+        metrics.record(req.method, route, CLIENT_CLOSED_REQUEST, seconds);
+        logger.info({ method: req.method, path, route, status: CLIENT_CLOSED_REQUEST, responseFlags: 'DC', durationMs }, 'request aborted by client');
+        return;
+      }
+      metrics.record(req.method, route, res.statusCode, seconds);
+      if (!accessLog) return;
+      const line = { requestId: context.requestId, traceId: context.traceId, method: req.method, path, route, status: res.statusCode, durationMs };
       if (quietPaths.has(path)) logger.debug(line, 'request');
       else logger.info(line, 'request');
     });
     runWithRequestContext(context, next);
   };
   app.use(requestContextMiddleware);
-  app.use(express.json({ limit: options.bodyLimit ?? '10kb' }));
+  app.use(express.json({ limit: options.bodyLimit ?? '10kb', verify: refuseDeepJson }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

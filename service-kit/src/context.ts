@@ -21,6 +21,35 @@ export const PROPAGATED_HEADERS = [
   'user-agent',
 ] as const;
 
+const hex = (n: number) => `[0-9a-f]{${n}}`;
+/** Printable ASCII without controls, at most `max` characters. */
+const printable = (max: number) => new RegExp(`^[\\x20-\\x7e]{1,${max}}$`);
+
+/**
+ * What a propagated header's value must look like to be kept: the trace formats (W3C Trace Context, B3) as
+ * their specifications write them, the free-form ones printable and capped. A value that does not match is
+ * dropped: neither logged nor forwarded (a hostile caller cannot bloat every log line or smuggle bytes
+ * upstream). `x-request-id` is replaced by a fresh one instead.
+ */
+export const PROPAGATED_HEADER_FORMATS: Readonly<Record<(typeof PROPAGATED_HEADERS)[number], RegExp>> = {
+  'x-request-id': /^[\x21-\x7e]{1,200}$/,
+  // version-traceid-parentid-flags; a later version may append fields (W3C Trace Context, "Versioning").
+  traceparent: new RegExp(`^${hex(2)}-${hex(32)}-${hex(16)}-${hex(2)}(-[\\x21-\\x7e]{1,200})?$`),
+  // At most 32 list members; 512 characters is the length the specification says vendors must propagate.
+  tracestate: printable(512),
+  'x-b3-traceid': new RegExp(`^(${hex(16)}|${hex(32)})$`),
+  'x-b3-spanid': new RegExp(`^${hex(16)}$`),
+  'x-b3-parentspanid': new RegExp(`^${hex(16)}$`),
+  // B3: "1"/"0", and true/false from tracers older than the specification.
+  'x-b3-sampled': /^(0|1|true|false)$/,
+  'x-b3-flags': /^1$/,
+  // Single header: {traceid}-{spanid}[-{sampling}[-{parentspanid}]], or the sampling state alone.
+  b3: new RegExp(`^((${hex(16)}|${hex(32)})-${hex(16)}(-(0|1|d)(-${hex(16)})?)?|0|1|d)$`),
+  'x-ot-span-context': printable(256),
+  'end-user': printable(256),
+  'user-agent': printable(512),
+};
+
 export interface RequestContext {
   requestId: string;
   /** Trace id taken from `traceparent`, `x-b3-traceid` or `b3`, when the caller sent one. */
@@ -52,7 +81,8 @@ function traceIdFrom(headers: Record<string, string>): string | undefined {
     if (parts.length >= 4 && /^[0-9a-f]{32}$/.test(parts[1]!)) return parts[1];
   }
   if (headers['x-b3-traceid']) return headers['x-b3-traceid'];
-  if (headers['b3']) return headers['b3'].split('-')[0];
+  const b3 = headers['b3'];
+  if (b3 && b3.length > 1) return b3.split('-', 1)[0];
   return undefined;
 }
 
@@ -61,11 +91,9 @@ export function requestContextFromHeaders(headers: IncomingHttpHeaders): Request
   const propagatedHeaders: Record<string, string> = {};
   for (const name of PROPAGATED_HEADERS) {
     const value = firstValue(headers[name]);
-    if (value !== undefined && value !== '') propagatedHeaders[name] = value;
+    if (value !== undefined && value !== '' && PROPAGATED_HEADER_FORMATS[name].test(value)) propagatedHeaders[name] = value;
   }
-  // Bound the length so a hostile id cannot bloat every log line.
-  const incomingId = propagatedHeaders['x-request-id'];
-  const requestId = incomingId && incomingId.length <= 200 ? incomingId : randomUUID();
+  const requestId = propagatedHeaders['x-request-id'] ?? randomUUID();
   propagatedHeaders['x-request-id'] = requestId;
   return { requestId, traceId: traceIdFrom(propagatedHeaders), propagatedHeaders };
 }

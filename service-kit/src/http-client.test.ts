@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createServiceApp } from './app';
 import { createHttpClient } from './http-client';
+import { createLogger } from './logger';
 
 interface Recorded {
   url: string;
@@ -161,5 +162,55 @@ describe('createHttpClient', () => {
     await expect(client.get('/slow')).rejects.toMatchObject({ code: 'ECONNABORTED' });
     expect(Date.now() - started).toBeLessThan(5000);
     await upstream.close();
+  });
+});
+
+describe('trace headers from the caller', () => {
+  const afterCleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    await Promise.all(afterCleanup.splice(0).map((close) => close()));
+  });
+
+  it('forwards and logs only values in their formats, capped; a bad x-request-id is replaced', async () => {
+    const upstream = await recordingServer();
+    const client = createHttpClient({ baseURL: upstream.url, timeoutMs: 1000 });
+    const lines: Array<Record<string, unknown>> = [];
+    const app = createServiceApp({
+      service: 'caller',
+      logger: createLogger({ service: 'caller', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
+      routes(router) {
+        router.get('/call', async () => {
+          await client.get('/x');
+          throw new Error('to get an error line with the request context');
+        });
+      },
+    });
+    const hostile = {
+      'x-request-id': 'r'.repeat(1000),
+      traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01-${'x'.repeat(2000)}`,
+      'x-b3-traceid': 'z'.repeat(64),
+      'x-b3-spanid': 'not-hex!',
+      'x-b3-sampled': 'maybe',
+      b3: `${'c'.repeat(32)}-${'d'.repeat(16)}-1${'e'.repeat(2000)}`,
+      'end-user': 'u'.repeat(300),
+      tracestate: 't'.repeat(600),
+    };
+    afterCleanup.push(() => upstream.close());
+    const res = await request(app).get('/call').set(hostile).expect(500);
+    const sent = upstream.received[0]!.headers;
+    for (const name of Object.keys(hostile)) if (name !== 'x-request-id') expect(sent[name]).toBeUndefined();
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sent['x-request-id']).toBe(res.headers['x-request-id']);
+    const errorLine = lines.find((l) => l.msg === 'unhandled error')!;
+    expect(errorLine).toMatchObject({ requestId: res.headers['x-request-id'] });
+    expect(errorLine.traceId).toBeUndefined();
+    expect(JSON.stringify(lines).length).toBeLessThan(5000);
+
+    // The same headers in their formats are kept, and the trace id is logged.
+    const valid = { 'x-request-id': 'req-9', 'x-b3-traceid': 'a'.repeat(32), 'x-b3-spanid': 'b'.repeat(16), 'x-b3-sampled': '1', b3: `${'a'.repeat(32)}-${'b'.repeat(16)}-1`, 'end-user': 'jason' };
+    await request(app).get('/call').set(valid).expect(500);
+    const kept = upstream.received[1]!.headers;
+    for (const [name, value] of Object.entries(valid)) expect(kept[name]).toBe(value);
+    expect(lines.filter((l) => l.msg === 'unhandled error').at(-1)).toMatchObject({ requestId: 'req-9', traceId: 'a'.repeat(32) });
   });
 });

@@ -1,7 +1,9 @@
-export { createServiceApp, type ServiceApp, type ServiceAppOptions } from './app';
+export { CLIENT_CLOSED_REQUEST, createServiceApp, type ServiceApp, type ServiceAppOptions } from './app';
+export { MAX_JSON_DEPTH } from './json-depth';
 export { ConfigError, envInt, envUrl, loadConfig, loadConfigOrExit, serviceConfigSchema, type ServiceConfig } from './config';
 export {
   PROPAGATED_HEADERS,
+  PROPAGATED_HEADER_FORMATS,
   currentRequestContext,
   requestContextFromHeaders,
   runWithRequestContext,
