@@ -4,13 +4,16 @@
 // loads getmultiple with `wrk -t1 -c10`, stops web-api (SIGTERM: the profile is written on exit) and prints
 // the functions with the most self time. Run it under the heavy lock:
 //
-//   flock /work/wt/heavy.lock node bench/profile.mjs [v1|v2|authors] [seconds]     (authors: getauthor alone)
+//   flock /work/wt/heavy.lock node bench/profile.mjs [v1|v2|authors|gateway] [seconds]     (authors: getauthor alone)
+//
+// gateway: the mesh's data plane as the 80/20 ingress gateway with its Istio telemetry (bench/gateway-proxy.mjs)
+// in front of two static upstreams, under `wrk -t2 -c50` like the bench's gateway figure.
 //
 // The .cpuprofile file stays in a temporary directory whose path is printed (open it in Chrome DevTools).
 import fs from 'node:fs';
 import path from 'node:path';
 import { round, wrk } from './lib/load.mjs';
-import { makeTempDir, startService, stopAll } from './lib/processes.mjs';
+import { makeTempDir, startHelper, startProcess, startService, stopAll, waitForLine } from './lib/processes.mjs';
 
 const version = process.argv[2] ?? 'v1';
 const seconds = Number(process.argv[3] ?? 10);
@@ -63,6 +66,20 @@ try {
   const profiled = ['--cpu-prof', `--cpu-prof-dir=${keep}`];
   let target;
   let url;
+  if (version === 'gateway') {
+    const [v1, v2] = await Promise.all([startHelper('upstream-v1', 'static-upstream.mjs', ['v1']), startHelper('upstream-v2', 'static-upstream.mjs', ['v2'])]);
+    const managed = startProcess('gateway-proxy', process.execPath, [...profiled, path.join(path.dirname(new URL(import.meta.url).pathname), 'gateway-proxy.mjs'), String(v1.port), String(v2.port)]);
+    target = { ...managed, port: Number(await waitForLine(managed, /^listening (\d+)$/)) };
+    const result = await wrk(`http://127.0.0.1:${target.port}/web-api/v1/getmultiple`, { seconds, connections: 50, threads: 2 });
+    await target.stop();
+    const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
+    const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
+    process.stdout.write(`gateway (data plane, telemetry on): ${Math.round(result.requestsPerSecond)} req/s under wrk -t2 -c50 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
+    for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
+    process.stdout.write('by package:\n');
+    for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
+    await Promise.all([v1.stop(), v2.stop(), articles.stop(), authors.stop()]);
+  } else {
   if (version === 'authors') {
     target = await startService('authors-profiled', 'authors', {}, profiled);
     url = `http://127.0.0.1:${target.port}/api/v1/getauthor?name=Ada%20Quill`;
@@ -80,6 +97,7 @@ try {
   for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
   process.stdout.write('by package:\n');
   for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
+  }
 } catch (error) {
   process.stderr.write(`profile failed: ${error.stack ?? error}\n`);
   process.exitCode = 1;
