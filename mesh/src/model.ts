@@ -216,6 +216,14 @@ export interface TrafficPolicy {
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
   tls?: { mode?: string };
+  /** Per Service port: replaces the four fields above for that port (Istio does not inherit them). */
+  portLevelSettings?: Array<{
+    port?: { number?: number };
+    loadBalancer?: LoadBalancerSettings;
+    connectionPool?: ConnectionPoolSettings;
+    outlierDetection?: OutlierDetection;
+    tls?: { mode?: string };
+  }>;
 }
 
 export interface Subset {

@@ -158,7 +158,11 @@ interface VirtualHostEntry {
 /** Routes for a set of virtual hosts, resolved per request host and memoised. */
 class VirtualHostTable {
   private readonly cache = new Map<string, CompiledRoute[] | null>();
-  constructor(private readonly entries: VirtualHostEntry[]) {}
+  /** `catchAllLast`: a gateway's virtual host, whose catch-all routes istiod moves to the end (SortVHostRoutes). */
+  constructor(
+    private readonly entries: VirtualHostEntry[],
+    private readonly catchAllLast = false,
+  ) {}
 
   /** Routes of the VirtualServices whose most specific host pattern matches `host`, in load order; null if none. */
   routesFor(host: string): CompiledRoute[] | null {
@@ -177,9 +181,34 @@ class VirtualHostTable {
         routes.push(...entry.routes);
       }
     }
+    if (routes && this.catchAllLast) routes = catchAllRoutesLast(routes);
     if (this.cache.size < 1024) this.cache.set(host, routes);
     return routes;
   }
+}
+
+/**
+ * istiod builds one Envoy route per match block and, on gateways, moves the catch-all ones (prefix `/` or regex `.*`,
+ * no header or query match; a rule without match) behind all others, keeping the relative order
+ * (pilot/pkg/networking/core/route/route.go SortVHostRoutes, IsCatchAllRoute). A rule whose blocks are mixed is split.
+ */
+function catchAllRoutesLast(routes: CompiledRoute[]): CompiledRoute[] {
+  const specific: CompiledRoute[] = [];
+  const catchAll: CompiledRoute[] = [];
+  for (const route of routes) {
+    if (route.blocks === null) {
+      catchAll.push(route);
+      continue;
+    }
+    const wide = route.blocks.filter((b) => b.catchAll);
+    if (wide.length === 0) specific.push(route);
+    else if (wide.length === route.blocks.length) catchAll.push(route);
+    else {
+      specific.push({ ...route, blocks: route.blocks.filter((b) => !b.catchAll) });
+      catchAll.push({ ...route, blocks: wide });
+    }
+  }
+  return catchAll.length === 0 ? routes : [...specific, ...catchAll];
 }
 
 export interface GatewayTable {
@@ -268,8 +297,42 @@ function positiveOr(value: number | undefined, fallback: number): number {
 }
 
 /** Subset policy fields replace the DestinationRule's top-level ones field by field (Istio's merge). */
-function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined): TrafficPolicy {
-  return { ...(top ?? {}), ...(subset ?? {}) };
+/** A policy's `portLevelSettings` entry for `port` replaces its four fields wholesale (no inheritance). */
+function atPort(policy: TrafficPolicy | undefined, port: number | undefined): { policy: TrafficPolicy | undefined; portLevel: boolean } {
+  const level = port === undefined ? undefined : policy?.portLevelSettings?.find((p) => p?.port?.number === port);
+  if (!level) return { policy, portLevel: false };
+  const { loadBalancer, connectionPool, outlierDetection, tls } = level;
+  return { policy: { loadBalancer, connectionPool, outlierDetection, tls }, portLevel: true };
+}
+
+/**
+ * The policy of a cluster on `port`: the DestinationRule's (its port-level settings first), then the subset's fields
+ * override (with a port-level subset setting, all four fields) — istio/istio pilot/pkg/networking/util
+ * MergeSubsetTrafficPolicy, GetPortLevelTrafficPolicy and pilot/pkg/model MergeTrafficPolicy.
+ */
+function mergePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number | undefined): TrafficPolicy {
+  const base = atPort(top, port).policy ?? {};
+  const { policy: own, portLevel } = atPort(subset, port);
+  if (!own) return base;
+  const merged: TrafficPolicy = { ...base };
+  for (const field of ['connectionPool', 'outlierDetection', 'loadBalancer', 'tls'] as const) {
+    if (own[field] !== undefined || portLevel) (merged as Record<string, unknown>)[field] = own[field];
+  }
+  return merged;
+}
+
+/**
+ * Several DestinationRules for one host are merged as istiod does (pilot/pkg/model/destination_rule.go
+ * mergeDestinationRule): later subsets are appended unless the name is taken, the first top-level policy wins.
+ */
+function mergeDestinationRules(first: DestinationRule, later: DestinationRule): DestinationRule {
+  const spec = first.spec!;
+  const names = new Set((spec.subsets ?? []).map((s) => s?.name));
+  const added = (later.spec?.subsets ?? []).filter((s) => s && !names.has(s.name));
+  return {
+    ...first,
+    spec: { ...spec, subsets: [...(spec.subsets ?? []), ...added], trafficPolicy: spec.trafficPolicy ?? later.spec?.trafficPolicy },
+  };
 }
 
 function compilePolicy(policy: TrafficPolicy): ClusterPolicy {
@@ -404,7 +467,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     for (const { object } of state.istio.destinationRules) {
       if (!object?.spec?.host) continue;
       const host = expandHost(object.spec.host, object.metadata.namespace ?? namespace);
-      if (!destinationRules.has(host)) destinationRules.set(host, object);
+      const existing = destinationRules.get(host);
+      destinationRules.set(host, existing ? mergeDestinationRules(existing, object) : object);
     }
   }
 
@@ -433,7 +497,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
         }
         else if (labels) labels.push(...labelEntries(subsetDef.labels));
       }
-      if (!kubernetesMode) policy = compilePolicy(mergePolicy(rule?.spec?.trafficPolicy, subsetDef?.trafficPolicy));
+      if (!kubernetesMode) policy = compilePolicy(mergePolicy(rule?.spec?.trafficPolicy, subsetDef?.trafficPolicy, servicePort.port));
     }
     const targetPort = typeof servicePort?.targetPort === 'number' ? servicePort.targetPort : (servicePort?.port ?? port ?? 80);
     const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy, targetPort, exists);
@@ -597,10 +661,12 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     for (const vs of virtualServices) {
       const vsNamespace = vs.metadata.namespace ?? namespace;
       const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(g.includes('/') ? g : `${vsNamespace}/${g}`));
-      if (bound) entries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => h.toLowerCase()), routes: compileRoutes(vs) });
+      // Short hosts are FQDNs in the VirtualService's namespace for gateways too (model/virtualservice.go
+      // resolveVirtualServiceShortnames): `hosts: [web-api]` serves Host web-api.default.svc.cluster.local.
+      if (bound) entries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandHost(h, vsNamespace)), routes: compileRoutes(vs) });
     }
     const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
-    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entries) };
+    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entries, true) };
   };
 
   const defaultRoutes = new Map<string, CompiledRoute>();

@@ -112,6 +112,8 @@ type ViewPredicate = (view: RequestView) => boolean;
 
 export interface CompiledMatchBlock {
   test: ViewPredicate;
+  /** Prefix `/` or regex `.*` (or no uri) and no header or query match: istiod's IsCatchAllRoute. */
+  catchAll: boolean;
   /** Length of the matched uri prefix: the prefix match's, 1 without a uri match (Istio matches prefix "/"). */
   uriPrefixLength?: number;
   /** The uri part of Istio's route decorator (trace operation name): `prefix*`, the exact path or the regex. */
@@ -196,7 +198,11 @@ export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
   const uriPrefixLength = !block.uri ? 1 : typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
   const uri = block.uri;
   const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
-  return { test, uriPrefixLength, tracePath, name: block.name };
+  const empty = (m: object | undefined) => !m || Object.keys(m).length === 0;
+  const catchAll =
+    (!block.uri || block.uri.prefix === '/' || block.uri.regex === '.*') &&
+    empty(block.headers) && empty(block.withoutHeaders) && empty(block.queryParams) && !block.method && !block.authority && !block.scheme;
+  return { test, catchAll, uriPrefixLength, tracePath, name: block.name };
 }
 
 /** Kubernetes/Istio host names: `*` , `*.suffix` or an exact name (compared case-insensitively). */

@@ -1,0 +1,205 @@
+/**
+ * Merging like istiod (issue #11 part 2), through the real data plane on real sockets: several VirtualServices for
+ * one gateway host with catch-all routes last, short hosts as FQDNs on gateways, several DestinationRules for one
+ * host, and portLevelSettings.
+ */
+import type { LoadedObject, Service } from '../model';
+import { compileMeshConfig } from './config';
+import { seededRandom } from './random';
+import { destinationRule, gateway, send, service, startMesh, tally, virtualService, workload, type MeshFixture } from './test-harness';
+
+const v1 = workload('web-api-v1', 'web-api', 'v1');
+const v2 = workload('web-api-v2', 'web-api', 'v2');
+const articles = workload('articles', 'articles', 'v1');
+const replicas = [
+  { id: 'web-api-v1-0', workload: v1 },
+  { id: 'web-api-v1-1', workload: v1 },
+  { id: 'web-api-v2-0', workload: v2 },
+  { id: 'articles-0', workload: articles },
+];
+const services = [service('web-api', 3000), service('articles', 8080)];
+const to = (host: string, subset?: string) => [{ destination: { host, subset } }];
+
+let mesh: MeshFixture;
+afterEach(async () => {
+  await mesh?.close();
+});
+
+async function idOf(path: string, headers?: Record<string, string>): Promise<string> {
+  const res = await mesh.get(path, { headers });
+  return res.status === 200 ? res.json().id : `${res.status}`;
+}
+
+describe('several VirtualServices for one host on one gateway (istiod merges them, catch-all routes last)', () => {
+  test('a catch-all in the first VirtualService does not hide the second one\'s routes', async () => {
+    mesh = await startMesh({
+      replicas,
+      state: {
+        services,
+        istio: {
+          gateways: [gateway('web-gateway')],
+          virtualServices: [
+            virtualService('web-app', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/' } }], route: to('articles') }] }),
+            virtualService('api', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/api' } }], route: to('web-api') }] }),
+          ],
+          destinationRules: [],
+        },
+      },
+    });
+    expect(await idOf('/api/x')).toMatch(/^web-api-v/);
+    expect(await idOf('/index.html')).toBe('articles-0');
+  });
+
+  test('within one VirtualService too: a catch-all block moves behind the later specific rules, a header match is not catch-all', async () => {
+    mesh = await startMesh({
+      replicas,
+      state: {
+        services,
+        istio: {
+          gateways: [gateway('web-gateway')],
+          virtualServices: [
+            virtualService('web-ingress', {
+              hosts: ['*'],
+              gateways: ['web-gateway'],
+              http: [
+                { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: to('web-api', 'v2') },
+                { match: [{ uri: { prefix: '/' } }, { uri: { exact: '/exact' } }], route: to('articles') },
+                { match: [{ uri: { prefix: '/v1' } }], route: to('web-api', 'v1') },
+              ],
+            }),
+          ],
+          destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
+        },
+      },
+    });
+    expect(await idOf('/v1/x', { 'x-canary': 'yes' })).toBe('web-api-v2-0'); // not catch-all: stays first
+    expect(await idOf('/v1/x')).toMatch(/^web-api-v1-/); // the prefix "/" block now comes after it
+    expect(await idOf('/exact')).toBe('articles-0'); // the rule's specific block kept its place
+    expect(await idOf('/other')).toBe('articles-0');
+  });
+
+  test('the mesh (sidecar) keeps the rules in order: SortVHostRoutes is a gateway step', async () => {
+    mesh = await startMesh({
+      replicas,
+      source: { kind: 'sidecar', workload: articles },
+      state: {
+        services,
+        istio: {
+          gateways: [],
+          virtualServices: [virtualService('web-api', { hosts: ['web-api'], http: [{ route: to('web-api', 'v1') }, { match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }] })],
+          destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
+        },
+      },
+    });
+    expect((await send(mesh.port, 'http://web-api:3000/v2/x')).json().id).toMatch(/^web-api-v1-/);
+  });
+});
+
+test('a short host on a gateway-bound VirtualService is the FQDN in its namespace', async () => {
+  mesh = await startMesh({
+    replicas,
+    state: {
+      services,
+      istio: {
+        gateways: [gateway('web-gateway')],
+        virtualServices: [virtualService('articles-edge', { hosts: ['articles'], gateways: ['web-gateway'], http: [{ route: to('articles') }] })],
+        destinationRules: [],
+      },
+    },
+  });
+  expect(await idOf('/', { host: 'articles.default.svc.cluster.local' })).toBe('articles-0');
+  expect(await idOf('/', { host: 'articles' })).toBe('404');
+});
+
+describe('several DestinationRules for one host (istiod merges them)', () => {
+  const first = destinationRule('web-api-v1', { host: 'web-api', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] });
+  const second = destinationRule('web-api-v2', {
+    host: 'web-api.default.svc.cluster.local',
+    trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
+    subsets: [{ name: 'v2', labels: { version: 'v2' } }, { name: 'v1', labels: { version: 'v2' } }],
+  });
+
+  test('subsets of the later rule are appended (a taken name is not), and the first top-level policy wins', async () => {
+    mesh = await startMesh({
+      replicas,
+      random: seededRandom(11),
+      state: {
+        services,
+        istio: {
+          gateways: [gateway('web-gateway')],
+          virtualServices: [
+            virtualService('web-ingress', {
+              hosts: ['*'],
+              gateways: ['web-gateway'],
+              http: [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }],
+            }),
+          ],
+          destinationRules: [first, second],
+        },
+      },
+    });
+    expect(await idOf('/v2')).toBe('web-api-v2-0');
+    // v1 keeps the first rule's labels (version v1) and its ROUND_ROBIN: the two v1 pods strictly alternate.
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await idOf('/'));
+    expect(ids.every((id, i) => i === 0 || id !== ids[i - 1])).toBe(true);
+    expect(tally(ids)).toEqual({ 'web-api-v1-0': 5, 'web-api-v1-1': 5 });
+  });
+});
+
+describe('portLevelSettings', () => {
+  const twoPorts: LoadedObject<Service> = {
+    object: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web-api' },
+      spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 3000 }, { name: 'http-admin', port: 9000 }] },
+    },
+    source: { file: 'k8s/web-api.yaml' },
+  };
+  const rule = destinationRule('web-api', {
+    host: 'web-api',
+    trafficPolicy: {
+      loadBalancer: { simple: 'RANDOM' },
+      connectionPool: { tcp: { maxConnections: 50 } },
+      portLevelSettings: [{ port: { number: 9000 }, loadBalancer: { simple: 'ROUND_ROBIN' } }],
+    },
+    subsets: [
+      { name: 'v1', labels: { version: 'v1' }, trafficPolicy: { portLevelSettings: [{ port: { number: 3000 }, connectionPool: { http: { http1MaxPendingRequests: 3 } } }] } },
+    ],
+  });
+
+  const ingress = virtualService('web-ingress', {
+    hosts: ['*'],
+    gateways: ['web-gateway'],
+    http: [
+      { match: [{ uri: { prefix: '/admin' } }], route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 9000 } } }] },
+      { route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 3000 } } }] },
+    ],
+  });
+
+  test('a port\'s settings replace the top-level ones for that port (no inheritance); a subset\'s port-level ones replace all four fields', () => {
+    const config = compileMeshConfig({ istio: { gateways: [gateway('web-gateway')], virtualServices: [ingress], destinationRules: [rule] }, services: [twoPorts], workloads: [v1, v2], mode: 'istio' });
+    const service = config.resolveService('web-api')!;
+    const on = (port: number) => config.defaultRoute(service, port).destinations[0]!.cluster.policy;
+    expect(on(3000)).toMatchObject({ lb: 'RANDOM', maxConnections: 50 });
+    expect(on(9000)).toMatchObject({ lb: 'ROUND_ROBIN', limited: false }); // maxConnections not inherited
+    const [admin, main] = config.gateway('web-gateway').virtualHosts.routesFor('any.host')!;
+    expect(admin!.destinations[0]!.cluster.policy).toMatchObject({ lb: 'ROUND_ROBIN', limited: false });
+    // v1's port-3000 setting replaces loadBalancer and connectionPool: default LEAST_REQUEST, only its pending limit.
+    expect(main!.destinations[0]!.cluster.policy).toMatchObject({ lb: 'LEAST_REQUEST', maxPending: 3, limited: true });
+    expect(main!.destinations[0]!.cluster.policy.maxConnections).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  test('through the gateway: the route to port 9000 balances round robin over the v1 pods', async () => {
+    mesh = await startMesh({
+      replicas,
+      random: seededRandom(3),
+      state: { services: [twoPorts], istio: { gateways: [gateway('web-gateway')], virtualServices: [ingress], destinationRules: [rule] } },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await idOf('/admin'));
+    expect(ids.every((id, i) => i === 0 || id !== ids[i - 1])).toBe(true);
+    expect(tally(ids)).toEqual({ 'web-api-v1-0': 4, 'web-api-v1-1': 4 });
+  });
+});
