@@ -308,9 +308,12 @@ async function startDirectStack(suffix = '', articlesEnv = {}) {
 }
 
 async function startMeshProcess(env = {}) {
+  const dataDir = makeTempDir('bench-mesh-data-');
+  fs.chmodSync(dataDir, 0o711); // the system PostgreSQL server runs as the postgres user when this is root
   // A separate process so that its /proc figures are the mesh's own, not the load generator's.
   const mesh = startProcess('mesh', process.execPath, [path.join(repoRoot, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    // Its database in a temporary folder, not the repository's .data/ (a developer's npm start).
+    env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir, ...env },
     // SIGTERM stops every child gracefully (their SHUTDOWN_DELAY_MS comes from k8s/); a second one forces.
     stopSignals: ['SIGTERM', 'SIGTERM'],
     graceMs: 15_000,

@@ -4,8 +4,10 @@
  * Needs `npm run build`.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { startMesh, type MeshHandle } from '../src';
@@ -59,7 +61,10 @@ describe('the CLI (npm start)', () => {
   it('prints the URLs, and SIGTERM stops every child process', async () => {
     requireBuild();
     // Without jest's marker in the environment the services log as they do for a user.
-    const env = { ...process.env };
+    // Its database in a folder of its own, not the repository's .data/ a developer's npm start uses.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-data-'));
+    fs.chmodSync(dataDir, 0o711);
+    const env: NodeJS.ProcessEnv = { ...process.env, MESH_DATA_DIR: dataDir };
     delete env.JEST_WORKER_ID;
     const cli = spawn(process.execPath, [path.join(repoRoot, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
       cwd: repoRoot,
@@ -90,6 +95,8 @@ describe('the CLI (npm start)', () => {
       expect(pids.filter(isAlive)).toEqual([]);
     } finally {
       if (cli.exitCode === null) cli.kill('SIGKILL');
+      await exited;
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   }, 180_000);
 });
