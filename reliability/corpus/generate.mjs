@@ -251,14 +251,14 @@ const webApi = [
   ].map(([name, p]) => ({ name, service: 'web-api', method: 'GET', path: p, headers: [], expect: '2xx', mustNotContain: ['root:x:0:0', '"dependencies"', 'require('] })),
   ...createCases('web-api', '/web-api/v1/create'),
   {
-    name: 'create: body of 2 MB (over the gateway buffer)',
+    // The gateway streams bodies (Envoy buffers only a copy for retries): web-api's own body limit answers.
+    name: 'create: body of 2 MB (streams through the gateway to web-api, whose limit answers)',
     service: 'web-api',
     method: 'POST',
     path: '/web-api/v1/create',
     headers: json,
     body: JSON.stringify({ ...validArticle, title: long(2_000_000, 'z') }),
     expect: '4xx',
-    rejectedBy: 'gateway',
     via: ['gateway'],
   },
   // Paths outside the web-api routes go to web-app through the gateway, so these run directly only.
