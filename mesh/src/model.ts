@@ -150,6 +150,8 @@ export interface HTTPRetry {
 export interface HTTPRoute {
   name?: string;
   match?: HTTPMatchRequest[];
+  /** A root VirtualService's rule handing its traffic to the rules of a delegate VirtualService (one without hosts). */
+  delegate?: { name: string; namespace?: string };
   route?: HTTPRouteDestination[];
   redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode?: number };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };

@@ -203,3 +203,41 @@ describe('portLevelSettings', () => {
     expect(tally(ids)).toEqual({ 'web-api-v1-0': 4, 'web-api-v1-1': 4 });
   });
 });
+
+describe('delegate VirtualServices (istiod MergeHTTPRoutes)', () => {
+  test('a root rule hands its traffic to the delegate\'s rules: matches ANDed with the root\'s, conflicting ones dropped, fields inherited', async () => {
+    mesh = await startMesh({
+      replicas,
+      state: {
+        services,
+        istio: {
+          gateways: [gateway('web-gateway')],
+          virtualServices: [
+            virtualService('web-ingress', {
+              hosts: ['*'],
+              gateways: ['web-gateway'],
+              http: [
+                { name: 'api', match: [{ uri: { prefix: '/api/' } }], headers: { response: { set: { 'x-root': 'api' } } }, delegate: { name: 'api-routes' } },
+                { route: to('articles') },
+              ],
+            }),
+            virtualService('api-routes', {
+              hosts: [],
+              http: [
+                { match: [{ uri: { prefix: '/api/v2' } }], route: to('web-api', 'v2') },
+                { match: [{ uri: { prefix: '/elsewhere' } }], route: to('web-api', 'v2') }, // outside /api/: dropped
+                { route: to('web-api', 'v1') }, // no match: takes the root's
+              ],
+            }),
+          ],
+          destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
+        },
+      },
+    });
+    const v2Answer = await mesh.get('/api/v2/items');
+    expect(v2Answer.json().id).toBe('web-api-v2-0');
+    expect(v2Answer.headers['x-root']).toBe('api'); // inherited from the root rule
+    expect(await idOf('/api/other')).toMatch(/^web-api-v1-/);
+    expect(await idOf('/elsewhere')).toBe('articles-0');
+  });
+});

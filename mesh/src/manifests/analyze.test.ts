@@ -187,4 +187,33 @@ describe('what an API server refuses vs what the analysis reports (apply semanti
     );
     expect(analyzeManifests(mergeObjects(base.objects, objects)).filter((f) => f.file === 'inline.yaml')).toEqual([]);
   });
+
+  it('accepts a root VirtualService delegating to one without hosts; a root rule with its own route is refused', () => {
+    const text = (rootExtra: string) => [
+      'apiVersion: networking.istio.io/v1',
+      'kind: VirtualService',
+      'metadata: {name: web-ingress}',
+      'spec:',
+      '  hosts: ["*"]',
+      '  gateways: [web-gateway]',
+      '  http:',
+      '  - match: [{uri: {prefix: /web-api/}}]',
+      '    delegate: {name: web-api-routes}',
+      rootExtra,
+      '  - route: [{destination: {host: web-app, port: {number: 80}}}]',
+      '---',
+      'apiVersion: networking.istio.io/v1',
+      'kind: VirtualService',
+      'metadata: {name: web-api-routes}',
+      'spec:',
+      '  http:',
+      '  - route: [{destination: {host: web-api, subset: v2, port: {number: 9080}}}]',
+    ].filter(Boolean).join('\n');
+    const findings = (extra: string) =>
+      analyzeManifests(mergeObjects(base.objects, parseManifestText(text(extra), 'delegate.yaml').objects)).filter((f) => f.file === 'delegate.yaml');
+    expect(findings('')).toEqual([]);
+    expect(findings('    route: [{destination: {host: web-api}}]').filter(refusedOnApply)).toEqual([
+      expect.objectContaining({ code: 'IST0106', message: expect.stringMatching(/root HTTP route must not specify route/) }),
+    ]);
+  });
 });

@@ -432,6 +432,9 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
   });
 
   // ValidateVirtualService (istio/istio pkg/config/validation/validation.go).
+  if (asArray(spec?.hosts).length === 0 && gatewayRefs.length > 0) {
+    report(loaded, SCHEMA_ERROR, 'delegate virtual service must have no gateways specified', ['spec', 'gateways']);
+  }
   if (asArray(spec?.http).length === 0 && asArray((spec as Record<string, unknown> | undefined)?.tcp).length === 0 &&
       asArray((spec as Record<string, unknown> | undefined)?.tls).length === 0) {
     report(loaded, SCHEMA_ERROR, 'http, tcp or tls must be provided in virtual service', ['spec']);
@@ -455,7 +458,13 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
     }
 
     const actions = (['route', 'redirect', 'directResponse'] as const).filter((k) => route[k] !== undefined);
-    if (actions.length > 1) {
+    if (route.delegate !== undefined) {
+      // validateHTTPRouteConflict, RootRoute: the delegate's rules carry the actions.
+      if (asArray(spec?.hosts).length === 0) report(loaded, SCHEMA_ERROR, `${label}: delegate HTTP route cannot contain delegate`, at('delegate'));
+      for (const action of ['route', 'redirect'] as const) {
+        if (route[action] !== undefined) report(loaded, SCHEMA_ERROR, `${label}: root HTTP route ${route.name ?? ''} must not specify ${action}`.replace('  ', ' '), at(action));
+      }
+    } else if (actions.length > 1) {
       report(loaded, SCHEMA_ERROR, `${label}: HTTP route cannot contain both ${actions[0]} and ${actions[1]}`, at());
     } else if (actions.length === 0) {
       report(loaded, SCHEMA_ERROR, `${label}: HTTP route or redirect or directResponse is required`, at());
