@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
 import { ClusterState, type AttemptOutcome } from './cluster-state';
@@ -464,8 +465,7 @@ class Exchange {
 
     const hasBody = this.req.headers['transfer-encoding'] !== undefined || Number(this.req.headers['content-length'] ?? 0) > 0;
     if (hasBody && this.route.kind === 'route') {
-      const replayable = this.route.retry.attempts > 0 || this.route.mirror !== undefined;
-      this.body = new RequestBody(this.req, this.dp.maxBody, replayable);
+      this.body = new RequestBody(this.req, this.dp.maxBody, this.route.retry.attempts > 0);
       this.body.onOverflow = () => this.guard(() => this.onBodyOverflow());
     }
     this.afterRouting();
@@ -622,16 +622,15 @@ class Exchange {
       onResponseEnd() {},
       onResponseError() {},
     };
-    const send = (body: Buffer | null) => {
+    const send = (body: Readable | null) => {
       try {
         this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers, body }, ignore);
       } catch {
         // fire and forget
       }
     };
-    // The shadow gets the body once complete, and none at all when it outgrew the buffer (Envoy drops the shadow).
-    if (this.body) this.body.whenComplete(send);
-    else send(null);
+    // The shadow streams the body alongside the primary request (Envoy's streaming shadows).
+    send(this.body?.shadow() ?? null);
   }
 
   private nextAttempt(): void {

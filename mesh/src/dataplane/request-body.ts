@@ -20,7 +20,8 @@ export class RequestBody {
   private keptBytes = 0;
   private started = false;
   private sink?: PassThrough;
-  private readonly endListeners: Array<() => void> = [];
+  /** Shadow copies (mirror) fed as the body streams; they never hold the client back. */
+  private readonly shadows: PassThrough[] = [];
   /** The client sent its last byte. */
   ended = false;
   /** Body bytes read from the client so far (telemetry's request size). */
@@ -61,13 +62,16 @@ export class RequestBody {
     return sink;
   }
 
-  /** The whole body once the client finished and it was kept (for a mirror); undefined otherwise. */
-  whenComplete(callback: (body: Buffer) => void): void {
-    const deliver = () => {
-      if (!this.overflowed) callback(Buffer.concat(this.kept, this.keptBytes));
-    };
-    if (this.ended) deliver();
-    else this.endListeners.push(deliver);
+  /**
+   * A stream for a mirror (Envoy >= 1.36 always streams shadows): it gets the body as it arrives, whatever its
+   * size; a shadow that falls more than the buffer limit behind is dropped rather than slowing the client. Call it
+   * before the first try starts reading.
+   */
+  shadow(): PassThrough | undefined {
+    if (this.started) return undefined;
+    const shadow = newSink();
+    this.shadows.push(shadow);
+    return shadow;
   }
 
   /**
@@ -100,6 +104,11 @@ export class RequestBody {
         this.keptBytes += chunk.length;
       }
     }
+    for (const shadow of this.shadows) {
+      if (shadow.destroyed) continue;
+      if (shadow.writableLength > this.limit) shadow.destroy();
+      else shadow.write(chunk);
+    }
     const sink = this.sink;
     if (sink && !sink.write(chunk)) {
       // Back-pressure: the upstream reads slower than the client sends.
@@ -111,6 +120,6 @@ export class RequestBody {
   private onEnd(): void {
     this.ended = true;
     this.sink?.end();
-    for (const listener of this.endListeners.splice(0)) listener();
+    for (const shadow of this.shadows) if (!shadow.destroyed) shadow.end();
   }
 }

@@ -291,6 +291,15 @@ describe('mirroring', () => {
     expect(mesh.records[0].features).toContain('mirror');
   });
 
+  test('the mirror gets the request body as it streams, also one larger than the retry buffer', async () => {
+    await setup({ maxRequestBodyBytes: 1024, http: [{ route: [{ destination: { host: 'articles' } }], mirror: { host: 'authors' } }] });
+    const body = 'm'.repeat(300_000);
+    const res = await mesh.get('/upload', { method: 'POST', body });
+    expect(res.json()).toMatchObject({ id: 'articles-0', body });
+    await until(() => mesh.upstream('authors-0').received.length === 1, 3000, 'mirrored body');
+    expect(mesh.upstream('authors-0').received[0].body).toBe(body);
+  });
+
   test('mirrorPercentage picks the seeded share of requests', async () => {
     await setup({ seed: 11, http: [{ route: [{ destination: { host: 'articles' } }], mirror: { host: 'authors' }, mirrorPercentage: { value: 25 } }] });
     mesh.upstream('authors-0').behaviour = (req, res, upstream) => {
