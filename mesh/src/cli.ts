@@ -72,7 +72,9 @@ async function main(): Promise<void> {
     istioPaths,
     watch: opts.watch,
     traceSampling: opts.traceSampling,
-    output: (id, line) => process.stdout.write(`${tint(`[${id}]`, id)} ${pretty(line)}\n`),
+    // On a terminal every line is shown prefixed and readable; otherwise (a pipe, a file, a bench) the services
+    // write their JSON lines straight to stdout and the mesh's thread never touches them.
+    output: process.stdout.isTTY ? (id, line) => process.stdout.write(`${tint(`[${id}]`, id)} ${pretty(line)}\n`) : undefined,
   });
 
   let signals = 0;

@@ -84,7 +84,8 @@ describe('the CLI (npm start)', () => {
       expect(text).toMatch(/Swagger UI\s+http:\/\/localhost:\d+\/openapi\/ui/);
       expect(text).toMatch(/Metrics\s+http:\/\/localhost:\d+\/metrics/);
       expect(text).toMatch(/web-app\s+served by (nginx|the Node fallback server)/);
-      expect(text).toMatch(/^\[articles-0\] /m);
+      // Not a terminal: the services write their JSON lines straight to the CLI's stdout, naming their replica.
+      expect(text).toMatch(/^\{.*"pod":"articles-0".*\}$/m);
       expect((await get(`${app!.replace('localhost', '127.0.0.1')}/web-api/v1/getmultiple`)).status).toBe(200);
       const endpoints = ((await get(`${admin!.replace('localhost', '127.0.0.1')}/endpoints`)).body as { endpoints: Array<{ pid: number }> }).endpoints;
       const pids = withDescendants(endpoints.map((e) => e.pid));

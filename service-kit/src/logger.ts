@@ -28,7 +28,12 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level,
-      base: options.version ? { service: options.service, version: options.version } : { service: options.service },
+      // `pod`: the replica (the local mesh sets POD_NAME), so lines written straight to a shared stdout say whose they are.
+      base: {
+        service: options.service,
+        ...(options.version ? { version: options.version } : {}),
+        ...(process.env.POD_NAME ? { pod: process.env.POD_NAME } : {}),
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin() {
         const context = currentRequestContext();

@@ -42,7 +42,12 @@ export interface MeshOptions {
   namespace?: string;
   /** The mesh's own messages. Default: stderr with a `[mesh]` prefix. */
   log?: (message: string) => void;
-  /** Each line a replica prints. Default: stdout, prefixed with the endpoint id. */
+  /**
+   * Each line a replica prints. Default: none for stdout — the replicas write straight to this process's stdout
+   * (their JSON lines carry `pod`), web-app's lines are relayed (its server line tells nginx from the node
+   * fallback) and stderr is relayed prefixed with the endpoint id. Given: every line goes through it (on the thread
+   * that proxies requests: for tests and an interactive terminal).
+   */
   output?: (endpointId: string, line: string, stream: 'stdout' | 'stderr') => void;
   probe?: Partial<ProbePolicy>;
   backoff?: Partial<BackoffPolicy>;
@@ -266,6 +271,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     backoff: options.backoff,
     stopTimeoutMs: options.stopTimeoutMs,
     log,
+    // Relaying every line would run on the proxying thread (issue 10): without an output callback, the services
+    // write to the mesh's stdout themselves; web-app's few lines are still read for its server line.
+    inheritStdout: options.output ? undefined : (workload) => workload !== 'web-app',
     output: (id, line, stream) => {
       if (id.startsWith('web-app') && webAppServer === 'unknown') {
         if (/serving .* with nginx/i.test(line)) webAppServer = 'nginx';

@@ -83,6 +83,13 @@ export interface SupervisorOptions {
   endpointPropagationMs?: number;
   /** One line of a child's output. */
   output?: (endpointId: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Workloads whose stdout goes straight to this process's stdout (the same file description, inherited): the
+   * supervisor never reads or relays those lines, so a busy service's log costs the proxying thread nothing. Their
+   * lines carry the replica in the JSON field `pod` (service-kit's logger, from POD_NAME) instead of a prefix.
+   * stderr stays piped and relayed (start-up failures, crashes). Default: none (every line relayed).
+   */
+  inheritStdout?: (workload: string) => boolean;
   /** The supervisor's own messages (restarts, probe failures). */
   log?: (message: string) => void;
 }
@@ -258,7 +265,7 @@ export class Supervisor extends EventEmitter {
       env,
       // The IPC channel is how a child notices that the mesh died without stopping it (see service-kit's
       // runServer and MESH_SUPERVISED): it closes whenever this process goes away, even on SIGKILL.
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', this.options.inheritStdout?.(spec.workload.name) ? 'inherit' : 'pipe', 'pipe', 'ipc'],
     });
     replica.child = child;
     const lines = (stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr'): Promise<void> => {
@@ -270,7 +277,7 @@ export class Supervisor extends EventEmitter {
       });
       return new Promise((resolve) => reader.once('close', () => resolve()));
     };
-    const outputDone = Promise.all([lines(child.stdout!, 'stdout'), lines(child.stderr!, 'stderr')]);
+    const outputDone = Promise.all([child.stdout ? lines(child.stdout, 'stdout') : undefined, lines(child.stderr!, 'stderr')]);
     replica.exited = new Promise((resolve) => {
       let gone = false;
       const onGone = (reason: string): void => {
