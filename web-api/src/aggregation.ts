@@ -117,6 +117,21 @@ export class ArticleAggregator {
     return { articles: merged, stale: false };
   }
 
+  /**
+   * One aggregation before the replica takes traffic (see server.ts): it opens the keep-alive connections to both
+   * upstreams, runs the code path once, and leaves a last good answer, so that a new replica whose first articles
+   * calls miss their deadline under load serves that list instead of a 503. Never throws: a replica whose upstreams
+   * are down still starts (and answers 503 until articles answers).
+   */
+  async warmUp(): Promise<boolean> {
+    try {
+      await this.getMultiple();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private async fetchArticles() {
     const response = await this.options.articlesClient.get(this.articlesPath, { timeout: this.options.timeoutMs });
     if (response.status !== 200) throw new Error(`status ${response.status}`);

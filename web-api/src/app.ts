@@ -17,7 +17,13 @@ export interface WebApiAppOptions {
  * `x-web-api-version`. Readiness does not depend on the upstreams: web-api keeps answering (last good
  * answer, empty author fields) when they are down.
  */
-export function createWebApiApp(options: WebApiAppOptions): ServiceApp {
+/** The web-api app, with the warm-up its server runs before it listens. */
+export type WebApiApp = ServiceApp & {
+  /** One getmultiple aggregation against the real upstreams (bounded by UPSTREAM_TIMEOUT_MS); true if articles answered. */
+  warmUp(): Promise<boolean>;
+};
+
+export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
   const { version, config } = options;
   const behaviour = versionTable[version];
   const articlesClient = createHttpClient({ baseURL: config.ARTICLES_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
@@ -75,7 +81,7 @@ export function createWebApiApp(options: WebApiAppOptions): ServiceApp {
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     logger: app.logger,
   });
-  return app;
+  return Object.assign(app, { warmUp: () => aggregator.warmUp() });
 }
 
 function isErrorBody(data: unknown): boolean {

@@ -236,6 +236,25 @@ describe('web-api aggregation with fake upstreams', () => {
     expect(again.headers['x-web-api-stale']).toBeUndefined();
   });
 
+  it('warm-up: one aggregation before serving leaves a last good answer for a first request whose articles call fails', async () => {
+    let articlesUp = true;
+    const articles = await start((req, res) => (articlesUp ? json(200, sampleArticles) : json(503, { error: 'down' }))(req, res));
+    const authors = await start(fakeAuthors());
+    const app = webApi('v1', articles.url, authors.url);
+    await expect(app.warmUp()).resolves.toBe(true);
+    expect(articles.requests.map((r) => r.url)).toEqual(['/articles/v1/getmultiple?amount=5']);
+    articlesUp = false;
+    const first = await request(app).get('/web-api/v1/getmultiple').expect(200);
+    expect(first.headers['x-web-api-stale']).toBe('true');
+    expect(first.body.map((a: { id: string }) => a.id)).toEqual(sampleArticles.map((a) => a.id));
+  });
+
+  it('warm-up with articles down: resolves false without throwing, and the first request still answers 503', async () => {
+    const app = webApi('v1', await deadUrl(), await deadUrl());
+    await expect(app.warmUp()).resolves.toBe(false);
+    await request(app).get('/web-api/v1/getmultiple').expect(503);
+  });
+
   it('forwards the incoming trace headers to articles and authors', async () => {
     const articles = await start(json(200, sampleArticles));
     const authors = await start(fakeAuthors());
