@@ -219,9 +219,9 @@ describe('reliability under load and faults, through the local mesh', () => {
 
   it('outlier detection (istio/resilience/web-api-circuit-breaker.yaml): a web-api replica answering 5xx is ejected, errors stop', () =>
     table.run('outlier detection ejects a failing web-api replica', async (row) => {
-      // web-api v2 loses its articles upstream (a fault for calls from v2 only) and, freshly restarted, has no
-      // last good answer: it answers 503 while its readiness stays green. Only outlier detection can help.
-      await mesh.restartWorkload('web-api-v2');
+      // web-api v2 loses its articles upstream (a fault for calls from v2 only) and, restarted after that (so its
+      // warm-up fails too), has no last good answer: it answers 503 while its readiness stays green. Only outlier
+      // detection can help.
       const articlesRoute = { destination: { host: 'articles', subset: 'v1', port: { number: 8080 } } };
       const brokenForV2: K8sObject = {
         apiVersion: 'networking.istio.io/v1',
@@ -236,6 +236,7 @@ describe('reliability under load and faults, through the local mesh', () => {
         },
       };
       mesh.applyObjects([brokenForV2]);
+      await mesh.restartWorkload('web-api-v2');
       mesh.applyFile('istio/resilience/web-api-circuit-breaker.yaml');
       mesh.applyObjects([ingressWithGetmultipleTo({})]);
       try {

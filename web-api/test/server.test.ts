@@ -55,6 +55,10 @@ it.each([
   const proxy = await meshLikeProxy({ 'articles:8080': articles.url, 'authors:3000': authors.url });
   proc = spawnNode(builtServer(workspace), { env: { PORT: '0', HOST: '127.0.0.1', HTTP_PROXY: proxy.url, NO_PROXY: '' } });
   const port = await waitForListening(proc);
+  // Before it listens, the replica warms up with one getmultiple of its own (no caller, so no end-user).
+  const warmUp = proxy.requests.splice(0);
+  expect(warmUp[0]!.url).toBe(`http://articles:8080/articles/v1/getmultiple?amount=${count}`);
+  expect(warmUp.some((r) => r.url.startsWith('http://authors:3000/api/v1/'))).toBe(true);
   const res = await fetch(`http://127.0.0.1:${port}/web-api/v1/getmultiple`, { headers: { 'end-user': 'jason' } });
   expect(res.status).toBe(200);
   expect(res.headers.get('x-web-api-version')).toBe(version);
@@ -67,10 +71,17 @@ it.each([
 });
 
 it('finishes a getmultiple whose articles call is in flight at SIGTERM, then exits 0', async () => {
-  // The fake articles service holds every request until the test releases it.
+  // The fake articles service answers the warm-up (the replica's own call before it listens) and holds every
+  // later request until the test releases it.
   const held: http.ServerResponse[] = [];
   let notifyHeld: () => void = () => undefined;
+  let warmedUp = false;
   const articles = await listen((_req, res) => {
+    if (!warmedUp) {
+      warmedUp = true;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+      return;
+    }
     held.push(res);
     notifyHeld();
   });
