@@ -2,9 +2,9 @@
 // CPU profile of one service under load (issue 10: profile before optimising). Starts articles, authors and
 // web-api (v1 by default) directly as the bench's services section does, web-api under `node --cpu-prof`,
 // loads getmultiple with `wrk -t1 -c10`, stops web-api (SIGTERM: the profile is written on exit) and prints
-// the functions with the most self time. Run it under the heavy lock:
+// the functions with the most self time. Run it on a quiet machine:
 //
-//   flock /work/wt/heavy.lock node bench/profile.mjs [v1|v2|authors|gateway] [seconds]     (authors: getauthor alone)
+//   node bench/profile.mjs [v1|v2|authors|gateway] [seconds]     (authors: getauthor alone)
 //
 // gateway: the mesh's data plane as the 80/20 ingress gateway with its Istio telemetry (bench/gateway-proxy.mjs)
 // in front of two static upstreams, under `wrk -t2 -c50` like the bench's gateway figure.

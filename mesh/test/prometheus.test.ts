@@ -12,7 +12,7 @@
  * The dashboards' `irate(...[$__rate_interval])` is evaluated as `rate(...[W])` over exactly the load's scrapes
  * (irate would only see the last two samples); every ratio, quantile and sum is the panel's own expression.
  * Statistical checks use bounds of 3.5 sigma around the value the configuration implies.
- * Needs `npm run build` (the services) and prometheus (`apt-get install -y prometheus`); runs under the heavy lock.
+ * Needs `npm run build` (the services) and prometheus (`apt-get install -y prometheus`); it starts the whole stack, so run it alone.
  */
 import http from 'node:http';
 import net from 'node:net';

@@ -2,7 +2,7 @@
  * Tracing through the whole local mesh (real service processes): one getmultiple with a known traceparent gives
  * one trace with a client and a server span per hop whose parents resolve, an aborted authors call shows as an
  * error span, Jaeger's API serves it, and the /traces page draws the waterfall in Chromium.
- * Needs `npm run build` (the root `pretest` does it). Run under the heavy lock: it starts the whole stack.
+ * Needs `npm run build` (the root `pretest` does it). Run it alone: it starts the whole stack.
  */
 import fs from 'node:fs';
 import { chromiumLaunchOptions, findExecutable } from '@cns/service-kit/testing';
