@@ -7,7 +7,7 @@
  * `maglev` is set, else a ring with `ringHash.minimumRingSize` (or the deprecated `minimumRingSize`, default 1024).
  */
 import xxhash from 'xxhash-wasm';
-import type { Endpoint } from '../model';
+import type { Endpoint, LoadBalancerSettings } from '../model';
 import { parseDuration } from './duration';
 
 type Hasher = Awaited<ReturnType<typeof xxhash>>;
@@ -22,15 +22,8 @@ export function xxHash64(value: string, seed = 0n): bigint | undefined {
   return hasher?.h64(value, seed);
 }
 
-export interface ConsistentHashSettings {
-  httpHeaderName?: string;
-  httpCookie?: { name?: string; path?: string; ttl?: string };
-  httpQueryParameterName?: string;
-  useSourceIp?: boolean;
-  ringHash?: { minimumRingSize?: number };
-  maglev?: { tableSize?: number };
-  minimumRingSize?: number;
-}
+/** DestinationRule `loadBalancer.consistentHash`, as typed once in the model. */
+export type ConsistentHashSettings = NonNullable<LoadBalancerSettings['consistentHash']>;
 
 export interface HashPolicy {
   source: 'header' | 'cookie' | 'query' | 'sourceIp';
