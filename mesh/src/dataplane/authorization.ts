@@ -49,6 +49,16 @@ export interface AuthorizationRequest {
   header(name: string): string | undefined;
 }
 
+/**
+ * A TCP connection as the callee's network RBAC filter sees it: only L4 attributes (the peer's principal and the
+ * port); there is no method, path, host or header on a plain TCP connection.
+ */
+export interface AuthorizationConnection {
+  principal: string | undefined;
+  /** The port the workload receives on (the Service's targetPort). */
+  port: number;
+}
+
 export type AuthorizationDecision =
   | { allowed: true }
   /** `policy` is what Envoy writes into rbac_access_denied_matched_policy[...]: a rule id, or `none` (no ALLOW matched). */
@@ -58,6 +68,8 @@ export interface Authorizer {
   /** Whether any CUSTOM/DENY/ALLOW policy selects the workload (nothing to check otherwise). */
   enforces(target: PolicyTarget): boolean;
   check(target: PolicyTarget, request: AuthorizationRequest): AuthorizationDecision;
+  /** The same policies as istiod writes them into the network RBAC filter of a TCP port (see `compileRule`). */
+  checkConnection(target: PolicyTarget, connection: AuthorizationConnection): AuthorizationDecision;
   /** PeerAuthentication mode in force for the workload's port (workload > namespace > mesh; default PERMISSIVE). */
   mtlsMode(target: PolicyTarget, port: number): MutualTlsMode;
 }
@@ -67,6 +79,8 @@ type Predicate = (request: AuthorizationRequest) => boolean;
 interface CompiledRule {
   id: string;
   matches: Predicate;
+  /** The rule as generated for a TCP filter chain. */
+  matchesConnection: Predicate;
 }
 
 interface WorkloadPolicies {
@@ -151,12 +165,33 @@ function headerTest(patterns: string[]): StringTest {
   return (v) => presence || v.split(',').some(t);
 }
 
-function compileSource(source: AuthorizationSource): Predicate[] {
+/**
+ * How a rule is generated. For a TCP port istiod cannot express HTTP-only attributes (hosts, methods, paths,
+ * request principals, request.headers / request.auth.* conditions): in an ALLOW policy such a rule is dropped whole
+ * (a smaller allow), in DENY, AUDIT and CUSTOM policies only the HTTP-only attribute is dropped (a wider deny).
+ * istio/istio pilot/pkg/security/authz/model/model.go, `rule.checkError`.
+ */
+interface RuleMode {
+  tcp: boolean;
+  /** Set when the rule named an HTTP-only attribute while generated for TCP. */
+  httpOnly: boolean;
+}
+
+const HTTP: RuleMode = { tcp: false, httpOnly: false };
+
+/** An HTTP-only attribute's predicates: kept for HTTP, dropped (and noted) for TCP. */
+function httpOnly(mode: RuleMode, predicates: Predicate[]): Predicate[] {
+  if (!mode.tcp) return predicates;
+  if (predicates.length > 0) mode.httpOnly = true;
+  return [];
+}
+
+function compileSource(source: AuthorizationSource, mode: RuleMode): Predicate[] {
   return [
     ...field(source.principals, source.notPrincipals, readPrincipal, (p) => anyOf(p)),
     ...field(source.namespaces, source.notNamespaces, readNamespace, (p) => anyOf(p)),
     // No JWT (RequestAuthentication) and no client addresses in the local mesh: these never match a value.
-    ...field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p)),
+    ...httpOnly(mode, field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p))),
     ...field(source.ipBlocks, source.notIpBlocks, nothing, (p) => anyOf(p)),
     ...field(source.remoteIpBlocks, source.notRemoteIpBlocks, nothing, (p) => anyOf(p)),
   ];
@@ -167,23 +202,24 @@ function portTest(patterns: string[]): StringTest {
   return (v) => ports.has(v);
 }
 
-function compileOperation(op: AuthorizationOperation): Predicate[] {
+function compileOperation(op: AuthorizationOperation, mode: RuleMode): Predicate[] {
   return [
     // Hosts are compared with the :authority header, ignoring case (Istio's host matcher).
-    ...field(op.hosts, op.notHosts, (r) => r.host, (p) => anyOf(p, true)),
+    ...httpOnly(mode, field(op.hosts, op.notHosts, (r) => r.host, (p) => anyOf(p, true))),
     ...field(op.ports, op.notPorts, (r) => String(r.port), portTest),
-    ...field(op.methods, op.notMethods, (r) => r.method, (p) => anyOf(p)),
-    ...field(op.paths, op.notPaths, (r) => r.path, (p) => anyOf(p)),
+    ...httpOnly(mode, field(op.methods, op.notMethods, (r) => r.method, (p) => anyOf(p))),
+    ...httpOnly(mode, field(op.paths, op.notPaths, (r) => r.path, (p) => anyOf(p))),
   ];
 }
 
-function compileCondition(condition: AuthorizationCondition): Predicate[] {
+function compileCondition(condition: AuthorizationCondition, mode: RuleMode): Predicate[] {
   const key = String(condition.key ?? '');
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) {
     const name = header[1].toLowerCase();
-    return field(condition.values, condition.notValues, (r) => r.header(name), headerTest);
+    return httpOnly(mode, field(condition.values, condition.notValues, (r) => r.header(name), headerTest));
   }
+  if (key.startsWith('request.')) return httpOnly(mode, field(condition.values, condition.notValues, nothing, (p) => anyOf(p)));
   switch (key) {
     case 'source.principal':
       return field(condition.values, condition.notValues, readPrincipal, (p) => anyOf(p));
@@ -202,15 +238,27 @@ function all(predicates: Predicate[]): Predicate {
   return (r) => predicates.every((p) => p(r));
 }
 
-/** One rule: every present part must hold; the entries inside `from` (or `to`) are alternatives. */
-function compileRule(rule: AuthorizationRule): Predicate {
+const never: Predicate = () => false;
+
+/**
+ * One rule: every present part must hold; the entries inside `from` (or `to`) are alternatives. For TCP, an ALLOW
+ * rule that names an HTTP-only attribute matches nothing; other actions drop just that attribute (`RuleMode`).
+ */
+function compileRule(rule: AuthorizationRule, action: string, tcp = false): Predicate {
+  const mode: RuleMode = tcp ? { tcp: true, httpOnly: false } : HTTP;
   const parts: Predicate[] = [];
-  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {})));
+  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {}, mode)));
   if (from.length > 0) parts.push((r) => from.some((f) => f(r)));
-  const to = (rule.to ?? []).map((t) => all(compileOperation(t?.operation ?? {})));
+  const to = (rule.to ?? []).map((t) => all(compileOperation(t?.operation ?? {}, mode)));
   if (to.length > 0) parts.push((r) => to.some((t) => t(r)));
-  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition));
+  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition, mode));
+  if (mode.httpOnly && action === 'ALLOW') return never;
   return all(parts);
+}
+
+/** The request a TCP connection presents to a compiled rule: its HTTP-only attributes were dropped at compile time. */
+function connectionRequest(connection: AuthorizationConnection): AuthorizationRequest {
+  return { principal: connection.principal, port: connection.port, method: '', path: '', host: '', header: () => undefined };
 }
 
 function selectorEntries(selector: WorkloadSelector | undefined): ReadonlyArray<[string, string]> | null {
@@ -236,6 +284,15 @@ function modeOf(value: unknown): MutualTlsMode {
   return typeof value === 'string' && MODES.has(value as MutualTlsMode) ? (value as MutualTlsMode) : 'UNSET';
 }
 
+/** CUSTOM first, then DENY, then ALLOW (an ALLOW policy that selects the workload denies what none of its rules match). */
+function decide(set: WorkloadPolicies, matches: (rule: CompiledRule) => boolean): AuthorizationDecision {
+  for (const rule of set.custom) if (matches(rule)) return { allowed: false, policy: rule.id };
+  for (const rule of set.deny) if (matches(rule)) return { allowed: false, policy: rule.id };
+  if (!set.hasAllow) return { allowed: true };
+  for (const rule of set.allow) if (matches(rule)) return { allowed: true };
+  return { allowed: false, policy: 'none' };
+}
+
 export function compileAuthorization(
   authorizationPolicies: readonly LoadedObject<AuthorizationPolicy>[],
   peerAuthentications: readonly LoadedObject<PeerAuthentication>[],
@@ -252,7 +309,8 @@ export function compileAuthorization(
       // The names istiod gives the RBAC policies, which Envoy reports in its response code details; a CUSTOM
       // policy whose provider the mesh config does not define becomes a DENY named like this.
       id: action === 'CUSTOM' ? `istio-ext-authz-${base}-rule[${index}]-deny-due-to-bad-CUSTOM-action` : `${base}-rule[${index}]`,
-      matches: compileRule(rule ?? {}),
+      matches: compileRule(rule ?? {}, action),
+      matchesConnection: compileRule(rule ?? {}, action, true),
     }));
     policies.push({ namespace, selector: selectorEntries(spec.selector), action, rules });
   }
@@ -297,12 +355,11 @@ export function compileAuthorization(
       return set.hasAllow || set.deny.length > 0 || set.custom.length > 0;
     },
     check(target, request) {
-      const set = policiesFor(target);
-      for (const rule of set.custom) if (rule.matches(request)) return { allowed: false, policy: rule.id };
-      for (const rule of set.deny) if (rule.matches(request)) return { allowed: false, policy: rule.id };
-      if (!set.hasAllow) return { allowed: true };
-      for (const rule of set.allow) if (rule.matches(request)) return { allowed: true };
-      return { allowed: false, policy: 'none' };
+      return decide(policiesFor(target), (rule) => rule.matches(request));
+    },
+    checkConnection(target, connection) {
+      const request = connectionRequest(connection);
+      return decide(policiesFor(target), (rule) => rule.matchesConnection(request));
     },
     mtlsMode(target, port) {
       // The most specific PeerAuthentication wins; UNSET inherits from the next level up.
@@ -320,5 +377,6 @@ export function compileAuthorization(
 export const ALLOW_ALL: Authorizer = {
   enforces: () => false,
   check: () => ({ allowed: true }),
+  checkConnection: () => ({ allowed: true }),
   mtlsMode: () => 'PERMISSIVE',
 };

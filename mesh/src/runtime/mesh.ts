@@ -417,7 +417,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     // TCP Services the workload's env names (postgres:5432): one outbound TCP listener each, as Istio's sidecar has.
     const hops: Array<{ target: ReturnType<typeof tcpTargetsIn>[number]; address: string }> = [];
     for (const target of tcpTargetsIn(spec.env, topology.services, namespace)) {
-      const hop = createTcpHop({ source: spec.workload, target, namespace, endpoints: () => supervisor.endpoints(), telemetry });
+      const hop = createTcpHop({
+        source: spec.workload,
+        target,
+        namespace,
+        endpoints: () => supervisor.endpoints(),
+        telemetry,
+        authorizer: () => store.compiled().authorization,
+        log,
+      });
       tcpHops.push(hop);
       const hopPort = await new Promise<number>((resolve, reject) => {
         hop.server.once('error', reject);

@@ -7,6 +7,7 @@
  * `DATABASE_URL=postgres://…@postgres:5432/articles`); the mesh rewrites that host:port in the env to the hop.
  */
 import net from 'node:net';
+import { workloadPrincipal, type Authorizer } from '../dataplane/authorization';
 import type { Endpoint, LoadedObject, Service, ServicePort, TelemetrySink, Workload } from '../model';
 
 /** Istio picks TCP for a port named `tcp`/`tcp-*` or with `appProtocol: tcp` (and for unnamed ports, as opaque). */
@@ -59,6 +60,10 @@ export interface TcpHopOptions {
   namespace: string;
   endpoints: () => readonly Endpoint[];
   telemetry: TelemetrySink;
+  /** The AuthorizationPolicies in force now (the config may change while the hop listens); none: allow all. */
+  authorizer?: () => Authorizer;
+  /** A line for the mesh log (a denied connection, when the decision changes). */
+  log?: (line: string) => void;
 }
 
 export interface TcpHop {
@@ -75,6 +80,10 @@ export function createTcpHop(options: TcpHopOptions): TcpHop {
   const selector = service.spec?.selector ?? {};
   const serviceNamespace = service.metadata.namespace ?? namespace;
   const fqdn = `${service.metadata.name}.${serviceNamespace}.svc.cluster.local`;
+  // The callee receives on the Service's targetPort: what destination.port / ports in a policy compare with.
+  const targetPort = typeof target.port.targetPort === 'number' ? target.port.targetPort : target.port.port;
+  const principal = workloadPrincipal(source.namespace, source.serviceAccount);
+  let lastDenied: string | undefined;
   let next = 0;
   const open = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -92,6 +101,34 @@ export function createTcpHop(options: TcpHopOptions): TcpHop {
     }
     const endpoint = ready[next++ % ready.length]!;
     const record = telemetry.tcpConnection?.({ ...info, destination: endpoint.workload });
+    const authorizer = options.authorizer?.();
+    const policyTarget = { namespace: endpoint.workload.namespace, labels: endpoint.workload.labels };
+    if (authorizer?.enforces(policyTarget)) {
+      const peer = authorizer.mtlsMode(policyTarget, targetPort) === 'DISABLE' ? undefined : principal;
+      const decision = authorizer.checkConnection(policyTarget, { principal: peer, port: targetPort });
+      if (!decision.allowed) {
+        // Envoy's network RBAC filter on the callee decides on the connection's first bytes and closes it without
+        // flushing (connection termination details rbac_access_denied_matched_policy[...]); no upstream connection.
+        const details = `rbac_access_denied_matched_policy[${decision.policy}]`;
+        if (lastDenied !== details) options.log?.(`${source.name} → ${target.address} (TCP) denied by AuthorizationPolicy: ${details}`);
+        lastDenied = details;
+        let closed = false;
+        const close = (): void => {
+          if (closed) return;
+          closed = true;
+          record?.close('-');
+          client.destroy();
+        };
+        client.once('data', (chunk: Buffer) => {
+          record?.received(chunk.length);
+          close();
+        });
+        client.once('error', close);
+        client.once('close', close);
+        return;
+      }
+      lastDenied = undefined;
+    }
     const upstream = net.connect({ host: endpoint.host, port: endpoint.port });
     open.add(upstream);
     let connected = false;
