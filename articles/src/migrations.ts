@@ -71,6 +71,9 @@ export async function migrate(client: pg.PoolClient | pg.Client, seedExtra = 0):
       );
       await client.query("SELECT setval(pg_get_serial_sequence('articles', 'id'), (SELECT max(id) FROM articles))");
       await client.query('INSERT INTO articles_seed (extra_articles) VALUES ($1)', [seedExtra]);
+      // Statistics for the planner right after the bulk load, as a real seed or data migration does: otherwise
+      // the table has none (reltuples -1) until autovacuum's first pass, up to a minute later while serving.
+      await client.query('ANALYZE articles');
     }
     await client.query('COMMIT');
     return { applied, seeded };

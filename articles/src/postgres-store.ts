@@ -47,6 +47,12 @@ function isUnavailable(error: unknown): boolean {
 const ID_PATTERN = /^[1-9]\d{0,17}$/;
 
 /**
+ * Newest first: a backward walk of the primary-key index that stops after `$1` rows, reading the columns an
+ * article has (no `created_at`). A test checks the plan at 100,000 rows (store-contract.test.ts).
+ */
+export const NEWEST_ARTICLES_SQL = 'SELECT id::text AS id, title, url, author FROM articles ORDER BY articles.id DESC LIMIT $1';
+
+/**
  * Articles in PostgreSQL (table `articles`, see migrations.ts). Newest first is `ORDER BY id DESC LIMIT n`, a
  * backward walk of the primary-key index: its cost does not grow with the table.
  */
@@ -83,7 +89,7 @@ export class PostgresArticleStore implements ArticleStore {
   }
 
   async newest(amount: number): Promise<Article[]> {
-    const result = await this.query<Article>('SELECT id::text AS id, title, url, author FROM articles ORDER BY articles.id DESC LIMIT $1', [amount]);
+    const result = await this.query<Article>(NEWEST_ARTICLES_SQL, [amount]);
     return result.rows;
   }
 
