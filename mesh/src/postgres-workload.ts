@@ -42,7 +42,9 @@ async function serve(): Promise<void> {
       user: process.env.POSTGRES_USER ?? 'postgres',
       password: process.env.POSTGRES_PASSWORD ?? 'postgres',
       database: process.env.POSTGRES_DB ?? process.env.POSTGRES_USER ?? 'postgres',
-      log: (line) => console.log(line),
+      // The server's own log goes to stderr, as PostgreSQL writes it: the mesh reads stderr (a taken port, "could
+      // not bind ...", makes it start this replica again on a fresh one) while a service's stdout is not read.
+      log: (line) => console.error(line),
     });
   } catch (error) {
     fs.rmSync(pidFile, { force: true });

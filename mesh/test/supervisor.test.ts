@@ -3,9 +3,10 @@
  * handling is tested without the real services: readiness, crash restarts with back-off, rolling restart, stop.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { backoffDelay, Supervisor } from '../src/runtime/supervisor';
+import { backoffDelay, freePort, MAX_PORT_RETRIES, Supervisor, type SupervisorOptions } from '../src/runtime/supervisor';
 import type { WorkloadSpec } from '../src/runtime/topology';
 import { loadManifestFiles } from '../src/manifests';
 import { buildTopology, startOrder } from '../src/runtime/topology';
@@ -218,6 +219,164 @@ describe('Supervisor crash loop', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+/** A service that binds the PORT it is given (0 = the kernel picks) and reports the bound port, as runServer does. */
+const reportingService = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  if (req.url === '/readyz') return res.end();
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ pid: process.pid, askedFor: process.env.PORT, boundTo: server.address().port }));
+});
+server.on('error', (error) => {
+  process.send({ type: 'listen-failed', port: Number(process.env.PORT), code: error.code, message: error.message }, () => process.exit(1));
+});
+if (process.env.EXIT_BEFORE_REPORT) {
+  console.error('cannot start: no configuration');
+  process.exit(2);
+}
+server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send({ type: 'listening', port: server.address().port }));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+/** A loopback port held by a plain TCP listener that closes every connection (no HTTP answer, no readiness). */
+async function occupiedPort(port = 0): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('Supervisor ports: reported by the child, or picked and retried when taken', () => {
+  let dir: string;
+  let supervisor: Supervisor | undefined;
+  const logs: string[] = [];
+  const holders: Array<{ close: () => Promise<void> }> = [];
+
+  const spec = (name: string, port: 'reported' | 'assigned', env: Record<string, string> = {}): WorkloadSpec => ({
+    workload: { name, namespace: 'default', labels: { app: name, version: 'v1' }, app: name, version: 'v1', serviceAccount: name, replicas: 1 },
+    command: {
+      argv: ['node', port === 'reported' ? 'reporting.js' : 'fake.js'],
+      cwd: dir,
+      requires: { file: path.join(dir, 'fake.js'), buildHint: 'write it' },
+      defaultReadinessPath: '/readyz',
+      port,
+    },
+    env,
+    readinessPath: '/readyz',
+    terminationGraceMs: 30_000,
+    file: 'k8s/fake.yaml',
+  });
+
+  const make = (options: Partial<SupervisorOptions> = {}): Supervisor =>
+    new Supervisor({
+      root: dir,
+      meshEnv: () => ({}),
+      probe: { periodMs: 50, startupTimeoutMs: 10_000 },
+      backoff: { baseMs: 100, maxMs: 400 },
+      stopTimeoutMs: 500,
+      log: (message) => logs.push(message),
+      ...options,
+    });
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-supervisor-ports-'));
+    fs.writeFileSync(path.join(dir, 'fake.js'), fakeService);
+    fs.writeFileSync(path.join(dir, 'reporting.js'), reportingService);
+    logs.length = 0;
+  });
+
+  afterEach(async () => {
+    await supervisor?.stop();
+    supervisor = undefined;
+    await Promise.all(holders.splice(0).map((h) => h.close()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts a reporting child with PORT=0 and routes to exactly the port it reports', async () => {
+    supervisor = make();
+    await supervisor.startWorkload(spec('articles', 'reported'));
+    const [status] = supervisor.status();
+    expect(status.ready).toBe(true);
+    const body = (await (await fetch(`http://127.0.0.1:${status.port}/`)).json()) as { pid: number; askedFor: string; boundTo: number };
+    // The child chose the port itself: nothing was picked for it that another process could have taken first.
+    expect(body).toEqual({ pid: status.pid, askedFor: '0', boundTo: status.port });
+    expect(supervisor.endpoints()[0].port).toBe(status.port);
+  });
+
+  it('restarts a crashed reporting child on its old port, and on a fresh one when another process took it meanwhile', async () => {
+    supervisor = make({ backoff: { baseMs: 300, maxMs: 300 } });
+    await supervisor.startWorkload(spec('authors', 'reported'));
+    const first = supervisor.status()[0];
+    process.kill(first.pid!, 'SIGKILL');
+    await until(() => supervisor!.status()[0].restarts === 1 && supervisor!.status()[0].ready);
+    const second = supervisor.status()[0];
+    expect(second.port).toBe(first.port);
+    expect(((await (await fetch(`http://127.0.0.1:${second.port}/`)).json()) as { askedFor: string }).askedFor).toBe(String(first.port));
+
+    process.kill(second.pid!, 'SIGKILL');
+    await until(() => supervisor!.status()[0].state === 'backoff');
+    holders.push(await occupiedPort(second.port)); // taken while the replica is down
+    await until(() => supervisor!.status()[0].ready && supervisor!.status()[0].port !== second.port);
+    const third = supervisor.status()[0];
+    expect(((await (await fetch(`http://127.0.0.1:${third.port}/`)).json()) as { pid: number }).pid).toBe(third.pid);
+    expect(third.restarts).toBe(2);
+    expect(logs.join('\n')).toContain(`authors-0 could not bind port ${second.port} (listen EADDRINUSE`);
+    expect(logs.join('\n')).toContain(`authors-0 now listens on port ${third.port} (was ${second.port})`);
+  });
+
+  it('starts a child that cannot report on a fresh port when the picked one is taken before it binds, and logs it', async () => {
+    const taken = await occupiedPort();
+    holders.push(taken);
+    const picks: number[] = [];
+    supervisor = make({
+      // The race, made certain: the first pick is a port another process holds by the time the child binds it.
+      pickPort: async () => {
+        const port = picks.length === 0 ? taken.port : await freePort();
+        picks.push(port);
+        return port;
+      },
+    });
+    await supervisor.startWorkload(spec('web-app', 'assigned'));
+    const [status] = supervisor.status();
+    expect(picks).toEqual([taken.port, status.port]);
+    expect(status).toMatchObject({ ready: true, restarts: 0 });
+    expect(((await (await fetch(`http://127.0.0.1:${status.port}/`)).json()) as { pid: number }).pid).toBe(status.pid);
+    expect(logs).toContainEqual(
+      expect.stringMatching(new RegExp(`^web-app-0 could not bind port ${taken.port} \\(.*EADDRINUSE.*\\); starting it again on a fresh port \\(retry 1 of ${MAX_PORT_RETRIES}\\)$`)),
+    );
+  });
+
+  it('gives up moving a child that never gets a port it can bind after a bounded number of fresh ports: a crash, with back-off', async () => {
+    const taken = await occupiedPort();
+    holders.push(taken);
+    let picks = 0;
+    supervisor = make({
+      probe: { periodMs: 50, startupTimeoutMs: 3000 },
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+      pickPort: async () => {
+        picks += 1;
+        return taken.port;
+      },
+    });
+    await expect(supervisor.startWorkload(spec('web-app', 'assigned'))).rejects.toThrow(
+      new RegExp(`web-app-0 did not become ready within 3s \\(GET /readyz on port ${taken.port}, restarts: 1\\).*EADDRINUSE`, 's'),
+    );
+    expect(picks).toBe(1 + MAX_PORT_RETRIES);
+    expect(logs.filter((l) => l.includes('starting it again on a fresh port'))).toHaveLength(MAX_PORT_RETRIES);
+    expect(logs.at(-1)).toMatch(/^web-app-0 exited \(exit code 1\); restart #1 in 60s$/);
+  });
+
+  it('fails the start naming the replica when a reporting child exits before it reports its port', async () => {
+    supervisor = make({ probe: { startupTimeoutMs: 2000 }, backoff: { baseMs: 100, maxMs: 100 } });
+    await expect(supervisor.startWorkload(spec('web-api-v1', 'reported', { EXIT_BEFORE_REPORT: '1' }))).rejects.toThrow(
+      /web-api-v1-0 did not report its port within 2s \(expected \{ type: 'listening', port \} on the IPC channel.*restarts: \d+\); its last output:\n {2}cannot start: no configuration/s,
+    );
+    expect(supervisor.status()[0].port).toBe(0);
+  });
 });
 
 describe('topology from the repository k8s/ manifests', () => {

@@ -23,4 +23,4 @@ export { createLogger, flushLogger, type Logger, type LoggerOptions } from './lo
 export { createHttpMetrics, type HttpMetrics } from './metrics';
 export { Readiness, type ReadinessCheck } from './readiness';
 export { API_SECURITY_HEADERS, browserPageHeaders } from './security-headers';
-export { runServer, type RunServerOptions, type RunningServer } from './server';
+export { runServer, type RunServerOptions, type RunningServer, type SupervisorMessage } from './server';

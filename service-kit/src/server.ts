@@ -23,7 +23,8 @@ export interface RunningServer {
 type ShutdownConfig = Pick<ServiceConfig, 'PORT' | 'HOST' | 'SHUTDOWN_DELAY_MS' | 'DRAIN_TIMEOUT_MS'>;
 
 /**
- * Listens on `config.HOST:config.PORT`, logs one `listening` line with the real port, and wires graceful
+ * Listens on `config.HOST:config.PORT`, logs one `listening` line with the real port (and, under the local mesh,
+ * sends it as `{ type: 'listening', port }` over the IPC channel), and wires graceful
  * shutdown. On SIGTERM/SIGINT: `/readyz` turns 503, wait `SHUTDOWN_DELAY_MS` (so endpoints stop routing
  * here), stop accepting, let in-flight requests finish within `DRAIN_TIMEOUT_MS`, exit 0 (1 if the deadline
  * cut requests off). A second signal exits at once with 1.
@@ -32,7 +33,7 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const { readiness } = app;
   // Lifecycle lines (listening with the real port, shutdown) are written even when LOG_LEVEL hides info:
-  // supervisors such as the local mesh read the port from the listening line.
+  // test helpers and scripts read the port from the listening line.
   const logger = app.logger.isLevelEnabled('info') ? app.logger : app.logger.child({}, { level: 'info' });
   const server = http.createServer(app);
   // Longer than the idle timeout of the proxies in front (Envoy, nginx, the local mesh) so they never reuse
@@ -52,10 +53,13 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
   });
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => {
+    const onError = (error: NodeJS.ErrnoException) => {
       logger.fatal({ err: error, port: config.PORT, host: config.HOST }, 'cannot listen');
-      exit(1);
-      reject(error);
+      // The supervisor tells a taken port (it then starts us on another) from a crash.
+      void tellSupervisor({ type: 'listen-failed', port: config.PORT, code: error.code, message: error.message }).then(() => {
+        exit(1);
+        reject(error);
+      });
     };
     server.once('error', onError);
     server.listen(config.PORT, config.HOST, () => {
@@ -65,6 +69,9 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, host: config.HOST, pid: process.pid }, 'listening');
+  // The local mesh starts us with PORT=0 and learns the bound port from this message: a port picked for us
+  // beforehand could be taken by another process before we bind it.
+  await tellSupervisor({ type: 'listening', port });
 
   let shutdownResult: Promise<number> | undefined;
   const shutdown = (reason: string): Promise<number> => {
@@ -117,4 +124,20 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
     }
   }
   return { server, port, shutdown };
+}
+
+/** What a server tells the supervisor that started it (the local mesh) over the IPC channel. */
+export type SupervisorMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'listen-failed'; port: number; code: string | undefined; message: string };
+
+/**
+ * Sends `message` when the process was started by the local mesh (MESH_SUPERVISED=1 and an IPC channel); resolves
+ * once it is written, so an exit right after cannot lose it. Other IPC parents (test runners' workers) get nothing.
+ */
+function tellSupervisor(message: SupervisorMessage): Promise<void> {
+  if (process.env.MESH_SUPERVISED !== '1' || !process.send || !process.connected) return Promise.resolve();
+  return new Promise((resolve) => {
+    process.send!(message, undefined, {}, () => resolve());
+  });
 }

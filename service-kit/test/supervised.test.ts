@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { spawnNode, until } from '../src/testing';
+import net from 'node:net';
+import path from 'node:path';
+import type { SupervisorMessage } from '../src/server';
+import { parseLogLine, spawnNode, until } from '../src/testing';
 import { builtServer } from './built-server';
 
 jest.setTimeout(60_000);
@@ -54,3 +58,65 @@ describe('a server started by a supervisor over an IPC channel (the local mesh)'
   });
 });
 
+
+describe('a server reports its bound port to the local mesh over the IPC channel', () => {
+  const fixture = path.join(__dirname, 'fixtures/slow-server.ts');
+
+  /** Starts the fixture the way the mesh does (stdio with 'ipc'), collecting its IPC messages and stdout lines. */
+  function start(env: NodeJS.ProcessEnv) {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+      env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const messages: SupervisorMessage[] = [];
+    const lines: string[] = [];
+    child.on('message', (message) => messages.push(message as SupervisorMessage));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => lines.push(...chunk.split('\n')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, messages, lines, exited };
+  }
+
+  it('sends { type: "listening", port } with the port it bound for PORT=0, and that port answers', async () => {
+    const server = start({ PORT: '0', MESH_SUPERVISED: '1' });
+    try {
+      await until(() => server.messages.length > 0, 30_000, 'the listening message');
+      const [message] = server.messages;
+      expect(message).toEqual({ type: 'listening', port: expect.any(Number) });
+      const port = (message as { port: number }).port;
+      expect(port).toBeGreaterThan(0);
+      await until(() => server.lines.some((l) => parseLogLine(l)?.msg === 'listening'), 10_000, 'the listening line');
+      expect(parseLogLine(server.lines.find((l) => parseLogLine(l)?.msg === 'listening')!)?.port).toBe(port);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
+  });
+
+  it('sends { type: "listen-failed", code: "EADDRINUSE" } and exits 1 when its port is taken', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+    const taken = (holder.address() as net.AddressInfo).port;
+    try {
+      const server = start({ PORT: String(taken), MESH_SUPERVISED: '1' });
+      expect(await server.exited).toBe(1);
+      expect(server.messages).toEqual([expect.objectContaining({ type: 'listen-failed', port: taken, code: 'EADDRINUSE' })]);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('sends nothing to an IPC parent that is not the mesh (no MESH_SUPERVISED)', async () => {
+    const server = start({ PORT: '0', MESH_SUPERVISED: '0' });
+    try {
+      await until(() => server.lines.some((l) => parseLogLine(l)?.msg === 'listening'), 30_000, 'the listening line');
+      const port = parseLogLine(server.lines.find((l) => parseLogLine(l)?.msg === 'listening')!)?.port as number;
+      // A message would have been written before the server answered anything; none came.
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(server.messages).toEqual([]);
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
+  });
+});

@@ -92,9 +92,15 @@ export interface SupervisorOptions {
   inheritStdout?: (workload: string) => boolean;
   /** The supervisor's own messages (restarts, probe failures). */
   log?: (message: string) => void;
+  /** Picks the port of a replica whose command has `port: 'assigned'`; default {@link freePort} (tests inject one). */
+  pickPort?: () => Promise<number>;
 }
 
 const OUTPUT_TAIL_LINES = 20;
+/** Consecutive starts on a fresh port after a bind failure, before it counts as a crash (back-off). */
+export const MAX_PORT_RETRIES = 5;
+/** A line saying the port was taken: Node's EADDRINUSE, nginx's bind() failure, PostgreSQL's "could not bind". */
+const BIND_FAILURE = /EADDRINUSE|address already in use|could not bind/i;
 
 class Replica {
   child: ChildProcess | undefined;
@@ -106,6 +112,14 @@ class Replica {
   everReady = false;
   timer: NodeJS.Timeout | undefined;
   exited: Promise<void> = Promise.resolve();
+  /** The current process's port is known: assigned before the start, or reported by the child. */
+  portKnown = false;
+  /** What the current process said when it could not bind its port (an IPC message or an output line). */
+  bindFailure: string | undefined;
+  /** Starts on a fresh port since the replica was last ready. */
+  portRetries = 0;
+  /** The port it had before it was moved to a fresh one (for the log line once the new one is known). */
+  movedFrom: number | undefined;
   readonly tail: string[] = [];
   constructor(
     readonly spec: WorkloadSpec,
@@ -123,6 +137,7 @@ export class Supervisor extends EventEmitter {
   private readonly probe: ProbePolicy;
   private readonly backoff: BackoffPolicy;
   private readonly probeAgent = new http.Agent({ keepAlive: false });
+  private readonly pickPort: () => Promise<number>;
   private stopping = false;
   private readonly killOnExit = (): void => {
     for (const replica of this.replicas) {
@@ -135,6 +150,7 @@ export class Supervisor extends EventEmitter {
     this.setMaxListeners(0);
     this.probe = { ...defaultProbe, ...options.probe };
     this.backoff = { ...defaultBackoff, ...options.backoff };
+    this.pickPort = options.pickPort ?? freePort;
     process.on('exit', this.killOnExit);
   }
 
@@ -232,7 +248,9 @@ export class Supervisor extends EventEmitter {
     const name = spec.workload.name;
     const index = this.nextIndex.get(name) ?? 0;
     if (id === undefined) this.nextIndex.set(name, index + 1);
-    const port = await freePort();
+    // A reporting child binds port 0 itself (nothing can take its port between a pick and its bind); the others
+    // get a port picked here, and a fresh one if it was taken before they bound it (onProcessGone).
+    const port = spec.command.port === 'reported' ? 0 : await this.pickPort();
     const replica = new Replica(spec, { id: id ?? `${name}-${index}`, workload: spec.workload, host: '127.0.0.1', port, ready: false });
     this.replicas.push(replica);
     this.refreshView();
@@ -260,6 +278,10 @@ export class Supervisor extends EventEmitter {
     replica.everReady = false;
     replica.probeFailures = 0;
     replica.startedAt = Date.now();
+    replica.bindFailure = undefined;
+    // A restarted reporting child asks for its old port again (PORT above), and reports it like any other.
+    const reporting = spec.command.port === 'reported';
+    replica.portKnown = !reporting;
     const child = spawn(command === 'node' ? process.execPath : command, args, {
       cwd: path.resolve(this.options.root, spec.command.cwd),
       env,
@@ -268,9 +290,24 @@ export class Supervisor extends EventEmitter {
       stdio: ['ignore', this.options.inheritStdout?.(spec.workload.name) ? 'inherit' : 'pipe', 'pipe', 'ipc'],
     });
     replica.child = child;
+    child.on('message', (message: unknown) => {
+      if (replica.child !== child) return;
+      const report = message as { type?: unknown; port?: unknown; code?: unknown; message?: unknown } | null;
+      if (report?.type === 'listening' && reporting && isPort(report.port) && !replica.portKnown) {
+        replica.endpoint.port = report.port;
+        if (replica.movedFrom !== undefined) this.options.log?.(`${replica.id} now listens on port ${report.port} (was ${replica.movedFrom})`);
+        replica.movedFrom = undefined;
+        replica.portKnown = true;
+        this.scheduleProbe(replica, 0);
+        this.emit('change');
+      } else if (report?.type === 'listen-failed' && report.code === 'EADDRINUSE') {
+        replica.bindFailure = typeof report.message === 'string' ? report.message : 'EADDRINUSE';
+      }
+    });
     const lines = (stream: NodeJS.ReadableStream, kind: 'stdout' | 'stderr'): Promise<void> => {
       const reader = readline.createInterface({ input: stream, crlfDelay: Infinity });
       reader.on('line', (line) => {
+        if (replica.child === child && replica.bindFailure === undefined && BIND_FAILURE.test(line)) replica.bindFailure = line.trim().slice(0, 200);
         replica.tail.push(line);
         if (replica.tail.length > OUTPUT_TAIL_LINES) replica.tail.shift();
         this.options.output?.(replica.id, line, kind);
@@ -299,7 +336,7 @@ export class Supervisor extends EventEmitter {
         }
       });
     });
-    this.scheduleProbe(replica, 0);
+    if (replica.portKnown) this.scheduleProbe(replica, 0);
     this.emit('change');
   }
 
@@ -311,7 +348,21 @@ export class Supervisor extends EventEmitter {
       this.emit('change');
       return;
     }
-    // Crash: restart in place (same port, like a container restart in the same pod) after a back-off.
+    if (replica.bindFailure !== undefined && replica.portRetries < MAX_PORT_RETRIES) {
+      // Its port was taken (by another process, between our pick and its bind, or while it was down): start it
+      // again at once on a fresh port. Not a crash of the app: no back-off, no restart counted.
+      replica.portRetries += 1;
+      this.options.log?.(
+        `${replica.id} could not bind port ${replica.endpoint.port} (${replica.bindFailure}); starting it again on a fresh port ` +
+          `(retry ${replica.portRetries} of ${MAX_PORT_RETRIES})`,
+      );
+      replica.state = 'backoff';
+      replica.timer = setTimeout(() => void this.respawnOnFreshPort(replica), 0);
+      this.emit('change');
+      return;
+    }
+    // Crash: restart in place (same port, like a container restart in the same pod: same address, same place on a
+    // consistent-hash ring) after a back-off. If the port was taken meanwhile, the bind failure moves it.
     if (Date.now() - replica.startedAt >= this.backoff.resetAfterMs) replica.crashStreak = 0;
     replica.crashStreak += 1;
     replica.restarts += 1;
@@ -325,6 +376,20 @@ export class Supervisor extends EventEmitter {
       if (replica.state === 'backoff' && !this.stopping) this.spawnProcess(replica);
     }, delay);
     this.emit('change');
+  }
+
+  private async respawnOnFreshPort(replica: Replica): Promise<void> {
+    if (replica.state !== 'backoff' || this.stopping) return;
+    const taken = replica.endpoint.port;
+    try {
+      replica.endpoint.port = replica.spec.command.port === 'reported' ? 0 : await this.pickPort();
+    } catch (error) {
+      this.options.log?.(`${replica.id}: no free port (${(error as Error).message}); trying its old port again`);
+    }
+    if (replica.state !== 'backoff' || this.stopping) return;
+    if (replica.spec.command.port === 'reported') replica.movedFrom = taken;
+    else if (replica.endpoint.port !== taken) this.options.log?.(`${replica.id} now listens on port ${replica.endpoint.port} (was ${taken})`);
+    this.spawnProcess(replica);
   }
 
   private scheduleProbe(replica: Replica, delayMs: number): void {
@@ -346,6 +411,7 @@ export class Supervisor extends EventEmitter {
       if (!replica.endpoint.ready) {
         replica.endpoint.ready = true;
         replica.everReady = true;
+        replica.portRetries = 0;
         replica.state = 'running';
         if (replica.restarts > 0) this.options.log?.(`${replica.id} is ready again`);
         this.emit('change');
@@ -371,11 +437,13 @@ export class Supervisor extends EventEmitter {
       };
       const timer = setTimeout(() => {
         const tail = replica.tail.slice(-10).map((line) => `  ${line}`).join('\n');
+        const waitingFor = replica.portKnown
+          ? `did not become ready within ${formatMs(this.probe.startupTimeoutMs)} (${probeName(replica.spec)} on port ${replica.endpoint.port}`
+          : `did not report its port within ${formatMs(this.probe.startupTimeoutMs)} (expected { type: 'listening', port } on the IPC ` +
+            `channel, as service-kit's runServer sends when MESH_SUPERVISED=1`;
         finish(
           new Error(
-            `${replica.id} did not become ready within ${formatMs(this.probe.startupTimeoutMs)} ` +
-              `(${probeName(replica.spec)} on port ${replica.endpoint.port}, restarts: ${replica.restarts})` +
-              (tail ? `; its last output:\n${tail}` : '; it printed nothing'),
+            `${replica.id} ${waitingFor}, restarts: ${replica.restarts})` + (tail ? `; its last output:\n${tail}` : '; it printed nothing'),
           ),
         );
       }, this.probe.startupTimeoutMs);
@@ -430,7 +498,14 @@ export class Supervisor extends EventEmitter {
   }
 }
 
-/** A free loopback port (the kernel picks it; the listener is closed before the child binds it). */
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535;
+}
+
+/**
+ * A free loopback port (the kernel picks it; the listener is closed before the child binds it, so another process
+ * can take it in between: callers must handle a bind failure, or let the child bind port 0 and report its port).
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -18,6 +18,13 @@ export interface WorkloadCommand {
   env?: Record<string, string>;
   /** `postgres`: readiness is a Postgres session (what `pg_isready` checks on the cluster), not an HTTP path. */
   readiness?: 'http' | 'postgres';
+  /**
+   * How a replica gets its port. `reported`: PORT=0, the child binds a port of the kernel's choosing and sends
+   * `{ type: 'listening', port }` over the IPC channel (service-kit's runServer does). `assigned` (default, for
+   * servers that cannot report: nginx, PostgreSQL, PGlite): the mesh picks a free port, and starts the child again
+   * on a fresh one when it fails to bind it (see supervisor.ts).
+   */
+  port?: 'reported' | 'assigned';
 }
 
 const nodeService = (workspace: string): WorkloadCommand => ({
@@ -25,6 +32,7 @@ const nodeService = (workspace: string): WorkloadCommand => ({
   cwd: '.',
   requires: { file: `${workspace}/dist/server.js`, buildHint: 'run `npm run build`' },
   defaultReadinessPath: '/readyz',
+  port: 'reported',
 });
 
 export const workloadCommands: Readonly<Record<string, WorkloadCommand>> = {
