@@ -1,8 +1,7 @@
 // The built articles server as a real process against a real PostgreSQL: PORT/HOST, waiting for the database,
 // extra seeding, bad config, SIGTERM.
-import { startLocalPostgres, type LocalPostgres } from '@cns/mesh';
+import { freePort, startLocalPostgres, type LocalPostgres } from '@cns/mesh';
 import { spawnNode, waitForListening, type SpawnedProcess } from '@cns/service-kit/testing';
-import net from 'node:net';
 import { builtServer } from '../../service-kit/test/built-server';
 
 // Spawning Node processes and a database server takes seconds on a loaded 2-core machine.
@@ -17,14 +16,6 @@ afterEach(async () => {
   database = undefined;
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function pollStatus(url: string, want: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 0;
@@ -37,6 +28,8 @@ async function pollStatus(url: string, want: number, timeoutMs = 30_000): Promis
 }
 
 it('waits for its database (not ready, 503 JSON), then migrates, seeds extra articles cheaply and exits 0 on SIGTERM', async () => {
+  // Picked ahead (the server is given the database URL before the database exists): another process could take
+  // it before the database binds it, and the test would fail saying so; that window is the test's own.
   const dbPort = await freePort();
   const url = `postgres://articles:server-test@127.0.0.1:${dbPort}/articles`;
   proc = spawnNode(builtServer('articles'), { env: { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url, SEED_EXTRA_ARTICLES: '10000', DB_CONNECT_TIMEOUT_MS: '500' } });

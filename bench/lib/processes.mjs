@@ -171,11 +171,16 @@ export function makeTempDir(prefix) {
 /**
  * nginx in the foreground with a temporary config: one worker (the data plane is one Node process), every
  * path under a temp dir. `http` is the body of the http block; `{{port}}` is replaced by the listen port.
+ * nginx cannot listen on port 0 and report it, so a free port is picked; nginx writes its pid file only after it
+ * has bound its listeners, so that file (not a connect, which another process on the port would answer) says it
+ * started. When the port was taken before nginx bound it, a fresh one is tried (5 attempts, logged).
  */
 export async function startNginx(name, httpBody) {
-  const dir = makeTempDir('cns-bench-nginx-');
-  const port = await freePort();
-  const conf = `worker_processes 1;
+  const attempts = 5;
+  for (let attempt = 1; ; attempt += 1) {
+    const dir = makeTempDir('cns-bench-nginx-');
+    const port = await freePort();
+    const conf = `worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -189,12 +194,36 @@ http {
 ${httpBody.replaceAll('{{port}}', String(port))}
 }
 `;
-  const file = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(file, conf);
-  // QUIT = graceful stop; TERM = fast stop if a graceful one hangs.
-  const managed = startProcess(name, 'nginx', ['-c', file, '-g', 'daemon off;'], { stopSignals: ['SIGQUIT', 'SIGTERM'], graceMs: 3000 });
-  await Promise.race([waitForPort(port), managed.exited.then(() => Promise.reject(new Error(`nginx exited: ${managed.lines.join('\n')}`)))]);
-  return { ...managed, port, pid: managed.child.pid, workerPids: () => childPids(managed.child.pid) };
+    const file = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(file, conf);
+    // QUIT = graceful stop; TERM = fast stop if a graceful one hangs.
+    const managed = startProcess(name, 'nginx', ['-c', file, '-g', 'daemon off;'], { stopSignals: ['SIGQUIT', 'SIGTERM'], graceMs: 3000 });
+    const started = await waitForFileOrExit(path.join(dir, 'nginx.pid'), managed, 15_000);
+    if (started) {
+      await waitForPort(port);
+      return { ...managed, port, pid: managed.child.pid, workerPids: () => childPids(managed.child.pid) };
+    }
+    await managed.stop();
+    const output = managed.lines.join('\n');
+    if (attempt < attempts && /address already in use/i.test(output)) {
+      console.error(`bench: ${name}: port ${port} was taken before nginx bound it; trying a fresh port (attempt ${attempt + 1} of ${attempts})`);
+      continue;
+    }
+    throw new Error(`nginx did not start: ${managed.lines.slice(-10).join('\n')}`);
+  }
+}
+
+/** true once `file` exists, false when the process exited first; throws after `timeoutMs`. */
+async function waitForFileOrExit(file, managed, timeoutMs) {
+  let exited = false;
+  void managed.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (fs.existsSync(file)) return true;
+    if (exited) return false;
+    if (Date.now() > deadline) throw new Error(`${managed.name}: no ${path.basename(file)} within ${timeoutMs} ms\n${managed.lines.slice(-10).join('\n')}`);
+    await sleep(20);
+  }
 }
 
 export function childPids(pid) {

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import pg from 'pg';
 import { chooseLocalPostgresEngine, startLocalPostgres, systemPostgresUnavailable } from './postgres';
+import { freePort } from './runtime/supervisor';
 import { processRunning, withDescendants } from '@cns/service-kit/testing';
 
 jest.setTimeout(90_000);
@@ -29,4 +31,43 @@ run(`starts the system server on a loopback port with the given credentials and 
   await server.stop();
   expect(pids.filter(processRunning)).toEqual([]);
   expect(fs.existsSync(server.dataDir)).toBe(false);
+});
+
+// The port picked for the server (it cannot bind port 0 and report) taken by another process before the server
+// binds it: a fresh port, logged. The first pick is made certain to be taken.
+describe.each(missing ? (['embedded'] as const) : (['embedded', 'system'] as const))('a picked port taken before the %s server binds it', (engine) => {
+  it('starts the server on a fresh port and logs the move', async () => {
+    const holder = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+    const taken = (holder.address() as net.AddressInfo).port;
+    const picks: number[] = [];
+    const log: string[] = [];
+    try {
+      const server = await startLocalPostgres({
+        engine,
+        database: 'articles',
+        user: 'articles',
+        password: 'port-test',
+        durable: false,
+        log: (line) => log.push(line),
+        pickPort: async () => {
+          const port = picks.length === 0 ? taken : await freePort();
+          picks.push(port);
+          return port;
+        },
+      });
+      try {
+        expect(picks).toEqual([taken, server.port]);
+        const client = new pg.Client(server.url);
+        await client.connect();
+        expect((await client.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+        await client.end();
+        expect(log).toContain(`port ${taken} was taken before the server bound it; trying port ${server.port} (attempt 2 of 5)`);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
 });

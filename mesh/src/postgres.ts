@@ -23,8 +23,13 @@ export interface LocalPostgresOptions {
    * Default: a fresh temporary folder, deleted by `stop()`.
    */
   dataDir?: string;
-  /** Loopback port; 0 (default) picks a free one. */
+  /**
+   * Loopback port; 0 (default) picks a free one, and picks again (up to 5 times, logged) when another process
+   * takes it before the server binds it.
+   */
   port?: number;
+  /** How a free port is picked when `port` is 0; default `freePort` (tests inject one). */
+  pickPort?: () => Promise<number>;
   host?: string;
   user?: string;
   password?: string;
@@ -58,6 +63,9 @@ export interface LocalPostgres {
 }
 
 const DEFAULTS = { host: '127.0.0.1', user: 'postgres', password: 'postgres', database: 'postgres' };
+const PORT_ATTEMPTS = 5;
+/** PostgreSQL's "could not bind IPv4 address …: Address already in use"; pglite-socket's listen EADDRINUSE. */
+const PORT_TAKEN = /could not bind|EADDRINUSE|address already in use/i;
 
 /** The bin folder of the newest installed PostgreSQL server (env POSTGRES_BIN_DIR wins), or undefined. */
 export function systemPostgresBinDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -100,7 +108,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     user: options.user ?? DEFAULTS.user,
     password: options.password ?? DEFAULTS.password,
     database: options.database ?? DEFAULTS.database,
-    port: options.port || (await freePort()),
+    port: options.port || (await (options.pickPort ?? freePort)()),
     durable: options.durable ?? true,
     log: options.log ?? (() => {}),
     startTimeoutMs: options.startTimeoutMs ?? 30_000,
@@ -109,7 +117,19 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
     if (temporary) fs.rmSync(root, { recursive: true, force: true });
   };
   try {
-    const started = engine === 'system' ? await startSystem(path.join(root, 'system'), settings) : await startEmbedded(path.join(root, 'embedded'), settings);
+    let started: Started;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        started = engine === 'system' ? await startSystem(path.join(root, 'system'), settings) : await startEmbedded(path.join(root, 'embedded'), settings);
+        break;
+      } catch (error) {
+        // A port picked here can be taken before the server binds it (the server cannot bind port 0 and report).
+        if (options.port || attempt >= PORT_ATTEMPTS || !PORT_TAKEN.test((error as Error).message)) throw error;
+        const taken = settings.port;
+        settings.port = await (options.pickPort ?? freePort)();
+        settings.log(`port ${taken} was taken before the server bound it; trying port ${settings.port} (attempt ${attempt + 1} of ${PORT_ATTEMPTS})`);
+      }
+    }
     const url = `postgres://${encodeURIComponent(settings.user)}:${encodeURIComponent(settings.password)}@${settings.host}:${settings.port}/${encodeURIComponent(started.database)}`;
     let stopping: Promise<void> | undefined;
     return {
