@@ -63,7 +63,13 @@ export function createHttpClient(options: HttpClientOptions): AxiosInstance {
     // Upstream bodies are small JSON; refuse anything absurd instead of buffering it.
     maxContentLength: 5 * 1024 * 1024,
     maxRedirects: 0,
+    // Node's http transport only: no per-call walk of axios' adapter list (xhr, http, fetch).
+    adapter: 'http',
   });
+  // axios' defaults carry a `common` bucket and one per method; every call deep-copies and merges them (caseless,
+  // key by key). One flat set with the same effect (axios' own Accept; transformRequest sets the JSON
+  // Content-Type of a body) is merged in one pass.
+  client.defaults.headers = { Accept: 'application/json, text/plain, */*' } as unknown as typeof client.defaults.headers;
   client.interceptors.request.use(
     (config) => {
       const context = currentRequestContext();
