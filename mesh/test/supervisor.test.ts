@@ -3,6 +3,7 @@
  * handling is tested without the real services: readiness, crash restarts with back-off, rolling restart, stop.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -240,6 +241,25 @@ server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send({ type: 
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
+/**
+ * Like web-app's run-web-app.mjs around nginx: binds the PORT it is given, confirms it over IPC, and on a taken port
+ * keeps trying for a while (nginx tries for ~2.5 s) before it exits saying so.
+ */
+const confirmingService = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  if (req.url === '/readyz') return res.end();
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ pid: process.pid }));
+});
+server.on('error', (error) => {
+  console.error('bind() to 127.0.0.1:' + process.env.PORT + ' failed (98: Address already in use)');
+  setTimeout(() => process.exit(1), 500);
+});
+server.listen(Number(process.env.PORT), '127.0.0.1', () => process.send({ type: 'listening', port: server.address().port }));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
 /** A loopback port held by a plain TCP listener that closes every connection (no HTTP answer, no readiness). */
 async function occupiedPort(port = 0): Promise<{ port: number; close: () => Promise<void> }> {
   const server = net.createServer((socket) => socket.destroy());
@@ -286,6 +306,7 @@ describe('Supervisor ports: reported by the child, or picked and retried when ta
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-supervisor-ports-'));
     fs.writeFileSync(path.join(dir, 'fake.js'), fakeService);
     fs.writeFileSync(path.join(dir, 'reporting.js'), reportingService);
+    fs.writeFileSync(path.join(dir, 'confirming.js'), confirmingService);
     logs.length = 0;
   });
 
@@ -348,6 +369,29 @@ describe('Supervisor ports: reported by the child, or picked and retried when ta
     expect(logs).toContainEqual(
       expect.stringMatching(new RegExp(`^web-app-0 could not bind port ${taken.port} \\(.*EADDRINUSE.*\\); starting it again on a fresh port \\(retry 1 of ${MAX_PORT_RETRIES}\\)$`)),
     );
+  });
+
+  it('probes a child that confirms its picked port only once it has: a server already on that port does not make it ready', async () => {
+    // Another server holds the first pick and answers the readiness path itself.
+    const foreign = http.createServer((_req, res) => res.end('{"pid":0}'));
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', () => resolve()));
+    holders.push({ close: () => new Promise((resolve) => foreign.close(() => resolve())) });
+    const taken = (foreign.address() as net.AddressInfo).port;
+    let first = true;
+    supervisor = make({
+      pickPort: async () => {
+        if (!first) return freePort();
+        first = false;
+        return taken;
+      },
+    });
+    const confirming = spec('web-app', 'assigned');
+    confirming.command = { ...confirming.command, argv: ['node', 'confirming.js'], confirmsPort: true };
+    await supervisor.startWorkload(confirming);
+    const [status] = supervisor.status();
+    expect(status.port).not.toBe(taken);
+    expect(((await (await fetch(`http://127.0.0.1:${status.port}/`)).json()) as { pid: number }).pid).toBe(status.pid);
+    expect(logs.join('\n')).toContain(`web-app-0 could not bind port ${taken} (bind() to 127.0.0.1:${taken} failed (98: Address already in use))`);
   });
 
   it('gives up moving a child that never gets a port it can bind after a bounded number of fresh ports: a crash, with back-off', async () => {

@@ -288,21 +288,25 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       }
     });
 
-    it("exits with nginx's exit code and shows nginx's error log when the port is taken", async () => {
+    it("exits with nginx's exit code and shows nginx's error log when the port is taken, never confirming it to the mesh", async () => {
       const blocker = net.createServer();
       await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
       const port = (blocker.address() as net.AddressInfo).port;
       try {
         const child = spawn(process.execPath, [RUN_WEB_APP], {
-          env: { ...process.env, PORT: String(port), WEB_APP_SERVER: 'nginx' },
-          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, PORT: String(port), WEB_APP_SERVER: 'nginx', MESH_SUPERVISED: '1' },
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         });
+        const messages: unknown[] = [];
+        child.on('message', (message) => messages.push(message));
         let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
         const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
         expect(code).toBe(1);
         expect(out).toMatch(/Address already in use/);
+        // The local mesh picked that port: it must not take the blocker for nginx (it moves the replica instead).
+        expect(messages).toEqual([]);
       } finally {
         blocker.close();
       }
@@ -320,6 +324,34 @@ describe('web-app served by the Node fallback server (same assertions as nginx)'
     expect(await app.stop()).toEqual({ code: 0, signal: null });
   });
 });
+
+/** Under the local mesh (IPC channel, MESH_SUPERVISED=1): the server confirms its port once it has bound it. */
+function describeConfirmsPort(server: 'nginx' | 'node'): void {
+  it(`confirms its port to the local mesh over IPC once ${server} has bound it`, async () => {
+    await ensureBuilt();
+    const port = await freePort();
+    const child = spawn(process.execPath, [RUN_WEB_APP], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', WEB_APP_SERVER: server, MESH_SUPERVISED: '1' },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const message = await new Promise((resolve, reject) => {
+        child.once('message', resolve);
+        child.once('exit', (code) => reject(new Error(`run-web-app.mjs exited (${code}) before confirming its port`)));
+      });
+      expect(message).toEqual({ type: 'listening', port });
+      // Bound by the time it says so: the first request is answered, no retry needed.
+      expect((await request(port, '/healthz')).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+}
+
+describeWithTool('nginx', 'web-app under the local mesh, nginx', () => describeConfirmsPort('nginx'));
+describe('web-app under the local mesh, Node fallback', () => describeConfirmsPort('node'));
 
 describe('run-web-app.mjs start-up errors', () => {
   const run = (env: Record<string, string | undefined>, script = RUN_WEB_APP) =>

@@ -70,6 +70,14 @@ function stopWhenOrphaned(stop) {
   timer.unref();
 }
 
+/**
+ * Tells the local mesh (MESH_SUPERVISED=1, started with an IPC channel) that the server has bound its port: the
+ * mesh picked the port, and until this message whatever else holds it must not pass the readiness probe for us.
+ */
+function reportListening(port) {
+  if (process.env.MESH_SUPERVISED === '1' && process.send) process.send({ type: 'listening', port });
+}
+
 function runNginx(nginx, { host, port }) {
   // `nginx -v` prints "nginx version: nginx/1.22.1" on stderr.
   const probe = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
@@ -102,11 +110,19 @@ function runNginx(nginx, { host, port }) {
   child.on('spawn', () => {
     console.log(`web-app: serving web-app/dist with nginx ${version} on http://${host}:${port} (logs in ${runDir})`);
   });
+  // nginx writes its pid file only after it has bound its listeners (a taken port: no pid file, and it exits).
+  const pidFile = path.join(runDir, 'nginx.pid');
+  const bound = setInterval(() => {
+    if (!existsSync(pidFile)) return;
+    clearInterval(bound);
+    reportListening(port);
+  }, 20);
   child.on('error', (err) => {
     rmSync(runDir, { recursive: true, force: true });
     fail(`could not start nginx: ${err.message}`, 1);
   });
   child.on('exit', (code, signal) => {
+    clearInterval(bound);
     const exitCode = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
     if (exitCode !== 0 && existsSync(errorLog)) {
       process.stderr.write(`web-app: nginx exited with ${code ?? signal}; its error log:\n${readFileSync(errorLog, 'utf8')}`);
@@ -121,6 +137,7 @@ function runNode({ host, port }, reason) {
   server.on('error', (err) => fail(`could not listen on ${host}:${port}: ${err.message}`, 1));
   server.listen(port, host, () => {
     console.log(`web-app: serving web-app/dist with the Node fallback server (${reason}) on http://${host}:${port}`);
+    reportListening(server.address().port);
   });
   let stopping = false;
   const stop = () => {

@@ -279,8 +279,9 @@ export class Supervisor extends EventEmitter {
     replica.probeFailures = 0;
     replica.startedAt = Date.now();
     replica.bindFailure = undefined;
-    // A restarted reporting child asks for its old port again (PORT above), and reports it like any other.
-    const reporting = spec.command.port === 'reported';
+    // A restarted reporting child asks for its old port again (PORT above), and reports it like any other. A child
+    // that confirms its assigned port is probed only once it has said it bound it.
+    const reporting = spec.command.port === 'reported' || spec.command.confirmsPort === true;
     replica.portKnown = !reporting;
     const child = spawn(command === 'node' ? process.execPath : command, args, {
       cwd: path.resolve(this.options.root, spec.command.cwd),
@@ -440,7 +441,7 @@ export class Supervisor extends EventEmitter {
         const waitingFor = replica.portKnown
           ? `did not become ready within ${formatMs(this.probe.startupTimeoutMs)} (${probeName(replica.spec)} on port ${replica.endpoint.port}`
           : `did not report its port within ${formatMs(this.probe.startupTimeoutMs)} (expected { type: 'listening', port } on the IPC ` +
-            `channel, as service-kit's runServer sends when MESH_SUPERVISED=1`;
+            `channel, as service-kit's runServer and web-app/local/run-web-app.mjs send when MESH_SUPERVISED=1`;
         finish(
           new Error(
             `${replica.id} ${waitingFor}, restarts: ${replica.restarts})` + (tail ? `; its last output:\n${tail}` : '; it printed nothing'),

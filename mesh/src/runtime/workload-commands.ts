@@ -25,6 +25,11 @@ export interface WorkloadCommand {
    * on a fresh one when it fails to bind it (see supervisor.ts).
    */
   port?: 'reported' | 'assigned';
+  /**
+   * With `assigned`: the child confirms it has bound the port (`{ type: 'listening', port }` over IPC) and is probed
+   * only then, so that another server holding the picked port cannot pass the readiness probe in its place.
+   */
+  confirmsPort?: boolean;
 }
 
 const nodeService = (workspace: string): WorkloadCommand => ({
@@ -50,12 +55,15 @@ export const workloadCommands: Readonly<Record<string, WorkloadCommand>> = {
     defaultReadinessPath: '',
     readiness: 'postgres',
   },
-  // Runs the real nginx with web-app's nginx.conf when nginx is installed, else a Node static server.
+  // Runs the real nginx with web-app's nginx.conf when nginx is installed, else a Node static server. nginx cannot
+  // bind port 0 and tell: the mesh picks its port, and run-web-app.mjs confirms it once nginx has bound it.
   'web-app': {
     argv: ['node', 'web-app/local/run-web-app.mjs'],
     cwd: '.',
     requires: { file: 'web-app/dist/index.html', buildHint: 'run `npm run build` (builds web-app/dist)' },
     defaultReadinessPath: '/readyz',
+    port: 'assigned',
+    confirmsPort: true,
   },
 };
 
