@@ -137,7 +137,7 @@ function runNode({ host, port }, reason) {
   server.on('error', (err) => fail(`could not listen on ${host}:${port}: ${err.message}`, 1));
   server.listen(port, host, () => {
     console.log(`web-app: serving web-app/dist with the Node fallback server (${reason}) on http://${host}:${port}`);
-    reportListening(server.address().port);
+    reportListening(port);
   });
   let stopping = false;
   const stop = () => {
