@@ -82,13 +82,17 @@ export interface RunningWebApp {
   stop: () => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node web-app/local/run-web-app.mjs` and waits until /healthz answers; retries when the port was taken. */
+/**
+ * Starts `node web-app/local/run-web-app.mjs` the way the local mesh does (IPC channel, MESH_SUPERVISED=1) and waits
+ * for its `{ type: 'listening', port }` message, sent once nginx (or the Node fallback) has bound the port: a
+ * server that already held the picked port cannot pass for it. Retries on a fresh port when the port was taken.
+ */
 export async function startWebApp(env: Record<string, string> = {}): Promise<RunningWebApp> {
   for (let attempt = 1; ; attempt += 1) {
     const port = await freePort();
     const child = spawn(process.execPath, [RUN_WEB_APP], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', MESH_SUPERVISED: '1' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -98,23 +102,27 @@ export async function startWebApp(env: Record<string, string> = {}): Promise<Run
     );
     let hasExited = false;
     void exited.then(() => (hasExited = true));
-    const ready = await eventually(async () => {
-      if (hasExited) return false;
-      try {
-        return (await request(port, '/healthz')).status === 200 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 10_000, 'web-app /healthz');
-    if (ready) {
+    const listening = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 10_000);
+      child.once('message', (message: { type?: string; port?: number }) => {
+        clearTimeout(timer);
+        resolve(message.type === 'listening' && message.port === port);
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (listening) {
       const stop = () => {
         if (!hasExited) child.kill('SIGTERM');
         return exited;
       };
       return { port, child, output: () => out, exited, stop };
     }
+    if (!hasExited) child.kill('SIGKILL');
     await exited;
-    if (attempt < 5 && /in use/i.test(out)) continue; // another test took the port between freePort and bind
-    throw new Error(`run-web-app.mjs exited before serving:\n${out}`);
+    if (attempt < 5 && /in use/i.test(out)) continue; // another process took the port between freePort and bind
+    throw new Error(`run-web-app.mjs did not confirm its port within 10 s (or exited first):\n${out}`);
   }
 }
