@@ -67,27 +67,26 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   const accessLog = options.accessLog ?? process.env.ACCESS_LOG === 'on';
   const requestContextMiddleware: RequestHandler = (req, res, next) => {
     const context = requestContextFromHeaders(req.headers);
-    const startedAt = process.hrtime.bigint();
+    const startedAt = performance.now();
     res.setHeader('x-request-id', context.requestId);
     for (const [name, value] of staticHeaders) res.setHeader(name, value);
     // 'close' comes after 'finish' for an answered request, and alone when the client went away first.
     res.on('close', () => {
-      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      const seconds = (performance.now() - startedAt) / 1e3;
       const aborted = !res.writableFinished;
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : !aborted && res.statusCode === 404 ? 'unmatched' : 'other';
-      // originalUrl: mounted middleware (e.g. Swagger UI) rewrites req.url/req.path while it runs.
-      const path = req.originalUrl.split('?', 1)[0]!;
-      const durationMs = Math.round(seconds * 1e6) / 1e3;
       if (aborted) {
         // Istio reports these with response code 0 and flag DC (downstream connection termination); the
         // service's own metrics use nginx's 499 "client closed request", a status no handler sends.
         metrics.record(req.method, route, CLIENT_CLOSED_REQUEST, seconds);
-        logger.info({ method: req.method, path, route, status: CLIENT_CLOSED_REQUEST, responseFlags: 'DC', durationMs }, 'request aborted by client');
+        logger.info({ method: req.method, path: pathOf(req), route, status: CLIENT_CLOSED_REQUEST, responseFlags: 'DC', durationMs: millis(seconds) }, 'request aborted by client');
         return;
       }
       metrics.record(req.method, route, res.statusCode, seconds);
+      // Nothing below is needed for the metrics: the log line's fields are built only when it is written.
       if (!accessLog) return;
-      const line = { requestId: context.requestId, traceId: context.traceId, method: req.method, path, route, status: res.statusCode, durationMs };
+      const path = pathOf(req);
+      const line = { requestId: context.requestId, traceId: context.traceId, method: req.method, path, route, status: res.statusCode, durationMs: millis(seconds) };
       if (quietPaths.has(path)) logger.debug(line, 'request');
       else logger.info(line, 'request');
     });
@@ -120,6 +119,10 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   app.use(errorHandler(logger, pageHeaders));
   return app;
 }
+
+/** The request's path for log lines; originalUrl: mounted middleware (e.g. Swagger UI) rewrites req.url/req.path while it runs. */
+const pathOf = (req: express.Request) => req.originalUrl.split('?', 1)[0]!;
+const millis = (seconds: number) => Math.round(seconds * 1e6) / 1e3;
 
 /** Maps body-parser's error types to answers a client can act on. */
 const bodyParserErrors: Record<string, { status: number; body: ErrorBody }> = {
