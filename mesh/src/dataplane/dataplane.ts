@@ -79,6 +79,8 @@ const OVERLOADED: readonly string[] = ['x-envoy-overloaded', 'true'];
 /** Envoy's RBAC filter answer (no trailing newline: Envoy sends the text as is). */
 const RBAC_DENIED = 'RBAC: access denied';
 const MESH_IDS: readonly string[] = ['mesh'];
+/** Error listeners that only keep a socket error from becoming an uncaught exception (one function, not one per request). */
+const IGNORE = (): void => undefined;
 
 export const LOCAL_REPLY = {
   noHealthyUpstream: 'no healthy upstream',
@@ -371,8 +373,8 @@ class Exchange {
     this.res.on('close', () => {
       if (!this.done) this.onClientGone();
     });
-    this.res.on('error', () => undefined);
-    this.req.on('error', () => undefined);
+    this.res.on('error', IGNORE);
+    this.req.on('error', IGNORE);
     this.trace = this.dp.options.tracing?.start(this.req);
     if (this.dp.closed) return this.localReply(503, 'proxy is shutting down', 'SI');
 
@@ -637,6 +639,11 @@ class Exchange {
     if (this.done) return;
     const cluster = this.destination!.cluster;
     const state = this.dp.clusterState(cluster);
+    if (!cluster.policy.limited) {
+      // No connection-pool limits: the slot is granted at once (no pending-queue callback to allocate).
+      state.acquire(cluster.policy, IGNORE);
+      return this.startAttempt(state);
+    }
     const granted = () => {
       this.waitingForSlot = undefined;
       if (this.done) return state.release(cluster.policy);
@@ -798,8 +805,15 @@ class Exchange {
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
     if (this.setCookie) headers.push('set-cookie', this.setCookie);
     this.addCorsHeaders(headers);
-    applyRouteHeaderOps(headers, this.route!.responseHeaders, this.destination!.responseHeaders, this.route!.destinationOpsAfterRoute);
-    this.setServer(headers);
+    const route = this.route!;
+    const destination = this.destination!;
+    if (route.responseHeaders || destination.responseHeaders) {
+      applyRouteHeaderOps(headers, route.responseHeaders, destination.responseHeaders, route.destinationOpsAfterRoute);
+      this.setServer(headers);
+    } else {
+      // The copy above skipped the upstream's server header and nothing else writes one: no second scan.
+      headers.push('server', this.dp.serverName);
+    }
     try {
       this.res.writeHead(status, headers);
     } catch {
@@ -991,9 +1005,14 @@ class Exchange {
     const destination = this.destination;
     const endpoint = this.answeredBy;
     const features: readonly Feature[] | undefined = destination?.features ?? this.route?.features;
+    const recordSource = this.dp.recordSource;
+    // Every field written out (no object spread): one object shape per record, built without a runtime call.
     this.dp.record({
       reporter: 'source',
-      ...this.dp.recordSource,
+      source: recordSource.source,
+      sourceWorkload: recordSource.sourceWorkload,
+      sourceApp: recordSource.sourceApp,
+      sourceVersion: recordSource.sourceVersion,
       destination: endpoint?.workload,
       destinationWorkload: endpoint?.workload.name ?? 'unknown',
       destinationApp: endpoint?.workload.app ?? 'unknown',
