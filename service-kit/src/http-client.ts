@@ -4,6 +4,7 @@ import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosProxyConfig } from 'axios';
 import { getProxyForUrl } from 'proxy-from-env';
 import { currentRequestContext } from './context';
+import { jsonHttpAdapter } from './json-http-adapter';
 
 export interface HttpClientOptions {
   /** e.g. `http://articles:8080` (the in-cluster name; a local mesh reaches it through `HTTP_PROXY`). */
@@ -63,8 +64,8 @@ export function createHttpClient(options: HttpClientOptions): AxiosInstance {
     // Upstream bodies are small JSON; refuse anything absurd instead of buffering it.
     maxContentLength: 5 * 1024 * 1024,
     maxRedirects: 0,
-    // Node's http transport only: no per-call walk of axios' adapter list (xhr, http, fetch).
-    adapter: 'http',
+    // The plain JSON exchanges on node:http (json-http-adapter.ts); anything else goes to axios' own http adapter.
+    adapter: jsonHttpAdapter,
   });
   // axios' defaults carry a `common` bucket and one per method; every call deep-copies and merges them (caseless,
   // key by key). One flat set with the same effect (axios' own Accept; transformRequest sets the JSON
