@@ -51,6 +51,8 @@ async function serve(): Promise<void> {
     console.error(`postgres: cannot start the ${engine} engine: ${(error as Error).message}`);
     process.exit(1);
   }
+  // startLocalPostgres saw this server bind the port: tell the mesh, which probes the replica only then.
+  if (process.env.MESH_SUPERVISED === '1' && process.send) process.send({ type: 'listening', port: server.port });
   console.log(`postgres: ${server.engine} engine ${server.version} ready on ${server.host}:${server.port}, database ${server.database}, data in ${path.relative(process.cwd(), server.dataDir) || server.dataDir}`);
   let stopping = false;
   const stop = async (code: number, why: string): Promise<void> => {

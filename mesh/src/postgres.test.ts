@@ -70,4 +70,40 @@ describe.each(missing ? (['embedded'] as const) : (['embedded', 'system'] as con
       await new Promise((resolve) => holder.close(resolve));
     }
   });
+  // Worse than a refused port: another PostgreSQL on it that accepts the same credentials (a second mesh, a
+  // developer's own server) would answer the start-up check in our server's place.
+  it('does not mistake another server on the picked port for its own', async () => {
+    const other = await startLocalPostgres({ engine, database: 'articles', user: 'articles', password: 'same', durable: false });
+    const picks: number[] = [];
+    try {
+      const client = new pg.Client(other.url);
+      await client.connect();
+      await client.query('CREATE TABLE belongs_to_the_other_server (id int)');
+      await client.end();
+      const server = await startLocalPostgres({
+        engine,
+        database: 'articles',
+        user: 'articles',
+        password: 'same',
+        durable: false,
+        pickPort: async () => {
+          const port = picks.length === 0 ? other.port : await freePort();
+          picks.push(port);
+          return port;
+        },
+      });
+      try {
+        expect(picks).toEqual([other.port, server.port]);
+        const own = new pg.Client(server.url);
+        await own.connect();
+        const found = await own.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'belongs_to_the_other_server'");
+        await own.end();
+        expect(found.rows[0]).toEqual({ n: 0 });
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -254,10 +254,17 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
   const argv = serverArgv(path.join(bin, 'postgres'), args);
   const child = spawn(argv[0]!, argv.slice(1), { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
+  // The postmaster logs `listening on IPv4 address "127.0.0.1", port N` once it has bound the socket: until then a
+  // session on the port could be another server's (a port picked by the mesh and taken meanwhile).
+  const bound = signal();
   const onOutput = (chunk: Buffer) => {
     const text = chunk.toString();
     tail = (tail + text).slice(-4000);
-    for (const line of text.split('\n')) if (line.trim()) s.log(line);
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      if (/listening on IPv[46] address .*, port (\d+)/.exec(line)?.[1] === String(s.port)) bound.resolve();
+      s.log(line);
+    }
   };
   child.stdout!.on('data', onOutput);
   child.stderr!.on('data', onOutput);
@@ -266,7 +273,7 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
   const stop = () => stopChild(child, exited);
   try {
     const url = `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@${s.host}:${s.port}/postgres`;
-    await waitForPostgres(url, { timeoutMs: s.startTimeoutMs, gone: exited, what: () => `postgres on port ${s.port}; its output:\n${tail}` });
+    await waitForPostgres(url, { timeoutMs: s.startTimeoutMs, gone: exited, bound: bound.promise, what: () => `postgres on port ${s.port}; its output:\n${tail}` });
     if (s.database !== 'postgres') await createDatabaseIfMissing(url, s.database);
   } catch (error) {
     await stop();
@@ -349,12 +356,18 @@ async function startEmbedded(dataDir: string, s: Settings): Promise<Started> {
   const child = spawn(argv[0]!, argv.slice(1), { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   let version = '';
+  const bound = signal();
   const onOutput = (chunk: Buffer) => {
     const text = chunk.toString();
     tail = (tail + text).slice(-4000);
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
-      version ||= /^embedded postgres (\S+) listening/.exec(line)?.[1] ?? '';
+      // Printed after pglite-socket's server.start() resolved, i.e. once it has bound the port.
+      const listening = /^embedded postgres (\S+) listening/.exec(line);
+      if (listening) {
+        version ||= listening[1]!;
+        bound.resolve();
+      }
       s.log(line);
     }
   };
@@ -365,7 +378,7 @@ async function startEmbedded(dataDir: string, s: Settings): Promise<Started> {
   const stop = () => stopChild(child, exited);
   try {
     const url = `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@${s.host}:${s.port}/postgres`;
-    await waitForPostgres(url, { timeoutMs: Math.max(s.startTimeoutMs, 60_000), gone: exited, what: () => `embedded postgres on port ${s.port}; its output:\n${tail}` });
+    await waitForPostgres(url, { timeoutMs: Math.max(s.startTimeoutMs, 60_000), gone: exited, bound: bound.promise, what: () => `embedded postgres on port ${s.port}; its output:\n${tail}` });
   } catch (error) {
     await stop();
     throw error;
@@ -375,17 +388,28 @@ async function startEmbedded(dataDir: string, s: Settings): Promise<Started> {
 
 // ---------------------------------------------------------------- shared
 
-/** Polls until a `SELECT 1` over `url` succeeds; rejects after `timeoutMs` or when `gone` resolves first. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * Polls until a `SELECT 1` over `url` succeeds; rejects after `timeoutMs` or when `gone` resolves first. With
+ * `bound` (our server said it bound the port), no session counts before it: one could reach another server.
+ */
 export async function waitForPostgres(
   url: string,
-  options: { timeoutMs?: number; gone?: Promise<void>; what?: () => string } = {},
+  options: { timeoutMs?: number; gone?: Promise<void>; bound?: Promise<void>; what?: () => string } = {},
 ): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let exited = false;
   void options.gone?.then(() => (exited = true));
-  let lastError = '';
+  let isBound = options.bound === undefined;
+  void options.bound?.then(() => (isBound = true));
+  let lastError = 'the server has not bound its port yet';
   for (;;) {
-    if (await canQuery(url).then(
+    if (isBound && await canQuery(url).then(
       () => true,
       (error: Error) => ((lastError = error.message), false),
     ))

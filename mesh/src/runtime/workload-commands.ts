@@ -54,6 +54,10 @@ export const workloadCommands: Readonly<Record<string, WorkloadCommand>> = {
     requires: { file: 'mesh/dist/postgres-workload.js', buildHint: 'run `npm run build`' },
     defaultReadinessPath: '',
     readiness: 'postgres',
+    // The server cannot bind port 0 and tell: the mesh picks its port, and postgres-workload confirms it once its
+    // own server has logged that it bound it.
+    port: 'assigned',
+    confirmsPort: true,
   },
   // Runs the real nginx with web-app's nginx.conf when nginx is installed, else a Node static server. nginx cannot
   // bind port 0 and tell: the mesh picks its port, and run-web-app.mjs confirms it once nginx has bound it.
