@@ -185,14 +185,24 @@ function headerValue(headers: string[], name: string): string | undefined {
 
 // ---------------------------------------------------------------- names and tags
 
+/** `outbound|port|subset|host` → `host:port` (cluster keys are few and long-lived: split once each). */
+const clusterHostPorts = new Map<string, string>();
+function clusterHostPort(clusterKey: string): string {
+  let hostPort = clusterHostPorts.get(clusterKey);
+  if (hostPort === undefined) {
+    const [, port, , host] = clusterKey.split('|');
+    hostPort = `${host}:${port}`;
+    if (clusterHostPorts.size > 10_000) clusterHostPorts.clear(); // bound: config changes can mint new keys
+    clusterHostPorts.set(clusterKey, hostPort);
+  }
+  return hostPort;
+}
+
 /** Istio's route decorator (GetRouteOperation): `host:port/path` for one cluster, else `vs-name:port/path`. */
 export function operationName(route: CompiledRoute | undefined, block: CompiledMatchBlock | undefined, destination: CompiledDestination | undefined, port: number | undefined, authority: string): string {
   const path = block?.tracePath ?? '/*';
   const cluster = route?.kind === 'route' && route.destinations.length === 1 ? (destination ?? route.destinations[0]).cluster : undefined;
-  if (cluster) {
-    const [, clusterPort, , host] = cluster.key.split('|');
-    return `${host}:${clusterPort}${path}`;
-  }
+  if (cluster) return clusterHostPort(cluster.key) + path;
   if (route) return `${route.virtualService}:${port ?? 80}${path}`;
   return `${authority || 'unknown'}:${port ?? 80}/*`;
 }
@@ -205,18 +215,28 @@ function canonical(labels: Readonly<Record<string, string>>, fallbackName: strin
   };
 }
 
+/**
+ * The reporting proxy. Its Istio tags (buildServiceTags: istio.canonical_revision, istio.canonical_service,
+ * istio.mesh_id, istio.namespace, istio.cluster_id) are fields, written into each span's tag literal in that order:
+ * a literal with fixed keys is cheap to build, one with a spread is built key by key at run time.
+ */
 interface Reporter {
   service: string;
   nodeId: string;
-  /** Istio's buildServiceTags literals. */
-  istioTags: Record<string, string>;
+  canonicalRevision: string;
+  canonicalService: string;
+  namespace: string;
 }
+const MESH_ID = 'cluster.local';
+const CLUSTER_ID = 'Kubernetes';
 
 function gatewayReporter(): Reporter {
   return {
     service: 'istio-ingressgateway.istio-system',
     nodeId: 'router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local',
-    istioTags: { 'istio.canonical_revision': 'latest', 'istio.canonical_service': 'istio-ingressgateway', 'istio.mesh_id': 'cluster.local', 'istio.namespace': 'istio-system', 'istio.cluster_id': 'Kubernetes' },
+    canonicalRevision: 'latest',
+    canonicalService: 'istio-ingressgateway',
+    namespace: 'istio-system',
   };
 }
 
@@ -226,7 +246,9 @@ function sidecarReporter(podName: string, labels: Readonly<Record<string, string
     // Istio names a proxy's spans by its service cluster, `<canonical service>.<namespace>` (tracing.go: XdsNode.Cluster).
     service: `${service}.${namespace}`,
     nodeId: `sidecar~127.0.0.1~${podName}.${namespace}~${namespace}.svc.cluster.local`,
-    istioTags: { 'istio.canonical_revision': revision, 'istio.canonical_service': service, 'istio.mesh_id': 'cluster.local', 'istio.namespace': namespace, 'istio.cluster_id': 'Kubernetes' },
+    canonicalRevision: revision,
+    canonicalService: service,
+    namespace,
   };
 }
 
@@ -400,7 +422,11 @@ class SampledTrace implements ExchangeTrace {
       user_agent: this.userAgent,
       'http.protocol': 'HTTP/1.1',
       'peer.address': this.peerAddress,
-      ...reporter.istioTags,
+      'istio.canonical_revision': reporter.canonicalRevision,
+      'istio.canonical_service': reporter.canonicalService,
+      'istio.mesh_id': MESH_ID,
+      'istio.namespace': reporter.namespace,
+      'istio.cluster_id': CLUSTER_ID,
       component: 'proxy',
     };
     if (cluster) {
@@ -437,7 +463,11 @@ class SampledTrace implements ExchangeTrace {
       'http.protocol': 'HTTP/1.1',
       upstream_address: address,
       'peer.address': address,
-      ...reporter.istioTags,
+      'istio.canonical_revision': reporter.canonicalRevision,
+      'istio.canonical_service': reporter.canonicalService,
+      'istio.mesh_id': MESH_ID,
+      'istio.namespace': reporter.namespace,
+      'istio.cluster_id': CLUSTER_ID,
       component: 'proxy',
       upstream_cluster: clusterKey,
       'upstream_cluster.name': clusterKey,
@@ -465,7 +495,6 @@ class SampledTrace implements ExchangeTrace {
   private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string): void {
     const tracer = this.tracer;
     const reporter = tracer.inboundReporter(endpoint);
-    const [, port, , host] = clusterKey.split('|');
     const tags: Record<string, SpanTagValue> = {
       node_id: reporter.nodeId,
       zone: '',
@@ -476,7 +505,11 @@ class SampledTrace implements ExchangeTrace {
       user_agent: this.userAgent,
       'http.protocol': 'HTTP/1.1',
       'peer.address': '127.0.0.1',
-      ...reporter.istioTags,
+      'istio.canonical_revision': reporter.canonicalRevision,
+      'istio.canonical_service': reporter.canonicalService,
+      'istio.mesh_id': MESH_ID,
+      'istio.namespace': reporter.namespace,
+      'istio.cluster_id': CLUSTER_ID,
       component: 'proxy',
       upstream_cluster: `inbound|${endpoint.port}||`,
       'upstream_cluster.name': `inbound|${endpoint.port}||`,
@@ -489,7 +522,7 @@ class SampledTrace implements ExchangeTrace {
       traceId: this.context.traceId,
       spanId: span.spanId,
       parentSpanId: span.parentSpanId,
-      name: `${host}:${port}/*`,
+      name: `${clusterHostPort(clusterKey)}/*`,
       kind: 'server',
       service: reporter.service,
       startUs: Math.round(span.startMs * 1000),

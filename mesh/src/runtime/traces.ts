@@ -82,6 +82,8 @@ export class TraceStore implements SpanSink {
   }
 
   private evict(keep: StoredTrace): void {
+    // Checked before iterating: under the bounds (every span but a few) no iterator is made.
+    if (this.traces.size <= this.maxTraces && this.bytes <= this.maxBytes) return;
     for (const [id, trace] of this.traces) {
       if (this.traces.size <= this.maxTraces && this.bytes <= this.maxBytes) return;
       if (trace === keep) {
