@@ -54,7 +54,8 @@ async function both(config: AxiosRequestConfig) {
 /** What a caller reads from an answer or an error. */
 function observable(result: any) {
   if (result instanceof Error) return { error: true, code: (result as any).code, message: result.message, status: (result as any).response?.status };
-  return { status: result.status, data: result.data, contentType: result.headers['content-type'] };
+  const { date, ...headers } = result.headers.toJSON();
+  return { status: result.status, data: result.data, headers, contentType: result.headers.get('Content-Type'), formatted: Object.keys(result.headers.normalize(true).toJSON()).sort() };
 }
 
 describe('jsonHttpAdapter', () => {

@@ -61,7 +61,7 @@ export const jsonHttpAdapter: AxiosAdapter = (config) => {
       reject(error);
     };
     const req = http.request(options, (res) => {
-      const response: AxiosResponse = { data: undefined, status: res.statusCode!, statusText: res.statusMessage ?? '', headers: new AxiosHeaders(res.headers as Record<string, string>), config, request: req };
+      const response: AxiosResponse = { data: undefined, status: res.statusCode!, statusText: res.statusMessage ?? '', headers: new ParsedResponseHeaders(res.headers), config, request: req };
       const body = decoded(res);
       const chunks: Buffer[] = [];
       let length = 0;
@@ -100,6 +100,23 @@ export const jsonHttpAdapter: AxiosAdapter = (config) => {
     req.end(data);
   });
 };
+
+/**
+ * An answer's headers as axios hands them to transformResponse and the caller. Node's parser already gives them
+ * lowercased, trimmed and merged (one key per name), which is what AxiosHeaders' set() and normalize() produce: both
+ * compare every name with every other (the API answers carry a dozen security headers), on every call, twice.
+ */
+class ParsedResponseHeaders extends AxiosHeaders {
+  constructor(parsed: http.IncomingHttpHeaders) {
+    super();
+    Object.assign(this, parsed);
+  }
+
+  /** Formatting (`normalize(true)`: `Content-Type`) still goes through AxiosHeaders. */
+  override normalize(format?: boolean): InstanceType<typeof AxiosHeaders> {
+    return format ? super.normalize(format) : this;
+  }
+}
 
 /**
  * The configs the lean path serves: http: URLs (directly or through a plain-HTTP proxy resolved up front, as
