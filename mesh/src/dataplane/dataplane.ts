@@ -564,8 +564,8 @@ class Exchange {
     // replaces the client's x-request-id. Sidecars keep the id they receive.
     const edge = this.dp.options.source.kind === 'gateway';
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i];
-      const lower = name.toLowerCase();
+      // Envoy keeps header names lower-case (its header map) and writes them so on HTTP/1 (no preserve_case).
+      const lower = raw[i].toLowerCase();
       // `expect: 100-continue` was settled with the client (Node answers it); the body streams with its own length.
       if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'expect') continue;
       if (edge && (lower === 'x-request-id' || lower === 'x-envoy-external-address')) continue;
@@ -575,7 +575,7 @@ class Exchange {
         forwardedFor = forwardedFor === undefined ? raw[i + 1] : `${forwardedFor}, ${raw[i + 1]}`;
         continue;
       }
-      headers.push(name, raw[i + 1]);
+      headers.push(lower, raw[i + 1]);
     }
     let authority = this.authority;
     let path = this.view.path;
@@ -797,10 +797,9 @@ class Exchange {
     this.answerStartedAt = attempt.startedAt;
     const headers: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i].toString('latin1');
-      const lower = name.toLowerCase();
+      const lower = rawHeaders[i].toString('latin1').toLowerCase();
       if (HOP_BY_HOP.has(lower) || lower === 'server') continue;
-      headers.push(name, rawHeaders[i + 1].toString('latin1'));
+      headers.push(lower, rawHeaders[i + 1].toString('latin1'));
     }
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - attempt.startedAt)));
     if (this.setCookie) headers.push('set-cookie', this.setCookie);

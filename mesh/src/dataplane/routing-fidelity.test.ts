@@ -4,6 +4,7 @@
  * route- and destination-level header operations, response headers on direct responses, RE2 regexes, header-match
  * edge cases, and the reply for a subset no DestinationRule defines.
  */
+import http from 'node:http';
 import type { HTTPRoute } from '../model';
 import { seededRandom } from './random';
 import { destinationRule, gateway, service, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
@@ -188,5 +189,31 @@ describe('a route to a subset no DestinationRule defines', () => {
     expect(res.text).toBe('');
     expect(res.headers['content-type']).toBeUndefined();
     expect(mesh.records.at(-1)).toMatchObject({ responseCode: 503, responseFlags: 'NC', destinationWorkload: 'unknown', destinationServiceName: 'web-api' });
+  });
+});
+
+describe('header names', () => {
+  it('are forwarded lower-case both ways, as Envoy writes them on HTTP/1 (no preserve_case)', async () => {
+    await gatewayMesh([{ route: toArticles }]);
+    let upstreamRaw: string[] = [];
+    mesh.upstream('articles-0').behaviour = (req, res) => {
+      upstreamRaw = req.rawHeaders;
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Article-Count': '5' }).end('[]');
+    };
+    const clientRaw = await new Promise<string[]>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: mesh.port, path: '/articles', headers: { 'X-Caller-Name': 'test', Accept: 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.rawHeaders));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const names = (raw: string[]) => raw.filter((_, i) => i % 2 === 0);
+    expect(names(upstreamRaw)).toEqual(expect.arrayContaining(['x-caller-name', 'accept', 'host']));
+    expect(names(upstreamRaw).filter((n) => n !== n.toLowerCase())).toEqual([]);
+    expect(names(clientRaw)).toEqual(expect.arrayContaining(['content-type', 'x-article-count', 'server']));
+    // Node's own framing headers (Date, Connection, Content-Length it adds) aside, every forwarded name is lower-case.
+    expect(names(clientRaw).filter((n) => n !== n.toLowerCase() && !['Date', 'Connection', 'Keep-Alive', 'Content-Length', 'Transfer-Encoding'].includes(n))).toEqual([]);
   });
 });
