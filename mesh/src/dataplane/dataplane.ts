@@ -340,7 +340,7 @@ class Exchange {
   private upstreamHeaders?: string[];
   private upstreamPath = '/';
   private corsOrigin?: string;
-  /** Route response header operations for a reply the proxy makes itself (directResponse). */
+  /** Route response header operations for a reply the proxy makes itself once a route is selected. */
   private answerHeaderOps?: CompiledHeaderOps;
   private faultDelayed = false;
   private tries = 0;
@@ -497,6 +497,10 @@ class Exchange {
     // Envoy picks the weighted cluster when it resolves the route, before the CORS and fault filters run, so
     // telemetry names the destination service even for aborted requests.
     if (route.kind === 'route') this.destination = this.pickDestination(route);
+    // Every local reply from here on (fault abort, no healthy upstream, overflow, connect failure, timeout, 507, a
+    // direct response) carries the route's response header operations: Envoy's filter manager finalizes the route's
+    // response headers on any local reply once a route is selected (filter_manager.cc, sendLocalReplyViaFilterChain).
+    this.answerHeaderOps = route.responseHeaders;
     if (route.cors) {
       const origin = firstHeader(this.req.headers, 'origin');
       if (origin !== undefined && route.cors.allowOrigins.some((test) => test(origin))) {
@@ -527,7 +531,6 @@ class Exchange {
     if (route.kind === 'redirect') return this.redirect();
     if (route.kind === 'direct') {
       const direct = route.direct!;
-      this.answerHeaderOps = route.responseHeaders; // Envoy finalizes route response headers on direct responses too
       return this.reply(direct.status, direct.body, 'text/plain', this.faultDelayed ? 'DI' : '-');
     }
     if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
@@ -938,12 +941,17 @@ class Exchange {
       this.res.destroy();
       return;
     }
-    const headers = contentType === undefined ? ['content-length', String(body.length)] : ['content-type', contentType, 'content-length', String(body.length)];
-    headers.push(...extraHeaders);
+    const own = contentType === undefined ? ['content-length', String(body.length)] : ['content-type', contentType, 'content-length', String(body.length)];
+    const headers = [...own, ...extraHeaders];
     this.addCorsHeaders(headers);
     applyHeaderOps(headers, this.answerHeaderOps);
     this.setServer(headers);
-    this.res.writeHead(status, headers);
+    try {
+      this.res.writeHead(status, headers);
+    } catch {
+      // A header operation's value Node cannot send (a control character): the reply goes out without them.
+      this.res.writeHead(status, [...own, 'server', this.dp.serverName]);
+    }
     const sendBody = this.view?.method !== 'HEAD';
     if (sendBody) this.responseBodyBytes = body.length;
     this.res.end(sendBody ? body : undefined);

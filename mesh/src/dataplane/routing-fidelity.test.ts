@@ -119,6 +119,25 @@ describe('header operations in the order Envoy applies them', () => {
     expect(moved.status).toBe(301);
     expect(moved.headers['x-moved']).toBe('yes');
   });
+
+  test("the proxy's own replies after routing carry the route's response headers; a request no route matched does not", async () => {
+    const routeHeaders = { response: { set: { 'x-route-answer': 'set' }, add: { 'x-route-added': 'added' } } };
+    await gatewayMesh([
+      { match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }, route: toArticles, headers: routeHeaders },
+      { match: [{ uri: { prefix: '/none-ready' } }], route: toArticles, headers: routeHeaders },
+    ]);
+    const aborted = await mesh.get('/abort');
+    expect([aborted.status, aborted.text]).toEqual([503, 'fault filter abort']);
+    expect([aborted.headers['x-route-answer'], aborted.headers['x-route-added']]).toEqual(['set', 'added']);
+    mesh.endpoints.find((e) => e.id === 'articles-0')!.ready = false;
+    const unhealthy = await mesh.get('/none-ready');
+    expect([unhealthy.status, unhealthy.text]).toEqual([503, 'no healthy upstream']);
+    expect([unhealthy.headers['x-route-answer'], unhealthy.headers['x-route-added']]).toEqual(['set', 'added']);
+    // No route: Envoy's 404 has no route whose headers could apply.
+    const unrouted = await mesh.get('/elsewhere');
+    expect(unrouted.status).toBe(404);
+    expect(unrouted.headers['x-route-answer']).toBeUndefined();
+  });
 });
 
 describe('regexes are RE2, in linear time', () => {
