@@ -71,6 +71,38 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/**
+ * Envoy's control headers a caller may not set: the connection manager removes them from every request it does not
+ * trust as internal (`ConnectionManagerUtility::cleanInternalHeaders`; with Envoy >= 1.36's empty internal address
+ * list and Istio's settings that is every request, at the gateway and at sidecars), so a client cannot ask the mesh
+ * for retries or timeouts and the app never sees them. `x-envoy-internal` is always removed first.
+ */
+const UNTRUSTED_ENVOY_HEADERS = new Set([
+  'x-envoy-internal',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-hedge-on-per-try-timeout',
+]);
+/** Removed as well on an edge request (the gateway, `use_remote_address`); it then sets x-envoy-external-address itself. */
+const EDGE_ENVOY_HEADERS = new Set([
+  'x-envoy-decorator-operation',
+  'x-envoy-downstream-service-cluster',
+  'x-envoy-downstream-service-node',
+  'x-envoy-external-address',
+  'x-request-id',
+]);
+
 const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
 /** The ingress gateway pod as AuthorizationPolicies select it (it runs in istio-system). */
 const GATEWAY_TARGET: PolicyTarget = { namespace: ROOT_NAMESPACE, labels: GATEWAY_LABELS };
@@ -571,7 +603,7 @@ class Exchange {
       const lower = raw[i].toLowerCase();
       // `expect: 100-continue` was settled with the client (Node answers it); the body streams with its own length.
       if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'expect') continue;
-      if (edge && (lower === 'x-request-id' || lower === 'x-envoy-external-address')) continue;
+      if (UNTRUSTED_ENVOY_HEADERS.has(lower) || (edge && EDGE_ENVOY_HEADERS.has(lower))) continue;
       if (lower === 'x-request-id') hasRequestId = true;
       else if (lower === 'x-forwarded-proto') hasForwardedProto = true;
       else if (lower === 'x-forwarded-for') {

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { HTTPRoute } from '../model';
 import { seededRandom } from './random';
-import { destinationRule, gateway, service, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
+import { destinationRule, gateway, send, service, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
 
 const v1 = workload('web-api-v1', 'web-api', 'v1');
 const v2 = workload('web-api-v2', 'web-api', 'v2');
@@ -208,6 +208,34 @@ describe('a route to a subset no DestinationRule defines', () => {
     expect(res.text).toBe('');
     expect(res.headers['content-type']).toBeUndefined();
     expect(mesh.records.at(-1)).toMatchObject({ responseCode: 503, responseFlags: 'NC', destinationWorkload: 'unknown', destinationServiceName: 'web-api' });
+  });
+});
+
+describe("Envoy's control headers from callers", () => {
+  const sent = {
+    'x-envoy-retry-on': '5xx',
+    'x-envoy-max-retries': '9',
+    'x-envoy-upstream-rq-timeout-ms': '1',
+    'x-envoy-internal': 'true',
+    'x-envoy-force-trace': '1',
+    'x-envoy-decorator-operation': 'spoofed',
+    'x-envoy-downstream-service-cluster': 'spoofed',
+    'x-envoy-app-defined': 'kept',
+  };
+  const removedEverywhere = ['x-envoy-retry-on', 'x-envoy-max-retries', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-internal', 'x-envoy-force-trace'];
+
+  it('are removed before the request reaches the app: all of them at the gateway, the retry/timeout/trace ones at a sidecar', async () => {
+    await gatewayMesh([{ route: toArticles }]);
+    const atGateway = (await mesh.get('/', { headers: sent })).json().headers;
+    for (const name of [...removedEverywhere, 'x-envoy-decorator-operation', 'x-envoy-downstream-service-cluster']) expect(atGateway[name]).toBeUndefined();
+    expect(atGateway['x-envoy-app-defined']).toBe('kept');
+    await mesh.close();
+
+    mesh = await startMesh({ replicas, source: { kind: 'sidecar', workload: v1 }, state: { services, istio: { gateways: [], virtualServices: [], destinationRules: [subsets] } } });
+    const atSidecar = (await send(mesh.port, 'http://articles:8080/', { headers: sent })).json().headers;
+    for (const name of removedEverywhere) expect(atSidecar[name]).toBeUndefined();
+    // Only an edge request loses these (cleanInternalHeaders' edge_request branch).
+    expect([atSidecar['x-envoy-decorator-operation'], atSidecar['x-envoy-downstream-service-cluster'], atSidecar['x-envoy-app-defined']]).toEqual(['spoofed', 'spoofed', 'kept']);
   });
 });
 
