@@ -3,7 +3,7 @@
  * one gateway host with catch-all routes last, short hosts as FQDNs on gateways, several DestinationRules for one
  * host, and portLevelSettings.
  */
-import type { LoadedObject, Service } from '../model';
+import type { DestinationRule, LoadedObject, Service, VirtualService } from '../model';
 import { compileMeshConfig } from './config';
 import { seededRandom } from './random';
 import { destinationRule, gateway, send, service, startMesh, tally, virtualService, workload, type MeshFixture } from './test-harness';
@@ -25,6 +25,12 @@ afterEach(async () => {
   await mesh?.close();
 });
 
+/** The fixture with one gateway and the given Istio routing (the replicas and Services above). */
+function gatewayMesh(istio: { virtualServices: LoadedObject<VirtualService>[]; destinationRules: LoadedObject<DestinationRule>[]; random?: () => number }): Promise<MeshFixture> {
+  const { random, ...routing } = istio;
+  return startMesh({ replicas, random, state: { services, istio: { gateways: [gateway('web-gateway')], ...routing } } });
+}
+
 async function idOf(path: string, headers?: Record<string, string>): Promise<string> {
   const res = await mesh.get(path, { headers });
   return res.status === 200 ? res.json().id : `${res.status}`;
@@ -32,45 +38,31 @@ async function idOf(path: string, headers?: Record<string, string>): Promise<str
 
 describe('several VirtualServices for one host on one gateway (istiod merges them, catch-all routes last)', () => {
   test('a catch-all in the first VirtualService does not hide the second one\'s routes', async () => {
-    mesh = await startMesh({
-      replicas,
-      state: {
-        services,
-        istio: {
-          gateways: [gateway('web-gateway')],
-          virtualServices: [
-            virtualService('web-app', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/' } }], route: to('articles') }] }),
-            virtualService('api', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/api' } }], route: to('web-api') }] }),
-          ],
-          destinationRules: [],
-        },
-      },
+    mesh = await gatewayMesh({
+      virtualServices: [
+        virtualService('web-app', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/' } }], route: to('articles') }] }),
+        virtualService('api', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/api' } }], route: to('web-api') }] }),
+      ],
+      destinationRules: [],
     });
     expect(await idOf('/api/x')).toMatch(/^web-api-v/);
     expect(await idOf('/index.html')).toBe('articles-0');
   });
 
   test('within one VirtualService too: a catch-all block moves behind the later specific rules, a header match is not catch-all', async () => {
-    mesh = await startMesh({
-      replicas,
-      state: {
-        services,
-        istio: {
-          gateways: [gateway('web-gateway')],
-          virtualServices: [
-            virtualService('web-ingress', {
-              hosts: ['*'],
-              gateways: ['web-gateway'],
-              http: [
-                { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: to('web-api', 'v2') },
-                { match: [{ uri: { prefix: '/' } }, { uri: { exact: '/exact' } }], route: to('articles') },
-                { match: [{ uri: { prefix: '/v1' } }], route: to('web-api', 'v1') },
-              ],
-            }),
+    mesh = await gatewayMesh({
+      virtualServices: [
+        virtualService('web-ingress', {
+          hosts: ['*'],
+          gateways: ['web-gateway'],
+          http: [
+            { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: to('web-api', 'v2') },
+            { match: [{ uri: { prefix: '/' } }, { uri: { exact: '/exact' } }], route: to('articles') },
+            { match: [{ uri: { prefix: '/v1' } }], route: to('web-api', 'v1') },
           ],
-          destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
-        },
-      },
+        }),
+      ],
+      destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
     });
     expect(await idOf('/v1/x', { 'x-canary': 'yes' })).toBe('web-api-v2-0'); // not catch-all: stays first
     expect(await idOf('/v1/x')).toMatch(/^web-api-v1-/); // the prefix "/" block now comes after it
@@ -96,16 +88,9 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
 });
 
 test('a short host on a gateway-bound VirtualService is the FQDN in its namespace', async () => {
-  mesh = await startMesh({
-    replicas,
-    state: {
-      services,
-      istio: {
-        gateways: [gateway('web-gateway')],
-        virtualServices: [virtualService('articles-edge', { hosts: ['articles'], gateways: ['web-gateway'], http: [{ route: to('articles') }] })],
-        destinationRules: [],
-      },
-    },
+  mesh = await gatewayMesh({
+    virtualServices: [virtualService('articles-edge', { hosts: ['articles'], gateways: ['web-gateway'], http: [{ route: to('articles') }] })],
+    destinationRules: [],
   });
   expect(await idOf('/', { host: 'articles.default.svc.cluster.local' })).toBe('articles-0');
   expect(await idOf('/', { host: 'articles' })).toBe('404');
@@ -120,23 +105,16 @@ describe('several DestinationRules for one host (istiod merges them)', () => {
   });
 
   test('subsets of the later rule are appended (a taken name is not), and the first top-level policy wins', async () => {
-    mesh = await startMesh({
-      replicas,
+    mesh = await gatewayMesh({
       random: seededRandom(11),
-      state: {
-        services,
-        istio: {
-          gateways: [gateway('web-gateway')],
-          virtualServices: [
-            virtualService('web-ingress', {
-              hosts: ['*'],
-              gateways: ['web-gateway'],
-              http: [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }],
-            }),
-          ],
-          destinationRules: [first, second],
-        },
-      },
+      virtualServices: [
+        virtualService('web-ingress', {
+          hosts: ['*'],
+          gateways: ['web-gateway'],
+          http: [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }],
+        }),
+      ],
+      destinationRules: [first, second],
     });
     expect(await idOf('/v2')).toBe('web-api-v2-0');
     // v1 keeps the first rule's labels (version v1) and its ROUND_ROBIN: the two v1 pods strictly alternate.
@@ -206,33 +184,26 @@ describe('portLevelSettings', () => {
 
 describe('delegate VirtualServices (istiod MergeHTTPRoutes)', () => {
   test('a root rule hands its traffic to the delegate\'s rules: matches ANDed with the root\'s, conflicting ones dropped, fields inherited', async () => {
-    mesh = await startMesh({
-      replicas,
-      state: {
-        services,
-        istio: {
-          gateways: [gateway('web-gateway')],
-          virtualServices: [
-            virtualService('web-ingress', {
-              hosts: ['*'],
-              gateways: ['web-gateway'],
-              http: [
-                { name: 'api', match: [{ uri: { prefix: '/api/' } }], headers: { response: { set: { 'x-root': 'api' } } }, delegate: { name: 'api-routes' } },
-                { route: to('articles') },
-              ],
-            }),
-            virtualService('api-routes', {
-              hosts: [],
-              http: [
-                { match: [{ uri: { prefix: '/api/v2' } }], route: to('web-api', 'v2') },
-                { match: [{ uri: { prefix: '/elsewhere' } }], route: to('web-api', 'v2') }, // outside /api/: dropped
-                { route: to('web-api', 'v1') }, // no match: takes the root's
-              ],
-            }),
+    mesh = await gatewayMesh({
+      virtualServices: [
+        virtualService('web-ingress', {
+          hosts: ['*'],
+          gateways: ['web-gateway'],
+          http: [
+            { name: 'api', match: [{ uri: { prefix: '/api/' } }], headers: { response: { set: { 'x-root': 'api' } } }, delegate: { name: 'api-routes' } },
+            { route: to('articles') },
           ],
-          destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
-        },
-      },
+        }),
+        virtualService('api-routes', {
+          hosts: [],
+          http: [
+            { match: [{ uri: { prefix: '/api/v2' } }], route: to('web-api', 'v2') },
+            { match: [{ uri: { prefix: '/elsewhere' } }], route: to('web-api', 'v2') }, // outside /api/: dropped
+            { route: to('web-api', 'v1') }, // no match: takes the root's
+          ],
+        }),
+      ],
+      destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
     });
     const v2Answer = await mesh.get('/api/v2/items');
     expect(v2Answer.json().id).toBe('web-api-v2-0');
