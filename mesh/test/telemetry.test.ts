@@ -2,7 +2,7 @@
  * Telemetry aggregation: Istio-labelled Prometheus series and the Kiali-like graph built from RequestRecords.
  */
 import type { IstioConfig, RequestRecord, Workload } from '../src/model';
-import { buildGraph, canonicalRevision, canonicalService, MeshTelemetry, serviceBadges, shortServiceName } from '../src/runtime/telemetry';
+import { canonicalRevision, canonicalService, histogramQuantile, MeshTelemetry, serviceBadges, shortServiceName } from '../src/runtime/telemetry';
 
 const workload = (name: string, app: string, version: string): Workload => ({
   name, namespace: 'default', labels: { app, version }, app, version, serviceAccount: app, replicas: 1,
@@ -29,6 +29,13 @@ const record = (overrides: Partial<RequestRecord>): RequestRecord => ({
 const noIstio: IstioConfig = { gateways: [], virtualServices: [], destinationRules: [] };
 const inputs = (istio = noIstio) => ({ workloads, serviceNames: ['web-api', 'articles'], istio, readyCount: () => ({ ready: 1, total: 1 }) });
 
+/** A telemetry on a fixed clock, fed `records` at that instant. */
+function telemetryWith(records: readonly RequestRecord[], at = 1_000_000): MeshTelemetry {
+  const telemetry = new MeshTelemetry('default', () => at);
+  for (const r of records) telemetry.record(r);
+  return telemetry;
+}
+
 describe('graph aggregation', () => {
   const records = [
     ...Array.from({ length: 8 }, (_, i) => record({ durationMs: i + 1 })),
@@ -36,13 +43,19 @@ describe('graph aggregation', () => {
     record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2', responseCode: 503, responseFlags: 'UH', durationMs: 200 }),
     record({ sourceWorkload: 'web-api-v1', sourceApp: 'web-api', sourceVersion: 'v1', destinationWorkload: 'articles', destinationApp: 'articles', destinationService: 'articles.default.svc.cluster.local', destinationServiceName: 'articles' }),
   ];
-  const graph = buildGraph(records, inputs(), 10_000);
+  // On a whole second the 10 s window spans exactly 10 s.
+  const graph = telemetryWith(records).graph(inputs(), 10_000);
   const edge = (id: string) => graph.edges.find((e) => e.id === id)!;
 
-  it('draws caller → service → workload edges with rate, share, errors and percentiles', () => {
-    expect(edge('workload:istio-ingressgateway->service:web-api')).toMatchObject({ requests: 10, rate: 1, httpPercentReq: 100, errorPercent: 10, p50: 5, p99: 200 });
-    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({ requests: 8, httpPercentReq: 80, errorPercent: 0, p50: 4, p95: 8 });
-    expect(edge('service:web-api->workload:web-api-v2')).toMatchObject({ requests: 2, httpPercentReq: 20, errorPercent: 50, responseFlags: { '-': 1, UH: 1 } });
+  it('draws caller → service → workload edges with rate, share, errors, mTLS share and percentiles', () => {
+    // Percentiles as Kiali gets them from Prometheus: histogram_quantile over Istio's buckets. The gateway's 10
+    // durations 1..8, 100, 200 ms fill le=1: 1, (1,5]: 4, (5,10]: 3, (50,100]: 1, (100,250]: 1.
+    // p50: rank 5 ends (1,5] → 5. p99: rank 9.9 lies in (100,250], 0.9 of its one request → 100 + 150 × 0.9 = 235.
+    // The UH request never left the gateway: 9 of 10 went over mTLS.
+    expect(edge('workload:istio-ingressgateway->service:web-api')).toMatchObject({ requests: 10, rate: 1, httpPercentReq: 100, errorPercent: 10, mtlsPercent: 90, p50: 5, p99: 235 });
+    // v1's 8 durations 1..8: p50 rank 4 → 1 + 4 × 3/4 = 4; p95 rank 7.6 → 5 + 5 × 2.6/3 = 9.33.
+    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({ requests: 8, httpPercentReq: 80, errorPercent: 0, mtlsPercent: 100, p50: 4, p95: 9.33 });
+    expect(edge('service:web-api->workload:web-api-v2')).toMatchObject({ requests: 2, httpPercentReq: 20, errorPercent: 50, mtlsPercent: 50, responseCodes: { 200: 1, 503: 1 }, responseFlags: { '-': 1, UH: 1 } });
     expect(edge('workload:web-api-v1->service:articles').requests).toBe(1);
   });
 
@@ -55,7 +68,7 @@ describe('graph aggregation', () => {
 
   it('lists the version shares in version order, whichever version was called first', () => {
     const v2First = [record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2' }), record({})];
-    const shares = buildGraph(v2First, inputs(), 10_000).versionShares.find((s) => s.service === 'web-api')!;
+    const shares = telemetryWith(v2First).graph(inputs(), 10_000).versionShares.find((s) => s.service === 'web-api')!;
     expect(Object.keys(shares.versions)).toEqual(['v1', 'v2']);
   });
 
@@ -64,8 +77,57 @@ describe('graph aggregation', () => {
   });
 
   it('does not draw a workload edge for requests that reached no workload (no route, no healthy upstream)', () => {
-    const g = buildGraph([record({ destinationWorkload: 'unknown', responseCode: 503, responseFlags: 'UH' })], inputs(), 10_000);
+    const g = telemetryWith([record({ destinationWorkload: 'unknown', responseCode: 503, responseFlags: 'UH' })]).graph(inputs(), 10_000);
     expect(g.edges.map((e) => e.id)).toEqual(['workload:istio-ingressgateway->service:web-api']);
+    expect(g.edges[0]).toMatchObject({ requests: 1, errorPercent: 100, mtlsPercent: 0 });
+  });
+
+  it('interpolates percentiles inside a bucket: a load spread evenly over (10, 25] ms gives its own quantiles back', () => {
+    // 1000 requests at 10.015, 10.030, ... 25 ms: uniform in one Istio bucket, so the linear interpolation
+    // histogram_quantile assumes is exact up to the 15 µs spacing.
+    const spread = Array.from({ length: 1000 }, (_, i) => record({ durationMs: 10 + (15 * (i + 1)) / 1000 }));
+    const e = telemetryWith(spread).graph(inputs(), 10_000).edges.find((x) => x.id === 'service:web-api->workload:web-api-v1')!;
+    expect(e).toMatchObject({ requests: 1000, p50: 17.5, p95: 24.25, p99: 24.85 });
+  });
+
+  it('answers in the lowest bucket from 0, and with the highest finite bound for the +Inf bucket', () => {
+    expect(histogramQuantile(0.5, [4, ...Array(19).fill(0)])).toBe(0.25);
+    const counts = Array(20).fill(0);
+    counts[19] = 1; // one request over 3,600,000 ms
+    expect(histogramQuantile(0.99, counts)).toBe(3_600_000);
+    expect(histogramQuantile(0.5, Array(20).fill(0))).toBeNaN();
+  });
+
+  it('counts the current second and the whole seconds of the window before it; rates per the time they span', () => {
+    let now = 1_000_000;
+    const telemetry = new MeshTelemetry('default', () => now);
+    for (let second = 0; second < 12; second++) {
+      now = 1_000_000 + second * 1000 + 200;
+      telemetry.record(record({}));
+    }
+    now = 1_011_500; // half-way through the 12th second: the 10 s window holds seconds 2..11
+    const g = telemetry.graph(inputs(), 10_000);
+    expect(g.windowSeconds).toBe(10);
+    expect(g.edges.find((e) => e.id === 'workload:istio-ingressgateway->service:web-api')).toMatchObject({ requests: 11, rate: Math.round((11 / 10.5) * 100) / 100 });
+  });
+
+  it('keeps the last 60 s only, reusing the oldest second for the newest', () => {
+    let now = 1_000_000;
+    const telemetry = new MeshTelemetry('default', () => now);
+    telemetry.record(record({ responseCode: 503, responseFlags: 'URX', durationMs: 200 }));
+    now += 61_000; // 61 slots: this second takes the first one's place
+    telemetry.record(record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2' }));
+    telemetry.record(record({ durationMs: 3 }));
+    const g = telemetry.graph(inputs(), 60_000);
+    expect(g.edges.find((e) => e.id === 'service:web-api->workload:web-api-v2')?.requests).toBe(1);
+    expect(g.edges.find((e) => e.id === 'service:web-api->workload:web-api-v1')).toMatchObject({ requests: 1, responseCodes: { 200: 1 }, responseFlags: { '-': 1 }, p99: 4.96 });
+  });
+
+  it('keeps the window across a config change (label sets re-bound): a DISABLE peer authentication shows in the mTLS share', () => {
+    const telemetry = telemetryWith([record({})]);
+    telemetry.setMtlsModes(() => 'DISABLE');
+    telemetry.record(record({}));
+    expect(telemetry.graph(inputs(), 10_000).edges.find((e) => e.id === 'service:web-api->workload:web-api-v1')).toMatchObject({ requests: 2, mtlsPercent: 50 });
   });
 });
 
@@ -119,14 +181,6 @@ describe('MeshTelemetry', () => {
     expect(text).not.toMatch(/^istio_requests_total\{reporter="destination"/m);
   });
 
-  it('keeps only the recent window for the graph', () => {
-    let now = 1_000_000;
-    const telemetry = new MeshTelemetry('default', () => now);
-    telemetry.record(record({}));
-    now += 61_000;
-    telemetry.record(record({ destinationWorkload: 'web-api-v2' }));
-    expect(telemetry.recent().map((r) => r.destinationWorkload)).toEqual(['web-api-v2']);
-  });
 });
 
 describe('Istio standard labels', () => {

@@ -29,10 +29,12 @@ export const ISTIO_DEFAULT_BUCKETS: readonly number[] = [
 export const CLUSTER_NAME = 'Kubernetes';
 const TRUST_DOMAIN = 'cluster.local';
 
-/** Records are kept this long for the graph; a graph window is at most this. */
+/** The graph's traffic is kept this long (as per-second aggregates); a graph window is at most this. */
 export const MAX_GRAPH_WINDOW_MS = 60_000;
-/** Memory bound under load tests: beyond this many records the oldest go first (rates use the span kept). */
-const MAX_WINDOW_RECORDS = 100_000;
+/** One-second slots per graph edge: the current (partial) second and the 60 whole seconds before it. */
+const GRAPH_SLOTS = MAX_GRAPH_WINDOW_MS / 1000 + 1;
+/** Buckets of a duration histogram: Istio's bounds, then +Inf. */
+const BUCKETS = ISTIO_DEFAULT_BUCKETS.length + 1;
 
 // ---------------------------------------------------------------- label derivation (README: Telemetry)
 
@@ -67,15 +69,20 @@ function renderLabels(pairs: ReadonlyArray<readonly [string, string]>): string {
 
 // ---------------------------------------------------------------- series
 
+/** The bucket a value falls in (Prometheus `le`: the first bound >= value; the last index is +Inf). */
+function bucketOf(value: number): number {
+  let i = 0;
+  while (i < ISTIO_DEFAULT_BUCKETS.length && value > ISTIO_DEFAULT_BUCKETS[i]) i++;
+  return i;
+}
+
 class Histogram {
   /** Per-bucket (not cumulative) counts; the last slot is +Inf. */
-  readonly counts = new Float64Array(ISTIO_DEFAULT_BUCKETS.length + 1);
+  readonly counts = new Float64Array(BUCKETS);
   sum = 0;
   count = 0;
-  observe(value: number): void {
-    let i = 0;
-    while (i < ISTIO_DEFAULT_BUCKETS.length && value > ISTIO_DEFAULT_BUCKETS[i]) i++;
-    this.counts[i]++;
+  observe(value: number, bucket = bucketOf(value)): void {
+    this.counts[bucket]++;
     this.sum += value;
     this.count++;
   }
@@ -105,13 +112,23 @@ interface ReporterLabels {
   connectionSecurityPolicy: string;
 }
 
+/** The source reporter's series for one outcome, and the graph's per-second counts of the same outcome. */
+interface SourceOutcome {
+  series: HttpSeries;
+  graph: OutcomeSlots;
+}
+
 /** One (source, service, destination workload) triple: both reporters' peer labels, and the series per outcome. */
 interface Binding {
   source: ReporterLabels;
   /** Undefined when no workload answered (local reply): a destination sidecar never saw the request. */
   destination?: ReporterLabels;
+  /** The hop uses mTLS (the destination's PeerAuthentication does not disable it). */
+  mtls: boolean;
+  /** The graph edge traffic of this triple, found on the first request. */
+  graph?: EdgeTraffic;
   /** Source reporter: response code → response flags → series. */
-  outcomes: Map<number, Map<string, HttpSeries>>;
+  outcomes: Map<number, Map<string, SourceOutcome>>;
   /** Destination reporter: response code → series. */
   destinationOutcomes: Map<number, HttpSeries>;
   tcp: Map<string, [TcpSeries, TcpSeries | undefined]>;
@@ -120,6 +137,69 @@ interface Binding {
 const UNKNOWN = 'unknown';
 /** Flags a record can carry while the answer still came from the upstream workload. */
 const UPSTREAM_ANSWER_FLAGS = /^(-|DI|URX|UR|DC)$/;
+
+/** The graph's names of a (caller, service, answering workload) triple, as the first request named them. */
+interface GraphPeers {
+  sourceWorkload: string;
+  sourceApp: string;
+  sourceVersion: string;
+  serviceName: string;
+  /** `unknown` when no workload answered. */
+  destinationWorkload: string;
+  destinationApp: string;
+  destinationVersion: string;
+}
+
+/** One outcome (response code, response flags) of an edge's traffic: requests per one-second slot. */
+class OutcomeSlots {
+  readonly counts = new Float64Array(GRAPH_SLOTS);
+  constructor(
+    readonly code: number,
+    readonly flags: string,
+  ) {}
+}
+
+/**
+ * The graph's traffic of one (caller, service, answering workload) triple as the source reporter saw it, per
+ * one-second slot over the window: requests per outcome, requests over mTLS, and a duration histogram on Istio's
+ * buckets. That is what Kiali reads from Prometheus (istio_requests_total, istio_request_duration_milliseconds_bucket)
+ * for its graph; a fixed-size ring instead of one object per request.
+ */
+class EdgeTraffic {
+  /** The second each slot holds; -1: never used. A slot is cleared when a newer second takes it. */
+  readonly second = new Float64Array(GRAPH_SLOTS).fill(-1);
+  /** Per slot, BUCKETS per-bucket (not cumulative) duration counts. */
+  readonly durations = new Float64Array(GRAPH_SLOTS * BUCKETS);
+  readonly mtls = new Float64Array(GRAPH_SLOTS);
+  readonly outcomes: OutcomeSlots[] = [];
+  constructor(readonly peers: GraphPeers) {}
+
+  outcome(code: number, flags: string): OutcomeSlots {
+    let found = this.outcomes.find((o) => o.code === code && o.flags === flags);
+    if (!found) this.outcomes.push((found = new OutcomeSlots(code, flags)));
+    return found;
+  }
+
+  /** The slot of `second`, cleared first when it last held an older second. */
+  slot(second: number): number {
+    const i = second % GRAPH_SLOTS;
+    if (this.second[i] !== second) {
+      this.second[i] = second;
+      this.durations.fill(0, i * BUCKETS, (i + 1) * BUCKETS);
+      this.mtls[i] = 0;
+      for (const outcome of this.outcomes) outcome.counts[i] = 0;
+    }
+    return i;
+  }
+}
+
+/** An edge triple's traffic summed over a graph window. */
+export interface EdgeTrafficWindow extends GraphPeers {
+  outcomes: Array<{ code: number; flags: string; requests: number }>;
+  /** Per-bucket duration counts on ISTIO_DEFAULT_BUCKETS, the last one +Inf. */
+  durationBuckets: Float64Array;
+  mtlsRequests: number;
+}
 
 /** Per TCP edge, bytes per one-second slot over the graph window. */
 interface TcpEdgeSlots {
@@ -131,12 +211,6 @@ interface TcpEdgeSlots {
   received: Float64Array;
   opened: Float64Array;
   closed: Float64Array;
-}
-const TCP_SLOTS = MAX_GRAPH_WINDOW_MS / 1000;
-
-interface TimedRecord {
-  at: number;
-  record: RequestRecord;
 }
 
 export type GraphBadge = 'virtualService' | 'trafficShifting' | 'faultInjection' | 'circuitBreaker' | 'timeout' | 'retry' | 'mirror';
@@ -167,8 +241,11 @@ export interface GraphEdge {
   httpPercentReq: number;
   /** 5xx and connection failures (code 0), in % */
   errorPercent: number;
+  /** Requests sent to a workload over mTLS, in % of the edge's requests (Kiali's isMTLS); 0 on TCP edges. */
+  mtlsPercent: number;
   responseCodes: Record<string, number>;
   responseFlags: Record<string, number>;
+  /** Duration percentiles in ms, interpolated in Istio's histogram buckets as Prometheus' histogram_quantile does. */
   p50: number;
   p95: number;
   p99: number;
@@ -221,9 +298,8 @@ export class MeshTelemetry implements TelemetrySink {
   private mtlsModeOf: MtlsModeOf = () => 'PERMISSIVE';
   private mtlsCache = new WeakMap<Workload, MutualTlsMode>();
   private readonly tcpEdges = new Map<string, TcpEdgeSlots>();
-  private window: TimedRecord[] = [];
-  private windowStart = 0;
-  private capped = false;
+  /** Graph traffic per (caller, service, answering workload) triple, by its names. */
+  private readonly edgeTraffic = new Map<string, EdgeTraffic>();
 
   constructor(
     private readonly namespace = 'default',
@@ -260,11 +336,14 @@ export class MeshTelemetry implements TelemetrySink {
         : undefined);
     const binding = this.binding(source, record.destinationService, record.destinationServiceName, record.destinationServiceNamespace, destination);
     const flags = record.responseFlags || '-';
-    const sourceSeries = this.outcome(binding, record.responseCode, flags);
+    const traffic = binding.graph ?? (binding.graph = this.edgeTrafficOf(record));
+    const outcome = this.outcome(binding, traffic, record.responseCode, flags);
+    const sourceSeries = outcome.series;
     const requestBytes = record.requestBytes ?? 0;
     const responseBytes = record.responseBytes ?? 0;
+    const durationBucket = bucketOf(record.durationMs);
     sourceSeries.requests++;
-    sourceSeries.duration.observe(record.durationMs);
+    sourceSeries.duration.observe(record.durationMs, durationBucket);
     sourceSeries.requestBytes.observe(requestBytes);
     sourceSeries.responseBytes.observe(responseBytes);
     // The destination pod's sidecar reports the same request (reporter="destination") when it reached one: not for
@@ -290,9 +369,12 @@ export class MeshTelemetry implements TelemetrySink {
         series.responseBytes.observe(0);
       }
     }
-    const at = this.now();
-    this.window.push({ at, record });
-    this.prune(at);
+    // The graph's view: this second's slot of the edge triple.
+    const slot = traffic.slot(Math.floor(this.now() / 1000));
+    outcome.graph.counts[slot]++;
+    traffic.durations[slot * BUCKETS + durationBucket]++;
+    // Over mTLS: the request went to a workload (a local reply was never sent) whose mode does not disable it.
+    if (reached && binding.mtls) traffic.mtls[slot]++;
   }
 
   tcpConnection(info: TcpConnectionInfo): TcpConnectionTelemetry {
@@ -336,26 +418,46 @@ export class MeshTelemetry implements TelemetrySink {
     };
   }
 
-  /** Records of the last `windowMs`, oldest first. */
-  recent(windowMs = MAX_GRAPH_WINDOW_MS): RequestRecord[] {
-    const since = this.now() - windowMs;
-    const out: RequestRecord[] = [];
-    for (let i = this.windowStart; i < this.window.length; i += 1) {
-      if (this.window[i].at >= since) out.push(this.window[i].record);
+  /**
+   * Graph traffic per edge triple over the window of `windowMs` (whole seconds, at most 60): those whole seconds
+   * and the current one.
+   */
+  recentTraffic(windowMs = MAX_GRAPH_WINDOW_MS): EdgeTrafficWindow[] {
+    const nowSecond = Math.floor(this.now() / 1000);
+    const seconds = windowSeconds(windowMs);
+    const out: EdgeTrafficWindow[] = [];
+    for (const traffic of this.edgeTraffic.values()) {
+      const durationBuckets = new Float64Array(BUCKETS);
+      const requests = new Float64Array(traffic.outcomes.length);
+      let mtlsRequests = 0;
+      let total = 0;
+      for (let i = 0; i < GRAPH_SLOTS; i++) {
+        const age = nowSecond - traffic.second[i];
+        if (age < 0 || age > seconds) continue;
+        for (let b = 0; b < BUCKETS; b++) durationBuckets[b] += traffic.durations[i * BUCKETS + b];
+        for (let o = 0; o < requests.length; o++) {
+          requests[o] += traffic.outcomes[o].counts[i];
+          total += traffic.outcomes[o].counts[i];
+        }
+        mtlsRequests += traffic.mtls[i];
+      }
+      if (total === 0) continue;
+      const outcomes = traffic.outcomes.map((o, index) => ({ code: o.code, flags: o.flags, requests: requests[index] })).filter((o) => o.requests > 0);
+      out.push({ ...traffic.peers, outcomes, durationBuckets, mtlsRequests });
     }
     return out;
   }
 
-  /** TCP traffic per edge over the last `windowMs` (whole seconds). */
+  /** TCP traffic per edge over the window of `windowMs` (the same seconds as `recentTraffic`). */
   recentTcp(windowMs = MAX_GRAPH_WINDOW_MS): TcpEdgeWindow[] {
     const nowSecond = Math.floor(this.now() / 1000);
-    const seconds = Math.max(1, Math.min(TCP_SLOTS, Math.round(windowMs / 1000)));
+    const seconds = windowSeconds(windowMs);
     const out: TcpEdgeWindow[] = [];
     for (const edge of this.tcpEdges.values()) {
       const sum = { sent: 0, received: 0, opened: 0, closed: 0 };
-      for (let i = 0; i < TCP_SLOTS; i++) {
+      for (let i = 0; i < GRAPH_SLOTS; i++) {
         const age = nowSecond - edge.second[i];
-        if (age < 0 || age >= seconds) continue;
+        if (age < 0 || age > seconds) continue;
         sum.sent += edge.sent[i];
         sum.received += edge.received[i];
         sum.opened += edge.opened[i];
@@ -406,12 +508,14 @@ export class MeshTelemetry implements TelemetrySink {
     return `${lines.join('\n')}\n`;
   }
 
+  /**
+   * The graph over the last `windowMs` (whole seconds, 1–60): those seconds and the current, partial one, so rates
+   * are per the time they span (N seconds plus the part of the current one).
+   */
   graph(inputs: GraphInputs, windowMs = 30_000): Graph {
-    let window = Math.min(Math.max(windowMs, 1000), MAX_GRAPH_WINDOW_MS);
-    // When the record cap dropped part of the window, rates are per the span actually kept.
-    const oldest = this.window[this.windowStart];
-    if (this.capped && oldest) window = Math.max(1000, Math.min(window, this.now() - oldest.at));
-    return buildGraph(this.recent(window), inputs, window, this.recentTcp(window));
+    const seconds = windowSeconds(windowMs);
+    const spanSeconds = seconds + (this.now() % 1000) / 1000;
+    return buildGraph(this.recentTraffic(windowMs), inputs, { seconds, spanSeconds }, this.recentTcp(windowMs));
   }
 
   // ---- binding
@@ -486,16 +590,33 @@ export class MeshTelemetry implements TelemetrySink {
           connectionSecurityPolicy: mtls ? 'mutual_tls' : 'none',
         }
       : undefined;
-    return { source: sourceLabels, destination: destinationLabels, outcomes: new Map(), destinationOutcomes: new Map(), tcp: new Map() };
+    return { source: sourceLabels, destination: destinationLabels, mtls, outcomes: new Map(), destinationOutcomes: new Map(), tcp: new Map() };
   }
 
-  /** The source reporter's series for an outcome. */
-  private outcome(binding: Binding, code: number, flags: string): HttpSeries {
+  /** The source reporter's series for an outcome, and the graph's slots for it. */
+  private outcome(binding: Binding, traffic: EdgeTraffic, code: number, flags: string): SourceOutcome {
     let byFlags = binding.outcomes.get(code);
     if (!byFlags) binding.outcomes.set(code, (byFlags = new Map()));
-    let series = byFlags.get(flags);
-    if (!series) byFlags.set(flags, (series = this.httpSeriesFor(binding.source, code, flags)));
-    return series;
+    let outcome = byFlags.get(flags);
+    if (!outcome) byFlags.set(flags, (outcome = { series: this.httpSeriesFor(binding.source, code, flags), graph: traffic.outcome(code, flags) }));
+    return outcome;
+  }
+
+  /** The graph edge traffic of a request's triple, by the names the graph draws (found once per binding). */
+  private edgeTrafficOf(record: RequestRecord): EdgeTraffic {
+    const peers: GraphPeers = {
+      sourceWorkload: record.sourceWorkload,
+      sourceApp: record.sourceApp,
+      sourceVersion: record.sourceVersion,
+      serviceName: record.destinationServiceName || shortServiceName(record.destinationService),
+      destinationWorkload: record.destinationWorkload || UNKNOWN,
+      destinationApp: record.destinationApp,
+      destinationVersion: record.destinationVersion,
+    };
+    const key = Object.values(peers).join('\u0000');
+    let traffic = this.edgeTraffic.get(key);
+    if (!traffic) this.edgeTraffic.set(key, (traffic = new EdgeTraffic(peers)));
+    return traffic;
   }
 
   /** The destination reporter's series (its sidecar saw none of the caller's flags); undefined without a workload. */
@@ -540,11 +661,11 @@ export class MeshTelemetry implements TelemetrySink {
         source: info.source,
         destination: info.destination,
         serviceName: info.destinationServiceName,
-        second: new Float64Array(TCP_SLOTS).fill(-1),
-        sent: new Float64Array(TCP_SLOTS),
-        received: new Float64Array(TCP_SLOTS),
-        opened: new Float64Array(TCP_SLOTS),
-        closed: new Float64Array(TCP_SLOTS),
+        second: new Float64Array(GRAPH_SLOTS).fill(-1),
+        sent: new Float64Array(GRAPH_SLOTS),
+        received: new Float64Array(GRAPH_SLOTS),
+        opened: new Float64Array(GRAPH_SLOTS),
+        closed: new Float64Array(GRAPH_SLOTS),
       };
       this.tcpEdges.set(key, edge);
     }
@@ -554,7 +675,7 @@ export class MeshTelemetry implements TelemetrySink {
   /** The slot of the current second, cleared when it last held an older second. */
   private slotIndex(edge: TcpEdgeSlots): number {
     const second = Math.floor(this.now() / 1000);
-    const i = second % TCP_SLOTS;
+    const i = second % GRAPH_SLOTS;
     if (edge.second[i] !== second) {
       edge.second[i] = second;
       edge.sent[i] = 0;
@@ -563,18 +684,6 @@ export class MeshTelemetry implements TelemetrySink {
       edge.closed[i] = 0;
     }
     return i;
-  }
-
-  private prune(now: number): void {
-    const since = now - MAX_GRAPH_WINDOW_MS;
-    while (this.windowStart < this.window.length && this.window[this.windowStart].at < since) this.windowStart += 1;
-    this.capped = this.window.length - this.windowStart > MAX_WINDOW_RECORDS;
-    if (this.capped) this.windowStart = this.window.length - MAX_WINDOW_RECORDS;
-    // Compact now and then instead of shifting on every record.
-    if (this.windowStart > 4096 && this.windowStart * 2 > this.window.length) {
-      this.window = this.window.slice(this.windowStart);
-      this.windowStart = 0;
-    }
   }
 }
 
@@ -616,10 +725,38 @@ export function serviceBadges(istio: IstioConfig): Map<string, { badges: Set<Gra
   return result;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return Math.round(sorted[rank] * 100) / 100;
+/** A graph window in whole seconds: `windowMs` rounded, 1–60. */
+function windowSeconds(windowMs: number): number {
+  return Math.max(1, Math.min(MAX_GRAPH_WINDOW_MS / 1000, Math.round(windowMs / 1000)));
+}
+
+/**
+ * The q-quantile (0–1) of a histogram as Prometheus' `histogram_quantile` computes it (promql/quantile.go,
+ * `bucketQuantile`): `counts` are per-bucket counts on ISTIO_DEFAULT_BUCKETS, the last one +Inf. The rank q × count
+ * falls in the first bucket whose cumulative count reaches it; the value is interpolated linearly inside that
+ * bucket, from the bound below (0 below the first bucket) to its own; a rank in the +Inf bucket gives the highest
+ * finite bound. NaN without observations.
+ */
+export function histogramQuantile(q: number, counts: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let below = 0;
+  for (let b = 0; b < ISTIO_DEFAULT_BUCKETS.length; b++) {
+    const cumulative = below + counts[b];
+    if (cumulative >= rank) {
+      const lower = b === 0 ? 0 : ISTIO_DEFAULT_BUCKETS[b - 1];
+      return lower + (ISTIO_DEFAULT_BUCKETS[b] - lower) * ((rank - below) / counts[b]);
+    }
+    below = cumulative;
+  }
+  return ISTIO_DEFAULT_BUCKETS[ISTIO_DEFAULT_BUCKETS.length - 1];
+}
+
+function percentile(counts: ArrayLike<number>, p: number): number {
+  const value = histogramQuantile(p / 100, counts);
+  return Number.isNaN(value) ? 0 : Math.round(value * 100) / 100;
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -627,17 +764,25 @@ const round1 = (n: number): number => Math.round(n * 10) / 10;
 interface EdgeAccumulator {
   source: string;
   target: string;
-  durations: number[];
+  requests: number;
+  durations: Float64Array;
   errors: number;
+  mtls: number;
   codes: Record<string, number>;
   flags: Record<string, number>;
 }
 
 /**
  * Versioned-app graph with service nodes, as Kiali draws it: caller workload → service → destination workload.
- * Every workload the mesh runs and every Service is a node even without traffic.
+ * Every workload the mesh runs and every Service is a node even without traffic. `traffic` is per edge triple over
+ * the window (`MeshTelemetry.recentTraffic`); rates are per `window.spanSeconds`.
  */
-export function buildGraph(records: readonly RequestRecord[], inputs: GraphInputs, windowMs: number, tcpEdges: readonly TcpEdgeWindow[] = []): Graph {
+export function buildGraph(
+  traffic: readonly EdgeTrafficWindow[],
+  inputs: GraphInputs,
+  window: { seconds: number; spanSeconds?: number },
+  tcpEdges: readonly TcpEdgeWindow[] = [],
+): Graph {
   const nodes = new Map<string, GraphNode>();
   const badgesByService = serviceBadges(inputs.istio);
   const workloadNode = (name: string, app?: string, version?: string): string => {
@@ -669,31 +814,34 @@ export function buildGraph(records: readonly RequestRecord[], inputs: GraphInput
   for (const service of inputs.serviceNames) serviceNode(service);
 
   const edges = new Map<string, EdgeAccumulator>();
-  const addToEdge = (source: string, target: string, record: RequestRecord): void => {
+  // Histograms and counters add up: an edge's percentiles come from the summed buckets, as Kiali's sum by (le).
+  const addToEdge = (source: string, target: string, triple: EdgeTrafficWindow): void => {
     const id = `${source}->${target}`;
     let edge = edges.get(id);
-    if (!edge) edges.set(id, (edge = { source, target, durations: [], errors: 0, codes: {}, flags: {} }));
-    edge.durations.push(record.durationMs);
-    if (record.responseCode >= 500 || record.responseCode === 0) edge.errors += 1;
-    edge.codes[record.responseCode] = (edge.codes[record.responseCode] ?? 0) + 1;
-    const flag = record.responseFlags || '-';
-    edge.flags[flag] = (edge.flags[flag] ?? 0) + 1;
+    if (!edge) edges.set(id, (edge = { source, target, requests: 0, durations: new Float64Array(triple.durationBuckets.length), errors: 0, mtls: 0, codes: {}, flags: {} }));
+    for (let b = 0; b < triple.durationBuckets.length; b++) edge.durations[b] += triple.durationBuckets[b];
+    for (const { code, flags, requests } of triple.outcomes) {
+      edge.requests += requests;
+      if (code >= 500 || code === 0) edge.errors += requests;
+      edge.codes[code] = (edge.codes[code] ?? 0) + requests;
+      edge.flags[flags] = (edge.flags[flags] ?? 0) + requests;
+    }
+    edge.mtls += triple.mtlsRequests;
   };
-  for (const record of records) {
-    const source = workloadNode(record.sourceWorkload, record.sourceApp, record.sourceVersion);
-    const service = serviceNode(record.destinationServiceName || shortServiceName(record.destinationService));
-    addToEdge(source, service, record);
-    if (record.destinationWorkload && record.destinationWorkload !== 'unknown') {
-      addToEdge(service, workloadNode(record.destinationWorkload, record.destinationApp, record.destinationVersion), record);
+  for (const triple of traffic) {
+    const source = workloadNode(triple.sourceWorkload, triple.sourceApp, triple.sourceVersion);
+    const service = serviceNode(triple.serviceName);
+    addToEdge(source, service, triple);
+    if (triple.destinationWorkload !== 'unknown') {
+      addToEdge(service, workloadNode(triple.destinationWorkload, triple.destinationApp, triple.destinationVersion), triple);
     }
   }
 
   const outgoing = new Map<string, number>();
-  for (const edge of edges.values()) outgoing.set(edge.source, (outgoing.get(edge.source) ?? 0) + edge.durations.length);
-  const seconds = windowMs / 1000;
+  for (const edge of edges.values()) outgoing.set(edge.source, (outgoing.get(edge.source) ?? 0) + edge.requests);
+  const seconds = window.spanSeconds ?? window.seconds;
   const graphEdges: GraphEdge[] = [...edges.entries()].map(([id, edge]) => {
-    const sorted = [...edge.durations].sort((a, b) => a - b);
-    const requests = sorted.length;
+    const requests = edge.requests;
     const targetNode = nodes.get(edge.target)!;
     const sourceNode = nodes.get(edge.source)!;
     const serviceBadgesOnEdge = (targetNode.nodeType === 'service' ? targetNode : sourceNode.nodeType === 'service' ? sourceNode : undefined)?.badges ?? [];
@@ -706,11 +854,12 @@ export function buildGraph(records: readonly RequestRecord[], inputs: GraphInput
       rate: Math.round((requests / seconds) * 100) / 100,
       httpPercentReq: round1((requests / (outgoing.get(edge.source) ?? requests)) * 100),
       errorPercent: round1((edge.errors / requests) * 100),
+      mtlsPercent: round1((edge.mtls / requests) * 100),
       responseCodes: edge.codes,
       responseFlags: edge.flags,
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
+      p50: percentile(edge.durations, 50),
+      p95: percentile(edge.durations, 95),
+      p99: percentile(edge.durations, 99),
       badges: serviceBadgesOnEdge.filter((b) => b !== 'virtualService' && b !== 'circuitBreaker'),
     };
   });
@@ -725,7 +874,7 @@ export function buildGraph(records: readonly RequestRecord[], inputs: GraphInput
       const id = `${from}->${to}/tcp`;
       const existing = graphEdges.find((e) => e.id === id);
       const edge: GraphEdge = existing ?? {
-        id, source: from, target: to, protocol: 'tcp', requests: 0, rate: 0, httpPercentReq: 0, errorPercent: 0,
+        id, source: from, target: to, protocol: 'tcp', requests: 0, rate: 0, httpPercentReq: 0, errorPercent: 0, mtlsPercent: 0,
         responseCodes: {}, responseFlags: {}, p50: 0, p95: 0, p99: 0, badges: [],
         tcp: { sentBytesPerSecond: 0, receivedBytesPerSecond: 0, bytesPerSecond: 0, opened: 0, closed: 0 },
       };
@@ -759,7 +908,7 @@ export function buildGraph(records: readonly RequestRecord[], inputs: GraphInput
 
   return {
     timestamp: new Date().toISOString(),
-    windowSeconds: seconds,
+    windowSeconds: window.seconds,
     nodes: [...nodes.values()],
     edges: graphEdges,
     versionShares,
