@@ -4,7 +4,11 @@
 // loads getmultiple with `wrk -t1 -c10`, stops web-api (SIGTERM: the profile is written on exit) and prints
 // the functions with the most self time. Run it on a quiet machine:
 //
-//   node bench/profile.mjs [v1|v2|authors|gateway] [seconds]     (authors: getauthor alone)
+//   node bench/profile.mjs [v1|v2|authors|gateway|mesh] [seconds]     (authors: getauthor alone)
+//
+// mesh: the mesh CLI (gateway, sidecars, admin, telemetry in one process) under `node --cpu-prof`, getmultiple
+// through its gateway under `wrk -t2 -c4` like the bench's stack figure, after a 20 s warm-up (the profile covers
+// both; the measured part is at least as long as the warm-up when seconds >= 20).
 //
 // gateway: the mesh's data plane as the 80/20 ingress gateway with its Istio telemetry (bench/gateway-proxy.mjs)
 // in front of two static upstreams, under `wrk -t2 -c50` like the bench's gateway figure.
@@ -66,7 +70,30 @@ try {
   const profiled = ['--cpu-prof', `--cpu-prof-dir=${keep}`];
   let target;
   let url;
-  if (version === 'gateway') {
+  if (version === 'mesh') {
+    await Promise.all([articles.stop(), authors.stop()]);
+    const dataDir = makeTempDir('cns-bench-profile-mesh-');
+    fs.chmodSync(dataDir, 0o711);
+    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+    const mesh = startProcess('mesh', process.execPath, [...profiled, path.join(root, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
+      env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir },
+      stopSignals: ['SIGTERM', 'SIGTERM'],
+      graceMs: 15_000,
+      reapDescendants: true,
+    });
+    const gatewayUrl = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, 60_000)).replace('localhost', '127.0.0.1');
+    const getmultiple = `${gatewayUrl}/web-api/v1/getmultiple`;
+    await wrk(getmultiple, { seconds: 20, connections: 4, threads: 2 });
+    const result = await wrk(getmultiple, { seconds, connections: 4, threads: 2 });
+    await mesh.stop();
+    const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
+    const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
+    process.stdout.write(`mesh CLI: ${Math.round(result.requestsPerSecond)} getmultiple/s under wrk -t2 -c4 ${seconds}s after 20 s of warm-up (profiling on); ${path.join(keep, file)}\n`);
+    for (const { fn, selfPercent } of topSelfTime(profile, 30)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
+    process.stdout.write('by package:\n');
+    for (const { name, selfPercent } of selfTimeByPackage(profile, 16)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
+  } else if (version === 'gateway') {
     const [v1, v2] = await Promise.all([startHelper('upstream-v1', 'static-upstream.mjs', ['v1']), startHelper('upstream-v2', 'static-upstream.mjs', ['v2'])]);
     const managed = startProcess('gateway-proxy', process.execPath, [...profiled, path.join(path.dirname(new URL(import.meta.url).pathname), 'gateway-proxy.mjs'), String(v1.port), String(v2.port)]);
     target = { ...managed, port: Number(await waitForLine(managed, /^listening (\d+)$/)) };

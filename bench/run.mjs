@@ -2,10 +2,11 @@
 // `npm run bench`: the figures BENCHMARKS.md asks for, each as a ratio against a baseline measured in this
 // same run (the machine is shared and noisy: absolute numbers move between runs, ratios much less).
 //
-//   1. gateway alone vs nginx (split_clients 80/20) vs direct, static upstreams: throughput, added latency
+//   1. gateway alone vs nginx (split_clients 80/20) vs direct vs a bare Node proxy (the floor), static upstreams
 //   2. services direct: getmultiple v1 and v2 vs a bare Express 5 app serving the same JSON (wrk -t1 -c10)
 //   3. fan-out at concurrency 1: getmultiple p50 / the p50 of one articles call, v1 and v2
-//   4. whole stack: getmultiple through the local mesh vs nginx in front of web-api vs web-api direct
+//   4. whole stack: getmultiple through the local mesh vs nginx in front of web-api vs web-api direct (and the floor:
+//      the same services with every hop through a bare node:http + undici proxy, bench/bare-proxy.mjs)
 //   5. the mesh process's CPU per proxied hop, cores per 1000 req/s, RSS
 //   6. growth: getmultiple with 100,000 stored articles (PostgreSQL) vs the 14 samples, requests alternated
 //   7. web-app gzipped JS/CSS
@@ -173,6 +174,8 @@ const minus = (a, b) => (Number.isFinite(a) && Number.isFinite(b) ? round(a - b,
 async function gatewayAlone() {
   const [v1, v2] = await Promise.all([startHelper('upstream-v1', 'static-upstream.mjs', ['v1']), startHelper('upstream-v2', 'static-upstream.mjs', ['v2'])]);
   const gateway = await startHelper('dataplane-gateway', 'gateway-proxy.mjs', [String(v1.port), String(v2.port)]);
+  // The design's floor: node:http + undici with the same split and nothing else (bench/bare-proxy.mjs).
+  const bareProxy = await startHelper('bare-proxy-gateway', 'bare-proxy.mjs', ['--split', String(v1.port), String(v2.port)]);
   const nginx = await startNginx(
     'nginx-gateway',
     `  upstream web_api_v1 { server 127.0.0.1:${v1.port}; keepalive 64; }
@@ -193,30 +196,35 @@ async function gatewayAlone() {
     {
       direct: { url: `http://127.0.0.1:${v1.port}${path_}` },
       nginx: { url: `http://127.0.0.1:${nginx.port}${path_}`, sample: () => nginx.workerPids() },
+      bareProxy: { url: `http://127.0.0.1:${bareProxy.port}${path_}`, sample: () => [bareProxy.pid] },
       dataplane: { url: `http://127.0.0.1:${gateway.port}${path_}`, sample: () => [gateway.pid] },
     },
     { rate: RATE_1000 },
   );
-  const { direct, nginx: viaNginx, dataplane: viaDataplane } = measured;
-  await Promise.all([v1.stop(), v2.stop(), gateway.stop(), nginx.stop()]);
+  const { direct, nginx: viaNginx, bareProxy: viaBare, dataplane: viaDataplane } = measured;
+  await Promise.all([v1.stop(), v2.stop(), gateway.stop(), bareProxy.stop(), nginx.stop()]);
+  const added = (m) => ({ p50: minus(m.latency.p50Ms, direct.latency.p50Ms), p99: minus(m.latency.p99Ms, direct.latency.p99Ms) });
+  const cpu = (m) => m.process?.cpuMsPerRequest ?? null;
   return {
-    description: 'static 5-article JSON upstreams (bare node:http); /web-api/ split 80/20 v1/v2 by the data plane (VirtualService weights) and by nginx (split_clients, keepalive 64, 1 worker)',
+    description: 'static 5-article JSON upstreams (bare node:http); /web-api/ split 80/20 v1/v2 by the data plane (VirtualService weights), by nginx (split_clients, keepalive 64, 1 worker) and by the bare Node proxy (bench/bare-proxy.mjs: node:http + undici Pool, the design\'s floor)',
     direct,
     nginx: viaNginx,
+    bareProxy: viaBare,
     dataplane: viaDataplane,
     throughputRatio: {
       dataplaneVsNginx: ratio(viaDataplane.throughput.requestsPerSecond, viaNginx.throughput.requestsPerSecond),
       dataplaneVsDirect: ratio(viaDataplane.throughput.requestsPerSecond, direct.throughput.requestsPerSecond),
       nginxVsDirect: ratio(viaNginx.throughput.requestsPerSecond, direct.throughput.requestsPerSecond),
+      bareProxyVsNginx: ratio(viaBare.throughput.requestsPerSecond, viaNginx.throughput.requestsPerSecond),
+      dataplaneVsBareProxy: ratio(viaDataplane.throughput.requestsPerSecond, viaBare.throughput.requestsPerSecond),
     },
-    addedLatencyMs: {
-      dataplane: { p50: minus(viaDataplane.latency.p50Ms, direct.latency.p50Ms), p99: minus(viaDataplane.latency.p99Ms, direct.latency.p99Ms) },
-      nginx: { p50: minus(viaNginx.latency.p50Ms, direct.latency.p50Ms), p99: minus(viaNginx.latency.p99Ms, direct.latency.p99Ms) },
-    },
+    addedLatencyMs: { dataplane: added(viaDataplane), nginx: added(viaNginx), bareProxy: added(viaBare) },
     cpuMsPerRequest: {
-      dataplane: viaDataplane.process?.cpuMsPerRequest ?? null,
-      nginx: viaNginx.process?.cpuMsPerRequest ?? null,
-      dataplaneVsNginx: ratio(viaDataplane.process?.cpuMsPerRequest, viaNginx.process?.cpuMsPerRequest),
+      dataplane: cpu(viaDataplane),
+      nginx: cpu(viaNginx),
+      bareProxy: cpu(viaBare),
+      dataplaneVsNginx: ratio(cpu(viaDataplane), cpu(viaNginx)),
+      dataplaneVsBareProxy: ratio(cpu(viaDataplane), cpu(viaBare)),
     },
   };
 }
@@ -326,6 +334,29 @@ async function startMeshProcess(env = {}) {
   return { ...mesh, pid: mesh.child.pid, gateway, admin };
 }
 
+/** Requests the bare proxies proxied so far (each prints `requests <n>` on SIGUSR2), summed. */
+async function proxiedRequests(proxies) {
+  const counts = await Promise.all(
+    proxies.map(
+      (p) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${p.name}: no request count within 5 s`)), 5000);
+          let done = false;
+          p.onLine((line) => {
+            const m = /^requests (\d+)$/.exec(line);
+            if (m && !done) {
+              done = true;
+              clearTimeout(timer);
+              resolve(Number(m[1]));
+            }
+          });
+          p.child.kill('SIGUSR2');
+        }),
+    ),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
 /** Requests the mesh proxied (every hop: gateway and sidecars), from its own Istio metrics. */
 async function meshHops(adminUrl) {
   const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
@@ -348,12 +379,25 @@ async function wholeStack() {
     }
   }`,
   );
+  // The floor (bench/bare-proxy.mjs, no mesh code): the same articles and authors, a web-api v1 of its own whose calls
+  // go through a bare proxy as its HTTP_PROXY (absolute URI → the services' direct ports), and a bare proxy as the
+  // front door: the same 7 hops per getmultiple as through the mesh, each through node:http + undici and nothing else.
+  const bareSidecar = await startHelper('bare-proxy-sidecar', 'bare-proxy.mjs');
+  const bareWebApi = await startService('web-api-v1-bare-proxy', 'web-api-v1', {
+    ARTICLES_URL: `http://127.0.0.1:${stack.articles.port}`,
+    AUTHORS_URL: `http://127.0.0.1:${stack.authors.port}`,
+    HTTP_PROXY: `http://127.0.0.1:${bareSidecar.port}`,
+    NO_PROXY: '',
+  });
+  const bareFront = await startHelper('bare-proxy-front', 'bare-proxy.mjs', ['--to', String(bareWebApi.port)]);
+  const bareProxies = [bareFront, bareSidecar];
   log('starting the local mesh (node mesh/dist/cli.js, istio/base: getmultiple → web-api v1)');
   const mesh = await startMeshProcess();
   const idleRssMb = rssMb(mesh.pid);
   const urls = {
     direct: `http://127.0.0.1:${stack.webApi.port}/web-api/v1/getmultiple`,
     nginx: `http://127.0.0.1:${nginx.port}/web-api/v1/getmultiple`,
+    bareProxy: `http://127.0.0.1:${bareFront.port}/web-api/v1/getmultiple`,
     mesh: `${mesh.gateway}/web-api/v1/getmultiple`,
   };
   for (const [label, url] of Object.entries(urls)) await checkGetmultiple(label, url);
@@ -363,6 +407,9 @@ async function wholeStack() {
   const probeRequests = 10;
   for (let i = 0; i < probeRequests; i++) await getJson(urls.mesh);
   const hopsPerGetmultiple = round(((await meshHops(mesh.admin)) - probeHops0) / probeRequests, 2);
+  const bareHops0 = await proxiedRequests(bareProxies);
+  for (let i = 0; i < probeRequests; i++) await getJson(urls.bareProxy);
+  const bareHopsPerGetmultiple = round(((await proxiedRequests(bareProxies)) - bareHops0) / probeRequests, 2);
 
   const hopsBefore = await meshHops(mesh.admin);
   const measured = await measurePaths(
@@ -374,13 +421,23 @@ async function wholeStack() {
     {
       direct: { url: urls.direct, checkAnswers: true, warmSeconds: T.stackWarm },
       nginx: { url: urls.nginx, checkAnswers: true, warmSeconds: T.stackWarm },
+      // Its web-api and proxies start cold like the mesh's (its articles and authors are the shared, warm ones).
+      bareProxy: {
+        url: urls.bareProxy,
+        checkAnswers: true,
+        sample: () => bareProxies.map((p) => p.pid),
+        sampleEach: () => ({ front: bareFront.pid, sidecar: bareSidecar.pid }),
+        warmSeconds: 2 * (T.stackWarm + T.stackWrk),
+      },
       mesh: { url: urls.mesh, checkAnswers: true, sample: () => [mesh.pid], warmSeconds: 2 * (T.stackWarm + T.stackWrk) },
     },
     { rate: RATE_STACK, wrkConnections: STACK_CONNECTIONS, wrkSeconds: T.stackWrk, heySeconds: T.stackHey },
   );
-  const { direct, nginx: viaNginx, mesh: viaMesh } = measured;
+  const { direct, nginx: viaNginx, bareProxy: viaBare, mesh: viaMesh } = measured;
   const stackHops = (await meshHops(mesh.admin)) - hopsBefore;
-  const degraded = { directAndNginx: direct.answers.degraded + viaNginx.answers.degraded, mesh: viaMesh.answers.degraded };
+  const degraded = { directAndNginx: direct.answers.degraded + viaNginx.answers.degraded, bareProxy: viaBare.answers.degraded, mesh: viaMesh.answers.degraded };
+  await Promise.all([bareFront.stop(), bareSidecar.stop(), bareWebApi.stop()]);
+  const bareCpuPerHop = viaBare.throughput.cpuMsPerRequest && bareHopsPerGetmultiple > 0 ? round(viaBare.throughput.cpuMsPerRequest / bareHopsPerGetmultiple, 4) : null;
 
   // 4b. the mesh process at a fixed ≈1000 req/s. getmultiple cannot reach that rate here (the services are
   // the bottleneck), so the load goes through the same gateway to web-app (the ingress route `/`, nginx
@@ -407,17 +464,29 @@ async function wholeStack() {
       description: 'getmultiple (web-api v1: 5 articles, one authors call per distinct author); direct = web-api with ARTICLES_URL/AUTHORS_URL on the services; nginx = proxy_pass (keepalive) in front of that web-api; mesh = node mesh/dist/cli.js gateway, istio/base, every service call through its sidecar',
       direct,
       nginx: viaNginx,
+      bareProxy: viaBare,
       mesh: viaMesh,
       degradedAnswers: degraded,
-      degradedAnswerSamples: { direct: direct.answers, nginx: viaNginx.answers, mesh: viaMesh.answers },
+      degradedAnswerSamples: { direct: direct.answers, nginx: viaNginx.answers, bareProxy: viaBare.answers, mesh: viaMesh.answers },
       throughputRatio: {
         meshVsNginx: ratio(viaMesh.throughput.requestsPerSecond, viaNginx.throughput.requestsPerSecond),
         meshVsDirect: ratio(viaMesh.throughput.requestsPerSecond, direct.throughput.requestsPerSecond),
         nginxVsDirect: ratio(viaNginx.throughput.requestsPerSecond, direct.throughput.requestsPerSecond),
+        bareProxyVsDirect: ratio(viaBare.throughput.requestsPerSecond, direct.throughput.requestsPerSecond),
+        bareProxyVsNginx: ratio(viaBare.throughput.requestsPerSecond, viaNginx.throughput.requestsPerSecond),
+        meshVsBareProxy: ratio(viaMesh.throughput.requestsPerSecond, viaBare.throughput.requestsPerSecond),
       },
       addedLatencyMs: {
         mesh: { p50: minus(viaMesh.latency.p50Ms, direct.latency.p50Ms), p99: minus(viaMesh.latency.p99Ms, direct.latency.p99Ms) },
         nginx: { p50: minus(viaNginx.latency.p50Ms, direct.latency.p50Ms), p99: minus(viaNginx.latency.p99Ms, direct.latency.p99Ms) },
+        bareProxy: { p50: minus(viaBare.latency.p50Ms, direct.latency.p50Ms), p99: minus(viaBare.latency.p99Ms, direct.latency.p99Ms) },
+      },
+      // The floor: both bare proxies' CPU per getmultiple during the wrk runs ÷ the requests they proxied per getmultiple.
+      bareProxyCpu: {
+        hopsPerGetmultiple: bareHopsPerGetmultiple,
+        cpuMsPerGetmultiple: viaBare.throughput.cpuMsPerRequest,
+        cpuMsPerGetmultipleByProcess: viaBare.throughput.cpuMsPerRequestByProcess,
+        cpuMsPerHopAtFullLoad: bareCpuPerHop,
       },
     },
     meshProcess: {
@@ -498,6 +567,11 @@ function goals(r) {
     row('1', 'gateway throughput ÷ nginx', g.throughputRatio.dataplaneVsNginx, '≥ 0.6', g.throughputRatio.dataplaneVsNginx >= 0.6);
     row('1', 'gateway added p99 (ms) vs nginx added p99', `${g.addedLatencyMs.dataplane.p99} vs ${g.addedLatencyMs.nginx.p99}`, '≤ nginx + 0.5', g.addedLatencyMs.dataplane.p99 <= g.addedLatencyMs.nginx.p99 + 0.5);
     row('1', 'gateway CPU ms/request (nginx)', `${g.cpuMsPerRequest.dataplane} (${g.cpuMsPerRequest.nginx})`, 'info', null);
+    // The floor (bench/bare-proxy.mjs): how much of the gap to nginx is Node's HTTP stack, how much the mesh's code.
+    row('1', 'floor: bare Node proxy ÷ nginx', g.throughputRatio.bareProxyVsNginx, 'info', null);
+    row('1', 'floor: bare proxy CPU ms/request', g.cpuMsPerRequest.bareProxy, 'info', null);
+    row('1', 'floor: bare proxy added p50 / p99 (ms)', `${g.addedLatencyMs.bareProxy.p50} / ${g.addedLatencyMs.bareProxy.p99}`, 'info', null);
+    row('1', 'gateway ÷ bare proxy: req/s (CPU/request)', `${g.throughputRatio.dataplaneVsBareProxy} (${g.cpuMsPerRequest.dataplaneVsBareProxy})`, 'info', null);
   }
   const sv = r.services;
   if (sv) {
@@ -511,13 +585,17 @@ function goals(r) {
   }
   const s = r.stack;
   if (s) {
-    const degraded = s.degradedAnswers.directAndNginx + s.degradedAnswers.mesh;
+    const degraded = s.degradedAnswers.directAndNginx + s.degradedAnswers.mesh + s.degradedAnswers.bareProxy;
     const note = degraded > 0 ? `${degraded} degraded answers during the stack runs` : undefined;
     row('4', 'stack: mesh ÷ nginx-fronted', s.throughputRatio.meshVsNginx, '≥ 0.9', s.throughputRatio.meshVsNginx >= 0.9);
     row('4', 'stack: mesh ÷ direct', s.throughputRatio.meshVsDirect, '≥ 0.8', s.throughputRatio.meshVsDirect >= 0.8);
-    for (const x of rows.filter((x) => x.id === '4')) if (note) Object.assign(x, { met: false, note });
+    // The floor: the same stack with every hop through bench/bare-proxy.mjs (no mesh code).
+    row('4', 'floor: bare-proxy stack ÷ direct (÷ nginx)', `${s.throughputRatio.bareProxyVsDirect} (${s.throughputRatio.bareProxyVsNginx})`, 'info', null);
+    row('4', 'stack: mesh ÷ bare-proxy stack', s.throughputRatio.meshVsBareProxy, 'info', null);
+    for (const x of rows.filter((x) => x.id === '4')) if (note && x.met !== null) Object.assign(x, { met: false, note });
     const m = r.meshProcess;
     row('5', 'mesh CPU ms per proxied hop (full load)', m.duringGetmultiple.cpuMsPerHopAtFullLoad, '≤ 0.15', m.duringGetmultiple.cpuMsPerHopAtFullLoad <= 0.15);
+    row('5', 'floor: bare proxy CPU ms per hop (full load)', s.bareProxyCpu.cpuMsPerHopAtFullLoad, 'info', null);
     row('5', 'mesh cores per 1000 proxied req/s', m.cpuCoresPer1000Hops, '≤ 0.2', m.cpuCoresPer1000Hops <= 0.2);
     row('5', 'mesh RSS MB (max under load)', m.rssMbMax, 'ref 60/proxy', null);
   }
@@ -545,6 +623,7 @@ function printSummary(r) {
   if (r.gateway) {
     pathRow('gateway: direct', r.gateway.direct);
     pathRow('gateway: nginx', r.gateway.nginx);
+    pathRow('gateway: bare proxy', r.gateway.bareProxy);
     pathRow('gateway: dataplane', r.gateway.dataplane);
   }
   if (r.services) {
@@ -556,6 +635,7 @@ function printSummary(r) {
   if (r.stack) {
     pathRow('stack: direct', r.stack.direct);
     pathRow('stack: nginx', r.stack.nginx);
+    pathRow('stack: bare proxy', r.stack.bareProxy);
     pathRow('stack: mesh', r.stack.mesh);
     const m = r.meshProcess;
     lines.push(
@@ -563,7 +643,9 @@ function printSummary(r) {
     );
     const d = r.stack.degradedAnswers;
     const samples = r.stack.degradedAnswerSamples;
-    lines.push(`stack: degraded answers direct+nginx ${d.directAndNginx}, mesh ${d.mesh} (of ${samples.direct.samples + samples.nginx.samples} / ${samples.mesh.samples} sampled)`);
+    lines.push(`stack: degraded answers direct+nginx ${d.directAndNginx}, bare proxy ${d.bareProxy}, mesh ${d.mesh} (of ${samples.direct.samples + samples.nginx.samples} / ${samples.bareProxy.samples} / ${samples.mesh.samples} sampled)`);
+    const b = r.stack.bareProxyCpu;
+    lines.push(`stack floor: bare proxies ${b.cpuMsPerGetmultiple} CPU ms per getmultiple over ${b.hopsPerGetmultiple} hops (${JSON.stringify(b.cpuMsPerGetmultipleByProcess)}) = ${b.cpuMsPerHopAtFullLoad} ms per hop; mesh ${m.duringGetmultiple.cpuMsPerRequest} over ${m.duringGetmultiple.hopsPerGetmultiple}`);
   }
   const flagged = (r.services?.degradedAnswers.degraded ?? 0) + (r.stack ? r.stack.degradedAnswers.directAndNginx + r.stack.degradedAnswers.mesh : 0) + (r.growth?.degradedAnswers ?? 0);
   if (flagged > 0) lines.push(`warning: ${flagged} degraded answers sampled (empty author fields, stale lists or errors): the figures of those sections do not count`);

@@ -110,9 +110,10 @@ export async function startService(name, workspace, extraEnv = {}, nodeArgs = []
     const stopService = service.stop;
     return { ...service, stop: async () => { await stopService(); await database.stop(); databases.delete(database); } };
   }
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...extraEnv };
-  // web-api follows HTTP_PROXY (the mesh's sidecar scheme); the direct stack must not go through any proxy.
+  // web-api follows HTTP_PROXY (the mesh's sidecar scheme): a service goes through a proxy only when `extraEnv` names one.
+  const env = { ...process.env };
   for (const key of ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'no_proxy']) delete env[key];
+  Object.assign(env, { PORT: '0', HOST: '127.0.0.1' }, extraEnv);
   const managed = startProcess(name, process.execPath, [...nodeArgs, path.join(repoRoot, workspace, 'dist/server.js')], { env });
   const port = Number(await waitForLine(managed, /"port":(\d+).*"msg":"listening"/));
   return { ...managed, port, pid: managed.child.pid };
