@@ -4,7 +4,8 @@
 //
 //   1. gateway alone vs nginx (split_clients 80/20) vs direct vs a bare Node proxy (the floor), static upstreams
 //   2. services direct: getmultiple v1 and v2 vs a bare Express 5 app serving the same JSON (wrk -t1 -c10)
-//   3. fan-out at concurrency 1: getmultiple p50 / the p50 of one articles call, v1 and v2
+//      and the design's floor: plain Express + node:http making web-api's same calls (bench/floor-web-api.mjs)
+//   3. fan-out at concurrency 1: getmultiple p50 / the p50 of one articles call, v1 and v2 (and the floor's)
 //   4. whole stack: getmultiple through the local mesh vs nginx in front of web-api vs web-api direct (and the floor:
 //      the same services with every hop through a bare node:http + undici proxy, bench/bare-proxy.mjs)
 //   5. the mesh process's CPU per proxied hop, cores per 1000 req/s, RSS
@@ -18,6 +19,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { alternate } from './lib/alternate.mjs';
+import { articlesPath, authorPaths, distinctAuthors } from './lib/floor-calls.mjs';
 import { addSamples, degradedReason, sampleAnswers } from './lib/degraded.mjs';
 import { hey, round, which, wrk } from './lib/load.mjs';
 import { sampleProcesses, rssMb } from './lib/proc-stats.mjs';
@@ -231,6 +233,51 @@ async function gatewayAlone() {
 
 // --------------------------------------------------------------------------------------------- 2. services
 /**
+ * The design's floor for the services goals: bench/floor-web-api.mjs (plain Express + a plain node:http keep-alive
+ * client, none of our code) v1 and v2 making web-api's exact calls against the real articles and authors of this
+ * run; and the same in front of bench/floor-upstream.mjs (plain Express answering the real services' recorded
+ * answers from memory): the ceiling of the call pattern itself. Each floor must answer web-api's JSON (`expected`).
+ */
+async function startFloor(upstreams, expected) {
+  const started = [];
+  const helper = async (...a) => {
+    const h = await startHelper(...a);
+    started.push(h);
+    return h;
+  };
+  try {
+    const dir = makeTempDir('cns-bench-floor-');
+    const recorded = { articles: {}, authors: {} };
+    for (const version of ['v1', 'v2']) {
+      const list = (await getJson(`${upstreams.ARTICLES_URL}${articlesPath(version)}`)).body;
+      recorded.articles[articlesPath(version)] = list;
+      for (const p of authorPaths(version, distinctAuthors(list))) recorded.authors[p] = (await getJson(`${upstreams.AUTHORS_URL}${p}`)).body;
+    }
+    for (const [name, answers] of Object.entries(recorded)) fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(answers));
+    const [v1, v2, memArticles, memAuthors] = await Promise.all([
+      helper('floor-web-api-v1', 'floor-web-api.mjs', ['v1', upstreams.ARTICLES_URL, upstreams.AUTHORS_URL]),
+      helper('floor-web-api-v2', 'floor-web-api.mjs', ['v2', upstreams.ARTICLES_URL, upstreams.AUTHORS_URL]),
+      helper('floor-articles', 'floor-upstream.mjs', [path.join(dir, 'articles.json')]),
+      helper('floor-authors', 'floor-upstream.mjs', [path.join(dir, 'authors.json')]),
+    ]);
+    const memUpstreams = [`http://127.0.0.1:${memArticles.port}`, `http://127.0.0.1:${memAuthors.port}`];
+    const [memV1, memV2] = await Promise.all([
+      helper('floor-mem-web-api-v1', 'floor-web-api.mjs', ['v1', ...memUpstreams]),
+      helper('floor-mem-web-api-v2', 'floor-web-api.mjs', ['v2', ...memUpstreams]),
+    ]);
+    const floor = { v1, v2, memV1, memV2, memArticles, memAuthors };
+    for (const [name, version] of [['v1', 'v1'], ['v2', 'v2'], ['memV1', 'v1'], ['memV2', 'v2']]) {
+      const answer = await getJson(`http://127.0.0.1:${floor[name].port}/web-api/v1/getmultiple`);
+      if (JSON.stringify(answer.body) !== JSON.stringify(expected[version])) throw new Error(`floor ${name} does not answer the same JSON as web-api ${version}`);
+    }
+    return { ...floor, stop: () => Promise.all(started.map((h) => h.stop())) };
+  } catch (error) {
+    await Promise.all(started.map((h) => h.stop()));
+    throw error;
+  }
+}
+
+/**
  * The services started directly (no mesh, no proxy): getmultiple of web-api v1 and v2 against a bare Express 5
  * app answering the same 5-article JSON (captured from v1 in this run), `wrk -t1 -c10`; then the fan-out at
  * concurrency 1 (`hey -c1`, back to back): getmultiple p50 ÷ the p50 of the one articles call that version makes.
@@ -249,8 +296,14 @@ async function services() {
   const bareAnswer = await getJson(url(bare.port));
   if (JSON.stringify(bareAnswer.body) !== JSON.stringify(v1Answer.body)) throw new Error('bare Express does not answer the same JSON as web-api v1');
 
+  const floor = await startFloor(upstreams, { v1: v1Answer.body, v2: (await getJson(url(v2.port))).body });
+
   const articlesCallUrl = (amount) => `http://127.0.0.1:${articles.port}/articles/v1/getmultiple?amount=${amount}`;
-  const stackProcesses = (webApi) => ({ sample: () => [webApi.pid, articles.pid, authors.pid], sampleEach: () => ({ 'web-api': webApi.pid, articles: articles.pid, authors: authors.pid }) });
+  const memArticlesCallUrl = (version) => `http://127.0.0.1:${floor.memArticles.port}${articlesPath(version)}`;
+  const stackProcesses = (webApi, upstreamArticles = articles, upstreamAuthors = authors) => ({
+    sample: () => [webApi.pid, upstreamArticles.pid, upstreamAuthors.pid],
+    sampleEach: () => ({ 'web-api': webApi.pid, articles: upstreamArticles.pid, authors: upstreamAuthors.pid }),
+  });
   const measured = await measurePaths(
     'services',
     {
@@ -258,6 +311,10 @@ async function services() {
       articlesCall: { url: articlesCallUrl(versionArticleCount.v1), sample: () => [articles.pid] },
       v1: { url: url(v1.port), checkAnswers: true, ...stackProcesses(v1) },
       v2: { url: url(v2.port), checkAnswers: true, ...stackProcesses(v2) },
+      floorV1: { url: url(floor.v1.port), ...stackProcesses(floor.v1) },
+      floorV2: { url: url(floor.v2.port), ...stackProcesses(floor.v2) },
+      floorMemV1: { url: url(floor.memV1.port), ...stackProcesses(floor.memV1, floor.memArticles, floor.memAuthors) },
+      floorMemV2: { url: url(floor.memV2.port), ...stackProcesses(floor.memV2, floor.memArticles, floor.memAuthors) },
     },
     { wrkConnections: SERVICES_CONNECTIONS, wrkThreads: 1, skipHey: true },
   );
@@ -269,6 +326,12 @@ async function services() {
     v1: { url: url(v1.port), checkAnswers: true },
     articlesV2: { url: articlesCallUrl(versionArticleCount.v2) },
     v2: { url: url(v2.port), checkAnswers: true },
+    floorV1: { url: url(floor.v1.port) },
+    floorV2: { url: url(floor.v2.port) },
+    memArticlesV1: { url: memArticlesCallUrl('v1') },
+    floorMemV1: { url: url(floor.memV1.port) },
+    memArticlesV2: { url: memArticlesCallUrl('v2') },
+    floorMemV2: { url: url(floor.memV2.port) },
   };
   const fanOutRuns = Object.fromEntries(Object.keys(fanOutPaths).map((n) => [n, []]));
   const fanOutAnswers = { samples: 0, degraded: 0, reasons: {} };
@@ -278,29 +341,44 @@ async function services() {
     fanOutRuns[name].push(await hey(fanOutPaths[name].url, { seconds: T.hey, ...RATE_SERIAL }));
     if (sampler) addSamples(fanOutAnswers, await sampler.stop());
   }
-  await Promise.all([articles.stop(), authors.stop(), v1.stop(), v2.stop(), bare.stop()]);
+  await Promise.all([articles.stop(), authors.stop(), v1.stop(), v2.stop(), bare.stop(), floor.stop()]);
   const p50 = (name) => meanOf(fanOutRuns[name].map((r) => r.p50Ms));
   const p99 = (name) => meanOf(fanOutRuns[name].map((r) => r.p99Ms));
   const answers = addSamples(addSamples(addSamples({ samples: 0, degraded: 0, reasons: {} }, measured.v1.answers), measured.v2.answers), fanOutAnswers);
   const rps = (name) => measured[name].throughput.requestsPerSecond;
   return {
-    description: `articles, authors, web-api v1 and v2 started directly (ARTICLES_URL/AUTHORS_URL, no proxy); bare Express 5 = plain express(), one route answering web-api v1's 5-article JSON, etag and x-powered-by off; wrk -t1 -c${SERVICES_CONNECTIONS}. Fan-out: hey -c1 without a rate limit; the articles call is the one that version makes (amount=${versionArticleCount.v1} / ${versionArticleCount.v2})`,
+    description: `articles, authors, web-api v1 and v2 started directly (ARTICLES_URL/AUTHORS_URL, no proxy); bare Express 5 = plain express(), one route answering web-api v1's 5-article JSON, etag and x-powered-by off; wrk -t1 -c${SERVICES_CONNECTIONS}. Fan-out: hey -c1 without a rate limit; the articles call is the one that version makes (amount=${versionArticleCount.v1} / ${versionArticleCount.v2}). Floor: bench/floor-web-api.mjs (plain express() + node:http keep-alive Agent, none of our code) making web-api's same calls, against the same articles and authors (floorV1/V2) and against bench/floor-upstream.mjs answering their recorded JSON from memory (floorMemV1/V2)`,
     ...measured,
     throughputRatio: {
       v1VsBareExpress: ratio(rps('v1'), rps('bareExpress')),
       v2VsBareExpress: ratio(rps('v2'), rps('bareExpress')),
       articlesCallVsBareExpress: ratio(rps('articlesCall'), rps('bareExpress')),
+      floorV1VsBareExpress: ratio(rps('floorV1'), rps('bareExpress')),
+      floorV2VsBareExpress: ratio(rps('floorV2'), rps('bareExpress')),
+      floorMemV1VsBareExpress: ratio(rps('floorMemV1'), rps('bareExpress')),
+      floorMemV2VsBareExpress: ratio(rps('floorMemV2'), rps('bareExpress')),
     },
     cpuMsPerRequest: {
       bareExpress: measured.bareExpress.throughput.cpuMsPerRequest,
       articlesCall: measured.articlesCall.throughput.cpuMsPerRequest,
       v1: measured.v1.throughput.cpuMsPerRequestByProcess,
       v2: measured.v2.throughput.cpuMsPerRequestByProcess,
+      floorV1: measured.floorV1.throughput.cpuMsPerRequestByProcess,
+      floorV2: measured.floorV2.throughput.cpuMsPerRequestByProcess,
+      floorMemV1: measured.floorMemV1.throughput.cpuMsPerRequestByProcess,
+      floorMemV2: measured.floorMemV2.throughput.cpuMsPerRequestByProcess,
     },
     fanOut: {
       p50Ms: Object.fromEntries(Object.keys(fanOutPaths).map((n) => [n, p50(n)])),
       p99Ms: Object.fromEntries(Object.keys(fanOutPaths).map((n) => [n, p99(n)])),
-      ratioP50: { v1: ratio(p50('v1'), p50('articlesV1')), v2: ratio(p50('v2'), p50('articlesV2')) },
+      ratioP50: {
+        v1: ratio(p50('v1'), p50('articlesV1')),
+        v2: ratio(p50('v2'), p50('articlesV2')),
+        floorV1: ratio(p50('floorV1'), p50('articlesV1')),
+        floorV2: ratio(p50('floorV2'), p50('articlesV2')),
+        floorMemV1: ratio(p50('floorMemV1'), p50('memArticlesV1')),
+        floorMemV2: ratio(p50('floorMemV2'), p50('memArticlesV2')),
+      },
       runs: fanOutRuns,
     },
     degradedAnswers: answers,
@@ -581,6 +659,16 @@ function goals(r) {
     row('2', 'services: articles call ÷ bare Express', sv.throughputRatio.articlesCallVsBareExpress, 'info', null);
     row('3', 'fan-out v1: getmultiple p50 ÷ articles p50', sv.fanOut.ratioP50.v1, '≤ 3.5', sv.fanOut.ratioP50.v1 <= 3.5);
     row('3', 'fan-out v2: getmultiple p50 ÷ articles p50', sv.fanOut.ratioP50.v2, '≤ 2.5', sv.fanOut.ratioP50.v2 <= 2.5);
+    // The design's floor (bench/floor-web-api.mjs): what plain Express + node:http reach with the same calls.
+    const t = sv.throughputRatio;
+    const cpu = sv.cpuMsPerRequest;
+    const pair = (a, b) => `${a ?? '-'} / ${b ?? '-'}`;
+    row('2', 'floor v1 / v2 ÷ bare Express (real services)', pair(t.floorV1VsBareExpress, t.floorV2VsBareExpress), 'info', null);
+    row('2', 'floor v1 / v2 ÷ bare Express (in-memory ups.)', pair(t.floorMemV1VsBareExpress, t.floorMemV2VsBareExpress), 'info', null);
+    row('2', 'web-api CPU ms per v1 getmultiple: ours/floor', pair(cpu.v1?.['web-api'], cpu.floorV1?.['web-api']), 'info', null);
+    row('2', 'web-api CPU ms per v2 getmultiple: ours/floor', pair(cpu.v2?.['web-api'], cpu.floorV2?.['web-api']), 'info', null);
+    row('3', 'floor fan-out v1 / v2 (real services)', pair(sv.fanOut.ratioP50.floorV1, sv.fanOut.ratioP50.floorV2), 'info', null);
+    row('3', 'floor fan-out v1 / v2 (in-memory upstreams)', pair(sv.fanOut.ratioP50.floorMemV1, sv.fanOut.ratioP50.floorMemV2), 'info', null);
     for (const x of rows.filter((x) => x.id === '2' || x.id === '3')) if (note && x.met !== null) Object.assign(x, { met: false, note });
   }
   const s = r.stack;
@@ -628,8 +716,10 @@ function printSummary(r) {
   }
   if (r.services) {
     const sv = r.services;
-    for (const name of ['bareExpress', 'articlesCall', 'v1', 'v2']) pathRow(`services: ${name}`, sv[name]);
-    lines.push(`fan-out p50 ms (hey -c1): v1 ${sv.fanOut.p50Ms.v1} / articles ${sv.fanOut.p50Ms.articlesV1}; v2 ${sv.fanOut.p50Ms.v2} / articles ${sv.fanOut.p50Ms.articlesV2}`);
+    for (const name of ['bareExpress', 'articlesCall', 'v1', 'v2', 'floorV1', 'floorV2', 'floorMemV1', 'floorMemV2']) pathRow(`services: ${name}`, sv[name]);
+    const f = sv.fanOut.p50Ms;
+    lines.push(`fan-out p50 ms (hey -c1): v1 ${f.v1} / articles ${f.articlesV1}; v2 ${f.v2} / articles ${f.articlesV2}`);
+    lines.push(`fan-out p50 ms, floor: v1 ${f.floorV1}, v2 ${f.floorV2} (same articles calls); in-memory upstreams: v1 ${f.floorMemV1} / articles ${f.memArticlesV1}; v2 ${f.floorMemV2} / articles ${f.memArticlesV2}`);
     lines.push(`services: degraded answers ${sv.degradedAnswers.degraded} of ${sv.degradedAnswers.samples} sampled ${JSON.stringify(sv.degradedAnswers.reasons)}`);
   }
   if (r.stack) {
