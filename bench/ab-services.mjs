@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // A/B of the services between two checkouts (issue 10's service steps): CPU ms per request of each process and
 // req/s, measured the way the bench's services section does (direct, wrk -t1 -c10, /proc), both stacks started
-// side by side and their runs interleaved A B B A (ROUNDS times), medians printed. Build both checkouts first;
+// side by side and their runs interleaved A B B A (ROUNDS times), medians printed. `postgres`: the CPU of the
+// articles database server (postmaster + backends) per request. Build both checkouts first;
 // a "before" checkout needs its own node_modules/@cns links (or a copy of the repo with them).
 //
 //   node bench/ab-services.mjs SECONDS CHECKOUT_A CHECKOUT_B        env: PATHS=v1,v2,authors,articles ROUNDS=2
 //   B_NODE_ARGS="--max-semi-space-size=32" node bench/ab-services.mjs 4 . .   (same code, Node flags on B only)
+import fs from 'node:fs';
+
 const seconds = Number(process.argv[2] ?? 4);
 const repos = process.argv.slice(3).map((r) => new URL(r.endsWith('/') ? r : `${r}/`, `file://${process.cwd()}/`).pathname);
 if (repos.length < 2) throw new Error('usage: node bench/ab-services.mjs SECONDS CHECKOUT_A CHECKOUT_B');
@@ -16,6 +19,21 @@ const median = (xs) => {
   const a = [...xs].sort((x, y) => x - y);
   return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
 };
+/**
+ * The PostgreSQL server processes (postmaster and its backends) of one articles process: its CPU per articles call is
+ * part of what the call costs the machine. Found by the port in the articles process's DATABASE_URL.
+ */
+function databasePids(p, articlesPid) {
+  const env = fs.readFileSync(`/proc/${articlesPid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('DATABASE_URL='));
+  const port = env && new URL(env.slice('DATABASE_URL='.length)).port;
+  if (!port) return [];
+  const postmaster = p.descendantPids(process.pid).find((pid) => {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return /postgres$/.test(args[0]) && args[args.indexOf('-p') + 1] === port;
+  });
+  return postmaster ? [postmaster, ...p.descendantPids(postmaster)] : [];
+}
+
 try {
   const stacks = [];
   for (const [i, { p }] of libs.entries()) {
@@ -39,7 +57,9 @@ try {
       const { l, s } = libs[i];
       const { url, pids } = stacks[i][name];
       await l.wrk(url, { seconds: 1, connections: 10, threads: 1 }); // warm-up
-      const samplers = Object.entries(pids).map(([process, pid]) => [process, s.sampleProcesses([pid])]);
+      // The database server's processes are looked up per run: the pool opens backends as the load needs them.
+      const withDatabase = { ...pids, ...(pids.articles ? { postgres: databasePids(libs[i].p, pids.articles) } : {}) };
+      const samplers = Object.entries(withDatabase).map(([process, pid]) => [process, s.sampleProcesses([pid].flat())]);
       const result = await l.wrk(url, { seconds, connections: 10, threads: 1 });
       const requests = result.requestsPerSecond * seconds;
       runs[i].push({ rps: result.requestsPerSecond, cpu: Object.fromEntries(samplers.map(([process, sampler]) => [process, (1000 * sampler.stop().cpuSeconds) / requests])) });

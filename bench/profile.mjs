@@ -110,6 +110,12 @@ try {
   if (version === 'authors') {
     target = await startService('authors-profiled', 'authors', {}, profiled);
     url = `http://127.0.0.1:${target.port}/api/v1/getauthor?name=Ada%20Quill`;
+  } else if (version.startsWith('floor-')) {
+    // The services' floor (bench/floor-web-api.mjs) against the same articles and authors: what is left without our code.
+    const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'floor-web-api.mjs');
+    const managed = startProcess(version, process.execPath, [...profiled, script, version.slice('floor-'.length), `http://127.0.0.1:${articles.port}`, `http://127.0.0.1:${authors.port}`]);
+    target = { ...managed, port: Number(await waitForLine(managed, /^listening (\d+)$/)) };
+    url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
   } else {
     target = await startService(`web-api-${version}`, `web-api-${version}`, { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` }, profiled);
     url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
@@ -120,7 +126,7 @@ try {
   const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
   const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
-  process.stdout.write(`${version === 'authors' ? 'authors getauthor' : `web-api ${version}`}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
+  process.stdout.write(`${version === 'authors' ? 'authors getauthor' : version.startsWith('floor-') ? version : `web-api ${version}`}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
   for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
   process.stdout.write('by package:\n');
   for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
