@@ -2,7 +2,7 @@
  * Telemetry aggregation: Istio-labelled Prometheus series and the Kiali-like graph built from RequestRecords.
  */
 import type { IstioConfig, RequestRecord, Workload } from '../src/model';
-import { canonicalRevision, canonicalService, histogramQuantile, MeshTelemetry, serviceBadges, shortServiceName } from '../src/runtime/telemetry';
+import { canonicalRevision, canonicalService, histogramQuantile, ISTIO_DEFAULT_BUCKETS, MeshTelemetry, serviceBadges, shortServiceName } from '../src/runtime/telemetry';
 
 const workload = (name: string, app: string, version: string): Workload => ({
   name, namespace: 'default', labels: { app, version }, app, version, serviceAccount: app, replicas: 1,
@@ -262,6 +262,24 @@ describe('Istio standard labels', () => {
     const text = await telemetry.metrics();
     expect(seriesOf(text, 'istio_requests_total', { reporter: 'source' }).map((s) => [s.labels.response_code, s.value])).toEqual([['200', 1]]);
     expect(seriesOf(text, 'istio_requests_total', { reporter: 'destination' }).map((s) => [s.labels.response_code, s.value])).toEqual([['200', 1], ['503', 1]]);
+  });
+
+  it("shows on the graph what Kiali's histogram_quantile gives over the exported source-reporter buckets", async () => {
+    const telemetry = new MeshTelemetry('default', () => 1_000_000);
+    // Durations over several buckets: 0.3–60 ms, a few slow ones.
+    for (let i = 0; i < 500; i++) telemetry.record(call({ durationMs: 0.3 + (i % 50) * 1.2 + (i % 97 === 0 ? 400 : 0) }));
+    const text = await telemetry.metrics();
+    const cumulative = seriesOf(text, 'istio_request_duration_milliseconds_bucket', { reporter: 'source', destination_workload: 'authors' });
+    expect(cumulative.map((b) => b.labels.le)).toEqual([...ISTIO_DEFAULT_BUCKETS.map(String), '+Inf']);
+    const perBucket = cumulative.map((b, i) => b.value - (i > 0 ? cumulative[i - 1].value : 0));
+    const edge = telemetry.graph({ ...inputs(), serviceNames: ['authors'] }, 10_000).edges.find((e) => e.id === 'service:authors->workload:authors')!;
+    expect(edge.requests).toBe(500);
+    for (const [q, p] of [[0.5, edge.p50], [0.95, edge.p95], [0.99, edge.p99]] as const) {
+      expect(p).toBeCloseTo(histogramQuantile(q, perBucket), 2);
+    }
+    // p99 lies in (250, 500]: 6 of the 500 took 400 ms more.
+    expect(edge.p99).toBeGreaterThan(250);
+    expect(edge.p99).toBeLessThanOrEqual(500);
   });
 
   it('reports TCP connections from both reporters and draws a TCP edge', async () => {
