@@ -6,11 +6,14 @@
 //   node bare-proxy.mjs --split <v1-port> <v2-port>   every request to 127.0.0.1, 80 % to v1 and 20 % to v2 (the gateway)
 //   node bare-proxy.mjs --to <port>                   every origin-form request to 127.0.0.1:<port> (a front door)
 //   node bare-proxy.mjs                               a forward proxy only (a workload's HTTP_PROXY)
+//   node bare-proxy.mjs --tcp <port>                  a TCP relay to 127.0.0.1:<port> (a sidecar's outbound TCP
+//                                                     listener, e.g. articles → PostgreSQL)
 //
 // In every mode an absolute-form request (`GET http://host:port/path`, what a client sends to its HTTP_PROXY) goes to
 // the origin in its URI, as a sidecar's outbound listener forwards by the Host it was asked for.
 // SIGUSR2 prints `requests <n>`: the requests proxied so far (the bench's hop count).
 import http from 'node:http';
+import net from 'node:net';
 import { Pool } from 'undici';
 
 const args = process.argv.slice(2);
@@ -20,6 +23,7 @@ const option = (name, count) => {
 };
 const split = option('--split', 2);
 const to = option('--to', 1);
+const tcp = option('--tcp', 1);
 
 // RFC 9110 §7.6.1: connection-specific fields, plus whatever the Connection header names.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -113,9 +117,23 @@ function handle(req, res) {
   );
 }
 
-const server = http.createServer(handle);
-server.keepAliveTimeout = 65_000;
-server.headersTimeout = 66_000;
+/** Bytes both ways with back-pressure (pipe); either side closing or failing closes the other. */
+function relay(client) {
+  const upstream = net.connect(tcp[0], '127.0.0.1');
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', close).on('close', close);
+  upstream.on('error', close).on('close', close);
+  client.pipe(upstream).pipe(client);
+}
+
+const server = tcp ? net.createServer(relay) : http.createServer(handle);
+if (!tcp) {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+}
 server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
 process.on('SIGUSR2', () => console.log(`requests ${proxied}`));
 process.on('SIGTERM', () => {

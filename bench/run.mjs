@@ -455,14 +455,20 @@ async function wholeStack() {
   // The floor (bench/bare-proxy.mjs, no mesh code): the same articles and authors, a web-api v1 of its own whose calls
   // go through a bare proxy as its HTTP_PROXY (absolute URI → the services' direct ports), and a bare proxy as the
   // front door: the same 7 hops per getmultiple as through the mesh, each through node:http + undici and nothing else.
+  // Its articles reaches the shared database through a bare TCP relay, as the mesh's articles reaches PostgreSQL
+  // through the mesh's outbound TCP hop (CPU the mesh figure includes).
+  const sharedDatabase = new URL(stack.articles.databaseUrl);
+  const bareDbRelay = await startHelper('bare-proxy-postgres', 'bare-proxy.mjs', ['--tcp', sharedDatabase.port]);
+  const bareArticles = await startService('articles-bare-proxy', 'articles', { DATABASE_URL: Object.assign(new URL(sharedDatabase), { port: String(bareDbRelay.port) }).href });
   const bareSidecar = await startHelper('bare-proxy-sidecar', 'bare-proxy.mjs');
   const bareWebApi = await startService('web-api-v1-bare-proxy', 'web-api-v1', {
-    ARTICLES_URL: `http://127.0.0.1:${stack.articles.port}`,
+    ARTICLES_URL: `http://127.0.0.1:${bareArticles.port}`,
     AUTHORS_URL: `http://127.0.0.1:${stack.authors.port}`,
     HTTP_PROXY: `http://127.0.0.1:${bareSidecar.port}`,
     NO_PROXY: '',
   });
   const bareFront = await startHelper('bare-proxy-front', 'bare-proxy.mjs', ['--to', String(bareWebApi.port)]);
+  /** The HTTP proxies (their requests are the hops); the TCP relay's CPU is counted with them. */
   const bareProxies = [bareFront, bareSidecar];
   log('starting the local mesh (node mesh/dist/cli.js, istio/base: getmultiple → web-api v1)');
   const mesh = await startMeshProcess();
@@ -498,8 +504,8 @@ async function wholeStack() {
       bareProxy: {
         url: urls.bareProxy,
         checkAnswers: true,
-        sample: () => bareProxies.map((p) => p.pid),
-        sampleEach: () => ({ front: bareFront.pid, sidecar: bareSidecar.pid }),
+        sample: () => [bareFront.pid, bareSidecar.pid, bareDbRelay.pid],
+        sampleEach: () => ({ front: bareFront.pid, sidecar: bareSidecar.pid, postgresRelay: bareDbRelay.pid }),
         warmSeconds: 2 * (T.stackWarm + T.stackWrk),
       },
       mesh: { url: urls.mesh, checkAnswers: true, sample: () => [mesh.pid], warmSeconds: 2 * (T.stackWarm + T.stackWrk) },
@@ -509,7 +515,7 @@ async function wholeStack() {
   const { direct, nginx: viaNginx, bareProxy: viaBare, mesh: viaMesh } = measured;
   const stackHops = (await meshHops(mesh.admin)) - hopsBefore;
   const degraded = { directAndNginx: direct.answers.degraded + viaNginx.answers.degraded, bareProxy: viaBare.answers.degraded, mesh: viaMesh.answers.degraded };
-  await Promise.all([bareFront.stop(), bareSidecar.stop(), bareWebApi.stop()]);
+  await Promise.all([bareFront.stop(), bareSidecar.stop(), bareWebApi.stop(), bareArticles.stop(), bareDbRelay.stop()]);
   const bareCpuPerHop = viaBare.throughput.cpuMsPerRequest && bareHopsPerGetmultiple > 0 ? round(viaBare.throughput.cpuMsPerRequest / bareHopsPerGetmultiple, 4) : null;
 
   // 4b. the mesh process at a fixed ≈1000 req/s. getmultiple cannot reach that rate here (the services are

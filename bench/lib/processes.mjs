@@ -108,7 +108,7 @@ export async function startService(name, workspace, extraEnv = {}, nodeArgs = []
     await waitForReady(`http://127.0.0.1:${service.port}/readyz`);
     databases.add(database);
     const stopService = service.stop;
-    return { ...service, stop: async () => { await stopService(); await database.stop(); databases.delete(database); } };
+    return { ...service, databaseUrl: database.url, stop: async () => { await stopService(); await database.stop(); databases.delete(database); } };
   }
   // web-api follows HTTP_PROXY (the mesh's sidecar scheme): a service goes through a proxy only when `extraEnv` names one.
   const env = { ...process.env };
