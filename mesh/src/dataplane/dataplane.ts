@@ -376,6 +376,8 @@ class Exchange {
   private answerHeaderOps?: CompiledHeaderOps;
   private faultDelayed = false;
   private tries = 0;
+  /** Endpoints tried: the first one alone until a retry needs the set (most requests make one try). */
+  private firstTried?: string;
   private tried?: Set<string>;
   private attempt?: Attempt;
   private waitingForSlot?: () => void;
@@ -391,7 +393,8 @@ class Exchange {
   private responseBodyBytes = 0;
   private answerStartedAt = 0;
   private retriedTries?: UpstreamTry[];
-  private timers: NodeJS.Timeout[] = [];
+  /** Route/per-try timeouts and back-offs armed (none without a timeout or a retry). */
+  private timers?: NodeJS.Timeout[];
   private done = false;
   private trace?: ExchangeTrace;
 
@@ -694,13 +697,15 @@ class Exchange {
     const cluster = this.destination!.cluster;
     const candidates = cluster.select(this.dp.options.endpoints.endpoints());
     const hash = cluster.policy.hash ? (this.hash ??= { value: this.requestHash(cluster.policy.hash) }).value : undefined;
-    const endpoint = state.pick(candidates, cluster.policy, this.tried, this.dp.random, this.dp.now(), hash);
+    const tried = this.tries > 0 ? (this.tried ??= new Set([this.firstTried!])) : undefined;
+    const endpoint = state.pick(candidates, cluster.policy, tried, this.dp.random, this.dp.now(), hash);
     if (!endpoint) {
       state.release(cluster.policy);
       return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, this.tries > 0 ? 'UH,URX' : 'UH');
     }
     this.tries++;
-    (this.tried ??= new Set()).add(endpoint.id);
+    if (tried) tried.add(endpoint.id);
+    else this.firstTried = endpoint.id;
     state.host(endpoint.id).active++;
     const attempt = new Attempt(this, endpoint, state);
     attempt.startedAt = performance.now();
@@ -1006,14 +1011,14 @@ class Exchange {
     const timer = setTimeout(() => {
       if (!this.done) this.guard(fn);
     }, ms);
-    this.timers.push(timer);
+    (this.timers ??= []).push(timer);
   }
 
   /** Ends the exchange once: stops timers, the current attempt and any queue wait, and records telemetry. */
   private finish(status: number, flags: string): void {
     if (this.done) return;
     this.done = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    if (this.timers) for (const timer of this.timers) clearTimeout(timer);
     // A normal end has settled the attempt already; anything else (timeout, client gone, reset) abandons it.
     if (this.attempt && !this.attempt.settled) this.attempt.cancel(flags);
     if (this.waitingForSlot) this.dp.clusterState(this.destination!.cluster).cancelWaiting(this.waitingForSlot);
