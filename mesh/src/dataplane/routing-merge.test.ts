@@ -19,6 +19,8 @@ const replicas = [
 ];
 const services = [service('web-api', 3000), service('articles', 8080)];
 const to = (host: string, subset?: string) => [{ destination: { host, subset } }];
+/** A VirtualService bound to the fixture's gateway for every host. */
+const onGateway = (name: string, http: Parameters<typeof virtualService>[1]['http']) => virtualService(name, { hosts: ['*'], gateways: ['web-gateway'], http });
 
 let mesh: MeshFixture;
 afterEach(async () => {
@@ -40,8 +42,8 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
   test('a catch-all in the first VirtualService does not hide the second one\'s routes', async () => {
     mesh = await gatewayMesh({
       virtualServices: [
-        virtualService('web-app', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/' } }], route: to('articles') }] }),
-        virtualService('api', { hosts: ['*'], gateways: ['web-gateway'], http: [{ match: [{ uri: { prefix: '/api' } }], route: to('web-api') }] }),
+        onGateway('web-app', [{ match: [{ uri: { prefix: '/' } }], route: to('articles') }]),
+        onGateway('api', [{ match: [{ uri: { prefix: '/api' } }], route: to('web-api') }]),
       ],
       destinationRules: [],
     });
@@ -52,15 +54,11 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
   test('within one VirtualService too: a catch-all block moves behind the later specific rules, a header match is not catch-all', async () => {
     mesh = await gatewayMesh({
       virtualServices: [
-        virtualService('web-ingress', {
-          hosts: ['*'],
-          gateways: ['web-gateway'],
-          http: [
-            { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: to('web-api', 'v2') },
-            { match: [{ uri: { prefix: '/' } }, { uri: { exact: '/exact' } }], route: to('articles') },
-            { match: [{ uri: { prefix: '/v1' } }], route: to('web-api', 'v1') },
-          ],
-        }),
+        onGateway('web-ingress', [
+          { match: [{ headers: { 'x-canary': { exact: 'yes' } } }], route: to('web-api', 'v2') },
+          { match: [{ uri: { prefix: '/' } }, { uri: { exact: '/exact' } }], route: to('articles') },
+          { match: [{ uri: { prefix: '/v1' } }], route: to('web-api', 'v1') },
+        ]),
       ],
       destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
     });
@@ -108,11 +106,7 @@ describe('several DestinationRules for one host (istiod merges them)', () => {
     mesh = await gatewayMesh({
       random: seededRandom(11),
       virtualServices: [
-        virtualService('web-ingress', {
-          hosts: ['*'],
-          gateways: ['web-gateway'],
-          http: [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }],
-        }),
+        onGateway('web-ingress', [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }]),
       ],
       destinationRules: [first, second],
     });
@@ -147,14 +141,10 @@ describe('portLevelSettings', () => {
     ],
   });
 
-  const ingress = virtualService('web-ingress', {
-    hosts: ['*'],
-    gateways: ['web-gateway'],
-    http: [
-      { match: [{ uri: { prefix: '/admin' } }], route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 9000 } } }] },
-      { route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 3000 } } }] },
-    ],
-  });
+  const ingress = onGateway('web-ingress', [
+    { match: [{ uri: { prefix: '/admin' } }], route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 9000 } } }] },
+    { route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 3000 } } }] },
+  ]);
 
   test('a port\'s settings replace the top-level ones for that port (no inheritance); a subset\'s port-level ones replace all four fields', () => {
     const config = compileMeshConfig({ istio: { gateways: [gateway('web-gateway')], virtualServices: [ingress], destinationRules: [rule] }, services: [twoPorts], workloads: [v1, v2], mode: 'istio' });
@@ -186,14 +176,10 @@ describe('delegate VirtualServices (istiod MergeHTTPRoutes)', () => {
   test('a root rule hands its traffic to the delegate\'s rules: matches ANDed with the root\'s, conflicting ones dropped, fields inherited', async () => {
     mesh = await gatewayMesh({
       virtualServices: [
-        virtualService('web-ingress', {
-          hosts: ['*'],
-          gateways: ['web-gateway'],
-          http: [
-            { name: 'api', match: [{ uri: { prefix: '/api/' } }], headers: { response: { set: { 'x-root': 'api' } } }, delegate: { name: 'api-routes' } },
-            { route: to('articles') },
-          ],
-        }),
+        onGateway('web-ingress', [
+          { name: 'api', match: [{ uri: { prefix: '/api/' } }], headers: { response: { set: { 'x-root': 'api' } } }, delegate: { name: 'api-routes' } },
+          { route: to('articles') },
+        ]),
         virtualService('api-routes', {
           hosts: [],
           http: [
