@@ -6,14 +6,13 @@
 //
 //   node bench/ab-mesh.mjs SECONDS CHECKOUT_A CHECKOUT_B              env: ROUNDS=3
 //   B_ENV="MESH_TRACE_SAMPLING=0" node bench/ab-mesh.mjs 5 . .         (same code, environment on B only)
-import fs from 'node:fs';
 import path from 'node:path';
 
 const seconds = Number(process.argv[2] ?? 5);
 const repos = process.argv.slice(3).map((r) => path.resolve(r));
 if (repos.length < 2) throw new Error('usage: node bench/ab-mesh.mjs SECONDS CHECKOUT_A CHECKOUT_B');
 const here = path.dirname(new URL(import.meta.url).pathname);
-const { makeTempDir, startProcess, stopAll, waitForLine } = await import(path.join(here, 'lib/processes.mjs'));
+const { startMesh, stopAll } = await import(path.join(here, 'lib/processes.mjs'));
 const { wrk } = await import(path.join(here, 'lib/load.mjs'));
 const { sampleProcesses } = await import(path.join(here, 'lib/proc-stats.mjs'));
 const extraEnv = Object.fromEntries((process.env.B_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=')));
@@ -33,18 +32,8 @@ async function hops(admin) {
 try {
   const meshes = [];
   for (const [i, repo] of repos.entries()) {
-    const dataDir = makeTempDir(`ab-mesh-${i}-`);
-    fs.chmodSync(dataDir, 0o711); // the system PostgreSQL server runs as the postgres user when this is root
-    const mesh = startProcess(`mesh-${i}`, process.execPath, [path.join(repo, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
-      cwd: repo,
-      env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir, ...(i === 1 ? extraEnv : {}) },
-      stopSignals: ['SIGTERM', 'SIGTERM'],
-      graceMs: 15_000,
-      reapDescendants: true,
-    });
-    const gateway = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, 90_000)).replace('localhost', '127.0.0.1');
-    const admin = (await waitForLine(mesh, /Metrics\s+(http:\/\/\S+?)\/metrics/)).replace('localhost', '127.0.0.1');
-    meshes.push({ pid: mesh.child.pid, url: `${gateway}/web-api/v1/getmultiple`, admin });
+    const mesh = await startMesh({ name: `mesh-${i}`, repo, env: i === 1 ? extraEnv : {}, readyTimeoutMs: 90_000 });
+    meshes.push({ pid: mesh.pid, url: `${mesh.gateway}/web-api/v1/getmultiple`, admin: mesh.admin });
   }
   for (const m of meshes) await wrk(m.url, { seconds: 20, connections: 4, threads: 2 });
   const rounds = Number(process.env.ROUNDS ?? 3);

@@ -8,11 +8,9 @@
 // Usage: node bench/mesh-memory.mjs [--seconds 20] [--connections 20] [--path /] [--rate R]   (under the heavy lock)
 // --rate R: `hey -c20 -q R/20` instead of wrk, a fixed rate, so that runs compare per hop at the same load.
 // The environment is passed to the mesh (e.g. MESH_TRACE_SAMPLING=1, MESH_TRACE_MAX_TRACES=...).
-import fs from 'node:fs';
-import path from 'node:path';
 import { hey, round, wrk } from './lib/load.mjs';
 import { rssMb, sampleProcesses } from './lib/proc-stats.mjs';
-import { makeTempDir, repoRoot, startProcess, stopAll, waitForLine } from './lib/processes.mjs';
+import { startMesh, stopAll } from './lib/processes.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,21 +42,13 @@ async function timed(url) {
 }
 
 async function main() {
-  const dataDir = makeTempDir('bench-mesh-memory-');
-  fs.chmodSync(dataDir, 0o711); // the system PostgreSQL server runs as the postgres user when this is root
-  const mesh = startProcess('mesh', process.execPath, ['--trace-gc', path.join(repoRoot, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
-    env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir },
-    stopSignals: ['SIGTERM', 'SIGTERM'],
-    graceMs: 15_000,
-    reapDescendants: true,
-  });
-  const gateway = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, 60_000)).replace('localhost', '127.0.0.1');
-  const admin = (await waitForLine(mesh, /Metrics\s+(http:\/\/\S+?)\/metrics/)).replace('localhost', '127.0.0.1');
+  const mesh = await startMesh({ nodeArgs: ['--trace-gc'] });
+  const { gateway, admin } = mesh;
   const url = `${gateway}${loadPath}`;
   const check = await fetch(url, { signal: AbortSignal.timeout(5000) });
   await check.text();
   if (check.status !== 200) throw new Error(`mesh gateway ${loadPath} answered ${check.status}`);
-  const pid = mesh.child.pid;
+  const pid = mesh.pid;
   const idle = { rssMb: rssMb(pid), ...(await meshFigures(admin)) };
   // V8's --trace-gc lines of the mesh process itself (its children print theirs with their own pids).
   const gcLine = new RegExp(`^\\[${pid}:0x[0-9a-f]+\\]\\s+\\d+ ms: (Scavenge|Mark-Compact(?: \\(reduce\\))?|Mark-sweep)\\S* [\\d.]+ \\([\\d.]+\\) -> ([\\d.]+) \\([\\d.]+\\) MB, ([\\d.]+) /`);

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { round, wrk } from './lib/load.mjs';
-import { makeTempDir, startHelper, startProcess, startService, stopAll, waitForLine } from './lib/processes.mjs';
+import { makeTempDir, startHelper, startMesh, startProcess, startService, stopAll, waitForLine } from './lib/processes.mjs';
 
 const version = process.argv[2] ?? 'v1';
 const seconds = Number(process.argv[3] ?? 10);
@@ -72,17 +72,8 @@ try {
   let url;
   if (version === 'mesh') {
     await Promise.all([articles.stop(), authors.stop()]);
-    const dataDir = makeTempDir('cns-bench-profile-mesh-');
-    fs.chmodSync(dataDir, 0o711);
-    const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-    const mesh = startProcess('mesh', process.execPath, [...profiled, path.join(root, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
-      env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir },
-      stopSignals: ['SIGTERM', 'SIGTERM'],
-      graceMs: 15_000,
-      reapDescendants: true,
-    });
-    const gatewayUrl = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, 60_000)).replace('localhost', '127.0.0.1');
-    const getmultiple = `${gatewayUrl}/web-api/v1/getmultiple`;
+    const mesh = await startMesh({ nodeArgs: profiled });
+    const getmultiple = `${mesh.gateway}/web-api/v1/getmultiple`;
     await wrk(getmultiple, { seconds: 20, connections: 4, threads: 2 });
     const result = await wrk(getmultiple, { seconds, connections: 4, threads: 2 });
     await mesh.stop();

@@ -23,7 +23,7 @@ import { articlesPath, authorPaths, distinctAuthors } from './lib/floor-calls.mj
 import { addSamples, degradedReason, sampleAnswers } from './lib/degraded.mjs';
 import { hey, round, which, wrk } from './lib/load.mjs';
 import { sampleProcesses, rssMb } from './lib/proc-stats.mjs';
-import { makeTempDir, repoRoot, sleep, startHelper, startNginx, startProcess, startService, stopAll, waitForLine } from './lib/processes.mjs';
+import { makeTempDir, repoRoot, sleep, startHelper, startMesh, startNginx, startService, stopAll } from './lib/processes.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -390,23 +390,6 @@ async function startDirectStack(suffix = '', articlesEnv = {}) {
   return { articles, authors, webApi, stop: () => Promise.all([articles.stop(), authors.stop(), webApi.stop()]) };
 }
 
-async function startMeshProcess(env = {}) {
-  const dataDir = makeTempDir('bench-mesh-data-');
-  fs.chmodSync(dataDir, 0o711); // the system PostgreSQL server runs as the postgres user when this is root
-  // A separate process so that its /proc figures are the mesh's own, not the load generator's.
-  const mesh = startProcess('mesh', process.execPath, [path.join(repoRoot, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
-    // Its database in a temporary folder, not the repository's .data/ (a developer's npm start).
-    env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir, ...env },
-    // SIGTERM stops every child gracefully (their SHUTDOWN_DELAY_MS comes from k8s/); a second one forces.
-    stopSignals: ['SIGTERM', 'SIGTERM'],
-    graceMs: 15_000,
-    reapDescendants: true,
-  });
-  const gateway = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, 60_000)).replace('localhost', '127.0.0.1');
-  const admin = (await waitForLine(mesh, /Metrics\s+(http:\/\/\S+?)\/metrics/)).replace('localhost', '127.0.0.1');
-  return { ...mesh, pid: mesh.child.pid, gateway, admin };
-}
-
 /** Requests the bare proxies proxied so far (each prints `requests <n>` on SIGUSR2), summed. */
 async function proxiedRequests(proxies) {
   const counts = await Promise.all(
@@ -471,7 +454,7 @@ async function wholeStack() {
   /** The HTTP proxies (their requests are the hops); the TCP relay's CPU is counted with them. */
   const bareProxies = [bareFront, bareSidecar];
   log('starting the local mesh (node mesh/dist/cli.js, istio/base: getmultiple → web-api v1)');
-  const mesh = await startMeshProcess();
+  const mesh = await startMesh();
   const idleRssMb = rssMb(mesh.pid);
   const urls = {
     direct: `http://127.0.0.1:${stack.webApi.port}/web-api/v1/getmultiple`,

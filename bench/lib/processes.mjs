@@ -163,6 +163,28 @@ export async function waitForPort(port, timeoutMs = 10_000) {
   }
 }
 
+/**
+ * The local mesh CLI as its own process (so that its /proc figures are its own), as a developer starts it: istio/base,
+ * ports 0, no file watching, its database in a temporary folder (not the repository's .data/). `repo` is the checkout
+ * whose mesh runs (A/B runs start two), `nodeArgs` go before the script (`--cpu-prof`, `--trace-gc`). Resolves once it
+ * printed its gateway and admin URLs.
+ */
+export async function startMesh({ name = 'mesh', repo = repoRoot, nodeArgs = [], env = {}, readyTimeoutMs = 60_000 } = {}) {
+  const dataDir = makeTempDir(`bench-${name}-data-`);
+  fs.chmodSync(dataDir, 0o711); // the system PostgreSQL server runs as the postgres user when this is root
+  const mesh = startProcess(name, process.execPath, [...nodeArgs, path.join(repo, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
+    cwd: repo,
+    env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir, ...env },
+    // SIGTERM stops every child gracefully (their SHUTDOWN_DELAY_MS comes from k8s/); a second one forces.
+    stopSignals: ['SIGTERM', 'SIGTERM'],
+    graceMs: 15_000,
+    reapDescendants: true,
+  });
+  const gateway = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, readyTimeoutMs)).replace('localhost', '127.0.0.1');
+  const admin = (await waitForLine(mesh, /Metrics\s+(http:\/\/\S+?)\/metrics/)).replace('localhost', '127.0.0.1');
+  return { ...mesh, pid: mesh.child.pid, gateway, admin };
+}
+
 export function makeTempDir(prefix) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   tempDirs.add(dir);
