@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import pg from 'pg';
 import { chooseLocalPostgresEngine, startLocalPostgres, systemPostgresUnavailable } from './postgres';
-import { freePort } from './runtime/supervisor';
+import { freePort } from './net';
 import { processRunning, withDescendants } from '@cns/service-kit/testing';
 
 jest.setTimeout(90_000);

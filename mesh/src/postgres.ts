@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from './runtime/supervisor';
+import { freePort } from './net';
 
 export type LocalPostgresEngine = 'system' | 'embedded';
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eventually } from '@cns/service-kit/testing';
-import { freePort } from '../src/runtime/supervisor';
+import { freePort } from '../src/net';
 
 export interface PrometheusServer {
   url: string;

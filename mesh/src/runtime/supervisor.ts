@@ -8,10 +8,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Endpoint } from '../model';
+import { freePort } from '../net';
 import { canQuery } from '../postgres';
 import type { WorkloadSpec } from './topology';
 
@@ -501,22 +501,6 @@ export class Supervisor extends EventEmitter {
 
 function isPort(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535;
-}
-
-/**
- * A free loopback port (the kernel picks it; the listener is closed before the child binds it, so another process
- * can take it in between: callers must handle a bind failure, or let the child bind port 0 and report its port).
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function probeName(spec: WorkloadSpec): string {
