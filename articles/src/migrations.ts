@@ -25,6 +25,18 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
     // One row once the sample articles are in, so they are seeded exactly once per database.
     sql: `CREATE TABLE articles_seed (seeded_at timestamptz NOT NULL DEFAULT now(), extra_articles integer NOT NULL)`,
   },
+  {
+    version: 3,
+    name: 'idempotency key',
+    // A create's Idempotency-Key is stored with the article it made (unique: a retry finds that article instead
+    // of inserting another) together with a digest of the request body (the same key with another body is
+    // refused). NULL for articles created without a key; the partial index holds only the keyed ones, so the
+    // seed and keyless creates pay nothing for it.
+    sql: `ALTER TABLE articles
+            ADD COLUMN idempotency_key text CHECK (char_length(idempotency_key) BETWEEN 1 AND 255),
+            ADD COLUMN request_digest text;
+          CREATE UNIQUE INDEX articles_idempotency_key ON articles (idempotency_key) WHERE idempotency_key IS NOT NULL`,
+  },
 ];
 
 /** Arbitrary constant key of the advisory lock that serialises migrations between replicas. */

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { HttpError } from '@cns/service-kit';
 import pg from 'pg';
 import { migrate } from './migrations';
-import type { Article, ArticleInput, ArticleStore } from './store';
+import type { Article, ArticleInput, ArticleStore, IdempotentCreate } from './store';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database` */
@@ -30,6 +31,21 @@ export class StoreFullError extends HttpError {
   constructor(capacity: number) {
     super(507, 'insufficient_storage', `the store holds its maximum of ${capacity} articles`);
   }
+}
+
+/**
+ * The same Idempotency-Key with another request body: 422, as draft-ietf-httpapi-idempotency-key-header
+ * (section 2.7, "Error Scenarios") says for a key reused with a different payload.
+ */
+export class IdempotencyKeyReusedError extends HttpError {
+  constructor() {
+    super(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a create with a different body; use a new key for a new article');
+  }
+}
+
+/** What identifies "the same request" for a key: the validated fields (trimmed), not the raw bytes. */
+function requestDigest(input: ArticleInput): string {
+  return createHash('sha256').update(JSON.stringify([input.title, input.url, input.author])).digest('base64url');
 }
 
 // SQLSTATE classes that mean "the server is not able to answer now", not "this statement is wrong":
@@ -111,6 +127,28 @@ export class PostgresArticleStore implements ArticleStore {
     const article = result.rows[0];
     if (!article) throw new StoreFullError(this.capacity);
     return article;
+  }
+
+  async addOnce(input: ArticleInput, key: string): Promise<IdempotentCreate> {
+    const digest = requestDigest(input);
+    // The unique key decides between concurrent attempts: the second insert waits for the first to commit, then
+    // does nothing; the lookup after it (a new statement, so it sees that commit) finds the first article.
+    const inserted = await this.query<Article>(
+      `INSERT INTO articles (title, url, author, idempotency_key, request_digest)
+       SELECT $1, $2, $3, $5, $6 WHERE (SELECT COALESCE(max(id), 0) FROM articles) < $4
+       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id::text AS id, title, url, author`,
+      [input.title, input.url, input.author, this.capacity, key, digest],
+    );
+    if (inserted.rows[0]) return { article: inserted.rows[0], replayed: false };
+    const earlier = await this.query<Article & { request_digest: string }>(
+      'SELECT id::text AS id, title, url, author, request_digest FROM articles WHERE idempotency_key = $1',
+      [key],
+    );
+    const found = earlier.rows[0];
+    if (!found) throw new StoreFullError(this.capacity);
+    if (found.request_digest !== digest) throw new IdempotencyKeyReusedError();
+    return { article: { id: found.id, title: found.title, url: found.url, author: found.author }, replayed: true };
   }
 
   async count(): Promise<number> {

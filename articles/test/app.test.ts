@@ -117,6 +117,42 @@ describe('articles service', () => {
       expect(big.body.error).toBe('payload_too_large');
     });
 
+    it('stores one article per Idempotency-Key: a retry gets the first answer again, marked as a replay', async () => {
+      const app = await freshApp();
+      const key = '3f5c9d2e-7a41-4c1b-9e0f-2b6d8a1c4e77';
+      const first = await request(app).post('/articles/v1/create').set('idempotency-key', key).send(validArticle).expect(201);
+      expect(first.headers['idempotent-replayed']).toBeUndefined();
+      // Quoted (the header's Structured Fields form) is the same key; the body only has to validate to the same article.
+      const retry = await request(app).post('/articles/v1/create').set('idempotency-key', `"${key}"`).send({ ...validArticle, title: ` ${validArticle.title} ` }).expect(201);
+      expect(retry.body).toEqual(first.body);
+      expect(retry.headers.location).toBe(first.headers.location);
+      expect(retry.headers['idempotent-replayed']).toBe('true');
+      const all = await request(app).get('/articles/v1/getmultiple?amount=100').expect(200);
+      expect(all.body.filter((a: { title: string }) => a.title === validArticle.title)).toHaveLength(1);
+      // Without a key every create stores one.
+      const other = await request(app).post('/articles/v1/create').send(validArticle).expect(201);
+      expect(other.body.id).not.toBe(first.body.id);
+    });
+
+    it('answers 422 to the same Idempotency-Key with a different body, and stores nothing', async () => {
+      const app = await freshApp();
+      await request(app).post('/articles/v1/create').set('idempotency-key', 'key-1').send(validArticle).expect(201);
+      const reused = await request(app).post('/articles/v1/create').set('idempotency-key', 'key-1').send({ ...validArticle, title: 'Another article' }).expect(422);
+      expect(reused.body).toEqual({ error: 'idempotency_key_reused', message: expect.stringMatching(/different body/) });
+      const all = await request(app).get('/articles/v1/getmultiple?amount=100').expect(200);
+      expect(all.body.some((a: { title: string }) => a.title === 'Another article')).toBe(false);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['with a space', 'two words'],
+      ['too long', 'k'.repeat(256)],
+      ['non-ASCII', 'schlüssel'],
+    ])('rejects an Idempotency-Key that is %s with 400 naming the header', async (_what, key) => {
+      const res = await request(await freshApp()).post('/articles/v1/create').set('idempotency-key', key).send(validArticle).expect(400);
+      expect(res.body).toEqual({ error: 'bad_request', message: expect.stringMatching(/^Idempotency-Key: /), field: 'Idempotency-Key' });
+    });
+
     it('answers 507 once MAX_ARTICLES are stored', async () => {
       const app = await freshApp({ maxArticles: seedArticles.length });
       const res = await request(app).post('/articles/v1/create').send(validArticle).expect(507);

@@ -1,6 +1,6 @@
 // The article store's contract, run against both local PostgreSQL engines: the system server and PGlite
 // behind the wire protocol. The service runs on PostgresArticleStore everywhere, so both must behave the same.
-import { DatabaseUnavailableError, NEWEST_ARTICLES_SQL, PostgresArticleStore, StoreFullError, migrations, seedArticles } from '@cns/articles';
+import { DatabaseUnavailableError, IdempotencyKeyReusedError, NEWEST_ARTICLES_SQL, PostgresArticleStore, StoreFullError, migrations, seedArticles } from '@cns/articles';
 import { startLocalPostgres, systemPostgresUnavailable, type LocalPostgres, type LocalPostgresEngine } from '@cns/mesh';
 import pg from 'pg';
 
@@ -100,6 +100,21 @@ for (const { engine, missing } of engines) {
       expect(limit.Plans[0]).toMatchObject({ 'Node Type': 'Index Scan', 'Scan Direction': 'Backward', 'Index Name': 'articles_pkey', 'Actual Rows': 5 });
       expect(limit['Shared Hit Blocks'] + limit['Shared Read Blocks']).toBeLessThanOrEqual(6);
       expect((await store.newest(5)).map((a) => a.title)).toEqual(seedArticles.slice(-5).reverse().map((a) => a.title));
+    });
+
+    it('stores one article per idempotency key, also when the attempts run at the same time on different pools', async () => {
+      await open().prepare();
+      const input = { title: 'Created once', url: 'https://example.com/once', author: 'Ada Quill' };
+      const attempts = await Promise.all([open(), open(), open()].map((store) => store.addOnce(input, 'same-key')));
+      expect(attempts.filter((a) => !a.replayed)).toHaveLength(1);
+      expect(new Set(attempts.map((a) => a.article.id)).size).toBe(1);
+      expect(attempts[0]!.article).toMatchObject(input);
+      expect(await open().count()).toBe(seedArticles.length + 1);
+      const reused = await open().addOnce({ ...input, title: 'Something else' }, 'same-key').catch((e: unknown) => e);
+      expect(reused).toBeInstanceOf(IdempotencyKeyReusedError);
+      expect((reused as IdempotencyKeyReusedError).status).toBe(422);
+      expect((await open().addOnce(input, 'another-key')).replayed).toBe(false);
+      expect(await open().count()).toBe(seedArticles.length + 2);
     });
 
     it('refuses creates beyond MAX_ARTICLES with 507', async () => {
