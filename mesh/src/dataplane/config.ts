@@ -22,7 +22,7 @@ import type {
 } from '../model';
 import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
 import { parseDuration } from './duration';
-import { compileConsistentHash, type HashPolicy } from './hashing';
+import { compileConsistentHash, type HashPolicy } from './upstream/hashing';
 import { compileMatchBlock, compileRegexRewrite, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
 
 export interface MeshState {

@@ -9,8 +9,8 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
-import { ClusterState, type AttemptOutcome } from './cluster-state';
-import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './hashing';
+import { ClusterState, type AttemptOutcome } from './upstream/cluster-state';
+import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './upstream/hashing';
 import { RequestBody } from './request-body';
 import {
   stripPort,

@@ -21,7 +21,7 @@ import type {
 } from '../model';
 import { compileMeshConfig, type CompiledMeshConfig, type MeshState } from './config';
 import { createDataPlane, type DataPlane } from './dataplane';
-import { hashingReady } from './hashing';
+import { hashingReady } from './upstream/hashing';
 
 export function workload(name: string, app: string, version: string, extraLabels: Record<string, string> = {}): Workload {
   return {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
 import { createTracing } from '../dataplane/tracing';
-import { hashingReady } from '../dataplane/hashing';
+import { hashingReady } from '../dataplane/upstream/hashing';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
 import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';

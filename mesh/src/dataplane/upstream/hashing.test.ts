@@ -2,8 +2,8 @@
  * consistentHash load balancing through the real data plane on real sockets: header, cookie (generated when
  * missing), query parameter and source IP keys, on a ring hash and on a Maglev table, as Envoy implements them.
  */
-import type { LoadBalancerSettings } from '../model';
-import { destinationRule, gateway, service, startMesh, tally, virtualService, workload, type MeshFixture } from './test-harness';
+import type { LoadBalancerSettings } from '../../model';
+import { destinationRule, gateway, service, startMesh, tally, virtualService, workload, type MeshFixture } from '../test-harness';
 
 const authors = workload('authors', 'authors', 'v1');
 const REPLICAS = 3;

@@ -7,8 +7,8 @@
  * `maglev` is set, else a ring with `ringHash.minimumRingSize` (or the deprecated `minimumRingSize`, default 1024).
  */
 import xxhash from 'xxhash-wasm';
-import type { Endpoint, LoadBalancerSettings } from '../model';
-import { parseDuration } from './duration';
+import type { Endpoint, LoadBalancerSettings } from '../../model';
+import { parseDuration } from '../duration';
 
 type Hasher = Awaited<ReturnType<typeof xxhash>>;
 let hasher: Hasher | undefined;

@@ -2,8 +2,8 @@
  * Per-cluster runtime state of one data plane (Envoy keeps it per proxy too): load-balancer cursor, circuit-breaker
  * counters and queue, and outlier-detection state per endpoint. It survives config swaps, keyed by cluster name.
  */
-import type { Endpoint } from '../model';
-import type { ClusterPolicy, OutlierPolicy } from './config';
+import type { Endpoint } from '../../model';
+import type { ClusterPolicy, OutlierPolicy } from '../config';
 import { buildHashTable, type HashTable } from './hashing';
 
 export interface HostState {

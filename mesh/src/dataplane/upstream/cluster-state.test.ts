@@ -1,9 +1,9 @@
 /** ClusterState without HTTP: endpoint choice, circuit-breaker queue and the outlier-ejection arithmetic. */
-import type { Endpoint } from '../model';
+import type { Endpoint } from '../../model';
 import { ClusterState } from './cluster-state';
-import type { ClusterPolicy, OutlierPolicy } from './config';
-import { seededRandom } from './random';
-import { workload } from './test-harness';
+import type { ClusterPolicy, OutlierPolicy } from '../config';
+import { seededRandom } from '../random';
+import { workload } from '../test-harness';
 
 const authors = workload('authors', 'authors', 'v1');
 const endpoints: Endpoint[] = [0, 1, 2, 3].map((i) => ({ id: `authors-${i}`, workload: authors, host: '127.0.0.1', port: 1000 + i, ready: true }));
