@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
-import { ClusterState, type AttemptOutcome } from './upstream/cluster-state';
+import { ClusterManager, type AttemptOutcome, type EndpointSource, type UpstreamCluster, type UpstreamHost } from './upstream/cluster-manager';
 import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './upstream/hashing';
 import { RequestBody } from './request-body';
 import {
@@ -25,10 +25,7 @@ import {
 import { hostMatches, type CompiledMatchBlock, type RequestView } from './match';
 import type { AttemptTrace, DataPlaneTracing, ExchangeTrace } from './tracing';
 
-export interface EndpointSource {
-  /** All replicas, ready or not; a live view. */
-  endpoints(): readonly Endpoint[];
-}
+export type { EndpointSource } from './upstream/cluster-manager';
 
 export interface DataPlane {
   handle(req: IncomingMessage, res: ServerResponse): void;
@@ -193,14 +190,15 @@ class ProxyDataPlane implements DataPlane {
   readonly principal: string;
   /** The `server` header this proxy writes on every answer (Envoy's server_name with OVERWRITE). */
   readonly serverName: string;
-  private readonly pools = new Map<string, Pool>();
-  private readonly clusterStates = new Map<string, ClusterState>();
+  /** Clusters, load balancing, circuit breaking, outlier detection and connection pools (./upstream/). */
+  readonly clusters: ClusterManager;
   closed = false;
 
   constructor(readonly options: DataPlaneOptions) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.maxBody = options.maxRequestBodyBytes ?? DEFAULT_MAX_BODY;
+    this.clusters = new ClusterManager({ endpoints: options.endpoints, random: this.random, now: this.now });
     const source = options.source;
     if (source.kind === 'gateway') {
       this.sourceLabels = GATEWAY_LABELS;
@@ -230,39 +228,6 @@ class ProxyDataPlane implements DataPlane {
     }
   }
 
-  clusterState(cluster: CompiledCluster): ClusterState {
-    let state = this.clusterStates.get(cluster.key);
-    if (!state) {
-      state = new ClusterState();
-      this.clusterStates.set(cluster.key, state);
-    }
-    return state;
-  }
-
-  pool(endpoint: Endpoint): Pool {
-    const origin = `http://${endpoint.host}:${endpoint.port}`;
-    let pool = this.pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, { pipelining: 1, keepAliveTimeout: 4_000, connect: { timeout: 10_000 } });
-      this.pools.set(origin, pool);
-      this.prunePools();
-    }
-    return pool;
-  }
-
-  /** Endpoints come and go (restarts get new ports): drop pools nobody can reach any more. */
-  private prunePools(): void {
-    const endpoints = this.options.endpoints.endpoints();
-    if (this.pools.size <= endpoints.length * 2 + 8) return;
-    const live = new Set(endpoints.map((e) => `http://${e.host}:${e.port}`));
-    for (const [origin, pool] of this.pools) {
-      if (!live.has(origin)) {
-        this.pools.delete(origin);
-        void pool.close().catch(() => undefined);
-      }
-    }
-  }
-
   record(record: RequestRecord): void {
     try {
       this.options.telemetry.record(record);
@@ -273,21 +238,7 @@ class ProxyDataPlane implements DataPlane {
 
   async close(): Promise<void> {
     this.closed = true;
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(
-      pools.map(async (pool) => {
-        // Give in-flight requests a moment, then cut them: shutdown must not hang on a slow upstream.
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 2_000);
-          timer.unref();
-        });
-        await Promise.race([pool.close().catch(() => undefined), deadline]);
-        clearTimeout(timer);
-        await pool.destroy().catch(() => undefined);
-      }),
-    );
+    await this.clusters.close();
   }
 }
 
@@ -306,11 +257,14 @@ class Attempt implements Dispatcher.DispatchHandler {
   /** The request body this try sends (a stream or the kept copy). */
   body: Buffer | NodeJS.ReadableStream | null = null;
 
+  readonly endpoint: Endpoint;
+
   constructor(
     readonly exchange: Exchange,
-    readonly endpoint: Endpoint,
-    readonly state: ClusterState,
-  ) {}
+    readonly host: UpstreamHost,
+  ) {
+    this.endpoint = host.endpoint;
+  }
 
   /** `flags`: why the proxy cut the try, for its span (default: a timeout). */
   cancel(flags = 'UT'): void {
@@ -327,8 +281,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.exchange.releaseBody(this);
     this.trace?.end(this.status, failure);
-    this.state.host(this.endpoint.id).active--;
-    this.state.release(this.exchange.destination!.cluster.policy);
+    this.host.release();
   }
 
   onConnect(abort: (error?: Error) => void): void {
@@ -367,6 +320,8 @@ class Exchange {
   private route?: CompiledRoute;
   private block?: CompiledMatchBlock;
   destination?: CompiledDestination;
+  /** The destination's cluster in the upstream layer, once the route is dispatched. */
+  private upstream?: UpstreamCluster;
   private authority = '';
   private body?: RequestBody;
   private upstreamHeaders?: string[];
@@ -571,6 +526,7 @@ class Exchange {
     if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
     // Envoy's router finds no such cluster: 503 with an empty body, flag NC (router.cc, clusterNotFoundResponseCode).
     if (!this.destination.cluster.exists) return this.reply(503, Buffer.alloc(0), undefined, 'NC');
+    this.upstream = this.dp.clusters.get(this.destination.cluster);
     this.buildUpstreamRequest();
     if (route.mirror && (route.mirror.percent >= 100 || this.dp.random() * 100 < route.mirror.percent)) this.mirror(route.mirror.cluster);
     if (route.timeoutMs) this.later(route.timeoutMs, () => this.onRouteTimeout());
@@ -647,8 +603,8 @@ class Exchange {
   }
 
   private mirror(cluster: CompiledCluster): void {
-    const candidates = cluster.select(this.dp.options.endpoints.endpoints());
-    const endpoint = this.dp.clusterState(cluster).pick(candidates, cluster.policy, undefined, this.dp.random, this.dp.now());
+    const upstream = this.dp.clusters.get(cluster);
+    const endpoint = upstream.pick();
     if (!endpoint) return;
     const headers = [...this.upstreamHeaders!];
     removeHeader(headers, 'host');
@@ -664,7 +620,7 @@ class Exchange {
     };
     const send = (body: Readable | null) => {
       try {
-        this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers, body }, ignore);
+        upstream.httpPool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers, body }, ignore);
       } catch {
         // fire and forget
       }
@@ -675,39 +631,34 @@ class Exchange {
 
   private nextAttempt(): void {
     if (this.done) return;
-    const cluster = this.destination!.cluster;
-    const state = this.dp.clusterState(cluster);
-    if (!cluster.policy.limited) {
+    const upstream = this.upstream!;
+    if (!upstream.config.policy.limited) {
       // No connection-pool limits: the slot is granted at once (no pending-queue callback to allocate).
-      state.acquire(cluster.policy, IGNORE);
-      return this.startAttempt(state);
+      upstream.acquire(IGNORE);
+      return this.startAttempt(upstream);
     }
     const granted = () => {
       this.waitingForSlot = undefined;
-      if (this.done) return state.release(cluster.policy);
-      this.guard(() => this.startAttempt(state));
+      if (this.done) return upstream.releaseSlot();
+      this.guard(() => this.startAttempt(upstream));
     };
-    const result = state.acquire(cluster.policy, granted);
+    const result = upstream.acquire(granted);
     if (result === 'overflow') return this.localReply(503, LOCAL_REPLY.overflow, 'UO', OVERLOADED);
     if (result === 'queued') this.waitingForSlot = granted;
-    else this.startAttempt(state);
+    else this.startAttempt(upstream);
   }
 
-  private startAttempt(state: ClusterState): void {
-    const cluster = this.destination!.cluster;
-    const candidates = cluster.select(this.dp.options.endpoints.endpoints());
+  private startAttempt(upstream: UpstreamCluster): void {
+    const cluster = upstream.config;
     const hash = cluster.policy.hash ? (this.hash ??= { value: this.requestHash(cluster.policy.hash) }).value : undefined;
     const tried = this.tries > 0 ? (this.tried ??= new Set([this.firstTried!])) : undefined;
-    const endpoint = state.pick(candidates, cluster.policy, tried, this.dp.random, this.dp.now(), hash);
-    if (!endpoint) {
-      state.release(cluster.policy);
-      return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, this.tries > 0 ? 'UH,URX' : 'UH');
-    }
+    const host = upstream.open(tried, hash);
+    if (!host) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, this.tries > 0 ? 'UH,URX' : 'UH');
+    const endpoint = host.endpoint;
     this.tries++;
     if (tried) tried.add(endpoint.id);
     else this.firstTried = endpoint.id;
-    state.host(endpoint.id).active++;
-    const attempt = new Attempt(this, endpoint, state);
+    const attempt = new Attempt(this, host);
     attempt.startedAt = performance.now();
     if (this.trace) attempt.trace = this.trace.attempt(endpoint, cluster.key);
     this.attempt = attempt;
@@ -717,7 +668,7 @@ class Exchange {
     if (perTry) this.later(perTry, () => this.onPerTryTimeout(attempt));
     const body = this.body?.forAttempt() ?? null;
     attempt.body = body;
-    this.dp.pool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body }, attempt);
+    upstream.httpPool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body }, attempt);
   }
 
   /** The value Envoy's hash policy hashes for this request; a missing hash cookie is generated when it has a ttl. */
@@ -800,10 +751,7 @@ class Exchange {
   }
 
   private report(attempt: Attempt, outcome: AttemptOutcome): void {
-    const cluster = this.destination!.cluster;
-    if (!cluster.policy.outlier) return;
-    const size = cluster.select(this.dp.options.endpoints.endpoints()).length;
-    attempt.state.report(attempt.endpoint.id, outcome, cluster.policy.outlier, size, this.dp.now());
+    attempt.host.report(outcome);
   }
 
   /** Retries after Envoy's jittered back-off, or answers with the final failure. */
@@ -1021,7 +969,7 @@ class Exchange {
     if (this.timers) for (const timer of this.timers) clearTimeout(timer);
     // A normal end has settled the attempt already; anything else (timeout, client gone, reset) abandons it.
     if (this.attempt && !this.attempt.settled) this.attempt.cancel(flags);
-    if (this.waitingForSlot) this.dp.clusterState(this.destination!.cluster).cancelWaiting(this.waitingForSlot);
+    if (this.waitingForSlot) this.upstream!.cancelWaiting(this.waitingForSlot);
     this.finalStatus = status;
     this.finalFlags = flags;
     this.durationMs = performance.now() - this.startedAt;
