@@ -1,7 +1,7 @@
 // For tests that need the real articles service in-process: a local PostgreSQL (the system server, else PGlite;
 // LOCAL_POSTGRES forces one) and fresh, migrated, seeded stores on it.
 import { PostgresArticleStore } from '@cns/articles';
-import { startLocalPostgres, type LocalPostgres } from '@cns/mesh';
+import { startLocalPostgres, type LocalPostgres } from '@cns/test-support';
 import pg from 'pg';
 
 export interface ArticlesDatabase {

@@ -1,6 +1,6 @@
 // The built articles server as a real process against a real PostgreSQL: PORT/HOST, waiting for the database,
 // extra seeding, bad config, SIGTERM.
-import { freePort, startLocalPostgres, type LocalPostgres } from '@cns/mesh';
+import { freePort, startLocalPostgres, type LocalPostgres } from '@cns/test-support';
 import { spawnNode, waitForListening, type SpawnedProcess } from '@cns/service-kit/testing';
 import { builtServer } from '../../service-kit/test/built-server';
 

@@ -1,7 +1,7 @@
 // The article store's contract, run against both local PostgreSQL engines: the system server and PGlite
 // behind the wire protocol. The service runs on PostgresArticleStore everywhere, so both must behave the same.
 import { DatabaseUnavailableError, IdempotencyKeyReusedError, NEWEST_ARTICLES_SQL, PostgresArticleStore, StoreFullError, migrations, seedArticles } from '@cns/articles';
-import { startLocalPostgres, systemPostgresUnavailable, type LocalPostgres, type LocalPostgresEngine } from '@cns/mesh';
+import { startLocalPostgres, systemPostgresUnavailable, type LocalPostgres, type LocalPostgresEngine } from '@cns/test-support';
 import pg from 'pg';
 
 jest.setTimeout(90_000);

@@ -6,9 +6,7 @@
 export * from './model';
 export { startMesh, MeshStartError, type MeshHandle, type MeshOptions } from './runtime/mesh';
 export { ConfigRejectedError, formatFinding } from './runtime/config-store';
-export { freePort } from './net';
 export { type EndpointStatus } from './runtime/supervisor';
 export type { Graph, GraphEdge, GraphNode, VersionShare } from './runtime/telemetry';
-export { chooseLocalPostgresEngine, startLocalPostgres, systemPostgresUnavailable, waitForPostgres, type LocalPostgres, type LocalPostgresEngine, type LocalPostgresOptions } from './postgres';
 export { workloadCommands, type WorkloadCommand } from './runtime/workload-commands';
 export { seededRandom } from './dataplane/random';

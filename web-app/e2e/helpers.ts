@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { freePort } from '@cns/mesh';
+import { freePort } from '@cns/test-support';
 import { eventually } from '@cns/service-kit/testing';
 
 // A port that was free a moment ago (the kernel picks it): startWebApp retries when nginx finds it taken.
