@@ -17,7 +17,7 @@ import type {
   V1Namespace,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { UserError, firstLine } from './errors';
-import { ISTIO_KINDS as MESH_ISTIO_KINDS } from '@cns/mesh/istio-kinds';
+import { istioKindOf, ISTIO_KINDS as MESH_ISTIO_KINDS } from '@cns/mesh/istio';
 
 type K8sModule = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 
@@ -216,8 +216,7 @@ export function istioCoordinates(apiVersion: string, kind: string): { group: str
 }
 
 export function isIstioObject(object: { apiVersion: string; kind: string }): boolean {
-  const known = ISTIO_KINDS[object.kind];
-  return Boolean(known && object.apiVersion.startsWith(`${known.group}/`));
+  return istioKindOf(object) !== undefined;
 }
 
 export class KubeClient {

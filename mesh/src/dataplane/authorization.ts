@@ -16,17 +16,8 @@ import type {
   PeerAuthentication,
   WorkloadSelector,
 } from '../model';
+import { ROOT_NAMESPACE } from '../istio';
 
-/** Istio's default trust domain: principals are `cluster.local/ns/<namespace>/sa/<service account>`. */
-export const TRUST_DOMAIN = 'cluster.local';
-/** Policies without a selector in this namespace apply to the whole mesh (meshConfig.rootNamespace). */
-export const ROOT_NAMESPACE = 'istio-system';
-/** The ingress gateway's identity (its pods run as this ServiceAccount in istio-system). */
-export const GATEWAY_PRINCIPAL = `${TRUST_DOMAIN}/ns/${ROOT_NAMESPACE}/sa/istio-ingressgateway-service-account`;
-
-export function workloadPrincipal(namespace: string, serviceAccount: string): string {
-  return `${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
-}
 
 /** The workload a policy may select: the callee (or the gateway itself). */
 export interface PolicyTarget {

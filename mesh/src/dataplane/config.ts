@@ -21,9 +21,9 @@ import type {
   Workload,
 } from '../model';
 import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
-import { parseDuration } from './duration';
+import { CLUSTER_DOMAIN, expandShortHost, gatewayServerHost, hostMatches, hostSpecificity, parseDuration, serviceFqdn, stripPort } from '../istio';
 import { compileConsistentHash, type HashPolicy } from './upstream/hashing';
-import { compileMatchBlock, compileRegexRewrite, compileStringMatch, hostMatches, hostSpecificity, type CompiledMatchBlock, type StringPredicate } from './match';
+import { compileMatchBlock, compileRegexRewrite, compileStringMatch, type CompiledMatchBlock, type StringPredicate } from './match';
 
 export interface MeshState {
   istio: IstioConfig;
@@ -238,7 +238,6 @@ export interface CompiledMeshConfig {
 }
 
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
-const CLUSTER_DOMAIN = 'svc.cluster.local';
 
 /** Istio's retry policy when a route sets none (since 1.24 no longer retrying 503). */
 const DEFAULT_RETRY: RetryPolicy = {
@@ -500,27 +499,6 @@ function makeCluster(
   };
 }
 
-function serviceFqdn(name: string, namespace: string): string {
-  return `${name}.${namespace}.${CLUSTER_DOMAIN}`;
-}
-
-/** Istio expands a short VirtualService/DestinationRule host with the object's namespace. */
-function expandHost(host: string, namespace: string): string {
-  const lower = host.toLowerCase();
-  if (lower === '*' || lower.includes('.')) return lower;
-  return serviceFqdn(lower, namespace);
-}
-
-function stripPort(authority: string): string {
-  if (authority.startsWith('[')) {
-    const end = authority.indexOf(']');
-    return authority.slice(0, end + 1);
-  }
-  const colon = authority.lastIndexOf(':');
-  return (colon >= 0 ? authority.slice(0, colon) : authority).toLowerCase();
-}
-
-export { stripPort };
 
 export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
   const namespace = state.namespace ?? 'default';
@@ -554,7 +532,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
   if (!kubernetesMode) {
     for (const { object } of state.istio.destinationRules) {
       if (!object?.spec?.host) continue;
-      const host = expandHost(object.spec.host, object.metadata.namespace ?? namespace);
+      const host = expandShortHost(object.spec.host, object.metadata.namespace ?? namespace);
       const existing = destinationRules.get(host);
       destinationRules.set(host, existing ? mergeDestinationRules(existing, object) : object);
     }
@@ -624,7 +602,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     for (const [index, entry] of routeDestinations.entries()) {
       if (!entry?.destination?.host) continue;
       if (kubernetesMode && index > 0) break; // an Ingress path points at one Service
-      const host = expandHost(entry.destination.host, vsNamespace);
+      const host = expandShortHost(entry.destination.host, vsNamespace);
       const cluster = clusterFor(host, kubernetesMode ? undefined : entry.destination.subset, entry.destination.port?.number);
       // Relative weights: a lone destination takes everything; among several, a missing or 0 weight takes nothing.
       const weight = routeDestinations.length === 1 || kubernetesMode ? 1 : Math.max(0, entry.weight ?? 0);
@@ -642,7 +620,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     let mirror: CompiledRoute['mirror'];
     if (!kubernetesMode && rule.mirror?.host) {
       mirror = {
-        cluster: clusterFor(expandHost(rule.mirror.host, vsNamespace), rule.mirror.subset, rule.mirror.port?.number),
+        cluster: clusterFor(expandShortHost(rule.mirror.host, vsNamespace), rule.mirror.subset, rule.mirror.port?.number),
         percent: rule.mirrorPercentage ? percentOf(rule.mirrorPercentage.value) : 100,
       };
       features.push('mirror');
@@ -722,7 +700,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       const gateways = vs.spec?.gateways ?? [];
       if (gateways.length > 0 && !gateways.includes('mesh')) continue;
       const vsNamespace = vs.metadata.namespace ?? namespace;
-      meshEntries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandHost(h, vsNamespace)), routes: compileRoutes(vs) });
+      meshEntries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vsNamespace)), routes: compileRoutes(vs) });
     }
   }
   const meshVirtualHosts = new VirtualHostTable(meshEntries);
@@ -746,7 +724,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     const serverHosts = httpServers
       .filter((s) => s.port.number === port)
       .flatMap((s) => s.hosts ?? [])
-      .map((h) => (h.includes('/') ? h.slice(h.indexOf('/') + 1) : h).toLowerCase());
+      .map((h) => gatewayServerHost(h).toLowerCase());
     const refs = new Set(serving.map(gatewayRef));
     const entries: VirtualHostEntry[] = [];
     for (const vs of virtualServices) {
@@ -754,7 +732,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(g.includes('/') ? g : `${vsNamespace}/${g}`));
       // Short hosts are FQDNs in the VirtualService's namespace for gateways too (model/virtualservice.go
       // resolveVirtualServiceShortnames): `hosts: [web-api]` serves Host web-api.default.svc.cluster.local.
-      if (bound) entries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandHost(h, vsNamespace)), routes: compileRoutes(vs) });
+      if (bound) entries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vsNamespace)), routes: compileRoutes(vs) });
     }
     const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
     return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entries, true) };

@@ -8,12 +8,12 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
-import { GATEWAY_PRINCIPAL, ROOT_NAMESPACE, workloadPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
+import { GATEWAY_PRINCIPAL, hostMatches, isConnectErrorCode, ROOT_NAMESPACE, stripPort, workloadPrincipal } from '../istio';
+import type { AuthorizationRequest, Authorizer, PolicyTarget } from './authorization';
 import { ClusterManager, type AttemptOutcome, type EndpointSource, type UpstreamCluster, type UpstreamHost } from './upstream/cluster-manager';
 import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './upstream/hashing';
 import { RequestBody } from './request-body';
 import {
-  stripPort,
   type CompiledCluster,
   type CompiledDestination,
   type CompiledHeaderOps,
@@ -22,7 +22,7 @@ import {
   type Feature,
   type RetryPolicy,
 } from './config';
-import { hostMatches, type CompiledMatchBlock, type RequestView } from './match';
+import type { CompiledMatchBlock, RequestView } from './match';
 import type { AttemptTrace, DataPlaneTracing, ExchangeTrace } from './tracing';
 
 export type { EndpointSource } from './upstream/cluster-manager';
@@ -119,8 +119,6 @@ export const LOCAL_REPLY = {
   reset: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
   overflow: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
 } as const;
-
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
 
 /** Route- and destination-level operations in Envoy's order (see `CompiledRoute.destinationOpsAfterRoute`). */
 function applyRouteHeaderOps(headers: string[], route: CompiledHeaderOps | undefined, destination: CompiledHeaderOps | undefined, destinationAfterRoute: boolean): void {
@@ -837,7 +835,7 @@ class Exchange {
     const code = (error as { code?: string }).code ?? '';
     const retry = this.route!.retry;
     this.report(attempt, 'localFailure');
-    if (CONNECT_ERROR_CODES.has(code)) {
+    if (isConnectErrorCode(code)) {
       this.retryOr(
         () => this.localReply(503, LOCAL_REPLY.connectFailure, this.exhaustedFlag('UF')),
         retry.onConnectFailure || retry.on5xx || retry.onGatewayError,

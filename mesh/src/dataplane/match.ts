@@ -3,7 +3,7 @@
  * all hold (AND); a rule's blocks are OR-ed by the caller.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { RE2JS } from 're2js';
+import { compileRegex, isCatchAllMatch } from '../istio';
 import type { HTTPMatchRequest, StringMatch } from '../model';
 
 /** What the matchers look at, built once per request. */
@@ -27,30 +27,6 @@ export interface RequestView {
 }
 
 export type StringPredicate = (value: string) => boolean;
-
-/**
- * Istio regexes are RE2 (Envoy's `safe_regex`) and must match the whole value. re2js is a linear-time RE2 port, so
- * the dialect is RE2's (`(?i)`, `\pL`, no look-around or back-references) and no pattern can stall the proxy.
- */
-export function compileRegex(source: string): RE2JS | undefined {
-  try {
-    return RE2JS.compile(source);
-  } catch {
-    return undefined; // validation refuses bad regexes; a survivor simply never matches
-  }
-}
-
-/** Why Istio's validation refuses a regex (istio/istio pkg/config/validation validateStringRegexp), or undefined. */
-export function regexError(source: string): string | undefined {
-  if (source === '') return 'regex string match should not be empty';
-  if (source.length > 1024) return 'regex is too large, max length allowed is 1024';
-  try {
-    RE2JS.compile(source);
-    return undefined;
-  } catch (error) {
-    return `${(error as Error).message}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)`;
-  }
-}
 
 const never: StringPredicate = () => false;
 
@@ -112,7 +88,7 @@ type ViewPredicate = (view: RequestView) => boolean;
 
 export interface CompiledMatchBlock {
   test: ViewPredicate;
-  /** Prefix `/` or regex `.*` (or no uri) and no header or query match: istiod's IsCatchAllRoute. */
+  /** istiod's IsCatchAllRoute (istio/catch-all.ts): gateways move these routes behind the others. */
   catchAll: boolean;
   /** Length of the matched uri prefix: the prefix match's, 1 without a uri match (Istio matches prefix "/"). */
   uriPrefixLength?: number;
@@ -198,23 +174,6 @@ export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
   const uriPrefixLength = !block.uri ? 1 : typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
   const uri = block.uri;
   const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
-  const empty = (m: object | undefined) => !m || Object.keys(m).length === 0;
-  const catchAll =
-    (!block.uri || block.uri.prefix === '/' || block.uri.regex === '.*') &&
-    empty(block.headers) && empty(block.withoutHeaders) && empty(block.queryParams) && !block.method && !block.authority && !block.scheme;
+  const catchAll = isCatchAllMatch(block);
   return { test, catchAll, uriPrefixLength, tracePath, name: block.name };
-}
-
-/** Kubernetes/Istio host names: `*` , `*.suffix` or an exact name (compared case-insensitively). */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-  return pattern === host;
-}
-
-/** How specific a matching host pattern is: exact beats the longest wildcard beats `*`. */
-export function hostSpecificity(pattern: string): number {
-  if (pattern === '*') return 0;
-  if (pattern.startsWith('*.')) return pattern.length;
-  return Number.MAX_SAFE_INTEGER;
 }

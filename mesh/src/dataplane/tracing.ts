@@ -16,6 +16,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_DOMAIN, CLUSTER_ID, MESH_ID, upstreamFailureFlag } from '../istio';
 import type { Endpoint, TrafficSource } from '../model';
 import type { CompiledDestination, CompiledRoute } from './config';
 import type { CompiledMatchBlock } from './match';
@@ -90,8 +91,6 @@ export interface TracingSettings {
 
 /** Trace headers the mesh reads and rewrites; the services forward the same list (service-kit/context.ts). */
 const TRACE_HEADERS = new Set(['traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3']);
-
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
 
 // ---------------------------------------------------------------- ids
 
@@ -215,14 +214,6 @@ export function operationName(route: CompiledRoute | undefined, block: CompiledM
   return `${authority || 'unknown'}:${port ?? 80}/*`;
 }
 
-/** Istio's canonical service/revision as the injector derives them from the pod labels. */
-function canonical(labels: Readonly<Record<string, string>>, fallbackName: string): { service: string; revision: string } {
-  return {
-    service: labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? fallbackName,
-    revision: labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version ?? 'latest',
-  };
-}
-
 /**
  * The reporting proxy. Its Istio tags (buildServiceTags: istio.canonical_revision, istio.canonical_service,
  * istio.mesh_id, istio.namespace, istio.cluster_id) are fields, written into each span's tag literal in that order:
@@ -238,13 +229,11 @@ interface Reporter {
   inboundPort?: number;
   inboundCluster?: string;
 }
-const MESH_ID = 'cluster.local';
-const CLUSTER_ID = 'Kubernetes';
 
 function gatewayReporter(): Reporter {
   return {
     service: 'istio-ingressgateway.istio-system',
-    nodeId: 'router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local',
+    nodeId: `router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.${CLUSTER_DOMAIN}`,
     canonicalRevision: 'latest',
     canonicalService: 'istio-ingressgateway',
     namespace: 'istio-system',
@@ -252,11 +241,12 @@ function gatewayReporter(): Reporter {
 }
 
 function sidecarReporter(podName: string, labels: Readonly<Record<string, string>>, fallbackName: string, namespace: string): Reporter {
-  const { service, revision } = canonical(labels, fallbackName);
+  const service = canonicalServiceOf(labels, fallbackName);
+  const revision = canonicalRevisionOf(labels);
   return {
     // Istio names a proxy's spans by its service cluster, `<canonical service>.<namespace>` (tracing.go: XdsNode.Cluster).
     service: `${service}.${namespace}`,
-    nodeId: `sidecar~127.0.0.1~${podName}.${namespace}~${namespace}.svc.cluster.local`,
+    nodeId: `sidecar~127.0.0.1~${podName}.${namespace}~${namespace}.${CLUSTER_DOMAIN}`,
     canonicalRevision: revision,
     canonicalService: service,
     namespace,
@@ -549,7 +539,7 @@ class SampledTrace implements ExchangeTrace {
 
 function failureFlags(failure: Error | string | undefined): string {
   if (typeof failure === 'string') return failure;
-  if (failure) return CONNECT_ERROR_CODES.has((failure as { code?: string }).code ?? '') ? 'UF' : 'UC';
+  if (failure) return upstreamFailureFlag((failure as { code?: string }).code);
   return 'UC';
 }
 

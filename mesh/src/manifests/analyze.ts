@@ -21,9 +21,8 @@ import type {
   ServicePort,
   VirtualService,
 } from '../model';
-import { parseDuration } from '../dataplane/duration';
 // Gateway server hosts against VirtualService hosts with the data plane's own rule (one definition of `*.x`).
-import { hostMatches, regexError } from '../dataplane/match';
+import { gatewayServerHost, hostMatches, istioKindOf, parseDuration, parseServiceHost, regexError, REVISION_LABELS } from '../istio';
 import { isPlainObject, lineOf } from './load';
 import { namespaceOf, objectKey, objectRef } from './merge';
 import { SCHEMA_ERROR, formatPath, validateSchema } from './schema';
@@ -93,7 +92,6 @@ const RETRY_ON = new Set([
   'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ]);
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']);
-const ISTIO_NETWORKING = 'networking.istio.io';
 
 interface Workload {
   loaded: LoadedObject<Deployment>;
@@ -120,7 +118,7 @@ class Index {
       const namespace = namespaceOf(object);
       this.namespaces.add(namespace);
       const spec = (isPlainObject(object.spec) ? object.spec : {}) as Record<string, unknown>;
-      const istio = object.apiVersion.startsWith(`${ISTIO_NETWORKING}/`);
+      const istioKind = istioKindOf(object)?.kind;
       if (WORKLOAD_KINDS.has(object.kind) && object.apiVersion.startsWith('apps/')) {
         const template = isPlainObject(spec.template) ? spec.template : {};
         const podSpec = isPlainObject(template.spec) ? template.spec : {};
@@ -138,13 +136,13 @@ class Index {
         const record = object as unknown as Record<string, unknown>;
         const keys = [record.data, record.stringData].flatMap((d) => (isPlainObject(d) ? Object.keys(d) : []));
         this.secretKeys.set(`${namespace}/${object.metadata.name}`, new Set(keys));
-      } else if (istio && object.kind === 'ServiceEntry') {
+      } else if (istioKind === 'ServiceEntry') {
         for (const host of asArray(spec.hosts)) if (typeof host === 'string') this.serviceEntryHosts.add(host);
-      } else if (istio && object.kind === 'Gateway') {
+      } else if (istioKind === 'Gateway') {
         this.gateways.set(`${namespace}/${object.metadata.name}`, loaded as LoadedObject<Gateway>);
-      } else if (istio && object.kind === 'VirtualService') {
+      } else if (istioKind === 'VirtualService') {
         this.virtualServices.push(loaded as LoadedObject<VirtualService>);
-      } else if (istio && object.kind === 'DestinationRule') {
+      } else if (istioKind === 'DestinationRule') {
         this.destinationRules.push(loaded as LoadedObject<DestinationRule>);
       }
     }
@@ -210,7 +208,7 @@ export function analyzeManifests(objects: LoadedObject[]): Finding[] {
   for (const dr of index.destinationRules) checkDestinationRule(dr, index, report);
   checkDestinationRuleOverlap(index, report);
   for (const loaded of objects) {
-    if (loaded.object.kind === 'AuthorizationPolicy' && loaded.object.apiVersion.startsWith('security.istio.io/')) {
+    if (istioKindOf(loaded.object)?.kind === 'AuthorizationPolicy') {
       checkAuthorizationPolicy(loaded, index, report);
     }
   }
@@ -285,7 +283,7 @@ function checkWorkload(workload: Workload, index: Index, report: Report): void {
   // service.istio.io/canonical-revision, then app.kubernetes.io/version, then version (istio/istio
   // pkg/kube/labels); DestinationRule subsets select on version. Two different values split one version in two.
   const labels = workload.podLabels;
-  const revisionLabel = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version'].find((k) => k in labels);
+  const revisionLabel = REVISION_LABELS.filter((k) => k !== 'version').find((k) => k in labels);
   if (revisionLabel && labels.version !== undefined && labels[revisionLabel] !== labels.version) {
     report(
       loaded,
@@ -422,7 +420,7 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
     const serverHosts = asArray(gateway.object.spec?.servers)
       .flatMap((server) => (isPlainObject(server) ? asArray(server.hosts) : []))
       .filter((h): h is string => typeof h === 'string')
-      .map((h) => h.replace(/^[^/]*\//, '')); // drop a `namespace/` prefix
+      .map(gatewayServerHost);
     const missing = asArray(spec?.hosts).filter((h) => typeof h === 'string' && !serverHosts.some((s) => hostMatches(s, h)));
     if (missing.length > 0) {
       report(loaded, 'IST0132',
@@ -867,12 +865,8 @@ function checkRewrite(
 
 /** `name.namespace` of the Service a host names, or undefined for a non-cluster host (FQDN outside the mesh, `*`). */
 function serviceKey(host: string, namespace: string): string | undefined {
-  if (host.includes('*')) return undefined;
-  const short = host.replace(/\.svc\.cluster\.local$/, '').replace(/\.svc$/, '');
-  const parts = short.split('.');
-  if (parts.length === 1) return `${parts[0]}.${namespace}`;
-  if (parts.length === 2) return short;
-  return undefined;
+  const service = parseServiceHost(host, namespace);
+  return service && `${service.name}.${service.namespace}`;
 }
 
 function labelsOf(value: unknown): Record<string, string> {

@@ -4,7 +4,7 @@
 export { loadManifestFiles, parseManifestText, listManifestFiles, lineOf } from './load';
 export type { LoadResult } from './load';
 export { analyzeManifests, refusedOnApply, sortFindings, FINDING_CODES } from './analyze';
-export { parseDuration } from '../dataplane/duration';
+export { parseDuration } from '../istio';
 export type { FindingCode } from './analyze';
 export { mergeObjects, removeObjects, objectKey, objectRef, apiGroup, namespaceOf, DEFAULT_NAMESPACE } from './merge';
 export { validateSchema, formatPath } from './schema';

@@ -2,15 +2,12 @@
  * Object identity and "apply" semantics: an object replaces the one with the same API group, kind, namespace and
  * name (what `kubectl apply` and the local mesh do), instead of sitting beside it.
  */
+import { apiGroup } from '../istio';
 import type { K8sObject, LoadedObject } from '../model';
 
 export const DEFAULT_NAMESPACE = 'default';
 
-/** `networking.istio.io/v1` → `networking.istio.io`; core `v1` → ``. Versions of one group name the same object. */
-export function apiGroup(apiVersion: string): string {
-  const slash = apiVersion.lastIndexOf('/');
-  return slash === -1 ? '' : apiVersion.slice(0, slash);
-}
+export { apiGroup } from '../istio';
 
 export function namespaceOf(object: K8sObject): string {
   return object.metadata?.namespace || DEFAULT_NAMESPACE;

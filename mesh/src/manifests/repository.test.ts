@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeWithTool } from '@cns/service-kit/testing';
 import type { Deployment, DestinationRule, LoadedObject, Service, VirtualService } from '../model';
-import { parseDuration } from '../dataplane/duration';
+import { parseDuration } from '../istio';
 import { analyzeManifests } from './analyze';
 import { loadManifestFiles, parseManifestText } from './load';
 import { mergeObjects } from './merge';

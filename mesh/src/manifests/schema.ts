@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 import { lineOf } from './load';
-import { apiGroup, objectRef } from './merge';
+import { apiGroup, isIstioGroup } from '../istio';
+import { objectRef } from './merge';
 
 export const SCHEMA_ERROR = 'IST0106';
 export const UNKNOWN_KIND = 'CNS0003';
@@ -42,9 +43,9 @@ function findModel(apiVersion: string, kind: string): FoundModel | null {
   if ((group === '' || SAFE_GROUP.test(group)) && SAFE_NAME.test(version) && SAFE_NAME.test(kind)) {
     const candidates: string[] = [version];
     // Istio promotes APIs without changing their spec: fall back to the newest older version the package has.
-    if (group.endsWith('.istio.io') && version === 'v1') candidates.push('v1beta1', 'v1alpha3', 'v1alpha1');
+    if (isIstioGroup(group) && version === 'v1') candidates.push('v1beta1', 'v1alpha3', 'v1alpha1');
     for (const candidate of candidates) {
-      const modulePath = group.endsWith('.istio.io')
+      const modulePath = isIstioGroup(group)
         ? `@kubernetes-models/istio/${group}/${candidate}/${kind}`
         : `kubernetes-models/${group ? `${group}/` : ''}${candidate}/${kind}`;
       const model = tryRequire(modulePath, kind);

@@ -7,9 +7,10 @@
  * request in flight keeps the config it started with.
  */
 import { EventEmitter } from 'node:events';
+import { isIstioObject } from '../istio';
 import { refusedOnApply } from '../manifests/analyze';
 import { mergeObjects, objectKey, objectRef } from '../manifests/merge';
-import type { Finding, K8sObject, LoadedObject } from '../model';
+import type { Finding, LoadedObject } from '../model';
 
 export class ConfigRejectedError extends Error {
   constructor(
@@ -43,9 +44,7 @@ export interface ConfigStoreOptions<Compiled> {
 }
 
 /** Istio objects are the ones the runtime can change; everything else comes from k8s/ at start. */
-export function isIstioObject(object: K8sObject): boolean {
-  return /(^|\.)istio\.io\//.test(object.apiVersion ?? '');
-}
+export { isIstioObject } from '../istio';
 
 export class ConfigStore<Compiled> extends EventEmitter {
   private objects = new Map<string, StoredObject>();

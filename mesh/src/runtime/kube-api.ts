@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyPatch, type Operation } from 'fast-json-patch';
-import { ISTIO_KINDS } from '../istio-kinds';
+import { ISTIO_KINDS } from '../istio';
 import { parseManifestText } from '../manifests/load';
 import { objectKey } from '../manifests/merge';
 import type { Finding, K8sObject, LoadedObject } from '../model';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
 import { createTracing } from '../dataplane/tracing';
 import { hashingReady } from '../dataplane/upstream/hashing';
+import { istioKindOf } from '../istio';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
 import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';
@@ -148,14 +149,13 @@ function closeServer(server: http.Server, graceMs = 5000): Promise<void> {
 }
 
 function toIstioConfig(objects: readonly LoadedObject[]): IstioConfig {
-  const networking = (o: LoadedObject): boolean => o.object.apiVersion.startsWith('networking.istio.io/');
-  const security = (o: LoadedObject): boolean => o.object.apiVersion.startsWith('security.istio.io/');
+  const of = (o: LoadedObject, kind: string): boolean => istioKindOf(o.object)?.kind === kind;
   return {
-    gateways: objects.filter((o): o is LoadedObject<Gateway> => networking(o) && o.object.kind === 'Gateway'),
-    virtualServices: objects.filter((o): o is LoadedObject<VirtualService> => networking(o) && o.object.kind === 'VirtualService'),
-    destinationRules: objects.filter((o): o is LoadedObject<DestinationRule> => networking(o) && o.object.kind === 'DestinationRule'),
-    authorizationPolicies: objects.filter((o): o is LoadedObject<AuthorizationPolicy> => security(o) && o.object.kind === 'AuthorizationPolicy'),
-    peerAuthentications: objects.filter((o): o is LoadedObject<PeerAuthentication> => security(o) && o.object.kind === 'PeerAuthentication'),
+    gateways: objects.filter((o): o is LoadedObject<Gateway> => of(o, 'Gateway')),
+    virtualServices: objects.filter((o): o is LoadedObject<VirtualService> => of(o, 'VirtualService')),
+    destinationRules: objects.filter((o): o is LoadedObject<DestinationRule> => of(o, 'DestinationRule')),
+    authorizationPolicies: objects.filter((o): o is LoadedObject<AuthorizationPolicy> => of(o, 'AuthorizationPolicy')),
+    peerAuthentications: objects.filter((o): o is LoadedObject<PeerAuthentication> => of(o, 'PeerAuthentication')),
   };
 }
 

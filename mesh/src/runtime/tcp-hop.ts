@@ -7,7 +7,8 @@
  * `DATABASE_URL=postgres://…@postgres:5432/articles`); the mesh rewrites that host:port in the env to the hop.
  */
 import net from 'node:net';
-import { workloadPrincipal, type Authorizer } from '../dataplane/authorization';
+import type { Authorizer } from '../dataplane/authorization';
+import { serviceFqdn, serviceHostForms, workloadPrincipal } from '../istio';
 import type { Endpoint, LoadedObject, Service, ServicePort, TelemetrySink, Workload } from '../model';
 
 /** Istio picks TCP for a port named `tcp`/`tcp-*` or with `appProtocol: tcp` (and for unnamed ports, as opaque). */
@@ -32,7 +33,7 @@ export function tcpTargetsIn(env: Record<string, string>, services: readonly Loa
     const ns = service.object.metadata.namespace ?? namespace;
     for (const port of service.object.spec?.ports ?? []) {
       if (!isTcpPort(port)) continue;
-      for (const host of [`${name}.${ns}.svc.cluster.local`, `${name}.${ns}.svc`, `${name}.${ns}`, name]) {
+      for (const host of serviceHostForms(name, ns)) {
         const address = `${host}:${port.port}`;
         if (new RegExp(`(^|[@/\\s])${address.replace(/[.]/g, '\\.')}(?![0-9])`).test(text)) targets.push({ service, port, address });
       }
@@ -79,7 +80,7 @@ export function createTcpHop(options: TcpHopOptions): TcpHop {
   const service = target.service.object;
   const selector = service.spec?.selector ?? {};
   const serviceNamespace = service.metadata.namespace ?? namespace;
-  const fqdn = `${service.metadata.name}.${serviceNamespace}.svc.cluster.local`;
+  const fqdn = serviceFqdn(service.metadata.name, serviceNamespace);
   // The callee receives on the Service's targetPort: what destination.port / ports in a policy compare with.
   const targetPort = typeof target.port.targetPort === 'number' ? target.port.targetPort : target.port.port;
   const principal = workloadPrincipal(source.namespace, source.serviceAccount);

@@ -18,6 +18,7 @@ import {
   type TelemetrySink,
   type Workload,
 } from '../model';
+import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_ID, parseServiceHost, spiffeId } from '../istio';
 
 /** Envoy's default histogram buckets (source/common/stats/histogram_impl.cc, HistogramSettingsImpl::defaultBuckets), which Istio's proxies use for
  *  istio_request_duration_milliseconds, istio_request_bytes and istio_response_bytes alike. */
@@ -25,9 +26,6 @@ export const ISTIO_DEFAULT_BUCKETS: readonly number[] = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 ];
 
-/** `global.multiCluster.clusterName` / CLUSTER_ID default of a single-cluster install. */
-export const CLUSTER_NAME = 'Kubernetes';
-const TRUST_DOMAIN = 'cluster.local';
 
 /** The graph's traffic is kept this long (as per-second aggregates); a graph window is at most this. */
 export const MAX_GRAPH_WINDOW_MS = 60_000;
@@ -40,19 +38,17 @@ const BUCKETS = ISTIO_DEFAULT_BUCKETS.length + 1;
 
 /** Istio's canonical service: `service.istio.io/canonical-name`, `app.kubernetes.io/name`, `app`, else the workload name. */
 export function canonicalService(workload: Workload): string {
-  const labels = workload.labels;
-  return labels['service.istio.io/canonical-name'] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? workload.name;
+  return canonicalServiceOf(workload.labels, workload.name);
 }
 
 /** Istio's canonical revision: `service.istio.io/canonical-revision`, `app.kubernetes.io/version`, `version`, else `latest`. */
 export function canonicalRevision(workload: Workload): string {
-  const labels = workload.labels;
-  return labels['service.istio.io/canonical-revision'] ?? labels['app.kubernetes.io/version'] ?? labels.version ?? 'latest';
+  return canonicalRevisionOf(workload.labels);
 }
 
 /** The workload's SPIFFE identity as its mTLS certificate carries it. */
 export function principalOf(workload: Workload): string {
-  return `spiffe://${TRUST_DOMAIN}/ns/${workload.namespace}/sa/${workload.serviceAccount}`;
+  return spiffeId(workload.namespace, workload.serviceAccount);
 }
 
 /** The PeerAuthentication mode in force for a workload (the compiled config's `authorization.mtlsMode`). */
@@ -562,7 +558,7 @@ export class MeshTelemetry implements TelemetrySink {
       ['source_version', source.labels.version ?? UNKNOWN],
       ['source_canonical_service', canonicalService(source)],
       ['source_canonical_revision', canonicalRevision(source)],
-      ['source_cluster', CLUSTER_NAME],
+      ['source_cluster', CLUSTER_ID],
     ];
     const destinationPart = (principal: string): Array<[string, string]> => [
       ['destination_workload', destination?.name ?? UNKNOWN],
@@ -576,7 +572,7 @@ export class MeshTelemetry implements TelemetrySink {
       ['destination_service_namespace', destination ? (serviceNamespace ?? destination.namespace) : UNKNOWN],
       ['destination_canonical_service', destination ? canonicalService(destination) : UNKNOWN],
       ['destination_canonical_revision', destination ? canonicalRevision(destination) : 'latest'],
-      ['destination_cluster', destination ? CLUSTER_NAME : UNKNOWN],
+      ['destination_cluster', destination ? CLUSTER_ID : UNKNOWN],
     ];
     const sourcePrincipal = mtls ? principalOf(source) : UNKNOWN;
     const destinationPrincipal = mtls && destination ? principalOf(destination) : UNKNOWN;
@@ -689,8 +685,7 @@ export class MeshTelemetry implements TelemetrySink {
 
 /** `authors.default.svc.cluster.local` → `authors`. */
 export function shortServiceName(host: string): string {
-  const match = /^([^.]+)(\.[^.]+)?(\.svc(\.cluster\.local)?)?$/.exec(host);
-  return match ? match[1] : host;
+  return parseServiceHost(host, '')?.name ?? host;
 }
 
 /** Badges per service name, from the active Istio objects (what Kiali shows on service nodes). */

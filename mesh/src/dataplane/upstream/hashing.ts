@@ -8,7 +8,7 @@
  */
 import xxhash from 'xxhash-wasm';
 import type { Endpoint, LoadBalancerSettings } from '../../model';
-import { parseDuration } from '../duration';
+import { parseDuration } from '../../istio';
 
 type Hasher = Awaited<ReturnType<typeof xxhash>>;
 let hasher: Hasher | undefined;
