@@ -21,7 +21,7 @@ import type {
   Workload,
 } from '../model';
 import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
-import { CLUSTER_DOMAIN, expandShortHost, gatewayServerHost, hostMatches, hostSpecificity, parseDuration, serviceFqdn, stripPort } from '../istio';
+import { expandShortHost, gatewayServerHost, hostMatches, hostSpecificity, parseDuration, parseServiceHost, resolveGatewayRef, serviceFqdn, stripPort } from '../istio';
 import { compileConsistentHash, type HashPolicy } from './upstream/hashing';
 import { compileMatchBlock, compileRegexRewrite, compileStringMatch, type CompiledMatchBlock, type StringPredicate } from './match';
 
@@ -521,11 +521,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
 
   const resolveService = (host: string): ServiceInfo | undefined => {
     const name = stripPort(host).replace(/\.$/, '');
-    return (
-      services.get(name) ??
-      services.get(`${name}.${CLUSTER_DOMAIN}`) ??
-      (name.includes('.') ? undefined : services.get(serviceFqdn(name, namespace)))
-    );
+    const named = parseServiceHost(name, namespace);
+    return services.get(name) ?? (named && services.get(serviceFqdn(named.name, named.namespace)));
   };
 
   const destinationRules = new Map<string, DestinationRule>();
@@ -729,7 +726,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     const entries: VirtualHostEntry[] = [];
     for (const vs of virtualServices) {
       const vsNamespace = vs.metadata.namespace ?? namespace;
-      const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(g.includes('/') ? g : `${vsNamespace}/${g}`));
+      const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(resolveGatewayRef(g, vsNamespace)));
       // Short hosts are FQDNs in the VirtualService's namespace for gateways too (model/virtualservice.go
       // resolveVirtualServiceShortnames): `hosts: [web-api]` serves Host web-api.default.svc.cluster.local.
       if (bound) entries.push({ hosts: (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vsNamespace)), routes: compileRoutes(vs) });

@@ -198,3 +198,21 @@ describe('delegate VirtualServices (istiod MergeHTTPRoutes)', () => {
     expect(await idOf('/elsewhere')).toBe('articles-0');
   });
 });
+
+describe('host and gateway names as istiod reads them (istio/hosts.ts)', () => {
+  const web = workload('web-api-v1', 'web-api', 'v1');
+
+  test('a Service answers to name, name.ns, name.ns.svc and its FQDN, with or without a port', () => {
+    const config = compileMeshConfig({ istio: { gateways: [], virtualServices: [], destinationRules: [] }, services: [service('web-api', 3000)], workloads: [web], mode: 'istio' });
+    for (const host of ['web-api', 'web-api.default', 'web-api.default.svc:3000', 'web-api.default.svc.cluster.local']) {
+      expect(config.resolveService(host)?.fqdn).toBe('web-api.default.svc.cluster.local');
+    }
+    expect(config.resolveService('web-api.other')).toBeUndefined();
+  });
+
+  test.each(['./web-gateway', 'web-gateway.default.svc.cluster.local', 'default/web-gateway'])('a VirtualService bound to gateway %s is served by it', (reference) => {
+    const vs = virtualService('web-ingress', { hosts: ['*'], gateways: [reference], http: [{ route: [{ destination: { host: 'web-api' } }] }] });
+    const config = compileMeshConfig({ istio: { gateways: [gateway('web-gateway')], virtualServices: [vs], destinationRules: [] }, services: [service('web-api', 3000)], workloads: [web], mode: 'istio' });
+    expect(config.gateway('web-gateway').virtualHosts.routesFor('any.host')).toHaveLength(1);
+  });
+});

@@ -9,6 +9,7 @@ import {
   isIstioObject,
   istioKindOf,
   parseServiceHost,
+  resolveGatewayRef,
   spiffeId,
   stripPort,
   workloadPrincipal,
@@ -59,4 +60,13 @@ test('catch-all route (IsCatchAllRoute) vs rule without matches (IST0130)', () =
   expect(hasNoMatch({})).toBe(true);
   expect(hasNoMatch({ match: [] })).toBe(true);
   expect(hasNoMatch({ match: [{ uri: { prefix: '/' } }] })).toBe(false);
+});
+
+test('gateway references resolve as resolveGatewayName does', () => {
+  expect(resolveGatewayRef('mesh', 'shop')).toBe('mesh');
+  expect(resolveGatewayRef('web-gateway', 'shop')).toBe('shop/web-gateway');
+  expect(resolveGatewayRef('./web-gateway', 'shop')).toBe('shop/web-gateway');
+  expect(resolveGatewayRef('istio-system/web-gateway', 'shop')).toBe('istio-system/web-gateway');
+  expect(resolveGatewayRef('web-gateway.istio-system.svc.cluster.local', 'shop')).toBe('istio-system/web-gateway');
+  expect(resolveGatewayRef('web-gateway.istio-system', 'shop')).toBe('istio-system/web-gateway');
 });

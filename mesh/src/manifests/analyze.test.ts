@@ -56,7 +56,7 @@ const cases: Case[] = [
   { fixture: 'vs-subset-not-found.yaml', code: 'KIA1107', object: 'VirtualService/web-api', message: /Subset not found: v3 of host web-api .*known: v1, v2/, at: 'subset: v3' },
   { fixture: 'vs-host-not-in-gateway.yaml', code: 'IST0132', object: 'VirtualService/blog', message: /host \[blog\.example\.com\] .* not found in Gateway shop-gateway/ },
   { fixture: 'vs-unreachable-rule.yaml', code: 'IST0130', object: 'VirtualService/web-ingress', message: /rule #1 not used .*rule #0/, at: '- name: getmultiple' },
-  { fixture: 'vs-catch-all-prefix.yaml', code: 'IST0130', object: 'VirtualService/web-ingress', message: /rule #1 not used/ },
+  { fixture: 'vs-catch-all-prefix.yaml', code: 'IST0131', object: 'VirtualService/web-ingress', message: /rule #1 match #0 is not used .*rule #0/ },
   { fixture: 'vs-ineffective-match.yaml', code: 'IST0131', object: 'VirtualService/web-ingress', message: /rule #1 match #0 is not used .*rule #0/ },
   { fixture: 'vs-negative-weight.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /^weight -20 < 0$/, at: 'weight: -20' },
   { fixture: 'vs-zero-weight.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /^total destination weight = 0$/ },

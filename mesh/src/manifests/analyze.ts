@@ -22,7 +22,7 @@ import type {
   VirtualService,
 } from '../model';
 // Gateway server hosts against VirtualService hosts with the data plane's own rule (one definition of `*.x`).
-import { gatewayServerHost, hostMatches, istioKindOf, parseDuration, parseServiceHost, regexError, REVISION_LABELS } from '../istio';
+import { gatewayServerHost, hasNoMatch, hostMatches, istioKindOf, parseDuration, parseServiceHost, regexError, resolveGatewayRef, REVISION_LABELS } from '../istio';
 import { isPlainObject, lineOf } from './load';
 import { namespaceOf, objectKey, objectRef } from './merge';
 import { SCHEMA_ERROR, formatPath, validateSchema } from './schema';
@@ -180,8 +180,7 @@ class Index {
 
   /** `mesh` or `namespace/name` of a gateway reference, as a VirtualService writes it. */
   resolveGateway(reference: string, namespace: string): string {
-    if (reference === 'mesh') return 'mesh';
-    return reference.includes('/') ? reference : `${namespace}/${reference}`;
+    return resolveGatewayRef(reference, namespace);
   }
 }
 
@@ -511,8 +510,8 @@ function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index,
 
     if (route.fault !== undefined) checkFault(loaded, route, label, at, report);
 
-    const matches = asArray(route.match);
-    if (matches.length === 0 || matches.some((m) => isCatchAll(m))) catchAll ??= r;
+    // Only a rule without matches hides the rules after it (IST0130); a match it covers is IST0131 (istio/catch-all.ts).
+    if (hasNoMatch(route)) catchAll ??= r;
   });
 
   checkIneffectiveMatches(loaded, routes, report);
@@ -646,14 +645,6 @@ function covers(first: HTTPMatchRequest, later: HTTPMatchRequest): boolean {
   if (prefix === undefined) return false;
   const laterValue = later.uri.exact ?? later.uri.prefix;
   return laterValue !== undefined && later.uri.regex === undefined && laterValue.startsWith(prefix);
-}
-
-function isCatchAll(match: unknown): boolean {
-  if (!isPlainObject(match)) return false;
-  const keys = Object.keys(match).filter((k) => k !== 'name');
-  if (keys.length === 0) return true;
-  if (keys.length !== 1 || keys[0] !== 'uri' || !isPlainObject(match.uri)) return false;
-  return match.uri.prefix === '/' || match.uri.regex === '.*';
 }
 
 /** KIA1106: two VirtualServices for the same host bound to the same gateway (or both to the mesh). */
