@@ -153,7 +153,15 @@ export interface HTTPRoute {
   /** A root VirtualService's rule handing its traffic to the rules of a delegate VirtualService (one without hosts). */
   delegate?: { name: string; namespace?: string };
   route?: HTTPRouteDestination[];
-  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; redirectCode?: number };
+  redirect?: {
+    uri?: string;
+    prefixRewrite?: string;
+    authority?: string;
+    scheme?: string;
+    port?: number;
+    derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
+    redirectCode?: number;
+  };
   directResponse?: { status: number; body?: { string?: string; bytes?: string } };
   rewrite?: { uri?: string; authority?: string; uriRegexRewrite?: { match?: string; rewrite?: string } };
   timeout?: string;
@@ -164,6 +172,9 @@ export interface HTTPRoute {
   headers?: Headers;
   corsPolicy?: {
     allowOrigins?: StringMatch[];
+    /** Deprecated: exact origins, used when allowOrigins is unset. */
+    allowOrigin?: string[];
+    unmatchedPreflights?: 'UNSPECIFIED' | 'FORWARD' | 'IGNORE';
     allowMethods?: string[];
     allowHeaders?: string[];
     exposeHeaders?: string[];

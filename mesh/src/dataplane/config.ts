@@ -115,7 +115,10 @@ export interface CompiledDestination {
 }
 
 export interface CompiledCors {
+  /** Envoy's matchers: an origin is allowed when one matches it or the literal `*` (cors_filter.cc isOriginAllowed). */
   allowOrigins: StringPredicate[];
+  /** Istio sets forward_not_matching_preflights unless `unmatchedPreflights: IGNORE` (route.go forwardNotMatchingPreflights). */
+  forwardNotMatchingPreflights: boolean;
   allowMethods?: string;
   allowHeaders?: string;
   exposeHeaders?: string;
@@ -131,7 +134,7 @@ export interface CompiledRoute {
   kind: 'route' | 'redirect' | 'direct';
   destinations: CompiledDestination[];
   totalWeight: number;
-  redirect?: { uri?: string; authority?: string; scheme?: string; port?: number; code: number };
+  redirect?: { uri?: string; prefixRewrite?: string; authority?: string; scheme?: string; port?: number; fromRequestPort: boolean; code: number };
   direct?: { status: number; body: Buffer };
   /** `uri` replaces the matched prefix (Envoy prefix_rewrite); `regex` is uriRegexRewrite (Envoy regex_rewrite). */
   rewrite?: { uri?: string; authority?: string; regex?: (path: string) => string };
@@ -631,8 +634,12 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     if (!kubernetesMode && rule.corsPolicy) {
       const c = rule.corsPolicy;
       const maxAgeMs = parseDuration(c.maxAge);
+      // TranslateCORSPolicy: allowOrigins, else the deprecated allowOrigin strings as exact matches; a StringMatch
+      // without a match type converts to no matcher (util.ConvertToEnvoyMatches).
+      const origins: StringMatch[] = c.allowOrigins ?? c.allowOrigin?.map((exact) => ({ exact })) ?? [];
       cors = {
-        allowOrigins: (c.allowOrigins ?? []).map((m) => compileStringMatch(m)),
+        allowOrigins: origins.filter((m) => m && (m.exact ?? m.prefix ?? m.regex) !== undefined).map((m) => compileStringMatch(m)),
+        forwardNotMatchingPreflights: c.unmatchedPreflights !== 'IGNORE',
         allowMethods: c.allowMethods?.join(','),
         allowHeaders: c.allowHeaders?.join(','),
         exposeHeaders: c.exposeHeaders?.join(','),
@@ -646,7 +653,9 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     let direct: CompiledRoute['direct'];
     if (!kubernetesMode && rule.redirect) {
       kind = 'redirect';
-      redirect = { ...rule.redirect, code: rule.redirect.redirectCode ?? 301 };
+      const { derivePort, redirectCode, ...rest } = rule.redirect;
+      // ApplyRedirect (route.go): redirectCode 0 means 301; derivePort FROM_REQUEST_PORT is the listener's port.
+      redirect = { ...rest, fromRequestPort: derivePort === 'FROM_REQUEST_PORT', code: redirectCode || 301 };
     } else if (!kubernetesMode && rule.directResponse) {
       kind = 'direct';
       const body = rule.directResponse.body;

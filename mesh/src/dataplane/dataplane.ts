@@ -15,6 +15,7 @@ import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './upstr
 import { RequestBody } from './request-body';
 import {
   type CompiledCluster,
+  type CompiledCors,
   type CompiledDestination,
   type CompiledHeaderOps,
   type CompiledMeshConfig,
@@ -324,6 +325,8 @@ class Exchange {
   private body?: RequestBody;
   private upstreamHeaders?: string[];
   private upstreamPath = '/';
+  /** Where the x-envoy-attempt-count value sits in upstreamHeaders (rewritten for each retry). */
+  private attemptCountAt = 0;
   private corsOrigin?: string;
   /** Route response header operations for a reply the proxy makes itself once a route is selected. */
   private answerHeaderOps?: CompiledHeaderOps;
@@ -489,15 +492,7 @@ class Exchange {
     // direct response) carries the route's response header operations: Envoy's filter manager finalizes the route's
     // response headers on any local reply once a route is selected (filter_manager.cc, sendLocalReplyViaFilterChain).
     this.answerHeaderOps = route.responseHeaders;
-    if (route.cors) {
-      const origin = firstHeader(this.req.headers, 'origin');
-      if (origin !== undefined && route.cors.allowOrigins.some((test) => test(origin))) {
-        this.corsOrigin = origin;
-        if (this.view.method === 'OPTIONS' && this.req.headers['access-control-request-method'] !== undefined) {
-          return this.corsPreflight();
-        }
-      }
-    }
+    if (route.cors && this.corsPreflightAnswered(route.cors)) return;
     const fault = route.fault;
     if (fault) {
       // Independent draws, delay first (Envoy's fault filter order).
@@ -561,6 +556,8 @@ class Exchange {
       // `expect: 100-continue` was settled with the client (Node answers it); the body streams with its own length.
       if (HOP_BY_HOP.has(lower) || lower === 'host' || lower === 'expect') continue;
       if (UNTRUSTED_ENVOY_HEADERS.has(lower) || (edge && EDGE_ENVOY_HEADERS.has(lower))) continue;
+      // The router writes its own attempt count (below); the gateway sets x-forwarded-proto itself.
+      if (lower === 'x-envoy-attempt-count' || (edge && lower === 'x-forwarded-proto')) continue;
       if (lower === 'x-request-id') hasRequestId = true;
       else if (lower === 'x-forwarded-proto') hasForwardedProto = true;
       else if (lower === 'x-forwarded-for') {
@@ -591,12 +588,20 @@ class Exchange {
       const client = this.req.socket.remoteAddress ?? '';
       headers.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client}` : client);
       headers.push('x-envoy-external-address', client);
-      if (!hasForwardedProto) headers.push('x-forwarded-proto', 'http');
     } else if (forwardedFor !== undefined) {
       headers.push('x-forwarded-for', forwardedFor);
     }
-    applyRouteHeaderOps(headers, route.requestHeaders, this.destination!.requestHeaders, route.destinationOpsAfterRoute);
+    // Envoy's connection manager (conn_manager_utility.cc mutateRequestHeaders): with use_remote_address and no
+    // trusted hops (the gateway) it overwrites the client's x-forwarded-proto; every proxy adds it when absent.
+    if (!hasForwardedProto) headers.push('x-forwarded-proto', 'http');
+    const destination = this.destination!;
+    applyRouteHeaderOps(headers, route.requestHeaders, destination.requestHeaders, route.destinationOpsAfterRoute);
     this.trace?.inject(headers, this.upstreamPath);
+    // Istio sets include_request_attempt_count on every outbound and gateway virtual host (proxy_headers.go), so
+    // Envoy's router sets x-envoy-attempt-count on each try, over any value a header operation wrote.
+    if (route.requestHeaders || destination.requestHeaders) removeHeader(headers, 'x-envoy-attempt-count');
+    headers.push('x-envoy-attempt-count', '1');
+    this.attemptCountAt = headers.length - 1;
     this.upstreamHeaders = headers;
   }
 
@@ -664,6 +669,7 @@ class Exchange {
     if (denied !== undefined) return this.answerAsDestinationProxy(attempt, denied);
     const perTry = this.route!.retry.perTryTimeoutMs;
     if (perTry) this.later(perTry, () => this.onPerTryTimeout(attempt));
+    if (this.tries > 1) this.upstreamHeaders![this.attemptCountAt] = String(this.tries);
     const body = this.body?.forAttempt() ?? null;
     attempt.body = body;
     upstream.httpPool(endpoint).dispatch({ path: this.upstreamPath, method: this.view.method, headers: this.upstreamHeaders, body }, attempt);
@@ -869,36 +875,99 @@ class Exchange {
     this.finish(this.statusSent || 0, 'DC');
   }
 
-  private corsPreflight(): void {
-    const cors = this.route!.cors!;
-    const headers: string[] = ['access-control-allow-origin', this.corsOrigin!];
-    if (cors.allowMethods) headers.push('access-control-allow-methods', cors.allowMethods);
-    if (cors.allowHeaders) headers.push('access-control-allow-headers', cors.allowHeaders);
-    if (cors.maxAgeSeconds) headers.push('access-control-max-age', cors.maxAgeSeconds);
+  /**
+   * Envoy's CORS filter (cors_filter.cc, decodeHeaders): a non-empty Origin that a matcher accepts (or a matcher that
+   * accepts the literal `*`) is latched for the response headers; a preflight (OPTIONS with a non-empty
+   * Access-Control-Request-Method) is answered here, unless its origin is not allowed and unmatched preflights are
+   * forwarded (Istio's default), in which case it goes on to the upstream like any request.
+   */
+  private corsPreflightAnswered(cors: CompiledCors): boolean {
+    const origin = firstHeader(this.req.headers, 'origin');
+    if (!origin) return false;
+    const allowed = cors.allowOrigins.some((test) => test('*') || test(origin));
+    if (allowed) this.corsOrigin = origin;
+    const requestMethod = firstHeader(this.req.headers, 'access-control-request-method');
+    if (this.view.method !== 'OPTIONS' || !requestMethod) return false;
+    if (!allowed && cors.forwardNotMatchingPreflights) return false;
+    this.corsPreflight(cors, requestMethod);
+    return true;
+  }
+
+  private corsPreflight(cors: CompiledCors, requestMethod: string): void {
+    const headers: string[] = [];
+    if (this.corsOrigin !== undefined) headers.push('access-control-allow-origin', this.corsOrigin);
     if (cors.allowCredentials) headers.push('access-control-allow-credentials', 'true');
+    // `*` echoes what the preflight asks for (Envoy sets the request's Access-Control-Request-Method/-Headers).
+    if (cors.allowMethods) headers.push('access-control-allow-methods', cors.allowMethods === '*' ? requestMethod : cors.allowMethods);
+    if (cors.allowHeaders) {
+      const asked = firstHeader(this.req.headers, 'access-control-request-headers') ?? '';
+      headers.push('access-control-allow-headers', cors.allowHeaders === '*' ? asked : cors.allowHeaders);
+    }
+    if (cors.maxAgeSeconds) headers.push('access-control-max-age', cors.maxAgeSeconds);
     headers.push('content-length', '0');
     this.setServer(headers);
     this.finish(200, '-');
     this.res.writeHead(200, headers).end();
   }
 
+  /** Envoy's CORS encodeHeaders: sets (replaces an upstream's) allow-origin, credentials and expose-headers. */
   private addCorsHeaders(headers: string[]): void {
     if (this.corsOrigin === undefined) return;
     const cors = this.route!.cors!;
+    removeHeader(headers, 'access-control-allow-origin');
     headers.push('access-control-allow-origin', this.corsOrigin);
-    if (cors.allowCredentials) headers.push('access-control-allow-credentials', 'true');
-    if (cors.exposeHeaders) headers.push('access-control-expose-headers', cors.exposeHeaders);
+    if (cors.allowCredentials) {
+      removeHeader(headers, 'access-control-allow-credentials');
+      headers.push('access-control-allow-credentials', 'true');
+    }
+    if (cors.exposeHeaders) {
+      removeHeader(headers, 'access-control-expose-headers');
+      headers.push('access-control-expose-headers', cors.exposeHeaders);
+    }
+  }
+
+  /**
+   * The Location as Istio configures Envoy's redirect (route.go ApplyRedirect) and Envoy builds it
+   * (source/common/http/utility.cc, Utility::newUri and processRequestHost).
+   */
+  private redirectLocation(redirect: NonNullable<CompiledRoute['redirect']>): string {
+    const scheme = redirect.scheme ?? this.view.scheme;
+    // ApplyRedirect: derivePort FROM_REQUEST_PORT is the listener's port; an explicit :80 with http or :443 with
+    // https is dropped (the local listeners are plain HTTP, so no scheme means http).
+    let port = redirect.fromRequestPort ? this.view.port : redirect.port || undefined;
+    if ((port === 80 && scheme === 'http') || (port === 443 && scheme === 'https')) port = undefined;
+    // newUri: a host_redirect is used as given; otherwise the request's host loses its port when a port is set or
+    // when the scheme changes from the one the request came with (x-forwarded-proto) and the port was its default.
+    let host = redirect.authority;
+    if (!host) {
+      host = this.authority;
+      const requestPort = host.lastIndexOf(':') > host.lastIndexOf(']') ? host.slice(host.lastIndexOf(':')) : undefined;
+      const requestScheme = this.forwardedProto();
+      const defaultPort = requestScheme === 'https' ? ':443' : requestScheme === 'http' ? ':80' : undefined;
+      if (requestPort !== undefined && (port !== undefined || (scheme !== requestScheme && requestPort === defaultPort))) {
+        host = host.slice(0, -requestPort.length);
+      }
+    }
+    // Envoy prefix_rewrite replaces the matched prefix ("/" without a uri match); path_redirect the whole path and,
+    // without a query of its own, keeps the request's query string.
+    let target = redirect.uri ?? this.view.path;
+    if (redirect.prefixRewrite !== undefined && redirect.uri === undefined) {
+      target = redirect.prefixRewrite + this.view.path.slice(this.block ? (this.block.uriPrefixLength ?? 0) : 1);
+    }
+    if (!target.startsWith('/')) target = `/${target}`;
+    if (this.view.rawQuery && !target.includes('?')) target = `${target}?${this.view.rawQuery}`;
+    return `${scheme}://${host}${port === undefined ? '' : `:${port}`}${target}`;
+  }
+
+  /** The x-forwarded-proto Envoy sees: the gateway overwrites the client's (no trusted hops), a sidecar keeps it. */
+  private forwardedProto(): string {
+    if (this.dp.options.source.kind === 'gateway') return 'http';
+    return firstHeader(this.req.headers, 'x-forwarded-proto') ?? 'http';
   }
 
   private redirect(): void {
     const redirect = this.route!.redirect!;
-    let host = redirect.authority ?? this.authority;
-    if (redirect.port !== undefined) host = `${stripPort(host)}:${redirect.port}`;
-    const scheme = redirect.scheme ?? this.view.scheme;
-    let target = redirect.uri ?? this.view.path;
-    // A redirect uri without its own query keeps the request's query string (Envoy path_redirect).
-    if (this.view.rawQuery && !target.includes('?')) target = `${target}?${this.view.rawQuery}`;
-    const headers = ['location', `${scheme}://${host}${target}`, 'content-length', '0'];
+    const headers = ['location', this.redirectLocation(redirect), 'content-length', '0'];
     this.addCorsHeaders(headers);
     applyHeaderOps(headers, this.route!.responseHeaders); // Envoy finalizes route response headers on redirects too
     this.setServer(headers);
