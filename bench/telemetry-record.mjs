@@ -1,15 +1,15 @@
 // In-process cost of the mesh's telemetry per request: `MeshTelemetry.record()` on the records an 80/20 ingress
 // gateway and its sidecar hops produce (a new record object per call, as the data plane builds one per request), CPU
 // from process.cpuUsage, the heap the telemetry keeps afterwards (after a full GC), and how long `graph()` takes
-// over the full window. Usage: node --expose-gc bench/telemetry-record.mjs [path/to/telemetry.js] [calls]
-// (default mesh/dist/runtime/telemetry.js, 300,000 calls after 50,000 warm-up; `npm run build` first).
+// over the full window. Usage: node --expose-gc bench/telemetry-record.mjs [path/to/telemetry/index.js] [calls]
+// (default mesh/dist/telemetry/index.js, 300,000 calls after 50,000 warm-up; `npm run build` first).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const modulePath = path.resolve(process.argv[2] ?? path.join(repoRoot, 'mesh/dist/runtime/telemetry.js'));
+const modulePath = path.resolve(process.argv[2] ?? path.join(repoRoot, 'mesh/dist/telemetry/index.js'));
 const calls = Number(process.argv[3] ?? 300_000);
 const { MeshTelemetry } = require(modulePath);
 const { INGRESS_GATEWAY_WORKLOAD } = require(path.join(repoRoot, 'mesh/dist/model.js'));

@@ -7,6 +7,6 @@ export * from './model';
 export { startMesh, MeshStartError, type MeshHandle, type MeshOptions } from './runtime/mesh';
 export { ConfigRejectedError, formatFinding } from './runtime/config-store';
 export { type EndpointStatus } from './runtime/supervisor';
-export type { Graph, GraphEdge, GraphNode, VersionShare } from './runtime/telemetry';
+export type { Graph, GraphEdge, GraphNode, VersionShare } from './telemetry';
 export { workloadCommands, type WorkloadCommand } from './runtime/workload-commands';
 export { seededRandom } from './dataplane/random';

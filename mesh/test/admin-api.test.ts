@@ -19,8 +19,8 @@ import { objectKey } from '../src/manifests/merge';
 import { createAdminServer, isLoopbackHost, type AdminBackend } from '../src/runtime/admin';
 import { ConfigStore, isIstioObject } from '../src/runtime/config-store';
 import { mergePatch } from '../src/runtime/kube-api';
-import { MeshTelemetry } from '../src/runtime/telemetry';
-import { TraceStore } from '../src/runtime/traces';
+import { MeshTelemetry } from '../src/telemetry';
+import { TraceStore } from '../src/telemetry/traces';
 import { eventually } from './helpers';
 
 const repoRoot = path.resolve(__dirname, '../..');

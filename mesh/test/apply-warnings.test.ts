@@ -19,8 +19,8 @@ import { analyzeManifests, loadManifestFiles } from '../src/manifests';
 import type { DestinationRule, Endpoint, Gateway, LoadedObject, RequestRecord, VirtualService } from '../src/model';
 import { createAdminServer, type AdminBackend } from '../src/runtime/admin';
 import { ConfigStore, isIstioObject } from '../src/runtime/config-store';
-import { MeshTelemetry } from '../src/runtime/telemetry';
-import { TraceStore } from '../src/runtime/traces';
+import { MeshTelemetry } from '../src/telemetry';
+import { TraceStore } from '../src/telemetry/traces';
 import { buildTopology } from '../src/runtime/topology';
 
 const repoRoot = path.resolve(__dirname, '../..');

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { spawnNode } from '@cns/service-kit/testing';
-import { OtlpSpanExport, otlpTracesUrl } from '../src/runtime/otlp-export';
+import { OtlpSpanExport, otlpTracesUrl } from '../src/telemetry/otlp-export';
 
 interface OtlpAttribute {
   key: string;

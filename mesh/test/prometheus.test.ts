@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { describeWithTool } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '../src';
 import type { RequestRecord } from '../src/model';
-import { canonicalRevision, canonicalService, ISTIO_DEFAULT_BUCKETS } from '../src/runtime/telemetry';
+import { canonicalRevision, canonicalService, ISTIO_DEFAULT_BUCKETS } from '../src/telemetry';
 import { eventually, get, makeMeshRoot, many, requestCount, requireBuild } from './helpers';
 import { startPrometheus, type PrometheusServer } from './prometheus';
 

@@ -13,8 +13,8 @@ import { refusalReason } from './admin-access';
 import { ConfigRejectedError, type ConfigStore } from './config-store';
 import { handleKubeApi, statusBody, type KubeApiBackend } from './kube-api';
 import type { EndpointStatus } from './supervisor';
-import type { Graph, MeshTelemetry } from './telemetry';
-import { handleJaegerApi, type TraceStore } from './traces';
+import type { Graph, MeshTelemetry } from '../telemetry';
+import { handleJaegerApi, type TraceStore } from '../telemetry/traces';
 
 export interface AdminBackend extends KubeApiBackend {
   root: string;

@@ -18,11 +18,11 @@ import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObj
 import { createAdminServer, loadFileForApply } from './admin';
 import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from './config-store';
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
-import { type Graph, MeshTelemetry } from './telemetry';
+import { type Graph, MeshTelemetry } from '../telemetry';
 import { createTcpHop, rewriteEnv, tcpTargetsIn, type TcpHop } from './tcp-hop';
 import { buildTopology, startOrder, type Topology } from './topology';
-import { OtlpSpanExport, otlpTracesUrl } from './otlp-export';
-import { TraceStore } from './traces';
+import { OtlpSpanExport, otlpTracesUrl } from '../telemetry/otlp-export';
+import { TraceStore } from '../telemetry/traces';
 import { ManifestWatcher } from './watch';
 
 export interface MeshOptions {

@@ -4,8 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describeWithTool } from '@cns/service-kit/testing';
-import { INGRESS_GATEWAY_WORKLOAD, type Workload } from '../src/model';
-import { MeshTelemetry } from '../src/runtime/telemetry';
+import { INGRESS_GATEWAY_WORKLOAD, type Workload } from '../model';
+import { MeshTelemetry } from '.';
 
 const workload = (name: string, app: string): Workload => ({ name, namespace: 'default', labels: { app, version: 'v1' }, app, version: 'v1', serviceAccount: app, replicas: 1 });
 

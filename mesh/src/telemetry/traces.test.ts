@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import type { SpanData } from '../src/dataplane/tracing';
-import { handleJaegerApi, parseDurationUs, TraceStore } from '../src/runtime/traces';
+import type { SpanData } from '../dataplane/tracing';
+import { handleJaegerApi, parseDurationUs, TraceStore } from './traces';
 
 const T1 = '4bf92f3577b34da6a3ce929d0e0e4736';
 let next = 1;

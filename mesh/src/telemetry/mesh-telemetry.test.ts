@@ -1,8 +1,8 @@
 /**
  * Telemetry aggregation: Istio-labelled Prometheus series and the Kiali-like graph built from RequestRecords.
  */
-import type { IstioConfig, RequestRecord, Workload } from '../src/model';
-import { canonicalRevision, canonicalService, histogramQuantile, ISTIO_DEFAULT_BUCKETS, MeshTelemetry, serviceBadges, shortServiceName } from '../src/runtime/telemetry';
+import type { IstioConfig, RequestRecord, Workload } from '../model';
+import { canonicalRevision, canonicalService, histogramQuantile, ISTIO_DEFAULT_BUCKETS, MeshTelemetry, serviceBadges, shortServiceName } from '.';
 
 const workload = (name: string, app: string, version: string): Workload => ({
   name, namespace: 'default', labels: { app, version }, app, version, serviceAccount: app, replicas: 1,
