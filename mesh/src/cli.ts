@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { MeshStartError, startMesh } from './runtime/mesh';
+import { adminLinks, formatLinks, forPeople, gatewayLinks } from './links';
 
 const port = (value: string): number => {
   const n = Number(value);
@@ -91,20 +92,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGHUP', () => shutdown('SIGHUP'));
 
-  const app = mesh.gatewayUrl.replace('127.0.0.1', 'localhost');
-  const admin = mesh.adminUrl.replace('127.0.0.1', 'localhost');
+  const links = [
+    ...gatewayLinks(forPeople(mesh.gatewayUrl)),
+    ...adminLinks(forPeople(mesh.adminUrl)).map((link) =>
+      link.label === 'Traces' && mesh.otlpTracesUrl ? { ...link, note: `${link.note}; also sent to ${mesh.otlpTracesUrl} (OTLP/HTTP)` } : link,
+    ),
+  ];
   const server = mesh.webAppServer();
   const lines = [
     '',
     `Local mesh running (${mesh.mode === 'istio' ? 'Istio routing: ' + (istioPaths ?? ['istio/base']).join(', ') : 'no Istio: plain Kubernetes Services'})`,
-    `  App            ${app}/`,
-    `  getmultiple    curl ${app}/web-api/v1/getmultiple`,
-    `  Swagger UI     ${app}/openapi/ui`,
-    `  Traffic graph  ${admin}/graph`,
-    `  Traces         ${admin}/traces   (Jaeger query API: ${admin}/api/traces?service=web-api)${mesh.otlpTracesUrl ? `, also sent to ${mesh.otlpTracesUrl} (OTLP/HTTP)` : ''}`,
-    `  Metrics        ${admin}/metrics   (per workload: ${admin}/workloads/<name>/metrics)`,
-    `  Endpoints      ${admin}/endpoints`,
-    `  Config         ${admin}/config    (apply: curl -X POST '${admin}/config/apply?file=istio/traffic/web-ingress-80-20.yaml')`,
+    ...formatLinks(links),
     `  web-app        served by ${server === 'nginx' ? 'nginx (web-app/nginx.conf)' : server === 'node' ? 'the Node fallback server (nginx not installed)' : 'an unknown server'}`,
     'Ctrl-C stops everything.',
     '',

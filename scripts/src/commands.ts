@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
+import { adminLinks, formatLinks, forPeople, gatewayLinks } from '@cns/mesh/links';
 import type { VirtualService } from '@cns/mesh/model';
 import { UserError, firstLine } from './errors';
 import { meshEndpoints, meshGatewayUrl, meshWorkloadStates } from './mesh-admin';
@@ -124,11 +125,13 @@ async function printUrls(client: KubeClient, options: GatewayOptions, io: Output
     io.out(`No gateway URL: ${base.note}`);
     return false;
   }
-  for (const line of urlLines(base.url, paths)) io.out(line);
   if (client.target.kind === 'mesh') {
-    io.out(`Mesh graph:   ${client.target.server}/graph   (the local mesh's Kiali-style traffic graph)`);
-    io.out(`Mesh admin:   ${client.target.server}/   (Istio objects, endpoints, metrics)`);
+    // The same lines as the banner of `npm start`, with localhost as it prints them.
+    const admin = forPeople(client.target.server);
+    const links = [...gatewayLinks(forPeople(base.url), paths), ...adminLinks(admin), { label: 'Mesh admin', url: `${admin}/`, note: 'every admin route' }];
+    for (const line of formatLinks(links, '')) io.out(line);
   } else {
+    for (const line of urlLines(base.url, paths)) io.out(line);
     io.out(`Gateway:      ${base.note}`);
     io.out('Kiali:        istioctl dashboard kiali   (or: kubectl -n istio-system port-forward svc/kiali 20001:20001)');
     if (base.minikube && base.via === 'nodePort') {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { seededRandom, startMesh } from '@cns/mesh';
+import { forPeople } from '@cns/mesh/links';
 import { binomialBounds } from '@cns/service-kit/testing';
 import { main } from '../src/cli';
 import { BufferedOutput } from '../src/io';
@@ -73,14 +74,27 @@ describe('scripts against a running local mesh', () => {
     expect(result.stdout.some((l) => l.startsWith('✗'))).toBe(false);
   });
 
-  it('urls: prints localhost URLs that answer', async () => {
+  it('urls: prints every URL of the banner, with localhost, and they answer', async () => {
     const result = await run('urls');
     expect(result.code).toBe(0);
-    const curl = result.stdout.find((l) => l.startsWith('getmultiple:'));
-    expect(curl).toBe(`getmultiple:  curl -s ${mesh.gatewayUrl}/web-api/v1/getmultiple`);
+    const app = forPeople(mesh.gatewayUrl);
+    const admin = forPeople(mesh.adminUrl);
+    const curl = result.stdout.find((l) => l.startsWith('getmultiple '));
+    expect(curl).toBe(`getmultiple    curl ${app}/web-api/v1/getmultiple`);
     const url = curl!.split(' ').at(-1)!;
     expect((await fetch(url, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
-    expect(result.stdout).toContain(`Swagger UI:   ${mesh.gatewayUrl}/openapi/ui`);
+    expect(result.stdout).toContain(`Swagger UI     ${app}/openapi/ui`);
+    for (const label of ['Traffic graph', 'Traces', 'Metrics', 'Endpoints', 'Config']) {
+      const line = result.stdout.find((l) => l.startsWith(`${label} `));
+      expect(line).toContain(admin);
+      const page = line!.split(/\s+/).find((word) => word.startsWith('http://'))!;
+      expect((await fetch(page, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
+    }
+    // The Jaeger query link answers with traces of the service the spans name.
+    const jaeger = /Jaeger query API: (\S+)\)/.exec(result.stdout.join('\n'))![1];
+    await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const traces = (await (await fetch(jaeger, { signal: AbortSignal.timeout(10_000) })).json()) as { data: unknown[] };
+    expect(traces.data.length).toBeGreaterThan(0);
   });
 
   it('traffic 80 20: the split read back is 80/20 and 2000 getmultiple requests land on v2 by its weight (± 4 σ)', async () => {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import { EXAMPLE_TRACE_SERVICE } from '../links';
 import { loadManifestFiles, parseManifestText } from '../manifests/load';
 import { objectKey, objectRef } from '../manifests/merge';
 import type { LoadedObject } from '../model';
@@ -116,7 +117,7 @@ async function handle(backend: AdminBackend, req: IncomingMessage, res: ServerRe
       mesh: 'local mesh admin',
       mode: backend.mode,
       gatewayUrl: backend.gatewayUrl(),
-      links: ['/metrics', '/config', '/graph', '/graph.json', '/traces', '/api/services', '/api/traces?service=web-api&limit=20&lookback=1h', '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
+      links: ['/metrics', '/config', '/graph', '/graph.json', '/traces', '/api/services', `/api/traces?service=${EXAMPLE_TRACE_SERVICE}&limit=20&lookback=1h`, '/endpoints', '/workloads/<endpoint-id>/metrics', '/healthz', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'],
       changes: {
         'POST /config/apply': 'body: YAML or JSON objects (or ?file=istio/traffic/web-ingress-80-20.yaml to load a file from disk and watch it)',
         'DELETE /config/objects/<Kind>/<name>': 'remove an active Istio object',
