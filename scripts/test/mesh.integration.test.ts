@@ -238,7 +238,7 @@ describe('scripts against a running local mesh', () => {
     const deploy = await run('deploy', '--timeout', '60');
     expect(deploy.code).toBe(0);
     expect(deploy.stdout).toContain('applied VirtualService/web-ingress');
-    expect(deploy.stdout).toContain(`getmultiple:  curl -s ${mesh.gatewayUrl}/web-api/v1/getmultiple`);
+    expect(deploy.stdout).toContain(`getmultiple    curl ${forPeople(mesh.gatewayUrl)}/web-api/v1/getmultiple`);
     expect(await getMultiple()).not.toHaveLength(0);
   }, 120_000);
 

@@ -9,7 +9,6 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DIST, WEB_APP_DIR, ensureBuilt } from './helpers';
 
-const MESH_GRAPH_ORIGIN = 'http://localhost:15000';
 const SCREENSHOTS = path.join(WEB_APP_DIR, 'e2e', 'screenshots');
 
 interface FakeArticle {
@@ -99,10 +98,7 @@ describeWithTool('chromium', 'web-app in Chromium against a fake web-api', () =>
     page = await browser.newPage();
     // A CSP violation or a script error is a failure even when the page still looks fine.
     page.on('console', (m) => {
-      // The page probes the local mesh's graph page (nothing listens there in this test): expected.
-      if (m.type() === 'error' && !m.location().url.startsWith(MESH_GRAPH_ORIGIN)) {
-        problems.push(`${m.text()} (${m.location().url})`);
-      }
+      if (m.type() === 'error') problems.push(`${m.text()} (${m.location().url})`);
     });
     page.on('pageerror', (e) => problems.push(e.message));
   });

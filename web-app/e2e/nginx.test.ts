@@ -23,6 +23,8 @@ import {
 } from './helpers';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** A mesh admin on a port other than the default 15000. */
+const MESH_ADMIN_URL = 'http://localhost:15123';
 
 /** The JS and CSS files index.html asks for: what a browser would load next. */
 function assetsOfIndex(): { js: string; css: string; index: Buffer } {
@@ -149,6 +151,16 @@ const behaviour: Case[] = [
     },
   },
   {
+    name: "/mesh-admin.json names the admin the mesh gave (MESH_ADMIN_URL), and the CSP names no admin port",
+    check: async (port) => {
+      const r = await request(port, '/mesh-admin.json');
+      expect(r.status).toBe(200);
+      expect(r.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(r.body.toString())).toEqual({ adminUrl: MESH_ADMIN_URL });
+      expect(String(r.headers['content-security-policy'])).toContain("connect-src 'self';");
+    },
+  },
+  {
     name: 'security headers on pages, assets, health checks and 404s',
     check: async (port) => {
       for (const urlPath of ['/', assetsOfIndex().js, '/healthz', '/assets/missing.js', '/some/route']) {
@@ -192,7 +204,7 @@ function describeBehaviour(server: 'nginx' | 'node'): void {
   let app: RunningWebApp | undefined;
   beforeAll(async () => {
     await ensureBuilt();
-    app = await startWebApp({ WEB_APP_SERVER: server });
+    app = await startWebApp({ WEB_APP_SERVER: server, MESH_ADMIN_URL });
   });
   afterAll(async () => {
     await app?.stop();

@@ -39,13 +39,33 @@ function replaceDirective(conf, directive, value, expected = 1) {
 /** Tokens that still name a path of the image (pid/temp under /tmp, /dev/std*, the image's html root). */
 const IMAGE_PATHS = [/^\/tmp\/[a-z_]+(\.pid)?;?$/, /^\/dev\/std(out|err)/, /^\/usr\/share\/nginx/];
 
+/** The answer of `location = /mesh-admin.json` in nginx.conf (no mesh admin: the image). */
+export const NO_MESH_ADMIN = '{"adminUrl":null}';
+
+/**
+ * The local mesh admin's URL as the app may link to it: an http origin of a loopback host, nothing nginx would read
+ * as syntax. Throws with the reason otherwise (the value comes from MESH_ADMIN_URL).
+ */
+export function checkAdminUrl(adminUrl) {
+  if (!/^http:\/\/(localhost|127\.0\.0\.1|\[::1\]):\d{1,5}$/.test(adminUrl)) {
+    throw new Error(`MESH_ADMIN_URL must be http://localhost:PORT (the local mesh's admin), got ${JSON.stringify(adminUrl)}`);
+  }
+  return adminUrl;
+}
+
+/** The body of /mesh-admin.json: where the app links to the mesh's graph and trace pages. */
+export function meshAdminAnswer(adminUrl) {
+  return adminUrl ? JSON.stringify({ adminUrl: checkAdminUrl(adminUrl) }) : NO_MESH_ADMIN;
+}
+
 /**
  * @param {string} conf  the text of web-app/nginx.conf
- * @param {{ host: string, port: number, root: string, runDir: string }} opts
- *   root: absolute path of the built app; runDir: an absolute, writable directory for pid, temp files and logs
+ * @param {{ host: string, port: number, root: string, runDir: string, adminUrl?: string }} opts
+ *   root: absolute path of the built app; runDir: an absolute, writable directory for pid, temp files and logs;
+ *   adminUrl: the local mesh's admin (MESH_ADMIN_URL), answered at /mesh-admin.json
  * @returns {string} the local config
  */
-export function renderNginxConf(conf, { host, port, root, runDir }) {
+export function renderNginxConf(conf, { host, port, root, runDir, adminUrl }) {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port: ${port}`);
   if (!path.isAbsolute(root) || !path.isAbsolute(runDir)) throw new Error('root and runDir must be absolute paths');
   // nginx reads `;`, `#`, quotes, braces and whitespace as syntax: such a path would change the config's meaning.
@@ -67,6 +87,10 @@ export function renderNginxConf(conf, { host, port, root, runDir }) {
     return `${head} ${path.join(runDir, 'access.log')} json;`;
   });
   if (accessLogs !== 1) throw new Error(`nginx.conf: expected 1 "access_log <path> json;" directive, found ${accessLogs}`);
+
+  const answers = out.split(`'${NO_MESH_ADMIN}\\n'`).length - 1;
+  if (answers !== 1) throw new Error(`nginx.conf: expected 1 "return 200 '${NO_MESH_ADMIN}\\n';" line, found ${answers}`);
+  if (adminUrl) out = out.replace(`'${NO_MESH_ADMIN}\\n'`, `'${meshAdminAnswer(adminUrl)}\\n'`);
 
   const tokens = out.replace(/#.*$/gm, '').split(/\s+/);
   const leftover = tokens.find((t) => IMAGE_PATHS.some((re) => re.test(t)));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listenAddress, renderNginxConf } from './nginx-conf.mjs';
+import { NO_MESH_ADMIN, listenAddress, renderNginxConf } from './nginx-conf.mjs';
 
 const conf = readFileSync(path.join(__dirname, '..', 'nginx.conf'), 'utf8');
 const opts = { host: '127.0.0.1', port: 43123, root: '/work/x/web-app/dist', runDir: '/tmp/web-app-abc' };
@@ -54,6 +54,15 @@ describe('renderNginxConf', () => {
     expect(out).not.toMatch(/\s\/tmp\/(nginx\.pid|\w+_temp);/);
     expect(out).not.toMatch(/\/dev\/std(out|err)/);
     expect(out).not.toMatch(/root \/usr\/share\/nginx/);
+  });
+
+  it('answers /mesh-admin.json with the mesh admin given, and with null (as the image) without one', () => {
+    expect(directives(out)).toContain(`return 200 '${NO_MESH_ADMIN}\\n';`);
+    const withAdmin = directives(renderNginxConf(conf, { ...opts, adminUrl: 'http://localhost:15123' }));
+    expect(withAdmin).toContain(`return 200 '{"adminUrl":"http://localhost:15123"}\\n';`);
+    for (const bad of ['http://localhost:15123/x', "http://localhost:1'; return 500", 'http://example.com:80', 'javascript:alert(1)']) {
+      expect(() => renderNginxConf(conf, { ...opts, adminUrl: bad })).toThrow(/MESH_ADMIN_URL must be http:\/\/localhost:PORT/);
+    }
   });
 
   it('brackets IPv6 listen addresses', () => {

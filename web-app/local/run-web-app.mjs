@@ -6,12 +6,13 @@
 //   HOST                address to listen on (default 127.0.0.1)
 //   WEB_APP_SERVER      `nginx` or `node` to force one; default: nginx when on PATH
 //   WEB_APP_DRAIN_MS    how long SIGTERM waits for open requests before cutting them (default 8000)
+//   MESH_ADMIN_URL      the local mesh's admin (set by the mesh), answered at /mesh-admin.json for the app's links
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderNginxConf } from './nginx-conf.mjs';
+import { checkAdminUrl, renderNginxConf } from './nginx-conf.mjs';
 import { NGINX_CONF_PATH, createStaticServer } from './static-server.mjs';
 
 /** How long a graceful stop may take before open connections are cut (below Kubernetes' default 30 s). */
@@ -50,7 +51,15 @@ function readConfig() {
   if (!existsSync(path.join(DIST, 'index.html'))) {
     fail(`${DIST} has no build: run npm run build (or npm run build -w web-app) first`);
   }
-  return { port, host, server };
+  const adminUrl = process.env.MESH_ADMIN_URL || undefined;
+  if (adminUrl) {
+    try {
+      checkAdminUrl(adminUrl);
+    } catch (error) {
+      fail(/** @type {Error} */ (error).message);
+    }
+  }
+  return { port, host, server, adminUrl };
 }
 
 /**
@@ -78,13 +87,13 @@ function reportListening(port) {
   if (process.env.MESH_SUPERVISED === '1' && process.send) process.send({ type: 'listening', port });
 }
 
-function runNginx(nginx, { host, port }) {
+function runNginx(nginx, { host, port, adminUrl }) {
   // `nginx -v` prints "nginx version: nginx/1.22.1" on stderr.
   const probe = spawnSync(nginx, ['-v'], { encoding: 'utf8' });
   const version = `${probe.stderr}${probe.stdout}`.trim().replace(/^nginx version:\s*nginx\//, '') || 'nginx (version unknown)';
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'web-app-nginx-'));
   const confPath = path.join(runDir, 'nginx.conf');
-  writeFileSync(confPath, renderNginxConf(readFileSync(NGINX_CONF_PATH, 'utf8'), { host, port, root: DIST, runDir }));
+  writeFileSync(confPath, renderNginxConf(readFileSync(NGINX_CONF_PATH, 'utf8'), { host, port, root: DIST, runDir, adminUrl }));
   const errorLog = path.join(runDir, 'error.log');
 
   // -e: nginx logs start-up problems there before it has read error_log from the config.
@@ -132,8 +141,8 @@ function runNginx(nginx, { host, port }) {
   });
 }
 
-function runNode({ host, port }, reason) {
-  const server = createStaticServer({ root: DIST });
+function runNode({ host, port, adminUrl }, reason) {
+  const server = createStaticServer({ root: DIST, adminUrl });
   server.on('error', (err) => fail(`could not listen on ${host}:${port}: ${err.message}`, 1));
   server.listen(port, host, () => {
     console.log(`web-app: serving web-app/dist with the Node fallback server (${reason}) on http://${host}:${port}`);

@@ -6,6 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { meshAdminAnswer } from './nginx-conf.mjs';
 
 export const NGINX_CONF_PATH = fileURLToPath(new URL('../nginx.conf', import.meta.url));
 
@@ -65,10 +66,12 @@ function fileAt(root, urlPath) {
 }
 
 /**
- * @param {{ root: string, confText?: string }} opts  root: absolute path of the built app
+ * @param {{ root: string, confText?: string, adminUrl?: string }} opts  root: absolute path of the built app;
+ *   adminUrl: the local mesh's admin, answered at /mesh-admin.json as nginx-conf.mjs writes it into nginx's copy
  * @returns {http.Server} not yet listening
  */
-export function createStaticServer({ root, confText = readFileSync(NGINX_CONF_PATH, 'utf8') }) {
+export function createStaticServer({ root, confText = readFileSync(NGINX_CONF_PATH, 'utf8'), adminUrl }) {
+  const meshAdmin = Buffer.from(`${meshAdminAnswer(adminUrl)}\n`);
   const security = securityHeadersFrom(confText);
   /** Gzipped bodies by file path and mtime: the build is immutable while we run, so compress once. */
   const gzipCache = new Map();
@@ -125,6 +128,10 @@ export function createStaticServer({ root, confText = readFileSync(NGINX_CONF_PA
     if (urlPath === '/healthz' || urlPath === '/readyz') {
       const body = Buffer.from(urlPath === '/healthz' ? '{"status":"ok"}\n' : '{"status":"ready"}\n');
       send(req, res, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }, body);
+      return;
+    }
+    if (urlPath === '/mesh-admin.json') {
+      send(req, res, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }, meshAdmin);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -2,19 +2,21 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
 import App from './App.vue';
 import { fakeFetch, jsonResponse, sampleArticles } from './testing';
-import { MESH_GRAPH_URL, meshTraceUrl } from './meshGraph';
+import { MESH_ADMIN_CONFIG_PATH } from './meshGraph';
 // The error class web-api answers with (service-kit), so the body here is the one the service really sends.
 import { ServiceUnavailableError } from '../../service-kit/src/errors';
 
-/** Mounts the app against a fake web-api; `meshGraph` says whether the local mesh's graph page answers. */
+const ADMIN = 'http://localhost:15123';
+
+/** Mounts the app against a fake web-api; `meshGraph` says whether a local mesh runs the app (its admin URL is served). */
 function mountWithApi(answer: Parameters<typeof fakeFetch>[0], meshGraph = false) {
   const probes: string[] = [];
   const inits: Array<RequestInit | undefined> = [];
   const api = fakeFetch(answer);
   const impl = ((input: RequestInfo | URL, init?: RequestInit) => {
-    if (String(input) === MESH_GRAPH_URL) {
+    if (String(input) === MESH_ADMIN_CONFIG_PATH) {
       probes.push(String(input));
-      return meshGraph ? Promise.resolve(new Response(null)) : Promise.reject(new TypeError('Failed to fetch'));
+      return Promise.resolve(jsonResponse({ adminUrl: meshGraph ? ADMIN : null }));
     }
     inits.push(init);
     return api.impl(input, init);
@@ -107,13 +109,13 @@ describe('App', () => {
     expect(wrapper.find('[data-test="error"]').text()).toContain('not JSON');
   });
 
-  it('links the mesh graph page only when it answers (page served from localhost)', async () => {
+  it('links the mesh graph page on the admin port the server names, only with a local mesh (page on localhost)', async () => {
     expect(window.location.hostname).toBe('localhost');
     const up = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v1' }), true);
     await flushPromises();
-    expect(up.probes).toEqual([MESH_GRAPH_URL]);
+    expect(up.probes).toEqual([MESH_ADMIN_CONFIG_PATH]);
     const link = up.wrapper.find('[data-test="mesh-graph-link"]');
-    expect(link.attributes('href')).toBe(MESH_GRAPH_URL);
+    expect(link.attributes('href')).toBe(`${ADMIN}/graph`);
     expect(link.text()).toBe('Mesh graph (local mesh)');
 
     const down = mountWithApi(() => jsonResponse(sampleArticles, { version: 'v1' }), false);
@@ -130,8 +132,7 @@ describe('App', () => {
     const traceId = traceparent.split('-')[1];
     const link = up.wrapper.find('[data-test="trace-link"]');
     expect(link.text()).toBe(traceId);
-    expect(link.attributes('href')).toBe(meshTraceUrl(traceId));
-    expect(meshTraceUrl(traceId)).toBe(`http://localhost:15000/traces?trace=${traceId}`);
+    expect(link.attributes('href')).toBe(`${ADMIN}/traces?trace=${traceId}`);
 
     // Reload: a new trace, and the link follows the last request.
     await up.wrapper.find('[data-test="reload"]').trigger('click');

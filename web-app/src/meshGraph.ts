@@ -1,35 +1,39 @@
 /**
- * The local mesh serves its graph page on its admin port, which a page served through a cluster ingress cannot
- * know. So the link is shown only when the page runs on this machine (localhost) AND the graph page answers.
- * The URL can be changed at build time with VITE_MESH_GRAPH_URL.
+ * The local mesh serves its graph and trace pages on its admin port, which the app cannot know in advance: the
+ * server that serves the app says it at /mesh-admin.json (web-app/nginx.conf answers `null` in the image; when the
+ * local mesh runs the app, it passes its admin URL as MESH_ADMIN_URL and web-app/local writes it there). The links
+ * are shown only when the page itself runs on this machine (localhost), where that URL leads. Under `vite dev`,
+ * which serves no such answer, VITE_MESH_ADMIN_URL gives it.
  */
-export const MESH_GRAPH_URL: string = import.meta.env.VITE_MESH_GRAPH_URL || 'http://localhost:15000/graph';
+export const MESH_ADMIN_CONFIG_PATH = '/mesh-admin.json';
 
-/** The mesh's trace page for one trace (same admin port as the graph). */
-export function meshTraceUrl(traceId: string): string {
-  return `${MESH_GRAPH_URL.replace(/\/graph$/, '')}/traces?trace=${encodeURIComponent(traceId)}`;
+export interface MeshLinks {
+  graph: string;
+  trace(traceId: string): string;
+}
+
+export function meshLinks(adminUrl: string): MeshLinks {
+  const admin = adminUrl.replace(/\/+$/, '');
+  return { graph: `${admin}/graph`, trace: (traceId) => `${admin}/traces?trace=${encodeURIComponent(traceId)}` };
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/**
- * True when the mesh graph page is reachable. A `no-cors` fetch resolves with an opaque response whenever the
- * server answers at all (no CORS headers needed) and rejects when nothing listens there.
- */
-export async function probeMeshGraph(
+/** The mesh admin's links, or undefined when the app runs without a local mesh (or not on this machine). */
+export async function findMeshAdmin(
   pageHostname: string,
   fetchImpl: typeof fetch = (...args) => fetch(...args),
   timeoutMs = 1500,
-): Promise<boolean> {
-  if (!LOCAL_HOSTS.has(pageHostname)) return false;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  configured: string | undefined = import.meta.env.VITE_MESH_ADMIN_URL,
+): Promise<MeshLinks | undefined> {
+  if (!LOCAL_HOSTS.has(pageHostname)) return undefined;
+  if (configured) return meshLinks(configured);
   try {
-    await fetchImpl(MESH_GRAPH_URL, { mode: 'no-cors', cache: 'no-store', signal: controller.signal });
-    return true;
+    const response = await fetchImpl(MESH_ADMIN_CONFIG_PATH, { cache: 'no-store', signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok || !(response.headers.get('content-type') ?? '').includes('json')) return undefined;
+    const body = (await response.json()) as { adminUrl?: unknown };
+    return typeof body.adminUrl === 'string' && /^https?:\/\//.test(body.adminUrl) ? meshLinks(body.adminUrl) : undefined;
   } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
+    return undefined;
   }
 }

@@ -265,7 +265,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     meshEnv: (spec) => {
       const proxy = sidecarUrls.get(spec.workload.name)!;
       const data: Record<string, string> = spec.stateful ? { LOCAL_POSTGRES_DATA: path.join(dataDir, spec.workload.name) } : {};
-      return { ...data, ...tcpEnv.get(spec.workload.name), HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
+      // MESH_ADMIN_URL: web-app answers it at /mesh-admin.json for its graph and trace links (any admin port).
+      const admin = { MESH_ADMIN_URL: `http://localhost:${adminBound}` };
+      return { ...data, ...admin, ...tcpEnv.get(spec.workload.name), HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
     },
     probe: options.probe,
     backoff: options.backoff,
