@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from './net';
+import { serverLogFilter } from './postgres-log';
 
 export type LocalPostgresEngine = 'system' | 'embedded';
 
@@ -257,13 +258,14 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
   // The postmaster logs `listening on IPv4 address "127.0.0.1", port N` once it has bound the socket: until then a
   // session on the port could be another server's (a port picked by the mesh and taken meanwhile).
   const bound = signal();
+  const shown = serverLogFilter();
   const onOutput = (chunk: Buffer) => {
     const text = chunk.toString();
     tail = (tail + text).slice(-4000);
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       if (/listening on IPv[46] address .*, port (\d+)/.exec(line)?.[1] === String(s.port)) bound.resolve();
-      s.log(line);
+      if (shown(line)) s.log(line);
     }
   };
   child.stdout!.on('data', onOutput);
