@@ -343,6 +343,8 @@ export interface Workload {
   version: string;
   serviceAccount: string;
   replicas: number;
+  /** The pod template's named container ports (`http` → 8080): what a Service's named targetPort resolves to. */
+  containerPorts?: Readonly<Record<string, number>>;
 }
 
 /** One running replica of a workload. */

@@ -14,10 +14,25 @@ import type {
   LoadedObject,
   MutualTlsMode,
   PeerAuthentication,
+  Workload,
   WorkloadSelector,
 } from '../model';
 import { ROOT_NAMESPACE } from '../istio';
 
+
+/**
+ * The port a connection arrives on at the pod, which AuthorizationPolicy `ports` and `destination.port` compare
+ * (istiod generates them as Envoy's destination_port, the inbound listener's port: pilot/pkg/security/authz/model/
+ * generator.go destPortGenerator): a numeric targetPort as is, a named one resolved against the pod's container
+ * ports as Kubernetes does, no targetPort = the Service port.
+ */
+export function podPort(targetPort: number | string | undefined, servicePort: number, workload: Workload): number {
+  if (typeof targetPort === 'number') return targetPort;
+  if (targetPort === undefined || targetPort === '') return servicePort;
+  const numeric = Number(targetPort);
+  if (Number.isInteger(numeric) && numeric > 0) return numeric;
+  return workload.containerPorts?.[targetPort] ?? servicePort;
+}
 
 /** The workload a policy may select: the callee (or the gateway itself). */
 export interface PolicyTarget {

@@ -20,7 +20,7 @@ import type {
   VirtualService,
   Workload,
 } from '../model';
-import { ALLOW_ALL, compileAuthorization, type Authorizer } from './authorization';
+import { ALLOW_ALL, compileAuthorization, podPort, type Authorizer } from './authorization';
 import { expandShortHost, gatewayServerHost, hostMatches, hostSpecificity, parseDuration, parseServiceHost, resolveGatewayRef, serviceFqdn, stripPort } from '../istio';
 import { compileConsistentHash, type HashPolicy } from './upstream/hashing';
 import { compileMatchBlock, compileRegexRewrite, compileStringMatch, type CompiledMatchBlock, type StringPredicate } from './match';
@@ -82,8 +82,8 @@ export interface CompiledCluster {
    */
   exists: boolean;
   policy: ClusterPolicy;
-  /** The port the endpoints receive on (the Service port's numeric targetPort): AuthorizationPolicy `ports`. */
-  targetPort: number;
+  /** The port an endpoint of this workload receives on (the Service port's targetPort, a named one resolved): AuthorizationPolicy `ports`. */
+  podPort(workload: Workload): number;
   /** The ready endpoints of this cluster, in the order the endpoint source lists them. */
   select(endpoints: readonly Endpoint[]): Endpoint[];
 }
@@ -472,7 +472,7 @@ function makeCluster(
   serviceName: string,
   labels: ReadonlyArray<[string, string]> | null,
   policy: ClusterPolicy,
-  targetPort: number,
+  targetPort: { targetPort?: number | string; port: number },
   exists = true,
 ): CompiledCluster {
   // Membership depends only on a workload's labels; memoise it per workload object.
@@ -492,7 +492,7 @@ function makeCluster(
     labels,
     exists,
     policy,
-    targetPort,
+    podPort: (workload) => podPort(targetPort.targetPort, targetPort.port, workload),
     select(endpoints) {
       const selected: Endpoint[] = [];
       if (labels === null) return selected;
@@ -565,7 +565,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       }
       if (!kubernetesMode) policy = compilePolicy(mergePolicy(rule?.spec?.trafficPolicy, subsetDef?.trafficPolicy, servicePort.port));
     }
-    const targetPort = typeof servicePort?.targetPort === 'number' ? servicePort.targetPort : (servicePort?.port ?? port ?? 80);
+    const targetPort = { targetPort: servicePort?.targetPort, port: servicePort?.port ?? port ?? 80 };
     const cluster = makeCluster(key, fqdn, service?.name ?? fqdn.split('.')[0], labels, policy, targetPort, exists);
     clusters.set(key, cluster);
     return cluster;

@@ -725,8 +725,9 @@ class Exchange {
     const q = this.upstreamPath.indexOf('?');
     const path = q < 0 ? this.upstreamPath : this.upstreamPath.slice(0, q);
     // Every local workload has a sidecar, so callers use (auto) mTLS unless PeerAuthentication disables it.
-    const principal = authorizer.mtlsMode(target, cluster.targetPort) === 'DISABLE' ? undefined : this.dp.principal;
-    const decision = authorizer.check(target, this.authorizationRequest(principal, path, header('host') ?? '', cluster.targetPort, header));
+    const port = cluster.podPort(target);
+    const principal = authorizer.mtlsMode(target, port) === 'DISABLE' ? undefined : this.dp.principal;
+    const decision = authorizer.check(target, this.authorizationRequest(principal, path, header('host') ?? '', port, header));
     return decision.allowed ? undefined : decision.policy;
   }
 

@@ -7,7 +7,7 @@
  * `DATABASE_URL=postgres://…@postgres:5432/articles`); the mesh rewrites that host:port in the env to the hop.
  */
 import net from 'node:net';
-import type { Authorizer } from '../dataplane/authorization';
+import { podPort, type Authorizer } from '../dataplane/authorization';
 import { serviceFqdn, serviceHostForms, workloadPrincipal } from '../istio';
 import type { Endpoint, LoadedObject, Service, ServicePort, TelemetrySink, Workload } from '../model';
 
@@ -81,8 +81,6 @@ export function createTcpHop(options: TcpHopOptions): TcpHop {
   const selector = service.spec?.selector ?? {};
   const serviceNamespace = service.metadata.namespace ?? namespace;
   const fqdn = serviceFqdn(service.metadata.name, serviceNamespace);
-  // The callee receives on the Service's targetPort: what destination.port / ports in a policy compare with.
-  const targetPort = typeof target.port.targetPort === 'number' ? target.port.targetPort : target.port.port;
   const principal = workloadPrincipal(source.namespace, source.serviceAccount);
   let lastDenied: string | undefined;
   let next = 0;
@@ -105,6 +103,9 @@ export function createTcpHop(options: TcpHopOptions): TcpHop {
     const authorizer = options.authorizer?.();
     const policyTarget = { namespace: endpoint.workload.namespace, labels: endpoint.workload.labels };
     if (authorizer?.enforces(policyTarget)) {
+      // The callee receives on the Service's targetPort (a named one resolved against its pod): what
+      // destination.port / ports in a policy compare with.
+      const targetPort = podPort(target.port.targetPort, target.port.port, endpoint.workload);
       const peer = authorizer.mtlsMode(policyTarget, targetPort) === 'DISABLE' ? undefined : principal;
       const decision = authorizer.checkConnection(policyTarget, { principal: peer, port: targetPort });
       if (!decision.allowed) {

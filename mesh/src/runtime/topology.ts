@@ -54,6 +54,7 @@ export function buildTopology(
       version: labels.version ?? labels['app.kubernetes.io/version'] ?? 'unknown',
       serviceAccount: template?.spec?.serviceAccountName ?? 'default',
       replicas: Math.max(0, object.spec?.replicas ?? 1),
+      containerPorts: namedContainerPorts(template?.spec?.containers),
     };
     return {
       workload,
@@ -67,6 +68,17 @@ export function buildTopology(
     };
   });
   return { workloads, services, deployments };
+}
+
+/** Every container's named ports, as Kubernetes resolves a Service's named targetPort against the pod. */
+function namedContainerPorts(containers: readonly Container[] | undefined): Record<string, number> {
+  const ports: Record<string, number> = {};
+  for (const container of containers ?? []) {
+    for (const port of container.ports ?? []) {
+      if (port.name && typeof port.containerPort === 'number' && ports[port.name] === undefined) ports[port.name] = port.containerPort;
+    }
+  }
+  return ports;
 }
 
 type EnvVar = { name: string; value?: unknown; valueFrom?: { secretKeyRef?: { name?: string; key?: string } } };
