@@ -183,10 +183,17 @@ export interface HTTPRoute {
   };
 }
 
+/** A TCP route (VirtualService `tcp`): the first rule whose match names the port (or has none) takes the connection. */
+export interface TCPRoute {
+  match?: Array<{ port?: number; sourceLabels?: Record<string, string>; gateways?: string[] }>;
+  route?: Array<{ destination: Destination; weight?: number }>;
+}
+
 export interface VirtualServiceSpec {
   hosts: string[];
   gateways?: string[];
   http?: HTTPRoute[];
+  tcp?: TCPRoute[];
 }
 export type VirtualService = K8sObject<VirtualServiceSpec>;
 

@@ -65,6 +65,14 @@ export interface AuthorizationConnection {
   port: number;
 }
 
+/**
+ * The principal the callee's sidecar sees for a caller: every local workload has a sidecar, so callers use Istio's
+ * automatic mTLS unless the PeerAuthentication in force on the callee's port disables it (then plaintext, no principal).
+ */
+export function peerPrincipal(authorizer: Authorizer, target: PolicyTarget, port: number, callerPrincipal: string): string | undefined {
+  return authorizer.mtlsMode(target, port) === 'DISABLE' ? undefined : callerPrincipal;
+}
+
 export type AuthorizationDecision =
   | { allowed: true }
   /** `policy` is what Envoy writes into rbac_access_denied_matched_policy[...]: a rule id, or `none` (no ALLOW matched). */

@@ -16,6 +16,7 @@ import type {
   ServicePort,
   StringMatch,
   Subset,
+  TCPRoute,
   TrafficPolicy,
   VirtualService,
   Workload,
@@ -86,6 +87,12 @@ export interface CompiledCluster {
   podPort(workload: Workload): number;
   /** The ready endpoints of this cluster, in the order the endpoint source lists them. */
   select(endpoints: readonly Endpoint[]): Endpoint[];
+}
+
+/** Where a TCP connection to a Service port goes: Envoy's tcp_proxy `cluster` or `weighted_clusters`. */
+export interface CompiledTcpRoute {
+  destinations: Array<{ cluster: CompiledCluster; weight: number }>;
+  totalWeight: number;
 }
 
 export interface CompiledHeaderOps {
@@ -236,6 +243,8 @@ export interface CompiledMeshConfig {
   resolveService(host: string): ServiceInfo | undefined;
   /** The cluster of a Service on a port with no VirtualService: Istio's default route. */
   defaultRoute(service: ServiceInfo, port: number | undefined): CompiledRoute;
+  /** A TCP Service port's route: the first mesh VirtualService `tcp` rule for it, else the Service's cluster. */
+  tcpRoute(serviceFqdn: string, port: number): CompiledTcpRoute;
   /** AuthorizationPolicies and PeerAuthentications, enforced by the destination's proxy (authorization.ts). */
   authorization: Authorizer;
 }
@@ -765,9 +774,43 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
     return route;
   };
 
+  const tcpRoutes = new Map<string, CompiledTcpRoute>();
+  /** The first `tcp` rule of a VirtualService bound to the mesh whose match names `port` (or has no port). */
+  const meshTcpRule = (fqdn: string, port: number): TCPRoute | undefined => {
+    for (const { object: vs } of state.istio.virtualServices) {
+      const vsNamespace = vs?.metadata?.namespace ?? namespace;
+      const gateways = vs?.spec?.gateways ?? [];
+      if (gateways.length > 0 && !gateways.includes('mesh')) continue;
+      if (!(vs?.spec?.hosts ?? []).some((h) => expandShortHost(h, vsNamespace) === fqdn)) continue;
+      for (const rule of vs.spec?.tcp ?? []) {
+        const matches = rule?.match ?? [];
+        if (matches.length === 0 || matches.some((m) => m?.port === undefined || m.port === port)) return rule;
+      }
+    }
+    return undefined;
+  };
+  const tcpRoute = (fqdn: string, port: number): CompiledTcpRoute => {
+    const key = `${fqdn}:${port}`;
+    let route = tcpRoutes.get(key);
+    if (route) return route;
+    const vsNamespace = fqdn.split('.')[1] ?? namespace;
+    const entries = kubernetesMode ? [] : (meshTcpRule(fqdn, port)?.route ?? []).filter((entry) => entry?.destination?.host);
+    const destinations =
+      entries.length === 0
+        ? [{ cluster: clusterFor(fqdn, undefined, port), weight: 1 }]
+        : entries.map((entry) => ({
+            cluster: clusterFor(expandShortHost(entry.destination.host, vsNamespace), entry.destination.subset, entry.destination.port?.number ?? port),
+            weight: entries.length === 1 ? 1 : Math.max(0, entry.weight ?? 0),
+          }));
+    route = { destinations, totalWeight: destinations.reduce((sum, d) => sum + d.weight, 0) };
+    tcpRoutes.set(key, route);
+    return route;
+  };
+
   return {
     mode: state.mode,
     namespace,
+    tcpRoute,
     gateway(name) {
       let table = gatewayTables.get(name);
       if (!table) {

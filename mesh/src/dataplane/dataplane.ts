@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { INGRESS_GATEWAY_WORKLOAD, type Endpoint, type RequestRecord, type TelemetrySink, type TrafficSource, type UpstreamTry, type Workload } from '../model';
 import { GATEWAY_PRINCIPAL, hostMatches, isConnectErrorCode, ROOT_NAMESPACE, stripPort, workloadPrincipal } from '../istio';
-import type { AuthorizationRequest, Authorizer, PolicyTarget } from './authorization';
+import { peerPrincipal, type AuthorizationRequest, type Authorizer, type PolicyTarget } from './authorization';
 import { ClusterManager, type AttemptOutcome, type EndpointSource, type UpstreamCluster, type UpstreamHost } from './upstream/cluster-manager';
 import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './upstream/hashing';
 import { RequestBody } from './request-body';
@@ -724,9 +724,8 @@ class Exchange {
     };
     const q = this.upstreamPath.indexOf('?');
     const path = q < 0 ? this.upstreamPath : this.upstreamPath.slice(0, q);
-    // Every local workload has a sidecar, so callers use (auto) mTLS unless PeerAuthentication disables it.
     const port = cluster.podPort(target);
-    const principal = authorizer.mtlsMode(target, port) === 'DISABLE' ? undefined : this.dp.principal;
+    const principal = peerPrincipal(authorizer, target, port, this.dp.principal);
     const decision = authorizer.check(target, this.authorizationRequest(principal, path, header('host') ?? '', port, header));
     return decision.allowed ? undefined : decision.policy;
   }

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
+import { createTcpProxy, type TcpProxy } from '../dataplane/tcp-proxy';
 import { createTracing } from '../dataplane/tracing';
 import { hashingReady } from '../dataplane/upstream/hashing';
 import { istioKindOf } from '../istio';
@@ -19,7 +20,7 @@ import { createAdminServer, loadFileForApply } from './admin';
 import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from './config-store';
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
 import { type Graph, MeshTelemetry } from '../telemetry';
-import { createTcpHop, rewriteEnv, tcpTargetsIn, type TcpHop } from './tcp-hop';
+import { rewriteEnv, tcpTargetsIn } from './tcp-hop';
 import { buildTopology, startOrder, type Topology } from './topology';
 import { OtlpSpanExport, otlpTracesUrl } from '../telemetry/otlp-export';
 import { TraceStore } from '../telemetry/traces';
@@ -259,7 +260,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   const sidecarUrls = new Map<string, string>();
   /** Per workload: env values rewritten to reach TCP Services through its outbound TCP hops. */
   const tcpEnv = new Map<string, Record<string, string>>();
-  const tcpHops: TcpHop[] = [];
+  const tcpHops: TcpProxy[] = [];
   const supervisor = new Supervisor({
     root,
     meshEnv: (spec) => {
@@ -419,13 +420,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     // TCP Services the workload's env names (postgres:5432): one outbound TCP listener each, as Istio's sidecar has.
     const hops: Array<{ target: ReturnType<typeof tcpTargetsIn>[number]; address: string }> = [];
     for (const target of tcpTargetsIn(spec.env, topology.services, namespace)) {
-      const hop = createTcpHop({
+      const hop = createTcpProxy({
         source: spec.workload,
-        target,
-        namespace,
-        endpoints: () => supervisor.endpoints(),
+        service: { name: target.service.object.metadata.name, namespace: target.service.object.metadata.namespace ?? namespace },
+        port: target.port.port,
+        address: target.address,
+        config: () => store.compiled(),
+        endpoints: supervisor,
         telemetry,
-        authorizer: () => store.compiled().authorization,
+        random: options.random,
         log,
       });
       tcpHops.push(hop);

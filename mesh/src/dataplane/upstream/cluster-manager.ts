@@ -60,6 +60,11 @@ export class UpstreamCluster {
     return this.state.acquire(this.config.policy, onGranted);
   }
 
+  /** A TCP connection's slot (max_connections, no pending queue); false = overflow (UO). */
+  acquireConnection(): boolean {
+    return this.state.acquireConnection(this.config.policy);
+  }
+
   /** Gives back a slot taken by `acquire` that no `UpstreamHost` holds (the request ended while it waited). */
   releaseSlot(): void {
     this.state.release(this.config.policy);

@@ -118,6 +118,16 @@ export class ClusterState {
     return 'overflow';
   }
 
+  /**
+   * A TCP connection's slot: Envoy's tcp_proxy checks the cluster's max_connections before it asks the pool for a
+   * connection and fails at once with UO when none is left (no pending queue for TCP).
+   */
+  acquireConnection(policy: ClusterPolicy): boolean {
+    if (policy.limited && this.active >= policy.maxConnections) return false;
+    this.active++;
+    return true;
+  }
+
   /** Gives a slot back and hands it to the oldest waiting request, if any. */
   release(policy: ClusterPolicy): void {
     this.active = Math.max(0, this.active - 1);
