@@ -68,7 +68,7 @@ let prometheus: PrometheusServer;
 const loadRecords: RequestRecord[] = [];
 let recording = false;
 /** Bytes on the client's sockets during the load: what the gateway received and sent, on the wire. */
-let clientBytes = { written: 0, read: 0 };
+const clientBytes = { written: 0, read: 0 };
 let t0 = 0;
 let t1 = 0;
 let windowSpec = '';

@@ -15,8 +15,8 @@ beforeAll(async () => {
     prepareRoot: (root) => {
       const file = path.join(root, 'k8s/articles.yaml');
       const yaml = fs.readFileSync(file, 'utf8');
-      if (!/^  replicas: 1$/m.test(yaml)) throw new Error('k8s/articles.yaml: expected "  replicas: 1" under the Deployment spec');
-      fs.writeFileSync(file, yaml.replace(/^  replicas: 1$/m, '  replicas: 2'));
+      if (!/^ {2}replicas: 1$/m.test(yaml)) throw new Error('k8s/articles.yaml: expected "  replicas: 1" under the Deployment spec');
+      fs.writeFileSync(file, yaml.replace(/^ {2}replicas: 1$/m, '  replicas: 2'));
     },
   });
 }, 240_000);

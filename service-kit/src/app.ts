@@ -143,19 +143,23 @@ function errorHandler(logger: Logger, pageHeaders: RequestHandler): ErrorRequest
   };
 }
 
+/** The fields body-parser and http-errors put on the errors they raise. */
+type RaisedError = { type?: unknown; status?: unknown; expose?: unknown; message?: unknown } | null | undefined;
+
 /** The JSON answer for an error a handler threw or passed on (never a stack trace). */
-function answerError(logger: Logger, err: any, res: express.Response): void {
-  if (err instanceof HttpError) {
-    res.status(err.status).json(err.toJSON());
+function answerError(logger: Logger, thrown: unknown, res: express.Response): void {
+  if (thrown instanceof HttpError) {
+    res.status(thrown.status).json(thrown.toJSON());
     return;
   }
+  const err = thrown as RaisedError;
   const known = typeof err?.type === 'string' ? bodyParserErrors[err.type] : undefined;
   if (known) {
     res.status(known.status).json(known.body);
     return;
   }
   const status = typeof err?.status === 'number' ? err.status : 500;
-  if (status >= 400 && status < 500 && err.expose) {
+  if (status >= 400 && status < 500 && err?.expose) {
     res.status(status).json({ error: 'bad_request', message: String(err.message) });
     return;
   }

@@ -1,3 +1,6 @@
+// Tests compile this file through the @cns/* path mapping, outside service-kit's tsconfig, so the ambient
+// declaration is referenced here rather than picked up by `include`.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="./proxy-from-env.d.ts" />
 import http from 'node:http';
 import https from 'node:https';

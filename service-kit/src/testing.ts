@@ -52,6 +52,7 @@ export interface SpawnedProcess {
  */
 export function spawnNode(script: string, options: { env?: NodeJS.ProcessEnv; tsx?: boolean; args?: string[] } = {}): SpawnedProcess {
   // Loaded lazily: this module is also imported by suites that never spawn anything.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const nodeArgs = [...(options.tsx ? ['--import', 'tsx'] : []), script, ...(options.args ?? [])];
   const child = spawn(process.execPath, nodeArgs, {
@@ -240,6 +241,7 @@ export interface NetworkNamespace {
  * Removed afterwards. Needs root and iproute2 (see {@link networkNamespaceUnavailable}).
  */
 export async function withNetworkNamespace<T>(body: (ns: NetworkNamespace) => Promise<T>): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily like spawnNode's
   const { execFile } = require('node:child_process') as typeof import('node:child_process');
   const id = `${process.pid % 100_000}`;
   const name = `cns-test-${id}`;
