@@ -102,6 +102,10 @@ const cases: Case[] = [
   { fixture: 'statefulset-references.yaml', code: 'CNS0113', object: 'StatefulSet/postgres', message: /^serviceName pg names no Service/, at: 'serviceName: pg' },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0106', object: 'AuthorizationPolicy/articles', message: /selector app=article matches no workload/ },
   { fixture: 'authorizationpolicy-references.yaml', code: 'CNS0107', object: 'AuthorizationPolicy/articles', message: /ServiceAccount webapi, which no manifest defines/ },
+  { fixture: 'gwapi-schema.yaml', code: 'CNS0301', object: 'HTTPRoute/shop', message: /^spec\.rules\.0\.matches\.0\.path\.type: must be one of "Exact", "PathPrefix", "RegularExpression"$/, at: 'type: Prefix' },
+  { fixture: 'gwapi-cel.yaml', code: 'CNS0302', object: 'HTTPRoute/shop', message: /^spec\.rules\.0: RequestRedirect filter must not be used together with backendRefs$/ },
+  { fixture: 'gwapi-cel.yaml', code: 'CNS0302', object: 'HTTPRoute/shop', message: /^spec\.rules\.1\.matches\.0\.path: must not contain '\/\/'/, at: '- path:' },
+  { fixture: 'gwapi-vs-overlap.yaml', code: 'CNS0303', object: 'HTTPRoute/shop', message: /routes host \* on port 80, as VirtualService web-ingress/ },
 ];
 
 describe('manifest analysis: each check fires on its broken fixture', () => {
@@ -110,7 +114,7 @@ describe('manifest analysis: each check fires on its broken fixture', () => {
     const match = findings.find((f) => f.code === code && message.test(f.message));
     if (!match) throw new Error(`no ${code} matching ${message} in:\n${findings.map((f) => `  ${f.code} ${f.message}`).join('\n')}`);
     if (object) expect(match.object).toBe(object);
-    expect(match.severity).toBe(/^CNS0005$|^CNS01(08|09|10|11)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
+    expect(match.severity).toBe(/^CNS0005$|^CNS0303$|^CNS01(08|09|10|11)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
     if (at) expect(match.line).toBe(lineContaining(fixture, at));
     expect(match.line).toEqual(expect.any(Number));
   });

@@ -26,6 +26,7 @@ import { gatewayServerHost, hasNoMatch, hostMatches, istioKindOf, parseDuration,
 import { isPlainObject, lineOf } from './load';
 import { namespaceOf, objectKey, objectRef } from './merge';
 import { SCHEMA_ERROR, formatPath, validateSchema } from './schema';
+import { checkRoutingOverlap } from '../gateway-api/analyze';
 
 /** Every code the analysis can report, with what it means (the lint CLI prints this list with --codes). */
 export const FINDING_CODES = {
@@ -47,6 +48,9 @@ export const FINDING_CODES = {
   CNS0112: 'secretKeyRef names a Secret or key that is not defined',
   CNS0113: 'StatefulSet serviceName names no Service',
   CNS0111: 'pod labels version and app.kubernetes.io/version differ: telemetry and Kiali show one, subsets select the other (warning)',
+  CNS0301: 'Gateway API object refused by its CRD schema (the API server refuses it)',
+  CNS0302: 'Gateway API object refused by a CEL rule of its CRD (the API server refuses it)',
+  CNS0303: 'a VirtualService and an HTTPRoute route the same host on the same port (warning)',
   CNS0201: 'Dockerfile final stage runs as root',
   CNS0202: 'Dockerfile has no multi-stage build',
   CNS0203: 'Dockerfile base image not pinned to a version',
@@ -78,7 +82,7 @@ export type FindingCode = keyof typeof FINDING_CODES;
  * `istioctl analyze` / Kiali report about a set of objects; a cluster accepts such objects, so the running mesh
  * applies them and shows these findings as warnings (`npm run lint:manifests` still fails on them).
  */
-const REFUSED_ON_APPLY: ReadonlySet<string> = new Set([SCHEMA_ERROR, 'CNS0001', 'CNS0002']);
+const REFUSED_ON_APPLY: ReadonlySet<string> = new Set([SCHEMA_ERROR, 'CNS0001', 'CNS0002', 'CNS0301', 'CNS0302']);
 
 export function refusedOnApply(finding: Finding): boolean {
   return finding.severity === 'error' && REFUSED_ON_APPLY.has(finding.code);
@@ -132,6 +136,9 @@ class Index {
         this.services.set(`${object.metadata.name}.${namespace}`, loaded as LoadedObject<Service>);
       } else if (object.kind === 'ServiceAccount' && object.apiVersion === 'v1') {
         this.serviceAccounts.add(`${namespace}/${object.metadata.name}`);
+      } else if (object.kind === 'Gateway' && object.apiVersion.startsWith('gateway.networking.k8s.io/') && isPlainObject(object.spec) && object.spec.gatewayClassName === 'istio') {
+        // Istio deploys a Gateway of class istio with its own ServiceAccount `<name>-istio`.
+        this.serviceAccounts.add(`${namespace}/${object.metadata.name}-istio`);
       } else if (object.kind === 'Secret' && object.apiVersion === 'v1') {
         const record = object as unknown as Record<string, unknown>;
         const keys = [record.data, record.stringData].flatMap((d) => (isPlainObject(d) ? Object.keys(d) : []));
@@ -206,6 +213,7 @@ export function analyzeManifests(objects: LoadedObject[]): Finding[] {
   checkVirtualServiceOverlap(index, report);
   for (const dr of index.destinationRules) checkDestinationRule(dr, index, report);
   checkDestinationRuleOverlap(index, report);
+  findings.push(...checkRoutingOverlap(objects));
   for (const loaded of objects) {
     if (istioKindOf(loaded.object)?.kind === 'AuthorizationPolicy') {
       checkAuthorizationPolicy(loaded, index, report);

@@ -40,6 +40,9 @@ const OPTIONAL_FILES = [
   'istio/resilience/web-api-circuit-breaker.yaml',
   'istio/security/authors-deny-web-api.yaml',
   'istio/traffic/web-ingress-80-20.yaml',
+  // The Gateway API set (k8s/ + gateway-api/base/) with each of its optional files.
+  'gateway-api/resilience/web-api-circuit-breaker.yaml',
+  'gateway-api/traffic/web-ingress-80-20.yaml',
 ];
 
 describe("the repository's manifests", () => {
@@ -51,7 +54,8 @@ describe("the repository's manifests", () => {
   });
 
   it.each(OPTIONAL_FILES)('%s combined with the base has zero findings', (file) => {
-    expect(analyzeManifests(mergeObjects(base(), load(file))).map(formatFinding)).toEqual([]);
+    const set = file.startsWith('gateway-api/') ? load('k8s', 'gateway-api/base') : base();
+    expect(analyzeManifests(mergeObjects(set, load(file))).map(formatFinding)).toEqual([]);
   });
 
   it('define the five Deployments with app/version labels, the fixed ports, env and service accounts', () => {

@@ -15,6 +15,8 @@ import { mergeObjects } from './merge';
 export const BASE_PATHS = ['k8s', 'istio/base'];
 /** Where the optional files live: every manifest here outside the base paths is one overlay. */
 export const OVERLAY_ROOT = 'istio';
+/** The Gateway API set: k8s/ + gateway-api/base/, then each file elsewhere under gateway-api/ on top of it. */
+export const GATEWAY_API_ROOT = 'gateway-api';
 
 export interface RepositoryAnalysis {
   findings: Finding[];
@@ -45,6 +47,18 @@ export function analyzeRepository(options: RepositoryOptions = {}): RepositoryAn
     const overlay = loadManifestFiles([file], { root });
     findings.push(...overlay.findings, ...checkDuplicates(overlay.objects));
     findings.push(...analyzeManifests(mergeObjects(base.objects, overlay.objects)));
+  }
+
+  // The Gateway API alternative to istio/base, with its own optional files, when the caller did not pick the sets.
+  const gatewayApiRoot = path.join(root, GATEWAY_API_ROOT);
+  if (!options.base && !options.overlays && fs.existsSync(path.join(gatewayApiRoot, 'base'))) {
+    const gwBase = loadManifestFiles(['k8s', `${GATEWAY_API_ROOT}/base`], { root });
+    findings.push(...gwBase.findings, ...analyzeManifests(gwBase.objects));
+    for (const file of listManifestFiles([gatewayApiRoot]).filter((f) => !f.startsWith(path.join(gatewayApiRoot, 'base') + path.sep))) {
+      const overlay = loadManifestFiles([file], { root });
+      findings.push(...overlay.findings, ...checkDuplicates(overlay.objects), ...analyzeManifests(mergeObjects(gwBase.objects, overlay.objects)));
+      overlayFiles.push(file);
+    }
   }
 
   const dockerfiles = options.dockerfiles ?? findDockerfiles(root);

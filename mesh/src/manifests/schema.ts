@@ -8,6 +8,8 @@
 import fs from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import type { Finding, K8sObject, LoadedObject } from '../model';
+import { isGatewayApiObject } from '../gateway-api/kinds';
+import { validateGatewayApiObject } from '../gateway-api/schema';
 import { lineOf } from './load';
 import { apiGroup, isIstioGroup } from '../istio';
 import { objectRef } from './merge';
@@ -73,6 +75,8 @@ function tryRequire(modulePath: string, exportName: string): ModelClass | undefi
 /** Schema findings for one object; an object of a kind with no known schema gets one warning. */
 export function validateSchema(loaded: LoadedObject): Finding[] {
   const { object, source } = loaded;
+  // Gateway API kinds: the CRD's schema with its defaults and CEL rules (gateway-api/schema.ts).
+  if (isGatewayApiObject(object)) return validateGatewayApiObject(loaded);
   const base = { file: source.file, object: objectRef(object) };
   const found = findModel(object.apiVersion, object.kind);
   if (!found) {
