@@ -51,13 +51,14 @@ async function main(): Promise<void> {
     .option('--no-istio', 'plain Kubernetes Service behaviour: no Istio objects (env MESH_NO_ISTIO=1)')
     .option('--gateway-port <port>', 'ingress gateway port (env GATEWAY_PORT, default 8080)', port)
     .option('--admin-port <port>', 'admin port: metrics, graph, config API (env MESH_ADMIN_PORT, default 15000)', port)
-    .option('--istio <paths...>', 'Istio files or folders active at start', ['istio/base'])
+    .option('--istio <paths...>', 'Istio files or folders active at start (default istio/base, or gateway-api with --gateway-api)')
+    .option('--gateway-api', 'route with the Kubernetes Gateway API: gateway-api/ instead of istio/base (Gateway, HTTPRoute)')
     .option('--no-watch', 'do not reload changed Istio files')
     .option('--root <dir>', 'repository root (default: the repository of this mesh)')
     .option('--data-dir <dir>', 'where the postgres workload keeps its data (env MESH_DATA_DIR, default <root>/.data; npm run db:reset empties it)')
     .option('--trace-sampling <percent>', 'percentage of new traces recorded, 0-100 (env MESH_TRACE_SAMPLING, default 100)', percent)
     .parse();
-  const opts = program.opts<{ istio: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string; dataDir?: string; traceSampling?: number }>();
+  const opts = program.opts<{ istio: boolean; gatewayApi?: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string; dataDir?: string; traceSampling?: number }>();
   // commander maps both --no-istio and --istio <paths> to `istio`: an array means paths were given.
   const raw = program.opts() as { istio: boolean | string[] };
   const istioEnabled = raw.istio !== false && process.env.MESH_NO_ISTIO !== '1';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     adminPort: opts.adminPort,
     istio: istioEnabled,
     istioPaths,
+    gatewayApi: opts.gatewayApi === true,
     watch: opts.watch,
     traceSampling: opts.traceSampling,
     // On a terminal every line is shown prefixed and readable; otherwise (a pipe, a file, a bench) the services
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
   const server = mesh.webAppServer();
   const lines = [
     '',
-    `Local mesh running (${mesh.mode === 'istio' ? 'Istio routing: ' + (istioPaths ?? ['istio/base']).join(', ') : 'no Istio: plain Kubernetes Services'})`,
+    `Local mesh running (${mesh.mode === 'istio' ? 'Istio routing: ' + (istioPaths ?? [opts.gatewayApi ? 'gateway-api' : 'istio/base']).join(', ') : 'no Istio: plain Kubernetes Services'})`,
     ...formatLinks(links),
     `  web-app        served by ${server === 'nginx' ? 'nginx (web-app/nginx.conf)' : server === 'node' ? 'the Node fallback server (nginx not installed)' : 'an unknown server'}`,
     'Ctrl-C stops everything.',

@@ -169,6 +169,8 @@ export interface HTTPRoute {
   fault?: HTTPFaultInjection;
   mirror?: Destination;
   mirrorPercentage?: Percent;
+  /** Several mirrors, each with its own percentage (100 when unset). */
+  mirrors?: Array<{ destination: Destination; percentage?: Percent }>;
   headers?: Headers;
   corsPolicy?: {
     allowOrigins?: StringMatch[];
@@ -367,7 +369,8 @@ export interface Endpoint {
 
 /** Who sent a request into the data plane. */
 export type TrafficSource =
-  | { kind: 'gateway'; gatewayName: string }
+  /** `workload`: the gateway's own identity when it is not istio-ingressgateway (a Gateway API gateway). */
+  | { kind: 'gateway'; gatewayName: string; workload?: Workload }
   | { kind: 'sidecar'; workload: Workload };
 
 /**

@@ -25,6 +25,7 @@ import { ALLOW_ALL, compileAuthorization, podPort, type Authorizer } from './aut
 import { expandShortHost, gatewayServerHost, hostMatches, hostSpecificity, parseDuration, parseServiceHost, resolveGatewayRef, serviceFqdn, stripPort } from '../istio';
 import { compileConsistentHash, type HashPolicy } from './upstream/hashing';
 import { compileMatchBlock, compileRegexRewrite, compileStringMatch, type CompiledMatchBlock, type StringPredicate } from './match';
+import { ROUTE_SEMANTICS_ANNOTATION } from '../gateway-api/kinds';
 
 export interface MeshState {
   istio: IstioConfig;
@@ -149,6 +150,14 @@ export interface CompiledRoute {
   retry: RetryPolicy;
   fault?: { delayMs: number; delayPercent: number; abortStatus: number; abortPercent: number };
   mirror?: { cluster: CompiledCluster; percent: number };
+  /** `mirrors` (several per rule, e.g. from Gateway API RequestMirror filters), after `mirror`. */
+  mirrors?: Array<{ cluster: CompiledCluster; percent: number }>;
+  /**
+   * A rule istiod generated from a Gateway API route (`internal.istio.io/route-semantics: gateway`): a missing
+   * backend answers 500 instead of 503 (route.go applyHTTPRouteDestination, cluster_not_found_response_code),
+   * prefix rewrite `/` drops the matched prefix whole, redirects derive the port as the Gateway API says.
+   */
+  gatewaySemantics?: boolean;
   requestHeaders?: CompiledHeaderOps;
   responseHeaders?: CompiledHeaderOps;
   /**
@@ -582,7 +591,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
 
   const compileRoute = (vs: VirtualService, rule: HTTPRoute, vsNamespace: string): CompiledRoute => {
     const vsName = vs.metadata.name;
-    const blocks = rule.match && rule.match.length > 0 ? rule.match.map(compileMatchBlock) : null;
+    const gatewaySemantics = vs.metadata.annotations?.[ROUTE_SEMANTICS_ANNOTATION] === 'gateway';
+    const blocks = rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatchBlock(m, gatewaySemantics)) : null;
     const features: Feature[] = [];
     const timeoutMs = kubernetesMode ? undefined : parseDuration(rule.timeout) || undefined;
     if (timeoutMs) features.push('timeout');
@@ -633,6 +643,16 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
         percent: rule.mirrorPercentage ? percentOf(rule.mirrorPercentage.value) : 100,
       };
       features.push('mirror');
+    }
+    let mirrors: CompiledRoute['mirrors'];
+    if (!kubernetesMode && rule.mirrors?.length) {
+      mirrors = rule.mirrors
+        .filter((m) => m?.destination?.host)
+        .map((m) => ({
+          cluster: clusterFor(expandHost(m.destination.host, vsNamespace), m.destination.subset, m.destination.port?.number),
+          percent: m.percentage ? percentOf(m.percentage.value) : 100,
+        }));
+      if (!features.includes('mirror')) features.push('mirror');
     }
     for (const destination of destinations) {
       const policy = destination.cluster.policy;
@@ -689,6 +709,8 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       retry,
       fault,
       mirror,
+      mirrors,
+      gatewaySemantics: gatewaySemantics || undefined,
       requestHeaders: kubernetesMode ? undefined : compileHeaderOps(rule.headers?.request),
       responseHeaders: kubernetesMode ? undefined : compileHeaderOps(rule.headers?.response),
       cors,

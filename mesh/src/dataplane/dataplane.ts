@@ -191,6 +191,8 @@ class ProxyDataPlane implements DataPlane {
   readonly serverName: string;
   /** Clusters, load balancing, circuit breaking, outlier detection and connection pools (./upstream/). */
   readonly clusters: ClusterManager;
+  /** What AuthorizationPolicies selecting the gateway itself match against. */
+  gatewayTarget: PolicyTarget = GATEWAY_TARGET;
   closed = false;
 
   constructor(readonly options: DataPlaneOptions) {
@@ -200,10 +202,11 @@ class ProxyDataPlane implements DataPlane {
     this.clusters = new ClusterManager({ endpoints: options.endpoints, random: this.random, now: this.now });
     const source = options.source;
     if (source.kind === 'gateway') {
-      this.sourceLabels = GATEWAY_LABELS;
-      const gateway = INGRESS_GATEWAY_WORKLOAD;
+      const gateway = source.workload ?? INGRESS_GATEWAY_WORKLOAD;
+      this.sourceLabels = source.workload ? gateway.labels : GATEWAY_LABELS;
       this.recordSource = { source: gateway, sourceWorkload: gateway.name, sourceApp: gateway.app, sourceVersion: gateway.version };
-      this.principal = GATEWAY_PRINCIPAL;
+      this.principal = source.workload ? workloadPrincipal(gateway.namespace, gateway.serviceAccount) : GATEWAY_PRINCIPAL;
+      if (source.workload) this.gatewayTarget = { namespace: gateway.namespace, labels: gateway.labels };
       this.serverName = 'istio-envoy';
     } else {
       // istiod names the gateway's and inbound listeners' server `istio-envoy` but leaves the sidecar's outbound
@@ -396,9 +399,9 @@ class Exchange {
     let routes: CompiledRoute[] | null;
     let port: number;
     let gatewayIds: readonly string[];
-    if (source.kind === 'gateway' && config.authorization?.enforces(GATEWAY_TARGET)) {
+    if (source.kind === 'gateway' && config.authorization?.enforces(this.dp.gatewayTarget)) {
       // Policies selecting the ingress gateway itself: the caller is outside the mesh (no principal).
-      const decision = config.authorization.check(GATEWAY_TARGET, this.authorizationRequest(undefined, path, this.authority, 80, (name) => joinedHeader(this.req.headers, name)));
+      const decision = config.authorization.check(this.dp.gatewayTarget, this.authorizationRequest(undefined, path, this.authority, 80, (name) => joinedHeader(this.req.headers, name)));
       if (!decision.allowed) {
         this.responseDetails = `rbac_access_denied_matched_policy[${decision.policy}]`;
         return this.reply(403, Buffer.from(RBAC_DENIED), 'text/plain', '-');
@@ -518,10 +521,11 @@ class Exchange {
     }
     if (!this.destination) return this.localReply(503, LOCAL_REPLY.noHealthyUpstream, 'UH');
     // Envoy's router finds no such cluster: 503 with an empty body, flag NC (router.cc, clusterNotFoundResponseCode).
-    if (!this.destination.cluster.exists) return this.reply(503, Buffer.alloc(0), undefined, 'NC');
+    if (!this.destination.cluster.exists) return this.reply(route.gatewaySemantics ? 500 : 503, Buffer.alloc(0), undefined, 'NC'); // Gateway API routes: 500
     this.upstream = this.dp.clusters.get(this.destination.cluster);
     this.buildUpstreamRequest();
     if (route.mirror && (route.mirror.percent >= 100 || this.dp.random() * 100 < route.mirror.percent)) this.mirror(route.mirror.cluster);
+    for (const m of route.mirrors ?? []) if (m.percent >= 100 || this.dp.random() * 100 < m.percent) this.mirror(m.cluster);
     if (route.timeoutMs) this.later(route.timeoutMs, () => this.onRouteTimeout());
     this.nextAttempt();
   }
@@ -574,7 +578,10 @@ class Exchange {
         // Envoy prefix_rewrite: the matched prefix is replaced ("/" when the rule has no uri match, as Istio matches
         // prefix "/" then); an exact or regex match has the whole path replaced.
         const prefixLength = this.block ? this.block.uriPrefixLength : 1;
-        path = prefixLength !== undefined ? route.rewrite.uri + path.slice(prefixLength) : route.rewrite.uri;
+        if (route.gatewaySemantics && route.rewrite.uri === '/' && prefixLength !== undefined) {
+          // istiod: regex `^<prefix>(/?)(.*)` → `/\2`, so removing the whole prefix leaves one `/`.
+          path = `/${path.slice(prefixLength).replace(/^\//, '')}`;
+        } else path = prefixLength !== undefined ? route.rewrite.uri + path.slice(prefixLength) : route.rewrite.uri;
         if (path === '') path = '/';
       } else if (route.rewrite.regex) {
         path = route.rewrite.regex(path);

@@ -98,9 +98,18 @@ export interface CompiledMatchBlock {
   name?: string;
 }
 
-export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
+/**
+ * `pathSeparatedPrefix`: a route from the Gateway API, where a prefix matches whole path segments (istiod builds
+ * Envoy's `path_separated_prefix` for it: route.go TranslateRouteMatch with gateway semantics): `/api` matches
+ * `/api` and `/api/x`, not `/apix`.
+ */
+export function compileMatchBlock(block: HTTPMatchRequest, pathSeparatedPrefix = false): CompiledMatchBlock {
   const predicates: ViewPredicate[] = [];
-  if (block.uri) {
+  const segmentPrefix = pathSeparatedPrefix && typeof block.uri?.prefix === 'string' && block.uri.prefix !== '/' ? block.uri.prefix.replace(/\/$/, '') : undefined;
+  if (segmentPrefix !== undefined) {
+    const within = `${segmentPrefix}/`;
+    predicates.push((view) => view.path === segmentPrefix || view.path.startsWith(within));
+  } else if (block.uri) {
     const test = compileStringMatch(block.uri, block.ignoreUriCase === true);
     predicates.push((view) => test(view.path));
   }
@@ -171,7 +180,7 @@ export function compileMatchBlock(block: HTTPMatchRequest): CompiledMatchBlock {
             return true;
           };
   // Without a uri match Istio's route match is prefix "/" (route.go TranslateRouteMatch): rewrite.uri replaces that "/".
-  const uriPrefixLength = !block.uri ? 1 : typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
+  const uriPrefixLength = !block.uri ? 1 : segmentPrefix !== undefined ? segmentPrefix.length : typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
   const uri = block.uri;
   const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
   const catchAll = isCatchAllMatch(block);

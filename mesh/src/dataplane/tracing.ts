@@ -17,7 +17,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_DOMAIN, CLUSTER_ID, MESH_ID, upstreamFailureFlag } from '../istio';
-import type { Endpoint, TrafficSource } from '../model';
+import type { Endpoint, TrafficSource, Workload } from '../model';
 import type { CompiledDestination, CompiledRoute } from './config';
 import type { CompiledMatchBlock } from './match';
 
@@ -230,7 +230,12 @@ interface Reporter {
   inboundCluster?: string;
 }
 
-function gatewayReporter(): Reporter {
+function gatewayReporter(workload?: Workload): Reporter {
+  if (workload) {
+    // A Gateway API gateway: its own Deployment in the Gateway's namespace (canonical revision `latest`).
+    const service = `${workload.name}.${workload.namespace}`;
+    return { service, nodeId: `router~127.0.0.1~${service}~${workload.namespace}.svc.cluster.local`, canonicalRevision: 'latest', canonicalService: workload.name, namespace: workload.namespace };
+  }
   return {
     service: 'istio-ingressgateway.istio-system',
     nodeId: `router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.${CLUSTER_DOMAIN}`,
@@ -276,7 +281,7 @@ class Tracer implements DataPlaneTracing {
     const origin = performance.timeOrigin;
     this.nowMs = settings.nowMs ?? (() => origin + performance.now());
     this.namespace = settings.namespace ?? 'default';
-    this.reporter = source.kind === 'gateway' ? gatewayReporter() : sidecarReporter(source.workload.name, source.workload.labels, source.workload.app, this.namespace);
+    this.reporter = source.kind === 'gateway' ? gatewayReporter(source.workload) : sidecarReporter(source.workload.name, source.workload.labels, source.workload.app, this.namespace);
   }
 
   start(req: IncomingMessage): ExchangeTrace | undefined {

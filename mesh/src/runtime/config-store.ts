@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { isIstioObject } from '../istio';
+import { isGatewayApiObject } from '../gateway-api/kinds';
 import { refusedOnApply } from '../manifests/analyze';
 import { mergeObjects, objectKey, objectRef } from '../manifests/merge';
 import type { Finding, LoadedObject } from '../model';
@@ -45,6 +46,11 @@ export interface ConfigStoreOptions<Compiled> {
 
 /** Istio objects are the ones the runtime can change; everything else comes from k8s/ at start. */
 export { isIstioObject } from '../istio';
+
+/** What the running mesh can change: Istio and Gateway API objects; everything else comes from k8s/ at start. */
+export function isMeshConfigObject(object: K8sObject): boolean {
+  return isIstioObject(object) || isGatewayApiObject(object);
+}
 
 export class ConfigStore<Compiled> extends EventEmitter {
   private objects = new Map<string, StoredObject>();
@@ -96,7 +102,7 @@ export class ConfigStore<Compiled> extends EventEmitter {
    * `dryRun` runs every check and changes nothing. Returns the warnings about the applied objects.
    */
   apply(objects: LoadedObject[], options: { dryRun?: boolean } = {}): Finding[] {
-    const notIstio = objects.filter((o) => !isIstioObject(o.object));
+    const notIstio = objects.filter((o) => !isMeshConfigObject(o.object));
     if (notIstio.length > 0) {
       throw new ConfigRejectedError(
         notIstio.map((o) => ({

@@ -15,9 +15,10 @@ import { hashingReady } from '../dataplane/upstream/hashing';
 import { istioKindOf } from '../istio';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
-import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';
+import { gatewayApiWorkload, generatedGatewayName, istioClassGateway, withGatewayApi } from '../gateway-api';
+import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, Service, VirtualService } from '../model';
 import { createAdminServer, loadFileForApply } from './admin';
-import { ConfigRejectedError, ConfigStore, formatFinding, isIstioObject } from './config-store';
+import { ConfigRejectedError, ConfigStore, formatFinding, isMeshConfigObject } from './config-store';
 import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
 import { type Graph, MeshTelemetry } from '../telemetry';
 import { rewriteEnv, tcpTargetsIn } from './tcp-hop';
@@ -37,6 +38,8 @@ export interface MeshOptions {
   istio?: boolean;
   /** Istio files or folders active at start, relative to root. Default ['istio/base']. */
   istioPaths?: string[];
+  /** Route with the Kubernetes Gateway API: istioPaths defaults to gateway-api/ instead of istio/base. */
+  gatewayApi?: boolean;
   /** Kubernetes manifests, relative to root. Default ['k8s']. */
   k8sPaths?: string[];
   /** Watch the active Istio files and reload them on change. Default true. */
@@ -149,7 +152,12 @@ function closeServer(server: http.Server, graceMs = 5000): Promise<void> {
   });
 }
 
-function toIstioConfig(objects: readonly LoadedObject[]): IstioConfig {
+/** The Istio objects among `objects`, plus the ones istiod would generate from the Gateway API objects. */
+function toIstioConfig(objects: readonly LoadedObject[], services: readonly LoadedObject<Service>[] = [], namespace = 'default'): IstioConfig {
+  return withGatewayApi(istioObjectsOf(objects), objects, services, namespace);
+}
+
+function istioObjectsOf(objects: readonly LoadedObject[]): IstioConfig {
   const of = (o: LoadedObject, kind: string): boolean => istioKindOf(o.object)?.kind === kind;
   return {
     gateways: objects.filter((o): o is LoadedObject<Gateway> => of(o, 'Gateway')),
@@ -179,7 +187,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   const log = options.log ?? ((message: string) => process.stderr.write(`[mesh] ${message}\n`));
   const gatewayPort = portFrom(options.gatewayPort, 'GATEWAY_PORT', 8080);
   const adminPort = portFrom(options.adminPort, 'MESH_ADMIN_PORT', 15000);
-  const istioPaths = options.istioPaths ?? ['istio/base'];
+  const istioPaths = options.istioPaths ?? (options.gatewayApi ? ['gateway-api'] : ['istio/base']);
   const temporaryData = options.dataDir === undefined;
   const dataDir = options.dataDir ? path.resolve(root, options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-data-'));
   // The system Postgres server runs as the unprivileged postgres user when the mesh is root: let it pass through.
@@ -216,10 +224,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
 
   // ---- manifests
   const k8s = loadManifestFiles(options.k8sPaths ?? ['k8s'], { root });
-  const kubernetesObjects = k8s.objects.filter((o) => !isIstioObject(o.object));
+  const istioLoad = loadManifestFiles(istioPaths, { root });
+  // gateway-api/ also holds Services (one per web-api version): they join the Kubernetes objects.
+  const kubernetesObjects = [...k8s.objects, ...istioLoad.objects].filter((o) => !isMeshConfigObject(o.object));
   // Also loaded without Istio: the data plane then treats the gateway's VirtualServices as plain Ingress rules
   // (host/path → Service, no subsets, weights, faults or retries).
-  const istioLoad = loadManifestFiles(istioPaths, { root });
   const loadErrors = [...k8s.findings, ...istioLoad.findings].filter((f) => f.severity === 'error');
   if (loadErrors.length > 0) throw new MeshStartError(findingsMessage('cannot read the manifests', new ConfigRejectedError(loadErrors)));
   let topology: Topology;
@@ -233,11 +242,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
     kubernetesObjects,
     analyze: analyzeManifests,
     compile: (istioObjects) =>
-      compileMeshConfig({ istio: toIstioConfig(istioObjects), services: topology.services, workloads, mode, namespace }),
+      compileMeshConfig({ istio: toIstioConfig(istioObjects, topology.services, namespace), services: topology.services, workloads, mode, namespace }),
     log,
   });
   try {
-    store.initialize([...k8s.objects.filter((o) => isIstioObject(o.object)), ...istioLoad.objects]);
+    store.initialize([...k8s.objects, ...istioLoad.objects].filter((o) => isMeshConfigObject(o.object)));
   } catch (error) {
     if (error instanceof ConfigRejectedError) throw new MeshStartError(findingsMessage('the manifests have errors, the mesh does not start', error));
     throw error;
@@ -298,7 +307,13 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
 
   const servers: http.Server[] = [];
   const dataPlanes: DataPlane[] = [];
-  const gatewayPlane = dataPlaneFor({ kind: 'gateway', gatewayName: 'web-gateway' });
+  // A Gateway API Gateway of class istio gets its own gateway workload (`<name>-istio`), as on a cluster.
+  const kubeGateway = istioClassGateway(store.active());
+  const gatewayPlane = dataPlaneFor(
+    kubeGateway
+      ? { kind: 'gateway', gatewayName: generatedGatewayName(kubeGateway.metadata.name), workload: gatewayApiWorkload(kubeGateway.metadata.name, kubeGateway.metadata.namespace ?? namespace) }
+      : { kind: 'gateway', gatewayName: 'web-gateway' },
+  );
   dataPlanes.push(gatewayPlane);
   const gateway = http.createServer((req, res) => gatewayPlane.handle(req, res));
   configureServer(gateway);
@@ -338,7 +353,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
       {
         workloads,
         serviceNames: topology.services.map((s) => s.object.metadata.name),
-        istio: toIstioConfig(store.active()),
+        istio: toIstioConfig(store.active(), topology.services, namespace),
         readyCount: (name) => {
           const mine = status.filter((s) => s.workload === name);
           return { ready: mine.filter((s) => s.ready).length, total: mine.length };
