@@ -649,7 +649,7 @@ export function compileMeshConfig(state: MeshState): CompiledMeshConfig {
       mirrors = rule.mirrors
         .filter((m) => m?.destination?.host)
         .map((m) => ({
-          cluster: clusterFor(expandHost(m.destination.host, vsNamespace), m.destination.subset, m.destination.port?.number),
+          cluster: clusterFor(expandShortHost(m.destination.host, vsNamespace), m.destination.subset, m.destination.port?.number),
           percent: m.percentage ? percentOf(m.percentage.value) : 100,
         }));
       if (!features.includes('mirror')) features.push('mirror');

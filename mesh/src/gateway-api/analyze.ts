@@ -5,7 +5,7 @@
  */
 import type { Finding, LoadedObject } from '../model';
 import { lineOf } from '../manifests/load';
-import { hostMatches } from '../dataplane/match';
+import { hostMatches } from '../istio';
 import { GATEWAY_API_GROUP, GATEWAY_STATUS_CODE, type HTTPRoute, type KubeGateway } from './kinds';
 
 interface Bound {

@@ -11,7 +11,7 @@ import { isIstioObject } from '../istio';
 import { isGatewayApiObject } from '../gateway-api/kinds';
 import { refusedOnApply } from '../manifests/analyze';
 import { mergeObjects, objectKey, objectRef } from '../manifests/merge';
-import type { Finding, LoadedObject } from '../model';
+import type { Finding, K8sObject, LoadedObject } from '../model';
 
 export class ConfigRejectedError extends Error {
   constructor(
