@@ -24,7 +24,8 @@ export interface GatewayApiKind {
 export const GATEWAY_API_KINDS: readonly GatewayApiKind[] = [
   { kind: 'Gateway', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gateways', shortNames: ['gtw'] },
   { kind: 'HTTPRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'httproutes', shortNames: [] },
-  { kind: 'ReferenceGrant', group: GATEWAY_API_GROUP, versions: ['v1beta1', 'v1'], plural: 'referencegrants', shortNames: ['refgrant'] },
+  // v1.1.0 serves ReferenceGrant as v1beta1 only; v1 (same spec) is accepted for newer CRDs.
+  { kind: 'ReferenceGrant', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'referencegrants', shortNames: ['refgrant'] },
 ];
 
 export function isGatewayApiObject(object: K8sObject): boolean {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyPatch, type Operation } from 'fast-json-patch';
+import { GATEWAY_API_KINDS } from '../gateway-api/kinds';
 import { ISTIO_KINDS } from '../istio';
 import { parseManifestText } from '../manifests/load';
 import { objectKey } from '../manifests/merge';
@@ -23,6 +24,7 @@ export interface ResourceType {
 
 export const resourceTypes: ResourceType[] = [
   ...ISTIO_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
+  ...GATEWAY_API_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
   { group: '', versions: ['v1'], plural: 'services', kind: 'Service', shortNames: ['svc'], readOnly: true },
   { group: 'apps', versions: ['v1'], plural: 'deployments', kind: 'Deployment', shortNames: ['deploy'], readOnly: true },
 ];
@@ -34,6 +36,8 @@ export interface KubeApiBackend {
   /** Applies objects to the running mesh (throws ConfigRejectedError). */
   apply(objects: LoadedObject[], options?: { dryRun?: boolean }): void;
   remove(keys: string[], options?: { dryRun?: boolean }): LoadedObject[];
+  /** `metadata.generation` and `status` of an object whose controller writes one (Gateway API kinds). */
+  statusOf?(object: K8sObject): { generation: number; status: unknown } | undefined;
 }
 
 export class ApiError extends Error {
@@ -205,11 +209,11 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     if (!name) {
       const selector = url.searchParams.get('labelSelector');
       const items = current().filter((s) => matchesLabelSelector(s.loaded.object, selector));
-      return { body: list(type, apiVersion, items, backend.store.resourceVersion()) };
+      return { body: list(type, apiVersion, items, backend.store.resourceVersion(), backend) };
     }
     const found = find(name);
     if (!found) throw notFound(name);
-    return { body: present(found, apiVersion, backend.namespace) };
+    return { body: present(found, apiVersion, backend.namespace, backend) };
   }
   if (type.readOnly) {
     throw new ApiError(405, 'MethodNotAllowed', `${type.plural} are read from k8s/ and cannot be changed while the mesh runs`);
@@ -368,12 +372,15 @@ function applyChange(type: ResourceType, name: string, change: () => unknown, ba
 }
 
 function presentAfter(backend: KubeApiBackend, type: ResourceType, object: K8sObject, apiVersion: string, dryRun: boolean): object {
-  const stored = dryRun ? undefined : backend.store.stored().find((s) => s.loaded.object.kind === type.kind && s.loaded.object.metadata.name === object.metadata.name);
-  return stored ? present(stored, apiVersion, backend.namespace) : { ...object, apiVersion };
+  const stored = dryRun
+    ? undefined
+    : backend.store.stored().find((s) => s.loaded.object.kind === type.kind && apiGroupOf(s.loaded.object) === type.group && s.loaded.object.metadata.name === object.metadata.name);
+  return stored ? present(stored, apiVersion, backend.namespace, backend) : { ...object, apiVersion };
 }
 
-function present(stored: StoredObject, apiVersion: string, namespace: string): object {
+function present(stored: StoredObject, apiVersion: string, namespace: string, backend?: KubeApiBackend): object {
   const object = stored.loaded.object;
+  const written = backend?.statusOf?.(object);
   return {
     ...object,
     apiVersion,
@@ -383,16 +390,18 @@ function present(stored: StoredObject, apiVersion: string, namespace: string): o
       resourceVersion: String(stored.resourceVersion),
       uid: stored.uid,
       ...(stored.creationTimestamp ? { creationTimestamp: stored.creationTimestamp } : {}),
+      ...(written ? { generation: written.generation } : {}),
     },
+    ...(written ? { status: written.status } : {}),
   };
 }
 
-function list(type: ResourceType, apiVersion: string, items: StoredObject[], resourceVersion: number): object {
+function list(type: ResourceType, apiVersion: string, items: StoredObject[], resourceVersion: number, backend?: KubeApiBackend): object {
   return {
     apiVersion,
     kind: `${type.kind}List`,
     metadata: { resourceVersion: String(resourceVersion) },
-    items: items.map((s) => present(s, apiVersion, 'default')),
+    items: items.map((s) => present(s, apiVersion, 'default', backend)),
   };
 }
 

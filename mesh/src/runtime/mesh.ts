@@ -16,6 +16,7 @@ import { istioKindOf } from '../istio';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
 import { gatewayApiWorkload, generatedGatewayName, istioClassGateway, withGatewayApi } from '../gateway-api';
+import { gatewayApiStatusReader } from '../gateway-api/status';
 import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, Service, VirtualService } from '../model';
 import { createAdminServer, loadFileForApply } from './admin';
 import { ConfigRejectedError, ConfigStore, formatFinding, isMeshConfigObject } from './config-store';
@@ -341,6 +342,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
       if (!opts.dryRun) trackFiles(located);
     },
     remove: (keys: string[], opts: { dryRun?: boolean } = {}) => store.remove(keys, opts),
+    statusOf: gatewayApiStatusReader(() => store.stored(), () => store.resourceVersion(), topology.services, namespace),
     applyFile: (file: string) => applyFile(file),
     restartWorkload: (name: string) => supervisor.restartWorkload(name),
   };

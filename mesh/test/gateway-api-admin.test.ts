@@ -1,0 +1,143 @@
+/**
+ * The Gateway API objects on the admin's Kubernetes REST, as on a cluster: discovery under
+ * gateway.networking.k8s.io, the status istiod writes (route parents Accepted/ResolvedRefs with
+ * controllerName istio.io/gateway-controller, Gateway Programmed with attachedRoutes), observedGeneration following
+ * metadata.generation after a change, a JSON patch guarded by `test`, and kubectl reading it all.
+ */
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { describeWithTool } from '@cns/service-kit/testing';
+import { gatewayApiStatusReader } from '../src/gateway-api/status';
+import { analyzeManifests, loadManifestFiles } from '../src/manifests';
+import type { LoadedObject, Service } from '../src/model';
+import { createAdminServer, type AdminBackend } from '../src/runtime/admin';
+import { ConfigStore, isMeshConfigObject } from '../src/runtime/config-store';
+import { MeshTelemetry } from '../src/runtime/telemetry';
+import { TraceStore } from '../src/runtime/traces';
+
+const repoRoot = path.resolve(__dirname, '../..');
+const routes = '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes';
+let server: http.Server;
+let url: string;
+
+beforeAll(async () => {
+  const loaded = loadManifestFiles(['k8s', 'gateway-api/base'], { root: repoRoot }).objects;
+  const kubernetesObjects = loaded.filter((o) => !isMeshConfigObject(o.object));
+  const services = kubernetesObjects.filter((o) => o.object.kind === 'Service') as LoadedObject<Service>[];
+  const store = new ConfigStore<number>({ kubernetesObjects, analyze: analyzeManifests, compile: () => 1 });
+  store.initialize(loaded.filter((o) => isMeshConfigObject(o.object)));
+  const telemetry = new MeshTelemetry();
+  const backend: AdminBackend = {
+    root: repoRoot,
+    namespace: 'default',
+    mode: 'istio',
+    gatewayUrl: () => 'http://127.0.0.1:1',
+    store: store as ConfigStore<unknown>,
+    telemetry,
+    traces: new TraceStore(),
+    kubernetesObjects,
+    endpoints: () => [],
+    graph: () => telemetry.graph({ workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) }),
+    apply: (objects, options) => store.apply(objects, options),
+    remove: (keys, options) => store.remove(keys, options),
+    applyFile: () => [],
+    restartWorkload: async () => undefined,
+    statusOf: gatewayApiStatusReader(() => store.stored(), () => store.resourceVersion(), services, 'default'),
+  };
+  server = createAdminServer(backend);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const get = async (p: string) => (await fetch(`${url}${p}`)).json() as Promise<Record<string, any>>;
+
+describe('Gateway API objects on the Kubernetes REST', () => {
+  it('discovery lists the group and its kinds', async () => {
+    const group = await get('/apis/gateway.networking.k8s.io');
+    expect(group.preferredVersion.groupVersion).toBe('gateway.networking.k8s.io/v1');
+    const resources = await get('/apis/gateway.networking.k8s.io/v1');
+    expect(resources.resources.map((r: { name: string }) => r.name)).toEqual(['gateways', 'httproutes', 'referencegrants']);
+  });
+
+  it('the route and the Gateway carry the status istiod writes', async () => {
+    const route = await get(`${routes}/web-ingress`);
+    expect(route.status.parents).toEqual([
+      {
+        parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'web-gateway' },
+        controllerName: 'istio.io/gateway-controller',
+        conditions: [
+          expect.objectContaining({ type: 'Accepted', status: 'True', reason: 'Accepted', observedGeneration: route.metadata.generation }),
+          expect.objectContaining({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', observedGeneration: route.metadata.generation }),
+        ],
+      },
+    ]);
+    const gateway = await get('/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/web-gateway');
+    expect(gateway.status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'Programmed=True']);
+    expect(gateway.status.listeners[0]).toMatchObject({ name: 'http', attachedRoutes: 1 });
+  });
+
+  it('a JSON patch guarded by `test` changes the weights; observedGeneration follows; a stale `test` is refused', async () => {
+    const before = await get(`${routes}/web-ingress`);
+    const patch = (ops: unknown[]) => fetch(`${url}${routes}/web-ingress`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
+    const path1 = '/spec/rules/1/backendRefs';
+    const ok = await patch([
+      { op: 'test', path: `${path1}/0/name`, value: 'web-api-v1' },
+      { op: 'replace', path: path1, value: [{ name: 'web-api-v1', port: 9080, weight: 80 }, { name: 'web-api-v2', port: 9080, weight: 20 }] },
+    ]);
+    expect(ok.status).toBe(200);
+    const after = await get(`${routes}/web-ingress`);
+    expect(after.metadata.generation).toBeGreaterThan(before.metadata.generation);
+    expect(after.status.parents[0].conditions[0].observedGeneration).toBe(after.metadata.generation);
+    const stale = await patch([{ op: 'test', path: `${path1}/0/name`, value: 'web-api-v9' }, { op: 'remove', path: path1 }]);
+    expect(stale.status).toBeGreaterThanOrEqual(400);
+    expect(stale.status).toBeLessThan(500);
+  });
+
+  it('a route to a Service that does not exist is accepted with ResolvedRefs False / BackendNotFound', async () => {
+    const response = await fetch(`${url}${routes}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'missing' }, spec: { parentRefs: [{ name: 'web-gateway' }], hostnames: ['missing.example.com'], rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] } }),
+    });
+    expect(response.status).toBe(201);
+    const route = await get(`${routes}/missing`);
+    expect(route.status.parents[0].conditions[1]).toMatchObject({ type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound' });
+  });
+
+  it('a route a CEL rule refuses is refused with the rule and reason (422)', async () => {
+    const response = await fetch(`${url}${routes}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'bad' }, spec: { parentRefs: [{ name: 'web-gateway' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: 'no-slash' } }], backendRefs: [{ name: 'web-app', port: 80 }] }] } }),
+    });
+    const body = (await response.json()) as { message: string };
+    expect(response.status).toBe(422);
+    expect(body.message).toMatch(/CNS0302: .*value must be an absolute path and start with '\/'/);
+  });
+});
+
+describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh admin port', () => {
+  const kubectl = (...args: string[]): Promise<{ code: number; out: string }> =>
+    new Promise((resolve) => {
+      execFile('kubectl', ['--server', url, ...args], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null', HOME: os.tmpdir() }, timeout: 20_000 }, (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+      });
+    });
+
+  it('kubectl get httproute -o yaml shows the status; kubectl wait --for=condition=Programmed returns', async () => {
+    const yaml = await kubectl('get', 'httproute', 'web-ingress', '-o', 'yaml');
+    expect(yaml.code).toBe(0);
+    expect(yaml.out).toContain('controllerName: istio.io/gateway-controller');
+    expect(yaml.out).toMatch(/type: Accepted/);
+    const wait = await kubectl('wait', '--for=condition=Programmed', 'gateway.gateway.networking.k8s.io/web-gateway', '--timeout=10s');
+    expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
+  });
+});
