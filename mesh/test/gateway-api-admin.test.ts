@@ -15,8 +15,8 @@ import { analyzeManifests, loadManifestFiles } from '../src/manifests';
 import type { LoadedObject, Service } from '../src/model';
 import { createAdminServer, type AdminBackend } from '../src/runtime/admin';
 import { ConfigStore, isMeshConfigObject } from '../src/runtime/config-store';
-import { MeshTelemetry } from '../src/runtime/telemetry';
-import { TraceStore } from '../src/runtime/traces';
+import { MeshTelemetry } from '../src/telemetry';
+import { TraceStore } from '../src/telemetry/traces';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const routes = '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes';
@@ -40,12 +40,23 @@ beforeAll(async () => {
     traces: new TraceStore(),
     kubernetesObjects,
     endpoints: () => [],
-    graph: () => telemetry.graph({ workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) }),
+    graph: () =>
+      telemetry.graph({
+        workloads: [],
+        serviceNames: [],
+        istio: { gateways: [], virtualServices: [], destinationRules: [] },
+        readyCount: () => ({ ready: 0, total: 0 }),
+      }),
     apply: (objects, options) => store.apply(objects, options),
     remove: (keys, options) => store.remove(keys, options),
     applyFile: () => [],
     restartWorkload: async () => undefined,
-    statusOf: gatewayApiStatusReader(() => store.stored(), () => store.resourceVersion(), services, 'default'),
+    statusOf: gatewayApiStatusReader(
+      () => store.stored(),
+      () => store.resourceVersion(),
+      services,
+      'default',
+    ),
   };
   server = createAdminServer(backend);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,17 +97,28 @@ describe('Gateway API objects on the Kubernetes REST', () => {
 
   it('a JSON patch guarded by `test` changes the weights; observedGeneration follows; a stale `test` is refused', async () => {
     const before = await get(`${routes}/web-ingress`);
-    const patch = (ops: unknown[]) => fetch(`${url}${routes}/web-ingress`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
+    const patch = (ops: unknown[]) =>
+      fetch(`${url}${routes}/web-ingress`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
     const path1 = '/spec/rules/1/backendRefs';
     const ok = await patch([
       { op: 'test', path: `${path1}/0/name`, value: 'web-api-v1' },
-      { op: 'replace', path: path1, value: [{ name: 'web-api-v1', port: 9080, weight: 80 }, { name: 'web-api-v2', port: 9080, weight: 20 }] },
+      {
+        op: 'replace',
+        path: path1,
+        value: [
+          { name: 'web-api-v1', port: 9080, weight: 80 },
+          { name: 'web-api-v2', port: 9080, weight: 20 },
+        ],
+      },
     ]);
     expect(ok.status).toBe(200);
     const after = await get(`${routes}/web-ingress`);
     expect(after.metadata.generation).toBeGreaterThan(before.metadata.generation);
     expect(after.status.parents[0].conditions[0].observedGeneration).toBe(after.metadata.generation);
-    const stale = await patch([{ op: 'test', path: `${path1}/0/name`, value: 'web-api-v9' }, { op: 'remove', path: path1 }]);
+    const stale = await patch([
+      { op: 'test', path: `${path1}/0/name`, value: 'web-api-v9' },
+      { op: 'remove', path: path1 },
+    ]);
     expect(stale.status).toBeGreaterThanOrEqual(400);
     expect(stale.status).toBeLessThan(500);
   });
@@ -105,7 +127,12 @@ describe('Gateway API objects on the Kubernetes REST', () => {
     const response = await fetch(`${url}${routes}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'missing' }, spec: { parentRefs: [{ name: 'web-gateway' }], hostnames: ['missing.example.com'], rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] } }),
+      body: JSON.stringify({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'missing' },
+        spec: { parentRefs: [{ name: 'web-gateway' }], hostnames: ['missing.example.com'], rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] },
+      }),
     });
     expect(response.status).toBe(201);
     const route = await get(`${routes}/missing`);
@@ -116,7 +143,15 @@ describe('Gateway API objects on the Kubernetes REST', () => {
     const response = await fetch(`${url}${routes}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'bad' }, spec: { parentRefs: [{ name: 'web-gateway' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: 'no-slash' } }], backendRefs: [{ name: 'web-app', port: 80 }] }] } }),
+      body: JSON.stringify({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'bad' },
+        spec: {
+          parentRefs: [{ name: 'web-gateway' }],
+          rules: [{ matches: [{ path: { type: 'PathPrefix', value: 'no-slash' } }], backendRefs: [{ name: 'web-app', port: 80 }] }],
+        },
+      }),
     });
     const body = (await response.json()) as { message: string };
     expect(response.status).toBe(422);
@@ -127,9 +162,14 @@ describe('Gateway API objects on the Kubernetes REST', () => {
 describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh admin port', () => {
   const kubectl = (...args: string[]): Promise<{ code: number; out: string }> =>
     new Promise((resolve) => {
-      execFile('kubectl', ['--server', url, ...args], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null', HOME: os.tmpdir() }, timeout: 20_000 }, (error, stdout, stderr) => {
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
-      });
+      execFile(
+        'kubectl',
+        ['--server', url, ...args],
+        { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null', HOME: os.tmpdir() }, timeout: 20_000 },
+        (error, stdout, stderr) => {
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+        },
+      );
     });
 
   it('kubectl get httproute -o yaml shows the status; kubectl wait --for=condition=Programmed returns', async () => {

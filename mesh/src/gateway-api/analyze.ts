@@ -19,7 +19,10 @@ const overlaps = (a: string, b: string) => hostMatches(a, b) || hostMatches(b, a
 export function checkRoutingOverlap(objects: readonly LoadedObject[]): Finding[] {
   const ns = (o: LoadedObject) => o.object.metadata.namespace ?? 'default';
   const istioGateways = objects.filter((o) => o.object.kind === 'Gateway' && o.object.apiVersion.startsWith('networking.istio.io/'));
-  const kubeGateways = objects.filter((o) => o.object.kind === 'Gateway' && o.object.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) && (o.object as KubeGateway).spec?.gatewayClassName === 'istio');
+  const kubeGateways = objects.filter(
+    (o) =>
+      o.object.kind === 'Gateway' && o.object.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) && (o.object as KubeGateway).spec?.gatewayClassName === 'istio',
+  );
   const vsBound: Bound[] = [];
   for (const vs of objects.filter((o) => o.object.kind === 'VirtualService' && o.object.apiVersion.startsWith('networking.istio.io/'))) {
     const spec = vs.object.spec as { hosts?: unknown[]; gateways?: unknown[] } | undefined;
@@ -27,8 +30,9 @@ export function checkRoutingOverlap(objects: readonly LoadedObject[]): Finding[]
       if (typeof ref !== 'string' || ref === 'mesh') continue;
       const [gwNs, gwName] = ref.includes('/') ? ref.split('/') : [ns(vs), ref];
       const gw = istioGateways.find((g) => g.object.metadata.name === gwName && ns(g) === gwNs);
-      const servers = ((gw?.object.spec as { servers?: Array<{ port?: { number?: number } }> } | undefined)?.servers ?? []);
-      for (const server of servers) for (const host of spec?.hosts ?? []) if (typeof host === 'string' && server.port?.number) vsBound.push({ loaded: vs, port: server.port.number, host });
+      const servers = (gw?.object.spec as { servers?: Array<{ port?: { number?: number } }> } | undefined)?.servers ?? [];
+      for (const server of servers)
+        for (const host of spec?.hosts ?? []) if (typeof host === 'string' && server.port?.number) vsBound.push({ loaded: vs, port: server.port.number, host });
     }
   }
   const findings: Finding[] = [];

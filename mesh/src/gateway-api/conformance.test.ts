@@ -21,7 +21,12 @@ const gatewayObject = (listeners: unknown[] = [{ name: 'http', port: 80, protoco
   source: at('gw.yaml'),
 });
 const route = (name: string, rules: HTTPRouteRule[], extra: Record<string, unknown> = {}): LoadedObject => ({
-  object: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name }, spec: { parentRefs: [{ name: 'same-namespace' }], rules, ...extra } },
+  object: {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name },
+    spec: { parentRefs: [{ name: 'same-namespace' }], rules, ...extra },
+  },
   source: at(`${name}.yaml`),
 });
 const to = (name: string, extra: Record<string, unknown> = {}) => ({ name, port: 8080, ...extra });
@@ -50,7 +55,11 @@ const served = async (path: string, headers?: Record<string, string>) => {
 
 describe('Gateway API conformance behaviours (our rows, named by ShortName)', () => {
   it('HTTPRouteWeight: 70/30/0 weights split traffic within binomial bounds, weight 0 never served', async () => {
-    await meshWith([route('weighted', [{ backendRefs: [to('infra-backend-v1', { weight: 70 }), to('infra-backend-v2', { weight: 30 }), to('infra-backend-v3', { weight: 0 })] }])]);
+    await meshWith([
+      route('weighted', [
+        { backendRefs: [to('infra-backend-v1', { weight: 70 }), to('infra-backend-v2', { weight: 30 }), to('infra-backend-v3', { weight: 0 })] },
+      ]),
+    ]);
     const counts = tally(await Promise.all(Array.from({ length: 400 }, () => served('/'))));
     // 400 draws at p = 0.3: mean 120, sd 9.2; ±4 sd.
     expect(counts['infra-backend-v2']).toBeGreaterThan(83);
@@ -104,7 +113,10 @@ describe('Gateway API conformance behaviours (our rows, named by ShortName)', ()
     await meshWith(
       [
         route('bar', [{ backendRefs: [to('infra-backend-v1')] }], { parentRefs: [{ name: 'same-namespace', sectionName: 'bar' }] }),
-        route('wild', [{ backendRefs: [to('infra-backend-v2')] }], { parentRefs: [{ name: 'same-namespace', sectionName: 'wild' }], hostnames: ['very.specific.com', 'other.example.org'] }),
+        route('wild', [{ backendRefs: [to('infra-backend-v2')] }], {
+          parentRefs: [{ name: 'same-namespace', sectionName: 'wild' }],
+          hostnames: ['very.specific.com', 'other.example.org'],
+        }),
       ],
       [
         { name: 'bar', port: 80, protocol: 'HTTP', hostname: 'bar.com' },
@@ -122,10 +134,15 @@ describe('Gateway API conformance behaviours (our rows, named by ShortName)', ()
       route('headers', [
         {
           filters: [
-            { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Set', value: 'set' }], add: [{ name: 'X-Add', value: 'added' }], remove: ['x-remove'] } },
+            {
+              type: 'RequestHeaderModifier',
+              requestHeaderModifier: { set: [{ name: 'X-Set', value: 'set' }], add: [{ name: 'X-Add', value: 'added' }], remove: ['x-remove'] },
+            },
             { type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'X-Answer', value: 'yes' }] } },
           ],
-          backendRefs: [to('infra-backend-v1', { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Backend', value: 'v1' }] } }] })],
+          backendRefs: [
+            to('infra-backend-v1', { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Backend', value: 'v1' }] } }] }),
+          ],
         },
       ]),
     ]);
@@ -141,9 +158,21 @@ describe('Gateway API conformance behaviours (our rows, named by ShortName)', ()
   it('HTTPRouteRewritePath + HTTPRouteRewriteHost: prefix and full-path rewrites, hostname rewrite', async () => {
     await meshWith([
       route('rewrite', [
-        { matches: [{ path: { type: 'PathPrefix', value: '/prefix/one' } }], filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/one' } } }], backendRefs: [to('infra-backend-v1')] },
-        { matches: [{ path: { type: 'PathPrefix', value: '/strip' } }], filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }], backendRefs: [to('infra-backend-v1')] },
-        { matches: [{ path: { type: 'PathPrefix', value: '/full' } }], filters: [{ type: 'URLRewrite', urlRewrite: { hostname: 'one.example.org', path: { type: 'ReplaceFullPath', replaceFullPath: '/one' } } }], backendRefs: [to('infra-backend-v1')] },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/prefix/one' } }],
+          filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/one' } } }],
+          backendRefs: [to('infra-backend-v1')],
+        },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/strip' } }],
+          filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }],
+          backendRefs: [to('infra-backend-v1')],
+        },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/full' } }],
+          filters: [{ type: 'URLRewrite', urlRewrite: { hostname: 'one.example.org', path: { type: 'ReplaceFullPath', replaceFullPath: '/one' } } }],
+          backendRefs: [to('infra-backend-v1')],
+        },
       ]),
     ]);
     expect((await mesh.get('/prefix/one/two?q=1')).json().url).toBe('/one/two?q=1');
@@ -157,9 +186,15 @@ describe('Gateway API conformance behaviours (our rows, named by ShortName)', ()
   it('HTTPRouteRedirectHostAndStatus + HTTPRouteRedirectScheme + HTTPRouteRedirectPath + HTTPRouteRedirectPort', async () => {
     await meshWith([
       route('redirect', [
-        { matches: [{ path: { type: 'PathPrefix', value: '/hostname' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: 'example.org', statusCode: 301 } }] },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/hostname' } }],
+          filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: 'example.org', statusCode: 301 } }],
+        },
         { matches: [{ path: { type: 'PathPrefix', value: '/scheme' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https' } }] },
-        { matches: [{ path: { type: 'PathPrefix', value: '/prefix' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/replaced' } } }] },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/prefix' } }],
+          filters: [{ type: 'RequestRedirect', requestRedirect: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/replaced' } } }],
+        },
         { matches: [{ path: { type: 'PathPrefix', value: '/port' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { port: 8083 } }] },
       ]),
     ]);
@@ -194,7 +229,10 @@ describe('Gateway API conformance behaviours (our rows, named by ShortName)', ()
         }),
     );
     expect(await served('/mirrored')).toBe('infra-backend-v1');
-    expect(await Promise.all(copies)).toEqual([expect.stringMatching(/^infra-backend-v2-0 \/mirrored .*-shadow/), expect.stringMatching(/^infra-backend-v3-0 \/mirrored .*-shadow/)]);
+    expect(await Promise.all(copies)).toEqual([
+      expect.stringMatching(/^infra-backend-v2-0 \/mirrored .*-shadow/),
+      expect.stringMatching(/^infra-backend-v3-0 \/mirrored .*-shadow/),
+    ]);
     expect(mesh.upstream('infra-backend-v1-0').hits).toBe(1);
   });
 
@@ -227,12 +265,23 @@ describe('Gateway API conformance behaviours (our rows, named by ShortName)', ()
   });
 
   it('Gateway status: Accepted/Programmed, attachedRoutes, controllerName istio.io/gateway-controller', () => {
-    const t = translateGatewayApi([gatewayObject(), route('a', [{ backendRefs: [to('infra-backend-v1')] }]), route('b', [{ backendRefs: [to('infra-backend-v2')] }])], services, 'default');
+    const t = translateGatewayApi(
+      [gatewayObject(), route('a', [{ backendRefs: [to('infra-backend-v1')] }]), route('b', [{ backendRefs: [to('infra-backend-v2')] }])],
+      services,
+      'default',
+    );
     const gw = t.gatewayStatus.get('Gateway/default/same-namespace')!;
     expect(gw.conditions.map((c) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'Programmed=True']);
     expect(gw.listeners[0].attachedRoutes).toBe(2);
     expect(t.routeStatus.get('HTTPRoute/default/a')!.parents[0].controllerName).toBe('istio.io/gateway-controller');
     // compiles: the generated objects are ordinary route model input
-    expect(() => compileMeshConfig({ istio: withGatewayApi({ gateways: [], virtualServices: [], destinationRules: [] }, [gatewayObject()], services, 'default'), services, workloads: backends, mode: 'istio' })).not.toThrow();
+    expect(() =>
+      compileMeshConfig({
+        istio: withGatewayApi({ gateways: [], virtualServices: [], destinationRules: [] }, [gatewayObject()], services, 'default'),
+        services,
+        workloads: backends,
+        mode: 'istio',
+      }),
+    ).not.toThrow();
   });
 });

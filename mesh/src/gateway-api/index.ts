@@ -32,14 +32,26 @@ export function gatewayApiWorkload(gatewayName: string, namespace: string): Work
 
 /** The first Gateway of class `istio` among the objects, or undefined (then the mesh's gateway is istio-ingressgateway). */
 export function istioClassGateway(objects: readonly LoadedObject[]): KubeGateway | undefined {
-  return objects.map((o) => o.object as KubeGateway).find((o) => o.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) && o.kind === 'Gateway' && o.spec?.gatewayClassName === ISTIO_GATEWAY_CLASS);
+  return objects
+    .map((o) => o.object as KubeGateway)
+    .find((o) => o.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) && o.kind === 'Gateway' && o.spec?.gatewayClassName === ISTIO_GATEWAY_CLASS);
 }
 
 /** The Istio config with the Gateway API objects among `objects` translated and appended; also the status. */
-export function withGatewayApi(istio: IstioConfig, objects: readonly LoadedObject[], services: readonly LoadedObject<Service>[], namespace: string): IstioConfig & { gatewayApi?: Translation } {
+export function withGatewayApi(
+  istio: IstioConfig,
+  objects: readonly LoadedObject[],
+  services: readonly LoadedObject<Service>[],
+  namespace: string,
+): IstioConfig & { gatewayApi?: Translation } {
   if (!objects.some((o) => isGatewayApiObject(o.object))) return istio;
   const gatewayApi = translateGatewayApi(objects, services, namespace);
-  return { ...istio, gateways: [...istio.gateways, ...gatewayApi.gateways], virtualServices: [...istio.virtualServices, ...gatewayApi.virtualServices], gatewayApi };
+  return {
+    ...istio,
+    gateways: [...istio.gateways, ...gatewayApi.gateways],
+    virtualServices: [...istio.virtualServices, ...gatewayApi.virtualServices],
+    gatewayApi,
+  };
 }
 
 export { generatedGatewayName as istioGatewayNameFor };

@@ -104,9 +104,13 @@ function summarize(errors: ErrorObject[]): Array<{ path: Array<string | number>;
   const seen = new Set<string>();
   const out: Array<{ path: Array<string | number>; message: string }> = [];
   for (const error of errors) {
-    const path = error.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    const path = error.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     let message = error.message ?? 'invalid';
-    if (error.keyword === 'enum') message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    if (error.keyword === 'enum')
+      message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     if (error.keyword === 'additionalProperties') message = `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
     const key = `${path.join('.')}|${message}`;
     if (seen.has(key)) continue;
@@ -136,7 +140,8 @@ function pathValueRules(type: string | undefined, value: string | undefined, at:
   if (value.includes('#')) fail("must not contain '#' when type one of ['Exact', 'PathPrefix']");
   if (value.endsWith('/..')) fail("must not end with '/..' when type one of ['Exact', 'PathPrefix']");
   if (value.endsWith('/.')) fail("must not end with '/.' when type one of ['Exact', 'PathPrefix']");
-  if (!PATH_CHARS.test(value)) fail("must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']");
+  if (!PATH_CHARS.test(value))
+    fail("must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']");
 }
 
 const FILTER_FIELDS: Record<string, keyof HTTPRouteFilter> = {
@@ -158,14 +163,19 @@ function filterRules(filters: HTTPRouteFilter[] | undefined, at: Array<string | 
     }
     for (const modifier of [filter.requestRedirect?.path, filter.urlRewrite?.path]) {
       if (!modifier) continue;
-      if (modifier.replaceFullPath !== undefined && modifier.type !== 'ReplaceFullPath') out.push({ path: [...at, i], message: "replaceFullPath must be specified when type is set to 'ReplaceFullPath'" });
-      if (modifier.type === 'ReplaceFullPath' && modifier.replaceFullPath === undefined) out.push({ path: [...at, i], message: "replaceFullPath must be specified when type is set to 'ReplaceFullPath'" });
-      if (modifier.replacePrefixMatch !== undefined && modifier.type !== 'ReplacePrefixMatch') out.push({ path: [...at, i], message: "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set" });
-      if (modifier.type === 'ReplacePrefixMatch' && modifier.replacePrefixMatch === undefined) out.push({ path: [...at, i], message: "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'" });
+      if (modifier.replaceFullPath !== undefined && modifier.type !== 'ReplaceFullPath')
+        out.push({ path: [...at, i], message: "replaceFullPath must be specified when type is set to 'ReplaceFullPath'" });
+      if (modifier.type === 'ReplaceFullPath' && modifier.replaceFullPath === undefined)
+        out.push({ path: [...at, i], message: "replaceFullPath must be specified when type is set to 'ReplaceFullPath'" });
+      if (modifier.replacePrefixMatch !== undefined && modifier.type !== 'ReplacePrefixMatch')
+        out.push({ path: [...at, i], message: "type must be 'ReplacePrefixMatch' when replacePrefixMatch is set" });
+      if (modifier.type === 'ReplacePrefixMatch' && modifier.replacePrefixMatch === undefined)
+        out.push({ path: [...at, i], message: "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'" });
     }
   });
   const count = (type: string) => filters.filter((f) => f.type === type).length;
-  if (count('RequestRedirect') > 0 && count('URLRewrite') > 0) out.push({ path: at, message: 'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both' });
+  if (count('RequestRedirect') > 0 && count('URLRewrite') > 0)
+    out.push({ path: at, message: 'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both' });
   for (const type of ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']) {
     if (count(type) > 1) out.push({ path: at, message: `${type} filter cannot be repeated` });
   }
@@ -208,15 +218,21 @@ function httpRouteRules(route: HTTPRoute): Violation[] {
   const rules = route.spec?.rules ?? [];
   rules.forEach((rule, i) => ruleRules(rule, ['spec', 'rules', i], out));
   const totalMatches = rules.reduce((sum, r) => sum + (r.matches?.length ?? 0), 0);
-  if (totalMatches > 128) out.push({ path: ['spec', 'rules'], message: 'While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128' });
+  if (totalMatches > 128)
+    out.push({
+      path: ['spec', 'rules'],
+      message: 'While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128',
+    });
   const parents = route.spec?.parentRefs ?? [];
   const sameParent = (a: (typeof parents)[number], b: (typeof parents)[number]) =>
     a.kind === b.kind && (a.group ?? '') === (b.group ?? '') && a.name === b.name && (a.namespace ?? '') === (b.namespace ?? '');
   for (let i = 0; i < parents.length; i++) {
     for (let j = i + 1; j < parents.length; j++) {
       if (!sameParent(parents[i], parents[j])) continue;
-      if (!parents[i].sectionName || !parents[j].sectionName) out.push({ path: ['spec', 'parentRefs'], message: 'sectionName must be specified when parentRefs includes 2 or more references to the same parent' });
-      else if (parents[i].sectionName === parents[j].sectionName) out.push({ path: ['spec', 'parentRefs'], message: 'sectionName must be unique when parentRefs includes 2 or more references to the same parent' });
+      if (!parents[i].sectionName || !parents[j].sectionName)
+        out.push({ path: ['spec', 'parentRefs'], message: 'sectionName must be specified when parentRefs includes 2 or more references to the same parent' });
+      else if (parents[i].sectionName === parents[j].sectionName)
+        out.push({ path: ['spec', 'parentRefs'], message: 'sectionName must be unique when parentRefs includes 2 or more references to the same parent' });
     }
   }
   return out;
@@ -227,13 +243,17 @@ function gatewayRules(gateway: KubeGateway): Violation[] {
   const listeners = gateway.spec?.listeners ?? [];
   listeners.forEach((listener, i) => {
     const tls = (listener as { tls?: unknown }).tls !== undefined;
-    if (['HTTPS', 'TLS'].includes(listener.protocol) && !tls) out.push({ path: ['spec', 'listeners', i], message: "tls must be specified for protocols ['HTTPS', 'TLS']" });
-    if (['HTTP', 'TCP', 'UDP'].includes(listener.protocol) && tls) out.push({ path: ['spec', 'listeners', i], message: "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']" });
-    if (['TCP', 'UDP'].includes(listener.protocol) && listener.hostname) out.push({ path: ['spec', 'listeners', i], message: "hostname must not be specified for protocols ['TCP', 'UDP']" });
+    if (['HTTPS', 'TLS'].includes(listener.protocol) && !tls)
+      out.push({ path: ['spec', 'listeners', i], message: "tls must be specified for protocols ['HTTPS', 'TLS']" });
+    if (['HTTP', 'TCP', 'UDP'].includes(listener.protocol) && tls)
+      out.push({ path: ['spec', 'listeners', i], message: "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']" });
+    if (['TCP', 'UDP'].includes(listener.protocol) && listener.hostname)
+      out.push({ path: ['spec', 'listeners', i], message: "hostname must not be specified for protocols ['TCP', 'UDP']" });
   });
   const names = listeners.map((l) => l.name);
   if (new Set(names).size !== names.length) out.push({ path: ['spec', 'listeners'], message: 'Listener name must be unique within the Gateway' });
   const combos = listeners.map((l) => `${l.port}|${l.protocol}|${l.hostname ?? ''}`);
-  if (new Set(combos).size !== combos.length) out.push({ path: ['spec', 'listeners'], message: 'Combination of port, protocol and hostname must be unique for each listener' });
+  if (new Set(combos).size !== combos.length)
+    out.push({ path: ['spec', 'listeners'], message: 'Combination of port, protocol and hostname must be unique for each listener' });
   return out;
 }

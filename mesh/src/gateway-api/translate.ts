@@ -5,7 +5,17 @@
  * istiod's `internal.istio.io/route-semantics: gateway` annotation, which switches the few places where Envoy
  * routes built from a Gateway API route differ (README.md of this folder). Every rule cited there.
  */
-import type { Destination, Gateway, HTTPMatchRequest, HTTPRoute as IstioRule, HeaderOperations, LoadedObject, Service, StringMatch, VirtualService } from '../model';
+import type {
+  Destination,
+  Gateway,
+  HTTPMatchRequest,
+  HTTPRoute as IstioRule,
+  HeaderOperations,
+  LoadedObject,
+  Service,
+  StringMatch,
+  VirtualService,
+} from '../model';
 import {
   GATEWAY_API_GROUP,
   ISTIO_CONTROLLER,
@@ -83,7 +93,11 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
       object: {
         apiVersion: 'networking.istio.io/v1',
         kind: 'Gateway',
-        metadata: { name: generatedGatewayName(gw.metadata.name), namespace: nsOf(gw), annotations: { 'internal.istio.io/parents': `Gateway/${gw.metadata.name}.${nsOf(gw)}` } },
+        metadata: {
+          name: generatedGatewayName(gw.metadata.name),
+          namespace: nsOf(gw),
+          annotations: { 'internal.istio.io/parents': `Gateway/${gw.metadata.name}.${nsOf(gw)}` },
+        },
         spec: {
           selector: { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name },
           servers: (gw.spec?.listeners ?? [])
@@ -95,14 +109,28 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
   }
 
   // Per (gateway, host): the rules of every route, merged oldest route first, then sorted (route_collections.go).
-  const merged = new Map<string, { gateway: string; host: string; namespace: string; rules: Array<{ rule: IstioRule; order: number }>; parents: string[]; source: LoadedObject['source'] }>();
+  const merged = new Map<
+    string,
+    { gateway: string; host: string; namespace: string; rules: Array<{ rule: IstioRule; order: number }>; parents: string[]; source: LoadedObject['source'] }
+  >();
   routes.forEach(({ object: route, source }, routeOrder) => {
     const namespace = nsOf(route);
     const parents: RouteParentStatus[] = [];
     const { rules, resolvedRefs } = convertRules(route, namespace, serviceKeys, grants);
     for (const parentRef of route.spec?.parentRefs ?? []) {
-      const status = (accepted: Condition) => parents.push({ parentRef, controllerName: ISTIO_CONTROLLER, conditions: [accepted, { ...resolvedRefs, observedGeneration: route.metadata.generation ?? 1 }] });
-      const condition = (statusValue: 'True' | 'False', reason: string, message: string): Condition => ({ type: 'Accepted', status: statusValue, reason, message, observedGeneration: route.metadata.generation ?? 1 });
+      const status = (accepted: Condition) =>
+        parents.push({
+          parentRef,
+          controllerName: ISTIO_CONTROLLER,
+          conditions: [accepted, { ...resolvedRefs, observedGeneration: route.metadata.generation ?? 1 }],
+        });
+      const condition = (statusValue: 'True' | 'False', reason: string, message: string): Condition => ({
+        type: 'Accepted',
+        status: statusValue,
+        reason,
+        message,
+        observedGeneration: route.metadata.generation ?? 1,
+      });
       if (parentRef.group !== GATEWAY_API_GROUP || parentRef.kind !== 'Gateway') {
         status(condition('False', 'InvalidKind', `parentRef kind ${parentRef.kind} is not supported by the local mesh (Gateway only)`));
         continue;
@@ -116,11 +144,20 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
         continue;
       }
       const listeners = (gw.spec?.listeners ?? []).filter(
-        (l) => (parentRef.sectionName === undefined || l.name === parentRef.sectionName) && (parentRef.port === undefined || l.port === parentRef.port) && l.protocol === 'HTTP',
+        (l) =>
+          (parentRef.sectionName === undefined || l.name === parentRef.sectionName) &&
+          (parentRef.port === undefined || l.port === parentRef.port) &&
+          l.protocol === 'HTTP',
       );
       const allowed = listeners.filter((l) => namespaceAllowed(l, gwNamespace, namespace));
       if (allowed.length === 0) {
-        status(condition('False', listeners.length === 0 ? 'NoMatchingParent' : 'NotAllowedByListeners', listeners.length === 0 ? 'no listener matches the parentRef' : 'no listener allows routes from this namespace'));
+        status(
+          condition(
+            'False',
+            listeners.length === 0 ? 'NoMatchingParent' : 'NotAllowedByListeners',
+            listeners.length === 0 ? 'no listener matches the parentRef' : 'no listener allows routes from this namespace',
+          ),
+        );
         continue;
       }
       const hosts = allowed.flatMap((l) => intersectHostnames(route.spec?.hostnames ?? [], l.hostname).map((h) => ({ listener: l, host: h })));
@@ -169,12 +206,24 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
     const cond = (type: string, reason: string, message: string): Condition => ({ type, status: 'True', reason, message, observedGeneration: generation });
     result.gatewayStatus.set(keyOf('Gateway', namespace, gw.metadata.name), {
       addresses: [{ type: 'Hostname', value: `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}` }],
-      conditions: [cond('Accepted', 'Accepted', 'Resource accepted'), cond('Programmed', 'Programmed', 'Resource programmed, assigned to service(s) ' + `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}:${(gw.spec?.listeners ?? [])[0]?.port ?? 80}`)],
+      conditions: [
+        cond('Accepted', 'Accepted', 'Resource accepted'),
+        cond(
+          'Programmed',
+          'Programmed',
+          'Resource programmed, assigned to service(s) ' +
+            `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}:${(gw.spec?.listeners ?? [])[0]?.port ?? 80}`,
+        ),
+      ],
       listeners: (gw.spec?.listeners ?? []).map((l) => ({
         name: l.name,
         attachedRoutes: attached.get(`${namespace}/${gw.metadata.name}/${l.name}`) ?? 0,
         supportedKinds: l.protocol === 'HTTP' ? [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }] : [],
-        conditions: [cond('Accepted', 'Accepted', 'No errors found'), cond('Programmed', 'Programmed', 'No errors found'), cond('ResolvedRefs', 'ResolvedRefs', 'No errors found')],
+        conditions: [
+          cond('Accepted', 'Accepted', 'No errors found'),
+          cond('Programmed', 'Programmed', 'No errors found'),
+          cond('ResolvedRefs', 'ResolvedRefs', 'No errors found'),
+        ],
       })),
     });
   }
@@ -239,8 +288,10 @@ function convertRules(route: HTTPRoute, namespace: string, services: Set<string>
     const ns = ref.namespace ?? namespace;
     const host = `${ref.name}.${ns}.${CLUSTER_DOMAIN}`;
     const fail = (reason: string, message: string) => (backendError = { reason, message });
-    if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service') fail('InvalidKind', `referencing unsupported backendRef: group "${ref.group ?? ''}" kind "${ref.kind}"`);
-    else if (ns !== namespace && !backendAllowed(grants, namespace, ns, ref.name)) fail('RefNotPermitted', `backendRef ${ref.name}/${ns} not accessible to a HTTPRoute in namespace "${namespace}" (missing a ReferenceGrant?)`);
+    if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service')
+      fail('InvalidKind', `referencing unsupported backendRef: group "${ref.group ?? ''}" kind "${ref.kind}"`);
+    else if (ns !== namespace && !backendAllowed(grants, namespace, ns, ref.name))
+      fail('RefNotPermitted', `backendRef ${ref.name}/${ns} not accessible to a HTTPRoute in namespace "${namespace}" (missing a ReferenceGrant?)`);
     else if (!services.has(`${ns}/${ref.name}`)) fail('BackendNotFound', `backend(${host}) not found`);
     // An unusable backend keeps a destination whose cluster does not exist: the route answers 500 for its share.
     return { host, port: ref.port !== undefined ? { number: ref.port } : undefined };
@@ -265,7 +316,12 @@ function backendAllowed(grants: readonly ReferenceGrant[], fromNamespace: string
   );
 }
 
-function convertRule(rule: HTTPRouteRule, match: HTTPRouteMatch | undefined, autoName: string, destination: (ref: BackendObjectReference) => Destination): IstioRule {
+function convertRule(
+  rule: HTTPRouteRule,
+  match: HTTPRouteMatch | undefined,
+  autoName: string,
+  destination: (ref: BackendObjectReference) => Destination,
+): IstioRule {
   const out: IstioRule = { name: rule.name ?? autoName };
   if (match) out.match = [convertMatch(match)];
   for (const filter of rule.filters ?? []) applyFilter(out, filter, destination);
@@ -326,7 +382,8 @@ function applyFilter(out: IstioRule, filter: HTTPRouteFilter, destination: (ref:
       const w = filter.urlRewrite ?? {};
       const rewrite: NonNullable<IstioRule['rewrite']> = {};
       if (w.path?.type === 'ReplacePrefixMatch' && w.path.replacePrefixMatch !== undefined) rewrite.uri = w.path.replacePrefixMatch.replace(/\/$/, '') || '/';
-      if (w.path?.type === 'ReplaceFullPath' && w.path.replaceFullPath !== undefined) rewrite.uriRegexRewrite = { match: '/.*', rewrite: w.path.replaceFullPath };
+      if (w.path?.type === 'ReplaceFullPath' && w.path.replaceFullPath !== undefined)
+        rewrite.uriRegexRewrite = { match: '/.*', rewrite: w.path.replaceFullPath };
       if (w.hostname) rewrite.authority = w.hostname;
       if (Object.keys(rewrite).length > 0) out.rewrite = rewrite;
       break;
