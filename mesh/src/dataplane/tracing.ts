@@ -413,128 +413,107 @@ class SampledTrace implements ExchangeTrace {
     if (this.finished) return;
     this.finished = true;
     const tracer = this.tracer;
-    const reporter = tracer.reporter;
-    const cluster = outcome.destination?.cluster.key;
-    const tags: Record<string, SpanTagValue> = {
-      node_id: reporter.nodeId,
-      zone: '',
-      'guid:x-request-id': this.requestId ?? '',
-      'http.url': `${this.forwardedProto}://${outcome.authority}${outcome.path}`.slice(0, 256 + outcome.authority.length + 10),
-      'http.method': outcome.method,
-      downstream_cluster: '-',
-      user_agent: this.userAgent,
-      'http.protocol': 'HTTP/1.1',
-      'peer.address': this.peerAddress,
-      'istio.canonical_revision': reporter.canonicalRevision,
-      'istio.canonical_service': reporter.canonicalService,
-      'istio.mesh_id': MESH_ID,
-      'istio.namespace': reporter.namespace,
-      'istio.cluster_id': CLUSTER_ID,
-      component: 'proxy',
-    };
-    if (cluster) {
-      tags.upstream_cluster = cluster;
-      tags['upstream_cluster.name'] = cluster;
-    }
-    tags['http.status_code'] = String(outcome.status);
-    tags.response_flags = outcome.flags;
-    if (outcome.route?.name) tags.route_name = outcome.route.name;
-    const error = outcome.status === 0 || outcome.status >= 500;
-    if (error) tags.error = true;
-    tracer.emit({
-      traceId: this.context.traceId,
-      spanId: this.span.spanId,
-      parentSpanId: this.span.parentSpanId,
+    this.emitSpan(this.span, {
       name: operationName(outcome.route, outcome.block, outcome.destination, outcome.port, outcome.authority),
       kind: tracer.source.kind === 'gateway' ? 'server' : 'client',
-      service: reporter.service,
-      startUs: Math.round(this.span.startMs * 1000),
-      durationUs: Math.max(1, Math.round((tracer.nowMs() - this.span.startMs) * 1000)),
-      tags,
-      error,
-      tracestate: this.context.tracestate,
+      reporter: tracer.reporter,
+      downstream: {
+        url: `${this.forwardedProto}://${outcome.authority}${outcome.path}`.slice(0, 256 + outcome.authority.length + 10),
+        method: outcome.method,
+        peerAddress: this.peerAddress,
+      },
+      cluster: outcome.destination?.cluster.key,
+      status: outcome.status,
+      flags: outcome.flags,
+      routeName: outcome.route?.name,
     });
   }
 
+  /** The gateway's `router <cluster> egress` span of one try (Envoy's upstream span). */
   private emitRouterSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string, retry: number): void {
-    const tracer = this.tracer;
-    const reporter = tracer.reporter;
     const address = `${endpoint.host}:${endpoint.port}`;
-    const tags: Record<string, SpanTagValue> = {
-      node_id: reporter.nodeId,
-      zone: '',
-      'http.protocol': 'HTTP/1.1',
-      upstream_address: address,
-      'peer.address': address,
-      'istio.canonical_revision': reporter.canonicalRevision,
-      'istio.canonical_service': reporter.canonicalService,
-      'istio.mesh_id': MESH_ID,
-      'istio.namespace': reporter.namespace,
-      'istio.cluster_id': CLUSTER_ID,
-      component: 'proxy',
-      upstream_cluster: clusterKey,
-      'upstream_cluster.name': clusterKey,
-      'http.status_code': String(status),
-      response_flags: flags,
-    };
-    if (retry > 0) tags['retry.count'] = retry;
-    const error = status === 0 || status >= 500;
-    if (error) tags.error = true;
-    tracer.emit({
-      traceId: this.context.traceId,
-      spanId: span.spanId,
-      parentSpanId: span.parentSpanId,
-      name: `router ${clusterKey} egress`,
-      kind: 'client',
-      service: reporter.service,
-      startUs: Math.round(span.startMs * 1000),
-      durationUs: Math.max(1, Math.round((tracer.nowMs() - span.startMs) * 1000)),
-      tags,
-      error,
-      tracestate: this.context.tracestate,
-    });
+    this.emitSpan(span, { name: `router ${clusterKey} egress`, kind: 'client', reporter: this.tracer.reporter, upstreamAddress: address, cluster: clusterKey, status, flags, retry });
   }
 
+  /** The callee's inbound SERVER span of one try that reached it. */
   private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string): void {
-    const tracer = this.tracer;
-    const reporter = tracer.inboundReporter(endpoint);
-    const tags: Record<string, SpanTagValue> = {
-      node_id: reporter.nodeId,
-      zone: '',
-      'guid:x-request-id': this.requestId ?? '',
-      'http.url': this.upstreamUrl,
-      'http.method': this.method,
-      downstream_cluster: '-',
-      user_agent: this.userAgent,
-      'http.protocol': 'HTTP/1.1',
-      'peer.address': '127.0.0.1',
-      'istio.canonical_revision': reporter.canonicalRevision,
-      'istio.canonical_service': reporter.canonicalService,
-      'istio.mesh_id': MESH_ID,
-      'istio.namespace': reporter.namespace,
-      'istio.cluster_id': CLUSTER_ID,
-      component: 'proxy',
-      upstream_cluster: reporter.inboundCluster!,
-      'upstream_cluster.name': reporter.inboundCluster!,
-      'http.status_code': String(status),
-      response_flags: flags,
-    };
-    const error = status === 0 || status >= 500;
-    if (error) tags.error = true;
-    tracer.emit({
-      traceId: this.context.traceId,
-      spanId: span.spanId,
-      parentSpanId: span.parentSpanId,
+    const reporter = this.tracer.inboundReporter(endpoint);
+    this.emitSpan(span, {
       name: clusterName(clusterKey).inboundName,
       kind: 'server',
+      reporter,
+      downstream: { url: this.upstreamUrl, method: this.method, peerAddress: '127.0.0.1' },
+      cluster: reporter.inboundCluster,
+      status,
+      flags,
+    });
+  }
+
+  /**
+   * The one span builder: Envoy's tags in the order Envoy writes them (http_tracer_impl.cc: the request's tags for
+   * spans of a downstream request, then Istio's custom tags (buildServiceTags), then the upstream cluster and the
+   * outcome).
+   */
+  private emitSpan(span: OpenSpan, spec: SpanSpec): void {
+    const { reporter, downstream, status } = spec;
+    const tags: Record<string, SpanTagValue> = { node_id: reporter.nodeId, zone: '' };
+    if (downstream) {
+      tags['guid:x-request-id'] = this.requestId ?? '';
+      tags['http.url'] = downstream.url;
+      tags['http.method'] = downstream.method;
+      tags.downstream_cluster = '-';
+      tags.user_agent = this.userAgent;
+    }
+    tags['http.protocol'] = 'HTTP/1.1';
+    if (spec.upstreamAddress) tags.upstream_address = spec.upstreamAddress;
+    tags['peer.address'] = downstream?.peerAddress ?? spec.upstreamAddress ?? '';
+    tags['istio.canonical_revision'] = reporter.canonicalRevision;
+    tags['istio.canonical_service'] = reporter.canonicalService;
+    tags['istio.mesh_id'] = MESH_ID;
+    tags['istio.namespace'] = reporter.namespace;
+    tags['istio.cluster_id'] = CLUSTER_ID;
+    tags.component = 'proxy';
+    if (spec.cluster) {
+      tags.upstream_cluster = spec.cluster;
+      tags['upstream_cluster.name'] = spec.cluster;
+    }
+    tags['http.status_code'] = String(status);
+    tags.response_flags = spec.flags;
+    if (spec.routeName) tags.route_name = spec.routeName;
+    if (spec.retry) tags['retry.count'] = spec.retry;
+    const error = status === 0 || status >= 500;
+    if (error) tags.error = true;
+    this.tracer.emit({
+      traceId: this.context.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId,
+      name: spec.name,
+      kind: spec.kind,
       service: reporter.service,
       startUs: Math.round(span.startMs * 1000),
-      durationUs: Math.max(1, Math.round((tracer.nowMs() - span.startMs) * 1000)),
+      durationUs: Math.max(1, Math.round((this.tracer.nowMs() - span.startMs) * 1000)),
       tags,
       error,
       tracestate: this.context.tracestate,
     });
   }
+}
+
+/** What distinguishes the mesh's three spans (a hop's own span, the gateway's router span, the callee's inbound span). */
+interface SpanSpec {
+  name: string;
+  kind: SpanData['kind'];
+  reporter: Reporter;
+  /** Spans of a downstream request (not the router span): its URL, method and peer. */
+  downstream?: { url: string; method: string; peerAddress: string };
+  /** The router span's upstream host:port (also its peer). */
+  upstreamAddress?: string;
+  cluster?: string;
+  status: number;
+  flags: string;
+  routeName?: string;
+  /** Retries before this try (router span), tagged when > 0. */
+  retry?: number;
 }
 
 function failureFlags(failure: Error | string | undefined): string {
