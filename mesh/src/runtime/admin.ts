@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { EXAMPLE_TRACE_SERVICE } from '../links';
-import { loadManifestFiles, parseManifestText } from '../manifests/load';
+import { parseManifestText } from '../manifests/load';
 import { objectKey, objectRef } from '../manifests/merge';
 import type { LoadedObject } from '../model';
 import { refusalReason } from './admin-access';
@@ -241,16 +241,4 @@ function proxyMetrics(endpoint: EndpointStatus, res: ServerResponse): Promise<vo
     upstream.on('timeout', () => upstream.destroy(new Error('timeout')));
     upstream.on('error', (error) => reject(new HttpError(502, `${endpoint.id} did not answer /metrics: ${error.message}`)));
   });
-}
-
-/** Loads one manifest file for a runtime change; YAML errors become a rejection with the file and line. */
-export function loadFileForApply(root: string, file: string): LoadedObject[] {
-  const absolute = path.resolve(root, file);
-  const relative = path.relative(root, absolute);
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    throw new ConfigRejectedError([{ code: 'CNS0103', severity: 'error', file, message: 'only files inside the repository can be applied' }]);
-  }
-  const loaded = loadManifestFiles([relative], { root });
-  if (loaded.findings.some((f) => f.severity === 'error')) throw new ConfigRejectedError(loaded.findings.filter((f) => f.severity === 'error'));
-  return loaded.objects;
 }
