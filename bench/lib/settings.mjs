@@ -5,6 +5,15 @@ import path from 'node:path';
 import { repoRoot } from './processes.mjs';
 
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(`Usage: npm run bench [-- --quick] [-- --out FILE] [-- --only gateway,services,stack,growth,webapp]
+  --quick   shorter runs (wrk 2 s, hey 2 s per path; fewer growth pairs)
+  --out     the JSON result (default bench/results/latest.json; a timestamped copy is written beside it)
+  --only    run these sections only (default: all)
+Needs \`npm run build\`, wrk, hey and nginx. bench/README.md says what each section measures.
+`);
+  process.exit(0);
+}
 export const quick = args.includes('--quick');
 const outIndex = args.indexOf('--out');
 export const outFile = outIndex >= 0 ? path.resolve(args[outIndex + 1]) : path.join(repoRoot, 'bench/results/latest.json');
