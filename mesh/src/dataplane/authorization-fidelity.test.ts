@@ -3,7 +3,9 @@
  * builder/builder.go) and Envoy's RBAC filter (issue 23): ports of a named targetPort, hosts/notHosts, dry-run.
  */
 import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service } from '../model';
+import { compileAuthorization } from './authorization';
 import { send, startMesh, workload, type MeshFixture } from './test-harness';
+import { createTracing, type SpanData } from './tracing';
 
 const webApi = workload('web-api-v1', 'web-api', 'v1');
 // Like this repository's Deployments: the container port is named, the Service points at the name.
@@ -26,10 +28,12 @@ afterEach(async () => {
   await mesh?.close();
 });
 
-async function meshWith(policies: LoadedObject<AuthorizationPolicy>[]): Promise<MeshFixture> {
+async function meshWith(policies: LoadedObject<AuthorizationPolicy>[], spans?: SpanData[]): Promise<MeshFixture> {
+  const source = { kind: 'sidecar' as const, workload: webApi };
   mesh = await startMesh({
     replicas: [{ id: 'authors-0', workload: authors }],
-    source: { kind: 'sidecar', workload: webApi },
+    source,
+    tracing: spans && createTracing(source, { samplingPercent: 100, sink: { onSpan: (span) => spans.push(span) } }),
     state: { services: [authorsService], istio: { gateways: [], virtualServices: [], destinationRules: [], authorizationPolicies: policies } },
   });
   return mesh;
@@ -68,4 +72,84 @@ describe('to.operation.hosts / notHosts: the :authority as the callee receives i
     await meshWith([allowTo(operation)]);
     expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(status);
   });
+});
+
+describe('istio.io/dry-run: shadow rules, evaluated and counted, never enforced (builder.go isDryRun, Envoy rbac_filter.cc)', () => {
+  const dryRun = { 'istio.io/dry-run': 'true' };
+  const denyPath = (annotations?: Record<string, string>) =>
+    policy('deny-admin', { selector: { matchLabels: { app: 'authors' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }, annotations);
+  const allowOthers = (annotations?: Record<string, string>) =>
+    policy('only-articles', { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['*/sa/articles'] } }] }] }, annotations);
+
+  test('a dry-run DENY lets the request through and counts shadow_denied with the matching rule', async () => {
+    await meshWith([denyPath(dryRun)]);
+    expect((await send(mesh.port, 'http://authors:3000/admin/x')).status).toBe(200);
+    expect((await send(mesh.port, 'http://authors:3000/public')).status).toBe(200);
+    expect(mesh.rbacShadow.map((e) => [e.pod, e.port, e.protocol, ...e.results.map((r) => [r.statPrefix, r.result, r.policy])])).toEqual([
+      ['authors-0', 3100, 'http', ['istio_dry_run_deny_', 'denied', 'ns[default]-policy[deny-admin]-rule[0]']],
+      ['authors-0', 3100, 'http', ['istio_dry_run_deny_', 'allowed', undefined]],
+    ]);
+  });
+
+  test('a lone dry-run ALLOW does not turn the workload into allow-list mode; it counts shadow_denied', async () => {
+    await meshWith([allowOthers(dryRun)]);
+    expect((await send(mesh.port, 'http://authors:3000/x')).status).toBe(200);
+    expect(mesh.rbacShadow.at(-1)?.results).toEqual([{ statPrefix: 'istio_dry_run_allow_', result: 'denied', policy: undefined }]);
+  });
+
+  test('enforced policies still decide; the DENY filter\'s shadow rules run before its own rules, the ALLOW filter is never reached', async () => {
+    await meshWith([denyPath(), allowOthers(dryRun), policy('shadow-deny-all', { action: 'DENY', rules: [{}] }, dryRun)]);
+    expect((await send(mesh.port, 'http://authors:3000/admin')).status).toBe(403);
+    expect(mesh.rbacShadow.at(-1)?.results).toEqual([{ statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[default]-policy[shadow-deny-all]-rule[0]' }]);
+  });
+
+  test.each([
+    ['True', 200],
+    ['1', 200],
+    ['false', 403],
+    // Not a Go boolean: istiod logs the parse error and enforces the policy.
+    ['yes', 403],
+  ])('annotation value %s → %i', async (value, status) => {
+    await meshWith([denyPath({ 'istio.io/dry-run': value })]);
+    expect((await send(mesh.port, 'http://authors:3000/admin')).status).toBe(status);
+  });
+
+  test('TCP connections get the same shadow verdicts, rules generated for TCP (an HTTP-only ALLOW rule is dropped)', () => {
+    const authorizer = compileAuthorization(
+      [policy('pg', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/x'] } }] }, { from: [{ source: { namespaces: ['default'] } }] }] }, dryRun)],
+      [],
+      'default',
+    );
+    const target = { namespace: 'default', labels: { app: 'postgres' } };
+    expect(authorizer.enforces(target)).toBe(true);
+    expect(authorizer.checkConnection(target, { principal: 'cluster.local/ns/default/sa/articles', port: 5432 })).toEqual({
+      allowed: true,
+      shadow: [{ statPrefix: 'istio_dry_run_allow_', result: 'allowed', policy: 'ns[default]-policy[pg]-rule[1]' }],
+    });
+    expect(authorizer.checkConnection(target, { principal: undefined, port: 5432 })).toEqual({
+      allowed: true,
+      shadow: [{ statPrefix: 'istio_dry_run_allow_', result: 'denied', policy: undefined }],
+    });
+  });
+
+  test("the callee's inbound span carries istio.authorization.dry_run.* tags (tracing.go optionalPolicyTags)", async () => {
+    const spans: SpanData[] = [];
+    await meshWith([denyPath(dryRun)], spans);
+    await send(mesh.port, 'http://authors:3000/admin');
+    const inbound = spans.find((s) => s.kind === 'server')!;
+    expect(inbound.tags).toMatchObject({
+      'istio.authorization.dry_run.deny_policy.name': 'ns[default]-policy[deny-admin]-rule[0]',
+      'istio.authorization.dry_run.deny_policy.result': 'denied',
+    });
+    expect(inbound.tags['istio.authorization.dry_run.allow_policy.result']).toBeUndefined();
+  });
+});
+
+test('the reported policy is the first matching name, as Envoy keeps an RBAC filter\'s policies in a name-ordered map', async () => {
+  await meshWith([
+    policy('z-deny', { action: 'DENY', rules: [{}] }),
+    policy('a-deny', { action: 'DENY', rules: [{}] }),
+  ]);
+  await send(mesh.port, 'http://authors:3000/x');
+  expect(mesh.records.at(-1)?.responseCodeDetails).toBe('rbac_access_denied_matched_policy[ns[default]-policy[a-deny]-rule[0]]');
 });

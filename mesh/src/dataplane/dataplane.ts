@@ -727,6 +727,10 @@ class Exchange {
     const port = cluster.podPort(target);
     const principal = peerPrincipal(authorizer, target, port, this.dp.principal);
     const decision = authorizer.check(target, this.authorizationRequest(principal, path, header('host') ?? '', port, header));
+    if (decision.shadow) {
+      this.dp.options.telemetry.rbacShadow?.({ workload: target, pod: endpoint.id, port, protocol: 'http', results: decision.shadow });
+      this.attempt?.trace?.dryRun?.(decision.shadow);
+    }
     return decision.allowed ? undefined : decision.policy;
   }
 

@@ -16,7 +16,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_DOMAIN, CLUSTER_ID, MESH_ID, upstreamFailureFlag } from '../istio';
-import type { Endpoint, TrafficSource } from '../model';
+import type { Endpoint, RbacShadowResult, TrafficSource } from '../model';
+import { DRY_RUN_DENY_PREFIX } from './authorization';
 import type { CompiledDestination, CompiledRoute } from './config';
 import type { CompiledMatchBlock } from './match';
 import { first, headerValue, randomId, readTraceContext, stripTraceHeaders, type TraceContext } from './trace-context';
@@ -77,6 +78,22 @@ export interface ExchangeTrace {
 export interface AttemptTrace {
   /** The try ended: `status` 0 = no response headers; `failure` an upstream error, or the flags it was cut with. */
   end(status: number, failure?: Error | string): void;
+  /** The callee's dry-run AuthorizationPolicy verdicts, tagged on its inbound span. */
+  dryRun?(results: readonly RbacShadowResult[]): void;
+}
+
+/**
+ * Istio's optional policy tags (pilot/pkg/networking/core/tracing.go optionalPolicyTags): the RBAC filter's shadow
+ * metadata, `istio.authorization.dry_run.{allow,deny}_policy.{name,result}`; no value, no tag.
+ */
+function dryRunTags(results: readonly RbacShadowResult[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const { statPrefix, result, policy } of results) {
+    const kind = statPrefix === DRY_RUN_DENY_PREFIX ? 'deny' : 'allow';
+    if (policy) tags[`istio.authorization.dry_run.${kind}_policy.name`] = policy;
+    tags[`istio.authorization.dry_run.${kind}_policy.result`] = result;
+  }
+  return tags;
 }
 
 export interface TracingSettings {
@@ -300,6 +317,7 @@ class SampledTrace implements ExchangeTrace {
     }
     const retry = this.tries - 1;
     let ended = false;
+    let policyTags: Record<string, string> | undefined;
     return {
       end: (status, failure) => {
         if (ended) return;
@@ -307,7 +325,10 @@ class SampledTrace implements ExchangeTrace {
         const flags = status > 0 ? '-' : failureFlags(failure);
         if (gateway) this.emitRouterSpan(client, endpoint, clusterKey, status, flags, retry);
         // A try refused at connect never reached the callee's sidecar: no server span.
-        if (flags !== 'UF') this.emitInboundSpan(server, endpoint, clusterKey, status, status > 0 ? '-' : 'DC');
+        if (flags !== 'UF') this.emitInboundSpan(server, endpoint, clusterKey, status, status > 0 ? '-' : 'DC', policyTags);
+      },
+      dryRun: (results) => {
+        policyTags = dryRunTags(results);
       },
     };
   }
@@ -339,9 +360,10 @@ class SampledTrace implements ExchangeTrace {
   }
 
   /** The callee's inbound SERVER span of one try that reached it. */
-  private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string): void {
+  private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string, policyTags?: Record<string, string>): void {
     const reporter = this.tracer.inboundReporter(endpoint);
     this.emitSpan(span, {
+      policyTags,
       name: clusterName(clusterKey).inboundName,
       kind: 'server',
       reporter,
@@ -375,6 +397,8 @@ class SampledTrace implements ExchangeTrace {
     tags['istio.mesh_id'] = MESH_ID;
     tags['istio.namespace'] = reporter.namespace;
     tags['istio.cluster_id'] = CLUSTER_ID;
+    // Istio appends its optional policy tags to the service tags (tracing.go); they exist only with a value.
+    if (spec.policyTags) Object.assign(tags, spec.policyTags);
     tags.component = 'proxy';
     if (spec.cluster) {
       tags.upstream_cluster = spec.cluster;
@@ -417,6 +441,8 @@ interface SpanSpec {
   routeName?: string;
   /** Retries before this try (router span), tagged when > 0. */
   retry?: number;
+  /** The callee's dry-run verdicts (inbound span): istio.authorization.dry_run.* */
+  policyTags?: Record<string, string>;
 }
 
 function failureFlags(failure: Error | string | undefined): string {
