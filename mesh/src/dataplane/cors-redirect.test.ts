@@ -64,6 +64,20 @@ describe('CORS (Envoy cors_filter.cc)', () => {
     expect(mesh.upstream('articles-0').hits).toBe(1); // only the simple request reached the service
   });
 
+  test.each([
+    // Envoy's safe_regex is an RE2 full match: no implicit anchors needed, no partial hits.
+    [{ regex: 'https://app\\.example' }, 'https://app.example', true],
+    [{ regex: 'https://app\\.example' }, 'https://app.example.evil', false],
+    [{ regex: 'https://[a-z]+\\.example' }, 'https://APP.example', false],
+    // Istio sets no ignore_case on origin matchers: exact and prefix are case-sensitive.
+    [{ exact: 'https://App.example' }, 'https://app.example', false],
+    [{ prefix: 'https://app.' }, 'https://app.example', true],
+  ])('allowOrigins %j and Origin %s: allowed = %s', async (match, origin, allowed) => {
+    await gatewayMesh([{ route: toArticles, corsPolicy: { allowOrigins: [match] } }]);
+    const res = await mesh.get('/api', { headers: { origin } });
+    expect(res.headers['access-control-allow-origin']).toBe(allowed ? origin : undefined);
+  });
+
   test('a preflight from an origin no matcher allows is forwarded to the service (Istio sets forward_not_matching_preflights)', async () => {
     await gatewayMesh([{ route: toArticles, corsPolicy: { allowOrigins: [{ exact: 'https://app.example' }], allowMethods: ['GET'] } }]);
     const res = await mesh.get('/api', preflight('https://evil.example'));
