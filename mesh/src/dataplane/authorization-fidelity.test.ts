@@ -12,7 +12,12 @@ const webApi = workload('web-api-v1', 'web-api', 'v1');
 const authors = { ...workload('authors', 'authors', 'v1'), containerPorts: { http: 3100 } };
 
 const authorsService: LoadedObject<Service> = {
-  object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'authors' }, spec: { selector: { app: 'authors' }, ports: [{ name: 'http', port: 3000, targetPort: 'http' }] } },
+  object: {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'authors' },
+    spec: { selector: { app: 'authors' }, ports: [{ name: 'http', port: 3000, targetPort: 'http' }] },
+  },
   source: { file: 'k8s/authors.yaml' },
 };
 
@@ -77,7 +82,11 @@ describe('to.operation.hosts / notHosts: the :authority as the callee receives i
 describe('istio.io/dry-run: shadow rules, evaluated and counted, never enforced (builder.go isDryRun, Envoy rbac_filter.cc)', () => {
   const dryRun = { 'istio.io/dry-run': 'true' };
   const denyPath = (annotations?: Record<string, string>) =>
-    policy('deny-admin', { selector: { matchLabels: { app: 'authors' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }, annotations);
+    policy(
+      'deny-admin',
+      { selector: { matchLabels: { app: 'authors' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] },
+      annotations,
+    );
   const allowOthers = (annotations?: Record<string, string>) =>
     policy('only-articles', { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['*/sa/articles'] } }] }] }, annotations);
 
@@ -97,10 +106,12 @@ describe('istio.io/dry-run: shadow rules, evaluated and counted, never enforced 
     expect(mesh.rbacShadow.at(-1)?.results).toEqual([{ statPrefix: 'istio_dry_run_allow_', result: 'denied', policy: undefined }]);
   });
 
-  test('enforced policies still decide; the DENY filter\'s shadow rules run before its own rules, the ALLOW filter is never reached', async () => {
+  test("enforced policies still decide; the DENY filter's shadow rules run before its own rules, the ALLOW filter is never reached", async () => {
     await meshWith([denyPath(), allowOthers(dryRun), policy('shadow-deny-all', { action: 'DENY', rules: [{}] }, dryRun)]);
     expect((await send(mesh.port, 'http://authors:3000/admin')).status).toBe(403);
-    expect(mesh.rbacShadow.at(-1)?.results).toEqual([{ statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[default]-policy[shadow-deny-all]-rule[0]' }]);
+    expect(mesh.rbacShadow.at(-1)?.results).toEqual([
+      { statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[default]-policy[shadow-deny-all]-rule[0]' },
+    ]);
   });
 
   test.each([
@@ -145,11 +156,8 @@ describe('istio.io/dry-run: shadow rules, evaluated and counted, never enforced 
   });
 });
 
-test('the reported policy is the first matching name, as Envoy keeps an RBAC filter\'s policies in a name-ordered map', async () => {
-  await meshWith([
-    policy('z-deny', { action: 'DENY', rules: [{}] }),
-    policy('a-deny', { action: 'DENY', rules: [{}] }),
-  ]);
+test("the reported policy is the first matching name, as Envoy keeps an RBAC filter's policies in a name-ordered map", async () => {
+  await meshWith([policy('z-deny', { action: 'DENY', rules: [{}] }), policy('a-deny', { action: 'DENY', rules: [{}] })]);
   await send(mesh.port, 'http://authors:3000/x');
   expect(mesh.records.at(-1)?.responseCodeDetails).toBe('rbac_access_denied_matched_policy[ns[default]-policy[a-deny]-rule[0]]');
 });

@@ -56,7 +56,11 @@ export class RbacShadowStats {
     const out: string[] = [];
     for (const [name, lines] of [...families].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const verb = name.endsWith('_allowed') ? 'allowed' : 'denied';
-      out.push(`# HELP ${name} Requests the RBAC filter's shadow rules (dry-run AuthorizationPolicies) would have ${verb}.`, `# TYPE ${name} counter`, ...lines.sort());
+      out.push(
+        `# HELP ${name} Requests the RBAC filter's shadow rules (dry-run AuthorizationPolicies) would have ${verb}.`,
+        `# TYPE ${name} counter`,
+        ...lines.sort(),
+      );
     }
     return out.length > 0 ? `${out.join('\n')}\n` : '';
   }
