@@ -12,45 +12,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Endpoint } from '../model';
 import { freePort } from '../net';
-import { canQuery } from '../postgres';
+import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
+import { type ProbePolicy, defaultProbe, probeHttp, probeName, probePostgres } from './probes';
 import type { WorkloadSpec } from './topology';
 
-export interface BackoffPolicy {
-  /** Delay before the first restart. */
-  baseMs: number;
-  /** Upper bound of the doubling delay. */
-  maxMs: number;
-  /** A process that ran at least this long before crashing starts the back-off from `baseMs` again. */
-  resetAfterMs: number;
-}
-
-export const defaultBackoff: BackoffPolicy = { baseMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 };
-
-/** Delay before restart number `crashStreak` (1-based) of a crash loop: base, 2×base, 4×base, ... capped. */
-export function backoffDelay(crashStreak: number, policy: BackoffPolicy = defaultBackoff): number {
-  const exponent = Math.max(0, crashStreak - 1);
-  return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(exponent, 30));
-}
-
-export interface ProbePolicy {
-  /** Probe period once the replica has been ready (kubelet `periodSeconds`). */
-  periodMs: number;
-  /** Poll interval while the replica starts. */
-  startupPollMs: number;
-  timeoutMs: number;
-  /** Consecutive failures that mark a ready replica not ready. */
-  failureThreshold: number;
-  /** How long `waitReady` waits for a starting replica. */
-  startupTimeoutMs: number;
-}
-
-export const defaultProbe: ProbePolicy = {
-  periodMs: 1000,
-  startupPollMs: 100,
-  timeoutMs: 1000,
-  failureThreshold: 3,
-  startupTimeoutMs: 30_000,
-};
+export { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
+export { type ProbePolicy, defaultProbe } from './probes';
 
 export type ReplicaState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
 
@@ -501,33 +468,6 @@ export class Supervisor extends EventEmitter {
 
 function isPort(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535;
-}
-
-function probeName(spec: WorkloadSpec): string {
-  return spec.readinessKind === 'postgres' ? 'a Postgres session, as pg_isready' : `GET ${spec.readinessPath}`;
-}
-
-/** Ready when a session with the workload's own credentials (POSTGRES_USER/PASSWORD/DB) answers `SELECT 1`. */
-async function probePostgres(spec: WorkloadSpec, port: number, timeoutMs: number): Promise<boolean> {
-  const user = encodeURIComponent(spec.env.POSTGRES_USER ?? 'postgres');
-  const password = encodeURIComponent(spec.env.POSTGRES_PASSWORD ?? 'postgres');
-  const database = encodeURIComponent(spec.env.POSTGRES_DB ?? spec.env.POSTGRES_USER ?? 'postgres');
-  return canQuery(`postgres://${user}:${password}@127.0.0.1:${port}/${database}`, timeoutMs).then(
-    () => true,
-    () => false,
-  );
-}
-
-function probeHttp(port: number, probePath: string, timeoutMs: number, agent: http.Agent): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: probePath, agent, timeout: timeoutMs }, (response) => {
-      response.resume();
-      const status = response.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
-    });
-    request.once('timeout', () => request.destroy(new Error('probe timeout')));
-    request.once('error', () => resolve(false));
-  });
 }
 
 export function formatMs(ms: number): string {
