@@ -4,7 +4,7 @@
  * sends SIGTERM, then SIGKILL after a deadline. Children stay in the mesh's process group and are killed
  * synchronously when the mesh process exits, so they cannot outlive it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -14,12 +14,13 @@ import type { Endpoint } from '../model';
 import { freePort } from '../net';
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
 import { type ProbePolicy, defaultProbe, probeHttp, probeName, probePostgres } from './probes';
+import { Replica, type ReplicaState } from './replica';
 import type { WorkloadSpec } from './topology';
 
 export { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
 export { type ProbePolicy, defaultProbe } from './probes';
 
-export type ReplicaState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
+export type { ReplicaState } from './replica';
 
 export interface EndpointStatus {
   id: string;
@@ -68,34 +69,6 @@ const OUTPUT_TAIL_LINES = 20;
 export const MAX_PORT_RETRIES = 5;
 /** A line saying the port was taken: Node's EADDRINUSE, nginx's bind() failure, PostgreSQL's "could not bind". */
 const BIND_FAILURE = /EADDRINUSE|address already in use|could not bind/i;
-
-class Replica {
-  child: ChildProcess | undefined;
-  state: ReplicaState = 'starting';
-  restarts = 0;
-  crashStreak = 0;
-  startedAt = 0;
-  probeFailures = 0;
-  everReady = false;
-  timer: NodeJS.Timeout | undefined;
-  exited: Promise<void> = Promise.resolve();
-  /** The current process's port is known: assigned before the start, or reported by the child. */
-  portKnown = false;
-  /** What the current process said when it could not bind its port (an IPC message or an output line). */
-  bindFailure: string | undefined;
-  /** Starts on a fresh port since the replica was last ready. */
-  portRetries = 0;
-  /** The port it had before it was moved to a fresh one (for the log line once the new one is known). */
-  movedFrom: number | undefined;
-  readonly tail: string[] = [];
-  constructor(
-    readonly spec: WorkloadSpec,
-    readonly endpoint: Endpoint,
-  ) {}
-  get id(): string {
-    return this.endpoint.id;
-  }
-}
 
 export class Supervisor extends EventEmitter {
   private readonly replicas: Replica[] = [];
