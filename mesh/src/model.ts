@@ -65,6 +65,8 @@ export interface Container {
 
 export interface DeploymentSpec {
   replicas?: number;
+  /** How long a new pod must stay ready before it counts as available (rolling updates wait for that). */
+  minReadySeconds?: number;
   selector: { matchLabels?: Record<string, string> };
   template: {
     metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };

@@ -5,7 +5,6 @@ import type { WorkloadSpec } from './topology';
 
 export type ReplicaState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
 
-
 export class Replica {
   child: ChildProcess | undefined;
   state: ReplicaState = 'starting';
@@ -14,6 +13,8 @@ export class Replica {
   startedAt = 0;
   probeFailures = 0;
   everReady = false;
+  /** When the endpoint last turned ready (the pod's Ready condition's lastTransitionTime). */
+  readySince = 0;
   timer: NodeJS.Timeout | undefined;
   exited: Promise<void> = Promise.resolve();
   /** The current process's port is known: assigned before the start, or reported by the child. */

@@ -134,8 +134,9 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
-   * Rolling restart, one replica at a time: start a new replica, wait until it is ready, take the old one out of
-   * the endpoints (not ready), then SIGTERM it so it drains its in-flight requests.
+   * Rolling restart, one replica at a time: start a new replica, wait until it is available (ready, and still ready
+   * after the Deployment's minReadySeconds), take the old one out of the endpoints (not ready), then SIGTERM it so
+   * it drains its in-flight requests.
    */
   async restartWorkload(name: string): Promise<void> {
     const old = this.replicas.filter((r) => r.spec.workload.name === name && r.state !== 'stopping');
@@ -151,7 +152,7 @@ export class Supervisor extends EventEmitter {
         continue;
       }
       const fresh = await this.startReplica(replica.spec);
-      await this.waitReady(fresh);
+      await this.waitAvailable(fresh);
       // Out of the endpoints first, SIGTERM a moment later: requests already sent to the old replica (on the
       // wire, not yet read by a busy process) reach it and drain, instead of being cut when it closes its
       // idle keep-alive connections on SIGTERM. 'stopping' also ends its readiness probes (a passing probe
@@ -351,6 +352,7 @@ export class Supervisor extends EventEmitter {
       replica.probeFailures = 0;
       if (!replica.endpoint.ready) {
         replica.endpoint.ready = true;
+        replica.readySince = Date.now();
         replica.everReady = true;
         replica.portRetries = 0;
         replica.state = 'running';
@@ -368,6 +370,36 @@ export class Supervisor extends EventEmitter {
       }
     }
     this.scheduleProbe(replica, replica.everReady ? this.probe.periodMs : this.probe.startupPollMs);
+  }
+
+  /**
+   * Ready for `minReadyMs` without a break, as a Deployment counts a pod available (kubernetes/kubernetes
+   * `pkg/api/v1/pod/util.go`, `IsPodAvailable`: ready, and the Ready condition's lastTransitionTime +
+   * minReadySeconds has passed). A replica that turns not ready meanwhile starts the wait again once ready.
+   * Meanwhile it is in the endpoints and takes traffic, as a ready pod does.
+   */
+  private async waitAvailable(replica: Replica): Promise<void> {
+    const minReadyMs = replica.spec.minReadyMs ?? 0;
+    for (;;) {
+      await this.waitReady(replica);
+      const remaining = replica.readySince + minReadyMs - Date.now();
+      if (remaining <= 0) return;
+      const stayedReady = await new Promise<boolean>((resolve) => {
+        const onChange = (): void => {
+          if (replica.endpoint.ready) return;
+          clearTimeout(timer);
+          this.removeListener('change', onChange);
+          resolve(false);
+        };
+        const timer = setTimeout(() => {
+          this.removeListener('change', onChange);
+          resolve(true);
+        }, remaining);
+        this.on('change', onChange);
+      });
+      if (stayedReady && replica.endpoint.ready) return;
+      this.options.log?.(`${replica.id} turned not ready within minReadySeconds (${formatMs(minReadyMs)}): waiting for it again`);
+    }
   }
 
   private waitReady(replica: Replica): Promise<void> {
