@@ -82,11 +82,18 @@ export interface CreateAudit {
   gaveUp: CreateOutcome[];
   /** Answered 201 but not stored under the id it named. */
   missing: CreateOutcome[];
-  /** Stored although the last answer was an error: a lie. */
+  /**
+   * Stored although the last answer said it was not: a 4xx or a 503 (a lie). A 504 "outcome unknown" or no answer at
+   * all claims nothing, so those may be stored (the client then retries them with the key, and is counted in gaveUp
+   * if it never learnt the outcome).
+   */
   storedBehindError: CreateOutcome[];
   /** Titles stored more than once. */
   duplicated: string[];
 }
+
+/** An answer that tells the client nothing was stored: its request was refused (4xx) or the service was unavailable. */
+const saysNotStored = (status: number): boolean => (status >= 400 && status < 500) || status === 503;
 
 /** Compares every create's last answer with what the articles table holds for this run. */
 export async function auditCreates(mesh: MeshHandle, root: string, runId: string, outcomes: readonly CreateOutcome[]): Promise<CreateAudit> {
@@ -106,7 +113,7 @@ export async function auditCreates(mesh: MeshHandle, root: string, runId: string
     retried: outcomes.filter((o) => o.attempts.length > 1).length,
     gaveUp: outcomes.filter((o) => last(o).status < 200 || last(o).status >= 300),
     missing: outcomes.filter((o) => last(o).status === 201 && !(stored.get(o.title) ?? []).includes(createdId(o) ?? '')),
-    storedBehindError: outcomes.filter((o) => last(o).status !== 201 && stored.has(o.title)),
+    storedBehindError: outcomes.filter((o) => saysNotStored(last(o).status) && stored.has(o.title)),
     duplicated: [...stored].filter(([, ids]) => ids.length > 1).map(([title]) => title),
   };
 }
