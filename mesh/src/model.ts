@@ -491,6 +491,8 @@ export interface RbacShadowEvent {
   pod: string;
   port: number;
   protocol: 'http' | 'tcp';
+  /** The listener's traffic direction: a sidecar's inbound listener (default), or the gateway's (outbound). */
+  direction?: 'inbound' | 'outbound';
   results: readonly RbacShadowResult[];
 }
 

@@ -4,7 +4,7 @@
  */
 import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service } from '../model';
 import { compileAuthorization } from './authorization';
-import { send, startMesh, workload, type MeshFixture } from './test-harness';
+import { gateway, send, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
 import { createTracing, type SpanData } from './tracing';
 
 const webApi = workload('web-api-v1', 'web-api', 'v1');
@@ -160,4 +160,49 @@ test("the reported policy is the first matching name, as Envoy keeps an RBAC fil
   await meshWith([policy('z-deny', { action: 'DENY', rules: [{}] }), policy('a-deny', { action: 'DENY', rules: [{}] })]);
   await send(mesh.port, 'http://authors:3000/x');
   expect(mesh.records.at(-1)?.responseCodeDetails).toBe('rbac_access_denied_matched_policy[ns[default]-policy[a-deny]-rule[0]]');
+});
+
+describe('policies on the ingress gateway itself (selector istio: ingressgateway in istio-system)', () => {
+  const onGateway = (name: string, spec: AuthorizationPolicySpec, annotations?: Record<string, string>): LoadedObject<AuthorizationPolicy> => {
+    const loaded = policy(name, { selector: { matchLabels: { istio: 'ingressgateway' } }, ...spec }, annotations);
+    loaded.object.metadata.namespace = 'istio-system';
+    return loaded;
+  };
+  async function gatewayMesh(policies: LoadedObject<AuthorizationPolicy>[]): Promise<MeshFixture> {
+    mesh = await startMesh({
+      replicas: [{ id: 'authors-0', workload: authors }],
+      state: {
+        services: [authorsService],
+        istio: {
+          gateways: [gateway('web-gateway')],
+          virtualServices: [virtualService('ingress', { hosts: ['*'], gateways: ['web-gateway'], http: [{ route: [{ destination: { host: 'authors' } }] }] })],
+          destinationRules: [],
+          authorizationPolicies: policies,
+        },
+      },
+    });
+    return mesh;
+  }
+
+  test.each([
+    // istioctl's demo profile maps the gateway Service's port 80 to the pod's 8080, where the listener binds.
+    [['8080'], 200],
+    [['80'], 403],
+  ])('ports %j → %i', async (ports, status) => {
+    await gatewayMesh([onGateway('gw-ports', { action: 'ALLOW', rules: [{ to: [{ operation: { ports } }] }] })]);
+    expect((await mesh.get('/api')).status).toBe(status);
+  });
+
+  test("a dry-run policy on the gateway is counted on the gateway's listener (outbound_0.0.0.0_8080)", async () => {
+    await gatewayMesh([onGateway('gw-dry', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' })]);
+    expect((await mesh.get('/api')).status).toBe(200);
+    expect(mesh.rbacShadow).toEqual([
+      expect.objectContaining({
+        pod: 'istio-ingressgateway',
+        port: 8080,
+        direction: 'outbound',
+        results: [{ statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[istio-system]-policy[gw-dry]-rule[0]' }],
+      }),
+    ]);
+  });
 });

@@ -28,7 +28,9 @@ test('HTTP shadow counters per pod and inbound port, TCP ones per pod; both resu
     protocol: 'tcp',
     results: [{ statPrefix: 'istio_dry_run_allow_', result: 'allowed' }],
   });
+  telemetry.rbacShadow({ workload: authors, pod: 'gw', port: 8080, protocol: 'http', direction: 'outbound', results: [deny] });
   const text = await telemetry.metrics();
+  expect(text).toContain('envoy_http_rbac_istio_dry_run_deny_shadow_denied{http_conn_manager_prefix="outbound_0.0.0.0_8080",namespace="default",pod="gw"');
   const pod = 'namespace="default",pod="authors-0",app="authors",version="v1",app_kubernetes_io_name="authors"';
   expect(text).toContain(`envoy_http_rbac_istio_dry_run_deny_shadow_denied{http_conn_manager_prefix="inbound_0.0.0.0_3000",${pod}} 2\n`);
   expect(text).toContain(`envoy_http_rbac_istio_dry_run_deny_shadow_allowed{http_conn_manager_prefix="inbound_0.0.0.0_3000",${pod}} 0\n`);

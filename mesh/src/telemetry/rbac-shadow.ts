@@ -32,7 +32,7 @@ export class RbacShadowStats {
 
   count(event: RbacShadowEvent): void {
     for (const result of event.results) {
-      const key = `${event.protocol}|${event.pod}|${event.protocol === 'http' ? event.port : ''}|${result.statPrefix}`;
+      const key = `${event.protocol}|${event.pod}|${event.protocol === 'http' ? `${event.direction ?? 'inbound'}_${event.port}` : ''}|${result.statPrefix}`;
       let counters = this.counters.get(key);
       if (!counters) {
         counters = { ...this.series(event, result.statPrefix), allowed: 0, denied: 0 };
@@ -66,7 +66,7 @@ export class RbacShadowStats {
   }
 
   private series(event: RbacShadowEvent, statPrefix: string): { name: string; labels: string } {
-    const tag = event.protocol === 'http' ? ['http_conn_manager_prefix', `inbound_0.0.0.0_${event.port}`] : ['tcp_prefix', 'rbac'];
+    const tag = event.protocol === 'http' ? ['http_conn_manager_prefix', `${event.direction ?? 'inbound'}_0.0.0.0_${event.port}`] : ['tcp_prefix', 'rbac'];
     const name = event.protocol === 'http' ? `envoy_http_rbac_${statPrefix}` : `envoy_tcp_${statPrefix}`;
     const podLabels = Object.entries(event.workload.labels).map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]/g, '_'), v]);
     const pairs = [tag, ['namespace', event.workload.namespace], ['pod', event.pod], ...podLabels];
