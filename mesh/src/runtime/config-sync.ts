@@ -9,7 +9,17 @@ import path from 'node:path';
 import { isIstioObject, istioKindOf } from '../istio';
 import { loadManifestFiles } from '../manifests';
 import { objectKey } from '../manifests/merge';
-import type { AuthorizationPolicy, DestinationRule, Finding, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, VirtualService } from '../model';
+import type {
+  AuthorizationPolicy,
+  DestinationRule,
+  Finding,
+  Gateway,
+  IstioConfig,
+  K8sObject,
+  LoadedObject,
+  PeerAuthentication,
+  VirtualService,
+} from '../model';
 import { ConfigRejectedError, ConfigStore, formatFinding } from './config-store';
 import { ManifestWatcher } from './watch';
 
@@ -92,9 +102,18 @@ export class ConfigSync<Compiled> {
     this.log = options.log;
     this.watchEnabled = options.watch ?? true;
     this.startupFiles = options.istioPaths.map((p) => path.relative(this.root, path.resolve(this.root, p)));
-    this.store = new ConfigStore<Compiled>({ kubernetesObjects: options.manifests.kubernetesObjects, analyze: options.analyze, compile: options.compile, log: options.log });
+    this.store = new ConfigStore<Compiled>({
+      kubernetesObjects: options.manifests.kubernetesObjects,
+      analyze: options.analyze,
+      compile: options.compile,
+      log: options.log,
+    });
     this.store.initialize(options.manifests.istioObjects);
-    this.watcher = new ManifestWatcher({ root: this.root, onChange: (file) => this.reloadFile(file), onError: (error) => this.log(`file watch: ${error.message}`) });
+    this.watcher = new ManifestWatcher({
+      root: this.root,
+      onChange: (file) => this.reloadFile(file),
+      onError: (error) => this.log(`file watch: ${error.message}`),
+    });
   }
 
   /** Starts watching the start-up paths (after the workloads started: a change before that would race them). */
@@ -119,7 +138,9 @@ export class ConfigSync<Compiled> {
 
   /** Objects applied programmatically (`MeshHandle.applyObjects`), with `source` as their file when they have none. */
   applyObjects(objects: Array<K8sObject | LoadedObject>, source: string): LoadedObject[] {
-    const loaded = objects.map((o): LoadedObject => ('object' in o && 'source' in o ? (o as LoadedObject) : { object: o as K8sObject, source: { file: source } }));
+    const loaded = objects.map((o): LoadedObject =>
+      'object' in o && 'source' in o ? (o as LoadedObject) : { object: o as K8sObject, source: { file: source } },
+    );
     this.store.apply(loaded);
     return loaded;
   }

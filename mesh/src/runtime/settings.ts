@@ -19,7 +19,9 @@ export function portFrom(value: number | undefined, envName: string, fallback: n
 export function samplingFrom(value: number | undefined): number {
   const raw = value ?? (process.env.MESH_TRACE_SAMPLING ? Number(process.env.MESH_TRACE_SAMPLING) : 100);
   if (!Number.isFinite(raw) || raw < 0 || raw > 100) {
-    throw new MeshStartError(`trace sampling ${value ?? process.env.MESH_TRACE_SAMPLING} is not a percentage (0-100): set MESH_TRACE_SAMPLING (or --trace-sampling)`);
+    throw new MeshStartError(
+      `trace sampling ${value ?? process.env.MESH_TRACE_SAMPLING} is not a percentage (0-100): set MESH_TRACE_SAMPLING (or --trace-sampling)`,
+    );
   }
   return raw;
 }

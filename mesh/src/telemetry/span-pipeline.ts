@@ -16,7 +16,11 @@ export interface SpanPipeline {
 }
 
 /** Throws (with a message naming the setting) on bad store bounds or an OTLP endpoint that is not an http(s) URL. */
-export function createSpanPipeline(storeOptions: TraceStoreOptions | undefined, log: (message: string) => void, env: NodeJS.ProcessEnv = process.env): SpanPipeline {
+export function createSpanPipeline(
+  storeOptions: TraceStoreOptions | undefined,
+  log: (message: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): SpanPipeline {
   const traces = new TraceStore(storeOptions);
   const otlpUrl = otlpTracesUrl(env);
   const otlp = otlpUrl ? new OtlpSpanExport(otlpUrl, log) : undefined;
