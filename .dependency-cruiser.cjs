@@ -77,7 +77,7 @@ module.exports = {
   ],
   options: {
     // Tests and sources alike: a test that reaches across a layer couples the layers just the same.
-    exclude: { path: '(^|/)(node_modules|dist|fixtures|coverage|results)/' },
+    exclude: { path: '(^|/)(node_modules|dist|fixtures|coverage|results|\\.mesh|\\.data|\\.test-results)/' },
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.depcruise.json' },

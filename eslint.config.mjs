@@ -6,7 +6,8 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/', '**/dist/', 'coverage/', 'bench/results/', '**/fixtures/'] },
+  // What .gitignore lists (build output, run data) and the test fixtures, some deliberately malformed.
+  { ignores: ['**/node_modules/', '**/dist/', '**/coverage/', 'bench/results/', '**/fixtures/', '**/.mesh/', '**/.data/', '**/.test-results/', 'web-app/e2e/screenshots/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -65,6 +65,8 @@ export interface Container {
 
 export interface DeploymentSpec {
   replicas?: number;
+  /** How long a new pod must stay ready before it counts as available (rolling updates wait for that). */
+  minReadySeconds?: number;
   selector: { matchLabels?: Record<string, string> };
   template: {
     metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -477,8 +479,30 @@ export interface TcpConnectionTelemetry {
   close(responseFlags?: string): void;
 }
 
+/** One RBAC filter's verdict from its shadow rules (dry-run AuthorizationPolicies), as Envoy counts and records it. */
+export interface RbacShadowResult {
+  /** istiod's shadow_rules_stat_prefix: `istio_dry_run_allow_` or `istio_dry_run_deny_`. */
+  statPrefix: string;
+  result: 'allowed' | 'denied';
+  /** shadow_effective_policy_id: the matching dry-run rule (`ns[default]-policy[name]-rule[0]`), if one matched. */
+  policy?: string;
+}
+
+/** Dry-run verdicts at a callee's inbound proxy (`pod` is the endpoint id, `port` the port the pod received on). */
+export interface RbacShadowEvent {
+  workload: Workload;
+  pod: string;
+  port: number;
+  protocol: 'http' | 'tcp';
+  /** The listener's traffic direction: a sidecar's inbound listener (default), or the gateway's (outbound). */
+  direction?: 'inbound' | 'outbound';
+  results: readonly RbacShadowResult[];
+}
+
 export interface TelemetrySink {
   record(record: RequestRecord): void;
+  /** Counts dry-run AuthorizationPolicy verdicts (Envoy's RBAC shadow_allowed/shadow_denied); optional for test sinks. */
+  rbacShadow?(event: RbacShadowEvent): void;
   /**
    * Opens the telemetry of one proxied TCP connection; call it when the upstream connection is established (or
    * failed: then `close('UF')` at once). Optional so that test sinks need not implement it.

@@ -21,7 +21,8 @@ const fs = require('node:fs');
 const notReadyFlag = process.env.NOT_READY_FLAG;
 const server = http.createServer((req, res) => {
   if (req.url === '/readyz') {
-    res.statusCode = notReadyFlag && fs.existsSync(notReadyFlag) ? 503 : 200;
+    // The flag for every replica, or the flag suffixed with this replica's POD_NAME for one of them.
+    res.statusCode = notReadyFlag && (fs.existsSync(notReadyFlag) || fs.existsSync(notReadyFlag + '.' + process.env.POD_NAME)) ? 503 : 200;
     return res.end();
   }
   res.setHeader('content-type', 'application/json');
@@ -146,6 +147,52 @@ describe('Supervisor with fake services', () => {
     expect(supervisor.status().map((s) => s.id)).toEqual(['web-api-v2-1']);
     expect(readyCountMin).toBeGreaterThanOrEqual(1);
     await until(() => !isAlive(oldPid));
+  });
+
+  it('rolls a workload honouring minReadySeconds: the old replica leaves only after the new one stayed ready that long', async () => {
+    supervisor = make();
+    const slowToCount = { ...spec('web-api-v1', 1), minReadyMs: 1500 };
+    await supervisor.startWorkload(slowToCount);
+    const old = supervisor.endpoints()[0];
+    let newReadyAt = 0;
+    let oldOutAt = 0;
+    supervisor.on('change', () => {
+      const fresh = supervisor!.endpoints().find((e) => e !== old);
+      if (fresh?.ready && newReadyAt === 0) newReadyAt = performance.now();
+      if (!old.ready && oldOutAt === 0) oldOutAt = performance.now();
+    });
+    await supervisor.restartWorkload('web-api-v1');
+    expect(newReadyAt).toBeGreaterThan(0);
+    // 10 ms below: timers run on the event loop's cached clock, which may lag performance.now() by a tick.
+    expect(oldOutAt - newReadyAt).toBeGreaterThanOrEqual(1490);
+  });
+
+  it('minReadySeconds starts again when the new replica turns not ready meanwhile', async () => {
+    supervisor = make();
+    const flag = path.join(dir, 'not-ready');
+    const flapping = { ...spec('web-api-v1', 1, { NOT_READY_FLAG: flag }), minReadyMs: 1500 };
+    await supervisor.startWorkload(flapping);
+    const old = supervisor.endpoints()[0];
+    let freshReadyAgainAt = 0;
+    let oldOutAt = 0;
+    let flapped = false;
+    supervisor.on('change', () => {
+      const fresh = supervisor!.endpoints().find((e) => e !== old);
+      if (fresh && !fresh.ready && flapped && freshReadyAgainAt === 0) freshReadyAgainAt = -1;
+      if (fresh?.ready && freshReadyAgainAt === -1) freshReadyAgainAt = performance.now();
+      if (!old.ready && oldOutAt === 0) oldOutAt = performance.now();
+    });
+    const rolled = supervisor.restartWorkload('web-api-v1');
+    // Once the new replica is ready, make it (only it) fail its probes for a moment.
+    await until(() => supervisor!.endpoints().some((e) => e !== old && e.ready));
+    flapped = true;
+    fs.writeFileSync(`${flag}.web-api-v1-1`, '');
+    await until(() => freshReadyAgainAt === -1);
+    fs.rmSync(`${flag}.web-api-v1-1`);
+    await rolled;
+    expect(freshReadyAgainAt).toBeGreaterThan(0);
+    expect(oldOutAt - freshReadyAgainAt).toBeGreaterThanOrEqual(1490);
+    expect(logs.join('\n')).toMatch(/web-api-v1-1 turned not ready within minReadySeconds \(1\.5s\): waiting for it again/);
   });
 
   it('rolls a workload: the old replica is out of the endpoints for a moment before its SIGTERM', async () => {

@@ -5,3 +5,5 @@ export * from './report';
 export * from './stack';
 export * from './sockets';
 export * from './raw-http';
+export * from './creates';
+export * from './cpu-hog';

@@ -7,13 +7,20 @@ import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosProxyConfig } from 'axios';
 import { getProxyForUrl } from 'proxy-from-env';
 import { currentRequestContext } from './context';
-import { jsonHttpAdapter } from './json-http-adapter';
+import { createJsonHttpAdapter } from './json-http-adapter';
 
 export interface HttpClientOptions {
   /** e.g. `http://articles:8080` (the in-cluster name; a local mesh reaches it through `HTTP_PROXY`). */
   baseURL: string;
   /** Per-call timeout in milliseconds. */
   timeoutMs: number;
+  /**
+   * Calls on the wire to this upstream at once, those whose caller timed out included; a call beyond it fails at
+   * once with code `UPSTREAM_OVERFLOW` (load shedding). Default: no limit. See json-http-adapter.ts.
+   */
+  maxInFlight?: number;
+  /** How long a timed-out call may still finish and keep its connection (default 10 s). */
+  lingerMs?: number;
 }
 
 /**
@@ -51,7 +58,8 @@ export function proxyFor(baseURL: string): AxiosProxyConfig | false {
 
 /**
  * An axios instance for calls to another service. It copies the current request's trace headers
- * (`x-request-id`, `traceparent`, `x-b3-*`, `end-user`, ...) onto every call and has a timeout. The proxy
+ * (`x-request-id`, `traceparent`, `x-b3-*`, `end-user`, ...) onto every call, has a timeout after which the caller
+ * gets ECONNABORTED while the exchange may finish on its connection, and optionally an in-flight limit. The proxy
  * (`HTTP_PROXY`/`NO_PROXY`, the local mesh's sidecar scheme) is resolved once, here; change the environment
  * and make a new client to change it.
  */
@@ -68,7 +76,7 @@ export function createHttpClient(options: HttpClientOptions): AxiosInstance {
     maxContentLength: 5 * 1024 * 1024,
     maxRedirects: 0,
     // The plain JSON exchanges on node:http (json-http-adapter.ts); anything else goes to axios' own http adapter.
-    adapter: jsonHttpAdapter,
+    adapter: createJsonHttpAdapter({ maxInFlight: options.maxInFlight, lingerMs: options.lingerMs }),
   });
   // axios' defaults carry a `common` bucket and one per method; every call deep-copies and merges them (caseless,
   // key by key). One flat set with the same effect (axios' own Accept; transformRequest sets the JSON

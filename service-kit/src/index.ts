@@ -19,6 +19,7 @@ export {
   type ErrorBody,
 } from './errors';
 export { createHttpClient, type HttpClientOptions } from './http-client';
+export { UPSTREAM_OVERFLOW } from './json-http-adapter';
 export { createLogger, flushLogger, type Logger, type LoggerOptions } from './logger';
 export { createHttpMetrics, type HttpMetrics } from './metrics';
 export { Readiness, type ReadinessCheck } from './readiness';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios, { type AxiosRequestConfig } from 'axios';
-import { jsonHttpAdapter } from './json-http-adapter';
+import { UPSTREAM_OVERFLOW, createJsonHttpAdapter, jsonHttpAdapter } from './json-http-adapter';
 
 interface Recorded {
   method: string;
@@ -21,10 +21,19 @@ async function recordingServer(answer: (req: http.IncomingMessage, res: http.Ser
       answer(req, res);
     });
   });
+  let connections = 0;
+  let closedConnections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.on('close', () => closedConnections++);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     received,
+    /** TCP connections accepted, and closed, so far. */
+    connections: () => connections,
+    closedConnections: () => closedConnections,
     port,
     url: `http://127.0.0.1:${port}`,
     close: () => {
@@ -124,4 +133,66 @@ describe('jsonHttpAdapter', () => {
     expect(JSON.parse(text)).toEqual({ ok: true });
     await upstream.close();
   });
+
+  it('after a timeout lets the answer arrive on its connection and reuses that connection (no new handshake)', async () => {
+    const release: Array<() => void> = [];
+    const upstream = await recordingServer((req, res) => {
+      if (req.url === '/slow') release.push(() => json(200, { late: true })(req, res));
+      else json(200, { ok: true })(req, res);
+    });
+    const adapter = createJsonHttpAdapter({ lingerMs: 5000 });
+    const oneSocket = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const call = (url: string, timeout: number) => axios.request({ baseURL: upstream.url, url, proxy: false, maxRedirects: 0, httpAgent: oneSocket, timeout, adapter });
+
+    await expect(call('/slow', 100)).rejects.toMatchObject({ code: 'ECONNABORTED' });
+    expect(adapter.inFlight()).toBe(1);
+    release.forEach((answer) => answer());
+    // The late answer is read and dropped; the connection goes back to the pool and serves the next call.
+    expect((await call('/next', 2000)).data).toEqual({ ok: true });
+    expect(upstream.connections()).toBe(1);
+    expect(adapter.inFlight()).toBe(0);
+    oneSocket.destroy();
+    await upstream.close();
+  });
+
+  it('destroys a timed-out exchange whose answer does not come within lingerMs', async () => {
+    const silent = await recordingServer(() => undefined);
+    const adapter = createJsonHttpAdapter({ lingerMs: 100 });
+    await expect(axios.request({ baseURL: silent.url, url: '/never', proxy: false, maxRedirects: 0, httpAgent: agent, timeout: 50, adapter })).rejects.toMatchObject({
+      code: 'ECONNABORTED',
+    });
+    expect(adapter.inFlight()).toBe(1);
+    await until(() => adapter.inFlight() === 0);
+    expect(silent.closedConnections()).toBe(1);
+    await silent.close();
+  });
+
+  it('refuses a call at once, without sending it, while maxInFlight exchanges are on the wire (timed-out ones included)', async () => {
+    const held: Array<() => void> = [];
+    const upstream = await recordingServer((req, res) => held.push(() => json(200, { url: req.url })(req, res)));
+    const adapter = createJsonHttpAdapter({ maxInFlight: 2, lingerMs: 5000 });
+    const call = (url: string, timeout = 5000) => axios.request({ baseURL: upstream.url, url, proxy: false, maxRedirects: 0, httpAgent: agent, timeout, adapter });
+    const first = call('/1');
+    expect(await call('/2', 50).catch((error: unknown) => error)).toMatchObject({ code: 'ECONNABORTED' });
+    const started = Date.now();
+    const refused = await call('/3').catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: UPSTREAM_OVERFLOW, message: expect.stringMatching(/limit 2/) });
+    expect(Date.now() - started).toBeLessThan(50);
+    await until(() => upstream.received.length === 2);
+    expect(upstream.received.map((r) => r.url).sort()).toEqual(['/1', '/2']);
+    held.splice(0).forEach((answer) => answer());
+    expect((await first).data).toEqual({ url: '/1' });
+    // Both answered (the timed-out one read and dropped): calls go out again.
+    await until(() => adapter.inFlight() === 0);
+    const fourth = call('/4');
+    await until(() => held.length === 1);
+    held.splice(0).forEach((answer) => answer());
+    expect((await fourth).data).toEqual({ url: '/4' });
+    await upstream.close();
+  });
 });
+
+/** Resolves once `condition` holds (polled every 10 ms; jest's timeout bounds it). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+}

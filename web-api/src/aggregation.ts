@@ -1,4 +1,4 @@
-import { ServiceUnavailableError, type Logger } from '@cns/service-kit';
+import { ServiceUnavailableError, UPSTREAM_OVERFLOW, type Logger } from '@cns/service-kit';
 import type { AxiosInstance } from 'axios';
 import type { VersionBehaviour } from './versions';
 
@@ -87,11 +87,17 @@ export class ArticleAggregator {
     this.articlesPath = `/articles/v1/getmultiple?amount=${options.behaviour.articleCount}`;
   }
 
-  async getMultiple(): Promise<AggregatedArticles> {
-    const deadline = Date.now() + this.options.timeoutMs;
+  /** True once an aggregation succeeded: the replica has an answer to serve when articles is slow (readiness). */
+  get hasLastGood(): boolean {
+    return this.lastGood !== undefined;
+  }
+
+  /** `timeoutMs`: the budget of the whole aggregation (a request's UPSTREAM_TIMEOUT_MS, or the warm-up's own). */
+  async getMultiple(timeoutMs = this.options.timeoutMs): Promise<AggregatedArticles> {
+    const deadline = Date.now() + timeoutMs;
     let articles: UpstreamArticle[];
     try {
-      articles = await this.fetchArticles();
+      articles = await this.fetchArticles(timeoutMs);
     } catch (error) {
       const reason = describeFailure(error);
       this.options.logger.warn({ upstream: 'articles', reason, servingLastGood: this.lastGood !== undefined }, 'articles call failed');
@@ -118,22 +124,20 @@ export class ArticleAggregator {
   }
 
   /**
-   * One aggregation before the replica takes traffic (see server.ts): it opens the keep-alive connections to both
-   * upstreams, runs the code path once, and leaves a last good answer, so that a new replica whose first articles
-   * calls miss their deadline under load serves that list instead of a 503. Never throws: a replica whose upstreams
-   * are down still starts (and answers 503 until articles answers).
+   * One aggregation within `timeoutMs` (see {@link WarmUp}): it opens the keep-alive connections to both upstreams,
+   * runs the code path once and leaves a last good answer. Never throws; false when articles did not answer.
    */
-  async warmUp(): Promise<boolean> {
+  async warmUp(timeoutMs?: number): Promise<boolean> {
     try {
-      await this.getMultiple();
+      await this.getMultiple(timeoutMs);
       return true;
     } catch {
       return false;
     }
   }
 
-  private async fetchArticles() {
-    const response = await this.options.articlesClient.get(this.articlesPath, { timeout: this.options.timeoutMs });
+  private async fetchArticles(timeoutMs: number) {
+    const response = await this.options.articlesClient.get(this.articlesPath, { timeout: timeoutMs });
     if (response.status !== 200) throw new Error(`status ${response.status}`);
     return checkedArticles(response.data);
   }
@@ -182,6 +186,7 @@ export function describeFailure(error: unknown): string {
   if (error && typeof error === 'object') {
     const code = (error as { code?: unknown }).code;
     if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') return 'timed out';
+    if (code === UPSTREAM_OVERFLOW) return 'too many calls in flight, not sent';
     if (typeof code === 'string' && code !== '') return code;
     if (error instanceof Error) return error.message;
   }

@@ -1,33 +1,40 @@
-import { BadRequestError, ServiceUnavailableError, browserPageHeaders, createHttpClient, createServiceApp, type Logger, type ServiceApp } from '@cns/service-kit';
+import { browserPageHeaders, createHttpClient, createServiceApp, type Logger, type ServiceApp } from '@cns/service-kit';
 import swaggerUi from 'swagger-ui-express';
-import { ArticleAggregator, describeFailure } from './aggregation';
+import { ArticleAggregator } from './aggregation';
+import { createHandler } from './create';
 import type { WebApiConfig } from './config';
 import { buildOpenApiSpec } from './openapi';
 import { versionTable, type WebApiVersion } from './versions';
+import { warmUpUntilReady } from './warm-up';
 
 export interface WebApiAppOptions {
   version: WebApiVersion;
-  config: Pick<WebApiConfig, 'ARTICLES_URL' | 'AUTHORS_URL' | 'UPSTREAM_TIMEOUT_MS'>;
+  config: Pick<WebApiConfig, 'ARTICLES_URL' | 'AUTHORS_URL' | 'UPSTREAM_TIMEOUT_MS'> &
+    Partial<Pick<WebApiConfig, 'WARMUP_TIMEOUT_MS' | 'CREATE_TIMEOUT_MS' | 'ARTICLES_MAX_IN_FLIGHT' | 'AUTHORS_MAX_IN_FLIGHT'>>;
   logger?: Logger;
 }
 
 /**
  * web-api: `GET /web-api/v1/getmultiple` (articles with their authors), `POST /web-api/v1/create`
- * (forwarded to articles), `GET /openapi` and Swagger UI at `/openapi/ui/`. Every response carries
- * `x-web-api-version`. Readiness does not depend on the upstreams: web-api keeps answering (last good
- * answer, empty author fields) when they are down.
+ * (forwarded to articles, see create.ts), `GET /openapi` and Swagger UI at `/openapi/ui/`. Every response carries
+ * `x-web-api-version`. `/readyz` is 503 until a first aggregation succeeded (the warm-up, see warm-up.ts); from
+ * then on it does not depend on the upstreams: web-api keeps answering (last good answer, empty author fields).
  */
-/** The web-api app, with the warm-up its server runs before it listens. */
+/** The web-api app, with the warm-up its server runs once it listens. */
 export type WebApiApp = ServiceApp & {
-  /** One getmultiple aggregation against the real upstreams (bounded by UPSTREAM_TIMEOUT_MS); true if articles answered. */
-  warmUp(): Promise<boolean>;
+  /** One getmultiple aggregation against the real upstreams (within `timeoutMs`, default UPSTREAM_TIMEOUT_MS); true if articles answered. */
+  warmUp(timeoutMs?: number): Promise<boolean>;
+  /** Warm-up attempts (WARMUP_TIMEOUT_MS each) until one succeeds, or shutdown begins: see warm-up.ts. */
+  warmUpUntilReady(): Promise<boolean>;
 };
 
 export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
   const { version, config } = options;
   const behaviour = versionTable[version];
-  const articlesClient = createHttpClient({ baseURL: config.ARTICLES_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
-  const authorsClient = createHttpClient({ baseURL: config.AUTHORS_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS });
+  const articlesClient = createHttpClient({ baseURL: config.ARTICLES_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS, maxInFlight: config.ARTICLES_MAX_IN_FLIGHT ?? 64 });
+  const authorsClient = createHttpClient({ baseURL: config.AUTHORS_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS, maxInFlight: config.AUTHORS_MAX_IN_FLIGHT ?? 1024 });
+  const createTimeoutMs = config.CREATE_TIMEOUT_MS ?? 3000;
+  const createClient = createHttpClient({ baseURL: config.ARTICLES_URL, timeoutMs: createTimeoutMs, maxInFlight: config.ARTICLES_MAX_IN_FLIGHT ?? 64 });
   const spec = buildOpenApiSpec(version, behaviour.articleCount);
 
   const app: ServiceApp = createServiceApp({
@@ -35,6 +42,7 @@ export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
     version,
     logger: options.logger,
     responseHeaders: { 'x-web-api-version': version },
+    readinessChecks: [{ name: 'warm-up', check: () => aggregator.hasLastGood }],
     routes(router) {
       router.get('/web-api/v1/getmultiple', async (_req, res) => {
         const result = await aggregator.getMultiple();
@@ -42,24 +50,7 @@ export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
         res.json(result.articles);
       });
 
-      router.post('/web-api/v1/create', async (req, res) => {
-        if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
-          throw new BadRequestError('body: must be a JSON object with title, url and author', 'body');
-        }
-        let response;
-        try {
-          response = await articlesClient.post('/articles/v1/create', req.body);
-        } catch (error) {
-          throw new ServiceUnavailableError(`articles service is unavailable (${describeFailure(error)})`);
-        }
-        // The articles service owns the validation: its 4xx answers (naming the field) go back unchanged.
-        if (response.status === 201 || (response.status >= 400 && response.status < 500 && isErrorBody(response.data))) {
-          res.status(response.status).json(response.data);
-          return;
-        }
-        throw new ServiceUnavailableError(`articles service answered ${response.status}`);
-      });
-
+      router.post('/web-api/v1/create', (req, res) => handleCreate(req, res));
       router.get('/openapi', (_req, res) => {
         res.json(spec);
       });
@@ -74,6 +65,7 @@ export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
       router.use('/openapi/ui', swaggerUi.serveFiles(spec), swaggerUi.setup(spec, { customSiteTitle: `web-api ${version}` }));
     },
   });
+  const handleCreate = createHandler({ client: createClient, timeoutMs: createTimeoutMs, logger: app.logger });
   const aggregator = new ArticleAggregator({
     articlesClient,
     authorsClient,
@@ -81,9 +73,14 @@ export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     logger: app.logger,
   });
-  return Object.assign(app, { warmUp: () => aggregator.warmUp() });
-}
-
-function isErrorBody(data: unknown): boolean {
-  return typeof data === 'object' && data !== null && typeof (data as { message?: unknown }).message === 'string';
+  return Object.assign(app, {
+    warmUp: (timeoutMs?: number) => aggregator.warmUp(timeoutMs),
+    warmUpUntilReady: () =>
+      warmUpUntilReady({
+        attempt: (timeoutMs) => aggregator.warmUp(timeoutMs),
+        timeoutMs: config.WARMUP_TIMEOUT_MS ?? 5000,
+        stopped: () => app.readiness.isShuttingDown,
+        logger: app.logger,
+      }),
+  });
 }

@@ -12,6 +12,17 @@ export const webApiConfigSchema = serviceConfigSchema(WEB_API_DEFAULT_PORT).exte
   AUTHORS_URL: envUrl('http://authors:3000'),
   /** Budget for the upstream calls of one request (articles, then authors in what is left). */
   UPSTREAM_TIMEOUT_MS: envInt({ default: 1000, min: 1, max: 60_000 }),
+  /**
+   * Budget of one warm-up attempt (an aggregation before the replica reports ready). Its own, longer than a
+   * request's: a cold replica on a busy machine is slow, and nobody waits on the warm-up but the readiness probe.
+   */
+  WARMUP_TIMEOUT_MS: envInt({ default: 5000, min: 1, max: 60_000 }),
+  /** How long a create waits for articles before answering 504 "outcome unknown". */
+  CREATE_TIMEOUT_MS: envInt({ default: 3000, min: 1, max: 60_000 }),
+  /** Calls to articles on the wire at once (timed-out ones included); more are not sent (load shedding). */
+  ARTICLES_MAX_IN_FLIGHT: envInt({ default: 64, min: 1, max: 100_000 }),
+  /** The same for authors: v1 makes one call per distinct author, so up to 5 per request. Envoy's default max_requests. */
+  AUTHORS_MAX_IN_FLIGHT: envInt({ default: 1024, min: 1, max: 100_000 }),
 });
 
 export type WebApiConfig = ReturnType<typeof webApiConfigSchema.parse>;

@@ -42,26 +42,46 @@ export function buildOpenApiSpec(version: WebApiVersion, articleCount: number) {
         post: {
           operationId: 'createArticle',
           summary: 'Store a new article (forwarded to the articles service)',
+          description:
+            'Send an `Idempotency-Key` (e.g. a UUID) and retry a 504 or a network error with the same key and body: ' +
+            'the article is stored at most once, and a retry after it was stored answers that article again.',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'draft-ietf-httpapi-idempotency-key-header: 1–255 printable ASCII characters, quoted or bare. Stored with the ' +
+                'article; the same key with a different body answers 422.',
+              schema: { type: 'string', minLength: 1, maxLength: 257 },
+            },
+          ],
           requestBody: {
             required: true,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/ArticleInput' } } },
           },
           responses: {
             '201': {
-              description: 'The stored article',
+              description: 'The stored article (with `idempotent-replayed: true`: stored by an earlier request with the same key)',
+              headers: { 'idempotent-replayed': { schema: { type: 'string', enum: ['true'] } } },
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Article' } } },
             },
-            '400': errorResponse('Invalid body; `field` names the offending field'),
+            '400': errorResponse('Invalid body or Idempotency-Key; `field` names the offending field'),
             '413': errorResponse('Body too large'),
-            '503': errorResponse('The articles service is unavailable'),
+            '422': errorResponse('The Idempotency-Key was already used with a different body (`idempotency_key_reused`); nothing stored'),
+            '503': errorResponse('The articles service could not be reached; nothing was stored, a retry is safe'),
+            '504': errorResponse(
+              'Outcome unknown (`outcome_unknown`): articles did not answer in time or answered an error after the request reached it; ' +
+                'the article may have been stored. Retry with the same Idempotency-Key.',
+            ),
           },
         },
       },
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'The process is alive' } } } },
       '/readyz': {
         get: {
-          summary: 'Readiness (503 once shutdown started)',
-          responses: { '200': { description: 'Ready' }, '503': { description: 'Shutting down' } },
+          summary: 'Readiness: 503 until the warm-up produced a first answer, and once shutdown started',
+          responses: { '200': { description: 'Ready' }, '503': { description: 'Warming up (`failing: ["warm-up"]`) or shutting down' } },
         },
       },
     },

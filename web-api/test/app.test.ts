@@ -133,10 +133,10 @@ describe('web-api create: its own checks', () => {
     expect(articles.requests).toHaveLength(0);
   });
 
-  it('answers 503 JSON when articles is down', async () => {
+  it('answers 503 JSON when articles refuses the connection (nothing was sent, so nothing stored)', async () => {
     const app = webApi('v1', await deadUrl(), await deadUrl());
     const res = await request(app).post('/web-api/v1/create').send({ title: 't', url: 'https://example.com', author: 'a' }).expect(503);
-    expect(res.body).toEqual({ error: 'service_unavailable', message: 'articles service is unavailable (ECONNREFUSED)' });
+    expect(res.body).toEqual({ error: 'service_unavailable', message: 'articles service is unavailable (ECONNREFUSED); nothing was stored' });
   });
 });
 
@@ -282,10 +282,16 @@ describe('web-api aggregation with fake upstreams', () => {
     expect(authors.requests[0]!.headers['x-request-id']).toBe(id);
   });
 
-  it('stays ready while its upstreams are down, and counts getmultiple in /metrics', async () => {
-    const app = webApi('v1', await deadUrl(), await deadUrl());
-    await request(app).get('/readyz').expect(200, { status: 'ready' });
+  it('is not ready before a first answer, then stays ready while its upstreams are down, and counts getmultiple in /metrics', async () => {
+    let articlesUp = false;
+    const articles = await start((req, res) => (articlesUp ? json(200, sampleArticles) : json(503, { error: 'down', message: 'down' }))(req, res));
+    const app = webApi('v1', articles.url, await deadUrl());
+    await request(app).get('/readyz').expect(503, { status: 'not ready', failing: ['warm-up'] });
     await request(app).get('/web-api/v1/getmultiple').expect(503);
+    articlesUp = true;
+    await expect(app.warmUp()).resolves.toBe(true);
+    articlesUp = false;
+    await request(app).get('/readyz').expect(200, { status: 'ready' });
     const metrics = await request(app).get('/metrics').expect(200);
     expect(metrics.text).toMatch(/http_requests_total\{[^}]*route="\/web-api\/v1\/getmultiple"[^}]*status_code="503"[^}]*\} 1/);
     expect(metrics.text).toMatch(/http_requests_total\{[^}]*version="v1"[^}]*\} 1/);

@@ -55,7 +55,9 @@ it.each([
   const proxy = await meshLikeProxy({ 'articles:8080': articles.url, 'authors:3000': authors.url });
   proc = spawnNode(builtServer(workspace), { env: { PORT: '0', HOST: '127.0.0.1', HTTP_PROXY: proxy.url, NO_PROXY: '' } });
   const port = await waitForListening(proc);
-  // Before it listens, the replica warms up with one getmultiple of its own (no caller, so no end-user).
+  // Once it listens, the replica warms up with one getmultiple of its own (no caller, so no end-user) and turns ready.
+  await proc.waitForLine((line) => line.includes('warm-up done'));
+  expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
   const warmUp = proxy.requests.splice(0);
   expect(warmUp[0]!.url).toBe(`http://articles:8080/articles/v1/getmultiple?amount=${count}`);
   expect(warmUp.some((r) => r.url.startsWith('http://authors:3000/api/v1/'))).toBe(true);
@@ -71,7 +73,7 @@ it.each([
 });
 
 it('finishes a getmultiple whose articles call is in flight at SIGTERM, then exits 0', async () => {
-  // The fake articles service answers the warm-up (the replica's own call before it listens) and holds every
+  // The fake articles service answers the warm-up (the replica's own call once it listens) and holds every
   // later request until the test releases it.
   const held: http.ServerResponse[] = [];
   let notifyHeld: () => void = () => undefined;
@@ -91,6 +93,7 @@ it('finishes a getmultiple whose articles call is in flight at SIGTERM, then exi
     env: { PORT: '0', HOST: '127.0.0.1', ARTICLES_URL: articles.url, AUTHORS_URL: articles.url, UPSTREAM_TIMEOUT_MS: '20000' },
   });
   const port = await waitForListening(proc);
+  await proc.waitForLine((line) => line.includes('warm-up done'));
   const inFlight = fetch(`http://127.0.0.1:${port}/web-api/v1/getmultiple`);
   await heldOnce;
   proc.child.kill('SIGTERM');

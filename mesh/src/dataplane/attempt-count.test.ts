@@ -18,14 +18,18 @@ afterEach(async () => {
 
 async function start(http: HTTPRoute[], source?: TrafficSource): Promise<MeshFixture> {
   mesh = await startMesh({
-    replicas: [{ id: 'authors-0', workload: authors }, { id: 'web-api-v1-0', workload: webApi }],
+    replicas: [
+      { id: 'authors-0', workload: authors },
+      { id: 'web-api-v1-0', workload: webApi },
+    ],
     source,
     random: seededRandom(11),
     state: {
       services: [service('authors', 3000)],
       istio: {
         gateways: [gateway('web-gateway')],
-        virtualServices: http.length === 0 ? [] : [virtualService('authors', { hosts: source ? ['authors'] : ['*'], gateways: source ? undefined : ['web-gateway'], http })],
+        virtualServices:
+          http.length === 0 ? [] : [virtualService('authors', { hosts: source ? ['authors'] : ['*'], gateways: source ? undefined : ['web-gateway'], http })],
         destinationRules: [],
       },
     },

@@ -3,14 +3,21 @@
  * builder/builder.go) and Envoy's RBAC filter (issue 23): ports of a named targetPort, hosts/notHosts, dry-run.
  */
 import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service } from '../model';
-import { send, startMesh, workload, type MeshFixture } from './test-harness';
+import { compileAuthorization } from './authorization';
+import { gateway, send, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
+import { createTracing, type SpanData } from './tracing';
 
 const webApi = workload('web-api-v1', 'web-api', 'v1');
 // Like this repository's Deployments: the container port is named, the Service points at the name.
 const authors = { ...workload('authors', 'authors', 'v1'), containerPorts: { http: 3100 } };
 
 const authorsService: LoadedObject<Service> = {
-  object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'authors' }, spec: { selector: { app: 'authors' }, ports: [{ name: 'http', port: 3000, targetPort: 'http' }] } },
+  object: {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'authors' },
+    spec: { selector: { app: 'authors' }, ports: [{ name: 'http', port: 3000, targetPort: 'http' }] },
+  },
   source: { file: 'k8s/authors.yaml' },
 };
 
@@ -26,10 +33,12 @@ afterEach(async () => {
   await mesh?.close();
 });
 
-async function meshWith(policies: LoadedObject<AuthorizationPolicy>[]): Promise<MeshFixture> {
+async function meshWith(policies: LoadedObject<AuthorizationPolicy>[], spans?: SpanData[]): Promise<MeshFixture> {
+  const source = { kind: 'sidecar' as const, workload: webApi };
   mesh = await startMesh({
     replicas: [{ id: 'authors-0', workload: authors }],
-    source: { kind: 'sidecar', workload: webApi },
+    source,
+    tracing: spans && createTracing(source, { samplingPercent: 100, sink: { onSpan: (span) => spans.push(span) } }),
     state: { services: [authorsService], istio: { gateways: [], virtualServices: [], destinationRules: [], authorizationPolicies: policies } },
   });
   return mesh;
@@ -67,5 +76,133 @@ describe('to.operation.hosts / notHosts: the :authority as the callee receives i
   ])('%j → %i', async (operation, status) => {
     await meshWith([allowTo(operation)]);
     expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(status);
+  });
+});
+
+describe('istio.io/dry-run: shadow rules, evaluated and counted, never enforced (builder.go isDryRun, Envoy rbac_filter.cc)', () => {
+  const dryRun = { 'istio.io/dry-run': 'true' };
+  const denyPath = (annotations?: Record<string, string>) =>
+    policy(
+      'deny-admin',
+      { selector: { matchLabels: { app: 'authors' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] },
+      annotations,
+    );
+  const allowOthers = (annotations?: Record<string, string>) =>
+    policy('only-articles', { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['*/sa/articles'] } }] }] }, annotations);
+
+  test('a dry-run DENY lets the request through and counts shadow_denied with the matching rule', async () => {
+    await meshWith([denyPath(dryRun)]);
+    expect((await send(mesh.port, 'http://authors:3000/admin/x')).status).toBe(200);
+    expect((await send(mesh.port, 'http://authors:3000/public')).status).toBe(200);
+    expect(mesh.rbacShadow.map((e) => [e.pod, e.port, e.protocol, ...e.results.map((r) => [r.statPrefix, r.result, r.policy])])).toEqual([
+      ['authors-0', 3100, 'http', ['istio_dry_run_deny_', 'denied', 'ns[default]-policy[deny-admin]-rule[0]']],
+      ['authors-0', 3100, 'http', ['istio_dry_run_deny_', 'allowed', undefined]],
+    ]);
+  });
+
+  test('a lone dry-run ALLOW does not turn the workload into allow-list mode; it counts shadow_denied', async () => {
+    await meshWith([allowOthers(dryRun)]);
+    expect((await send(mesh.port, 'http://authors:3000/x')).status).toBe(200);
+    expect(mesh.rbacShadow.at(-1)?.results).toEqual([{ statPrefix: 'istio_dry_run_allow_', result: 'denied', policy: undefined }]);
+  });
+
+  test("enforced policies still decide; the DENY filter's shadow rules run before its own rules, the ALLOW filter is never reached", async () => {
+    await meshWith([denyPath(), allowOthers(dryRun), policy('shadow-deny-all', { action: 'DENY', rules: [{}] }, dryRun)]);
+    expect((await send(mesh.port, 'http://authors:3000/admin')).status).toBe(403);
+    expect(mesh.rbacShadow.at(-1)?.results).toEqual([
+      { statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[default]-policy[shadow-deny-all]-rule[0]' },
+    ]);
+  });
+
+  test.each([
+    ['True', 200],
+    ['1', 200],
+    ['false', 403],
+    // Not a Go boolean: istiod logs the parse error and enforces the policy.
+    ['yes', 403],
+  ])('annotation value %s → %i', async (value, status) => {
+    await meshWith([denyPath({ 'istio.io/dry-run': value })]);
+    expect((await send(mesh.port, 'http://authors:3000/admin')).status).toBe(status);
+  });
+
+  test('TCP connections get the same shadow verdicts, rules generated for TCP (an HTTP-only ALLOW rule is dropped)', () => {
+    const authorizer = compileAuthorization(
+      [policy('pg', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/x'] } }] }, { from: [{ source: { namespaces: ['default'] } }] }] }, dryRun)],
+      [],
+      'default',
+    );
+    const target = { namespace: 'default', labels: { app: 'postgres' } };
+    expect(authorizer.enforces(target)).toBe(true);
+    expect(authorizer.checkConnection(target, { principal: 'cluster.local/ns/default/sa/articles', port: 5432 })).toEqual({
+      allowed: true,
+      shadow: [{ statPrefix: 'istio_dry_run_allow_', result: 'allowed', policy: 'ns[default]-policy[pg]-rule[1]' }],
+    });
+    expect(authorizer.checkConnection(target, { principal: undefined, port: 5432 })).toEqual({
+      allowed: true,
+      shadow: [{ statPrefix: 'istio_dry_run_allow_', result: 'denied', policy: undefined }],
+    });
+  });
+
+  test("the callee's inbound span carries istio.authorization.dry_run.* tags (tracing.go optionalPolicyTags)", async () => {
+    const spans: SpanData[] = [];
+    await meshWith([denyPath(dryRun)], spans);
+    await send(mesh.port, 'http://authors:3000/admin');
+    const inbound = spans.find((s) => s.kind === 'server')!;
+    expect(inbound.tags).toMatchObject({
+      'istio.authorization.dry_run.deny_policy.name': 'ns[default]-policy[deny-admin]-rule[0]',
+      'istio.authorization.dry_run.deny_policy.result': 'denied',
+    });
+    expect(inbound.tags['istio.authorization.dry_run.allow_policy.result']).toBeUndefined();
+  });
+});
+
+test("the reported policy is the first matching name, as Envoy keeps an RBAC filter's policies in a name-ordered map", async () => {
+  await meshWith([policy('z-deny', { action: 'DENY', rules: [{}] }), policy('a-deny', { action: 'DENY', rules: [{}] })]);
+  await send(mesh.port, 'http://authors:3000/x');
+  expect(mesh.records.at(-1)?.responseCodeDetails).toBe('rbac_access_denied_matched_policy[ns[default]-policy[a-deny]-rule[0]]');
+});
+
+describe('policies on the ingress gateway itself (selector istio: ingressgateway in istio-system)', () => {
+  const onGateway = (name: string, spec: AuthorizationPolicySpec, annotations?: Record<string, string>): LoadedObject<AuthorizationPolicy> => {
+    const loaded = policy(name, { selector: { matchLabels: { istio: 'ingressgateway' } }, ...spec }, annotations);
+    loaded.object.metadata.namespace = 'istio-system';
+    return loaded;
+  };
+  async function gatewayMesh(policies: LoadedObject<AuthorizationPolicy>[]): Promise<MeshFixture> {
+    mesh = await startMesh({
+      replicas: [{ id: 'authors-0', workload: authors }],
+      state: {
+        services: [authorsService],
+        istio: {
+          gateways: [gateway('web-gateway')],
+          virtualServices: [virtualService('ingress', { hosts: ['*'], gateways: ['web-gateway'], http: [{ route: [{ destination: { host: 'authors' } }] }] })],
+          destinationRules: [],
+          authorizationPolicies: policies,
+        },
+      },
+    });
+    return mesh;
+  }
+
+  test.each([
+    // istioctl's demo profile maps the gateway Service's port 80 to the pod's 8080, where the listener binds.
+    [['8080'], 200],
+    [['80'], 403],
+  ])('ports %j → %i', async (ports, status) => {
+    await gatewayMesh([onGateway('gw-ports', { action: 'ALLOW', rules: [{ to: [{ operation: { ports } }] }] })]);
+    expect((await mesh.get('/api')).status).toBe(status);
+  });
+
+  test("a dry-run policy on the gateway is counted on the gateway's listener (outbound_0.0.0.0_8080)", async () => {
+    await gatewayMesh([onGateway('gw-dry', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' })]);
+    expect((await mesh.get('/api')).status).toBe(200);
+    expect(mesh.rbacShadow).toEqual([
+      expect.objectContaining({
+        pod: 'istio-ingressgateway',
+        port: 8080,
+        direction: 'outbound',
+        results: [{ statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[istio-system]-policy[gw-dry]-rule[0]' }],
+      }),
+    ]);
   });
 });

@@ -14,6 +14,7 @@ import type {
   LoadedObject,
   MutualTlsMode,
   PeerAuthentication,
+  RbacShadowResult,
   Workload,
   WorkloadSelector,
 } from '../model';
@@ -73,10 +74,11 @@ export function peerPrincipal(authorizer: Authorizer, target: PolicyTarget, port
   return authorizer.mtlsMode(target, port) === 'DISABLE' ? undefined : callerPrincipal;
 }
 
-export type AuthorizationDecision =
-  | { allowed: true }
-  /** `policy` is what Envoy writes into rbac_access_denied_matched_policy[...]: a rule id, or `none` (no ALLOW matched). */
-  | { allowed: false; policy: string };
+/**
+ * What the RBAC filters decided: `policy` is what Envoy writes into rbac_access_denied_matched_policy[...], a rule
+ * id or `none` (no ALLOW matched). `shadow` holds the dry-run policies' verdicts, present only when some apply.
+ */
+export type AuthorizationDecision = ({ allowed: true } | { allowed: false; policy: string }) & { shadow?: RbacShadowResult[] };
 
 export interface Authorizer {
   /** Whether any CUSTOM/DENY/ALLOW policy selects the workload (nothing to check otherwise). */
@@ -103,13 +105,32 @@ interface WorkloadPolicies {
   allow: CompiledRule[];
   /** True when at least one ALLOW policy selects the workload (even one with no rules: it then allows nothing). */
   hasAllow: boolean;
+  /** Dry-run policies: the RBAC filters' shadow rules, evaluated and counted, never enforced. */
+  shadowDeny?: CompiledRule[];
+  shadowAllow?: CompiledRule[];
 }
 
 interface CompiledPolicy {
   namespace: string;
   selector: ReadonlyArray<[string, string]> | null;
   action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  dryRun: boolean;
   rules: CompiledRule[];
+}
+
+/** The shadow rules' stat and metadata prefixes istiod sets (pilot/pkg/security/authz/model/model.go). */
+export const DRY_RUN_ALLOW_PREFIX = 'istio_dry_run_allow_';
+export const DRY_RUN_DENY_PREFIX = 'istio_dry_run_deny_';
+
+/** `istio.io/dry-run` as istiod reads it (builder.go isDryRun): Go's strconv.ParseBool; anything else = enforced. */
+function isDryRun(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  const value = annotations?.['istio.io/dry-run'];
+  return value !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(String(value));
+}
+
+/** Envoy keeps an RBAC filter's policies in a map ordered by name: the first matching name is the one reported. */
+function byPolicyName(a: CompiledRule, b: CompiledRule): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 type StringTest = (value: string) => boolean;
@@ -298,13 +319,27 @@ function modeOf(value: unknown): MutualTlsMode {
   return typeof value === 'string' && MODES.has(value as MutualTlsMode) ? (value as MutualTlsMode) : 'UNSET';
 }
 
-/** CUSTOM first, then DENY, then ALLOW (an ALLOW policy that selects the workload denies what none of its rules match). */
+/**
+ * CUSTOM first, then the DENY filter, then the ALLOW filter (an ALLOW policy that selects the workload denies what
+ * none of its rules match). Each filter evaluates its shadow rules (dry-run policies of its action) before its own
+ * rules (Envoy rbac_filter.cc decodeHeaders), so a request denied by the DENY filter never reaches the ALLOW
+ * filter's shadow rules.
+ */
 function decide(set: WorkloadPolicies, matches: (rule: CompiledRule) => boolean): AuthorizationDecision {
   for (const rule of set.custom) if (matches(rule)) return { allowed: false, policy: rule.id };
-  for (const rule of set.deny) if (matches(rule)) return { allowed: false, policy: rule.id };
-  if (!set.hasAllow) return { allowed: true };
-  for (const rule of set.allow) if (matches(rule)) return { allowed: true };
-  return { allowed: false, policy: 'none' };
+  let shadow: RbacShadowResult[] | undefined;
+  if (set.shadowDeny) {
+    const hit = set.shadowDeny.find(matches);
+    (shadow ??= []).push({ statPrefix: DRY_RUN_DENY_PREFIX, result: hit ? 'denied' : 'allowed', policy: hit?.id });
+  }
+  const denied = set.deny.find(matches);
+  if (denied) return { allowed: false, policy: denied.id, shadow };
+  if (set.shadowAllow) {
+    const hit = set.shadowAllow.find(matches);
+    (shadow ??= []).push({ statPrefix: DRY_RUN_ALLOW_PREFIX, result: hit ? 'allowed' : 'denied', policy: hit?.id });
+  }
+  if (!set.hasAllow || set.allow.some(matches)) return { allowed: true, shadow };
+  return { allowed: false, policy: 'none', shadow };
 }
 
 export function compileAuthorization(
@@ -326,7 +361,7 @@ export function compileAuthorization(
       matches: compileRule(rule ?? {}, action),
       matchesConnection: compileRule(rule ?? {}, action, true),
     }));
-    policies.push({ namespace, selector: selectorEntries(spec.selector), action, rules });
+    policies.push({ namespace, selector: selectorEntries(spec.selector), action, dryRun: isDryRun(object.metadata.annotations), rules });
   }
 
   const peers: CompiledPeerAuthentication[] = [];
@@ -350,7 +385,12 @@ export function compileAuthorization(
       set = { custom: [], deny: [], allow: [], hasAllow: false };
       for (const policy of policies) {
         if (!applies(policy.namespace, policy.selector, target)) continue;
-        if (policy.action === 'CUSTOM') set.custom.push(...policy.rules);
+        // A dry-run CUSTOM policy goes to its provider's shadow rules, which an unknown provider never gets
+        // (builder.go buildHTTP: the bad-provider deny covers enforced policies only): it has no effect here.
+        if (policy.dryRun && policy.action === 'DENY') (set.shadowDeny ??= []).push(...policy.rules);
+        else if (policy.dryRun && policy.action === 'ALLOW') (set.shadowAllow ??= []).push(...policy.rules);
+        else if (policy.dryRun) continue;
+        else if (policy.action === 'CUSTOM') set.custom.push(...policy.rules);
         else if (policy.action === 'DENY') set.deny.push(...policy.rules);
         else if (policy.action === 'ALLOW') {
           set.hasAllow = true;
@@ -358,6 +398,7 @@ export function compileAuthorization(
         }
         // AUDIT only marks requests for an audit provider; it never changes the decision.
       }
+      for (const rules of [set.custom, set.deny, set.allow, set.shadowDeny, set.shadowAllow]) rules?.sort(byPolicyName);
       perTarget.set(target, set);
     }
     return set;
@@ -366,7 +407,7 @@ export function compileAuthorization(
   return {
     enforces(target) {
       const set = policiesFor(target);
-      return set.hasAllow || set.deny.length > 0 || set.custom.length > 0;
+      return set.hasAllow || set.deny.length > 0 || set.custom.length > 0 || set.shadowDeny !== undefined || set.shadowAllow !== undefined;
     },
     check(target, request) {
       return decide(policiesFor(target), (rule) => rule.matches(request));

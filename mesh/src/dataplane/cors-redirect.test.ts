@@ -25,7 +25,11 @@ async function gatewayMesh(http: HTTPRoute[]): Promise<MeshFixture> {
     random: seededRandom(3),
     state: {
       services: [service('articles', 8080)],
-      istio: { gateways: [gateway('web-gateway')], virtualServices: [virtualService('ingress', { hosts: ['*'], gateways: ['web-gateway'], http })], destinationRules: [] },
+      istio: {
+        gateways: [gateway('web-gateway')],
+        virtualServices: [virtualService('ingress', { hosts: ['*'], gateways: ['web-gateway'], http })],
+        destinationRules: [],
+      },
     },
   });
   return mesh;
@@ -37,7 +41,10 @@ async function sidecarMesh(http: HTTPRoute[]): Promise<MeshFixture> {
     replicas,
     source,
     random: seededRandom(3),
-    state: { services: [service('articles', 8080)], istio: { gateways: [], virtualServices: [virtualService('articles', { hosts: ['articles'], http })], destinationRules: [] } },
+    state: {
+      services: [service('articles', 8080)],
+      istio: { gateways: [], virtualServices: [virtualService('articles', { hosts: ['articles'], http })], destinationRules: [] },
+    },
   });
   return mesh;
 }
@@ -64,6 +71,20 @@ describe('CORS (Envoy cors_filter.cc)', () => {
     expect(mesh.upstream('articles-0').hits).toBe(1); // only the simple request reached the service
   });
 
+  test.each([
+    // Envoy's safe_regex is an RE2 full match: no implicit anchors needed, no partial hits.
+    [{ regex: 'https://app\\.example' }, 'https://app.example', true],
+    [{ regex: 'https://app\\.example' }, 'https://app.example.evil', false],
+    [{ regex: 'https://[a-z]+\\.example' }, 'https://APP.example', false],
+    // Istio sets no ignore_case on origin matchers: exact and prefix are case-sensitive.
+    [{ exact: 'https://App.example' }, 'https://app.example', false],
+    [{ prefix: 'https://app.' }, 'https://app.example', true],
+  ])('allowOrigins %j and Origin %s: allowed = %s', async (match, origin, allowed) => {
+    await gatewayMesh([{ route: toArticles, corsPolicy: { allowOrigins: [match] } }]);
+    const res = await mesh.get('/api', { headers: { origin } });
+    expect(res.headers['access-control-allow-origin']).toBe(allowed ? origin : undefined);
+  });
+
   test('a preflight from an origin no matcher allows is forwarded to the service (Istio sets forward_not_matching_preflights)', async () => {
     await gatewayMesh([{ route: toArticles, corsPolicy: { allowOrigins: [{ exact: 'https://app.example' }], allowMethods: ['GET'] } }]);
     const res = await mesh.get('/api', preflight('https://evil.example'));
@@ -75,7 +96,13 @@ describe('CORS (Envoy cors_filter.cc)', () => {
     await gatewayMesh([
       {
         route: toArticles,
-        corsPolicy: { allowOrigins: [{ exact: 'https://app.example' }], allowMethods: ['GET'], maxAge: '10m', allowCredentials: true, unmatchedPreflights: 'IGNORE' },
+        corsPolicy: {
+          allowOrigins: [{ exact: 'https://app.example' }],
+          allowMethods: ['GET'],
+          maxAge: '10m',
+          allowCredentials: true,
+          unmatchedPreflights: 'IGNORE',
+        },
       },
     ]);
     const res = await mesh.get('/api', preflight('https://evil.example'));
@@ -134,7 +161,12 @@ describe('redirects (Istio ApplyRedirect, Envoy Utility::newUri)', () => {
     ['port 80 with scheme https keeps it', { scheme: 'https', port: 80 }, 'localhost', 'https://localhost:80/r'],
     ['port replaces the request port', { port: 9090 }, 'localhost:8080', 'http://localhost:9090/r'],
     ['derivePort FROM_REQUEST_PORT on the gateway is its port 80: dropped', { derivePort: 'FROM_REQUEST_PORT' as const }, 'localhost', 'http://localhost/r'],
-    ['derivePort FROM_PROTOCOL_DEFAULT sets no port', { scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT' as const }, 'localhost:8443', 'https://localhost:8443/r'],
+    [
+      'derivePort FROM_PROTOCOL_DEFAULT sets no port',
+      { scheme: 'https', derivePort: 'FROM_PROTOCOL_DEFAULT' as const },
+      'localhost:8443',
+      'https://localhost:8443/r',
+    ],
     ['a scheme change drops the default port of the old scheme', { scheme: 'https' }, 'localhost:80', 'https://localhost/r'],
     ['a scheme change keeps another port', { scheme: 'https' }, 'localhost:8080', 'https://localhost:8080/r'],
     ['authority is used as given, the port appended', { authority: 'example.com', port: 8443 }, 'localhost:8080', 'http://example.com:8443/r'],
@@ -147,10 +179,7 @@ describe('redirects (Istio ApplyRedirect, Envoy Utility::newUri)', () => {
   });
 
   test('a client x-forwarded-proto does not reach the gateway: it overwrites it with http', async () => {
-    await gatewayMesh([
-      { match: [{ uri: { exact: '/r' } }], redirect: { scheme: 'http' } },
-      { route: toArticles },
-    ]);
+    await gatewayMesh([{ match: [{ uri: { exact: '/r' } }], redirect: { scheme: 'http' } }, { route: toArticles }]);
     // Envoy compares the new scheme with x-forwarded-proto: https:443 → http drops the port only if the client's
     // https were believed; the gateway believes no client (xff_num_trusted_hops 0), so :443 stays.
     const res = await mesh.get('/r', { headers: { host: 'localhost:443', 'x-forwarded-proto': 'https' } });

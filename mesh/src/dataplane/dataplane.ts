@@ -104,6 +104,14 @@ const EDGE_ENVOY_HEADERS = new Set([
 const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
 /** The ingress gateway pod as AuthorizationPolicies select it (it runs in istio-system). */
 const GATEWAY_TARGET: PolicyTarget = { namespace: ROOT_NAMESPACE, labels: GATEWAY_LABELS };
+/**
+ * The port the gateway pod receives Gateway port 80 on: `istioctl install --set profile=demo` (this repository's
+ * install) gives the istio-ingressgateway Service `80 → targetPort 8080` (istio/istio
+ * manifests/charts/gateways/istio-ingress/values.yaml), and the gateway's listener binds the target port. So a
+ * gateway AuthorizationPolicy's `ports` / `destination.port` see 8080, and its HTTP connection manager's stat prefix
+ * is `outbound_0.0.0.0_8080` (pilot/pkg/networking/core/gateway.go: traffic direction + listener name).
+ */
+const GATEWAY_POD_PORT = 8080;
 /** Envoy's router marks circuit-breaker 503s so callers can tell overload from an upstream failure. */
 const OVERLOADED: readonly string[] = ['x-envoy-overloaded', 'true'];
 /** Envoy's RBAC filter answer (no trailing newline: Envoy sends the text as is). */
@@ -401,7 +409,12 @@ class Exchange {
     let gatewayIds: readonly string[];
     if (source.kind === 'gateway' && config.authorization?.enforces(this.dp.gatewayTarget)) {
       // Policies selecting the ingress gateway itself: the caller is outside the mesh (no principal).
-      const decision = config.authorization.check(this.dp.gatewayTarget, this.authorizationRequest(undefined, path, this.authority, 80, (name) => joinedHeader(this.req.headers, name)));
+      const decision = config.authorization.check(this.dp.gatewayTarget, this.authorizationRequest(undefined, path, this.authority, GATEWAY_POD_PORT, (name) => joinedHeader(this.req.headers, name)));
+      if (decision.shadow) {
+        const gatewayWorkload = this.dp.options.source.kind === 'gateway' ? (this.dp.options.source.workload ?? INGRESS_GATEWAY_WORKLOAD) : INGRESS_GATEWAY_WORKLOAD;
+        const event = { workload: gatewayWorkload, pod: gatewayWorkload.name, port: GATEWAY_POD_PORT, protocol: 'http' as const, direction: 'outbound' as const };
+        this.dp.options.telemetry.rbacShadow?.({ ...event, results: decision.shadow });
+      }
       if (!decision.allowed) {
         this.responseDetails = `rbac_access_denied_matched_policy[${decision.policy}]`;
         return this.reply(403, Buffer.from(RBAC_DENIED), 'text/plain', '-');
@@ -734,6 +747,10 @@ class Exchange {
     const port = cluster.podPort(target);
     const principal = peerPrincipal(authorizer, target, port, this.dp.principal);
     const decision = authorizer.check(target, this.authorizationRequest(principal, path, header('host') ?? '', port, header));
+    if (decision.shadow) {
+      this.dp.options.telemetry.rbacShadow?.({ workload: target, pod: endpoint.id, port, protocol: 'http', results: decision.shadow });
+      this.attempt?.trace?.dryRun?.(decision.shadow);
+    }
     return decision.allowed ? undefined : decision.policy;
   }
 

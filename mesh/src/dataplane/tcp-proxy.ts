@@ -73,6 +73,7 @@ export function createTcpProxy(options: TcpProxyOptions): TcpProxy {
     // The callee receives on the Service's targetPort (a named one resolved against its pod): policies' ports.
     const targetPort = cluster.podPort(endpoint.workload);
     const decision = authorizer.checkConnection(target, { principal: peerPrincipal(authorizer, target, targetPort, principal), port: targetPort });
+    if (decision.shadow) telemetry.rbacShadow?.({ workload: endpoint.workload, pod: endpoint.id, port: targetPort, protocol: 'tcp', results: decision.shadow });
     return decision.allowed ? undefined : decision.policy;
   };
 

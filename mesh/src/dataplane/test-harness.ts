@@ -11,6 +11,7 @@ import type {
   Endpoint,
   Gateway,
   LoadedObject,
+  RbacShadowEvent,
   RequestRecord,
   Service,
   TrafficSource,
@@ -177,6 +178,8 @@ export function send(port: number, target: string, options: SendOptions = {}): P
 export interface MeshFixture {
   port: number;
   records: RequestRecord[];
+  /** Dry-run AuthorizationPolicy verdicts the callees' proxies counted. */
+  rbacShadow: RbacShadowEvent[];
   endpoints: Endpoint[];
   upstreams: Map<string, Upstream>;
   upstream(id: string): Upstream;
@@ -215,11 +218,12 @@ export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
   };
   let config: CompiledMeshConfig = compileMeshConfig({ ...baseState, ...options.state });
   const records: RequestRecord[] = [];
+  const rbacShadow: RbacShadowEvent[] = [];
   const dataPlane = createDataPlane({
     source: options.source ?? { kind: 'gateway', gatewayName: 'web-gateway' },
     config: () => config,
     endpoints: { endpoints: () => endpoints },
-    telemetry: { record: (r) => records.push(r) },
+    telemetry: { record: (r) => records.push(r), rbacShadow: (e) => rbacShadow.push(e) },
     random: options.random,
     now: options.now,
     maxRequestBodyBytes: options.maxRequestBodyBytes,
@@ -231,6 +235,7 @@ export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
   return {
     port,
     records,
+    rbacShadow,
     endpoints,
     upstreams,
     upstream(id) {

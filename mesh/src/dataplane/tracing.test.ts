@@ -6,7 +6,8 @@
 import type { HTTPRoute } from '../model';
 import { seededRandom } from './random';
 import { destinationRule, gateway, send, service, startMesh, status, virtualService, workload, type MeshFixture, type UpstreamBehaviour, echo } from './test-harness';
-import { createTracing, readTraceContext, type SpanData } from './tracing';
+import { readTraceContext } from './trace-context';
+import { createTracing, type SpanData } from './tracing';
 
 const authors = workload('authors', 'authors', 'v1', { 'app.kubernetes.io/name': 'authors', 'app.kubernetes.io/version': '1' });
 const webApi = workload('web-api-v1', 'web-api', 'v1', { 'app.kubernetes.io/name': 'web-api' });

@@ -14,12 +14,13 @@
  * The data plane calls {@link DataPlaneTracing.start} once per request; when the request is not sampled and came
  * with no trace context, it gets an injector that only propagates the decision, otherwise nothing is done.
  */
-import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_DOMAIN, CLUSTER_ID, MESH_ID, upstreamFailureFlag } from '../istio';
-import type { Endpoint, TrafficSource, Workload } from '../model';
+import type { Endpoint, RbacShadowResult, TrafficSource, Workload } from '../model';
+import { DRY_RUN_DENY_PREFIX } from './authorization';
 import type { CompiledDestination, CompiledRoute } from './config';
 import type { CompiledMatchBlock } from './match';
+import { first, headerValue, randomId, readTraceContext, stripTraceHeaders, type TraceContext } from './trace-context';
 
 export type SpanTagValue = string | number | boolean;
 
@@ -77,6 +78,22 @@ export interface ExchangeTrace {
 export interface AttemptTrace {
   /** The try ended: `status` 0 = no response headers; `failure` an upstream error, or the flags it was cut with. */
   end(status: number, failure?: Error | string): void;
+  /** The callee's dry-run AuthorizationPolicy verdicts, tagged on its inbound span. */
+  dryRun?(results: readonly RbacShadowResult[]): void;
+}
+
+/**
+ * Istio's optional policy tags (pilot/pkg/networking/core/tracing.go optionalPolicyTags): the RBAC filter's shadow
+ * metadata, `istio.authorization.dry_run.{allow,deny}_policy.{name,result}`; no value, no tag.
+ */
+function dryRunTags(results: readonly RbacShadowResult[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const { statPrefix, result, policy } of results) {
+    const kind = statPrefix === DRY_RUN_DENY_PREFIX ? 'deny' : 'allow';
+    if (policy) tags[`istio.authorization.dry_run.${kind}_policy.name`] = policy;
+    tags[`istio.authorization.dry_run.${kind}_policy.result`] = result;
+  }
+  return tags;
 }
 
 export interface TracingSettings {
@@ -89,103 +106,6 @@ export interface TracingSettings {
   nowMs?: () => number;
 }
 
-/** Trace headers the mesh reads and rewrites; the services forward the same list (service-kit/context.ts). */
-const TRACE_HEADERS = new Set(['traceparent', 'tracestate', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags', 'b3']);
-
-// ---------------------------------------------------------------- ids
-
-const idPool = Buffer.allocUnsafe(4096);
-let idOffset = idPool.length;
-const ZERO_IDS: Record<8 | 16, string> = { 8: '0'.repeat(16), 16: '0'.repeat(32) };
-
-/** Random non-zero hex id of `bytes` bytes, from a pooled buffer (one getrandom call per 256 span ids). */
-export function randomId(bytes: 8 | 16): string {
-  for (;;) {
-    if (idOffset + bytes > idPool.length) {
-      randomFillSync(idPool);
-      idOffset = 0;
-    }
-    const id = idPool.toString('hex', idOffset, idOffset + bytes);
-    idOffset += bytes;
-    if (id !== ZERO_IDS[bytes]) return id;
-  }
-}
-
-// ---------------------------------------------------------------- context
-
-export interface TraceContext {
-  traceId: string;
-  /** The caller's span id, when it sent one. */
-  parentId?: string;
-  /** undefined: the caller made no decision. */
-  sampled?: boolean;
-  tracestate?: string;
-  /** The caller used the single `b3` header: it is written back in that form too. */
-  b3Single: boolean;
-}
-
-const HEX16 = /^[0-9a-f]{16}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(?:-.*)?$/;
-const HEX_TRACE = /^([0-9a-f]{16}|[0-9a-f]{32})$/;
-const ZERO = /^0+$/;
-
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** A 64-bit B3 trace id is left-padded to W3C's 128 bits (as Envoy and the OpenTelemetry B3 propagator do). */
-function traceId128(id: string): string {
-  return id.length === 16 ? `0000000000000000${id}` : id;
-}
-
-/** W3C Trace Context (version 00 and future versions read as 00), then B3 single, then B3 multi-header. */
-export function readTraceContext(headers: IncomingMessage['headers']): TraceContext | { sampled: boolean } | undefined {
-  const traceparent = first(headers.traceparent)?.trim().toLowerCase();
-  // version-traceid-parentid-flags[-future]: fixed offsets 0, 3, 36, 53; tested once, then sliced.
-  if (traceparent && TRACEPARENT.test(traceparent)) {
-    const version = traceparent.slice(0, 2);
-    const traceId = traceparent.slice(3, 35);
-    const parentId = traceparent.slice(36, 52);
-    if (version !== 'ff' && !(version === '00' && traceparent.length > 55) && traceId !== ZERO_IDS[16] && parentId !== ZERO_IDS[8]) {
-      const tracestate = first(headers.tracestate);
-      return { traceId, parentId, sampled: (parseInt(traceparent.slice(53, 55), 16) & 1) === 1, tracestate: tracestate || undefined, b3Single: false };
-    }
-  }
-  const b3 = first(headers.b3)?.trim().toLowerCase();
-  if (b3) {
-    if (b3 === '0' || b3 === '1' || b3 === 'd') return { sampled: b3 !== '0' };
-    const [traceId, spanId, sampling] = b3.split('-');
-    if (traceId && spanId && HEX_TRACE.test(traceId) && HEX16.test(spanId) && !ZERO.test(traceId)) {
-      return { traceId: traceId128(traceId), parentId: spanId, sampled: sampling === undefined ? undefined : sampling !== '0', b3Single: true };
-    }
-  }
-  const b3TraceId = first(headers['x-b3-traceid'])?.trim().toLowerCase();
-  const b3Sampled = first(headers['x-b3-sampled'])?.trim().toLowerCase();
-  const debug = first(headers['x-b3-flags']) === '1';
-  const sampled = debug ? true : b3Sampled === undefined ? undefined : b3Sampled === '1' || b3Sampled === 'true';
-  if (b3TraceId && HEX_TRACE.test(b3TraceId) && !ZERO.test(b3TraceId)) {
-    const spanId = first(headers['x-b3-spanid'])?.trim().toLowerCase();
-    return { traceId: traceId128(b3TraceId), parentId: spanId && HEX16.test(spanId) ? spanId : undefined, sampled, b3Single: false };
-  }
-  return sampled === undefined ? undefined : { sampled };
-}
-
-/** Removes every trace header from a flat [name, value, ...] list in one pass. */
-function stripTraceHeaders(headers: string[]): void {
-  let out = 0;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (TRACE_HEADERS.has(headers[i].toLowerCase())) continue;
-    headers[out] = headers[i];
-    headers[out + 1] = headers[i + 1];
-    out += 2;
-  }
-  headers.length = out;
-}
-
-function headerValue(headers: string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].length === name.length && headers[i].toLowerCase() === name) return headers[i + 1];
-  return undefined;
-}
 
 // ---------------------------------------------------------------- names and tags
 
@@ -402,6 +322,7 @@ class SampledTrace implements ExchangeTrace {
     }
     const retry = this.tries - 1;
     let ended = false;
+    let policyTags: Record<string, string> | undefined;
     return {
       end: (status, failure) => {
         if (ended) return;
@@ -409,7 +330,10 @@ class SampledTrace implements ExchangeTrace {
         const flags = status > 0 ? '-' : failureFlags(failure);
         if (gateway) this.emitRouterSpan(client, endpoint, clusterKey, status, flags, retry);
         // A try refused at connect never reached the callee's sidecar: no server span.
-        if (flags !== 'UF') this.emitInboundSpan(server, endpoint, clusterKey, status, status > 0 ? '-' : 'DC');
+        if (flags !== 'UF') this.emitInboundSpan(server, endpoint, clusterKey, status, status > 0 ? '-' : 'DC', policyTags);
+      },
+      dryRun: (results) => {
+        policyTags = dryRunTags(results);
       },
     };
   }
@@ -418,128 +342,112 @@ class SampledTrace implements ExchangeTrace {
     if (this.finished) return;
     this.finished = true;
     const tracer = this.tracer;
-    const reporter = tracer.reporter;
-    const cluster = outcome.destination?.cluster.key;
-    const tags: Record<string, SpanTagValue> = {
-      node_id: reporter.nodeId,
-      zone: '',
-      'guid:x-request-id': this.requestId ?? '',
-      'http.url': `${this.forwardedProto}://${outcome.authority}${outcome.path}`.slice(0, 256 + outcome.authority.length + 10),
-      'http.method': outcome.method,
-      downstream_cluster: '-',
-      user_agent: this.userAgent,
-      'http.protocol': 'HTTP/1.1',
-      'peer.address': this.peerAddress,
-      'istio.canonical_revision': reporter.canonicalRevision,
-      'istio.canonical_service': reporter.canonicalService,
-      'istio.mesh_id': MESH_ID,
-      'istio.namespace': reporter.namespace,
-      'istio.cluster_id': CLUSTER_ID,
-      component: 'proxy',
-    };
-    if (cluster) {
-      tags.upstream_cluster = cluster;
-      tags['upstream_cluster.name'] = cluster;
-    }
-    tags['http.status_code'] = String(outcome.status);
-    tags.response_flags = outcome.flags;
-    if (outcome.route?.name) tags.route_name = outcome.route.name;
-    const error = outcome.status === 0 || outcome.status >= 500;
-    if (error) tags.error = true;
-    tracer.emit({
-      traceId: this.context.traceId,
-      spanId: this.span.spanId,
-      parentSpanId: this.span.parentSpanId,
+    this.emitSpan(this.span, {
       name: operationName(outcome.route, outcome.block, outcome.destination, outcome.port, outcome.authority),
       kind: tracer.source.kind === 'gateway' ? 'server' : 'client',
-      service: reporter.service,
-      startUs: Math.round(this.span.startMs * 1000),
-      durationUs: Math.max(1, Math.round((tracer.nowMs() - this.span.startMs) * 1000)),
-      tags,
-      error,
-      tracestate: this.context.tracestate,
+      reporter: tracer.reporter,
+      downstream: {
+        url: `${this.forwardedProto}://${outcome.authority}${outcome.path}`.slice(0, 256 + outcome.authority.length + 10),
+        method: outcome.method,
+        peerAddress: this.peerAddress,
+      },
+      cluster: outcome.destination?.cluster.key,
+      status: outcome.status,
+      flags: outcome.flags,
+      routeName: outcome.route?.name,
     });
   }
 
+  /** The gateway's `router <cluster> egress` span of one try (Envoy's upstream span). */
   private emitRouterSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string, retry: number): void {
-    const tracer = this.tracer;
-    const reporter = tracer.reporter;
     const address = `${endpoint.host}:${endpoint.port}`;
-    const tags: Record<string, SpanTagValue> = {
-      node_id: reporter.nodeId,
-      zone: '',
-      'http.protocol': 'HTTP/1.1',
-      upstream_address: address,
-      'peer.address': address,
-      'istio.canonical_revision': reporter.canonicalRevision,
-      'istio.canonical_service': reporter.canonicalService,
-      'istio.mesh_id': MESH_ID,
-      'istio.namespace': reporter.namespace,
-      'istio.cluster_id': CLUSTER_ID,
-      component: 'proxy',
-      upstream_cluster: clusterKey,
-      'upstream_cluster.name': clusterKey,
-      'http.status_code': String(status),
-      response_flags: flags,
-    };
-    if (retry > 0) tags['retry.count'] = retry;
-    const error = status === 0 || status >= 500;
-    if (error) tags.error = true;
-    tracer.emit({
-      traceId: this.context.traceId,
-      spanId: span.spanId,
-      parentSpanId: span.parentSpanId,
-      name: `router ${clusterKey} egress`,
-      kind: 'client',
-      service: reporter.service,
-      startUs: Math.round(span.startMs * 1000),
-      durationUs: Math.max(1, Math.round((tracer.nowMs() - span.startMs) * 1000)),
-      tags,
-      error,
-      tracestate: this.context.tracestate,
-    });
+    this.emitSpan(span, { name: `router ${clusterKey} egress`, kind: 'client', reporter: this.tracer.reporter, upstreamAddress: address, cluster: clusterKey, status, flags, retry });
   }
 
-  private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string): void {
-    const tracer = this.tracer;
-    const reporter = tracer.inboundReporter(endpoint);
-    const tags: Record<string, SpanTagValue> = {
-      node_id: reporter.nodeId,
-      zone: '',
-      'guid:x-request-id': this.requestId ?? '',
-      'http.url': this.upstreamUrl,
-      'http.method': this.method,
-      downstream_cluster: '-',
-      user_agent: this.userAgent,
-      'http.protocol': 'HTTP/1.1',
-      'peer.address': '127.0.0.1',
-      'istio.canonical_revision': reporter.canonicalRevision,
-      'istio.canonical_service': reporter.canonicalService,
-      'istio.mesh_id': MESH_ID,
-      'istio.namespace': reporter.namespace,
-      'istio.cluster_id': CLUSTER_ID,
-      component: 'proxy',
-      upstream_cluster: reporter.inboundCluster!,
-      'upstream_cluster.name': reporter.inboundCluster!,
-      'http.status_code': String(status),
-      response_flags: flags,
-    };
-    const error = status === 0 || status >= 500;
-    if (error) tags.error = true;
-    tracer.emit({
-      traceId: this.context.traceId,
-      spanId: span.spanId,
-      parentSpanId: span.parentSpanId,
+  /** The callee's inbound SERVER span of one try that reached it. */
+  private emitInboundSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string, policyTags?: Record<string, string>): void {
+    const reporter = this.tracer.inboundReporter(endpoint);
+    this.emitSpan(span, {
+      policyTags,
       name: clusterName(clusterKey).inboundName,
       kind: 'server',
+      reporter,
+      downstream: { url: this.upstreamUrl, method: this.method, peerAddress: '127.0.0.1' },
+      cluster: reporter.inboundCluster,
+      status,
+      flags,
+    });
+  }
+
+  /**
+   * The one span builder: Envoy's tags in the order Envoy writes them (http_tracer_impl.cc: the request's tags for
+   * spans of a downstream request, then Istio's custom tags (buildServiceTags), then the upstream cluster and the
+   * outcome).
+   */
+  private emitSpan(span: OpenSpan, spec: SpanSpec): void {
+    const { reporter, downstream, status } = spec;
+    const tags: Record<string, SpanTagValue> = { node_id: reporter.nodeId, zone: '' };
+    if (downstream) {
+      tags['guid:x-request-id'] = this.requestId ?? '';
+      tags['http.url'] = downstream.url;
+      tags['http.method'] = downstream.method;
+      tags.downstream_cluster = '-';
+      tags.user_agent = this.userAgent;
+    }
+    tags['http.protocol'] = 'HTTP/1.1';
+    if (spec.upstreamAddress) tags.upstream_address = spec.upstreamAddress;
+    tags['peer.address'] = downstream?.peerAddress ?? spec.upstreamAddress ?? '';
+    tags['istio.canonical_revision'] = reporter.canonicalRevision;
+    tags['istio.canonical_service'] = reporter.canonicalService;
+    tags['istio.mesh_id'] = MESH_ID;
+    tags['istio.namespace'] = reporter.namespace;
+    tags['istio.cluster_id'] = CLUSTER_ID;
+    // Istio appends its optional policy tags to the service tags (tracing.go); they exist only with a value.
+    if (spec.policyTags) Object.assign(tags, spec.policyTags);
+    tags.component = 'proxy';
+    if (spec.cluster) {
+      tags.upstream_cluster = spec.cluster;
+      tags['upstream_cluster.name'] = spec.cluster;
+    }
+    tags['http.status_code'] = String(status);
+    tags.response_flags = spec.flags;
+    if (spec.routeName) tags.route_name = spec.routeName;
+    if (spec.retry) tags['retry.count'] = spec.retry;
+    const error = status === 0 || status >= 500;
+    if (error) tags.error = true;
+    this.tracer.emit({
+      traceId: this.context.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId,
+      name: spec.name,
+      kind: spec.kind,
       service: reporter.service,
       startUs: Math.round(span.startMs * 1000),
-      durationUs: Math.max(1, Math.round((tracer.nowMs() - span.startMs) * 1000)),
+      durationUs: Math.max(1, Math.round((this.tracer.nowMs() - span.startMs) * 1000)),
       tags,
       error,
       tracestate: this.context.tracestate,
     });
   }
+}
+
+/** What distinguishes the mesh's three spans (a hop's own span, the gateway's router span, the callee's inbound span). */
+interface SpanSpec {
+  name: string;
+  kind: SpanData['kind'];
+  reporter: Reporter;
+  /** Spans of a downstream request (not the router span): its URL, method and peer. */
+  downstream?: { url: string; method: string; peerAddress: string };
+  /** The router span's upstream host:port (also its peer). */
+  upstreamAddress?: string;
+  cluster?: string;
+  status: number;
+  flags: string;
+  routeName?: string;
+  /** Retries before this try (router span), tagged when > 0. */
+  retry?: number;
+  /** The callee's dry-run verdicts (inbound span): istio.authorization.dry_run.* */
+  policyTags?: Record<string, string>;
 }
 
 function failureFlags(failure: Error | string | undefined): string {

@@ -1,7 +1,9 @@
 /**
- * `startMesh`: the whole local mesh in one call. Reads k8s/ and istio/, refuses to start on error findings,
- * binds the ingress gateway and the admin port, starts one sidecar egress listener per workload, starts every
- * replica in dependency order by readiness, and watches the active Istio files.
+ * `startMesh`: the composition root of the local mesh. It only wires the parts: config sync (./config-sync.ts:
+ * read, analyze, compile, watch), telemetry and spans (../telemetry), the data planes behind the gateway and one
+ * sidecar listener per workload (../dataplane), TCP hops, the supervisor (./supervisor.ts) and the admin server
+ * (./admin.ts). Order: read and compile the manifests (refuse to start on error findings), bind the gateway and
+ * admin ports, the sidecars, start every replica in dependency order by readiness, then watch the Istio files.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -12,21 +14,23 @@ import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataP
 import { createTcpProxy, type TcpProxy } from '../dataplane/tcp-proxy';
 import { createTracing } from '../dataplane/tracing';
 import { hashingReady } from '../dataplane/upstream/hashing';
-import { istioKindOf } from '../istio';
-import { analyzeManifests, loadManifestFiles } from '../manifests';
-import { objectKey } from '../manifests/merge';
-import { gatewayApiWorkload, generatedGatewayName, istioClassGateway, withGatewayApi } from '../gateway-api';
+import { gatewayApiWorkload, generatedGatewayName, istioClassGateway } from '../gateway-api';
 import { gatewayApiStatusReader } from '../gateway-api/status';
-import type { AuthorizationPolicy, DestinationRule, Gateway, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, Service, VirtualService } from '../model';
-import { createAdminServer, loadFileForApply } from './admin';
-import { ConfigRejectedError, ConfigStore, formatFinding, isMeshConfigObject } from './config-store';
-import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
+import { analyzeManifests } from '../manifests';
+import type { K8sObject, LoadedObject, TrafficSource } from '../model';
 import { type Graph, MeshTelemetry } from '../telemetry';
+import { createSpanPipeline, type SpanPipeline } from '../telemetry/span-pipeline';
+import type { TraceStore } from '../telemetry/traces';
+import { createAdminServer, type AdminBackend } from './admin';
+import { ConfigRejectedError, type ConfigStore } from './config-store';
+import { ConfigSync, findingsMessage, readStartupManifests, toIstioConfig } from './config-sync';
+import { closeServer, configureServer, listen } from './listeners';
+import { MeshStartError, orStartError, portFrom, samplingFrom } from './settings';
+import { type BackoffPolicy, type EndpointStatus, type ProbePolicy, Supervisor } from './supervisor';
 import { rewriteEnv, tcpTargetsIn } from './tcp-hop';
 import { buildTopology, startOrder, type Topology } from './topology';
-import { OtlpSpanExport, otlpTracesUrl } from '../telemetry/otlp-export';
-import { TraceStore } from '../telemetry/traces';
-import { ManifestWatcher } from './watch';
+
+export { MeshStartError } from './settings';
 
 export interface MeshOptions {
   /** Repository root (k8s/, istio/ and the services' builds); default: the repo this module lives in. */
@@ -39,7 +43,7 @@ export interface MeshOptions {
   istio?: boolean;
   /** Istio files or folders active at start, relative to root. Default ['istio/base']. */
   istioPaths?: string[];
-  /** Route with the Kubernetes Gateway API: istioPaths defaults to gateway-api/ instead of istio/base. */
+  /** Route with the Kubernetes Gateway API: istioPaths defaults to gateway-api/base instead of istio/base. */
   gatewayApi?: boolean;
   /** Kubernetes manifests, relative to root. Default ['k8s']. */
   k8sPaths?: string[];
@@ -99,423 +103,292 @@ export interface MeshHandle {
   stop(): Promise<void>;
 }
 
-export class MeshStartError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MeshStartError';
-  }
-}
-
 const defaultRoot = path.resolve(__dirname, '../../..');
 
-function portFrom(value: number | undefined, envName: string, fallback: number): number {
-  if (value !== undefined) return value;
-  const env = process.env[envName];
-  if (env === undefined || env === '') return fallback;
-  const port = Number(env);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MeshStartError(`${envName}=${env} is not a port number (0-65535)`);
-  return port;
-}
-
-function samplingFrom(value: number | undefined): number {
-  const raw = value ?? (process.env.MESH_TRACE_SAMPLING ? Number(process.env.MESH_TRACE_SAMPLING) : 100);
-  if (!Number.isFinite(raw) || raw < 0 || raw > 100) {
-    throw new MeshStartError(`trace sampling ${value ?? process.env.MESH_TRACE_SAMPLING} is not a percentage (0-100): set MESH_TRACE_SAMPLING (or --trace-sampling)`);
-  }
-  return raw;
-}
-
-function listen(server: http.Server, port: number, what: string, envName: string, flag: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      if (error.code === 'EADDRINUSE') reject(new MeshStartError(`port ${port} is in use: set ${envName} (or ${flag}) to a free port for the ${what}`));
-      else if (error.code === 'EACCES') reject(new MeshStartError(`port ${port} needs privileges: set ${envName} (or ${flag}) to a port above 1023`));
-      else reject(error);
-    };
-    server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
-      server.removeListener('error', onError);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
-}
-
-/** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
-function closeServer(server: http.Server, graceMs = 5000): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(cut);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
-}
-
-/** The Istio objects among `objects`, plus the ones istiod would generate from the Gateway API objects. */
-function toIstioConfig(objects: readonly LoadedObject[], services: readonly LoadedObject<Service>[] = [], namespace = 'default'): IstioConfig {
-  return withGatewayApi(istioObjectsOf(objects), objects, services, namespace);
-}
-
-function istioObjectsOf(objects: readonly LoadedObject[]): IstioConfig {
-  const of = (o: LoadedObject, kind: string): boolean => istioKindOf(o.object)?.kind === kind;
-  return {
-    gateways: objects.filter((o): o is LoadedObject<Gateway> => of(o, 'Gateway')),
-    virtualServices: objects.filter((o): o is LoadedObject<VirtualService> => of(o, 'VirtualService')),
-    destinationRules: objects.filter((o): o is LoadedObject<DestinationRule> => of(o, 'DestinationRule')),
-    authorizationPolicies: objects.filter((o): o is LoadedObject<AuthorizationPolicy> => of(o, 'AuthorizationPolicy')),
-    peerAuthentications: objects.filter((o): o is LoadedObject<PeerAuthentication> => of(o, 'PeerAuthentication')),
-  };
-}
-
-function findingsMessage(title: string, error: ConfigRejectedError): string {
-  return `${title}:\n${error.findings.map((f) => `  ${formatFinding(f)}`).join('\n')}`;
-}
-
-function configureServer(server: http.Server): void {
-  // Above typical client keep-alive (Node agents, browsers) so idle pooled connections are not cut mid-reuse.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 300_000;
-}
-
-export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> {
+/** The settings startMesh derives from its options and the environment (a bad value stops the start). */
+function settingsOf(options: MeshOptions) {
   const root = path.resolve(options.root ?? defaultRoot);
-  await hashingReady; // consistentHash load balancing hashes with xxhash-wasm
-  const namespace = options.namespace ?? 'default';
-  const mode: 'istio' | 'kubernetes' = (options.istio ?? process.env.MESH_NO_ISTIO !== '1') ? 'istio' : 'kubernetes';
-  const log = options.log ?? ((message: string) => process.stderr.write(`[mesh] ${message}\n`));
-  const gatewayPort = portFrom(options.gatewayPort, 'GATEWAY_PORT', 8080);
-  const adminPort = portFrom(options.adminPort, 'MESH_ADMIN_PORT', 15000);
-  const istioPaths = options.istioPaths ?? (options.gatewayApi ? ['gateway-api'] : ['istio/base']);
   const temporaryData = options.dataDir === undefined;
-  const dataDir = options.dataDir ? path.resolve(root, options.dataDir) : fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-data-'));
-  // The system Postgres server runs as the unprivileged postgres user when the mesh is root: let it pass through.
-  if (temporaryData) fs.chmodSync(dataDir, 0o711);
-  const traceSampling = samplingFrom(options.traceSampling);
-  let traces: TraceStore;
-  try {
-    traces = new TraceStore(options.traceStore);
-  } catch (error) {
-    throw new MeshStartError((error as Error).message);
-  }
-  const otlpUrl = otlpTracesUrl();
-  let otlp: OtlpSpanExport | undefined;
-  try {
-    otlp = otlpUrl ? new OtlpSpanExport(otlpUrl, log) : undefined;
-  } catch (error) {
-    throw new MeshStartError((error as Error).message);
-  }
-  const spanSink = otlp
-    ? {
-        onSpan: (span: Parameters<TraceStore['onSpan']>[0]) => {
-          traces.onSpan(span);
-          otlp.onSpan(span);
-        },
-      }
-    : traces;
-  /** Sends the spans still queued for OTLP, bounded so a dead collector cannot hold the stop. */
-  const flushSpans = async (): Promise<void> => {
-    if (!otlp) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([otlp.shutdown().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000)))]);
-    clearTimeout(timer);
+  return {
+    root,
+    namespace: options.namespace ?? 'default',
+    mode: ((options.istio ?? process.env.MESH_NO_ISTIO !== '1') ? 'istio' : 'kubernetes') as 'istio' | 'kubernetes',
+    log: options.log ?? ((message: string) => process.stderr.write(`[mesh] ${message}\n`)),
+    gatewayPort: portFrom(options.gatewayPort, 'GATEWAY_PORT', 8080),
+    adminPort: portFrom(options.adminPort, 'MESH_ADMIN_PORT', 15000),
+    istioPaths: options.istioPaths ?? (options.gatewayApi ? ['gateway-api/base'] : ['istio/base']),
+    temporaryData,
+    dataDir: options.dataDir ? path.resolve(root, options.dataDir) : '',
+    traceSampling: samplingFrom(options.traceSampling),
   };
+}
+type Settings = ReturnType<typeof settingsOf>;
 
-  // ---- manifests
-  const k8s = loadManifestFiles(options.k8sPaths ?? ['k8s'], { root });
-  const istioLoad = loadManifestFiles(istioPaths, { root });
-  // gateway-api/ also holds Services (one per web-api version): they join the Kubernetes objects.
-  const kubernetesObjects = [...k8s.objects, ...istioLoad.objects].filter((o) => !isMeshConfigObject(o.object));
-  // Also loaded without Istio: the data plane then treats the gateway's VirtualServices as plain Ingress rules
-  // (host/path → Service, no subsets, weights, faults or retries).
-  const loadErrors = [...k8s.findings, ...istioLoad.findings].filter((f) => f.severity === 'error');
-  if (loadErrors.length > 0) throw new MeshStartError(findingsMessage('cannot read the manifests', new ConfigRejectedError(loadErrors)));
-  let topology: Topology;
+/** Reads and compiles the manifests: the topology and the config sync, or a MeshStartError naming what is wrong. */
+function startConfig(settings: Settings, options: MeshOptions): { sync: ConfigSync<CompiledMeshConfig>; topology: Topology } {
+  const { root, namespace, mode } = settings;
+  let manifests: ReturnType<typeof readStartupManifests>;
   try {
-    topology = buildTopology(kubernetesObjects, namespace);
+    manifests = readStartupManifests(root, options.k8sPaths ?? ['k8s'], settings.istioPaths);
   } catch (error) {
-    throw new MeshStartError((error as Error).message);
+    if (error instanceof ConfigRejectedError) throw new MeshStartError(findingsMessage('cannot read the manifests', error));
+    throw error;
   }
+  const topology = orStartError(() => buildTopology(manifests.kubernetesObjects, namespace));
   const workloads = topology.workloads.map((w) => w.workload);
-  const store = new ConfigStore<CompiledMeshConfig>({
-    kubernetesObjects,
-    analyze: analyzeManifests,
-    compile: (istioObjects) =>
-      compileMeshConfig({ istio: toIstioConfig(istioObjects, topology.services, namespace), services: topology.services, workloads, mode, namespace }),
-    log,
-  });
   try {
-    store.initialize([...k8s.objects, ...istioLoad.objects].filter((o) => isMeshConfigObject(o.object)));
+    const sync = new ConfigSync<CompiledMeshConfig>({
+      root,
+      manifests,
+      istioPaths: settings.istioPaths,
+      analyze: analyzeManifests,
+      compile: (istioObjects) => compileMeshConfig({ istio: toIstioConfig(istioObjects, topology.services, namespace), services: topology.services, workloads, mode, namespace }),
+      watch: options.watch,
+      log: settings.log,
+    });
+    return { sync, topology };
   } catch (error) {
     if (error instanceof ConfigRejectedError) throw new MeshStartError(findingsMessage('the manifests have errors, the mesh does not start', error));
     throw error;
   }
+}
 
-  // ---- runtime pieces
-  const telemetry = new MeshTelemetry(namespace);
-  // PeerAuthentication in force decides connection_security_policy and the principals in the Istio labels.
+/** Telemetry whose mTLS labels follow the PeerAuthentication in force (re-bound on every config change). */
+function telemetryFor(store: ConfigStore<CompiledMeshConfig>, settings: Settings): MeshTelemetry {
+  const telemetry = new MeshTelemetry(settings.namespace);
   // Without Istio (--no-istio) nothing is encrypted: DISABLE everywhere.
   const updateSecurity = (): void =>
-    telemetry.setMtlsModes(mode === 'istio' ? (workload) => store.compiled().authorization.mtlsMode(workload, 0) : () => 'DISABLE');
+    telemetry.setMtlsModes(settings.mode === 'istio' ? (workload) => store.compiled().authorization.mtlsMode(workload, 0) : () => 'DISABLE');
   updateSecurity();
   store.on('change', updateSecurity);
-  let webAppServer: 'nginx' | 'node' | 'unknown' = 'unknown';
-  const output =
-    options.output ??
-    ((id: string, line: string) => {
-      process.stdout.write(`[${id}] ${line}\n`);
-    });
-  const sidecarUrls = new Map<string, string>();
+  return telemetry;
+}
+
+/** What the supervisor's children get from the mesh, filled in as listeners are bound. */
+interface ChildWiring {
+  sidecarUrls: Map<string, string>;
   /** Per workload: env values rewritten to reach TCP Services through its outbound TCP hops. */
-  const tcpEnv = new Map<string, Record<string, string>>();
-  const tcpHops: TcpProxy[] = [];
-  const supervisor = new Supervisor({
-    root,
+  tcpEnv: Map<string, Record<string, string>>;
+  adminPort: number;
+  webAppServer: 'nginx' | 'node' | 'unknown';
+}
+
+function createSupervisor(settings: Settings, options: MeshOptions, wiring: ChildWiring): Supervisor {
+  const output = options.output ?? ((id: string, line: string) => process.stdout.write(`[${id}] ${line}\n`));
+  return new Supervisor({
+    root: settings.root,
     meshEnv: (spec) => {
-      const proxy = sidecarUrls.get(spec.workload.name)!;
-      const data: Record<string, string> = spec.stateful ? { LOCAL_POSTGRES_DATA: path.join(dataDir, spec.workload.name) } : {};
+      const proxy = wiring.sidecarUrls.get(spec.workload.name)!;
+      const data: Record<string, string> = spec.stateful ? { LOCAL_POSTGRES_DATA: path.join(settings.dataDir, spec.workload.name) } : {};
       // MESH_ADMIN_URL: web-app answers it at /mesh-admin.json for its graph and trace links (any admin port).
-      const admin = { MESH_ADMIN_URL: `http://localhost:${adminBound}` };
-      return { ...data, ...admin, ...tcpEnv.get(spec.workload.name), HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
+      const admin = { MESH_ADMIN_URL: `http://localhost:${wiring.adminPort}` };
+      return { ...data, ...admin, ...wiring.tcpEnv.get(spec.workload.name), HTTP_PROXY: proxy, http_proxy: proxy, HTTPS_PROXY: '', https_proxy: '' };
     },
     probe: options.probe,
     backoff: options.backoff,
     stopTimeoutMs: options.stopTimeoutMs,
-    log,
+    log: settings.log,
     // Relaying every line would run on the proxying thread (issue 10): without an output callback, the services
     // write to the mesh's stdout themselves; web-app's few lines are still read for its server line.
     inheritStdout: options.output ? undefined : (workload) => workload !== 'web-app',
     output: (id, line, stream) => {
-      if (id.startsWith('web-app') && webAppServer === 'unknown') {
-        if (/serving .* with nginx/i.test(line)) webAppServer = 'nginx';
-        else if (/node fallback/i.test(line)) webAppServer = 'node';
+      if (id.startsWith('web-app') && wiring.webAppServer === 'unknown') {
+        if (/serving .* with nginx/i.test(line)) wiring.webAppServer = 'nginx';
+        else if (/node fallback/i.test(line)) wiring.webAppServer = 'node';
       }
       output(id, line, stream);
     },
   });
-  const dataPlaneFor = (source: Parameters<typeof createDataPlane>[0]['source']): DataPlane =>
-    createDataPlane({
-      source,
-      config: () => store.compiled(),
-      endpoints: supervisor,
-      telemetry,
-      random: options.random,
-      // Sampling draws use their own randomness: a seeded `random` keeps its documented draw order.
-      tracing: createTracing(source, { samplingPercent: traceSampling, sink: spanSink, namespace }),
-    });
+}
 
-  const servers: http.Server[] = [];
-  const dataPlanes: DataPlane[] = [];
-  // A Gateway API Gateway of class istio gets its own gateway workload (`<name>-istio`), as on a cluster.
-  const kubeGateway = istioClassGateway(store.active());
-  const gatewayPlane = dataPlaneFor(
-    kubeGateway
-      ? { kind: 'gateway', gatewayName: generatedGatewayName(kubeGateway.metadata.name), workload: gatewayApiWorkload(kubeGateway.metadata.name, kubeGateway.metadata.namespace ?? namespace) }
-      : { kind: 'gateway', gatewayName: 'web-gateway' },
+/** The parts of a running mesh that startMesh's helpers share. */
+interface Parts {
+  settings: Settings;
+  sync: ConfigSync<CompiledMeshConfig>;
+  topology: Topology;
+  telemetry: MeshTelemetry;
+  spans: SpanPipeline;
+  supervisor: Supervisor;
+  wiring: ChildWiring;
+  servers: http.Server[];
+  dataPlanes: DataPlane[];
+  tcpHops: TcpProxy[];
+}
+
+function dataPlaneFor(parts: Parts, source: TrafficSource, options: MeshOptions): DataPlane {
+  const plane = createDataPlane({
+    source,
+    config: () => parts.sync.store.compiled(),
+    endpoints: parts.supervisor,
+    telemetry: parts.telemetry,
+    random: options.random,
+    // Sampling draws use their own randomness: a seeded `random` keeps its documented draw order.
+    tracing: createTracing(source, { samplingPercent: parts.settings.traceSampling, sink: parts.spans.sink, namespace: parts.settings.namespace }),
+  });
+  parts.dataPlanes.push(plane);
+  return plane;
+}
+
+function graphOf(parts: Parts, windowMs?: number): Graph {
+  const status = parts.supervisor.status();
+  return parts.telemetry.graph(
+    {
+      workloads: parts.topology.workloads.map((w) => w.workload),
+      serviceNames: parts.topology.services.map((s) => s.object.metadata.name),
+      istio: toIstioConfig(parts.sync.store.active(), parts.topology.services, parts.settings.namespace),
+      readyCount: (name) => {
+        const mine = status.filter((s) => s.workload === name);
+        return { ready: mine.filter((s) => s.ready).length, total: mine.length };
+      },
+    },
+    windowMs,
   );
-  dataPlanes.push(gatewayPlane);
-  const gateway = http.createServer((req, res) => gatewayPlane.handle(req, res));
-  configureServer(gateway);
-  servers.push(gateway);
+}
 
-  const appliedFiles = new Set<string>();
-  const startupFiles = istioPaths.map((p) => path.relative(root, path.resolve(root, p)));
-  const watcher = new ManifestWatcher({ root, onChange: (file) => reloadFile(file), onError: (error) => log(`file watch: ${error.message}`) });
-  const watchEnabled = options.watch ?? true;
-
-  const backend = {
-    root,
-    namespace,
-    mode,
-    store: store as ConfigStore<unknown>,
-    telemetry,
-    traces,
+function adminBackend(parts: Parts, gatewayUrl: () => string, kubernetesObjects: LoadedObject[]): AdminBackend {
+  const { settings, sync, supervisor } = parts;
+  return {
+    root: settings.root,
+    namespace: settings.namespace,
+    mode: settings.mode,
+    store: sync.store as ConfigStore<unknown>,
+    telemetry: parts.telemetry,
+    traces: parts.spans.traces,
     kubernetesObjects,
     endpoints: () => supervisor.status(),
-    graph: (windowMs?: number) => graphOf(windowMs),
-    gatewayUrl: () => gatewayUrl,
-    apply: (objects: LoadedObject[], opts: { dryRun?: boolean } = {}) => {
-      const located = objects.map(locateSource);
-      store.apply(located, opts);
-      if (!opts.dryRun) trackFiles(located);
-    },
-    remove: (keys: string[], opts: { dryRun?: boolean } = {}) => store.remove(keys, opts),
-    statusOf: gatewayApiStatusReader(() => store.stored(), () => store.resourceVersion(), topology.services, namespace),
-    applyFile: (file: string) => applyFile(file),
-    restartWorkload: (name: string) => supervisor.restartWorkload(name),
+    graph: (windowMs?: number) => graphOf(parts, windowMs),
+    gatewayUrl,
+    apply: (objects, opts) => sync.apply(objects, opts),
+    remove: (keys, opts) => sync.remove(keys, opts),
+    statusOf: gatewayApiStatusReader(() => sync.store.stored(), () => sync.store.resourceVersion(), parts.topology.services, settings.namespace),
+    applyFile: (file) => sync.applyFile(file),
+    restartWorkload: (name) => supervisor.restartWorkload(name),
   };
-  const admin = createAdminServer(backend);
-  servers.push(admin);
+}
 
-  function graphOf(windowMs?: number): Graph {
-    const status = supervisor.status();
-    return telemetry.graph(
-      {
-        workloads,
-        serviceNames: topology.services.map((s) => s.object.metadata.name),
-        istio: toIstioConfig(store.active(), topology.services, namespace),
-        readyCount: (name) => {
-          const mine = status.filter((s) => s.workload === name);
-          return { ready: mine.filter((s) => s.ready).length, total: mine.length };
-        },
-      },
-      windowMs,
-    );
-  }
-
-  function applyFile(file: string): LoadedObject[] {
-    const objects = loadFileForApply(root, file);
-    store.apply(objects);
-    trackFiles(objects);
-    return objects;
-  }
-
-  /** A source file named by a client (header x-mesh-source-file), as a path relative to root when it is a repo file. */
-  function locateSource(loaded: LoadedObject): LoadedObject {
-    const absolute = path.resolve(root, loaded.source.file);
-    const relative = path.relative(root, absolute);
-    const insideRoot = !relative.startsWith('..') && !path.isAbsolute(relative);
-    return insideRoot && fs.existsSync(absolute) && fs.statSync(absolute).isFile() ? { ...loaded, source: { ...loaded.source, file: relative } } : loaded;
-  }
-
-  /** Files applied from disk are watched from then on, like the base files. */
-  function trackFiles(objects: LoadedObject[]): void {
-    for (const file of new Set(objects.map((o) => o.source.file))) {
-      if (!fs.existsSync(path.resolve(root, file))) continue;
-      appliedFiles.add(file);
-      if (watchEnabled) watcher.watch(path.dirname(file));
-    }
-  }
-
-  function reloadFile(file: string): void {
-    const underStartupPath = startupFiles.some((p) => file === p || file.startsWith(p + path.sep));
-    if (!underStartupPath && !appliedFiles.has(file) && !store.hasFile(file)) return;
-    try {
-      if (!fs.existsSync(path.resolve(root, file))) {
-        if (!store.hasFile(file)) return;
-        store.replaceFile(file, []);
-        appliedFiles.delete(file);
-        return;
-      }
-      const objects = loadFileForApply(root, file);
-      const current = store.active().filter((o) => o.source.file === file);
-      if (JSON.stringify(current.map((o) => o.object)) === JSON.stringify(objects.map((o) => o.object))) return;
-      store.replaceFile(file, objects);
-    } catch (error) {
-      if (error instanceof ConfigRejectedError) log(findingsMessage(`change in ${file} rejected, the last good config stays active`, error));
-      else log(`cannot reload ${file}: ${(error as Error).message}`);
-    }
-  }
-
-  // ---- bind the fixed ports first: a taken port fails fast, before any child starts
-  let gatewayBound: number;
-  let adminBound: number;
-  let gatewayUrl = '';
-  try {
-    gatewayBound = await listen(gateway, gatewayPort, 'ingress gateway', 'GATEWAY_PORT', '--gateway-port');
-    gatewayUrl = `http://127.0.0.1:${gatewayBound}`;
-    adminBound = await listen(admin, adminPort, 'admin server', 'MESH_ADMIN_PORT', '--admin-port');
-  } catch (error) {
-    await Promise.all(servers.map(closeServer));
-    await Promise.all(dataPlanes.map((d) => d.close()));
-    await supervisor.stop();
-    await flushSpans();
-    if (temporaryData) fs.rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-
+/** One sidecar listener per workload, and one outbound TCP listener per TCP Service its env names (postgres:5432), as Istio's sidecar has. */
+async function startSidecars(parts: Parts, options: MeshOptions): Promise<void> {
+  const { settings, topology, wiring } = parts;
   for (const spec of topology.workloads) {
-    const plane = dataPlaneFor({ kind: 'sidecar', workload: spec.workload });
-    dataPlanes.push(plane);
+    const plane = dataPlaneFor(parts, { kind: 'sidecar', workload: spec.workload }, options);
     const sidecar = http.createServer((req, res) => plane.handle(req, res));
     configureServer(sidecar);
-    servers.push(sidecar);
+    parts.servers.push(sidecar);
     const port = await listen(sidecar, 0, `sidecar of ${spec.workload.name}`, 'GATEWAY_PORT', '--gateway-port');
-    sidecarUrls.set(spec.workload.name, `http://127.0.0.1:${port}`);
-    // TCP Services the workload's env names (postgres:5432): one outbound TCP listener each, as Istio's sidecar has.
+    wiring.sidecarUrls.set(spec.workload.name, `http://127.0.0.1:${port}`);
     const hops: Array<{ target: ReturnType<typeof tcpTargetsIn>[number]; address: string }> = [];
-    for (const target of tcpTargetsIn(spec.env, topology.services, namespace)) {
+    for (const target of tcpTargetsIn(spec.env, topology.services, settings.namespace)) {
       const hop = createTcpProxy({
         source: spec.workload,
-        service: { name: target.service.object.metadata.name, namespace: target.service.object.metadata.namespace ?? namespace },
+        service: { name: target.service.object.metadata.name, namespace: target.service.object.metadata.namespace ?? settings.namespace },
         port: target.port.port,
         address: target.address,
-        config: () => store.compiled(),
-        endpoints: supervisor,
-        telemetry,
+        config: () => parts.sync.store.compiled(),
+        endpoints: parts.supervisor,
+        telemetry: parts.telemetry,
         random: options.random,
-        log,
+        log: settings.log,
       });
-      tcpHops.push(hop);
+      parts.tcpHops.push(hop);
       const hopPort = await new Promise<number>((resolve, reject) => {
         hop.server.once('error', reject);
         hop.server.listen(0, '127.0.0.1', () => resolve((hop.server.address() as net.AddressInfo).port));
       });
       hops.push({ target, address: `127.0.0.1:${hopPort}` });
-      log(`${spec.workload.name} reaches ${target.address} (TCP) through 127.0.0.1:${hopPort}`);
+      settings.log(`${spec.workload.name} reaches ${target.address} (TCP) through 127.0.0.1:${hopPort}`);
     }
-    if (hops.length > 0) tcpEnv.set(spec.workload.name, rewriteEnv(spec.env, hops));
+    if (hops.length > 0) wiring.tcpEnv.set(spec.workload.name, rewriteEnv(spec.env, hops));
   }
+}
+
+/** Stops in the order that lets everything drain: listeners, upstream pools, processes, TCP hops, span export. */
+async function stopParts(parts: Parts): Promise<void> {
+  parts.supervisor.beginShutdown();
+  parts.sync.close();
+  // Listeners first (no new requests), then the upstream pools (their idle keep-alive connections would
+  // otherwise hold the services' drain open), then the processes.
+  await Promise.all(parts.servers.map((server) => closeServer(server)));
+  await Promise.all(parts.dataPlanes.map((d) => d.close()));
+  await parts.supervisor.stop();
+  // TCP hops last: services draining requests still reach their database.
+  await Promise.all(parts.tcpHops.map((hop) => hop.close()));
+  for (const server of parts.servers) server.closeAllConnections();
+  await parts.spans.flush();
+  if (parts.settings.temporaryData) fs.rmSync(parts.settings.dataDir, { recursive: true, force: true });
+}
+
+/** A Gateway API Gateway of class istio gets its own gateway workload (`<name>-istio`), as on a cluster. */
+function gatewaySource(objects: readonly LoadedObject[], namespace: string): TrafficSource {
+  const kubeGateway = istioClassGateway(objects);
+  if (!kubeGateway) return { kind: 'gateway', gatewayName: 'web-gateway' };
+  const name = kubeGateway.metadata.name;
+  return { kind: 'gateway', gatewayName: generatedGatewayName(name), workload: gatewayApiWorkload(name, kubeGateway.metadata.namespace ?? namespace) };
+}
+
+export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> {
+  await hashingReady; // consistentHash load balancing hashes with xxhash-wasm
+  const settings = settingsOf(options);
+  const spans = orStartError(() => createSpanPipeline(options.traceStore, settings.log));
+  const { sync, topology } = startConfig(settings, options);
+  const kubernetesObjects = sync.kubernetesObjects;
+  if (settings.temporaryData) {
+    settings.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesh-data-'));
+    // The system Postgres server runs as the unprivileged postgres user when the mesh is root: let it pass through.
+    fs.chmodSync(settings.dataDir, 0o711);
+  }
+  const wiring: ChildWiring = { sidecarUrls: new Map(), tcpEnv: new Map(), adminPort: 0, webAppServer: 'unknown' };
+  const parts: Parts = {
+    settings, sync, topology, spans, wiring,
+    telemetry: telemetryFor(sync.store, settings),
+    supervisor: createSupervisor(settings, options, wiring),
+    servers: [], dataPlanes: [], tcpHops: [],
+  };
+  const gatewayPlane = dataPlaneFor(parts, gatewaySource(sync.store.active(), settings.namespace), options);
+  const gateway = http.createServer((req, res) => gatewayPlane.handle(req, res));
+  configureServer(gateway);
+  let gatewayUrl = '';
+  const admin = createAdminServer(adminBackend(parts, () => gatewayUrl, kubernetesObjects));
+  parts.servers.push(gateway, admin);
+
+  // Bind the fixed ports first: a taken port fails fast, before any child starts.
+  try {
+    gatewayUrl = `http://127.0.0.1:${await listen(gateway, settings.gatewayPort, 'ingress gateway', 'GATEWAY_PORT', '--gateway-port')}`;
+    wiring.adminPort = await listen(admin, settings.adminPort, 'admin server', 'MESH_ADMIN_PORT', '--admin-port');
+  } catch (error) {
+    await stopParts(parts);
+    throw error;
+  }
+  await startSidecars(parts, options);
 
   let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopped ??= (async () => {
-      supervisor.beginShutdown();
-      watcher.close();
-      // Listeners first (no new requests), then the upstream pools (their idle keep-alive connections would
-      // otherwise hold the services' drain open), then the processes.
-      await Promise.all(servers.map(closeServer));
-      await Promise.all(dataPlanes.map((d) => d.close()));
-      await supervisor.stop();
-      // TCP hops last: services draining requests still reach their database.
-      await Promise.all(tcpHops.map((hop) => hop.close()));
-      for (const server of servers) server.closeAllConnections();
-      await flushSpans();
-      if (temporaryData) fs.rmSync(dataDir, { recursive: true, force: true });
-    })());
-
+  const stop = (): Promise<void> => (stopped ??= stopParts(parts));
   try {
     for (const group of startOrder(topology.workloads, topology.services)) {
-      log(`starting ${group.map((s) => `${s.workload.name}${s.workload.replicas > 1 ? ` ×${s.workload.replicas}` : ''}`).join(', ')}`);
-      await Promise.all(group.map((spec) => supervisor.startWorkload(spec)));
+      settings.log(`starting ${group.map((s) => `${s.workload.name}${s.workload.replicas > 1 ? ` ×${s.workload.replicas}` : ''}`).join(', ')}`);
+      await Promise.all(group.map((spec) => parts.supervisor.startWorkload(spec)));
     }
   } catch (error) {
     await stop();
     throw new MeshStartError((error as Error).message);
   }
-
-  if (watchEnabled) for (const p of startupFiles) watcher.watch(fs.existsSync(path.resolve(root, p)) && fs.statSync(path.resolve(root, p)).isDirectory() ? p : path.dirname(p));
-
-  const toLoaded = (o: K8sObject | LoadedObject, source: string): LoadedObject =>
-    'object' in o && 'source' in o ? (o as LoadedObject) : { object: o as K8sObject, source: { file: source } };
+  sync.watchStartupFiles();
 
   return {
     gatewayUrl,
-    adminUrl: `http://127.0.0.1:${adminBound}`,
-    mode,
-    webAppServer: () => webAppServer,
-    telemetry,
-    traces,
-    otlpTracesUrl: otlpUrl,
+    adminUrl: `http://127.0.0.1:${wiring.adminPort}`,
+    mode: settings.mode,
+    webAppServer: () => wiring.webAppServer,
+    telemetry: parts.telemetry,
+    traces: spans.traces,
+    otlpTracesUrl: spans.otlpUrl,
     topology,
-    applyObjects: (objects, source = 'api') => {
-      const loaded = objects.map((o) => toLoaded(o, source));
-      store.apply(loaded);
-      return loaded;
-    },
-    applyFile,
-    deleteObject: (kind, name) => {
-      const target = store.active().find((o) => o.object.kind === kind && o.object.metadata.name === name);
-      if (!target) return false;
-      store.remove([objectKey(target.object)]);
-      return true;
-    },
-    activeObjects: () => store.active(),
-    restartWorkload: (name) => supervisor.restartWorkload(name),
-    endpoints: () => supervisor.status(),
-    graph: graphOf,
+    applyObjects: (objects, source = 'api') => sync.applyObjects(objects, source),
+    applyFile: (file) => sync.applyFile(file),
+    deleteObject: (kind, name) => sync.deleteObject(kind, name),
+    activeObjects: () => sync.store.active(),
+    restartWorkload: (name) => parts.supervisor.restartWorkload(name),
+    endpoints: () => parts.supervisor.status(),
+    graph: (windowMs) => graphOf(parts, windowMs),
     stop,
   };
 }

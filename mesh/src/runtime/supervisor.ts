@@ -4,7 +4,7 @@
  * sends SIGTERM, then SIGKILL after a deadline. Children stay in the mesh's process group and are killed
  * synchronously when the mesh process exits, so they cannot outlive it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -12,47 +12,15 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Endpoint } from '../model';
 import { freePort } from '../net';
-import { canQuery } from '../postgres';
+import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
+import { type ProbePolicy, defaultProbe, probeHttp, probeName, probePostgres } from './probes';
+import { Replica, type ReplicaState } from './replica';
 import type { WorkloadSpec } from './topology';
 
-export interface BackoffPolicy {
-  /** Delay before the first restart. */
-  baseMs: number;
-  /** Upper bound of the doubling delay. */
-  maxMs: number;
-  /** A process that ran at least this long before crashing starts the back-off from `baseMs` again. */
-  resetAfterMs: number;
-}
+export { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
+export { type ProbePolicy, defaultProbe } from './probes';
 
-export const defaultBackoff: BackoffPolicy = { baseMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 };
-
-/** Delay before restart number `crashStreak` (1-based) of a crash loop: base, 2×base, 4×base, ... capped. */
-export function backoffDelay(crashStreak: number, policy: BackoffPolicy = defaultBackoff): number {
-  const exponent = Math.max(0, crashStreak - 1);
-  return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(exponent, 30));
-}
-
-export interface ProbePolicy {
-  /** Probe period once the replica has been ready (kubelet `periodSeconds`). */
-  periodMs: number;
-  /** Poll interval while the replica starts. */
-  startupPollMs: number;
-  timeoutMs: number;
-  /** Consecutive failures that mark a ready replica not ready. */
-  failureThreshold: number;
-  /** How long `waitReady` waits for a starting replica. */
-  startupTimeoutMs: number;
-}
-
-export const defaultProbe: ProbePolicy = {
-  periodMs: 1000,
-  startupPollMs: 100,
-  timeoutMs: 1000,
-  failureThreshold: 3,
-  startupTimeoutMs: 30_000,
-};
-
-export type ReplicaState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
+export type { ReplicaState } from './replica';
 
 export interface EndpointStatus {
   id: string;
@@ -101,34 +69,6 @@ const OUTPUT_TAIL_LINES = 20;
 export const MAX_PORT_RETRIES = 5;
 /** A line saying the port was taken: Node's EADDRINUSE, nginx's bind() failure, PostgreSQL's "could not bind". */
 const BIND_FAILURE = /EADDRINUSE|address already in use|could not bind/i;
-
-class Replica {
-  child: ChildProcess | undefined;
-  state: ReplicaState = 'starting';
-  restarts = 0;
-  crashStreak = 0;
-  startedAt = 0;
-  probeFailures = 0;
-  everReady = false;
-  timer: NodeJS.Timeout | undefined;
-  exited: Promise<void> = Promise.resolve();
-  /** The current process's port is known: assigned before the start, or reported by the child. */
-  portKnown = false;
-  /** What the current process said when it could not bind its port (an IPC message or an output line). */
-  bindFailure: string | undefined;
-  /** Starts on a fresh port since the replica was last ready. */
-  portRetries = 0;
-  /** The port it had before it was moved to a fresh one (for the log line once the new one is known). */
-  movedFrom: number | undefined;
-  readonly tail: string[] = [];
-  constructor(
-    readonly spec: WorkloadSpec,
-    readonly endpoint: Endpoint,
-  ) {}
-  get id(): string {
-    return this.endpoint.id;
-  }
-}
 
 export class Supervisor extends EventEmitter {
   private readonly replicas: Replica[] = [];
@@ -194,8 +134,9 @@ export class Supervisor extends EventEmitter {
   }
 
   /**
-   * Rolling restart, one replica at a time: start a new replica, wait until it is ready, take the old one out of
-   * the endpoints (not ready), then SIGTERM it so it drains its in-flight requests.
+   * Rolling restart, one replica at a time: start a new replica, wait until it is available (ready, and still ready
+   * after the Deployment's minReadySeconds), take the old one out of the endpoints (not ready), then SIGTERM it so
+   * it drains its in-flight requests.
    */
   async restartWorkload(name: string): Promise<void> {
     const old = this.replicas.filter((r) => r.spec.workload.name === name && r.state !== 'stopping');
@@ -211,7 +152,7 @@ export class Supervisor extends EventEmitter {
         continue;
       }
       const fresh = await this.startReplica(replica.spec);
-      await this.waitReady(fresh);
+      await this.waitAvailable(fresh);
       // Out of the endpoints first, SIGTERM a moment later: requests already sent to the old replica (on the
       // wire, not yet read by a busy process) reach it and drain, instead of being cut when it closes its
       // idle keep-alive connections on SIGTERM. 'stopping' also ends its readiness probes (a passing probe
@@ -411,6 +352,7 @@ export class Supervisor extends EventEmitter {
       replica.probeFailures = 0;
       if (!replica.endpoint.ready) {
         replica.endpoint.ready = true;
+        replica.readySince = Date.now();
         replica.everReady = true;
         replica.portRetries = 0;
         replica.state = 'running';
@@ -428,6 +370,36 @@ export class Supervisor extends EventEmitter {
       }
     }
     this.scheduleProbe(replica, replica.everReady ? this.probe.periodMs : this.probe.startupPollMs);
+  }
+
+  /**
+   * Ready for `minReadyMs` without a break, as a Deployment counts a pod available (kubernetes/kubernetes
+   * `pkg/api/v1/pod/util.go`, `IsPodAvailable`: ready, and the Ready condition's lastTransitionTime +
+   * minReadySeconds has passed). A replica that turns not ready meanwhile starts the wait again once ready.
+   * Meanwhile it is in the endpoints and takes traffic, as a ready pod does.
+   */
+  private async waitAvailable(replica: Replica): Promise<void> {
+    const minReadyMs = replica.spec.minReadyMs ?? 0;
+    for (;;) {
+      await this.waitReady(replica);
+      const remaining = replica.readySince + minReadyMs - Date.now();
+      if (remaining <= 0) return;
+      const stayedReady = await new Promise<boolean>((resolve) => {
+        const onChange = (): void => {
+          if (replica.endpoint.ready) return;
+          clearTimeout(timer);
+          this.removeListener('change', onChange);
+          resolve(false);
+        };
+        const timer = setTimeout(() => {
+          this.removeListener('change', onChange);
+          resolve(true);
+        }, remaining);
+        this.on('change', onChange);
+      });
+      if (stayedReady && replica.endpoint.ready) return;
+      this.options.log?.(`${replica.id} turned not ready within minReadySeconds (${formatMs(minReadyMs)}): waiting for it again`);
+    }
   }
 
   private waitReady(replica: Replica): Promise<void> {
@@ -501,33 +473,6 @@ export class Supervisor extends EventEmitter {
 
 function isPort(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535;
-}
-
-function probeName(spec: WorkloadSpec): string {
-  return spec.readinessKind === 'postgres' ? 'a Postgres session, as pg_isready' : `GET ${spec.readinessPath}`;
-}
-
-/** Ready when a session with the workload's own credentials (POSTGRES_USER/PASSWORD/DB) answers `SELECT 1`. */
-async function probePostgres(spec: WorkloadSpec, port: number, timeoutMs: number): Promise<boolean> {
-  const user = encodeURIComponent(spec.env.POSTGRES_USER ?? 'postgres');
-  const password = encodeURIComponent(spec.env.POSTGRES_PASSWORD ?? 'postgres');
-  const database = encodeURIComponent(spec.env.POSTGRES_DB ?? spec.env.POSTGRES_USER ?? 'postgres');
-  return canQuery(`postgres://${user}:${password}@127.0.0.1:${port}/${database}`, timeoutMs).then(
-    () => true,
-    () => false,
-  );
-}
-
-function probeHttp(port: number, probePath: string, timeoutMs: number, agent: http.Agent): Promise<boolean> {
-  return new Promise((resolve) => {
-    const request = http.get({ host: '127.0.0.1', port, path: probePath, agent, timeout: timeoutMs }, (response) => {
-      response.resume();
-      const status = response.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
-    });
-    request.once('timeout', () => request.destroy(new Error('probe timeout')));
-    request.once('error', () => resolve(false));
-  });
 }
 
 export function formatMs(ms: number): string {

@@ -17,6 +17,8 @@ export interface WorkloadSpec {
   stateful?: boolean;
   /** `terminationGracePeriodSeconds`: how long a stopping replica may drain before SIGKILL. */
   terminationGraceMs: number;
+  /** The Deployment's `minReadySeconds`: a rolling restart waits until the new replica has been ready this long. */
+  minReadyMs?: number;
   /** Where the Deployment came from, for messages. */
   file: string;
 }
@@ -64,6 +66,7 @@ export function buildTopology(
       readinessKind: command.readiness ?? 'http',
       stateful: object.kind === 'StatefulSet',
       terminationGraceMs: (template?.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
+      minReadyMs: Math.max(0, object.spec?.minReadySeconds ?? 0) * 1000,
       file: source.file,
     };
   });

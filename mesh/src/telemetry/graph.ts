@@ -158,7 +158,11 @@ function accumulateHttpEdges(traffic: readonly EdgeTrafficWindow[], nodes: Graph
   const addToEdge = (source: string, target: string, triple: EdgeTrafficWindow): void => {
     const id = `${source}->${target}`;
     let edge = edges.get(id);
-    if (!edge) edges.set(id, (edge = { source, target, requests: 0, durations: new Float64Array(triple.durationBuckets.length), errors: 0, mtls: 0, codes: {}, flags: {} }));
+    if (!edge)
+      edges.set(
+        id,
+        (edge = { source, target, requests: 0, durations: new Float64Array(triple.durationBuckets.length), errors: 0, mtls: 0, codes: {}, flags: {} }),
+      );
     for (let b = 0; b < triple.durationBuckets.length; b++) edge.durations[b] += triple.durationBuckets[b];
     for (const { code, flags, requests } of triple.outcomes) {
       edge.requests += requests;
@@ -218,8 +222,21 @@ function addTcpEdges(graphEdges: GraphEdge[], tcpEdges: readonly TcpEdgeWindow[]
       const id = `${from}->${to}/tcp`;
       const existing = graphEdges.find((e) => e.id === id);
       const edge: GraphEdge = existing ?? {
-        id, source: from, target: to, protocol: 'tcp', requests: 0, rate: 0, httpPercentReq: 0, errorPercent: 0, mtlsPercent: 0,
-        responseCodes: {}, responseFlags: {}, p50: 0, p95: 0, p99: 0, badges: [],
+        id,
+        source: from,
+        target: to,
+        protocol: 'tcp',
+        requests: 0,
+        rate: 0,
+        httpPercentReq: 0,
+        errorPercent: 0,
+        mtlsPercent: 0,
+        responseCodes: {},
+        responseFlags: {},
+        p50: 0,
+        p95: 0,
+        p99: 0,
+        badges: [],
         tcp: { sentBytesPerSecond: 0, receivedBytesPerSecond: 0, bytesPerSecond: 0, opened: 0, closed: 0 },
       };
       const t = edge.tcp!;

@@ -1,6 +1,16 @@
 /** Telemetry beside the data plane: metrics, the graph's window and graph, the trace store and OTLP export. */
 export { MeshTelemetry, type MtlsModeOf } from './mesh-telemetry';
-export { buildGraph, serviceBadges, shortServiceName, type Graph, type GraphBadge, type GraphEdge, type GraphInputs, type GraphNode, type VersionShare } from './graph';
+export {
+  buildGraph,
+  serviceBadges,
+  shortServiceName,
+  type Graph,
+  type GraphBadge,
+  type GraphEdge,
+  type GraphInputs,
+  type GraphNode,
+  type VersionShare,
+} from './graph';
 export { histogramQuantile, ISTIO_DEFAULT_BUCKETS } from './histogram';
 export { canonicalRevision, canonicalService, principalOf } from './labels';
 export type { EdgeTrafficWindow, TcpEdgeWindow } from './traffic';

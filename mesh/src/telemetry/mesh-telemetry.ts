@@ -13,6 +13,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import {
   INGRESS_GATEWAY_WORKLOAD,
   type MutualTlsMode,
+  type RbacShadowEvent,
   type RequestRecord,
   type TcpConnectionInfo,
   type TcpConnectionTelemetry,
@@ -23,6 +24,7 @@ import { buildGraph, shortServiceName, type Graph, type GraphInputs } from './gr
 import { bucketOf } from './histogram';
 import { reporterLabels, UNKNOWN, type ReporterLabels } from './labels';
 import { IstioSeries, type HttpSeries, type TcpSeries } from './metrics';
+import { RbacShadowStats } from './rbac-shadow';
 import { EdgeTraffic, GraphTraffic, MTLS_COLUMN, TcpColumn, type EdgeTrafficWindow, type OutcomeSlots, type TcpEdgeWindow } from './traffic';
 import { MAX_GRAPH_WINDOW_MS, windowSeconds } from './window';
 
@@ -58,6 +60,7 @@ export class MeshTelemetry implements TelemetrySink {
   /** The mesh's own process metrics (`mesh_*`); the Istio families are rendered by `metrics()` itself. */
   readonly registry = new Registry();
   private readonly series = new IstioSeries();
+  private readonly rbacShadowStats = new RbacShadowStats();
   private readonly traffic = new GraphTraffic();
   private bindings = new WeakMap<Workload, Map<string, Map<Workload | typeof UNKNOWN, Binding>>>();
   /** Workloads for records that name them only by string (hand-built records). */
@@ -195,9 +198,14 @@ export class MeshTelemetry implements TelemetrySink {
     return this.traffic.recentTcp(Math.floor(this.now() / 1000), windowSeconds(windowMs));
   }
 
-  /** Prometheus text format: the Istio families, then the mesh's process metrics. */
+  /** Dry-run AuthorizationPolicy verdicts, counted as Envoy's RBAC shadow stats (./rbac-shadow.ts). */
+  rbacShadow(event: RbacShadowEvent): void {
+    this.rbacShadowStats.count(event);
+  }
+
+  /** Prometheus text format: the Istio families, the proxies' RBAC shadow counters, then the mesh's process metrics. */
   async metrics(): Promise<string> {
-    return this.istioMetrics() + (await this.registry.metrics());
+    return this.istioMetrics() + this.rbacShadowStats.render() + (await this.registry.metrics());
   }
 
   /** The Istio families alone (text format 0.0.4). */

@@ -37,8 +37,7 @@ export class IstioSeries {
 
   tcpSeries(reporter: ReporterLabels, flags: string): TcpSeries {
     const labels =
-      `${reporter.peers},connection_security_policy="${reporter.connectionSecurityPolicy}",` +
-      `response_flags="${escapeLabel(flags)}",request_protocol="tcp"`;
+      `${reporter.peers},connection_security_policy="${reporter.connectionSecurityPolicy}",` + `response_flags="${escapeLabel(flags)}",request_protocol="tcp"`;
     let found = this.tcp.get(labels);
     if (!found) this.tcp.set(labels, (found = new TcpSeries(labels)));
     return found;

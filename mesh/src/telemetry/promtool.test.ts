@@ -1,6 +1,7 @@
 /**
  * `promtool check metrics` (Prometheus' own linter) on the mesh's /metrics export: Istio's names pass, except the
- * one finding Istio itself has (istio_request_duration_milliseconds is in milliseconds, not base-unit seconds).
+ * findings a cluster has too (istio_request_duration_milliseconds is in milliseconds, not base-unit seconds; Envoy's
+ * RBAC shadow counters carry no _total suffix).
  */
 import { spawnSync } from 'node:child_process';
 import { describeWithTool } from '@cns/service-kit/testing';
@@ -10,7 +11,7 @@ import { MeshTelemetry } from '.';
 const workload = (name: string, app: string): Workload => ({ name, namespace: 'default', labels: { app, version: 'v1' }, app, version: 'v1', serviceAccount: app, replicas: 1 });
 
 describeWithTool('promtool', 'the /metrics export under promtool check metrics', () => {
-  it("finds nothing but Istio's own milliseconds unit", async () => {
+  it('finds nothing but what a cluster shows too', async () => {
     const telemetry = new MeshTelemetry();
     const webApi = workload('web-api-v1', 'web-api');
     const authors = workload('authors', 'authors');
@@ -27,10 +28,16 @@ describeWithTool('promtool', 'the /metrics export under promtool check metrics',
     tcp.received(10);
     tcp.sent(20);
     tcp.close();
+    telemetry.rbacShadow({ workload: authors, pod: 'authors-0', port: 3000, protocol: 'http', results: [{ statPrefix: 'istio_dry_run_deny_', result: 'denied' }] });
     const text = await telemetry.metrics();
     expect(text).toMatch(/^istio_tcp_sent_bytes_total\{/m);
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     const findings = `${result.stdout}${result.stderr}`.trim().split('\n').filter(Boolean);
-    expect(findings).toEqual(['istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"']);
+    // Envoy's own counter names (its Prometheus export adds no _total), as a cluster's Prometheus scrapes them.
+    expect(findings.sort()).toEqual([
+      'envoy_http_rbac_istio_dry_run_deny_shadow_allowed counter metrics should have "_total" suffix',
+      'envoy_http_rbac_istio_dry_run_deny_shadow_denied counter metrics should have "_total" suffix',
+      'istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"',
+    ]);
   });
 });

@@ -13,17 +13,17 @@ import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describeWithTool } from '@cns/service-kit/testing';
-import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../src/dataplane';
-import { send, Upstream } from '../src/dataplane/test-harness';
-import { analyzeManifests, loadManifestFiles } from '../src/manifests';
-import type { DestinationRule, Endpoint, Gateway, LoadedObject, RequestRecord, VirtualService } from '../src/model';
-import { createAdminServer, type AdminBackend } from '../src/runtime/admin';
-import { ConfigStore, isIstioObject } from '../src/runtime/config-store';
-import { MeshTelemetry } from '../src/telemetry';
-import { TraceStore } from '../src/telemetry/traces';
-import { buildTopology } from '../src/runtime/topology';
+import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataPlane } from '../dataplane';
+import { send, Upstream } from '../dataplane/test-harness';
+import { analyzeManifests, loadManifestFiles } from '../manifests';
+import type { DestinationRule, Endpoint, Gateway, LoadedObject, RequestRecord, VirtualService } from '../model';
+import { createAdminServer, type AdminBackend } from './admin';
+import { ConfigStore, isIstioObject } from './config-store';
+import { MeshTelemetry } from '../telemetry';
+import { TraceStore } from '../telemetry/traces';
+import { buildTopology } from './topology';
 
-const repoRoot = path.resolve(__dirname, '../..');
+const repoRoot = path.resolve(__dirname, '../../..');
 jest.setTimeout(60_000); // the first analysis compiles the Istio schemas
 
 let admin: http.Server;

@@ -1,0 +1,56 @@
+/**
+ * What Istio's API server accepts, the mesh's validation must not refuse (issue 23): the CORS, redirect and
+ * AuthorizationPolicy forms the data plane now models, checked against pkg/config/validation/validation.go
+ * (validateCORSPolicy, validateAllowOrigins, supportedCORSMethods, ValidateCORSHTTPHeaderName, validateHTTPRedirect)
+ * and the CRD schema. Fields newer than the bundled schema package may warn (CNS0005), never refuse.
+ */
+import path from 'node:path';
+import { analyzeManifests, refusedOnApply } from './analyze';
+import { loadManifestFiles, parseManifestText } from './load';
+import { mergeObjects } from './merge';
+
+const root = path.resolve(__dirname, '../../..');
+jest.setTimeout(60_000); // the first analysis compiles the Istio schemas
+const base = loadManifestFiles(['k8s', 'istio/base'], { root });
+
+const yaml = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: authors}
+spec:
+  hosts: [authors]
+  http:
+  - match: [{uri: {prefix: /old/}}]
+    redirect: {prefixRewrite: /new/, redirectCode: 308}
+  - match: [{uri: {exact: /moved}}]
+    redirect: {authority: example.com, derivePort: FROM_REQUEST_PORT}
+  - match: [{uri: {exact: /secure}}]
+    redirect: {scheme: https, port: 443}
+  - route: [{destination: {host: authors}}]
+    corsPolicy:
+      allowOrigins: [{exact: "*"}, {regex: "https://.*\\\\.example"}]
+      allowMethods: ["*"]
+      allowHeaders: ["*"]
+      exposeHeaders: [x-request-id]
+      maxAge: 24h
+      allowCredentials: true
+      unmatchedPreflights: IGNORE
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: authors-dry-run
+  annotations: {istio.io/dry-run: "true"}
+spec:
+  selector: {matchLabels: {app: authors}}
+  action: DENY
+  rules:
+  - to: [{operation: {ports: ["3000"], notHosts: ["authors:3000"]}}]
+`;
+
+it('accepts them: no finding refuses the apply', () => {
+  const { objects } = parseManifestText(yaml, 'inline.yaml');
+  const findings = analyzeManifests(mergeObjects(base.objects, objects)).filter((f) => f.file === 'inline.yaml');
+  expect(findings.filter(refusedOnApply)).toEqual([]);
+  expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
+});
