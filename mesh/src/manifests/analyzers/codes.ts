@@ -22,6 +22,7 @@ export const FINDING_CODES = {
   CNS0110: 'container has no liveness or readiness probe (warning)',
   CNS0112: 'secretKeyRef names a Secret or key that is not defined',
   CNS0113: 'StatefulSet serviceName names no Service',
+  CNS0114: 'redirect code Istio accepts but cannot translate (not 301/302/303/307/308): Envoy rejects the route',
   CNS0111: 'pod labels version and app.kubernetes.io/version differ: telemetry and Kiali show one, subsets select the other (warning)',
   CNS0201: 'Dockerfile final stage runs as root',
   CNS0202: 'Dockerfile has no multi-stage build',
