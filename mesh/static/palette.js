@@ -4,7 +4,7 @@
   const versions = { v1: '#0a58a8', v2: '#b3430b' };
   const otherVersion = '#6e40c9';
   // Services on the trace page (no version there): distinct, and never one of the version colours.
-  const services = ['#1a7f37', '#8250df', '#9a6700', '#0969da', '#bf3989', '#57606a', '#cf222e'];
+  const services = ['#1a7f37', '#8250df', '#9a6700', '#0e7c86', '#bf3989', '#57606a', '#cf222e'];
   const hash = (text) => Math.abs([...String(text)].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7));
   window.meshPalette = {
     versionColor: (version) => versions[version] || otherVersion,
