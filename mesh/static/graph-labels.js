@@ -27,7 +27,12 @@
     }
     // Room for the padlock drawn over the start of the (left-aligned) first line: three figure spaces.
     const lock = shown.security && e.mtlsPercent > 0 ? '\u2007\u2007\u2007' : '';
-    return [first.join(' · '), second.join(' · ')].filter(Boolean).map((line, i) => (i === 0 ? lock + line : line)).join('\n') || lock;
+    return (
+      [first.join(' · '), second.join(' · ')]
+        .filter(Boolean)
+        .map((line, i) => (i === 0 ? lock + line : line))
+        .join('\n') || lock
+    );
   }
 
   function nodeLabel(n) {
@@ -45,10 +50,24 @@
     let t0 = 0;
     let t1 = 1;
     const d = { x: q.x - p.x, y: q.y - p.y };
-    for (const [num, den] of [[p.x - box.x1, -d.x], [box.x2 - p.x, d.x], [p.y - box.y1, -d.y], [box.y2 - p.y, d.y]]) {
-      if (den === 0) { if (num < 0) return false; continue; }
+    for (const [num, den] of [
+      [p.x - box.x1, -d.x],
+      [box.x2 - p.x, d.x],
+      [p.y - box.y1, -d.y],
+      [box.y2 - p.y, d.y],
+    ]) {
+      if (den === 0) {
+        if (num < 0) return false;
+        continue;
+      }
       const t = num / den;
-      if (den < 0) { if (t > t1) return false; if (t > t0) t0 = t; } else { if (t < t0) return false; if (t < t1) t1 = t; }
+      if (den < 0) {
+        if (t > t1) return false;
+        if (t > t0) t0 = t;
+      } else {
+        if (t < t0) return false;
+        if (t < t1) t1 = t;
+      }
     }
     return true;
   }
@@ -65,7 +84,10 @@
       if (n.isParent()) return;
       taken.push(n.boundingBox({ includeLabels: true, includeOverlays: false }));
     });
-    const edges = cy.edges(':visible').toArray().sort((a, b) => a.id().localeCompare(b.id()));
+    const edges = cy
+      .edges(':visible')
+      .toArray()
+      .sort((a, b) => a.id().localeCompare(b.id()));
     const lines = edges.map((e) => ({ edge: e, p: e.sourceEndpoint(), q: e.targetEndpoint() }));
     for (const edge of edges) {
       const box = edge.boundingBox({ includeLabels: true, includeNodes: false, includeEdges: false, includeOverlays: false });

@@ -1,5 +1,6 @@
 // The traffic graph page (Kiali-like): graph.json drawn with cytoscape, laid out by dagre in layers (left to right
 // on a wide screen, top to bottom on a narrow one), at a zoom where every label is at least 11 px.
+/* global cytoscape */
 (function () {
   const { edgeLabel, nodeLabel, placeLabels, bytesPerSecond, ms } = window.graphLabels;
   const { versionColor } = window.meshPalette;
@@ -17,13 +18,19 @@
     circuitBreaker: { title: 'circuit breaker', svg: '<circle cx="8" cy="8" r="6"/><path d="M3.8 12.2l8.4-8.4"/>' },
     mirror: { title: 'mirroring', svg: '<rect x="2" y="2" width="8" height="8" rx="1"/><rect x="6" y="6" width="8" height="8" rx="1"/>' },
   };
-  const padlock = '<svg class="lock" viewBox="0 0 16 16" aria-label="mTLS"><title>mTLS</title><rect x="2.5" y="7" width="11" height="8" rx="1.5" fill="currentColor"/><path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="currentColor" stroke-width="2"/></svg>';
+  const padlock =
+    '<svg class="lock" viewBox="0 0 16 16" aria-label="mTLS"><title>mTLS</title><rect x="2.5" y="7" width="11" height="8" rx="1.5" fill="currentColor"/><path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="currentColor" stroke-width="2"/></svg>';
   const iconSvg = (badge) => {
     const icon = badgeIcons[badge] || { title: badge, svg: '<circle cx="8" cy="8" r="3" fill="currentColor"/>' };
     return `<svg class="icon icon-${badge}" data-badge="${badge}" viewBox="0 0 16 16" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round" role="img" aria-label="${icon.title}"><title>${icon.title}</title>${icon.svg}</svg>`;
   };
-  document.getElementById('legend').insertAdjacentHTML('beforeend',
-    ` <span>${padlock.replace('class="lock"', 'class="icon"')} mTLS</span>` + Object.keys(badgeIcons).map((b) => `<span>${iconSvg(b)} ${badgeIcons[b].title}</span>`).join(''));
+  document.getElementById('legend').insertAdjacentHTML(
+    'beforeend',
+    ` <span>${padlock.replace('class="lock"', 'class="icon"')} mTLS</span>` +
+      Object.keys(badgeIcons)
+        .map((b) => `<span>${iconSvg(b)} ${badgeIcons[b].title}</span>`)
+        .join(''),
+  );
 
   const cy = cytoscape({
     container: document.getElementById('graph'),
@@ -31,15 +38,64 @@
     maxZoom: 3,
     wheelSensitivity: 0.3,
     style: [
-      { selector: 'node', style: { label: 'data(label)', 'text-valign': 'bottom', 'text-margin-y': 4, 'font-size': 12, 'background-color': 'data(color)', width: 28, height: 28, 'text-background-color': '#fff', 'text-background-opacity': 0.85, 'text-background-padding': 1 } },
+      {
+        selector: 'node',
+        style: {
+          label: 'data(label)',
+          'text-valign': 'bottom',
+          'text-margin-y': 4,
+          'font-size': 12,
+          'background-color': 'data(color)',
+          width: 28,
+          height: 28,
+          'text-background-color': '#fff',
+          'text-background-opacity': 0.85,
+          'text-background-padding': 1,
+        },
+      },
       { selector: 'node[type = "service"]', style: { shape: 'triangle', 'background-color': '#5b6b7b' } },
       { selector: 'node[type = "unknown"]', style: { shape: 'diamond', 'background-color': '#aab4be' } },
       { selector: 'node[notReady > 0]', style: { 'border-width': 3, 'border-color': '#d33' } },
       // Kiali's app box: an app's service and its versions in one frame, the app's name at its top.
-      { selector: ':parent', style: { shape: 'round-rectangle', 'background-color': '#f4f7fb', 'background-opacity': 1, 'border-color': '#9aa8b6', 'border-width': 1, 'border-style': 'dashed', label: 'data(label)', 'text-valign': 'top', 'text-halign': 'center', 'text-margin-y': -2, 'font-size': 12, 'font-weight': 600, color: '#3d4b59', padding: 14 } },
+      {
+        selector: ':parent',
+        style: {
+          shape: 'round-rectangle',
+          'background-color': '#f4f7fb',
+          'background-opacity': 1,
+          'border-color': '#9aa8b6',
+          'border-width': 1,
+          'border-style': 'dashed',
+          label: 'data(label)',
+          'text-valign': 'top',
+          'text-halign': 'center',
+          'text-margin-y': -2,
+          'font-size': 12,
+          'font-weight': 600,
+          color: '#3d4b59',
+          padding: 14,
+        },
+      },
       { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#2f6fde' } },
       { selector: '.idle', style: { display: 'none' } },
-      { selector: 'edge', style: { width: 'data(width)', 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', label: 'data(label)', 'text-wrap': 'wrap', 'font-size': 11, 'text-background-color': '#fff', 'text-background-opacity': 0.95, 'text-background-padding': 2, 'text-margin-x': 'data(dx)', 'text-margin-y': 'data(dy)', 'line-color': 'data(color)', 'target-arrow-color': 'data(color)' } },
+      {
+        selector: 'edge',
+        style: {
+          width: 'data(width)',
+          'curve-style': 'bezier',
+          'target-arrow-shape': 'triangle',
+          label: 'data(label)',
+          'text-wrap': 'wrap',
+          'font-size': 11,
+          'text-background-color': '#fff',
+          'text-background-opacity': 0.95,
+          'text-background-padding': 2,
+          'text-margin-x': 'data(dx)',
+          'text-margin-y': 'data(dy)',
+          'line-color': 'data(color)',
+          'target-arrow-color': 'data(color)',
+        },
+      },
       { selector: 'edge[protocol = "tcp"]', style: { 'line-style': 'dashed' } },
       { selector: 'edge:selected', style: { 'underlay-color': '#2f6fde', 'underlay-opacity': 0.25, 'underlay-padding': 4 } },
     ],
@@ -74,22 +130,64 @@
     const inBox = (n) => (n.app && boxes.has(n.app) && (n.nodeType === 'workload' || n.name === n.app) ? `box:${n.app}` : undefined);
     return [
       ...[...boxes].map((app) => ({ group: 'nodes', data: { id: `box:${app}`, label: app, type: 'box' } })),
-      ...graph.nodes.map((n) => ({ group: 'nodes', data: { id: n.id, parent: inBox(n), type: n.nodeType, app: n.app, name: n.name, label: nodeLabel(n), color: n.version ? versionColor(n.version) : '#5b6b7b', notReady: n.replicas ? n.replicas.total - n.replicas.ready : 0 } })),
-      ...graph.edges.map((e) => ({ group: 'edges', data: { id: e.id, source: e.source, target: e.target, protocol: e.protocol || 'http', label: edgeLabel(e, shown, percentile()), width: edgeWidth(e), color: edgeColor(e), mtls: e.mtlsPercent } })),
+      ...graph.nodes.map((n) => ({
+        group: 'nodes',
+        data: {
+          id: n.id,
+          parent: inBox(n),
+          type: n.nodeType,
+          app: n.app,
+          name: n.name,
+          label: nodeLabel(n),
+          color: n.version ? versionColor(n.version) : '#5b6b7b',
+          notReady: n.replicas ? n.replicas.total - n.replicas.ready : 0,
+        },
+      })),
+      ...graph.edges.map((e) => ({
+        group: 'edges',
+        data: {
+          id: e.id,
+          source: e.source,
+          target: e.target,
+          protocol: e.protocol || 'http',
+          label: edgeLabel(e, shown, percentile()),
+          width: edgeWidth(e),
+          color: edgeColor(e),
+          mtls: e.mtlsPercent,
+        },
+      })),
     ];
   }
 
   /** Idle nodes (no edge in the window) and boxes left empty are hidden unless the toggle says otherwise. */
   function markIdle() {
     const showIdle = document.getElementById('idle').checked;
-    cy.nodes().forEach((n) => { if (!n.isParent()) n.toggleClass('idle', !showIdle && n.connectedEdges().length === 0); });
-    cy.nodes(':parent').forEach((box) => box.toggleClass('idle', box.children().every((c) => c.hasClass('idle'))));
+    cy.nodes().forEach((n) => {
+      if (!n.isParent()) n.toggleClass('idle', !showIdle && n.connectedEdges().length === 0);
+    });
+    cy.nodes(':parent').forEach((box) =>
+      box.toggleClass(
+        'idle',
+        box.children().every((c) => c.hasClass('idle')),
+      ),
+    );
   }
 
   function layout() {
     const narrow = document.getElementById('canvas').clientWidth < 700;
     const visible = cy.elements().not('.idle');
-    visible.layout({ name: 'dagre', rankDir: narrow ? 'TB' : 'LR', nodeSep: narrow ? 26 : 40, rankSep: narrow ? 64 : 80, edgeSep: 12, nodeDimensionsIncludeLabels: true, fit: false, animate: false }).run();
+    visible
+      .layout({
+        name: 'dagre',
+        rankDir: narrow ? 'TB' : 'LR',
+        nodeSep: narrow ? 26 : 40,
+        rankSep: narrow ? 64 : 80,
+        edgeSep: 12,
+        nodeDimensionsIncludeLabels: true,
+        fit: false,
+        animate: false,
+      })
+      .run();
     spreadAcrossLayers(narrow);
   }
 
@@ -118,7 +216,11 @@
     const canvas = document.getElementById('canvas');
     const free = Math.max(320, window.innerHeight - canvas.getBoundingClientRect().top - document.getElementById('legend').offsetHeight);
     const box = cy.elements(':visible').boundingBox();
-    if (!Number.isFinite(box.w) || box.w === 0) { canvas.style.height = `${free}px`; cy.resize(); return; }
+    if (!Number.isFinite(box.w) || box.w === 0) {
+      canvas.style.height = `${free}px`;
+      cy.resize();
+      return;
+    }
     const pad = 24;
     const widthZoom = (canvas.clientWidth - 2 * pad) / box.w;
     const zoom = Math.max(MIN_ZOOM, Math.min(MAX_FIT_ZOOM, widthZoom, (free - 2 * pad) / box.h));
@@ -145,7 +247,9 @@
       const badges = (state.badges && state.badges.get(n.id())) || [];
       if (n.isParent() || badges.length === 0) return;
       const p = n.renderedPosition();
-      parts.push(`<div class="node-badges" data-node="${esc(n.id())}" style="left:${p.x}px;top:${p.y - (n.height() / 2 + 3) * zoom}px">${badges.map(iconSvg).join('')}</div>`);
+      parts.push(
+        `<div class="node-badges" data-node="${esc(n.id())}" style="left:${p.x}px;top:${p.y - (n.height() / 2 + 3) * zoom}px">${badges.map(iconSvg).join('')}</div>`,
+      );
     });
     if (shownLabels().security) {
       cy.edges(':visible').forEach((e) => {
@@ -176,19 +280,28 @@
   }
 
   function renderShares(shares) {
-    document.getElementById('shares').innerHTML = shares.filter((s) => Object.keys(s.versions).length > 0).map((share) => {
-      const versions = Object.entries(share.versions).sort();
-      const bar = versions.map(([v, p]) => `<span style="width:${p}%;background:${versionColor(v)}">${esc(v)} ${p}%</span>`).join('');
-      return `<div class="share" data-service="${esc(share.service)}"><div class="share-title">${esc(share.service)}: ${versions.map(([v, p]) => `${esc(v)} ${p}%`).join(' / ')}</div><div class="bar">${bar}</div></div>`;
-    }).join('');
+    document.getElementById('shares').innerHTML = shares
+      .filter((s) => Object.keys(s.versions).length > 0)
+      .map((share) => {
+        const versions = Object.entries(share.versions).sort();
+        const bar = versions.map(([v, p]) => `<span style="width:${p}%;background:${versionColor(v)}">${esc(v)} ${p}%</span>`).join('');
+        return `<div class="share" data-service="${esc(share.service)}"><div class="share-title">${esc(share.service)}: ${versions.map(([v, p]) => `${esc(v)} ${p}%`).join(' / ')}</div><div class="bar">${bar}</div></div>`;
+      })
+      .join('');
   }
 
   function draw(graph, relayoutAnyway) {
     const elements = elementsOf(graph);
-    const key = elements.map((el) => el.data.id).sort().join('|') + `|${document.getElementById('idle').checked}`;
+    const key =
+      elements
+        .map((el) => el.data.id)
+        .sort()
+        .join('|') + `|${document.getElementById('idle').checked}`;
     cy.batch(() => {
       const ids = new Set(elements.map((el) => el.data.id));
-      cy.elements().filter((el) => !ids.has(el.id())).remove();
+      cy.elements()
+        .filter((el) => !ids.has(el.id()))
+        .remove();
       for (const el of elements) {
         const existing = cy.getElementById(el.data.id);
         if (existing.nonempty()) existing.data(el.data);
@@ -216,7 +329,8 @@
       renderShares(graph.versionShares);
       if (state.selected) showDetails(cy.getElementById(state.selected));
       const idle = cy.nodes('.idle').length;
-      document.getElementById('status').textContent = `last ${graph.windowSeconds}s · updated ${new Date(graph.timestamp).toLocaleTimeString()}${idle ? ` · ${idle} idle hidden` : ''}`;
+      document.getElementById('status').textContent =
+        `last ${graph.windowSeconds}s · updated ${new Date(graph.timestamp).toLocaleTimeString()}${idle ? ` · ${idle} idle hidden` : ''}`;
     } catch (error) {
       document.getElementById('status').textContent = `mesh not reachable: ${error.message}`;
     }
@@ -242,7 +356,9 @@
       const t = e.tcp || { sentBytesPerSecond: 0, receivedBytesPerSecond: 0, opened: 0, closed: 0 };
       return `${head}<table>${row('protocol', 'TCP')}${row('sent', bytesPerSecond(t.sentBytesPerSecond))}${row('received', bytesPerSecond(t.receivedBytesPerSecond))}${row('connections opened', t.opened)}${row('connections closed', t.closed)}</table>`;
     }
-    const flags = Object.entries(e.responseFlags || {}).map(([f, n]) => `${f} ${n}`).join(', ');
+    const flags = Object.entries(e.responseFlags || {})
+      .map(([f, n]) => `${f} ${n}`)
+      .join(', ');
     return `${head}<table>${row('requests/s', e.rate.toFixed(2))}${row("% of caller's requests", `${e.httpPercentReq}%`)}${row('errors', `${e.errorPercent}%`)}${row('mTLS', `${e.mtlsPercent}%`)}${row('p50 / p95 / p99', `${ms(e.p50)} / ${ms(e.p95)} / ${ms(e.p99)}`)}${flags ? row('response flags', flags) : ''}</table>${codesTable(e.responseCodes, e.requests)}<a data-test="edge-traces" href="${traces}">Traces of this edge</a>`;
   }
 
@@ -254,29 +370,49 @@
     const sum = (edges) => edges.reduce((a, e) => a + e.rate, 0);
     const codes = {};
     let requests = 0;
-    for (const e of incoming) { requests += e.requests; for (const [c, k] of Object.entries(e.responseCodes || {})) codes[c] = (codes[c] || 0) + k; }
+    for (const e of incoming) {
+      requests += e.requests;
+      for (const [c, k] of Object.entries(e.responseCodes || {})) codes[c] = (codes[c] || 0) + k;
+    }
     const app = n.app || n.name;
     return `<h2>${esc(nodeLabel(n))}</h2><table>${row('kind', n.nodeType)}${n.app ? row('app', n.app) : ''}${n.version ? row('version', n.version) : ''}${n.replicas ? row('replicas ready', `${n.replicas.ready}/${n.replicas.total}`) : ''}${row('requests/s in', sum(incoming).toFixed(2))}${row('requests/s out', sum(outgoing).toFixed(2))}${(n.badges || []).length ? row('Istio config', n.badges.map((b) => (badgeIcons[b] || { title: b }).title).join(', ')) : ''}</table>${codesTable(codes, requests)}<a data-test="node-traces" href="/traces?service=${encodeURIComponent(app)}">Traces through ${esc(app)}</a>`;
   }
 
   function showDetails(target) {
     const panel = document.getElementById('panel');
-    if (!target || target.empty() || target.isParent?.()) { panel.hidden = true; state.selected = ''; return; }
+    if (!target || target.empty() || target.isParent?.()) {
+      panel.hidden = true;
+      state.selected = '';
+      return;
+    }
     state.selected = target.id();
     panel.innerHTML = `<button type="button" class="close" aria-label="close">×</button>${target.isEdge() ? edgeDetails(target) : nodeDetails(target)}`;
-    panel.querySelector('.close').addEventListener('click', () => { cy.elements().unselect(); showDetails(undefined); });
+    panel.querySelector('.close').addEventListener('click', () => {
+      cy.elements().unselect();
+      showDetails(undefined);
+    });
     const wasHidden = panel.hidden;
     panel.hidden = false;
-    if (wasHidden) { cy.resize(); drawOverlay(); }
+    if (wasHidden) {
+      cy.resize();
+      drawOverlay();
+    }
   }
   cy.on('tap', 'node, edge', (event) => showDetails(event.target));
-  cy.on('tap', (event) => { if (event.target === cy) showDetails(undefined); });
+  cy.on('tap', (event) => {
+    if (event.target === cy) showDetails(undefined);
+  });
 
   for (const input of document.querySelectorAll('.controls input, .controls select')) {
-    input.addEventListener('change', () => { if (state.graph) draw(state.graph, input.id === 'idle'); });
+    input.addEventListener('change', () => {
+      if (state.graph) draw(state.graph, input.id === 'idle');
+    });
   }
   let resizeTimer;
-  window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => state.graph && draw(state.graph, true), 150); });
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => state.graph && draw(state.graph, true), 150);
+  });
   refresh();
   setInterval(refresh, 2000);
 })();

@@ -4,9 +4,17 @@
   const { versionColor, serviceColor } = window.meshPalette;
   const params = new URLSearchParams(location.search);
   const state = {
-    service: params.get('service') || '', operation: params.get('operation') || '', minDuration: params.get('minDuration') || '',
-    errors: params.get('errors') === 'true', limit: params.get('limit') || '100', from: params.get('from') || '', to: params.get('to') || '',
-    trace: params.get('trace') || '', sort: 'startTime', ascending: false, rows: [],
+    service: params.get('service') || '',
+    operation: params.get('operation') || '',
+    minDuration: params.get('minDuration') || '',
+    errors: params.get('errors') === 'true',
+    limit: params.get('limit') || '100',
+    from: params.get('from') || '',
+    to: params.get('to') || '',
+    trace: params.get('trace') || '',
+    sort: 'startTime',
+    ascending: false,
+    rows: [],
   };
   const $ = (id) => document.getElementById(id);
   const ms = (us) => (us >= 1000 ? `${(us / 1000).toFixed(us >= 100000 ? 0 : us >= 10000 ? 1 : 2)} ms` : `${us} µs`);
@@ -62,7 +70,8 @@
     renderList();
     renderScatter();
     const s = body.store;
-    $('status').textContent = `${state.rows.length} shown · stored ${s.traces} traces (at most ${s.maxTraces}, ${Math.round(s.bytes / 1024)} of ${Math.round(s.maxBytes / 1024)} KiB) · ${new Date().toLocaleTimeString()}`;
+    $('status').textContent =
+      `${state.rows.length} shown · stored ${s.traces} traces (at most ${s.maxTraces}, ${Math.round(s.bytes / 1024)} of ${Math.round(s.maxBytes / 1024)} KiB) · ${new Date().toLocaleTimeString()}`;
   }
 
   function sortedRows() {
@@ -79,21 +88,41 @@
       th.classList.toggle('asc', th.dataset.sort === state.sort && state.ascending);
     }
     const longest = Math.max(1, ...state.rows.map((t) => t.duration));
-    $('traces').replaceChildren(...sortedRows().map((t) => {
-      const services = Object.entries(t.serviceSpans || {}).map(([name, count]) =>
-        el('span', { className: 'chip', style: `background:${serviceColor(name)}`, title: `${name}: ${count} spans`, textContent: `${name} (${count})` }));
-      const duration = el('td', { className: 'num duration', textContent: ms(t.duration), title: `${Math.round((t.duration / longest) * 100)}% of the longest shown` });
-      const tr = el('tr', { className: `trace${t.traceID === state.trace ? ' selected' : ''}` },
-        el('td', { className: 'muted time', textContent: new Date(t.startTime / 1000).toLocaleTimeString(), title: new Date(t.startTime / 1000).toISOString() }),
-        el('td', { className: 'root' }, el('span', { className: 'svc', style: `color:${serviceColor(t.rootService)}`, textContent: t.rootService }), ': ', el('span', { className: 'root-op', textContent: t.rootOperation })),
-        el('td', { className: 'services' }, ...services),
-        labelled(el('td', { className: 'num spans', textContent: t.spans }), 'spans'),
-        labelled(el('td', { className: `num errors ${t.errors ? 'err' : 'muted'}`, textContent: t.errors }), 'errors'),
-        duration);
-      Object.assign(tr.dataset, { test: 'trace-row', traceId: t.traceID, errors: t.errors });
-      tr.addEventListener('click', () => openTrace(t.traceID));
-      return tr;
-    }));
+    $('traces').replaceChildren(
+      ...sortedRows().map((t) => {
+        const services = Object.entries(t.serviceSpans || {}).map(([name, count]) =>
+          el('span', { className: 'chip', style: `background:${serviceColor(name)}`, title: `${name}: ${count} spans`, textContent: `${name} (${count})` }),
+        );
+        const duration = el('td', {
+          className: 'num duration',
+          textContent: ms(t.duration),
+          title: `${Math.round((t.duration / longest) * 100)}% of the longest shown`,
+        });
+        const tr = el(
+          'tr',
+          { className: `trace${t.traceID === state.trace ? ' selected' : ''}` },
+          el('td', {
+            className: 'muted time',
+            textContent: new Date(t.startTime / 1000).toLocaleTimeString(),
+            title: new Date(t.startTime / 1000).toISOString(),
+          }),
+          el(
+            'td',
+            { className: 'root' },
+            el('span', { className: 'svc', style: `color:${serviceColor(t.rootService)}`, textContent: t.rootService }),
+            ': ',
+            el('span', { className: 'root-op', textContent: t.rootOperation }),
+          ),
+          el('td', { className: 'services' }, ...services),
+          labelled(el('td', { className: 'num spans', textContent: t.spans }), 'spans'),
+          labelled(el('td', { className: `num errors ${t.errors ? 'err' : 'muted'}`, textContent: t.errors }), 'errors'),
+          duration,
+        );
+        Object.assign(tr.dataset, { test: 'trace-row', traceId: t.traceID, errors: t.errors });
+        tr.addEventListener('click', () => openTrace(t.traceID));
+        return tr;
+      }),
+    );
     $('no-traces').hidden = state.rows.length > 0;
   }
 
@@ -115,12 +144,28 @@
       Object.assign(svg('text', { x: 4, y: height - pad.bottom, 'font-size': 11, fill: '#5b6b7b' }), { textContent: '0' }),
     ];
     if (rows.length) {
-      parts.push(Object.assign(svg('text', { x: pad.left, y: height - 5, 'font-size': 11, fill: '#5b6b7b' }), { textContent: new Date(t0 / 1000).toLocaleTimeString() }));
-      parts.push(Object.assign(svg('text', { x: width - pad.right, y: height - 5, 'font-size': 11, fill: '#5b6b7b', 'text-anchor': 'end' }), { textContent: new Date(t1 / 1000).toLocaleTimeString() }));
+      parts.push(
+        Object.assign(svg('text', { x: pad.left, y: height - 5, 'font-size': 11, fill: '#5b6b7b' }), { textContent: new Date(t0 / 1000).toLocaleTimeString() }),
+      );
+      parts.push(
+        Object.assign(svg('text', { x: width - pad.right, y: height - 5, 'font-size': 11, fill: '#5b6b7b', 'text-anchor': 'end' }), {
+          textContent: new Date(t1 / 1000).toLocaleTimeString(),
+        }),
+      );
     }
     for (const r of rows) {
-      const dot = svg('circle', { cx: x(r.startTime), cy: y(r.duration), r: r.traceID === state.trace ? 6 : 4, fill: r.errors ? '#d33' : '#0a58a8', 'fill-opacity': 0.6, stroke: r.traceID === state.trace ? '#1d2733' : 'none', 'data-trace-id': r.traceID });
-      dot.append(Object.assign(svg('title', {}), { textContent: `${r.rootService}: ${r.rootOperation}\n${ms(r.duration)} · ${r.spans} spans · ${r.errors} errors` }));
+      const dot = svg('circle', {
+        cx: x(r.startTime),
+        cy: y(r.duration),
+        r: r.traceID === state.trace ? 6 : 4,
+        fill: r.errors ? '#d33' : '#0a58a8',
+        'fill-opacity': 0.6,
+        stroke: r.traceID === state.trace ? '#1d2733' : 'none',
+        'data-trace-id': r.traceID,
+      });
+      dot.append(
+        Object.assign(svg('title', {}), { textContent: `${r.rootService}: ${r.rootOperation}\n${ms(r.duration)} · ${r.spans} spans · ${r.errors} errors` }),
+      );
       dot.addEventListener('click', () => openTrace(r.traceID));
       parts.push(dot);
     }
@@ -140,11 +185,33 @@
   $('errors').checked = state.errors;
   $('minDuration').value = state.minDuration;
   $('limit').value = state.limit;
-  $('service').addEventListener('change', (e) => { state.service = e.target.value; state.operation = ''; syncUrl(); refresh(); });
-  $('operation').addEventListener('change', (e) => { state.operation = e.target.value; syncUrl(); loadList(); });
-  $('errors').addEventListener('change', (e) => { state.errors = e.target.checked; syncUrl(); loadList(); });
-  $('limit').addEventListener('change', (e) => { state.limit = e.target.value; syncUrl(); loadList(); });
-  $('search').addEventListener('submit', (e) => { e.preventDefault(); state.minDuration = $('minDuration').value.trim(); syncUrl(); refresh(); });
+  $('service').addEventListener('change', (e) => {
+    state.service = e.target.value;
+    state.operation = '';
+    syncUrl();
+    refresh();
+  });
+  $('operation').addEventListener('change', (e) => {
+    state.operation = e.target.value;
+    syncUrl();
+    loadList();
+  });
+  $('errors').addEventListener('change', (e) => {
+    state.errors = e.target.checked;
+    syncUrl();
+    loadList();
+  });
+  $('limit').addEventListener('change', (e) => {
+    state.limit = e.target.value;
+    syncUrl();
+    loadList();
+  });
+  $('search').addEventListener('submit', (e) => {
+    e.preventDefault();
+    state.minDuration = $('minDuration').value.trim();
+    syncUrl();
+    refresh();
+  });
   for (const th of document.querySelectorAll('th.sortable')) {
     th.addEventListener('click', () => {
       state.ascending = state.sort === th.dataset.sort ? !state.ascending : false;
@@ -156,7 +223,13 @@
     const hop = $('hop');
     hop.hidden = false;
     const clear = el('a', { href: '#', textContent: '×', title: 'show all traces' });
-    clear.addEventListener('click', (e) => { e.preventDefault(); state.from = state.to = ''; hop.hidden = true; syncUrl(); loadList(); });
+    clear.addEventListener('click', (e) => {
+      e.preventDefault();
+      state.from = state.to = '';
+      hop.hidden = true;
+      syncUrl();
+      loadList();
+    });
     hop.append(`hop ${state.from || '*'} → ${state.to || '*'} `, clear);
   }
   window.traceView = { state, openTrace: (id) => openTrace(id) };
@@ -172,12 +245,16 @@
     const response = await fetch(`/api/traces/${encodeURIComponent(id)}`);
     const body = await response.json();
     if (!response.ok) {
-      $('detail').replaceChildren(el('p', { className: 'empty', textContent: `Trace ${id}: ${(body.errors && body.errors[0] && body.errors[0].msg) || response.status}` }));
+      $('detail').replaceChildren(
+        el('p', { className: 'empty', textContent: `Trace ${id}: ${(body.errors && body.errors[0] && body.errors[0].msg) || response.status}` }),
+      );
       return;
     }
     window.waterfall.render($('detail'), body.data[0], { spanColor, ms, el });
   }
 
-  refresh().then(() => { if (state.trace) openTrace(state.trace); });
+  refresh().then(() => {
+    if (state.trace) openTrace(state.trace);
+  });
   setInterval(() => loadList().catch(() => undefined), 5000);
 })();

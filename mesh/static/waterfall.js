@@ -22,7 +22,11 @@
 
   /** The header: the resize handle on the name column's edge and time ticks over the timeline. */
   function header(detail, total, { ms, el }) {
-    const ticks = el('div', { className: 'ticks' }, ...[0, 0.25, 0.5, 0.75, 1].map((f) => el('span', { style: `left:${f * 100}%`, textContent: ms(Math.round(total * f)) })));
+    const ticks = el(
+      'div',
+      { className: 'ticks' },
+      ...[0, 0.25, 0.5, 0.75, 1].map((f) => el('span', { style: `left:${f * 100}%`, textContent: ms(Math.round(total * f)) })),
+    );
     const handle = el('div', { className: 'resizer', title: 'drag to resize the name column', role: 'separator' });
     const head = el('div', { className: 'wf-head' }, el('div', { textContent: 'service · operation' }), el('div', {}, ticks), handle);
     handle.dataset.test = 'name-resizer';
@@ -33,7 +37,10 @@
         const width = Math.max(140, Math.min(detail.clientWidth - 120, e.clientX - left));
         detail.style.setProperty('--name-width', `${width}px`);
       };
-      const up = () => { handle.removeEventListener('pointermove', move); handle.removeEventListener('pointerup', up); };
+      const up = () => {
+        handle.removeEventListener('pointermove', move);
+        handle.removeEventListener('pointerup', up);
+      };
       handle.addEventListener('pointermove', move);
       handle.addEventListener('pointerup', up);
     });
@@ -41,7 +48,13 @@
   }
 
   function tagTable(span, service, el) {
-    const rows = [['service', service], ['span id', span.spanID], ['start', new Date(span.startTime / 1000).toISOString()], ['duration', `${span.duration} µs`], ...span.tags.map((t) => [t.key, String(t.value)])];
+    const rows = [
+      ['service', service],
+      ['span id', span.spanID],
+      ['start', new Date(span.startTime / 1000).toISOString()],
+      ['duration', `${span.duration} µs`],
+      ...span.tags.map((t) => [t.key, String(t.value)]),
+    ];
     for (const log of span.logs || []) rows.push([`log @${log.timestamp}`, (log.fields || []).map((f) => `${f.key}=${f.value}`).join(' ')]);
     return el('div', { className: 'tags' }, el('table', {}, ...rows.map(([k, v]) => el('tr', {}, el('td', { textContent: k }), el('td', { textContent: v })))));
   }
@@ -56,12 +69,20 @@
     const fault = /\b(FI|DI)\b/.test(flags);
     const color = spanColor(service, version);
     const kind = tags['span.kind'] || '';
-    const name = el('div', { className: 'name', style: `padding-left:${8 + depth * 12}px`, title: `${service}${/^v\d+$/.test(version || '') ? ` ${version}` : ''} (${kind})\n${span.operationName}` },
+    const name = el(
+      'div',
+      {
+        className: 'name',
+        style: `padding-left:${8 + depth * 12}px`,
+        title: `${service}${/^v\d+$/.test(version || '') ? ` ${version}` : ''} (${kind})\n${span.operationName}`,
+      },
       el('span', { className: 'svc', style: `color:${color}`, textContent: service }),
       /^v\d+$/.test(version || '') ? el('span', { className: 'chip', style: `background:${color};margin-left:4px`, textContent: version }) : null,
-      ' ', el('span', { className: 'op', textContent: span.operationName }),
+      ' ',
+      el('span', { className: 'op', textContent: span.operationName }),
       error ? el('span', { className: 'flag', textContent: `error ${tags['http.status_code'] || ''}`.trim() }) : null,
-      flags !== '-' ? el('span', { className: `flag${fault ? ' fault' : ''}`, textContent: fault ? `fault ${flags}` : flags }) : null);
+      flags !== '-' ? el('span', { className: `flag${fault ? ' fault' : ''}`, textContent: fault ? `fault ${flags}` : flags }) : null,
+    );
     const left = ((span.startTime - bounds.start) / bounds.total) * 100;
     const width = (span.duration / bounds.total) * 100;
     const bar = el('div', { className: 'bar', style: `left:${left}%;width:${width}%;background:${color}` });
@@ -86,12 +107,15 @@
     const bounds = { start, total: Math.max(1, end - start) };
     const counts = {};
     for (const span of trace.spans) counts[trace.processes[span.processID].serviceName] = (counts[trace.processes[span.processID].serviceName] || 0) + 1;
-    const summary = `${trace.spans.length} spans · ${Object.entries(counts).map(([s, n]) => `${s} (${n})`).join(', ')} · ${ms(bounds.total)}${trace.warnings ? ' · ' + trace.warnings.join('; ') : ''}`;
+    const summary = `${trace.spans.length} spans · ${Object.entries(counts)
+      .map(([s, n]) => `${s} (${n})`)
+      .join(', ')} · ${ms(bounds.total)}${trace.warnings ? ' · ' + trace.warnings.join('; ') : ''}`;
     detail.replaceChildren(
       el('h2', { textContent: `Trace ${trace.traceID}` }),
       el('p', { className: 'muted', style: 'margin: 0 16px 8px', textContent: summary }),
       header(detail, bounds.total, helpers),
-      ...ordered(trace.spans).map(({ span, depth }) => spanRow(span, depth, trace, bounds, helpers)));
+      ...ordered(trace.spans).map(({ span, depth }) => spanRow(span, depth, trace, bounds, helpers)),
+    );
     detail.dataset.traceId = trace.traceID;
   }
 

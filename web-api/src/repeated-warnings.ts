@@ -33,7 +33,8 @@ export class RepeatedWarnings {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     for (const { fields, message, repeated } of this.counts.values()) {
-      if (repeated > 0) this.logger.warn({ ...fields, repeated, intervalMs: this.intervalMs }, `${message} (${repeated} more times in ${this.intervalMs / 1000} s)`);
+      if (repeated > 0)
+        this.logger.warn({ ...fields, repeated, intervalMs: this.intervalMs }, `${message} (${repeated} more times in ${this.intervalMs / 1000} s)`);
     }
     this.counts.clear();
   }
