@@ -18,6 +18,20 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'model-is-the-bottom',
+      severity: 'error',
+      comment: 'mesh/src/model.ts holds the object types and the interfaces between layers (TelemetrySink, RequestRecord): it imports nothing of the mesh.',
+      from: { path: '^mesh/src/model\\.ts$' },
+      to: { path: '^mesh/src/' },
+    },
+    {
+      name: 'manifests-below-runtime',
+      severity: 'error',
+      comment: 'mesh/src/manifests (load, schema, analyzers) is used by the lint CLI and the scripts without a running mesh: it imports only the vocabulary and the model.',
+      from: { path: '^mesh/src/manifests/' },
+      to: { path: ['^mesh/src/(config|dataplane|gateway-api)/', RUNTIME] },
+    },
+    {
       name: 'vocabulary-is-the-bottom',
       severity: 'error',
       comment: "mesh/src/istio is Istio's vocabulary (kinds, hosts, identities, durations): it imports only mesh/src/model.ts (the object types) and libraries.",
@@ -30,6 +44,13 @@ module.exports = {
       comment: 'The model stage (mesh/src/config) compiles objects into the route model the data plane consumes; it never reaches into the data plane, telemetry or runtime.',
       from: { path: '^mesh/src/config/' },
       to: { path: ['^mesh/src/dataplane/', RUNTIME] },
+    },
+    {
+      name: 'gateway-api-front-end',
+      severity: 'error',
+      comment: 'mesh/src/gateway-api is a second front end feeding the route model, like mesh/src/config: it never imports telemetry or the runtime.',
+      from: { path: '^mesh/src/gateway-api/' },
+      to: { path: RUNTIME },
     },
     {
       name: 'dataplane-not-runtime',

@@ -6,6 +6,11 @@ const path = require('node:path');
 const resultsDir = path.resolve(__dirname, '../.test-results');
 
 class ResilienceReporter {
+  constructor() {
+    // The suites then leave the printing to onRunComplete (reliability/src/report.ts): one table, printed once.
+    process.env.RELIABILITY_REPORTER_PRINTS_TABLE = '1';
+  }
+
   onRunStart() {
     fs.rmSync(path.join(resultsDir, 'resilience'), { recursive: true, force: true });
     fs.rmSync(path.join(resultsDir, 'resilience.md'), { force: true });

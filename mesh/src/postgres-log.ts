@@ -10,7 +10,11 @@
  */
 const SERVER_LINE = /^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] ([A-Z]+\d?):\s+(.*)$/;
 
-const EXPECTED_FATAL = [/^the database system is starting up$/, /^the database system is shutting down$/, /^terminating connection due to administrator command$/];
+const EXPECTED_FATAL = [
+  /^the database system is starting up$/,
+  /^the database system is shutting down$/,
+  /^terminating connection due to administrator command$/,
+];
 // LOG lines that report a problem; "could not bind" also tells the supervisor that the port was taken.
 const PROBLEM = /terminated by signal|exited with exit code [1-9]|was terminated by exception|could not /;
 const EXPECTED_EXIT = /^background worker "logical replication launcher" \(PID \d+\) exited with exit code 1$/;
@@ -25,7 +29,8 @@ export function serverLogFilter(): (line: string) => boolean {
     let shown: boolean;
     if (level === 'DETAIL' || level === 'HINT' || level === 'CONTEXT' || level === 'STATEMENT') shown = previousShown;
     else if (level === 'FATAL') shown = !EXPECTED_FATAL.some((re) => re.test(message));
-    else if (level === 'LOG' || level === 'INFO' || level === 'NOTICE' || level.startsWith('DEBUG')) shown = PROBLEM.test(message) && !EXPECTED_EXIT.test(message);
+    else if (level === 'LOG' || level === 'INFO' || level === 'NOTICE' || level.startsWith('DEBUG'))
+      shown = PROBLEM.test(message) && !EXPECTED_EXIT.test(message);
     else shown = true;
     previousShown = shown;
     return shown;

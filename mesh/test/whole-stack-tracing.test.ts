@@ -171,13 +171,14 @@ describe('tracing through the whole local mesh', () => {
       await page.locator(`[data-test=trace-row][data-trace-id="7ace${hex(1, 28)}"]`).waitFor({ state: 'detached' });
       expect(await page.locator(`[data-test=trace-row][data-trace-id="${faulted}"]`).count()).toBe(1);
 
-      // The graph: tapping the gateway → web-api edge opens the traces crossing it.
+      // The graph: tapping the gateway → web-api edge shows its details, with a link to the traces crossing it.
       await page.goto(`${mesh.adminUrl}/graph`);
       await page.waitForFunction(() => (window as unknown as { meshGraph?: { edges(): { length: number } } }).meshGraph?.edges().length);
       await page.evaluate(() => {
         const cy = (window as unknown as { meshGraph: { edges(): Array<{ source(): { data(k: string): string }; emit(e: string): void }> } }).meshGraph;
         cy.edges().find((e) => e.source().data('app') === 'istio-ingressgateway')!.emit('tap');
       });
+      await page.locator('[data-test=edge-traces]').click();
       await page.waitForURL(/\/traces\?/);
       expect(new URL(page.url()).searchParams.get('from')).toBe('istio-ingressgateway');
       await page.locator('[data-test=trace-row]').first().waitFor();

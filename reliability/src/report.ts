@@ -19,6 +19,8 @@ export interface ResultRow {
 export const resultsDir = path.resolve(__dirname, '../../.test-results');
 const rowsDir = path.join(resultsDir, 'resilience');
 export const markdownFile = path.join(resultsDir, 'resilience.md');
+/** Set by reliability/reporter.js (in jest's process, inherited by its workers). */
+export const REPORTER_PRINTS_TABLE = 'RELIABILITY_REPORTER_PRINTS_TABLE';
 
 export class ResultTable {
   readonly rows: ResultRow[] = [];
@@ -35,12 +37,15 @@ export class ResultTable {
     row.result = 'pass';
   }
 
-  /** Writes this suite's rows, rebuilds the markdown table from every suite, prints this suite's table. */
+  /**
+   * Writes this suite's rows, rebuilds the markdown table from every suite, and prints this suite's table unless
+   * reliability/reporter.js runs (it prints the combined table once at the end: each table printed once).
+   */
   flush(): void {
     fs.mkdirSync(rowsDir, { recursive: true });
     fs.writeFileSync(path.join(rowsDir, `${this.suite}.json`), JSON.stringify({ suite: this.suite, at: new Date().toISOString(), rows: this.rows }, null, 2));
     fs.writeFileSync(markdownFile, renderAll());
-    process.stdout.write(`\n${renderTable(this.rows, this.suite)}\n`);
+    if (process.env[REPORTER_PRINTS_TABLE] !== '1') process.stdout.write(`\n${renderTable(this.rows, this.suite)}\n`);
   }
 }
 

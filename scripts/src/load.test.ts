@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError } from './errors';
-import { formatSummary, parseBounded, runClosedLoop, runLoad, runOpenLoop, versionShares, type LoadSummary, type Sample } from './load';
+import { formatSummary, parseBounded, roundedShares, runClosedLoop, runLoad, runOpenLoop, versionShares, type LoadSummary, type Sample } from './load';
 
 /** A stand-in for getmultiple: every third answer is v2, every tenth a 503. */
 function fakeApp(): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
@@ -112,6 +112,18 @@ describe('parseBounded', () => {
     expect(() => parseBounded('--count', text, { min: 1, max: 100_000 })).toThrow(
       `--count must be an integer from 1 to 100000, got "${text}"`,
     );
+  });
+});
+
+describe('roundedShares', () => {
+  it('adds up to exactly 100.0 (largest remainder), where rounding each share alone would give 100.1', () => {
+    // 1 / 1 / 4 of 6: each rounded alone gives 16.7 + 16.7 + 66.7 = 100.1.
+    expect(roundedShares({ v1: 1, v2: 1, v3: 4 })).toEqual({ v1: 16.7, v2: 16.7, v3: 66.6 }); // equal remainders: by name
+    expect(roundedShares({ a: 1, b: 1, c: 1 })).toEqual({ a: 33.4, b: 33.3, c: 33.3 });
+    const shares = roundedShares({ v1: 2001, v2: 1000, v3: 1000 });
+    expect(Object.values(shares).reduce((x, y) => x + y, 0)).toBeCloseTo(100, 10);
+    expect(roundedShares({ v1: 0, v2: 0 })).toEqual({ v1: 0, v2: 0 });
+    expect(roundedShares({ v1: 7 })).toEqual({ v1: 100 });
   });
 });
 

@@ -251,13 +251,30 @@ export function versionShares(summary: LoadSummary): Record<string, number> {
   );
 }
 
+/**
+ * Shares in tenths of a percent that add up to exactly 100.0 (largest remainder, as the web-app's traffic legend
+ * rounds): 2 / 1 / 1 of 3 gives 66.7 / 33.3, never 66.7 / 33.4 or a total of 100.1.
+ */
+export function roundedShares(counts: Record<string, number>): Record<string, number> {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  if (total === 0) return Object.fromEntries(Object.keys(counts).map((k) => [k, 0]));
+  const exact = Object.entries(counts).map(([key, n]) => ({ key, tenths: (1000 * n) / total }));
+  const floors = new Map(exact.map((e) => [e.key, Math.floor(e.tenths)]));
+  let missing = 1000 - [...floors.values()].reduce((a, b) => a + b, 0);
+  for (const e of [...exact].sort((a, b) => b.tenths - Math.floor(b.tenths) - (a.tenths - Math.floor(a.tenths)) || a.key.localeCompare(b.key))) {
+    if (missing-- <= 0) break;
+    floors.set(e.key, floors.get(e.key)! + 1);
+  }
+  return Object.fromEntries([...floors].map(([key, tenths]) => [key, tenths / 10]));
+}
+
 export function formatSummary(summary: LoadSummary): string[] {
   const seconds = summary.elapsedMs / 1000;
   const outcomes = Object.entries(summary.outcomes)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, n]) => `${key}: ${n}`)
     .join(', ');
-  const shares = versionShares(summary);
+  const shares = roundedShares(summary.versions);
   const versionTotal = Object.values(summary.versions).reduce((a, b) => a + b, 0);
   const versions = Object.keys(shares)
     .sort()

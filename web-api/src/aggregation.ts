@@ -1,5 +1,6 @@
 import { ServiceUnavailableError, UPSTREAM_OVERFLOW, type Logger } from '@cns/service-kit';
 import type { AxiosInstance } from 'axios';
+import { RepeatedWarnings } from './repeated-warnings';
 import type { VersionBehaviour } from './versions';
 
 /** One entry of `GET /web-api/v1/getmultiple`. */
@@ -80,11 +81,14 @@ const authorKey = (name: string) => name.trim().toLowerCase();
  */
 export class ArticleAggregator {
   private lastGood: WebApiArticle[] | undefined;
+  /** A failing upstream is logged once per kind of failure and interval, with a count (repeated-warnings.ts). */
+  private readonly warnings: RepeatedWarnings;
   /** The articles call's path, built once (no params serialisation per request). */
   private readonly articlesPath: string;
 
   constructor(private readonly options: AggregatorOptions) {
     this.articlesPath = `/articles/v1/getmultiple?amount=${options.behaviour.articleCount}`;
+    this.warnings = new RepeatedWarnings(options.logger);
   }
 
   /** True once an aggregation succeeded: the replica has an answer to serve when articles is slow (readiness). */
@@ -100,7 +104,7 @@ export class ArticleAggregator {
       articles = await this.fetchArticles(timeoutMs);
     } catch (error) {
       const reason = describeFailure(error);
-      this.options.logger.warn({ upstream: 'articles', reason, servingLastGood: this.lastGood !== undefined }, 'articles call failed');
+      this.warnings.warn(`articles|${reason}`, { upstream: 'articles', reason, servingLastGood: this.lastGood !== undefined }, 'articles call failed');
       if (this.lastGood) return { articles: this.lastGood, stale: true };
       throw new ServiceUnavailableError(`articles service is unavailable (${reason}) and there is no earlier answer to serve`);
     }
@@ -150,9 +154,10 @@ export class ArticleAggregator {
     for (const name of names) if (name.trim() !== '' && !byKey.has(authorKey(name))) byKey.set(authorKey(name), name.trim());
     const distinct = [...byKey.values()];
     if (distinct.length === 0 || timeoutMs <= 0) return found;
-    const { authorsClient, logger, behaviour } = this.options;
+    const { authorsClient, behaviour } = this.options;
     const onFailure = (error: unknown) => {
-      logger.warn({ upstream: 'authors', reason: describeFailure(error) }, 'authors call failed');
+      const reason = describeFailure(error);
+      this.warnings.warn(`authors|${reason}`, { upstream: 'authors', reason }, 'authors call failed');
     };
     if (behaviour.authorLookup === 'batch') {
       const query = new URLSearchParams(distinct.map((name): [string, string] => ['name', name]));

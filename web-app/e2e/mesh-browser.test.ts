@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WEB_APP_DIR, ensureBuilt, eventually, processRunning, withDescendants } from './helpers';
+import { VIEWPORTS, graphLabels, insideWidth, overlaps } from './pages';
 
 const REPO_ROOT = path.resolve(WEB_APP_DIR, '..');
 const SCREENSHOTS = path.join(WEB_APP_DIR, 'e2e', 'screenshots');
@@ -227,18 +228,25 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
     });
   }, 150_000);
 
-  it('draws the mesh graph with the 80/20 split and the authors fault: SVG badges, no two labels overlapping', async () => {
-    mesh!.applyFile('istio/traffic/web-ingress-80-20.yaml');
-    mesh!.applyFile('istio/faults/authors-abort-50.yaml');
-    // Traffic for the graph's 30 s window while the page is checked: web-api v1 and v2 both call articles and
-    // authors, so their edges cross (v1 → authors, v2 → articles), and half of the authors calls fail.
+  /** Traffic for the graph's 30 s window while the pages are checked: v1 and v2 both call articles and authors, half of the authors calls fail. */
+  function keepSending(): () => Promise<void> {
     let sending = true;
     const traffic = (async () => {
       while (sending) {
         await fetch(`${mesh!.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer()).catch(() => undefined);
       }
     })();
-    const graphPage = await browser!.newPage({ viewport: { width: 1100, height: 700 } });
+    return async () => {
+      sending = false;
+      await traffic;
+    };
+  }
+
+  it.each(VIEWPORTS)('at $name the graph under the 80/20 split and the authors fault: labels >= 11 px, no two label boxes overlapping, badges and padlocks', async (viewport) => {
+    mesh!.applyFile('istio/traffic/web-ingress-80-20.yaml');
+    mesh!.applyFile('istio/faults/authors-abort-50.yaml');
+    const stop = keepSending();
+    const graphPage = await browser!.newPage({ viewport });
     const graphProblems: string[] = [];
     graphPage.on('console', (m) => { if (m.type() === 'error') graphProblems.push(`${m.text()} (${m.location().url})`); });
     graphPage.on('pageerror', (e) => graphProblems.push(e.message));
@@ -247,48 +255,77 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
       await graphPage.waitForFunction(() => {
         const cy = (window as any).meshGraph;
         const label = (id: string): string => (cy?.getElementById(id).nonempty() ? cy.getElementById(id).data('label') : '');
-        return / err /.test(label('workload:web-api-v1->service:authors')) && label('workload:web-api-v2->service:articles') !== '';
+        return / err/.test(label('workload:web-api-v1->service:authors')) && label('workload:web-api-v2->service:articles') !== '' && document.getElementById('canvas')!.dataset.ready === 'true';
       }, undefined, { timeout: 60_000 });
-      await graphPage.screenshot({ path: path.join(SCREENSHOTS, 'mesh-5-graph.png') });
-
-      // Every label, node, and badge row as drawn (rendered pixels relative to the graph), read from the page.
-      const drawn = await graphPage.evaluate(() => {
-        const cy = (window as any).meshGraph;
-        const origin = document.getElementById('graph')!.getBoundingClientRect();
-        type Box = { what: string; x1: number; y1: number; x2: number; y2: number };
-        const box = (what: string, b: { x1: number; y1: number; x2: number; y2: number }): Box => ({ what, x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 });
-        const edgeLabels: Box[] = cy.edges().map((e: any) => box(`label of edge ${e.id()}`, e.renderedBoundingBox({ includeLabels: true, includeNodes: false, includeEdges: false, includeOverlays: false })));
-        const nodeLabels: Box[] = cy.nodes().map((n: any) => box(`label of node ${n.id()}`, n.renderedBoundingBox({ includeLabels: true, includeNodes: false, includeEdges: false, includeOverlays: false })));
-        const nodeBodies: Box[] = cy.nodes().map((n: any) => box(`node ${n.id()}`, n.renderedBoundingBox({ includeLabels: false, includeOverlays: false })));
-        const badgeRows: Box[] = Array.from(document.querySelectorAll<HTMLElement>('#badges .badge-anchor')).map((anchor) => {
-          const r = anchor.querySelector('.node-badges')!.getBoundingClientRect();
-          return { what: `badges of node ${anchor.dataset.node}`, x1: r.left - origin.left, y1: r.top - origin.top, x2: r.right - origin.left, y2: r.bottom - origin.top };
-        });
-        const texts: string[] = cy.elements().map((el: any) => String(el.data('label')));
-        const badges = Array.from(document.querySelectorAll<SVGElement>('#badges svg[data-badge]')).map((svg) => `${(svg.closest('.badge-anchor') as HTMLElement).dataset.node} ${svg.dataset.badge}`);
-        return { edgeLabels, nodeLabels, nodeBodies, badgeRows, texts, badges, legendIcons: document.querySelectorAll('#legend svg').length };
-      });
-      const overlapping = (a: { x1: number; y1: number; x2: number; y2: number }, b: typeof a) =>
-        Math.min(a.x2, b.x2) > Math.max(a.x1, b.x1) && Math.min(a.y2, b.y2) > Math.max(a.y1, b.y1);
-      const everything = [...drawn.edgeLabels, ...drawn.nodeLabels, ...drawn.nodeBodies, ...drawn.badgeRows];
-      const clashes: string[] = [];
-      everything.forEach((a, i) => everything.slice(i + 1).forEach((b) => {
-        // A node's own label sits right below its body: only other nodes' boxes count against it.
-        const sameNode = a.what.replace(/^(label of |badges of )?node /, '') === b.what.replace(/^(label of |badges of )?node /, '');
-        const bothBodies = a.what.startsWith('node ') && b.what.startsWith('node ');
-        if (!sameNode && !bothBodies && overlapping(a, b)) clashes.push(`${a.what} overlaps ${b.what}`);
-      }));
-      expect(drawn.edgeLabels.length).toBeGreaterThanOrEqual(8);
-      expect(clashes).toEqual([]);
+      await graphPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-graph-${viewport.name}.png`), fullPage: true });
+      const drawn = await graphLabels(graphPage);
+      expect(drawn.labels.length).toBeGreaterThanOrEqual(15);
+      expect(drawn.labels.filter((l) => l.px < 11).map((l) => `${l.what} at ${l.px.toFixed(1)} px`)).toEqual([]);
+      expect(overlaps(drawn.labels)).toEqual([]);
+      // TCP edges in bytes/s, HTTP edges in requests/s with the response time the menu picks.
+      expect(drawn.labels.find((l) => l.what.includes('->service:postgres'))?.text).toMatch(/\d(\.\d)? (B|KB|MB)\/s/);
+      expect(drawn.labels.some((l) => /rps · \d+(\.\d)?%\np95 /.test(l.text))).toBe(true);
       // The badges are SVG drawings (no glyph that a font without emoji would show as an empty box).
       expect(drawn.badges).toEqual(expect.arrayContaining(['service:web-api trafficShifting', 'service:authors faultInjection']));
-      expect(drawn.legendIcons).toBeGreaterThanOrEqual(7);
-      expect(drawn.texts.filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
+      expect(drawn.legendIcons).toBeGreaterThanOrEqual(8);
+      expect(await graphPage.locator('#overlay .lock').count()).toBeGreaterThan(0);
+      expect(drawn.labels.map((l) => l.text).filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
+      // Idle nodes (web-app has no traffic here) are hidden until asked for.
+      const idle = () => graphPage.evaluate(() => (window as any).meshGraph.nodes('.idle').length);
+      expect(await idle()).toBeGreaterThan(0);
+      await graphPage.locator('[data-test=idle-toggle]').check();
+      expect(await idle()).toBe(0);
+      // p99 from the edge-label menu; a click on an edge opens its details with a link to its traces.
+      await graphPage.locator('#percentile').selectOption('p99');
+      expect((await graphLabels(graphPage)).labels.some((l) => /\np99 /.test(l.text))).toBe(true);
+      await graphPage.evaluate(() => (window as any).meshGraph.getElementById('workload:web-api-v1->service:authors').emit('tap'));
+      await graphPage.locator('[data-test=edge-traces]').waitFor();
+      expect(await graphPage.locator('#panel [data-test=codes]').textContent()).toMatch(/200.*500|500.*200/s);
+      await graphPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-graph-panel-${viewport.name}.png`), fullPage: true });
       expect(graphProblems).toEqual([]);
     } finally {
-      sending = false;
-      await traffic;
+      await stop();
       await graphPage.close();
     }
   }, 150_000);
+
+  it.each(VIEWPORTS)('at $name the trace list shows root, services, spans, errors and duration; one trace opens as a waterfall; the app shows the 80/20 split', async (viewport) => {
+    const tracesPage = await browser!.newPage({ viewport });
+    const pageProblems: string[] = [];
+    tracesPage.on('pageerror', (e) => pageProblems.push(e.message));
+    try {
+      await tracesPage.goto(`${mesh!.adminUrl}/traces?service=web-api`);
+      const row = tracesPage.locator('[data-test=trace-row]').first();
+      await row.waitFor({ timeout: 30_000 });
+      for (const column of ['td.root', 'td.services', 'td.spans', 'td.errors', 'td.duration']) {
+        expect([column, await insideWidth(tracesPage, `[data-test=trace-row] ${column}`)]).toEqual([column, true]);
+      }
+      expect(await row.locator('td.services').textContent()).toMatch(/web-api\.default \(\d+\)/);
+      expect(await tracesPage.locator('#scatter circle').count()).toBeGreaterThan(0);
+      await tracesPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-traces-${viewport.name}.png`), fullPage: true });
+      await row.click();
+      const span = tracesPage.locator('[data-test=span-row]').first();
+      await span.waitFor();
+      // The full service and operation names on hover; the span's tags on click.
+      expect(await span.locator('.name').getAttribute('title')).toMatch(/^istio-ingressgateway\.istio-system .*\n.+/s);
+      await span.click();
+      expect(await tracesPage.locator('.tags td', { hasText: 'http.status_code' }).count()).toBe(1);
+      await tracesPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-trace-${viewport.name}.png`), fullPage: true });
+      expect(pageProblems).toEqual([]);
+
+      const app = await browser!.newPage({ viewport });
+      try {
+        await app.goto(`${mesh!.gatewayUrl}/`);
+        await app.locator('[data-test="mesh-graph-link"]').waitFor({ timeout: 30_000 });
+        await app.getByLabel('Requests').fill('100');
+        await app.getByRole('button', { name: 'Send requests' }).click();
+        await app.locator('[data-test="traffic-progress"]').filter({ hasText: /^100 of 100 requests done/ }).waitFor({ timeout: 120_000 });
+        await app.screenshot({ path: path.join(SCREENSHOTS, `mesh-app-80-20-${viewport.name}.png`), fullPage: true });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await tracesPage.close();
+    }
+  }, 240_000);
 });

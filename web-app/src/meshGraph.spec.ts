@@ -19,7 +19,7 @@ describe('findMeshAdmin', () => {
     expect(await findMeshAdmin('localhost', fakeFetch(() => Promise.reject(new TypeError('Failed to fetch'))).impl, 1000, '')).toBeUndefined();
   });
 
-  it('asks nothing behind an ingress (not localhost): the admin URL would lead to the visitor\'s own machine', async () => {
+  it("asks nothing behind an ingress (not localhost): the admin URL would lead to the visitor's own machine", async () => {
     const api = fakeFetch(() => jsonResponse({ adminUrl: 'http://localhost:15000' }));
     expect(await findMeshAdmin('192.168.49.2', api.impl, 1000, '')).toBeUndefined();
     expect(api.calls).toHaveLength(0);

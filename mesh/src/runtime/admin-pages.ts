@@ -1,4 +1,5 @@
-/** What a browser reads from the admin server: the index, the graph (JSON and page), the trace page and its script. */
+/** What a browser reads from the admin server: the index, the graph (JSON and page), the trace page and their scripts. */
+import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import { EXAMPLE_TRACE_SERVICE } from '../links';
@@ -48,9 +49,33 @@ export function handlePage(backend: AdminBackend, method: string, p: string, url
     sendFile(res, path.join(staticDir, 'traces.html'), 'text/html; charset=utf-8');
     return true;
   }
-  if (method === 'GET' && p === '/static/cytoscape.min.js') {
-    sendFile(res, require.resolve('cytoscape/dist/cytoscape.min.js'), 'text/javascript; charset=utf-8');
+  const script = method === 'GET' ? staticScript(p) : undefined;
+  if (script) {
+    sendFile(res, script, 'text/javascript; charset=utf-8');
     return true;
   }
   return false;
+}
+
+/** The browser libraries the pages load, served from node_modules (no CDN: the admin works offline). */
+const BROWSER_LIBRARIES: Readonly<Record<string, [pkg: string, file: string]>> = {
+  '/static/cytoscape.min.js': ['cytoscape', 'dist/cytoscape.min.js'],
+  '/static/cytoscape-dagre.min.js': ['cytoscape-dagre', 'dist/cytoscape-dagre.min.js'],
+};
+
+/** A file of an installed package, found as Node finds the package (its `exports` may not list the browser build). */
+function packageFile(pkg: string, file: string): string {
+  for (const dir of require.resolve.paths(pkg) ?? []) {
+    const candidate = path.join(dir, pkg, file);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${pkg}/${file} is not installed: run npm install`);
+}
+
+/** `/static/NAME.js`: a library above, or a script of mesh/static/ itself (a plain name, nothing else). */
+function staticScript(urlPath: string): string | undefined {
+  const library = BROWSER_LIBRARIES[urlPath];
+  if (library) return packageFile(...library);
+  const own = /^\/static\/([a-z][a-z0-9-]*\.js)$/.exec(urlPath)?.[1];
+  return own && fs.existsSync(path.join(staticDir, own)) ? path.join(staticDir, own) : undefined;
 }

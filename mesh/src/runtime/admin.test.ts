@@ -247,6 +247,16 @@ describe('mesh admin endpoints', () => {
     expect((await fetch(`${url}/config/apply`, { method: 'POST', headers: yaml, body: '' })).status).toBe(400);
   });
 
+  it('serves the pages, their own scripts and the two browser libraries from node_modules, and nothing else under /static', async () => {
+    for (const p of ['/graph', '/traces']) expect((await fetch(`${url}${p}`)).headers.get('content-type')).toMatch(/^text\/html/);
+    for (const p of ['/static/graph.js', '/static/traces.js', '/static/palette.js', '/static/cytoscape.min.js', '/static/cytoscape-dagre.min.js']) {
+      const response = await fetch(`${url}${p}`);
+      expect([p, response.status, response.headers.get('content-type')]).toEqual([p, 200, 'text/javascript; charset=utf-8']);
+    }
+    expect((await (await fetch(`${url}/static/cytoscape-dagre.min.js`)).text()).length).toBeGreaterThan(20_000);
+    for (const p of ['/static/nope.js', '/static/..%2Fpackage.json', '/static/graph.html', '/static/Graph.js']) expect([p, (await fetch(`${url}${p}`)).status]).toEqual([p, 404]);
+  });
+
   it('GET /config lists each active object with its source file', async () => {
     const config = (await send('GET', '/config')).body;
     expect(config.objects.find((o: { ref: string }) => o.ref === 'VirtualService/web-ingress')).toMatchObject({ file: 'istio/base/virtualservice-web-ingress.yaml' });

@@ -177,6 +177,13 @@ describe('Jaeger query API', () => {
     expect((await get('/api/traces/summary?to=web')).body.data).toEqual([]);
     expect((await get('/api/traces/summary?to=web-api')).body.data.map((r: any) => r.traceID)).toEqual([T1]);
     expect((await get('/api/traces/summary?from=web-api&to=istio-ingressgateway')).body.data).toEqual([]);
+    // Jaeger's search fields: spans per service, an operation, a minimum duration (Go syntax; 400 otherwise).
+    expect(all.data[1].serviceSpans).toEqual({ 'istio-ingressgateway.istio-system': 2, 'web-api.default': 1 });
+    expect((await get(`/api/traces/summary?operation=${encodeURIComponent(root.name)}`)).body.data.map((r: any) => r.traceID)).toEqual([T1]);
+    expect((await get(`/api/traces/summary?service=web-api&operation=${encodeURIComponent(root.name)}`)).body.data).toEqual([]);
+    expect((await get('/api/traces/summary?minDuration=1.4ms')).body.data.map((r: any) => r.traceID)).toContain(T1);
+    expect((await get('/api/traces/summary?minDuration=1.6ms')).body.data.map((r: any) => r.traceID)).not.toContain(T1);
+    expect(await get('/api/traces/summary?minDuration=soon')).toMatchObject({ status: 400 });
   });
 
   test('durations in Go syntax', () => {

@@ -31,6 +31,8 @@ export interface TraceSummary {
   spans: number;
   errors: number;
   services: string[];
+  /** Spans per service, as Jaeger's search results show them (`web-api.default (3)`). */
+  serviceSpans: Record<string, number>;
 }
 
 /** Rough in-memory size of a span: its strings plus a fixed overhead per field. */
@@ -193,6 +195,7 @@ export function summarize(trace: StoredTrace): TraceSummary {
     spans: trace.spans.length,
     errors: trace.spans.filter((s) => s.error).length,
     services: [...new Set(trace.spans.map((s) => s.service))],
+    serviceSpans: trace.spans.reduce<Record<string, number>>((counts, s) => ((counts[s.service] = (counts[s.service] ?? 0) + 1), counts), {}),
   };
 }
 
@@ -315,7 +318,7 @@ function search(store: TraceStore, url: URL): { traces: StoredTrace[]; limit: nu
 
 /**
  * Serves Jaeger's query paths; false when the path is not one of them. `GET /api/traces/summary` (a mesh
- * addition for the trace page) lists recent traces without their spans (`service`, `errors=true`, and `from`/`to`
+ * addition for the trace page) lists recent traces without their spans (`service`, `operation`, `minDuration`, `errors=true`, and `from`/`to`
  * for the traces crossing one edge of the graph; there an app name `web-api` stands for `web-api.<namespace>`).
  */
 export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
@@ -353,14 +356,20 @@ export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: Se
       // An edge of the graph: a span of `to` whose parent span is one of `from` (a hop between the two).
       const from = url.searchParams.get('from') || undefined;
       const to = url.searchParams.get('to') || undefined;
+      // As Jaeger's search: a span named `operation` (of `service` when given); the trace lasting at least minDuration.
+      const operation = url.searchParams.get('operation') || undefined;
+      const minDuration = url.searchParams.get('minDuration') ? parseDurationUs(url.searchParams.get('minDuration')!, 'minDuration') : undefined;
       const limit = positiveInt(url, 'limit', 50) || 50;
       const rows: TraceSummary[] = [];
       for (const trace of store.all()) {
         if (rows.length >= limit) break;
         if (service && !trace.spans.some((s) => isService(s.service, service))) continue;
+        if (operation && !trace.spans.some((s) => s.name === operation && (!service || isService(s.service, service)))) continue;
         if (errorsOnly && !trace.spans.some((s) => s.error)) continue;
         if ((from || to) && !hasHop(trace, from, to)) continue;
-        rows.push(summarize(trace));
+        const summary = summarize(trace);
+        if (minDuration !== undefined && summary.duration < minDuration) continue;
+        rows.push(summary);
       }
       send(res, 200, { ...structured(rows, rows.length, limit), store: store.stats() });
       return true;

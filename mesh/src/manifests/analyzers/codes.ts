@@ -22,6 +22,7 @@ export const FINDING_CODES = {
   CNS0110: 'container has no liveness or readiness probe (warning)',
   CNS0112: 'secretKeyRef names a Secret or key that is not defined',
   CNS0113: 'StatefulSet serviceName names no Service',
+  CNS0114: 'redirect code Istio accepts but cannot translate (not 301/302/303/307/308): Envoy rejects the route',
   CNS0111: 'pod labels version and app.kubernetes.io/version differ: telemetry and Kiali show one, subsets select the other (warning)',
   CNS0301: 'Gateway API object refused by its CRD schema (the API server refuses it)',
   CNS0302: 'Gateway API object refused by a CEL rule of its CRD (the API server refuses it)',

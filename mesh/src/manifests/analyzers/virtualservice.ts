@@ -11,7 +11,8 @@ import { isPlainObject } from '../load';
 import { namespaceOf } from '../merge';
 import { SCHEMA_ERROR } from '../schema';
 import { asArray, type Index, type Report } from './context';
-import { checkDuration, checkFault, checkMatchRegexes, checkRewrite, checkStringMatch } from './validation';
+import { checkDuration, checkFault, checkMatchRegexes, checkRewrite } from './validation';
+import { checkCorsPolicy, checkRedirect } from './virtualservice-cors-redirect';
 import { checkDestination, checkDestinations } from './virtualservice-destinations';
 import { checkIneffectiveMatches } from './virtualservice-matches';
 
@@ -93,8 +94,8 @@ export function checkVirtualService(loaded: LoadedObject<VirtualService>, index:
     }
     checkMatchRegexes(loaded, route, at, report);
     if (route.rewrite !== undefined) checkRewrite(loaded, route.rewrite, label, at, report);
-    const origins = asArray(route.corsPolicy?.allowOrigins);
-    origins.forEach((origin, o) => checkStringMatch(loaded, origin, 'corsPolicy.allowOrigins', at('corsPolicy', 'allowOrigins', o), report));
+    checkCorsPolicy(loaded, route, at, report);
+    checkRedirect(loaded, route, label, at, report);
 
     const destinations = asArray(route.route).filter(isPlainObject) as unknown as HTTPRouteDestination[];
     checkDestinations(loaded, destinations, at, index, report);
@@ -108,7 +109,6 @@ export function checkVirtualService(loaded: LoadedObject<VirtualService>, index:
     }
 
     checkDuration(loaded, route.timeout, at('timeout'), report);
-    checkDuration(loaded, route.corsPolicy?.maxAge, at('corsPolicy', 'maxAge'), report);
     if (route.retries) {
       checkDuration(loaded, route.retries.perTryTimeout, at('retries', 'perTryTimeout'), report);
       if (typeof route.retries.attempts === 'number' && route.retries.attempts < 0) {
