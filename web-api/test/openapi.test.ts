@@ -5,7 +5,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import request from 'supertest';
 import { createWebApiApp } from '../src/app';
-import { listen, type Upstream } from './upstreams';
+import { json, listen, type Upstream } from './upstreams';
 import { articlesDatabase, type ArticlesDatabase } from '../../articles/test/database';
 
 // articles stores its articles in PostgreSQL: one local server for this file, a fresh database per test.
@@ -66,6 +66,27 @@ describe('OpenAPI document', () => {
     expect(error(invalid.body)).toBe(true);
     const notFound = await request(app()).get('/web-api/v1/none').expect(404);
     expect(error(notFound.body)).toBe(true);
+  });
+
+  it('documents every answer a create with an Idempotency-Key gives: 201 (and its replay), 422 for a reused key, 504 outcome unknown', async () => {
+    const error = await schemaValidator('Error');
+    const spec = (await request(app()).get('/openapi').expect(200)).body;
+    const documented = spec.paths['/web-api/v1/create'].post;
+    expect(documented.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(['header:Idempotency-Key']);
+    const body = { title: 'Keyed', url: 'https://example.com/keyed', author: 'Ada Quill' };
+    const first = await request(app()).post('/web-api/v1/create').set('idempotency-key', 'spec-key').send(body).expect(201);
+    const replay = await request(app()).post('/web-api/v1/create').set('idempotency-key', 'spec-key').send(body).expect(201);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(documented.responses['201'].headers).toHaveProperty('idempotent-replayed');
+    const reused = await request(app()).post('/web-api/v1/create').set('idempotency-key', 'spec-key').send({ ...body, title: 'Other' }).expect(422);
+    expect(error(reused.body)).toBe(true);
+    const silent = await listen(json('hang'));
+    const unknown = createWebApiApp({ version: 'v1', config: { ARTICLES_URL: silent.url, AUTHORS_URL: silent.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 100 } });
+    const timedOut = await request(unknown).post('/web-api/v1/create').send(body).expect(504);
+    await silent.close();
+    expect(error(timedOut.body)).toBe(true);
+    expect(Object.keys(documented.responses)).toEqual(expect.arrayContaining(['201', '400', '422', '503', '504']));
   });
 });
 
