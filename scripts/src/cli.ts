@@ -89,10 +89,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
       .command('traffic')
       .description('set the getmultiple split between web-api v1 and v2, e.g. `traffic 80 20`; prints the split now active')
       .argument('<v1>', 'weight of subset v1, integer 0-100')
-      .argument('<v2>', 'weight of subset v2, integer 0-100'),
-  ).action(async (v1: string, v2: string, flags: CliTargetFlags) => {
+      .argument('<v2>', 'weight of subset v2, integer 0-100')
+      .option('--gateway-api', 'patch the HTTPRoute web-ingress (gateway-api/) even if a VirtualService web-ingress exists (default: detected)'),
+  ).action(async (v1: string, v2: string, flags: CliTargetFlags & { gatewayApi?: boolean }) => {
     const split = parseSplit(v1, v2); // before connecting: bad numbers never touch the target
-    setExit(await trafficCommand(await connect(flags), split, io));
+    setExit(await trafficCommand(await connect(flags), split, io, { gatewayApi: flags.gatewayApi }));
   });
 
   withTargetOptions(

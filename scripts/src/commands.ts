@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { adminLinks, formatLinks, forPeople, gatewayLinks } from '@cns/mesh/links';
+import { GATEWAY_API_GROUP, type HTTPRoute } from '@cns/mesh/gateway-api';
 import type { VirtualService } from '@cns/mesh/model';
 import { UserError, firstLine } from './errors';
 import { meshEndpoints, meshGatewayUrl, meshWorkloadStates } from './mesh-admin';
@@ -35,6 +36,7 @@ import {
   VIRTUAL_SERVICE_API_VERSION,
   type Split,
 } from './traffic';
+import { activeRouteSplit, buildRouteSplitPatch, HTTPROUTE_API_VERSION, INGRESS_HTTPROUTE, statusCaughtUp } from './traffic-httproute';
 import {
   appPaths,
   gatewayAddress,
@@ -343,8 +345,44 @@ export async function urlsCommand(client: KubeClient, options: GatewayOptions, i
 
 // ---------------------------------------------------------------- traffic
 
-export async function trafficCommand(client: KubeClient, split: Split, io: Output): Promise<number> {
-  await requireIstio(client);
+/** Gateway API mode: asked for (`--gateway-api`), or detected: an HTTPRoute `web-ingress` and no VirtualService of that name. */
+async function readIngressRoute(client: KubeClient, groups: Map<string, string[]>, gatewayApi: boolean): Promise<HTTPRoute | undefined> {
+  if (!groups.get(GATEWAY_API_GROUP)?.includes('v1')) {
+    if (gatewayApi) throw new UserError(`the Gateway API is not installed on the ${describeTarget(client.target)}: ${GATEWAY_API_GROUP}/v1 is not served (gateway-api/README.md: install its CRDs)`);
+    return undefined;
+  }
+  const route = (await client.getIstio(HTTPROUTE_API_VERSION, 'HTTPRoute', INGRESS_HTTPROUTE)) as HTTPRoute | undefined;
+  if (!route) {
+    if (gatewayApi) throw new UserError(`HTTPRoute ${INGRESS_HTTPROUTE} not found on the ${describeTarget(client.target)}: apply gateway-api/ first`);
+    return undefined;
+  }
+  return gatewayApi || !(await readIngress(client)) ? route : undefined;
+}
+
+/**
+ * Patches the HTTPRoute's getmultiple weights and waits until its status reports the new generation (istiod, or
+ * the local mesh, has taken the change), then prints the split read back.
+ */
+async function trafficOnRoute(client: KubeClient, route: HTTPRoute, split: Split, io: Output, waitMs: number): Promise<number> {
+  await client.patchIstio(HTTPROUTE_API_VERSION, 'HTTPRoute', INGRESS_HTTPROUTE, buildRouteSplitPatch(route, split));
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const now = (await client.getIstio(HTTPROUTE_API_VERSION, 'HTTPRoute', INGRESS_HTTPROUTE)) as HTTPRoute | undefined;
+    if (!now) throw new UserError(`HTTPRoute ${INGRESS_HTTPROUTE} disappeared after the patch`);
+    const caughtUp = statusCaughtUp(now);
+    if (caughtUp || Date.now() > deadline) {
+      if (!caughtUp) io.err(`warning: HTTPRoute ${INGRESS_HTTPROUTE} status does not report generation ${String(now.metadata.generation)} yet: is the Istio gateway controller running?`);
+      io.out(`${formatSplit(activeRouteSplit(now))}  (HTTPRoute ${INGRESS_HTTPROUTE}, ${describeTarget(client.target)})`);
+      return 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500)); // polling the API server, as kubectl wait does
+  }
+}
+
+export async function trafficCommand(client: KubeClient, split: Split, io: Output, options: { gatewayApi?: boolean; waitMs?: number } = {}): Promise<number> {
+  const groups = await requireIstio(client);
+  const route = await readIngressRoute(client, groups, options.gatewayApi === true);
+  if (route) return trafficOnRoute(client, route, split, io, options.waitMs ?? 60_000);
   const vs = await readIngress(client);
   if (!vs) {
     throw new UserError(

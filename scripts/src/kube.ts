@@ -17,6 +17,7 @@ import type {
   V1Namespace,
 } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { UserError, firstLine } from './errors';
+import { GATEWAY_API_GROUP, GATEWAY_API_KINDS } from '@cns/mesh/gateway-api';
 import { istioKindOf, ISTIO_KINDS as MESH_ISTIO_KINDS } from '@cns/mesh/istio';
 
 type K8sModule = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
@@ -207,8 +208,11 @@ export type JsonPatchOp =
   | { op: 'remove'; path: string };
 
 export function istioCoordinates(apiVersion: string, kind: string): { group: string; version: string; plural: string } {
-  const known = ISTIO_KINDS[kind];
   const [group, version] = apiVersion.split('/');
+  // Gateway API kinds (gateway-api/) travel the same custom-object paths; `Gateway` exists in both groups.
+  const gatewayApi = group === GATEWAY_API_GROUP ? GATEWAY_API_KINDS.find((k) => k.kind === kind) : undefined;
+  if (gatewayApi && version) return { group, version, plural: gatewayApi.plural };
+  const known = ISTIO_KINDS[kind];
   if (!known || group !== known.group || !version) {
     throw new UserError(`${apiVersion} ${kind} is not an Istio kind the scripts handle`);
   }
