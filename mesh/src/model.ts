@@ -290,6 +290,11 @@ export interface AuthorizationSource {
   notIpBlocks?: string[];
   remoteIpBlocks?: string[];
   notRemoteIpBlocks?: string[];
+  /** `<sa>` (the policy's namespace) or `<namespace>/<sa>`. */
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  trustDomains?: string[];
+  notTrustDomains?: string[];
 }
 
 export interface AuthorizationOperation {

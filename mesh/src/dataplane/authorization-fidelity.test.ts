@@ -206,3 +206,39 @@ describe('policies on the ingress gateway itself (selector istio: ingressgateway
     ]);
   });
 });
+
+describe('from.source.serviceAccounts / trustDomains and their when keys (generator.go srcServiceAccountGenerator, srcTrustDomainGenerator)', () => {
+  // The caller is web-api-v1, ServiceAccount web-api in default: cluster.local/ns/default/sa/web-api.
+  test.each([
+    [{ serviceAccounts: ['web-api'] }, 200],
+    [{ serviceAccounts: ['default/web-api'] }, 200],
+    [{ serviceAccounts: ['other/web-api'] }, 403],
+    // Not a prefix: the SA name must end the identity (or be followed by /...).
+    [{ serviceAccounts: ['web'] }, 403],
+    [{ notServiceAccounts: ['web-api'] }, 403],
+    [{ trustDomains: ['cluster.local'] }, 200],
+    [{ trustDomains: ['*.local'] }, 200],
+    [{ trustDomains: ['*'] }, 200],
+    [{ trustDomains: ['example.org'] }, 403],
+    [{ notTrustDomains: ['cluster.local'] }, 403],
+  ])('%j → %i', async (source, status) => {
+    await meshWith([policy('authors', { selector: { matchLabels: { app: 'authors' } }, rules: [{ from: [{ source }] }] })]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(status);
+  });
+
+  test('when source.serviceAccount / source.trustDomain', async () => {
+    await meshWith([
+      policy('authors', {
+        rules: [
+          {
+            when: [
+              { key: 'source.serviceAccount', values: ['default/web-api'] },
+              { key: 'source.trustDomain', notValues: ['example.org'] },
+            ],
+          },
+        ],
+      }),
+    ]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
+  });
+});

@@ -221,10 +221,43 @@ function httpOnly(mode: RuleMode, predicates: Predicate[]): Predicate[] {
   return [];
 }
 
-function compileSource(source: AuthorizationSource, mode: RuleMode): Predicate[] {
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * `serviceAccounts` values, `<sa>` (the policy's namespace) or `<ns>/<sa>`, as istiod matches them against the peer's
+ * SPIFFE URI (generator.go serviceAccountRegex: `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?`).
+ */
+function serviceAccountTest(policyNamespace: string): (patterns: string[]) => StringTest {
+  return (patterns) => {
+    const res = patterns.map((value) => {
+      const slash = value.indexOf('/');
+      const [ns, sa] = slash < 0 ? [policyNamespace, value] : [value.slice(0, slash), value.slice(slash + 1)];
+      return new RegExp(`^.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?$`);
+    });
+    return (principal) => res.some((re) => re.test(principal));
+  };
+}
+
+/** `trustDomains` values (generator.go srcTrustDomainGenerator): `*` any, `td` exact, one `*` inside a domain. */
+function trustDomainTest(patterns: string[]): StringTest {
+  const tests = patterns.map((value): StringTest => {
+    if (value === '*') return () => true;
+    if (!value.includes('*')) return (principal) => principal.startsWith(`${value}/`);
+    const [before, after] = [value.slice(0, value.indexOf('*')), value.slice(value.indexOf('*') + 1)];
+    const re = new RegExp(`^${escapeRegex(before)}[^/]*${escapeRegex(after)}/`);
+    return (principal) => re.test(principal);
+  });
+  return (principal) => tests.some((t) => t(principal));
+}
+
+function compileSource(source: AuthorizationSource, mode: RuleMode, policyNamespace: string): Predicate[] {
   return [
     ...field(source.principals, source.notPrincipals, readPrincipal, (p) => anyOf(p)),
     ...field(source.namespaces, source.notNamespaces, readNamespace, (p) => anyOf(p)),
+    ...field(source.serviceAccounts, source.notServiceAccounts, readPrincipal, serviceAccountTest(policyNamespace)),
+    ...field(source.trustDomains, source.notTrustDomains, readPrincipal, trustDomainTest),
     // No JWT (RequestAuthentication) and no client addresses in the local mesh: these never match a value.
     ...httpOnly(mode, field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p))),
     ...field(source.ipBlocks, source.notIpBlocks, nothing, (p) => anyOf(p)),
@@ -247,7 +280,7 @@ function compileOperation(op: AuthorizationOperation, mode: RuleMode): Predicate
   ];
 }
 
-function compileCondition(condition: AuthorizationCondition, mode: RuleMode): Predicate[] {
+function compileCondition(condition: AuthorizationCondition, mode: RuleMode, policyNamespace: string): Predicate[] {
   const key = String(condition.key ?? '');
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) {
@@ -260,6 +293,10 @@ function compileCondition(condition: AuthorizationCondition, mode: RuleMode): Pr
       return field(condition.values, condition.notValues, readPrincipal, (p) => anyOf(p));
     case 'source.namespace':
       return field(condition.values, condition.notValues, readNamespace, (p) => anyOf(p));
+    case 'source.serviceAccount':
+      return field(condition.values, condition.notValues, readPrincipal, serviceAccountTest(policyNamespace));
+    case 'source.trustDomain':
+      return field(condition.values, condition.notValues, readPrincipal, trustDomainTest);
     case 'destination.port':
       return field(condition.values, condition.notValues, (r) => String(r.port), portTest);
     default:
@@ -279,14 +316,14 @@ const never: Predicate = () => false;
  * One rule: every present part must hold; the entries inside `from` (or `to`) are alternatives. For TCP, an ALLOW
  * rule that names an HTTP-only attribute matches nothing; other actions drop just that attribute (`RuleMode`).
  */
-function compileRule(rule: AuthorizationRule, action: string, tcp = false): Predicate {
+function compileRule(rule: AuthorizationRule, action: string, policyNamespace: string, tcp = false): Predicate {
   const mode: RuleMode = tcp ? { tcp: true, httpOnly: false } : HTTP;
   const parts: Predicate[] = [];
-  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {}, mode)));
+  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {}, mode, policyNamespace)));
   if (from.length > 0) parts.push((r) => from.some((f) => f(r)));
   const to = (rule.to ?? []).map((t) => all(compileOperation(t?.operation ?? {}, mode)));
   if (to.length > 0) parts.push((r) => to.some((t) => t(r)));
-  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition, mode));
+  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition, mode, policyNamespace));
   if (mode.httpOnly && action === 'ALLOW') return never;
   return all(parts);
 }
@@ -358,8 +395,8 @@ export function compileAuthorization(
       // The names istiod gives the RBAC policies, which Envoy reports in its response code details; a CUSTOM
       // policy whose provider the mesh config does not define becomes a DENY named like this.
       id: action === 'CUSTOM' ? `istio-ext-authz-${base}-rule[${index}]-deny-due-to-bad-CUSTOM-action` : `${base}-rule[${index}]`,
-      matches: compileRule(rule ?? {}, action),
-      matchesConnection: compileRule(rule ?? {}, action, true),
+      matches: compileRule(rule ?? {}, action, namespace),
+      matchesConnection: compileRule(rule ?? {}, action, namespace, true),
     }));
     policies.push({ namespace, selector: selectorEntries(spec.selector), action, dryRun: isDryRun(object.metadata.annotations), rules });
   }
