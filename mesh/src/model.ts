@@ -320,8 +320,18 @@ export interface AuthorizationRule {
   when?: AuthorizationCondition[];
 }
 
+/** A Gateway API policy attachment (gateway.networking.k8s.io PolicyTargetReference). */
+export interface PolicyTargetReference {
+  group?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
 export interface AuthorizationPolicySpec {
   selector?: WorkloadSelector;
+  targetRef?: PolicyTargetReference;
+  targetRefs?: PolicyTargetReference[];
   action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
   provider?: { name?: string };
   rules?: AuthorizationRule[];

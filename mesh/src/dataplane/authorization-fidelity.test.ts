@@ -242,3 +242,34 @@ describe('from.source.serviceAccounts / trustDomains and their when keys (genera
     expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
   });
 });
+
+describe('targetRef(s): Gateway API policy attachment (policyattachment.go ShouldAttachPolicy)', () => {
+  const denyAll = (extra: Partial<AuthorizationPolicySpec>) => policy('deny-all', { action: 'DENY', rules: [{}], ...extra });
+  const toGateway = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'web-gateway' };
+
+  test('a sidecar ignores a policy with a targetRef, even without a selector', async () => {
+    await meshWith([denyAll({ targetRefs: [toGateway] })]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
+    await mesh.close();
+    await meshWith([denyAll({ targetRef: toGateway })]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
+  });
+
+  test('a Gateway API gateway pod takes the policies naming it, and selector policies', () => {
+    const gatewayPod = { namespace: 'default', labels: { 'gateway.networking.k8s.io/gateway-name': 'web-gateway', 'istio.io/gateway-name': 'web-gateway' } };
+    const check = (spec: Partial<AuthorizationPolicySpec>) =>
+      compileAuthorization([denyAll(spec)], [], 'default').check(gatewayPod, {
+        principal: undefined,
+        method: 'GET',
+        path: '/',
+        host: 'x',
+        port: 80,
+        header: () => undefined,
+      }).allowed;
+    expect(check({ targetRefs: [toGateway] })).toBe(false);
+    expect(check({ targetRefs: [{ ...toGateway, name: 'other' }] })).toBe(true);
+    expect(check({ targetRefs: [{ ...toGateway, kind: 'Service' }] })).toBe(true);
+    expect(check({ selector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'web-gateway' } } })).toBe(false);
+    expect(check({})).toBe(false);
+  });
+});

@@ -14,6 +14,7 @@ import type {
   LoadedObject,
   MutualTlsMode,
   PeerAuthentication,
+  PolicyTargetReference,
   RbacShadowResult,
   Workload,
   WorkloadSelector,
@@ -113,6 +114,8 @@ interface WorkloadPolicies {
 interface CompiledPolicy {
   namespace: string;
   selector: ReadonlyArray<[string, string]> | null;
+  /** `targetRefs`, or the legacy single `targetRef`; null when neither is set. */
+  targetRefs: readonly PolicyTargetReference[] | null;
   action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
   dryRun: boolean;
   rules: CompiledRule[];
@@ -344,6 +347,24 @@ function applies(policyNamespace: string, selector: ReadonlyArray<[string, strin
   return selector === null || selector.every(([k, v]) => target.labels[k] === v);
 }
 
+/** The label Istio's Gateway API deployments carry; only such gateway pods take targetRef-attached policies. */
+const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+
+/**
+ * Which workloads an AuthorizationPolicy attaches to (pilot/pkg/model/policyattachment.go ShouldAttachPolicy, without
+ * waypoints): a sidecar or a classic gateway ignores a policy with `targetRef(s)` and uses the selector; a Gateway API
+ * gateway pod uses the selector when there is no targetRef (ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY, on by default),
+ * else a targetRef of kind Gateway (gateway.networking.k8s.io) naming it, from the policy's own namespace.
+ */
+function attaches(policy: CompiledPolicy, target: PolicyTarget): boolean {
+  const gatewayName = target.labels[GATEWAY_NAME_LABEL];
+  if (gatewayName === undefined || policy.targetRefs === null) return policy.targetRefs === null && applies(policy.namespace, policy.selector, target);
+  if (policy.namespace !== target.namespace) return false;
+  return policy.targetRefs.some(
+    (ref) => ref.group === 'gateway.networking.k8s.io' && ref.kind === 'Gateway' && ref.name === gatewayName && (!ref.namespace || ref.namespace === target.namespace),
+  );
+}
+
 interface CompiledPeerAuthentication {
   namespace: string;
   selector: ReadonlyArray<[string, string]> | null;
@@ -398,7 +419,8 @@ export function compileAuthorization(
       matches: compileRule(rule ?? {}, action, namespace),
       matchesConnection: compileRule(rule ?? {}, action, namespace, true),
     }));
-    policies.push({ namespace, selector: selectorEntries(spec.selector), action, dryRun: isDryRun(object.metadata.annotations), rules });
+    const targetRefs = spec.targetRefs?.length ? spec.targetRefs : spec.targetRef ? [spec.targetRef] : null;
+    policies.push({ namespace, selector: selectorEntries(spec.selector), targetRefs, action, dryRun: isDryRun(object.metadata.annotations), rules });
   }
 
   const peers: CompiledPeerAuthentication[] = [];
@@ -421,7 +443,7 @@ export function compileAuthorization(
     if (!set) {
       set = { custom: [], deny: [], allow: [], hasAllow: false };
       for (const policy of policies) {
-        if (!applies(policy.namespace, policy.selector, target)) continue;
+        if (!attaches(policy, target)) continue;
         // A dry-run CUSTOM policy goes to its provider's shadow rules, which an unknown provider never gets
         // (builder.go buildHTTP: the bad-provider deny covers enforced policies only): it has no effect here.
         if (policy.dryRun && policy.action === 'DENY') (set.shadowDeny ??= []).push(...policy.rules);
