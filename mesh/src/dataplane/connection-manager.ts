@@ -92,7 +92,12 @@ export class ConnectionManager implements DataPlane, ProxyInfo {
       this.serverName = 'envoy';
       this.principal = workloadPrincipal(source.workload.namespace, source.workload.serviceAccount);
       this.sourceLabels = source.workload.labels;
-      this.recordSource = { source: source.workload, sourceWorkload: source.workload.name, sourceApp: source.workload.app, sourceVersion: source.workload.version };
+      this.recordSource = {
+        source: source.workload,
+        sourceWorkload: source.workload.name,
+        sourceApp: source.workload.app,
+        sourceVersion: source.workload.version,
+      };
     }
   }
 

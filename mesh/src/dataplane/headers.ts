@@ -51,7 +51,12 @@ export const EDGE_ENVOY_HEADERS = new Set([
 ]);
 
 /** Route- and destination-level operations in Envoy's order (see `CompiledRoute.destinationOpsAfterRoute`). */
-export function applyRouteHeaderOps(headers: string[], route: CompiledHeaderOps | undefined, destination: CompiledHeaderOps | undefined, destinationAfterRoute: boolean): void {
+export function applyRouteHeaderOps(
+  headers: string[],
+  route: CompiledHeaderOps | undefined,
+  destination: CompiledHeaderOps | undefined,
+  destinationAfterRoute: boolean,
+): void {
   if (!destinationAfterRoute) {
     applyHeaderOps(headers, destination);
     applyHeaderOps(headers, route);
