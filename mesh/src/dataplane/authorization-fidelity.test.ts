@@ -2,7 +2,8 @@
  * AuthorizationPolicy details checked against istiod's translation (pilot/pkg/security/authz/model/generator.go,
  * builder/builder.go) and Envoy's RBAC filter (issue 23): ports of a named targetPort, hosts/notHosts, dry-run.
  */
-import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service } from '../model';
+import { gatewayApiWorkload } from '../gateway-api';
+import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service, Workload } from '../model';
 import { compileAuthorization } from './authorization';
 import { gateway, send, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
 import { createTracing, type SpanData } from './tracing';
@@ -168,9 +169,10 @@ describe('policies on the ingress gateway itself (selector istio: ingressgateway
     loaded.object.metadata.namespace = 'istio-system';
     return loaded;
   };
-  async function gatewayMesh(policies: LoadedObject<AuthorizationPolicy>[]): Promise<MeshFixture> {
+  async function gatewayMesh(policies: LoadedObject<AuthorizationPolicy>[], gatewayWorkload?: Workload): Promise<MeshFixture> {
     mesh = await startMesh({
       replicas: [{ id: 'authors-0', workload: authors }],
+      source: { kind: 'gateway', gatewayName: 'web-gateway', workload: gatewayWorkload },
       state: {
         services: [authorsService],
         istio: {
@@ -190,6 +192,17 @@ describe('policies on the ingress gateway itself (selector istio: ingressgateway
     [['80'], 403],
   ])('ports %j → %i', async (ports, status) => {
     await gatewayMesh([onGateway('gw-ports', { action: 'ALLOW', rules: [{ to: [{ operation: { ports } }] }] })]);
+    expect((await mesh.get('/api')).status).toBe(status);
+  });
+
+  test.each([
+    // A Gateway API gateway's Service keeps the listener port: the pod receives on 80 (extractServicePorts).
+    [['80'], 200],
+    [['8080'], 403],
+  ])('a Gateway API gateway (web-gateway-istio), policy attached by targetRef: ports %j → %i', async (ports, status) => {
+    const toGateway = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'web-gateway' };
+    const attached = policy('gw-api', { targetRefs: [toGateway], action: 'ALLOW', rules: [{ to: [{ operation: { ports } }] }] });
+    await gatewayMesh([attached], gatewayApiWorkload('web-gateway', 'default'));
     expect((await mesh.get('/api')).status).toBe(status);
   });
 

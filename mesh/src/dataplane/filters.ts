@@ -4,6 +4,7 @@
  * (`fault_filter.cc`). A route with neither has an empty chain and pays nothing for them.
  */
 import { ROOT_NAMESPACE } from '../istio';
+import { INGRESS_GATEWAY_WORKLOAD } from '../model';
 import type { PolicyTarget } from './authorization';
 import type { CompiledCors, CompiledMeshConfig, CompiledRoute } from './config';
 import { firstHeader, joinedHeader, removeHeader } from './headers';
@@ -17,13 +18,19 @@ export const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingres
 /** The ingress gateway pod as AuthorizationPolicies select it (it runs in istio-system). */
 export const GATEWAY_TARGET: PolicyTarget = { namespace: ROOT_NAMESPACE, labels: GATEWAY_LABELS };
 /**
- * The port the gateway pod receives Gateway port 80 on: `istioctl install --set profile=demo` (this repository's
- * install) gives the istio-ingressgateway Service `80 → targetPort 8080` (istio/istio
- * manifests/charts/gateways/istio-ingress/values.yaml), and the gateway's listener binds the target port. So a
- * gateway AuthorizationPolicy's `ports` / `destination.port` see 8080, and its HTTP connection manager's stat prefix
- * is `outbound_0.0.0.0_8080` (pilot/pkg/networking/core/gateway.go: traffic direction + listener name).
+ * The port the gateway pod receives a Gateway server port on, which a gateway AuthorizationPolicy's `ports` /
+ * `destination.port` see and its HTTP connection manager's stat prefix names (`outbound_0.0.0.0_<port>`,
+ * pilot/pkg/networking/core/gateway.go: traffic direction + listener name). `istioctl install --set profile=demo`
+ * (this repository's install) gives istio-ingressgateway's Service `80 → targetPort 8080`, `443 → 8443`
+ * (manifests/charts/gateways/istio-ingress/values.yaml) and its listener binds the target port; a Gateway API gateway's
+ * Service has the listener ports as they are (gatewaycommon/deploymentcontroller.go extractServicePorts: no targetPort).
  */
-const GATEWAY_POD_PORT = 8080;
+function gatewayPodPort(stream: HttpStream, config: CompiledMeshConfig): number {
+  const source = stream.proxy.source;
+  const port = source.kind === 'gateway' ? config.gateway(source.gatewayName).port : 80;
+  if (stream.proxy.gateway !== INGRESS_GATEWAY_WORKLOAD) return port;
+  return port === 80 ? 8080 : port === 443 ? 8443 : port;
+}
 
 /**
  * The gateway's RBAC filter: policies selecting the ingress gateway itself, checked before routing for callers from
@@ -34,17 +41,18 @@ export function gatewayRbacDenied(stream: HttpStream, config: CompiledMeshConfig
   const target = stream.proxy.gatewayTarget;
   if (!authorizer?.enforces(target)) return false;
   const req = stream.req;
+  const podPort = gatewayPodPort(stream, config);
   const decision = authorizer.check(target, {
     principal: undefined,
     method: req.method ?? 'GET',
     path: stream.path,
     host: stream.authority,
-    port: GATEWAY_POD_PORT,
+    port: podPort,
     header: (name) => joinedHeader(req.headers, name),
   });
   if (decision.shadow) {
     const gateway = stream.proxy.gateway;
-    const event = { workload: gateway, pod: gateway.name, port: GATEWAY_POD_PORT, protocol: 'http' as const, direction: 'outbound' as const };
+    const event = { workload: gateway, pod: gateway.name, port: podPort, protocol: 'http' as const, direction: 'outbound' as const };
     stream.proxy.telemetry.rbacShadow?.({ ...event, results: decision.shadow });
   }
   if (decision.allowed) return false;
