@@ -54,6 +54,29 @@ async function startFloor(upstreams, expected) {
   }
 }
 
+/** bench/bare-express.mjs answering `body` (web-api v1's getmultiple of this run), checked to answer exactly that. */
+async function startBareExpress(body, url) {
+  const bodyFile = path.join(makeTempDir('cns-bench-bare-'), 'getmultiple-v1.json');
+  fs.writeFileSync(bodyFile, JSON.stringify(body));
+  const bare = await startHelper('bare-express', 'bare-express.mjs', [bodyFile]);
+  const bareAnswer = await getJson(url(bare.port));
+  if (JSON.stringify(bareAnswer.body) !== JSON.stringify(body)) throw new Error('bare Express does not answer the same JSON as web-api v1');
+  return bare;
+}
+
+/** `hey -c1` back to back on each path, warmed, then interleaved A B C D D C B A; getmultiple answers sampled. */
+async function fanOut(paths) {
+  const runs = Object.fromEntries(Object.keys(paths).map((n) => [n, []]));
+  const answers = { samples: 0, degraded: 0, reasons: {} };
+  for (const name of Object.keys(paths)) await hey(paths[name].url, { seconds: T.warm, ...RATE_SERIAL });
+  for (const name of [...Object.keys(paths), ...Object.keys(paths).reverse()]) {
+    const sampler = paths[name].checkAnswers ? sampleAnswers(paths[name].url, 250) : undefined;
+    runs[name].push(await hey(paths[name].url, { seconds: T.hey, ...RATE_SERIAL }));
+    if (sampler) addSamples(answers, await sampler.stop());
+  }
+  return { runs, answers };
+}
+
 /**
  * The services started directly (no mesh, no proxy): getmultiple of web-api v1 and v2 against a bare Express 5
  * app answering the same 5-article JSON (captured from v1 in this run), `wrk -t1 -c10`; then the fan-out at
@@ -67,11 +90,7 @@ export async function services() {
   await checkGetmultiple('services/v1', url(v1.port));
   await checkGetmultiple('services/v2', url(v2.port));
   const v1Answer = await getJson(url(v1.port));
-  const bodyFile = path.join(makeTempDir('cns-bench-bare-'), 'getmultiple-v1.json');
-  fs.writeFileSync(bodyFile, JSON.stringify(v1Answer.body));
-  const bare = await startHelper('bare-express', 'bare-express.mjs', [bodyFile]);
-  const bareAnswer = await getJson(url(bare.port));
-  if (JSON.stringify(bareAnswer.body) !== JSON.stringify(v1Answer.body)) throw new Error('bare Express does not answer the same JSON as web-api v1');
+  const bare = await startBareExpress(v1Answer.body, url);
 
   const floor = await startFloor(upstreams, { v1: v1Answer.body, v2: (await getJson(url(v2.port))).body });
 
@@ -107,14 +126,7 @@ export async function services() {
     // Not the in-memory floor: its articles call (≈ 0.2 ms) is about one loopback hop, so its ratio says how slow
     // that call is, not how the fan-out costs (9.75 / 5.0 on 2026-12-01, bench/README.md), for 40 s more.
   };
-  const fanOutRuns = Object.fromEntries(Object.keys(fanOutPaths).map((n) => [n, []]));
-  const fanOutAnswers = { samples: 0, degraded: 0, reasons: {} };
-  for (const name of Object.keys(fanOutPaths)) await hey(fanOutPaths[name].url, { seconds: T.warm, ...RATE_SERIAL });
-  for (const name of [...Object.keys(fanOutPaths), ...Object.keys(fanOutPaths).reverse()]) {
-    const sampler = fanOutPaths[name].checkAnswers ? sampleAnswers(fanOutPaths[name].url, 250) : undefined;
-    fanOutRuns[name].push(await hey(fanOutPaths[name].url, { seconds: T.hey, ...RATE_SERIAL }));
-    if (sampler) addSamples(fanOutAnswers, await sampler.stop());
-  }
+  const { runs: fanOutRuns, answers: fanOutAnswers } = await fanOut(fanOutPaths);
   await Promise.all([articles.stop(), authors.stop(), v1.stop(), v2.stop(), bare.stop(), floor.stop()]);
   const p50 = (name) => meanOf(fanOutRuns[name].map((r) => r.p50Ms));
   const p99 = (name) => meanOf(fanOutRuns[name].map((r) => r.p99Ms));

@@ -37,9 +37,9 @@ async function meshHops(adminUrl) {
   return total;
 }
 
-export async function wholeStack() {
-  const stack = await startDirectStack();
-  const nginx = await startNginx(
+/** nginx (proxy_pass, keepalive) in front of the direct stack's web-api. */
+function startNginxInFront(stack) {
+  return startNginx(
     'nginx-stack',
     `  upstream web_api_v1 { server 127.0.0.1:${stack.webApi.port}; keepalive 64; }
   server {
@@ -51,11 +51,16 @@ export async function wholeStack() {
     }
   }`,
   );
-  // The floor (bench/bare-proxy.mjs, no mesh code): the same articles and authors, a web-api v1 of its own whose calls
-  // go through a bare proxy as its HTTP_PROXY (absolute URI → the services' direct ports), and a bare proxy as the
-  // front door: the same 7 hops per getmultiple as through the mesh, each through node:http + undici and nothing else.
-  // Its articles reaches the shared database through a bare TCP relay, as the mesh's articles reaches PostgreSQL
-  // through the mesh's outbound TCP hop (CPU the mesh figure includes).
+}
+
+/**
+ * The floor (bench/bare-proxy.mjs, no mesh code): the same articles and authors, a web-api v1 of its own whose calls
+ * go through a bare proxy as its HTTP_PROXY (absolute URI → the services' direct ports), and a bare proxy as the
+ * front door: the same 7 hops per getmultiple as through the mesh, each through node:http + undici and nothing else.
+ * Its articles reaches the shared database through a bare TCP relay, as the mesh's articles reaches PostgreSQL
+ * through the mesh's outbound TCP hop (CPU the mesh figure includes).
+ */
+async function startBareProxyStack(stack) {
   const sharedDatabase = new URL(stack.articles.databaseUrl);
   const bareDbRelay = await startHelper('bare-proxy-postgres', 'bare-proxy.mjs', ['--tcp', sharedDatabase.port]);
   const bareArticles = await startService('articles-bare-proxy', 'articles', { DATABASE_URL: Object.assign(new URL(sharedDatabase), { port: String(bareDbRelay.port) }).href });
@@ -69,25 +74,62 @@ export async function wholeStack() {
   const bareFront = await startHelper('bare-proxy-front', 'bare-proxy.mjs', ['--to', String(bareWebApi.port)]);
   /** The HTTP proxies (their requests are the hops); the TCP relay's CPU is counted with them. */
   const bareProxies = [bareFront, bareSidecar];
+  return {
+    relay: bareDbRelay,
+    sidecar: bareSidecar,
+    front: bareFront,
+    proxies: bareProxies,
+    stop: () => Promise.all([bareFront.stop(), bareSidecar.stop(), bareWebApi.stop(), bareArticles.stop(), bareDbRelay.stop()]),
+  };
+}
+
+/** Requests proxied per getmultiple (`count()` before and after a few sequential getmultiple calls to `url`). */
+async function hopsPerCall(count, url) {
+  const probeRequests = 10;
+  const before = await count();
+  for (let i = 0; i < probeRequests; i++) await getJson(url);
+  return round(((await count()) - before) / probeRequests, 2);
+}
+
+/**
+ * 4b. The mesh process at a fixed ≈1000 req/s. getmultiple cannot reach that rate here (the services are
+ * the bottleneck), so the load goes through the same gateway to web-app (the ingress route `/`, nginx
+ * serving index.html): the mesh's own cost per proxied request at the target rate.
+ */
+async function meshAtTargetRate(mesh) {
+  log('mesh process CPU and RSS at ≈1000 req/s through its gateway (route / → web-app)');
+  const appUrl = `${mesh.gateway}/`;
+  const appCheck = await fetch(appUrl, { signal: AbortSignal.timeout(5000) });
+  if (appCheck.status !== 200) throw new Error(`mesh gateway / answered ${appCheck.status}`);
+  await appCheck.text();
+  await hey(appUrl, { seconds: T.warm, ...RATE_1000 });
+  const hops0 = await meshHops(mesh.admin);
+  const stats = sampleProcesses([mesh.pid]);
+  const started = Date.now();
+  const atTarget = await hey(appUrl, { seconds: T.cpu, ...RATE_1000 });
+  const meshStats = stats.stop();
+  const hopsPerSecond = ((await meshHops(mesh.admin)) - hops0) / ((Date.now() - started) / 1000);
+  return { atTarget, meshStats, hopsPerSecond };
+}
+
+export async function wholeStack() {
+  const stack = await startDirectStack();
+  const nginx = await startNginxInFront(stack);
+  const bare = await startBareProxyStack(stack);
   log('starting the local mesh (node mesh/dist/cli.js, istio/base: getmultiple → web-api v1)');
   const mesh = await startMesh();
   const idleRssMb = rssMb(mesh.pid);
   const urls = {
     direct: `http://127.0.0.1:${stack.webApi.port}/web-api/v1/getmultiple`,
     nginx: `http://127.0.0.1:${nginx.port}/web-api/v1/getmultiple`,
-    bareProxy: `http://127.0.0.1:${bareFront.port}/web-api/v1/getmultiple`,
+    bareProxy: `http://127.0.0.1:${bare.front.port}/web-api/v1/getmultiple`,
     mesh: `${mesh.gateway}/web-api/v1/getmultiple`,
   };
   for (const [label, url] of Object.entries(urls)) await checkGetmultiple(label, url);
   // Proxied hops per getmultiple (gateway + the sidecar calls), from the mesh's own counters over a few
   // sequential requests: turns the mesh's CPU per getmultiple into CPU per hop.
-  const probeHops0 = await meshHops(mesh.admin);
-  const probeRequests = 10;
-  for (let i = 0; i < probeRequests; i++) await getJson(urls.mesh);
-  const hopsPerGetmultiple = round(((await meshHops(mesh.admin)) - probeHops0) / probeRequests, 2);
-  const bareHops0 = await proxiedRequests(bareProxies);
-  for (let i = 0; i < probeRequests; i++) await getJson(urls.bareProxy);
-  const bareHopsPerGetmultiple = round(((await proxiedRequests(bareProxies)) - bareHops0) / probeRequests, 2);
+  const hopsPerGetmultiple = await hopsPerCall(() => meshHops(mesh.admin), urls.mesh);
+  const bareHopsPerGetmultiple = await hopsPerCall(() => proxiedRequests(bare.proxies), urls.bareProxy);
 
   const hopsBefore = await meshHops(mesh.admin);
   const measured = await measurePaths(
@@ -103,40 +145,29 @@ export async function wholeStack() {
       bareProxy: {
         url: urls.bareProxy,
         checkAnswers: true,
-        sample: () => [bareFront.pid, bareSidecar.pid, bareDbRelay.pid],
-        sampleEach: () => ({ front: bareFront.pid, sidecar: bareSidecar.pid, postgresRelay: bareDbRelay.pid }),
+        sample: () => [bare.front.pid, bare.sidecar.pid, bare.relay.pid],
+        sampleEach: () => ({ front: bare.front.pid, sidecar: bare.sidecar.pid, postgresRelay: bare.relay.pid }),
         warmSeconds: 2 * (T.stackWarm + T.stackWrk),
       },
       mesh: { url: urls.mesh, checkAnswers: true, sample: () => [mesh.pid], warmSeconds: 2 * (T.stackWarm + T.stackWrk) },
     },
     { rate: RATE_STACK, wrkConnections: STACK_CONNECTIONS, wrkSeconds: T.stackWrk, heySeconds: T.stackHey },
   );
-  const { direct, nginx: viaNginx, bareProxy: viaBare, mesh: viaMesh } = measured;
   const stackHops = (await meshHops(mesh.admin)) - hopsBefore;
-  const degraded = { directAndNginx: direct.answers.degraded + viaNginx.answers.degraded, bareProxy: viaBare.answers.degraded, mesh: viaMesh.answers.degraded };
-  await Promise.all([bareFront.stop(), bareSidecar.stop(), bareWebApi.stop(), bareArticles.stop(), bareDbRelay.stop()]);
-  const bareCpuPerHop = viaBare.throughput.cpuMsPerRequest && bareHopsPerGetmultiple > 0 ? round(viaBare.throughput.cpuMsPerRequest / bareHopsPerGetmultiple, 4) : null;
-
-  // 4b. the mesh process at a fixed ≈1000 req/s. getmultiple cannot reach that rate here (the services are
-  // the bottleneck), so the load goes through the same gateway to web-app (the ingress route `/`, nginx
-  // serving index.html): the mesh's own cost per proxied request at the target rate.
-  log('mesh process CPU and RSS at ≈1000 req/s through its gateway (route / → web-app)');
-  const appUrl = `${mesh.gateway}/`;
-  const appCheck = await fetch(appUrl, { signal: AbortSignal.timeout(5000) });
-  if (appCheck.status !== 200) throw new Error(`mesh gateway / answered ${appCheck.status}`);
-  await appCheck.text();
-  await hey(appUrl, { seconds: T.warm, ...RATE_1000 });
-  const hops0 = await meshHops(mesh.admin);
-  const stats = sampleProcesses([mesh.pid]);
-  const started = Date.now();
-  const atTarget = await hey(appUrl, { seconds: T.cpu, ...RATE_1000 });
-  const meshStats = stats.stop();
-  const hopsPerSecond = ((await meshHops(mesh.admin)) - hops0) / ((Date.now() - started) / 1000);
+  await bare.stop();
+  const { atTarget, meshStats, hopsPerSecond } = await meshAtTargetRate(mesh);
 
   await Promise.all([mesh.stop(), nginx.stop()]);
 
   await stack.stop();
+  return stackResult(measured, { stackHops, hopsPerGetmultiple, bareHopsPerGetmultiple, idleRssMb, atTarget, meshStats, hopsPerSecond });
+}
 
+/** The section's JSON: the four paths, their ratios, the floor's CPU per hop and the mesh process's figures. */
+function stackResult(measured, { stackHops, hopsPerGetmultiple, bareHopsPerGetmultiple, idleRssMb, atTarget, meshStats, hopsPerSecond }) {
+  const { direct, nginx: viaNginx, bareProxy: viaBare, mesh: viaMesh } = measured;
+  const degraded = { directAndNginx: direct.answers.degraded + viaNginx.answers.degraded, bareProxy: viaBare.answers.degraded, mesh: viaMesh.answers.degraded };
+  const bareCpuPerHop = viaBare.throughput.cpuMsPerRequest && bareHopsPerGetmultiple > 0 ? round(viaBare.throughput.cpuMsPerRequest / bareHopsPerGetmultiple, 4) : null;
   return {
     stack: {
       description: 'getmultiple (web-api v1: 5 articles, one authors call per distinct author); direct = web-api with ARTICLES_URL/AUTHORS_URL on the services; nginx = proxy_pass (keepalive) in front of that web-api; mesh = node mesh/dist/cli.js gateway, istio/base, every service call through its sidecar',

@@ -290,6 +290,11 @@ export interface AuthorizationSource {
   notIpBlocks?: string[];
   remoteIpBlocks?: string[];
   notRemoteIpBlocks?: string[];
+  /** `<sa>` (the policy's namespace) or `<namespace>/<sa>`. */
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  trustDomains?: string[];
+  notTrustDomains?: string[];
 }
 
 export interface AuthorizationOperation {
@@ -315,8 +320,18 @@ export interface AuthorizationRule {
   when?: AuthorizationCondition[];
 }
 
+/** A Gateway API policy attachment (gateway.networking.k8s.io PolicyTargetReference). */
+export interface PolicyTargetReference {
+  group?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
 export interface AuthorizationPolicySpec {
   selector?: WorkloadSelector;
+  targetRef?: PolicyTargetReference;
+  targetRefs?: PolicyTargetReference[];
   action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
   provider?: { name?: string };
   rules?: AuthorizationRule[];

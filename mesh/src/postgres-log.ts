@@ -2,11 +2,11 @@
  * Which lines of the PostgreSQL server's own log reach the mesh's terminal. A start and a fast shutdown (Ctrl-C)
  * log a dozen routine LOG lines and some FATALs that are expected: one per probe that connects while the server
  * starts ("the database system is starting up"), one per session a fast shutdown ends ("terminating connection due
- * to administrator command"), and the logical replication launcher's "exited with exit code 1" (PostgreSQL logs
- * that for every fast shutdown, see postmaster.c's CleanupBackgroundWorker / LogChildExit). They read as failures,
- * so they stay out; warnings, errors, any other FATAL, a crashed server process, a LOG line saying "could not ..." and every line that is not in
- * PostgreSQL's log format still go through. The workload prints its own "ready" and "stopping" lines, and a failed
- * start still shows the server's whole recent output.
+ * to administrator command"), and the logical replication launcher's "exited with exit code 1" (seen with
+ * PostgreSQL 15 on every Ctrl-C of npm start). They read as failures, so they stay out; warnings, errors, any other
+ * FATAL, a crashed server process, a LOG line saying "could not ..." and every line that is not in PostgreSQL's log
+ * format still go through. The workload prints its own "ready" and "stopping" lines, and a failed start still
+ * shows the server's whole recent output.
  */
 const SERVER_LINE = /^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] ([A-Z]+\d?):\s+(.*)$/;
 

@@ -39,7 +39,8 @@
     // The ingress gateway is a workload without a version label: shown by name, as Kiali does.
     const versioned = n.nodeType === 'workload' && n.version && n.version !== 'unknown';
     const head = versioned ? `${n.app} ${n.version}` : n.name;
-    const replicas = n.replicas ? ` (${n.replicas.ready}/${n.replicas.total})` : '';
+    // Ready/total only when some replica is not ready (the node is then also ringed red): short labels fit a phone.
+    const replicas = n.replicas && n.replicas.ready < n.replicas.total ? ` (${n.replicas.ready}/${n.replicas.total})` : '';
     return head + replicas;
   }
 

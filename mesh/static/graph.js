@@ -180,7 +180,7 @@
       .layout({
         name: 'dagre',
         rankDir: narrow ? 'TB' : 'LR',
-        nodeSep: narrow ? 26 : 40,
+        nodeSep: narrow ? 16 : 40,
         rankSep: narrow ? 64 : 80,
         edgeSep: 12,
         nodeDimensionsIncludeLabels: true,

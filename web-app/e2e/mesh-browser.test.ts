@@ -270,11 +270,17 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
       expect(drawn.legendIcons).toBeGreaterThanOrEqual(8);
       expect(await graphPage.locator('#overlay .lock').count()).toBeGreaterThan(0);
       expect(drawn.labels.map((l) => l.text).filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
-      // Idle nodes (web-app has no traffic here) are hidden until asked for.
-      const idle = () => graphPage.evaluate(() => (window as any).meshGraph.nodes('.idle').length);
-      expect(await idle()).toBeGreaterThan(0);
+      // Idle nodes (no edge in the window) are hidden until asked for; every node with traffic is shown.
+      const nodes = () =>
+        graphPage.evaluate(() =>
+          (window as any).meshGraph
+            .nodes()
+            .filter((n: any) => !n.isParent())
+            .map((n: any) => ({ idle: n.connectedEdges().length === 0, hidden: !n.visible() })),
+        );
+      expect((await nodes()).every((n) => n.hidden === n.idle)).toBe(true);
       await graphPage.locator('[data-test=idle-toggle]').check();
-      expect(await idle()).toBe(0);
+      expect((await nodes()).every((n) => !n.hidden)).toBe(true);
       // p99 from the edge-label menu; a click on an edge opens its details with a link to its traces.
       await graphPage.locator('#percentile').selectOption('p99');
       expect((await graphLabels(graphPage)).labels.some((l) => /\np99 /.test(l.text))).toBe(true);

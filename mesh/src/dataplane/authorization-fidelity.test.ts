@@ -2,7 +2,8 @@
  * AuthorizationPolicy details checked against istiod's translation (pilot/pkg/security/authz/model/generator.go,
  * builder/builder.go) and Envoy's RBAC filter (issue 23): ports of a named targetPort, hosts/notHosts, dry-run.
  */
-import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service } from '../model';
+import { gatewayApiWorkload } from '../gateway-api';
+import type { AuthorizationPolicy, AuthorizationPolicySpec, LoadedObject, Service, Workload } from '../model';
 import { compileAuthorization } from './authorization';
 import { gateway, send, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
 import { createTracing, type SpanData } from './tracing';
@@ -168,9 +169,10 @@ describe('policies on the ingress gateway itself (selector istio: ingressgateway
     loaded.object.metadata.namespace = 'istio-system';
     return loaded;
   };
-  async function gatewayMesh(policies: LoadedObject<AuthorizationPolicy>[]): Promise<MeshFixture> {
+  async function gatewayMesh(policies: LoadedObject<AuthorizationPolicy>[], gatewayWorkload?: Workload): Promise<MeshFixture> {
     mesh = await startMesh({
       replicas: [{ id: 'authors-0', workload: authors }],
+      source: { kind: 'gateway', gatewayName: 'web-gateway', workload: gatewayWorkload },
       state: {
         services: [authorsService],
         istio: {
@@ -193,6 +195,17 @@ describe('policies on the ingress gateway itself (selector istio: ingressgateway
     expect((await mesh.get('/api')).status).toBe(status);
   });
 
+  test.each([
+    // A Gateway API gateway's Service keeps the listener port: the pod receives on 80 (extractServicePorts).
+    [['80'], 200],
+    [['8080'], 403],
+  ])('a Gateway API gateway (web-gateway-istio), policy attached by targetRef: ports %j → %i', async (ports, status) => {
+    const toGateway = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'web-gateway' };
+    const attached = policy('gw-api', { targetRefs: [toGateway], action: 'ALLOW', rules: [{ to: [{ operation: { ports } }] }] });
+    await gatewayMesh([attached], gatewayApiWorkload('web-gateway', 'default'));
+    expect((await mesh.get('/api')).status).toBe(status);
+  });
+
   test("a dry-run policy on the gateway is counted on the gateway's listener (outbound_0.0.0.0_8080)", async () => {
     await gatewayMesh([onGateway('gw-dry', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' })]);
     expect((await mesh.get('/api')).status).toBe(200);
@@ -204,5 +217,72 @@ describe('policies on the ingress gateway itself (selector istio: ingressgateway
         results: [{ statPrefix: 'istio_dry_run_deny_', result: 'denied', policy: 'ns[istio-system]-policy[gw-dry]-rule[0]' }],
       }),
     ]);
+  });
+});
+
+describe('from.source.serviceAccounts / trustDomains and their when keys (generator.go srcServiceAccountGenerator, srcTrustDomainGenerator)', () => {
+  // The caller is web-api-v1, ServiceAccount web-api in default: cluster.local/ns/default/sa/web-api.
+  test.each([
+    [{ serviceAccounts: ['web-api'] }, 200],
+    [{ serviceAccounts: ['default/web-api'] }, 200],
+    [{ serviceAccounts: ['other/web-api'] }, 403],
+    // Not a prefix: the SA name must end the identity (or be followed by /...).
+    [{ serviceAccounts: ['web'] }, 403],
+    [{ notServiceAccounts: ['web-api'] }, 403],
+    [{ trustDomains: ['cluster.local'] }, 200],
+    [{ trustDomains: ['*.local'] }, 200],
+    [{ trustDomains: ['*'] }, 200],
+    [{ trustDomains: ['example.org'] }, 403],
+    [{ notTrustDomains: ['cluster.local'] }, 403],
+  ])('%j → %i', async (source, status) => {
+    await meshWith([policy('authors', { selector: { matchLabels: { app: 'authors' } }, rules: [{ from: [{ source }] }] })]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(status);
+  });
+
+  test('when source.serviceAccount / source.trustDomain', async () => {
+    await meshWith([
+      policy('authors', {
+        rules: [
+          {
+            when: [
+              { key: 'source.serviceAccount', values: ['default/web-api'] },
+              { key: 'source.trustDomain', notValues: ['example.org'] },
+            ],
+          },
+        ],
+      }),
+    ]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
+  });
+});
+
+describe('targetRef(s): Gateway API policy attachment (policyattachment.go ShouldAttachPolicy)', () => {
+  const denyAll = (extra: Partial<AuthorizationPolicySpec>) => policy('deny-all', { action: 'DENY', rules: [{}], ...extra });
+  const toGateway = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'web-gateway' };
+
+  test('a sidecar ignores a policy with a targetRef, even without a selector', async () => {
+    await meshWith([denyAll({ targetRefs: [toGateway] })]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
+    await mesh.close();
+    await meshWith([denyAll({ targetRef: toGateway })]);
+    expect((await send(mesh.port, 'http://authors:3000/api')).status).toBe(200);
+  });
+
+  test('a Gateway API gateway pod takes the policies naming it, and selector policies', () => {
+    const gatewayPod = { namespace: 'default', labels: { 'gateway.networking.k8s.io/gateway-name': 'web-gateway', 'istio.io/gateway-name': 'web-gateway' } };
+    const check = (spec: Partial<AuthorizationPolicySpec>) =>
+      compileAuthorization([denyAll(spec)], [], 'default').check(gatewayPod, {
+        principal: undefined,
+        method: 'GET',
+        path: '/',
+        host: 'x',
+        port: 80,
+        header: () => undefined,
+      }).allowed;
+    expect(check({ targetRefs: [toGateway] })).toBe(false);
+    expect(check({ targetRefs: [{ ...toGateway, name: 'other' }] })).toBe(true);
+    expect(check({ targetRefs: [{ ...toGateway, kind: 'Service' }] })).toBe(true);
+    expect(check({ selector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'web-gateway' } } })).toBe(false);
+    expect(check({})).toBe(false);
   });
 });

@@ -14,6 +14,7 @@ import type {
   LoadedObject,
   MutualTlsMode,
   PeerAuthentication,
+  PolicyTargetReference,
   RbacShadowResult,
   Workload,
   WorkloadSelector,
@@ -113,6 +114,8 @@ interface WorkloadPolicies {
 interface CompiledPolicy {
   namespace: string;
   selector: ReadonlyArray<[string, string]> | null;
+  /** `targetRefs`, or the legacy single `targetRef`; null when neither is set. */
+  targetRefs: readonly PolicyTargetReference[] | null;
   action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
   dryRun: boolean;
   rules: CompiledRule[];
@@ -221,10 +224,43 @@ function httpOnly(mode: RuleMode, predicates: Predicate[]): Predicate[] {
   return [];
 }
 
-function compileSource(source: AuthorizationSource, mode: RuleMode): Predicate[] {
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * `serviceAccounts` values, `<sa>` (the policy's namespace) or `<ns>/<sa>`, as istiod matches them against the peer's
+ * SPIFFE URI (generator.go serviceAccountRegex: `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?`).
+ */
+function serviceAccountTest(policyNamespace: string): (patterns: string[]) => StringTest {
+  return (patterns) => {
+    const res = patterns.map((value) => {
+      const slash = value.indexOf('/');
+      const [ns, sa] = slash < 0 ? [policyNamespace, value] : [value.slice(0, slash), value.slice(slash + 1)];
+      return new RegExp(`^.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?$`);
+    });
+    return (principal) => res.some((re) => re.test(principal));
+  };
+}
+
+/** `trustDomains` values (generator.go srcTrustDomainGenerator): `*` any, `td` exact, one `*` inside a domain. */
+function trustDomainTest(patterns: string[]): StringTest {
+  const tests = patterns.map((value): StringTest => {
+    if (value === '*') return () => true;
+    if (!value.includes('*')) return (principal) => principal.startsWith(`${value}/`);
+    const [before, after] = [value.slice(0, value.indexOf('*')), value.slice(value.indexOf('*') + 1)];
+    const re = new RegExp(`^${escapeRegex(before)}[^/]*${escapeRegex(after)}/`);
+    return (principal) => re.test(principal);
+  });
+  return (principal) => tests.some((t) => t(principal));
+}
+
+function compileSource(source: AuthorizationSource, mode: RuleMode, policyNamespace: string): Predicate[] {
   return [
     ...field(source.principals, source.notPrincipals, readPrincipal, (p) => anyOf(p)),
     ...field(source.namespaces, source.notNamespaces, readNamespace, (p) => anyOf(p)),
+    ...field(source.serviceAccounts, source.notServiceAccounts, readPrincipal, serviceAccountTest(policyNamespace)),
+    ...field(source.trustDomains, source.notTrustDomains, readPrincipal, trustDomainTest),
     // No JWT (RequestAuthentication) and no client addresses in the local mesh: these never match a value.
     ...httpOnly(mode, field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p))),
     ...field(source.ipBlocks, source.notIpBlocks, nothing, (p) => anyOf(p)),
@@ -247,7 +283,7 @@ function compileOperation(op: AuthorizationOperation, mode: RuleMode): Predicate
   ];
 }
 
-function compileCondition(condition: AuthorizationCondition, mode: RuleMode): Predicate[] {
+function compileCondition(condition: AuthorizationCondition, mode: RuleMode, policyNamespace: string): Predicate[] {
   const key = String(condition.key ?? '');
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) {
@@ -260,6 +296,10 @@ function compileCondition(condition: AuthorizationCondition, mode: RuleMode): Pr
       return field(condition.values, condition.notValues, readPrincipal, (p) => anyOf(p));
     case 'source.namespace':
       return field(condition.values, condition.notValues, readNamespace, (p) => anyOf(p));
+    case 'source.serviceAccount':
+      return field(condition.values, condition.notValues, readPrincipal, serviceAccountTest(policyNamespace));
+    case 'source.trustDomain':
+      return field(condition.values, condition.notValues, readPrincipal, trustDomainTest);
     case 'destination.port':
       return field(condition.values, condition.notValues, (r) => String(r.port), portTest);
     default:
@@ -279,14 +319,14 @@ const never: Predicate = () => false;
  * One rule: every present part must hold; the entries inside `from` (or `to`) are alternatives. For TCP, an ALLOW
  * rule that names an HTTP-only attribute matches nothing; other actions drop just that attribute (`RuleMode`).
  */
-function compileRule(rule: AuthorizationRule, action: string, tcp = false): Predicate {
+function compileRule(rule: AuthorizationRule, action: string, policyNamespace: string, tcp = false): Predicate {
   const mode: RuleMode = tcp ? { tcp: true, httpOnly: false } : HTTP;
   const parts: Predicate[] = [];
-  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {}, mode)));
+  const from = (rule.from ?? []).map((f) => all(compileSource(f?.source ?? {}, mode, policyNamespace)));
   if (from.length > 0) parts.push((r) => from.some((f) => f(r)));
   const to = (rule.to ?? []).map((t) => all(compileOperation(t?.operation ?? {}, mode)));
   if (to.length > 0) parts.push((r) => to.some((t) => t(r)));
-  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition, mode));
+  for (const condition of rule.when ?? []) if (condition) parts.push(...compileCondition(condition, mode, policyNamespace));
   if (mode.httpOnly && action === 'ALLOW') return never;
   return all(parts);
 }
@@ -305,6 +345,24 @@ function selectorEntries(selector: WorkloadSelector | undefined): ReadonlyArray<
 function applies(policyNamespace: string, selector: ReadonlyArray<[string, string]> | null, target: PolicyTarget): boolean {
   if (policyNamespace !== ROOT_NAMESPACE && policyNamespace !== target.namespace) return false;
   return selector === null || selector.every(([k, v]) => target.labels[k] === v);
+}
+
+/** The label Istio's Gateway API deployments carry; only such gateway pods take targetRef-attached policies. */
+const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+
+/**
+ * Which workloads an AuthorizationPolicy attaches to (pilot/pkg/model/policyattachment.go ShouldAttachPolicy, without
+ * waypoints): a sidecar or a classic gateway ignores a policy with `targetRef(s)` and uses the selector; a Gateway API
+ * gateway pod uses the selector when there is no targetRef (ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY, on by default),
+ * else a targetRef of kind Gateway (gateway.networking.k8s.io) naming it, from the policy's own namespace.
+ */
+function attaches(policy: CompiledPolicy, target: PolicyTarget): boolean {
+  const gatewayName = target.labels[GATEWAY_NAME_LABEL];
+  if (gatewayName === undefined || policy.targetRefs === null) return policy.targetRefs === null && applies(policy.namespace, policy.selector, target);
+  if (policy.namespace !== target.namespace) return false;
+  return policy.targetRefs.some(
+    (ref) => ref.group === 'gateway.networking.k8s.io' && ref.kind === 'Gateway' && ref.name === gatewayName && (!ref.namespace || ref.namespace === target.namespace),
+  );
 }
 
 interface CompiledPeerAuthentication {
@@ -358,10 +416,11 @@ export function compileAuthorization(
       // The names istiod gives the RBAC policies, which Envoy reports in its response code details; a CUSTOM
       // policy whose provider the mesh config does not define becomes a DENY named like this.
       id: action === 'CUSTOM' ? `istio-ext-authz-${base}-rule[${index}]-deny-due-to-bad-CUSTOM-action` : `${base}-rule[${index}]`,
-      matches: compileRule(rule ?? {}, action),
-      matchesConnection: compileRule(rule ?? {}, action, true),
+      matches: compileRule(rule ?? {}, action, namespace),
+      matchesConnection: compileRule(rule ?? {}, action, namespace, true),
     }));
-    policies.push({ namespace, selector: selectorEntries(spec.selector), action, dryRun: isDryRun(object.metadata.annotations), rules });
+    const targetRefs = spec.targetRefs?.length ? spec.targetRefs : spec.targetRef ? [spec.targetRef] : null;
+    policies.push({ namespace, selector: selectorEntries(spec.selector), targetRefs, action, dryRun: isDryRun(object.metadata.annotations), rules });
   }
 
   const peers: CompiledPeerAuthentication[] = [];
@@ -384,7 +443,7 @@ export function compileAuthorization(
     if (!set) {
       set = { custom: [], deny: [], allow: [], hasAllow: false };
       for (const policy of policies) {
-        if (!applies(policy.namespace, policy.selector, target)) continue;
+        if (!attaches(policy, target)) continue;
         // A dry-run CUSTOM policy goes to its provider's shadow rules, which an unknown provider never gets
         // (builder.go buildHTTP: the bad-provider deny covers enforced policies only): it has no effect here.
         if (policy.dryRun && policy.action === 'DENY') (set.shadowDeny ??= []).push(...policy.rules);

@@ -2,13 +2,40 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { AuthorizationPolicy, DestinationRule, DestinationRuleSpec, Endpoint, IstioConfig, K8sObject, LoadedObject, PeerAuthentication, Service, TcpConnectionInfo, VirtualService, VirtualServiceSpec, Workload } from '../model';
+import type {
+  AuthorizationPolicy,
+  DestinationRule,
+  DestinationRuleSpec,
+  Endpoint,
+  IstioConfig,
+  K8sObject,
+  LoadedObject,
+  PeerAuthentication,
+  Service,
+  TcpConnectionInfo,
+  VirtualService,
+  VirtualServiceSpec,
+  Workload,
+} from '../model';
 import { compileMeshConfig, type CompiledMeshConfig } from './config';
 import { createTcpProxy, type TcpProxy } from './tcp-proxy';
 
-const workload = (name: string, version = 'v1', app = name): Workload => ({ name: `${name}-${version}`, namespace: 'default', labels: { app, version }, app, version, serviceAccount: name, replicas: 1 });
+const workload = (name: string, version = 'v1', app = name): Workload => ({
+  name: `${name}-${version}`,
+  namespace: 'default',
+  labels: { app, version },
+  app,
+  version,
+  serviceAccount: name,
+  replicas: 1,
+});
 const postgres: LoadedObject<Service> = {
-  object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'postgres' }, spec: { selector: { app: 'postgres' }, ports: [{ name: 'tcp-postgres', port: 5432 }] } },
+  object: {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'postgres' },
+    spec: { selector: { app: 'postgres' }, ports: [{ name: 'tcp-postgres', port: 5432 }] },
+  },
   source: { file: 'k8s/test.yaml' },
 };
 const loaded = <T extends K8sObject>(object: T): LoadedObject<T> => ({ object, source: { file: 'istio/test.yaml' } });
@@ -18,7 +45,13 @@ const virtualService = (spec: VirtualServiceSpec): LoadedObject<VirtualService> 
   loaded({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'postgres' }, spec });
 
 function meshConfig(istio: Partial<IstioConfig> = {}): CompiledMeshConfig {
-  return compileMeshConfig({ istio: { gateways: [], virtualServices: [], destinationRules: [], ...istio }, services: [postgres], workloads: [], mode: 'istio', namespace: 'default' });
+  return compileMeshConfig({
+    istio: { gateways: [], virtualServices: [], destinationRules: [], ...istio },
+    services: [postgres],
+    workloads: [],
+    mode: 'istio',
+    namespace: 'default',
+  });
 }
 
 /** A database stand-in that echoes and counts its connections. */
@@ -42,7 +75,13 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
-const endpointOf = (id: string, port: number, version = 'v1'): Endpoint => ({ id, workload: workload('postgres', version), host: '127.0.0.1', port, ready: true });
+const endpointOf = (id: string, port: number, version = 'v1'): Endpoint => ({
+  id,
+  workload: workload('postgres', version),
+  host: '127.0.0.1',
+  port,
+  ready: true,
+});
 
 /** Telemetry that logs events and lets a test await the next connection close. */
 function recordingTelemetry() {
@@ -75,7 +114,13 @@ interface Started {
   port: number;
 }
 
-async function startProxy(options: { config: () => CompiledMeshConfig; endpoints: () => Endpoint[]; telemetry: ReturnType<typeof recordingTelemetry>; source?: Workload; log?: (line: string) => void }): Promise<Started> {
+async function startProxy(options: {
+  config: () => CompiledMeshConfig;
+  endpoints: () => Endpoint[];
+  telemetry: ReturnType<typeof recordingTelemetry>;
+  source?: Workload;
+  log?: (line: string) => void;
+}): Promise<Started> {
   const proxy = createTcpProxy({
     source: options.source ?? workload('articles'),
     service: { name: 'postgres', namespace: 'default' },
@@ -116,7 +161,12 @@ it('forwards bytes both ways to a ready replica and reports them; with none read
     socket.end();
     expect(await closed).toBe('-');
     expect(telemetry.events).toEqual(['received 5', 'sent 5', 'close -']);
-    expect(telemetry.infos[0]).toMatchObject({ destinationService: 'postgres.default.svc.cluster.local', destinationServiceName: 'postgres', destination: { name: 'postgres-v1' }, source: { name: 'articles-v1' } });
+    expect(telemetry.infos[0]).toMatchObject({
+      destinationService: 'postgres.default.svc.cluster.local',
+      destinationServiceName: 'postgres',
+      destination: { name: 'postgres-v1' },
+      source: { name: 'articles-v1' },
+    });
 
     endpoints = [{ ...endpoint, ready: false }];
     const refused = telemetry.nextClose();
@@ -160,8 +210,18 @@ it('routes to the subset a VirtualService tcp rule names, with the labels its De
   const v2 = await echoServer();
   const telemetry = recordingTelemetry();
   const config = meshConfig({
-    destinationRules: [destinationRule({ host: 'postgres', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
-    virtualServices: [virtualService({ hosts: ['postgres'], tcp: [{ match: [{ port: 5432 }], route: [{ destination: { host: 'postgres', subset: 'v2' } }] }] })],
+    destinationRules: [
+      destinationRule({
+        host: 'postgres',
+        subsets: [
+          { name: 'v1', labels: { version: 'v1' } },
+          { name: 'v2', labels: { version: 'v2' } },
+        ],
+      }),
+    ],
+    virtualServices: [
+      virtualService({ hosts: ['postgres'], tcp: [{ match: [{ port: 5432 }], route: [{ destination: { host: 'postgres', subset: 'v2' } }] }] }),
+    ],
   });
   const endpoints = [endpointOf('postgres-v1-0', v1.port, 'v1'), endpointOf('postgres-v2-0', v2.port, 'v2')];
   const { proxy, port } = await startProxy({ config: () => config, endpoints: () => endpoints, telemetry });
@@ -207,7 +267,12 @@ it('ejects an endpoint whose connect fails (outlier detection) and sends later c
     // ROUND_ROBIN alone alternates, so every other connection fails to connect (UF).
     expect(await run({ host: 'postgres', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } })).toEqual(['UF', 'ok', 'UF', 'ok']);
     // With outlier detection the first connect failure ejects the endpoint for baseEjectionTime.
-    expect(await run({ host: 'postgres', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: outlier } })).toEqual(['UF', 'ok', 'ok', 'ok']);
+    expect(await run({ host: 'postgres', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' }, outlierDetection: outlier } })).toEqual([
+      'UF',
+      'ok',
+      'ok',
+      'ok',
+    ]);
   } finally {
     healthy.server.close();
   }

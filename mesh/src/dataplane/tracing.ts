@@ -386,22 +386,37 @@ class SampledTrace implements ExchangeTrace {
    */
   private emitSpan(span: OpenSpan, spec: SpanSpec): void {
     const { reporter, downstream, status } = spec;
-    const tags: Record<string, SpanTagValue> = { node_id: reporter.nodeId, zone: '' };
-    if (downstream) {
-      tags['guid:x-request-id'] = this.requestId ?? '';
-      tags['http.url'] = downstream.url;
-      tags['http.method'] = downstream.method;
-      tags.downstream_cluster = '-';
-      tags.user_agent = this.userAgent;
-    }
-    tags['http.protocol'] = 'HTTP/1.1';
-    if (spec.upstreamAddress) tags.upstream_address = spec.upstreamAddress;
-    tags['peer.address'] = downstream?.peerAddress ?? spec.upstreamAddress ?? '';
-    tags['istio.canonical_revision'] = reporter.canonicalRevision;
-    tags['istio.canonical_service'] = reporter.canonicalService;
-    tags['istio.mesh_id'] = MESH_ID;
-    tags['istio.namespace'] = reporter.namespace;
-    tags['istio.cluster_id'] = CLUSTER_ID;
+    // Two fixed-key literals (a span of a downstream request, the router span): V8 builds a literal with fixed keys
+    // in one step, keys added one by one are not (ba494a0 measured tag literals against a spread).
+    const tags: Record<string, SpanTagValue> = downstream
+      ? {
+          node_id: reporter.nodeId,
+          zone: '',
+          'guid:x-request-id': this.requestId ?? '',
+          'http.url': downstream.url,
+          'http.method': downstream.method,
+          downstream_cluster: '-',
+          user_agent: this.userAgent,
+          'http.protocol': 'HTTP/1.1',
+          'peer.address': downstream.peerAddress,
+          'istio.canonical_revision': reporter.canonicalRevision,
+          'istio.canonical_service': reporter.canonicalService,
+          'istio.mesh_id': MESH_ID,
+          'istio.namespace': reporter.namespace,
+          'istio.cluster_id': CLUSTER_ID,
+        }
+      : {
+          node_id: reporter.nodeId,
+          zone: '',
+          'http.protocol': 'HTTP/1.1',
+          upstream_address: spec.upstreamAddress ?? '',
+          'peer.address': spec.upstreamAddress ?? '',
+          'istio.canonical_revision': reporter.canonicalRevision,
+          'istio.canonical_service': reporter.canonicalService,
+          'istio.mesh_id': MESH_ID,
+          'istio.namespace': reporter.namespace,
+          'istio.cluster_id': CLUSTER_ID,
+        };
     // Istio appends its optional policy tags to the service tags (tracing.go); they exist only with a value.
     if (spec.policyTags) Object.assign(tags, spec.policyTags);
     tags.component = 'proxy';
