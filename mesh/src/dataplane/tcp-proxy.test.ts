@@ -240,6 +240,31 @@ it('routes to the subset a VirtualService tcp rule names, with the labels its De
   }
 });
 
+it('closes a connection at once (NC) when the tcp rule names a subset no DestinationRule defines, and a rule for another port does not apply', async () => {
+  const db = await echoServer();
+  const telemetry = recordingTelemetry();
+  const endpoints = [endpointOf('postgres-0', db.port)];
+  const route = (port: number) =>
+    virtualService({ hosts: ['postgres'], tcp: [{ match: [{ port }], route: [{ destination: { host: 'postgres', subset: 'v3' } }] }] });
+  let config = meshConfig({ virtualServices: [route(5432)] });
+  const { proxy, port } = await startProxy({ config: () => config, endpoints: () => endpoints, telemetry });
+  try {
+    const refused = telemetry.nextClose();
+    expect((await roundTrip(port, 'x')).echoed).toBe('');
+    expect(await refused).toBe('NC');
+    expect(db.accepted()).toBe(0);
+
+    config = meshConfig({ virtualServices: [route(5433)] });
+    const { socket, echoed } = await roundTrip(port, 'y');
+    expect(echoed).toBe('y');
+    socket.destroy();
+    expect(db.accepted()).toBe(1);
+  } finally {
+    await proxy.close();
+    db.server.close();
+  }
+});
+
 it('ejects an endpoint whose connect fails (outlier detection) and sends later connections to the healthy one, round robin otherwise', async () => {
   const healthy = await echoServer();
   const dead = await deadPort();

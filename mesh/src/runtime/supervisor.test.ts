@@ -7,12 +7,12 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../src/net';
-import { backoffDelay, MAX_PORT_RETRIES, Supervisor, type SupervisorOptions } from '../src/runtime/supervisor';
-import type { WorkloadSpec } from '../src/runtime/topology';
-import { loadManifestFiles } from '../src/manifests';
-import { buildTopology, startOrder } from '../src/runtime/topology';
-import { UnknownWorkloadError } from '../src/runtime/workload-commands';
+import { freePort } from '../net';
+import { backoffDelay, MAX_PORT_RETRIES, Supervisor, type SupervisorOptions } from './supervisor';
+import type { WorkloadSpec } from './topology';
+import { loadManifestFiles } from '../manifests';
+import { buildTopology, startOrder } from './topology';
+import { UnknownWorkloadError } from './workload-commands';
 import { until } from '@cns/service-kit/testing';
 
 const fakeService = `
@@ -472,7 +472,7 @@ describe('Supervisor ports: reported by the child, or picked and retried when ta
 });
 
 describe('topology from the repository k8s/ manifests', () => {
-  const loaded = loadManifestFiles(['k8s'], { root: path.resolve(__dirname, '../..') }).objects;
+  const loaded = loadManifestFiles(['k8s'], { root: path.resolve(__dirname, '../../..') }).objects;
   const topology = buildTopology(loaded);
 
   it('has one workload per Deployment with pod labels, env, readiness path and grace period', () => {
