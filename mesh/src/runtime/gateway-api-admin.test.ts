@@ -17,6 +17,8 @@ import { createAdminServer, type AdminBackend } from './admin';
 import { ConfigStore, isMeshConfigObject } from './config-store';
 import { MeshTelemetry } from '../telemetry';
 import { TraceStore } from '../telemetry/traces';
+import { serviceBadges } from '../telemetry/graph';
+import { toIstioConfig } from './config-sync';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const routes = '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes';
@@ -179,5 +181,18 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
     expect(yaml.out).toMatch(/type: Accepted/);
     const wait = await kubectl('wait', '--for=condition=Programmed', 'gateway.gateway.networking.k8s.io/web-gateway', '--timeout=10s');
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
+  });
+});
+
+describe('the graph reads HTTPRoute weights', () => {
+  it('gateway-api/traffic/web-ingress-80-20.yaml puts the traffic-shifting badge on web-api-v1 and web-api-v2', () => {
+    const loaded = loadManifestFiles(['k8s', 'gateway-api/base', 'gateway-api/traffic/web-ingress-80-20.yaml'], { root: repoRoot }).objects;
+    const services = loaded.filter((o) => o.object.kind === 'Service') as LoadedObject<Service>[];
+    // The 80/20 file replaces the base route (same name), as applying it does.
+    const active = loaded.filter((o) => isMeshConfigObject(o.object) && !(o.object.kind === 'HTTPRoute' && o.source.file.startsWith('gateway-api/base')));
+    const badges = serviceBadges(toIstioConfig(active, services, 'default'));
+    expect([...(badges.get('web-api-v1')?.badges ?? [])]).toContain('trafficShifting');
+    expect([...(badges.get('web-api-v2')?.badges ?? [])]).toContain('trafficShifting');
+    expect([...(badges.get('web-app')?.badges ?? [])]).not.toContain('trafficShifting');
   });
 });
