@@ -1,0 +1,79 @@
+/**
+ * The Istio route-table builder: translates the merged model into the sidecars' virtual hosts (VirtualServices
+ * bound to `mesh`), each gateway's virtual hosts (VirtualServices bound to it, behind its servers' hosts), the
+ * default route of a Service without a VirtualService, and the compiled AuthorizationPolicies
+ * (istio/istio pilot/pkg/networking/core httproute.go for sidecars, gateway.go for gateways).
+ */
+import { compileAuthorization } from '../dataplane/authorization';
+import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef } from '../istio';
+import type { Gateway, VirtualService } from '../model';
+import { ClusterTable } from './clusters';
+import { DefaultRoutes } from './default-route';
+import { TcpRoutes } from './tcp-route';
+import { DEFAULT_RETRY, hasAction, translateRoute } from './http-route';
+import type { MeshModel } from './model';
+import type { CompiledMeshConfig, CompiledRoute, GatewayTable, MeshState } from './route-model';
+import { VirtualHostTable, type VirtualHostEntry } from './virtual-hosts';
+
+export function buildIstioRouteTables(state: MeshState, model: MeshModel): CompiledMeshConfig {
+  const { namespace } = model;
+  const clusters = new ClusterTable(model, true);
+  const routesOf = (vs: VirtualService): CompiledRoute[] => {
+    const vsNamespace = vs.metadata.namespace ?? namespace;
+    return (vs.spec?.http ?? []).filter(hasAction).map((rule) => translateRoute(vs, rule, vsNamespace, clusters));
+  };
+  const hostsOf = (vs: VirtualService): string[] => (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vs.metadata.namespace ?? namespace));
+
+  // Sidecar traffic: VirtualServices bound to `mesh` (or to no gateway), hosts expanded to FQDNs.
+  const meshEntries: VirtualHostEntry[] = [];
+  for (const vs of model.virtualServices) {
+    const gateways = vs.spec?.gateways ?? [];
+    if (gateways.length > 0 && !gateways.includes(MESH_GATEWAY)) continue;
+    meshEntries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
+  }
+
+  const gatewayRef = (g: Gateway) => `${g.metadata.namespace ?? namespace}/${g.metadata.name}`;
+  const buildGatewayTable = (sourceName: string): GatewayTable => {
+    let serving = model.gateways.filter((g) => g.metadata.name === sourceName || gatewayRef(g) === sourceName);
+    // The runtime may name the gateway workload rather than a Gateway object: one ingress pod serves them all.
+    if (serving.length === 0) serving = model.gateways;
+    const httpServers = serving.flatMap((g) => (g.spec?.servers ?? []).filter((s) => /^(HTTP|HTTP2)$/i.test(s?.port?.protocol ?? '')));
+    const port = httpServers.some((s) => s.port.number === 80) ? 80 : (httpServers[0]?.port.number ?? 80);
+    const serverHosts = httpServers
+      .filter((s) => s.port.number === port)
+      .flatMap((s) => s.hosts ?? [])
+      .map((h) => gatewayServerHost(h).toLowerCase());
+    const refs = new Set(serving.map(gatewayRef));
+    const entries: VirtualHostEntry[] = [];
+    for (const vs of model.virtualServices) {
+      const vsNamespace = vs.metadata.namespace ?? namespace;
+      const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(resolveGatewayRef(g, vsNamespace)));
+      // Short hosts are FQDNs in the VirtualService's namespace for gateways too (model/virtualservice.go
+      // resolveVirtualServiceShortnames): `hosts: [web-api]` serves Host web-api.default.svc.cluster.local.
+      if (bound) entries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
+    }
+    const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
+    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entries, true) };
+  };
+
+  const gatewayTables = new Map<string, GatewayTable>();
+  const defaults = new DefaultRoutes(clusters, DEFAULT_RETRY);
+  const tcpRoutes = new TcpRoutes(model, clusters, true);
+  return {
+    mode: 'istio',
+    namespace,
+    gateway(name) {
+      let table = gatewayTables.get(name);
+      if (!table) {
+        table = buildGatewayTable(name);
+        gatewayTables.set(name, table);
+      }
+      return table;
+    },
+    meshVirtualHosts: new VirtualHostTable(meshEntries),
+    resolveService: model.resolveService,
+    defaultRoute: (service, port) => defaults.routeTo(service, port),
+    tcpRoute: (fqdn, port) => tcpRoutes.routeTo(fqdn, port),
+    authorization: compileAuthorization(state.istio.authorizationPolicies ?? [], state.istio.peerAuthentications ?? [], namespace),
+  };
+}
