@@ -60,9 +60,12 @@ export function compileRewrite(rewrite: HTTPRoute['rewrite']): CompiledRoute['re
   return { uri: uri || undefined, authority, regex };
 }
 
-/** The rule's match blocks (null: no match, takes everything); Gateway API routes match prefixes by path segment. */
-export function compileBlocks(rule: HTTPRoute, gatewaySemantics = false): CompiledRoute['blocks'] {
-  return rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatchBlock(m, gatewaySemantics)) : null;
+/**
+ * The rule's match blocks (null: no match, takes everything); `namespace` is the VirtualService's. Gateway API
+ * routes match prefixes by path segment.
+ */
+export function compileBlocks(rule: HTTPRoute, namespace: string, gatewaySemantics = false): CompiledRoute['blocks'] {
+  return rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatchBlock(m, namespace, gatewaySemantics)) : null;
 }
 
 /** Whether istiod generated the VirtualService from a Gateway API route (route semantics `gateway`). */
@@ -188,7 +191,7 @@ export function translateRoute(vs: VirtualService, rule: HTTPRoute, namespace: s
   return {
     virtualService: vs.metadata.name,
     name: rule.name,
-    blocks: compileBlocks(rule, gatewaySemantics),
+    blocks: compileBlocks(rule, namespace, gatewaySemantics),
     ...compileAction(rule),
     destinations,
     totalWeight,

@@ -6,14 +6,22 @@
  */
 import { compileAuthorization } from '../dataplane/authorization';
 import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef } from '../istio';
-import type { Gateway, VirtualService } from '../model';
+import { INGRESS_GATEWAY_WORKLOAD, type Gateway, type VirtualService, type Workload } from '../model';
 import { ClusterTable } from './clusters';
 import { DefaultRoutes } from './default-route';
 import { TcpRoutes } from './tcp-route';
 import { DEFAULT_RETRY, hasAction, translateRoute } from './http-route';
 import type { MeshModel } from './model';
+import { routesForProxy, type ProxyIdentity } from './proxy-routes';
 import type { CompiledMeshConfig, CompiledRoute, GatewayTable, MeshState } from './route-model';
 import { VirtualHostTable, type VirtualHostEntry } from './virtual-hosts';
+
+const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
+
+/** The virtual hosts `proxy` gets: each VirtualService's rules that reach it; one left with none is left out. */
+function entriesFor(entries: readonly VirtualHostEntry[], proxy: ProxyIdentity): VirtualHostEntry[] {
+  return entries.map((entry) => ({ hosts: entry.hosts, routes: routesForProxy(entry.routes, proxy) })).filter((entry) => entry.routes.length > 0);
+}
 
 export function buildIstioRouteTables(state: MeshState, model: MeshModel): CompiledMeshConfig {
   const { namespace } = model;
@@ -24,13 +32,22 @@ export function buildIstioRouteTables(state: MeshState, model: MeshModel): Compi
   };
   const hostsOf = (vs: VirtualService): string[] => (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vs.metadata.namespace ?? namespace));
 
-  // Sidecar traffic: VirtualServices bound to `mesh` (or to no gateway), hosts expanded to FQDNs.
+  // Sidecar traffic: VirtualServices bound to `mesh` (or to no gateway), hosts expanded to FQDNs, trimmed per workload.
   const meshEntries: VirtualHostEntry[] = [];
   for (const vs of model.virtualServices) {
     const gateways = vs.spec?.gateways ?? [];
     if (gateways.length > 0 && !gateways.includes(MESH_GATEWAY)) continue;
     meshEntries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
   }
+  const sidecars = new WeakMap<Workload, VirtualHostTable>();
+  const sidecar = (workload: Workload): VirtualHostTable => {
+    let table = sidecars.get(workload);
+    if (!table) {
+      table = new VirtualHostTable(entriesFor(meshEntries, { labels: workload.labels, namespace: workload.namespace, gatewayNames: MESH_ONLY }));
+      sidecars.set(workload, table);
+    }
+    return table;
+  };
 
   const gatewayRef = (g: Gateway) => `${g.metadata.namespace ?? namespace}/${g.metadata.name}`;
   const buildGatewayTable = (sourceName: string): GatewayTable => {
@@ -44,6 +61,7 @@ export function buildIstioRouteTables(state: MeshState, model: MeshModel): Compi
       .flatMap((s) => s.hosts ?? [])
       .map((h) => gatewayServerHost(h).toLowerCase());
     const refs = new Set(serving.map(gatewayRef));
+    const proxy = { labels: INGRESS_GATEWAY_WORKLOAD.labels, namespace: INGRESS_GATEWAY_WORKLOAD.namespace, gatewayNames: refs };
     const entries: VirtualHostEntry[] = [];
     for (const vs of model.virtualServices) {
       const vsNamespace = vs.metadata.namespace ?? namespace;
@@ -53,7 +71,7 @@ export function buildIstioRouteTables(state: MeshState, model: MeshModel): Compi
       if (bound) entries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
     }
     const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
-    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entries, true) };
+    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entriesFor(entries, proxy), true) };
   };
 
   const gatewayTables = new Map<string, GatewayTable>();
@@ -70,7 +88,7 @@ export function buildIstioRouteTables(state: MeshState, model: MeshModel): Compi
       }
       return table;
     },
-    meshVirtualHosts: new VirtualHostTable(meshEntries),
+    sidecar,
     resolveService: model.resolveService,
     defaultRoute: (service, port) => defaults.routeTo(service, port),
     tcpRoute: (fqdn, port) => tcpRoutes.routeTo(fqdn, port),

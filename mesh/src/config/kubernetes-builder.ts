@@ -26,7 +26,7 @@ function ingressRoute(vs: VirtualService, rule: HTTPRoute, namespace: string, cl
   return {
     virtualService: vs.metadata.name,
     name: rule.name,
-    blocks: compileBlocks(rule, gatewaySemantics),
+    blocks: compileBlocks(rule, namespace, gatewaySemantics),
     kind: 'route',
     redirect: undefined,
     direct: undefined,
@@ -46,6 +46,9 @@ function ingressRoute(vs: VirtualService, rule: HTTPRoute, namespace: string, cl
     features: [],
   };
 }
+
+/** Without Istio no proxy routes a workload's calls: they go to the Service. */
+const NO_SIDECAR_ROUTES = new VirtualHostTable([]);
 
 export function buildKubernetesRouteTables(model: MeshModel): CompiledMeshConfig {
   const clusters = new ClusterTable(model, false);
@@ -70,7 +73,7 @@ export function buildKubernetesRouteTables(model: MeshModel): CompiledMeshConfig
       }
       return table;
     },
-    meshVirtualHosts: new VirtualHostTable([]),
+    sidecar: () => NO_SIDECAR_ROUTES,
     resolveService: model.resolveService,
     defaultRoute: (service, port) => defaults.routeTo(service, port),
     tcpRoute: (fqdn, port) => tcpRoutes.routeTo(fqdn, port),

@@ -166,10 +166,13 @@ export interface GatewayTable {
 export interface CompiledMeshConfig {
   mode: 'istio' | 'kubernetes';
   namespace: string;
-  /** Gateway routing table for a TrafficSource's gateway name. */
+  /** Gateway routing table for a TrafficSource's gateway name: the rules that reach the gateway's proxy. */
   gateway(name: string): GatewayTable;
-  /** VirtualServices bound to `mesh`, by destination FQDN. */
-  meshVirtualHosts: VirtualHostTable;
+  /**
+   * The sidecar virtual hosts of one workload's proxy: VirtualServices bound to `mesh`, by destination FQDN, with
+   * only the rules that reach this workload (`sourceLabels`, `sourceNamespace`, `gateways`; config/proxy-routes.ts).
+   */
+  sidecar(workload: Workload): VirtualHostTable;
   /** Known Service FQDN for a host as a caller wrote it (`authors`, `authors.default`, FQDN); undefined if unknown. */
   resolveService(host: string): ServiceInfo | undefined;
   /** The cluster of a Service on a port with no VirtualService: Istio's default route. */

@@ -3,6 +3,7 @@
  * specific pattern first, memoised per host (Envoy's virtual host selection).
  */
 import { hostMatches, hostSpecificity } from '../istio';
+import { routesForPort } from './proxy-routes';
 import type { CompiledRoute } from './route-model';
 
 export interface VirtualHostEntry {
@@ -19,25 +20,31 @@ export class VirtualHostTable {
     private readonly catchAllLast = false,
   ) {}
 
-  /** Routes of the VirtualServices whose most specific host pattern matches `host`, in load order; null if none. */
-  routesFor(host: string): CompiledRoute[] | null {
-    const cached = this.cache.get(host);
+  /**
+   * Routes on listener `port` (every port when undefined) of the VirtualServices whose most specific host pattern
+   * matches `host`, in load order; null if none. A VirtualService with no route on the port does not count.
+   */
+  routesFor(host: string, port?: number): CompiledRoute[] | null {
+    const key = port === undefined ? host : `${port} ${host}`;
+    const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
     let best = -1;
     let routes: CompiledRoute[] | null = null;
     for (const entry of this.entries) {
       let specificity = -1;
       for (const pattern of entry.hosts) if (hostMatches(pattern, host)) specificity = Math.max(specificity, hostSpecificity(pattern));
-      if (specificity < 0) continue;
+      if (specificity < 0 || specificity < best) continue;
+      const onPort = routesForPort(entry.routes, port);
+      if (onPort.length === 0) continue;
       if (specificity > best) {
         best = specificity;
-        routes = [...entry.routes];
-      } else if (specificity === best && routes) {
-        routes.push(...entry.routes);
+        routes = onPort;
+      } else if (routes) {
+        routes.push(...onPort);
       }
     }
     if (routes && this.catchAllLast) routes = catchAllRoutesLast(routes);
-    if (this.cache.size < 1024) this.cache.set(host, routes);
+    if (this.cache.size < 1024) this.cache.set(key, routes);
     return routes;
   }
 }
