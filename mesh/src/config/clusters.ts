@@ -2,10 +2,9 @@
  * Clusters: one per (Service, subset, port), named as istiod names them (`outbound|8080|v1|articles.default.svc…`),
  * with the DestinationRule's traffic policy merged for that subset and port, and the endpoints it selects.
  */
-import { parseDuration } from '../istio';
 import type { Endpoint, Subset, TrafficPolicy, Workload } from '../model';
-import { podPort } from '../dataplane/authorization';
-import { compileConsistentHash } from '../dataplane/upstream/hashing';
+import { parseDuration, podPort } from '../istio';
+import { compileConsistentHash } from './hash-policy';
 import { labelEntries, type MeshModel } from './model';
 import type { ClusterPolicy, CompiledCluster, OutlierPolicy } from './route-model';
 
@@ -159,4 +158,3 @@ function makeCluster(
     },
   };
 }
-

@@ -4,7 +4,6 @@
  * default route of a Service without a VirtualService, and the compiled AuthorizationPolicies
  * (istio/istio pilot/pkg/networking/core httproute.go for sidecars, gateway.go for gateways).
  */
-import { compileAuthorization } from '../dataplane/authorization';
 import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef } from '../istio';
 import { INGRESS_GATEWAY_WORKLOAD, type Gateway, type VirtualService, type Workload } from '../model';
 import { ClusterTable } from './clusters';
@@ -13,7 +12,8 @@ import { TcpRoutes } from './tcp-route';
 import { DEFAULT_RETRY, hasAction, translateRoute } from './http-route';
 import type { MeshModel } from './model';
 import { routesForProxy, type ProxyIdentity } from './proxy-routes';
-import type { CompiledMeshConfig, CompiledRoute, GatewayTable, MeshState } from './route-model';
+import type { Authorizer } from './authorizer';
+import type { CompiledMeshConfig, CompiledRoute, GatewayTable } from './route-model';
 import { VirtualHostTable, type VirtualHostEntry } from './virtual-hosts';
 
 const MESH_ONLY: ReadonlySet<string> = new Set([MESH_GATEWAY]);
@@ -23,7 +23,7 @@ function entriesFor(entries: readonly VirtualHostEntry[], proxy: ProxyIdentity):
   return entries.map((entry) => ({ hosts: entry.hosts, routes: routesForProxy(entry.routes, proxy) })).filter((entry) => entry.routes.length > 0);
 }
 
-export function buildIstioRouteTables(state: MeshState, model: MeshModel): CompiledMeshConfig {
+export function buildIstioRouteTables(model: MeshModel, authorization: Authorizer): CompiledMeshConfig {
   const { namespace } = model;
   const clusters = new ClusterTable(model, true);
   const routesOf = (vs: VirtualService): CompiledRoute[] => {
@@ -92,6 +92,6 @@ export function buildIstioRouteTables(state: MeshState, model: MeshModel): Compi
     resolveService: model.resolveService,
     defaultRoute: (service, port) => defaults.routeTo(service, port),
     tcpRoute: (fqdn, port) => tcpRoutes.routeTo(fqdn, port),
-    authorization: compileAuthorization(state.istio.authorizationPolicies ?? [], state.istio.peerAuthentications ?? [], namespace),
+    authorization,
   };
 }

@@ -5,7 +5,7 @@
  * responses); sidecars do not exist, so every call goes to the Service, spread evenly over its ready pods; nothing
  * is authorized or refused.
  */
-import { ALLOW_ALL } from '../dataplane/authorization';
+import { ALLOW_ALL } from './authorizer';
 import { expandShortHost, MESH_GATEWAY } from '../istio';
 import type { HTTPRoute, VirtualService } from '../model';
 import { ClusterTable } from './clusters';

@@ -45,9 +45,9 @@ export function compileRegexRewrite(pattern: string, substitution: string): ((pa
     parts.push(digit !== undefined ? Number(digit) : (escaped ?? literal!));
   }
   return (path) =>
-    re.matcher(path).replaceAll((...args: unknown[]) =>
-      parts.map((part) => (typeof part === 'number' ? (part <= groups ? String(args[part] ?? '') : '') : part)).join(''),
-    );
+    re
+      .matcher(path)
+      .replaceAll((...args: unknown[]) => parts.map((part) => (typeof part === 'number' ? (part <= groups ? String(args[part] ?? '') : '') : part)).join(''));
 }
 
 export function compileStringMatch(match: StringMatch, ignoreCase = false): StringPredicate {

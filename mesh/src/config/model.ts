@@ -91,12 +91,26 @@ function resolveDelegates(virtualServices: VirtualService[], defaultNamespace: s
   });
 }
 
-const INHERITED: ReadonlyArray<keyof HTTPRoute> = ['rewrite', 'directResponse', 'timeout', 'retries', 'fault', 'mirror', 'mirrorPercentage', 'corsPolicy', 'headers'];
+const INHERITED: ReadonlyArray<keyof HTTPRoute> = [
+  'rewrite',
+  'directResponse',
+  'timeout',
+  'retries',
+  'fault',
+  'mirror',
+  'mirrorPercentage',
+  'corsPolicy',
+  'headers',
+];
 
 function mergeDelegateRule(root: HTTPRoute, sub: HTTPRoute): HTTPRoute | undefined {
   const match = mergeDelegateMatches(root.match ?? [], sub.match ?? []);
   if (match === undefined) return undefined;
-  const merged: HTTPRoute = { ...sub, match: match.length > 0 ? match : undefined, name: sub.name && root.name ? `${root.name}-${sub.name}` : (sub.name ?? root.name) };
+  const merged: HTTPRoute = {
+    ...sub,
+    match: match.length > 0 ? match : undefined,
+    name: sub.name && root.name ? `${root.name}-${sub.name}` : (sub.name ?? root.name),
+  };
   for (const field of INHERITED) if (merged[field] === undefined && root[field] !== undefined) (merged as Record<string, unknown>)[field] = root[field];
   return merged;
 }
@@ -135,7 +149,8 @@ function matchConflict(root: HTTPMatchRequest, leaf: HTTPMatchRequest): boolean 
   }
   if (Boolean(root.ignoreUriCase) !== Boolean(leaf.ignoreUriCase)) return true;
   if (root.port && leaf.port && root.port !== leaf.port) return true;
-  for (const [key, value] of Object.entries(leaf.sourceLabels ?? {})) if (root.sourceLabels?.[key] !== undefined && root.sourceLabels[key] !== value) return true;
+  for (const [key, value] of Object.entries(leaf.sourceLabels ?? {}))
+    if (root.sourceLabels?.[key] !== undefined && root.sourceLabels[key] !== value) return true;
   if (root.gateways?.length && leaf.gateways?.length && !leaf.gateways.every((g) => root.gateways!.includes(g))) return true;
   return false;
 }

@@ -4,10 +4,9 @@
  * shapes are the data plane's contract: see README.md in this folder for what a front end must produce.
  */
 import type { Endpoint, IstioConfig, LoadedObject, Service, ServicePort, Workload } from '../model';
-import type { Authorizer } from '../dataplane/authorization';
-import type { HashPolicy } from '../dataplane/upstream/hashing';
+import type { Authorizer } from './authorizer';
+import type { HashPolicy } from './hash-policy';
 import type { CompiledMatchBlock, StringPredicate } from './match';
-import type { VirtualHostTable } from './virtual-hosts';
 
 export interface MeshState {
   istio: IstioConfig;
@@ -153,6 +152,14 @@ export interface CompiledRoute {
   features: readonly Feature[];
 }
 
+/** A proxy's virtual hosts (virtual-hosts.ts VirtualHostTable). */
+export interface VirtualHosts {
+  /**
+   * Routes on listener `port` (every port when undefined) of the VirtualServices whose most specific host pattern
+   * matches `host`, in order; null when none does.
+   */
+  routesFor(host: string, port?: number): CompiledRoute[] | null;
+}
 
 export interface GatewayTable {
   /** Names the gateway is known by, for `match.gateways`. */
@@ -160,7 +167,7 @@ export interface GatewayTable {
   /** Host patterns of the gateway's HTTP servers on `port` (null = accept every host, no Gateway objects). */
   serverHosts: string[] | null;
   port: number;
-  virtualHosts: VirtualHostTable;
+  virtualHosts: VirtualHosts;
 }
 
 export interface CompiledMeshConfig {
@@ -172,7 +179,7 @@ export interface CompiledMeshConfig {
    * The sidecar virtual hosts of one workload's proxy: VirtualServices bound to `mesh`, by destination FQDN, with
    * only the rules that reach this workload (`sourceLabels`, `sourceNamespace`, `gateways`; config/proxy-routes.ts).
    */
-  sidecar(workload: Workload): VirtualHostTable;
+  sidecar(workload: Workload): VirtualHosts;
   /** Known Service FQDN for a host as a caller wrote it (`authors`, `authors.default`, FQDN); undefined if unknown. */
   resolveService(host: string): ServiceInfo | undefined;
   /** The cluster of a Service on a port with no VirtualService: Istio's default route. */

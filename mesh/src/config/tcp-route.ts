@@ -44,7 +44,11 @@ export class TcpRoutes {
       entries.length === 0
         ? [{ cluster: this.clusters.clusterFor(fqdn, undefined, port), weight: 1 }]
         : entries.map((entry) => ({
-            cluster: this.clusters.clusterFor(expandShortHost(entry.destination.host, vsNamespace), entry.destination.subset, entry.destination.port?.number ?? port),
+            cluster: this.clusters.clusterFor(
+              expandShortHost(entry.destination.host, vsNamespace),
+              entry.destination.subset,
+              entry.destination.port?.number ?? port,
+            ),
             weight: entries.length === 1 ? 1 : Math.max(0, entry.weight ?? 0),
           }));
     route = { destinations, totalWeight: destinations.reduce((sum, d) => sum + d.weight, 0) };

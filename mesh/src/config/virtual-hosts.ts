@@ -4,7 +4,7 @@
  */
 import { hostMatches, hostSpecificity } from '../istio';
 import { routesForPort } from './proxy-routes';
-import type { CompiledRoute } from './route-model';
+import type { CompiledRoute, VirtualHosts } from './route-model';
 
 export interface VirtualHostEntry {
   hosts: string[];
@@ -12,7 +12,7 @@ export interface VirtualHostEntry {
 }
 
 /** Routes for a set of virtual hosts, resolved per request host and memoised. */
-export class VirtualHostTable {
+export class VirtualHostTable implements VirtualHosts {
   private readonly cache = new Map<string, CompiledRoute[] | null>();
   /** `catchAllLast`: a gateway's virtual host, whose catch-all routes istiod moves to the end (SortVHostRoutes). */
   constructor(

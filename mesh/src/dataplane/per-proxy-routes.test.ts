@@ -3,8 +3,8 @@
  * TranslateRoute, sourceMatchHTTP): a proxy that no rule of a VirtualService reaches keeps the host's default
  * route instead of answering 404 NR. Through the real data plane on real sockets.
  */
-import { send, destinationRule, gateway, service, startMesh, virtualService, workload, type MeshFixture } from '../dataplane/test-harness';
-import { seededRandom } from '../dataplane/random';
+import { send, destinationRule, gateway, service, startMesh, virtualService, workload, type MeshFixture } from './test-harness';
+import { seededRandom } from './random';
 import type { HTTPRoute, Workload } from '../model';
 
 const v1 = workload('web-api-v1', 'web-api', 'v1');
@@ -18,7 +18,13 @@ const replicas = [
   { id: 'authors-v2-0', workload: authorsV2 },
 ];
 const services = [service('web-api', 3000), service('authors', 3000)];
-const authorSubsets = destinationRule('authors', { host: 'authors', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
+const authorSubsets = destinationRule('authors', {
+  host: 'authors',
+  subsets: [
+    { name: 'v1', labels: { version: 'v1' } },
+    { name: 'v2', labels: { version: 'v2' } },
+  ],
+});
 const toAuthors = (subset: string) => [{ destination: { host: 'authors', subset } }];
 
 let mesh: MeshFixture;
@@ -33,7 +39,11 @@ async function sidecar(from: Workload, http: HTTPRoute[], gateways?: string[]): 
     random: seededRandom(3),
     state: {
       services,
-      istio: { gateways: [gateway('web-gateway')], virtualServices: [virtualService('authors', { hosts: ['authors'], gateways, http })], destinationRules: [authorSubsets] },
+      istio: {
+        gateways: [gateway('web-gateway')],
+        virtualServices: [virtualService('authors', { hosts: ['authors'], gateways, http })],
+        destinationRules: [authorSubsets],
+      },
     },
   });
 }
@@ -74,10 +84,7 @@ test('sourceNamespace and port decide too: a rule for another namespace or port 
 });
 
 test('a rule left for the proxy still routes, and the ones trimmed away do not shadow it', async () => {
-  await sidecar(v1, [
-    { match: [{ sourceLabels: { version: 'v2' } }], route: toAuthors('v2') },
-    { route: toAuthors('v1') },
-  ]);
+  await sidecar(v1, [{ match: [{ sourceLabels: { version: 'v2' } }], route: toAuthors('v2') }, { route: toAuthors('v1') }]);
   expect(await answers(4)).toEqual(new Set(['authors-v1-0']));
 });
 
