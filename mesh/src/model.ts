@@ -108,6 +108,7 @@ export interface HTTPMatchRequest {
   port?: number;
   ignoreUriCase?: boolean;
   sourceLabels?: Record<string, string>;
+  sourceNamespace?: string;
   gateways?: string[];
 }
 

@@ -237,6 +237,39 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(mesh.activeObjects().some((o) => o.object.kind === 'VirtualService' && o.object.metadata.name === 'authors')).toBe(false);
   });
 
+  it('a VirtualService on authors whose only rule is for sourceLabels {version: v2} leaves web-api v1\'s author lookups intact (rules trimmed per proxy)', async () => {
+    // The canary pattern: only v2's calls get the rule (here a 100 % abort). istiod leaves the rule out of v1's
+    // sidecar, which keeps the authors default route (route.go sourceMatchHTTP); evaluated per request it was a 404 NR.
+    const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
+    mesh.applyObjects([
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'authors-v2-only', namespace: 'default' },
+        spec: {
+          hosts: ['authors'],
+          http: [{ match: [{ sourceLabels: { version: 'v2' } }], fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }, route: [{ destination: { host: 'authors' } }] }],
+        },
+      },
+    ]);
+    try {
+      const answers = await many(getmultiple(), 5, 1);
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.headers.get('x-web-api-version')).toBe('v1');
+        expect((answer.body as Article[]).every((a) => a.authorName !== '' && a.authorBlog !== '')).toBe(true);
+      }
+      const after = String((await get(`${mesh.adminUrl}/metrics`)).body);
+      const fromV1 = (code: string): number =>
+        requestCount(after, { reporter: 'source', source_workload: 'web-api-v1', destination_service_name: 'authors', response_code: code }) -
+        requestCount(before, { reporter: 'source', source_workload: 'web-api-v1', destination_service_name: 'authors', response_code: code });
+      expect(fromV1('200')).toBeGreaterThan(0);
+      expect(fromV1('404')).toBe(0);
+    } finally {
+      mesh.deleteObject('VirtualService', 'authors-v2-only');
+    }
+  });
+
   it('enforces AuthorizationPolicy at the callee: a DENY on authors for web-api empties the author fields; removing it restores them', async () => {
     const file = 'istio/security/authors-deny-web-api.yaml';
     mesh.applyFile(file);

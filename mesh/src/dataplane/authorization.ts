@@ -16,56 +16,16 @@ import type {
   PeerAuthentication,
   PolicyTargetReference,
   RbacShadowResult,
-  Workload,
   WorkloadSelector,
 } from '../model';
 import { ROOT_NAMESPACE } from '../istio';
+import type { AuthorizationConnection, AuthorizationDecision, AuthorizationRequest, Authorizer, PolicyTarget } from '../config/authorizer';
 
+// The interfaces the data plane asks (and ALLOW_ALL) are the route model's (../config/authorizer.ts); podPort is vocabulary.
+export type { AuthorizationConnection, AuthorizationDecision, AuthorizationRequest, Authorizer, PolicyTarget } from '../config/authorizer';
+export { ALLOW_ALL } from '../config/authorizer';
+export { podPort } from '../istio';
 
-/**
- * The port a connection arrives on at the pod, which AuthorizationPolicy `ports` and `destination.port` compare
- * (istiod generates them as Envoy's destination_port, the inbound listener's port: pilot/pkg/security/authz/model/
- * generator.go destPortGenerator): a numeric targetPort as is, a named one resolved against the pod's container
- * ports as Kubernetes does, no targetPort = the Service port.
- */
-export function podPort(targetPort: number | string | undefined, servicePort: number, workload: Workload): number {
-  if (typeof targetPort === 'number') return targetPort;
-  if (targetPort === undefined || targetPort === '') return servicePort;
-  const numeric = Number(targetPort);
-  if (Number.isInteger(numeric) && numeric > 0) return numeric;
-  return workload.containerPorts?.[targetPort] ?? servicePort;
-}
-
-/** The workload a policy may select: the callee (or the gateway itself). */
-export interface PolicyTarget {
-  namespace: string;
-  labels: Readonly<Record<string, string>>;
-}
-
-/** The request as the enforcing proxy sees it. */
-export interface AuthorizationRequest {
-  /** The peer's principal from its mTLS certificate; undefined on a plaintext connection (mTLS DISABLE). */
-  principal: string | undefined;
-  method: string;
-  /** Path without the query string. */
-  path: string;
-  /** Host / :authority as received. */
-  host: string;
-  /** The port the workload receives on (Istio's destination.port: the container port). */
-  port: number;
-  /** Values of a request header (lower-case name), joined with ',' as Envoy does; undefined when absent. */
-  header(name: string): string | undefined;
-}
-
-/**
- * A TCP connection as the callee's network RBAC filter sees it: only L4 attributes (the peer's principal and the
- * port); there is no method, path, host or header on a plain TCP connection.
- */
-export interface AuthorizationConnection {
-  principal: string | undefined;
-  /** The port the workload receives on (the Service's targetPort). */
-  port: number;
-}
 
 /**
  * The principal the callee's sidecar sees for a caller: every local workload has a sidecar, so callers use Istio's
@@ -73,22 +33,6 @@ export interface AuthorizationConnection {
  */
 export function peerPrincipal(authorizer: Authorizer, target: PolicyTarget, port: number, callerPrincipal: string): string | undefined {
   return authorizer.mtlsMode(target, port) === 'DISABLE' ? undefined : callerPrincipal;
-}
-
-/**
- * What the RBAC filters decided: `policy` is what Envoy writes into rbac_access_denied_matched_policy[...], a rule
- * id or `none` (no ALLOW matched). `shadow` holds the dry-run policies' verdicts, present only when some apply.
- */
-export type AuthorizationDecision = ({ allowed: true } | { allowed: false; policy: string }) & { shadow?: RbacShadowResult[] };
-
-export interface Authorizer {
-  /** Whether any CUSTOM/DENY/ALLOW policy selects the workload (nothing to check otherwise). */
-  enforces(target: PolicyTarget): boolean;
-  check(target: PolicyTarget, request: AuthorizationRequest): AuthorizationDecision;
-  /** The same policies as istiod writes them into the network RBAC filter of a TCP port (see `compileRule`). */
-  checkConnection(target: PolicyTarget, connection: AuthorizationConnection): AuthorizationDecision;
-  /** PeerAuthentication mode in force for the workload's port (workload > namespace > mesh; default PERMISSIVE). */
-  mtlsMode(target: PolicyTarget, port: number): MutualTlsMode;
 }
 
 type Predicate = (request: AuthorizationRequest) => boolean;
@@ -486,11 +430,3 @@ export function compileAuthorization(
     },
   };
 }
-
-/** No policies at all (the `--no-istio` mode and configs without security objects). */
-export const ALLOW_ALL: Authorizer = {
-  enforces: () => false,
-  check: () => ({ allowed: true }),
-  checkConnection: () => ({ allowed: true }),
-  mtlsMode: () => 'PERMISSIVE',
-};

@@ -14,7 +14,7 @@ import type { CompiledDestination, CompiledHeaderOps, CompiledMeshConfig, Compil
 import type { PolicyTarget } from './authorization';
 import { filterChain, gatewayRbacDenied, GATEWAY_LABELS, GATEWAY_TARGET } from './filters';
 import { applyHeaderOps, EDGE_ENVOY_HEADERS, HOP_BY_HOP, normalizePath, removeHeader, UNTRUSTED_ENVOY_HEADERS } from './headers';
-import type { CompiledMatchBlock, RequestView } from './match';
+import type { CompiledMatchBlock, RequestView } from '../config/match';
 import { RequestBody } from './request-body';
 import { findRoute, Router } from './router';
 import type { CorsEncoder, HttpStream, ProxyInfo } from './stream';

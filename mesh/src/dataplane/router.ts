@@ -41,8 +41,9 @@ export function retryOnStatus(retry: RetryPolicy, status: number): boolean {
 }
 
 /**
- * Finds the route for the stream's request: the gateway's virtual hosts (after its server hosts), or the mesh's
- * VirtualServices for the called host, else Istio's default route to the Service. False when it answered itself.
+ * Finds the route for the stream's request: the gateway's virtual hosts (after its server hosts), or this
+ * sidecar's VirtualServices for the called host (the rules istiod gives this workload: config/proxy-routes.ts), on
+ * the listener port, else Istio's default route to the Service. False when it answered itself.
  */
 export function findRoute(stream: HttpStream, config: CompiledMeshConfig): boolean {
   const source = stream.proxy.source;
@@ -57,14 +58,14 @@ export function findRoute(stream: HttpStream, config: CompiledMeshConfig): boole
       stream.noRoute();
       return false;
     }
-    routes = table.virtualHosts.routesFor(host);
+    routes = table.virtualHosts.routesFor(host, table.port);
     port = table.port;
     gatewayIds = table.ids;
   } else {
     const service = config.resolveService(authority);
     const host = service?.fqdn ?? stripPort(authority);
-    routes = config.mode === 'istio' ? config.meshVirtualHosts.routesFor(host) : null;
     port = portOf(authority, 80);
+    routes = config.sidecar(source.workload).routesFor(host, port);
     gatewayIds = MESH_IDS;
     if (!routes) {
       if (!service) {

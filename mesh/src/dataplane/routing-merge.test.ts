@@ -51,7 +51,9 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
     expect(await idOf('/index.html')).toBe('articles-0');
   });
 
-  test('within one VirtualService too: a catch-all block moves behind the later specific rules, a header match is not catch-all', async () => {
+  // istiod emits nothing of a VirtualService after its first catch-all route (route.go BuildHTTPRoutesForVirtualService),
+  // so sorting cannot bring a later rule of the same VirtualService in front of it.
+  test('within one VirtualService: nothing after a catch-all block is used; a header match is not catch-all', async () => {
     mesh = await gatewayMesh({
       virtualServices: [
         onGateway('web-ingress', [
@@ -63,8 +65,8 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
       destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
     });
     expect(await idOf('/v1/x', { 'x-canary': 'yes' })).toBe('web-api-v2-0'); // not catch-all: stays first
-    expect(await idOf('/v1/x')).toMatch(/^web-api-v1-/); // the prefix "/" block now comes after it
-    expect(await idOf('/exact')).toBe('articles-0'); // the rule's specific block kept its place
+    expect(await idOf('/v1/x')).toBe('articles-0'); // the /v1 rule comes after the catch-all: never emitted
+    expect(await idOf('/exact')).toBe('articles-0');
     expect(await idOf('/other')).toBe('articles-0');
   });
 

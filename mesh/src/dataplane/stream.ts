@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint, TelemetrySink, TrafficSource, UpstreamTry, Workload } from '../model';
 import type { PolicyTarget } from './authorization';
 import type { CompiledDestination, CompiledRoute } from './config';
-import type { CompiledMatchBlock, RequestView } from './match';
+import type { CompiledMatchBlock, RequestView } from '../config/match';
 import type { RequestBody } from './request-body';
 import type { ExchangeTrace } from './tracing';
 import type { ClusterManager } from './upstream/cluster-manager';

@@ -19,7 +19,7 @@ import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_DOMAIN, CLUSTER_ID, ME
 import type { Endpoint, RbacShadowResult, TrafficSource, Workload } from '../model';
 import { DRY_RUN_DENY_PREFIX } from './authorization';
 import type { CompiledDestination, CompiledRoute } from './config';
-import type { CompiledMatchBlock } from './match';
+import type { CompiledMatchBlock } from '../config/match';
 import { first, headerValue, randomId, readTraceContext, stripTraceHeaders, type TraceContext } from './trace-context';
 
 export type SpanTagValue = string | number | boolean;

@@ -24,9 +24,6 @@ test.each([
   expect(parseDuration(text)).toBe(ms);
 });
 
-test.each([[''], ['10'], ['1 s'], ['s'], ['.s'], ['1sx'], ['1S'], ['1d'], ['--1s'], [' 1s'], [undefined], [5]])(
-  'parseDuration(%p) is undefined',
-  (text) => {
-    expect(parseDuration(text)).toBeUndefined();
-  },
-);
+test.each([[''], ['10'], ['1 s'], ['s'], ['.s'], ['1sx'], ['1S'], ['1d'], ['--1s'], [' 1s'], [undefined], [5]])('parseDuration(%p) is undefined', (text) => {
+  expect(parseDuration(text)).toBeUndefined();
+});

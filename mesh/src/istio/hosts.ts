@@ -1,8 +1,9 @@
 /**
  * Host names as Istio reads them: a Service's FQDN and the shorter names a sidecar answers to, short VirtualService/
  * DestinationRule hosts, host patterns (`*`, `*.suffix`), gateway server hosts (`namespace/host`) and gateway
- * references (`name`, `ns/name`, `./name`).
+ * references (`name`, `ns/name`, `./name`), and the pod port a Service port's targetPort names.
  */
+import type { Workload } from '../model';
 
 /** The cluster's DNS suffix for Services (`<name>.<namespace>.svc.cluster.local`). */
 export const CLUSTER_DOMAIN = 'svc.cluster.local';
@@ -88,4 +89,18 @@ export function resolveGatewayRef(reference: string, namespace: string): string 
   const rest = reference.slice(dot + 1);
   const next = rest.indexOf('.');
   return `${next < 0 ? rest : rest.slice(0, next)}/${reference.slice(0, dot)}`;
+}
+
+/**
+ * The port a connection arrives on at the pod, which AuthorizationPolicy `ports` and `destination.port` compare
+ * (istiod generates them as Envoy's destination_port, the inbound listener's port: pilot/pkg/security/authz/model/
+ * generator.go destPortGenerator): a numeric targetPort as is, a named one resolved against the pod's container
+ * ports as Kubernetes does, no targetPort = the Service port.
+ */
+export function podPort(targetPort: number | string | undefined, servicePort: number, workload: Pick<Workload, 'containerPorts'>): number {
+  if (typeof targetPort === 'number') return targetPort;
+  if (targetPort === undefined || targetPort === '') return servicePort;
+  const numeric = Number(targetPort);
+  if (Number.isInteger(numeric) && numeric > 0) return numeric;
+  return workload.containerPorts?.[targetPort] ?? servicePort;
 }

@@ -5,7 +5,14 @@
  */
 
 /** Node/undici error codes of a connection that never came up. */
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EADDRNOTAVAIL',
+]);
 
 /** Whether an error code means the upstream connection failed, not that it broke after connecting. */
 export function isConnectErrorCode(code: string | undefined): boolean {

@@ -15,7 +15,7 @@ import {
   workloadPrincipal,
 } from '.';
 
-test('an Istio kind is looked up by group and kind: the Gateway API Gateway is not Istio\'s', () => {
+test("an Istio kind is looked up by group and kind: the Gateway API Gateway is not Istio's", () => {
   expect(istioKindOf({ apiVersion: 'networking.istio.io/v1beta1', kind: 'Gateway' })?.plural).toBe('gateways');
   expect(istioKindOf({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway' })).toBeUndefined();
   expect(istioKindOf({ apiVersion: 'security.istio.io/v1', kind: 'VirtualService' })).toBeUndefined();

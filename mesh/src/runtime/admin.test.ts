@@ -105,7 +105,7 @@ describe('Kubernetes REST paths for Istio objects', () => {
     const groups = (await send('GET', '/apis')).body;
     expect(groups.groups.map((g: { name: string }) => g.name)).toEqual(expect.arrayContaining(['networking.istio.io', 'apps', 'security.istio.io']));
     const resources = (await send('GET', '/apis/networking.istio.io/v1beta1')).body;
-    // The kinds of mesh/src/istio-kinds.ts, the table the scripts send from too.
+    // The kinds of mesh/src/istio/kinds.ts, the table the scripts send from too.
     expect(resources.resources.map((r: { name: string }) => r.name)).toEqual(['virtualservices', 'destinationrules', 'gateways', 'serviceentries']);
   });
 

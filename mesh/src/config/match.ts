@@ -3,7 +3,7 @@
  * all hold (AND); a rule's blocks are OR-ed by the caller.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { compileRegex, isCatchAllMatch } from '../istio';
+import { compileRegex, isCatchAllMatch, resolveGatewayRef } from '../istio';
 import type { HTTPMatchRequest, StringMatch } from '../model';
 
 /** What the matchers look at, built once per request. */
@@ -17,10 +17,12 @@ export interface RequestView {
   /** Host / :authority exactly as sent (may include a port). */
   authority: string;
   scheme: string;
-  /** The listener port Istio would see: the gateway server port, or the port of the destination authority. */
+  /**
+   * The listener port, the caller's labels and the gateway names: not read by the matchers any more — `port`,
+   * `sourceLabels`, `sourceNamespace` and `gateways` are decided when routes are built per proxy (proxy-routes.ts).
+   */
   port: number;
   sourceLabels: Readonly<Record<string, string>>;
-  /** `mesh` for sidecar traffic, else the names the serving gateway is known by (`name`, `ns/name`). */
   gatewayIds: readonly string[];
   /** Parsed lazily, only when a rule matches on query parameters. */
   query?: URLSearchParams;
@@ -43,9 +45,9 @@ export function compileRegexRewrite(pattern: string, substitution: string): ((pa
     parts.push(digit !== undefined ? Number(digit) : (escaped ?? literal!));
   }
   return (path) =>
-    re.matcher(path).replaceAll((...args: unknown[]) =>
-      parts.map((part) => (typeof part === 'number' ? (part <= groups ? String(args[part] ?? '') : '') : part)).join(''),
-    );
+    re
+      .matcher(path)
+      .replaceAll((...args: unknown[]) => parts.map((part) => (typeof part === 'number' ? (part <= groups ? String(args[part] ?? '') : '') : part)).join(''));
 }
 
 export function compileStringMatch(match: StringMatch, ignoreCase = false): StringPredicate {
@@ -96,14 +98,39 @@ export interface CompiledMatchBlock {
   tracePath?: string;
   /** Block name, reported nowhere yet but kept for debugging. */
   name?: string;
+  /**
+   * What decides, when routes are built for a proxy, whether this block reaches it at all (proxy-routes.ts): istiod
+   * drops the route for other proxies instead of testing these per request. Undefined when the block has none.
+   */
+  proxy?: ProxyCondition;
+}
+
+/** `port`, `sourceLabels`, `sourceNamespace` and `gateways` of a match block (route.go TranslateRoute, sourceMatchHTTP). */
+export interface ProxyCondition {
+  /** The listener port the block is for. */
+  port?: number;
+  sourceLabels?: ReadonlyArray<[string, string]>;
+  sourceNamespace?: string;
+  /** `namespace/name` of the gateways (or `mesh`) the block is for, resolved as istiod resolves them. */
+  gateways?: readonly string[];
+}
+
+function proxyCondition(block: HTTPMatchRequest, namespace: string): ProxyCondition | undefined {
+  const condition: ProxyCondition = {};
+  if (typeof block.port === 'number' && block.port !== 0) condition.port = block.port;
+  if (block.sourceLabels && Object.keys(block.sourceLabels).length > 0) condition.sourceLabels = Object.entries(block.sourceLabels);
+  if (block.sourceNamespace) condition.sourceNamespace = block.sourceNamespace;
+  if (block.gateways && block.gateways.length > 0) condition.gateways = block.gateways.map((g) => resolveGatewayRef(g, namespace));
+  return Object.keys(condition).length > 0 ? condition : undefined;
 }
 
 /**
+ * One match block; `namespace` is the VirtualService's (short gateway names in `gateways` resolve in it).
  * `pathSeparatedPrefix`: a route from the Gateway API, where a prefix matches whole path segments (istiod builds
  * Envoy's `path_separated_prefix` for it: route.go TranslateRouteMatch with gateway semantics): `/api` matches
  * `/api` and `/api/x`, not `/apix`.
  */
-export function compileMatchBlock(block: HTTPMatchRequest, pathSeparatedPrefix = false): CompiledMatchBlock {
+export function compileMatchBlock(block: HTTPMatchRequest, namespace = 'default', pathSeparatedPrefix = false): CompiledMatchBlock {
   const predicates: ViewPredicate[] = [];
   const segmentPrefix = pathSeparatedPrefix && typeof block.uri?.prefix === 'string' && block.uri.prefix !== '/' ? block.uri.prefix.replace(/\/$/, '') : undefined;
   if (segmentPrefix !== undefined) {
@@ -158,18 +185,6 @@ export function compileMatchBlock(block: HTTPMatchRequest, pathSeparatedPrefix =
       });
     }
   }
-  if (typeof block.port === 'number') {
-    const port = block.port;
-    predicates.push((view) => view.port === port);
-  }
-  if (block.sourceLabels && Object.keys(block.sourceLabels).length > 0) {
-    const wanted = Object.entries(block.sourceLabels);
-    predicates.push((view) => wanted.every(([k, v]) => view.sourceLabels[k] === v));
-  }
-  if (block.gateways && block.gateways.length > 0) {
-    const wanted = block.gateways;
-    predicates.push((view) => view.gatewayIds.some((id) => wanted.includes(id)));
-  }
   const test: ViewPredicate =
     predicates.length === 0
       ? () => true
@@ -184,5 +199,5 @@ export function compileMatchBlock(block: HTTPMatchRequest, pathSeparatedPrefix =
   const uri = block.uri;
   const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
   const catchAll = isCatchAllMatch(block);
-  return { test, catchAll, uriPrefixLength, tracePath, name: block.name };
+  return { test, catchAll, uriPrefixLength, tracePath, name: block.name, proxy: proxyCondition(block, namespace) };
 }
