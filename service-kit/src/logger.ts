@@ -44,18 +44,40 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-/** Waits until the logger's buffered lines are written (bounded: a stuck stdout cannot hold up an exit). */
+/** The part of pino.destination()'s stream (sonic-boom) that flushLogger uses. */
+interface SonicBoomLike {
+  minLength: number;
+  destroyed: boolean;
+  end(): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+const isSonicBoom = (stream: unknown): stream is SonicBoomLike =>
+  typeof stream === 'object' && stream !== null && 'minLength' in stream && typeof (stream as SonicBoomLike).end === 'function';
+
+/**
+ * Waits until the logger's buffered lines are written (bounded: a stuck stdout cannot hold up an exit). Called once,
+ * right before the process exits. sonic-boom's flush(cb) calls back at once when minLength is 0 (pino.destination's
+ * default), with a write still in flight; the exit then wrote the rest synchronously, ahead of it ("shutdown
+ * complete" before "shutdown started"). Ending the destination waits for every write, as pino does on beforeExit.
+ */
 export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, timeoutMs);
-    try {
-      logger.flush(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    } catch {
+    const done = () => {
       clearTimeout(timer);
       resolve();
+    };
+    const stream: unknown = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+    if (isSonicBoom(stream)) {
+      if (stream.destroyed) return done();
+      stream.once('close', done);
+      stream.end();
+      return;
+    }
+    try {
+      logger.flush(() => done());
+    } catch {
+      done();
     }
   });
 }

@@ -14,7 +14,7 @@ import type { CorsEncoder, HttpStream } from './stream';
 /** A decoder filter: calls `next` to continue the chain, or answers (or schedules `next`) itself. */
 export type HttpFilter = (stream: HttpStream, next: () => void) => void;
 
-export const GATEWAY_LABELS: Readonly<Record<string, string>> = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
+export const GATEWAY_LABELS: Readonly<Record<string, string>> = INGRESS_GATEWAY_WORKLOAD.labels;
 /** The ingress gateway pod as AuthorizationPolicies select it (it runs in istio-system). */
 export const GATEWAY_TARGET: PolicyTarget = { namespace: ROOT_NAMESPACE, labels: GATEWAY_LABELS };
 /**

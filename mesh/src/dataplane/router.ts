@@ -15,6 +15,7 @@ import { LOCAL_REPLY, OVERLOADED, RBAC_DENIED } from './local-reply';
 import { redirectLocation } from './redirect';
 import type { HttpStream } from './stream';
 import { UpstreamRequest, type UpstreamCallbacks } from './upstream-request';
+import { pickWeighted } from './weighted';
 import type { AttemptOutcome, UpstreamCluster } from './upstream/cluster-manager';
 import { cookieValue, generatedCookie, xxHash64, type HashPolicy } from './upstream/hashing';
 
@@ -139,20 +140,8 @@ export class Router implements UpstreamCallbacks {
    * telemetry names the destination service even for aborted requests.
    */
   resolveDestination(): void {
-    if (this.route.kind === 'route') this.stream.destination = this.pickDestination(this.route);
-  }
-
-  private pickDestination(route: CompiledRoute): CompiledDestination | undefined {
-    const destinations = route.destinations;
-    if (destinations.length === 1) return destinations[0];
-    if (route.totalWeight <= 0) return undefined;
-    let draw = this.stream.proxy.random() * route.totalWeight;
-    for (const destination of destinations) {
-      if (destination.weight <= 0) continue;
-      if (draw < destination.weight) return destination;
-      draw -= destination.weight;
-    }
-    return destinations.findLast((d) => d.weight > 0);
+    const route = this.route;
+    if (route.kind === 'route') this.stream.destination = pickWeighted(route.destinations, route.totalWeight, this.stream.proxy.random);
   }
 
   /** The end of the filter chain: answer (redirect, direct response, NC/UH) or send the first try. */

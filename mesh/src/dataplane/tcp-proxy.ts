@@ -14,9 +14,10 @@ import net from 'node:net';
 import type { Endpoint, TcpConnectionInfo, TcpConnectionTelemetry, TelemetrySink, Workload } from '../model';
 import { serviceFqdn, workloadPrincipal } from '../istio';
 import { peerPrincipal } from './authorization';
-import type { CompiledCluster, CompiledMeshConfig, CompiledTcpRoute } from './config';
+import type { CompiledCluster, CompiledMeshConfig } from './config';
 import { ClusterManager, type EndpointSource, type UpstreamHost } from './upstream/cluster-manager';
 import { xxHash64 } from './upstream/hashing';
+import { pickWeighted } from './weighted';
 
 export interface TcpProxyOptions {
   /** The calling workload (its sidecar's outbound listener). */
@@ -41,18 +42,6 @@ export interface TcpProxy {
   server: net.Server;
   /** Stops listening and cuts the connections still open (the mesh is stopping). */
   close(): Promise<void>;
-}
-
-function pickWeighted(route: CompiledTcpRoute, random: () => number): CompiledTcpRoute['destinations'][number] | undefined {
-  const destinations = route.destinations;
-  if (destinations.length === 1) return destinations[0];
-  let draw = random() * route.totalWeight;
-  for (const destination of destinations) {
-    if (destination.weight <= 0) continue;
-    if (draw < destination.weight) return destination;
-    draw -= destination.weight;
-  }
-  return undefined;
 }
 
 export function createTcpProxy(options: TcpProxyOptions): TcpProxy {
@@ -82,7 +71,8 @@ export function createTcpProxy(options: TcpProxyOptions): TcpProxy {
     client.once('close', () => open.delete(client));
     client.on('error', () => undefined);
     const config = options.config();
-    const destination = pickWeighted(config.tcpRoute(fqdn, port), random);
+    const route = config.tcpRoute(fqdn, port);
+    const destination = pickWeighted(route.destinations, route.totalWeight, random);
     const refuse = (flags: string): void => {
       telemetry.tcpConnection?.(info).close(flags);
       client.destroy();
