@@ -11,7 +11,7 @@ import type { VirtualService } from '@cns/mesh/model';
 import { UserError, firstLine } from './errors';
 import { meshEndpoints, meshGatewayUrl, meshWorkloadStates } from './mesh-admin';
 import type { Output } from './io';
-import { describeTarget, ISTIO_KINDS, KubeClient, type IstioObject } from './kube';
+import { describeTarget, KubeClient, type IstioObject } from './kube';
 import {
   analyzeOverBase,
   folderFiles,
@@ -24,6 +24,7 @@ import {
   REPO_ROOT,
   requireIstioObjects,
   sourceOf,
+  usesGatewayApi,
   type FileObject,
 } from './manifests';
 import { formatSummary, runLoad, type LoadOptions } from './load';
@@ -72,7 +73,8 @@ export async function requireIstio(client: KubeClient): Promise<Map<string, stri
 
 /** Objects whose API group the target serves; the others are skipped with a note (e.g. a partial Istio API). */
 function servedObjects(objects: FileObject[], groups: Map<string, string[]>, io: Output): FileObject[] {
-  const served = objects.filter((o) => groups.has(ISTIO_KINDS[o.object.kind]!.group));
+  const groupOf = (o: FileObject): string => o.object.apiVersion.split('/')[0]!;
+  const served = objects.filter((o) => groups.has(groupOf(o)));
   const skipped = objects.filter((o) => !served.includes(o));
   if (skipped.length > 0) {
     io.err(`skipped (API group not served by the target): ${skipped.map((o) => label(o.object)).join(', ')}`);
@@ -402,7 +404,7 @@ export async function trafficCommand(client: KubeClient, split: Split, io: Outpu
 export async function applyCommand(client: KubeClient, files: string[], io: Output): Promise<number> {
   const objects = loadFiles(files);
   requireIstioObjects(objects);
-  const { workloads, istio } = projectObjects();
+  const { workloads, istio } = projectObjects(undefined, usesGatewayApi(objects));
   // Printed like kubectl prints admission warnings; the objects are still applied, as a cluster accepts them.
   for (const warning of analyzeOverBase(objects, [...workloads, ...istio])) io.err(formatWarning(warning));
   const groups = await requireIstio(client);
@@ -428,13 +430,14 @@ export async function applyCommand(client: KubeClient, files: string[], io: Outp
 export async function removeCommand(client: KubeClient, files: string[], io: Output): Promise<number> {
   const objects = loadFiles(files);
   requireIstioObjects(objects);
-  const base = new Map(projectObjects().istio.map((o) => [label(o.object), o]));
+  const gatewayApi = usesGatewayApi(objects);
+  const base = new Map(projectObjects(undefined, gatewayApi).istio.map((o) => [label(o.object), o]));
   const groups = await requireIstio(client);
   for (const { object } of inDeleteOrder(servedObjects(objects, groups, io))) {
     const original: IstioObject | undefined = base.get(label(object))?.object;
     if (original) {
       await client.applyIstio(original);
-      io.out(`restored ${label(object)} from istio/base`);
+      io.out(`restored ${label(object)} from ${gatewayApi ? 'gateway-api/base' : 'istio/base'}`);
     } else {
       const deleted = await client.deleteIstio(object.apiVersion, object.kind, object.metadata.name);
       io.out(deleted ? `deleted ${label(object)}` : `not present: ${label(object)}`);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { analyzeOverBase, folderFiles, formatWarning, inApplyOrder, inDeleteOrder, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects } from './manifests';
+import { analyzeOverBase, folderFiles, formatWarning, inApplyOrder, inDeleteOrder, label, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects, usesGatewayApi } from './manifests';
 
 let dir: string;
 beforeEach(() => {
@@ -64,7 +64,7 @@ describe('the project manifests', () => {
       expect.arrayContaining(['Gateway/web-gateway', 'VirtualService/web-ingress', 'DestinationRule/web-api']),
     );
     expect(() => requireIstioObjects(istio)).not.toThrow();
-    expect(() => requireIstioObjects(workloads)).toThrow(/is not an Istio object; apply\/remove take Istio files/);
+    expect(() => requireIstioObjects(workloads)).toThrow(/is not an Istio object; apply\/remove take Istio and Gateway API files/);
   });
 
   it('every optional istio file passes the analysis on top of the base set', () => {
@@ -91,5 +91,17 @@ describe('the project manifests', () => {
     expect(kinds.indexOf('VirtualService')).toBeGreaterThan(kinds.lastIndexOf('Gateway'));
     const deletion = inDeleteOrder(istio).map((o) => o.object.kind);
     expect(deletion.lastIndexOf('VirtualService')).toBeLessThan(deletion.indexOf('DestinationRule'));
+  });
+});
+
+describe('Gateway API files for apply/remove', () => {
+  it('are accepted and analyzed over k8s/ + gateway-api/base (whose Services join the workloads)', () => {
+    const objects = loadFiles([path.join(REPO_ROOT, 'gateway-api/traffic/web-ingress-80-20.yaml')]);
+    expect(() => requireIstioObjects(objects)).not.toThrow();
+    expect(usesGatewayApi(objects)).toBe(true);
+    const { workloads, istio } = projectObjects(REPO_ROOT, true);
+    expect(workloads.map((o) => label(o.object))).toEqual(expect.arrayContaining(['Service/web-api-v1', 'Service/web-api-v2']));
+    expect(istio.map((o) => label(o.object))).toContain('HTTPRoute/web-ingress');
+    expect(analyzeOverBase(objects, [...workloads, ...istio])).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { analyzeManifests, formatFinding, mergeObjects, parseManifestText, refusedOnApply } from '@cns/mesh/manifests';
 import type { Finding, LoadedObject } from '@cns/mesh/model';
 import { UserError } from './errors';
+import { GATEWAY_API_GROUP } from '@cns/mesh/gateway-api';
 import { isIstioObject, type IstioObject } from './kube';
 
 export type FileObject = LoadedObject<IstioObject>;
@@ -107,20 +108,41 @@ export function folderFiles(dir: string): string[] {
 }
 
 /** `k8s/` and `istio/base/`: what deploy applies and undeploy removes. */
-export function projectObjects(root = REPO_ROOT): { workloads: FileObject[]; istio: FileObject[] } {
+/**
+ * The base set a file is applied over: k8s/ + istio/base, or k8s/ + gateway-api/base (whose Services join the
+ * workloads) for the Gateway API files.
+ */
+export function projectObjects(root = REPO_ROOT, gatewayApi = false): { workloads: FileObject[]; istio: FileObject[] } {
+  if (gatewayApi) {
+    const base = loadFiles(folderFiles(path.join(root, 'gateway-api', 'base')));
+    return {
+      workloads: [...loadFiles(folderFiles(path.join(root, 'k8s'))), ...base.filter((o) => !isConfigObject(o.object))],
+      istio: base.filter((o) => isConfigObject(o.object)),
+    };
+  }
   return {
     workloads: loadFiles(folderFiles(path.join(root, 'k8s'))),
     istio: loadFiles(folderFiles(path.join(root, 'istio', 'base'))),
   };
 }
 
-/** Only Istio objects may be sent with apply/remove -f; a Deployment there is a mistake worth naming. */
+/** Istio and Gateway API objects: what apply/remove send. */
+export function isConfigObject(object: { apiVersion: string; kind: string }): boolean {
+  return isIstioObject(object) || object.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`);
+}
+
+/** Whether files route with the Gateway API (then gateway-api/base is their base set). */
+export function usesGatewayApi(objects: FileObject[]): boolean {
+  return objects.some((o) => o.object.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) || /(^|[\\/])gateway-api[\\/]/.test(o.source.file));
+}
+
+/** Only Istio and Gateway API objects may be sent with apply/remove -f; a Deployment there is a mistake worth naming. */
 export function requireIstioObjects(objects: FileObject[]): void {
-  const other = objects.find((o) => !isIstioObject(o.object));
+  const other = objects.find((o) => !isConfigObject(o.object));
   if (other) {
     throw new UserError(
       `${sourceOf(other)}: ${other.object.apiVersion} ${other.object.kind} is not an Istio object; apply/remove take ` +
-        'Istio files (istio/traffic, istio/faults, istio/resilience), deploy handles k8s/',
+        'Istio and Gateway API files (istio/traffic, istio/faults, istio/resilience, gateway-api/traffic, gateway-api/resilience), deploy handles k8s/',
     );
   }
 }

@@ -119,6 +119,22 @@ describe('npm start -- --gateway-api', () => {
     });
   });
 
+  it('apply -f / remove -f take the Gateway API files: the 80/20 HTTPRoute, the per-version circuit breaker', async () => {
+    const applied = await run(
+      'apply',
+      '-f',
+      path.join(repoRoot, 'gateway-api/traffic/web-ingress-80-20.yaml'),
+      '-f',
+      path.join(repoRoot, 'gateway-api/resilience/web-api-circuit-breaker.yaml'),
+    );
+    expect(applied.stderr).toEqual([]);
+    expect(applied.stdout).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^applied HTTPRoute\/web-ingress/), expect.stringMatching(/^applied DestinationRule\/web-api-v1/)]),
+    );
+    const removed = await run('remove', '-f', path.join(repoRoot, 'gateway-api/resilience/web-api-circuit-breaker.yaml'));
+    expect(removed.stdout).toEqual(['deleted DestinationRule/web-api-v2', 'deleted DestinationRule/web-api-v1']);
+  }, 60_000);
+
   it('traffic 100 0 puts getmultiple back on v1', async () => {
     expect((await run('traffic', '100', '0')).stdout[0]).toMatch(/^getmultiple: v1 100 %, v2 0 %/);
     const load = await run('load', '-n', '40', '-r', '0', '-c', '4');
