@@ -51,7 +51,8 @@ export function analyzeRepository(options: RepositoryOptions = {}): RepositoryAn
 
   // The Gateway API alternative to istio/base, with its own optional files, when the caller did not pick the sets.
   const gatewayApiRoot = path.join(root, GATEWAY_API_ROOT);
-  if (!options.base && !options.overlays && fs.existsSync(path.join(gatewayApiRoot, 'base'))) {
+  const defaultBase = !options.base || options.base.join(',') === BASE_PATHS.join(',');
+  if (defaultBase && !options.overlays && fs.existsSync(path.join(gatewayApiRoot, 'base'))) {
     const gwBase = loadManifestFiles(['k8s', `${GATEWAY_API_ROOT}/base`], { root });
     findings.push(...gwBase.findings, ...analyzeManifests(gwBase.objects));
     for (const file of listManifestFiles([gatewayApiRoot]).filter((f) => !f.startsWith(path.join(gatewayApiRoot, 'base') + path.sep))) {
