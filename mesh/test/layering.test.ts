@@ -25,10 +25,14 @@ function cruise(files: Record<string, string>): Violation[] {
     }
     fs.writeFileSync(path.join(dir, 'tsconfig.depcruise.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } }));
     const roots = [...new Set(Object.keys(files).map((f) => f.split('/')[0]!))];
-    const result = spawnSync(path.join(repoRoot, 'node_modules/.bin/depcruise'), ['--config', path.join(repoRoot, '.dependency-cruiser.cjs'), '--output-type', 'json', ...roots], {
-      cwd: dir,
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      path.join(repoRoot, 'node_modules/.bin/depcruise'),
+      ['--config', path.join(repoRoot, '.dependency-cruiser.cjs'), '--output-type', 'json', ...roots],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
     if (result.status !== 0) throw new Error(`depcruise exited ${result.status}: ${result.stderr}`);
     return (JSON.parse(result.stdout) as { summary: { violations: Violation[] } }).summary.violations;
   } finally {
@@ -43,7 +47,8 @@ test('an import that keeps to its layer passes', () => {
     'mesh/src/model.ts': 'export interface TelemetrySink { record(r: unknown): void }\n',
     'mesh/src/istio/hosts.ts': "import type { TelemetrySink } from '../model';\nexport type S = TelemetrySink;\n",
     'mesh/src/config/route-model.ts': "import type { S } from '../istio/hosts';\nexport type R = S;\n",
-    'mesh/src/dataplane/router.ts': "import type { R } from '../config/route-model';\nimport type { Sink } from '../telemetry/metrics';\nexport type D = R | Sink;\n",
+    'mesh/src/dataplane/router.ts':
+      "import type { R } from '../config/route-model';\nimport type { Sink } from '../telemetry/metrics';\nexport type D = R | Sink;\n",
     'mesh/src/telemetry/metrics.ts': "import type { TelemetrySink } from '../model';\nexport type Sink = TelemetrySink;\n",
     'mesh/src/runtime/mesh.ts': "import type { D } from '../dataplane/router';\nimport type { Sink } from '../telemetry/metrics';\nexport type M = D | Sink;\n",
   });
