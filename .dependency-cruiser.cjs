@@ -35,14 +35,16 @@ module.exports = {
     {
       name: 'vocabulary-is-the-bottom',
       severity: 'error',
-      comment: "mesh/src/istio is Istio's vocabulary (kinds, hosts, identities, durations): it imports only mesh/src/model.ts (the object types) and libraries.",
+      comment:
+        "mesh/src/istio is Istio's vocabulary (kinds, hosts, identities, durations): it imports only mesh/src/model.ts (the object types) and libraries.",
       from: { path: '^mesh/src/istio/' },
       to: { path: '^mesh/src/', pathNot: ['^mesh/src/istio/', '^mesh/src/model\\.ts$'] },
     },
     {
       name: 'config-not-dataplane',
       severity: 'error',
-      comment: 'The model stage (mesh/src/config) compiles objects into the route model the data plane consumes; it never reaches into the data plane, telemetry or runtime.',
+      comment:
+        'The model stage (mesh/src/config) compiles objects into the route model the data plane consumes; it never reaches into the data plane, telemetry or runtime.',
       from: { path: '^mesh/src/config/' },
       to: { path: ['^mesh/src/dataplane/', RUNTIME] },
     },

@@ -7,7 +7,19 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // What .gitignore lists (build output, run data) and the test fixtures, some deliberately malformed.
-  { ignores: ['**/node_modules/', '**/dist/', '**/coverage/', 'bench/results/', '**/fixtures/', '**/.mesh/', '**/.data/', '**/.test-results/', 'web-app/e2e/screenshots/'] },
+  {
+    ignores: [
+      '**/node_modules/',
+      '**/dist/',
+      '**/coverage/',
+      'bench/results/',
+      '**/fixtures/',
+      '**/.mesh/',
+      '**/.data/',
+      '**/.test-results/',
+      'web-app/e2e/screenshots/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

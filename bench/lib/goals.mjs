@@ -2,17 +2,30 @@
 
 export function goals(r) {
   const rows = [];
-  const row = (id, figure, value, goal, met) => rows.push({ id, figure, value, goal, met: met === null ? null : value === null || value === undefined ? false : met });
+  const row = (id, figure, value, goal, met) =>
+    rows.push({ id, figure, value, goal, met: met === null ? null : value === null || value === undefined ? false : met });
   const g = r.gateway;
   if (g) {
     row('1', 'gateway throughput ÷ nginx', g.throughputRatio.dataplaneVsNginx, '≥ 0.6', g.throughputRatio.dataplaneVsNginx >= 0.6);
-    row('1', 'gateway added p99 (ms) vs nginx added p99', `${g.addedLatencyMs.dataplane.p99} vs ${g.addedLatencyMs.nginx.p99}`, '≤ nginx + 0.5', g.addedLatencyMs.dataplane.p99 <= g.addedLatencyMs.nginx.p99 + 0.5);
+    row(
+      '1',
+      'gateway added p99 (ms) vs nginx added p99',
+      `${g.addedLatencyMs.dataplane.p99} vs ${g.addedLatencyMs.nginx.p99}`,
+      '≤ nginx + 0.5',
+      g.addedLatencyMs.dataplane.p99 <= g.addedLatencyMs.nginx.p99 + 0.5,
+    );
     row('1', 'gateway CPU ms/request (nginx)', `${g.cpuMsPerRequest.dataplane} (${g.cpuMsPerRequest.nginx})`, 'info', null);
     // The floor (bench/bare-proxy.mjs): how much of the gap to nginx is Node's HTTP stack, how much the mesh's code.
     row('1', 'floor: bare Node proxy ÷ nginx', g.throughputRatio.bareProxyVsNginx, 'info', null);
     row('1', 'floor: bare proxy CPU ms/request', g.cpuMsPerRequest.bareProxy, 'info', null);
     row('1', 'floor: bare proxy added p50 / p99 (ms)', `${g.addedLatencyMs.bareProxy.p50} / ${g.addedLatencyMs.bareProxy.p99}`, 'info', null);
-    row('1', 'gateway ÷ bare proxy: req/s (CPU/request)', `${g.throughputRatio.dataplaneVsBareProxy} (${g.cpuMsPerRequest.dataplaneVsBareProxy})`, 'info', null);
+    row(
+      '1',
+      'gateway ÷ bare proxy: req/s (CPU/request)',
+      `${g.throughputRatio.dataplaneVsBareProxy} (${g.cpuMsPerRequest.dataplaneVsBareProxy})`,
+      'info',
+      null,
+    );
   }
   const sv = r.services;
   if (sv) {

@@ -11,7 +11,14 @@ import { T } from './settings.mjs';
 export const log = (message) => process.stderr.write(`bench: ${message}\n`);
 
 export function requireBuilt() {
-  const needed = ['mesh/dist/cli.js', 'mesh/dist/dataplane/index.js', 'articles/dist/server.js', 'authors/dist/server.js', 'web-api-v1/dist/server.js', 'web-app/dist/index.html'];
+  const needed = [
+    'mesh/dist/cli.js',
+    'mesh/dist/dataplane/index.js',
+    'articles/dist/server.js',
+    'authors/dist/server.js',
+    'web-api-v1/dist/server.js',
+    'web-app/dist/index.html',
+  ];
   const missing = needed.filter((f) => !fs.existsSync(path.join(repoRoot, f)));
   if (missing.length) throw new Error(`missing build outputs (${missing.join(', ')}): run npm run build first`);
   const tools = ['wrk', 'hey', 'nginx'].filter((t) => !which(t));
@@ -75,7 +82,10 @@ export async function measurePaths(label, paths, { rate, wrkConnections = 50, wr
     // CPU per request does not depend on how much CPU the scheduler gave the process: the steadiest figure
     // on a shared machine.
     if (stats && result.requests > 0) runs[name].cpuMsPerRequest.push(round((stats.stop().cpuSeconds * 1000) / result.requests, 4));
-    if (each.length && result.requests > 0) runs[name].cpuMsPerRequestByProcess.push(Object.fromEntries(each.map(([process, s]) => [process, round((s.stop().cpuSeconds * 1000) / result.requests, 4)])));
+    if (each.length && result.requests > 0)
+      runs[name].cpuMsPerRequestByProcess.push(
+        Object.fromEntries(each.map(([process, s]) => [process, round((s.stop().cpuSeconds * 1000) / result.requests, 4)])),
+      );
   }
   for (const name of skipHey ? [] : order) {
     log(`${label}/${name}: hey -c${rate.concurrency} -q${rate.perWorker} ${heySeconds}s`);
@@ -106,13 +116,15 @@ export async function measurePaths(label, paths, { rate, wrkConnections = 50, wr
               : undefined,
           },
           answers: paths[name].checkAnswers ? answers[name] : undefined,
-          latency: skipHey ? undefined : {
-            requestsPerSecond: pick(r.hey, 'requestsPerSecond'),
-            p50Ms: pick(r.hey, 'p50Ms'),
-            p90Ms: pick(r.hey, 'p90Ms'),
-            p99Ms: pick(r.hey, 'p99Ms'),
-            non200: r.hey.reduce((a, x) => a + Object.entries(x.statuses).reduce((b, [code, n]) => b + (code === '200' ? 0 : n), 0) + x.errors, 0),
-          },
+          latency: skipHey
+            ? undefined
+            : {
+                requestsPerSecond: pick(r.hey, 'requestsPerSecond'),
+                p50Ms: pick(r.hey, 'p50Ms'),
+                p90Ms: pick(r.hey, 'p90Ms'),
+                p99Ms: pick(r.hey, 'p99Ms'),
+                non200: r.hey.reduce((a, x) => a + Object.entries(x.statuses).reduce((b, [code, n]) => b + (code === '200' ? 0 : n), 0) + x.errors, 0),
+              },
           process: r.process.length
             ? { cpuCores: pick(r.process, 'cpuCores'), rssMbMax: Math.max(...r.process.map((p) => p.rssMbMax)), cpuMsPerRequest: meanOf(r.cpuMsPerRequest) }
             : undefined,

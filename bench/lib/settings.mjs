@@ -24,7 +24,9 @@ export const sections = new Set(onlyIndex >= 0 ? args[onlyIndex + 1].split(',') 
 for (const name of sections) if (!ALL_SECTIONS.includes(name)) throw new Error(`--only: unknown section ${name} (one of ${ALL_SECTIONS.join(', ')})`);
 
 /** Durations in seconds: warm-up (JIT, keep-alive pools), throughput (wrk), fixed-rate latency (hey). */
-export const T = quick ? { warm: 1, wrk: 2, hey: 2, stackWarm: 2, stackWrk: 3, stackHey: 3, cpu: 3 } : { warm: 2, wrk: 4, hey: 4, stackWarm: 5, stackWrk: 5, stackHey: 5, cpu: 6 };
+export const T = quick
+  ? { warm: 1, wrk: 2, hey: 2, stackWarm: 2, stackWrk: 3, stackHey: 3, cpu: 3 }
+  : { warm: 2, wrk: 4, hey: 4, stackWarm: 5, stackWrk: 5, stackHey: 5, cpu: 6 };
 /** hey -c10 -q100: at most 1000 req/s (BENCHMARKS.md's fixed rate). */
 export const RATE_1000 = { concurrency: 10, perWorker: 100 };
 /**

@@ -39,7 +39,8 @@ export async function gatewayAlone() {
   const added = (m) => ({ p50: minus(m.latency.p50Ms, direct.latency.p50Ms), p99: minus(m.latency.p99Ms, direct.latency.p99Ms) });
   const cpu = (m) => m.process?.cpuMsPerRequest ?? null;
   return {
-    description: 'static 5-article JSON upstreams (bare node:http); /web-api/ split 80/20 v1/v2 by the data plane (VirtualService weights), by nginx (split_clients, keepalive 64, 1 worker) and by the bare Node proxy (bench/bare-proxy.mjs: node:http + undici Pool, the design\'s floor)',
+    description:
+      "static 5-article JSON upstreams (bare node:http); /web-api/ split 80/20 v1/v2 by the data plane (VirtualService weights), by nginx (split_clients, keepalive 64, 1 worker) and by the bare Node proxy (bench/bare-proxy.mjs: node:http + undici Pool, the design's floor)",
     direct,
     nginx: viaNginx,
     bareProxy: viaBare,

@@ -23,7 +23,10 @@ export async function growthSection() {
   await checkGetmultiple('growth/100k', getmultipleUrl(big));
   for (const s of [small, big, big, small]) await wrk(getmultipleUrl(s), { seconds: T.warm, connections: STACK_CONNECTIONS });
   log(`growth: ${GROWTH.getmultiplePairs} getmultiple pairs at 10 req/s per stack, alternated`);
-  const getmultiple = await alternate({ a: getmultipleUrl(small), b: getmultipleUrl(big) }, { pairs: GROWTH.getmultiplePairs, intervalMs: 100, classify: degradedReason });
+  const getmultiple = await alternate(
+    { a: getmultipleUrl(small), b: getmultipleUrl(big) },
+    { pairs: GROWTH.getmultiplePairs, intervalMs: 100, classify: degradedReason },
+  );
   // The store itself, faster (an articles call is cheap): the part that could grow with the size.
   log(`growth: ${GROWTH.articlesPairs} articles-call pairs, alternated`);
   const articlesCall = await alternate({ a: articlesUrl(small), b: articlesUrl(big) }, { pairs: GROWTH.articlesPairs, intervalMs: 10 });
@@ -37,7 +40,13 @@ export async function growthSection() {
     ratioP90: getmultiple.ratioP90,
     blockRatiosP50: getmultiple.blockRatiosP50,
     degradedAnswers: getmultiple.a.answers.degraded + getmultiple.b.answers.degraded,
-    articlesCall: { samples: articlesCall.a, hundredThousand: articlesCall.b, ratioP50: articlesCall.ratioP50, ratioP90: articlesCall.ratioP90, blockRatiosP50: articlesCall.blockRatiosP50 },
+    articlesCall: {
+      samples: articlesCall.a,
+      hundredThousand: articlesCall.b,
+      ratioP50: articlesCall.ratioP50,
+      ratioP90: articlesCall.ratioP90,
+      blockRatiosP50: articlesCall.blockRatiosP50,
+    },
     articlesRssMb,
   };
 }

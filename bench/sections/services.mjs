@@ -43,9 +43,15 @@ async function startFloor(upstreams, expected) {
       helper('floor-mem-web-api-v2', 'floor-web-api.mjs', ['v2', ...memUpstreams]),
     ]);
     const floor = { v1, v2, memV1, memV2, memArticles, memAuthors };
-    for (const [name, version] of [['v1', 'v1'], ['v2', 'v2'], ['memV1', 'v1'], ['memV2', 'v2']]) {
+    for (const [name, version] of [
+      ['v1', 'v1'],
+      ['v2', 'v2'],
+      ['memV1', 'v1'],
+      ['memV2', 'v2'],
+    ]) {
       const answer = await getJson(`http://127.0.0.1:${floor[name].port}/web-api/v1/getmultiple`);
-      if (JSON.stringify(answer.body) !== JSON.stringify(expected[version])) throw new Error(`floor ${name} does not answer the same JSON as web-api ${version}`);
+      if (JSON.stringify(answer.body) !== JSON.stringify(expected[version]))
+        throw new Error(`floor ${name} does not answer the same JSON as web-api ${version}`);
     }
     return { ...floor, stop: () => Promise.all(started.map((h) => h.stop())) };
   } catch (error) {

@@ -63,7 +63,9 @@ function startNginxInFront(stack) {
 async function startBareProxyStack(stack) {
   const sharedDatabase = new URL(stack.articles.databaseUrl);
   const bareDbRelay = await startHelper('bare-proxy-postgres', 'bare-proxy.mjs', ['--tcp', sharedDatabase.port]);
-  const bareArticles = await startService('articles-bare-proxy', 'articles', { DATABASE_URL: Object.assign(new URL(sharedDatabase), { port: String(bareDbRelay.port) }).href });
+  const bareArticles = await startService('articles-bare-proxy', 'articles', {
+    DATABASE_URL: Object.assign(new URL(sharedDatabase), { port: String(bareDbRelay.port) }).href,
+  });
   const bareSidecar = await startHelper('bare-proxy-sidecar', 'bare-proxy.mjs');
   const bareWebApi = await startService('web-api-v1-bare-proxy', 'web-api-v1', {
     ARTICLES_URL: `http://127.0.0.1:${bareArticles.port}`,
@@ -167,10 +169,12 @@ export async function wholeStack() {
 function stackResult(measured, { stackHops, hopsPerGetmultiple, bareHopsPerGetmultiple, idleRssMb, atTarget, meshStats, hopsPerSecond }) {
   const { direct, nginx: viaNginx, bareProxy: viaBare, mesh: viaMesh } = measured;
   const degraded = { directAndNginx: direct.answers.degraded + viaNginx.answers.degraded, bareProxy: viaBare.answers.degraded, mesh: viaMesh.answers.degraded };
-  const bareCpuPerHop = viaBare.throughput.cpuMsPerRequest && bareHopsPerGetmultiple > 0 ? round(viaBare.throughput.cpuMsPerRequest / bareHopsPerGetmultiple, 4) : null;
+  const bareCpuPerHop =
+    viaBare.throughput.cpuMsPerRequest && bareHopsPerGetmultiple > 0 ? round(viaBare.throughput.cpuMsPerRequest / bareHopsPerGetmultiple, 4) : null;
   return {
     stack: {
-      description: 'getmultiple (web-api v1: 5 articles, one authors call per distinct author); direct = web-api with ARTICLES_URL/AUTHORS_URL on the services; nginx = proxy_pass (keepalive) in front of that web-api; mesh = node mesh/dist/cli.js gateway, istio/base, every service call through its sidecar',
+      description:
+        'getmultiple (web-api v1: 5 articles, one authors call per distinct author); direct = web-api with ARTICLES_URL/AUTHORS_URL on the services; nginx = proxy_pass (keepalive) in front of that web-api; mesh = node mesh/dist/cli.js gateway, istio/base, every service call through its sidecar',
       direct,
       nginx: viaNginx,
       bareProxy: viaBare,
@@ -199,13 +203,15 @@ function stackResult(measured, { stackHops, hopsPerGetmultiple, bareHopsPerGetmu
       },
     },
     meshProcess: {
-      description: 'the mesh CLI process alone (/proc/<pid>/stat and status; its children not included) at a fixed ≈1000 req/s through its gateway, route / → web-app',
+      description:
+        'the mesh CLI process alone (/proc/<pid>/stat and status; its children not included) at a fixed ≈1000 req/s through its gateway, route / → web-app',
       duringGetmultiple: {
         requestsPerSecond: viaMesh.latency.requestsPerSecond,
         proxiedHops: stackHops,
         hopsPerGetmultiple,
         // At full load (the wrk runs): the mesh process's CPU per getmultiple ÷ hops per getmultiple.
-        cpuMsPerHopAtFullLoad: viaMesh.process?.cpuMsPerRequest && hopsPerGetmultiple > 0 ? round(viaMesh.process.cpuMsPerRequest / hopsPerGetmultiple, 4) : null,
+        cpuMsPerHopAtFullLoad:
+          viaMesh.process?.cpuMsPerRequest && hopsPerGetmultiple > 0 ? round(viaMesh.process.cpuMsPerRequest / hopsPerGetmultiple, 4) : null,
         ...viaMesh.process,
       },
       targetRequestsPerSecond: RATE_1000.concurrency * RATE_1000.perWorker,

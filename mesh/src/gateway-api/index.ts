@@ -1,4 +1,5 @@
 /** The Gateway API front end of the local mesh (README.md): kinds, CRD defaults and validation, translation. */
+import { CANONICAL_NAME_LABEL, CANONICAL_REVISION_LABEL } from '../istio';
 import type { IstioConfig, LoadedObject, Service, Workload } from '../model';
 import { generatedGatewayName, ISTIO_GATEWAY_CLASS, translateGatewayApi, type Translation } from './translate';
 import { GATEWAY_API_GROUP, isGatewayApiObject, type KubeGateway } from './kinds';
@@ -20,8 +21,8 @@ export function gatewayApiWorkload(gatewayName: string, namespace: string): Work
     labels: Object.freeze({
       'gateway.networking.k8s.io/gateway-name': gatewayName,
       'gateway.istio.io/managed': 'istio.io-gateway-controller',
-      'service.istio.io/canonical-name': name,
-      'service.istio.io/canonical-revision': 'latest',
+      [CANONICAL_NAME_LABEL]: name,
+      [CANONICAL_REVISION_LABEL]: 'latest',
     }) as Record<string, string>,
     app: name,
     version: 'latest',

@@ -32,9 +32,9 @@ import {
   ROUTE_SEMANTICS_ANNOTATION,
 } from './kinds';
 import { withDefaults } from './schema';
+import { CLUSTER_DOMAIN } from '../istio';
 
 export const ISTIO_GATEWAY_CLASS = 'istio';
-const CLUSTER_DOMAIN = 'svc.cluster.local';
 
 export interface Condition {
   type: string;
