@@ -51,8 +51,8 @@ async function main(): Promise<void> {
     .option('--no-istio', 'plain Kubernetes Service behaviour: no Istio objects (env MESH_NO_ISTIO=1)')
     .option('--gateway-port <port>', 'ingress gateway port (env GATEWAY_PORT, default 8080)', port)
     .option('--admin-port <port>', 'admin port: metrics, graph, config API (env MESH_ADMIN_PORT, default 15000)', port)
-    .option('--istio <paths...>', 'Istio files or folders active at start (default istio/base, or gateway-api with --gateway-api)')
-    .option('--gateway-api', 'route with the Kubernetes Gateway API: gateway-api/ instead of istio/base (Gateway, HTTPRoute)')
+    .option('--istio <paths...>', 'Istio files or folders active at start (default istio/base, or gateway-api/base with --gateway-api)')
+    .option('--gateway-api', 'route with the Kubernetes Gateway API: gateway-api/base instead of istio/base (Gateway, HTTPRoute)')
     .option('--no-watch', 'do not reload changed Istio files')
     .option('--root <dir>', 'repository root (default: the repository of this mesh)')
     .option('--data-dir <dir>', 'where the postgres workload keeps its data (env MESH_DATA_DIR, default <root>/.data; npm run db:reset empties it)')
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const server = mesh.webAppServer();
   const lines = [
     '',
-    `Local mesh running (${mesh.mode === 'istio' ? 'Istio routing: ' + (istioPaths ?? [opts.gatewayApi ? 'gateway-api' : 'istio/base']).join(', ') : 'no Istio: plain Kubernetes Services'})`,
+    `Local mesh running (${mesh.mode === 'istio' ? 'Istio routing: ' + (istioPaths ?? [opts.gatewayApi ? 'gateway-api/base' : 'istio/base']).join(', ') : 'no Istio: plain Kubernetes Services'})`,
     ...formatLinks(links),
     `  web-app        served by ${server === 'nginx' ? 'nginx (web-app/nginx.conf)' : server === 'node' ? 'the Node fallback server (nginx not installed)' : 'an unknown server'}`,
     'Ctrl-C stops everything.',
