@@ -11,7 +11,7 @@ import type { VirtualService } from '@cns/mesh/model';
 import { UserError, firstLine } from './errors';
 import { meshEndpoints, meshGatewayUrl, meshWorkloadStates } from './mesh-admin';
 import type { Output } from './io';
-import { describeTarget, KubeClient, type IstioObject } from './kube';
+import { DEFAULT_NAMESPACE, describeTarget, KubeClient, type IstioObject } from './kube';
 import {
   analyzeOverBase,
   folderFiles,
@@ -109,16 +109,21 @@ export async function gatewayBase(
     const port = env.GATEWAY_PORT ?? '8080';
     return { url: `http://127.0.0.1:${port}`, note: 'local mesh ingress gateway (GATEWAY_PORT, default 8080)', minikube: false };
   }
-  const service = await client.readService(INGRESS_GATEWAY_SERVICE, ISTIO_NAMESPACE);
+  // Gateway API mode: the gateway Istio deploys for Gateway `web-gateway` is the Service `web-gateway-istio` here.
+  const route = await readIngressRoute(client, await client.apiGroups(), false);
+  const where = route ? { namespace: DEFAULT_NAMESPACE, name: `${route.spec?.parentRefs?.[0]?.name ?? 'web-gateway'}-istio` } : { namespace: ISTIO_NAMESPACE, name: INGRESS_GATEWAY_SERVICE };
+  const service = await client.readService(where.name, where.namespace);
   if (!service) {
     return {
-      note: `Service ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE} not found: install Istio with the demo profile`,
+      note: route
+        ? `Service ${where.namespace}/${where.name} not found: is the Gateway programmed? (kubectl get gateway)`
+        : `Service ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE} not found: install Istio with the demo profile`,
       minikube: client.target.contextName === 'minikube',
     };
   }
   const nodes = await client.listNodes().catch(() => []);
   const minikube = isMinikube(client.target.contextName, nodes);
-  return { ...gatewayAddress(service, nodes), minikube };
+  return { ...gatewayAddress(service, nodes, where), minikube };
 }
 
 async function printUrls(client: KubeClient, options: GatewayOptions, io: Output): Promise<boolean> {

@@ -36,11 +36,15 @@ function hostPort(host: string, port: number): string {
  * The ingress gateway's URL from its Service: a LoadBalancer address (e.g. under `minikube tunnel`) wins;
  * otherwise the first node's InternalIP (ExternalIP if it has one) with the nodePort of the port named http2.
  */
-export function gatewayAddress(service: ServiceLike, nodes: NodeLike[]): GatewayAddress {
+export function gatewayAddress(
+  service: ServiceLike,
+  nodes: NodeLike[],
+  where: { namespace: string; name: string } = { namespace: ISTIO_NAMESPACE, name: INGRESS_GATEWAY_SERVICE },
+): GatewayAddress {
   const ports = service.spec?.ports ?? [];
   const http = ports.find((p) => p.name === 'http2') ?? ports.find((p) => p.port === 80) ?? ports.find((p) => p.name === 'http');
   if (!http) {
-    return { note: `the ${INGRESS_GATEWAY_SERVICE} Service has no port named http2` };
+    return { note: `the ${where.name} Service has no port named http2` };
   }
   const ingress = service.status?.loadBalancer?.ingress?.find((i) => i.ip || i.hostname);
   if (ingress) {
@@ -48,7 +52,7 @@ export function gatewayAddress(service: ServiceLike, nodes: NodeLike[]): Gateway
     return {
       url: hostPort(address, http.port),
       // What `kubectl -n istio-system get svc istio-ingressgateway` shows as EXTERNAL-IP.
-      note: `LoadBalancer address ${address} (EXTERNAL-IP of ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE}), port ${http.port}`,
+      note: `LoadBalancer address ${address} (EXTERNAL-IP of ${where.namespace}/${where.name}), port ${http.port}`,
       via: 'loadBalancer',
     };
   }
@@ -70,7 +74,7 @@ export function gatewayAddress(service: ServiceLike, nodes: NodeLike[]): Gateway
   return {
     note:
       'the ingress gateway is a LoadBalancer without an address yet: run `minikube tunnel` in another terminal ' +
-      '(or `kubectl -n istio-system port-forward svc/istio-ingressgateway 8080:80`)',
+      `(or \`kubectl -n ${where.namespace} port-forward svc/${where.name} 8080:80\`)`,
   };
 }
 

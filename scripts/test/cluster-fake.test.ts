@@ -22,10 +22,13 @@ interface ClusterState {
   gatewayReady: boolean;
   /** LoadBalancer address, as under `minikube tunnel`. */
   tunnel?: string;
+  /** Routed with gateway-api/ (HTTPRoute web-ingress, gateway Service web-gateway-istio) instead of istio/base. */
+  gatewayApi?: boolean;
 }
 
 const repoRoot = path.resolve(__dirname, '../..');
 const webIngress = parse(fs.readFileSync(path.join(repoRoot, 'istio/base/virtualservice-web-ingress.yaml'), 'utf8'));
+const webIngressRoute = parse(fs.readFileSync(path.join(repoRoot, 'gateway-api/base/httproute-web-ingress.yaml'), 'utf8'));
 
 function fakeApiServer(state: ClusterState): { server: http.Server; writes: string[] } {
   const writes: string[] = [];
@@ -90,6 +93,7 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
           groups: [
             { name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }] },
             ...(state.istio ? [{ name: 'networking.istio.io', versions: [{ groupVersion: 'networking.istio.io/v1', version: 'v1' }] }] : []),
+            ...(state.gatewayApi ? [{ name: 'gateway.networking.k8s.io', versions: [{ groupVersion: 'gateway.networking.k8s.io/v1', version: 'v1' }] }] : []),
           ],
         });
       case '/api/v1/namespaces/default':
@@ -113,7 +117,17 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
           status: { loadBalancer: state.tunnel ? { ingress: [{ ip: state.tunnel }] } : {} },
         });
       case '/apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress':
-        return state.istio ? json(res, 200, webIngress) : notFound(res, 'virtualservice web-ingress');
+        return state.istio && !state.gatewayApi ? json(res, 200, webIngress) : notFound(res, 'virtualservice web-ingress');
+      case '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/web-ingress':
+        return state.gatewayApi ? json(res, 200, webIngressRoute) : notFound(res, 'httproute web-ingress');
+      case '/api/v1/namespaces/default/services/web-gateway-istio':
+        // What Istio's gateway controller creates for Gateway web-gateway: a LoadBalancer with the listener's port.
+        if (!state.gatewayApi) return notFound(res, 'service web-gateway-istio');
+        return json(res, 200, {
+          metadata: { name: 'web-gateway-istio', namespace: 'default' },
+          spec: { type: 'LoadBalancer', ports: [{ name: 'status-port', port: 15021, nodePort: 30921 }, { name: 'http', port: 80, nodePort: 32080 }] },
+          status: { loadBalancer: {} },
+        });
       default:
         return notFound(res, url);
     }
@@ -227,6 +241,18 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
     expect(stdout[1]).toBe('getmultiple:  curl -s http://10.98.12.34/web-api/v1/getmultiple');
     expect(stdout[3]).toBe('Gateway:      LoadBalancer address 10.98.12.34 (EXTERNAL-IP of istio-system/istio-ingressgateway), port 80');
     expect(stdout.some((l) => l.includes('minikube tunnel'))).toBe(false);
+  });
+
+  it('urls in Gateway API mode (an HTTPRoute web-ingress, no VirtualService): the web-gateway-istio Service', async () => {
+    state.gatewayApi = true;
+    state.tunnel = undefined;
+    try {
+      const { stdout } = await run('urls');
+      expect(stdout[1]).toBe('getmultiple:  curl -s http://192.168.49.2:32080/web-api/v1/getmultiple');
+      expect(stdout[3]).toBe('Gateway:      node minikube InternalIP + nodePort 32080 of port http');
+    } finally {
+      state.gatewayApi = false;
+    }
   });
 
   it('urls without the ingress gateway Service: says to install Istio, exit 1', async () => {
