@@ -272,7 +272,7 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
       expect(drawn.labels.map((l) => l.text).filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
       // Idle nodes (no edge in the window) are hidden until asked for; every node with traffic is shown.
       const nodes = () =>
-        graphPage.evaluate(() =>
+        graphPage.evaluate((): Array<{ idle: boolean; hidden: boolean }> =>
           (window as any).meshGraph
             .nodes()
             .filter((n: any) => !n.isParent())
