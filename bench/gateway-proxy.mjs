@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { compileMeshConfig, createDataPlane } = require('../mesh/dist/dataplane/index.js');
-const { MeshTelemetry } = require('../mesh/dist/runtime/telemetry.js');
+const { MeshTelemetry } = require('../mesh/dist/telemetry/index.js');
 
 const [v1Port, v2Port] = process.argv.slice(2, 4).map(Number);
 // --no-telemetry: a no-op sink instead, to see what the Istio metrics cost per request.

@@ -4,13 +4,16 @@
 // getmultiple (six hops sharing a trace). 5 rounds of 200,000 hops after 50,000 warm-up, process.cpuUsage.
 //
 //   node bench/tracing-hop.mjs [CHECKOUT]      (built: mesh/dist; default this checkout)
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(process.argv[2] ?? path.join(path.dirname(new URL(import.meta.url).pathname), '..'));
 const { createTracing } = require(`${root}/mesh/dist/dataplane/tracing.js`);
-const { TraceStore } = require(`${root}/mesh/dist/runtime/traces.js`);
+// The trace store moved from runtime/ to telemetry/ in the issue-21 re-cut; an older checkout has it in runtime/.
+const tracesModule = ['telemetry/traces.js', 'runtime/traces.js'].map((file) => `${root}/mesh/dist/${file}`).find((file) => existsSync(file));
+const { TraceStore } = require(tracesModule);
 const store = new TraceStore();
 const wl = { name: 'web-api-v1', namespace: 'default', labels: { app: 'web-api', version: 'v1' }, app: 'web-api', version: 'v1', serviceAccount: 'web-api', replicas: 1 };
 const target = { name: 'authors-v1', namespace: 'default', labels: { app: 'authors', version: 'v1' }, app: 'authors', version: 'v1', serviceAccount: 'authors', replicas: 1 };
