@@ -12,7 +12,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const modulePath = path.resolve(process.argv[2] ?? path.join(repoRoot, 'mesh/dist/telemetry/index.js'));
 const calls = Number(process.argv[3] ?? 300_000);
 const { MeshTelemetry } = require(modulePath);
-const { INGRESS_GATEWAY_WORKLOAD } = require(path.join(repoRoot, 'mesh/dist/model.js'));
+const { INGRESS_GATEWAY_WORKLOAD } = require(path.join(repoRoot, 'mesh/dist/model/index.js'));
 if (!global.gc) throw new Error('run with node --expose-gc');
 
 const workload = (name, app, version) => ({ name, namespace: 'default', labels: { app, version }, app, version, serviceAccount: app, replicas: 1 });

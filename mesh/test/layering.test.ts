@@ -44,7 +44,7 @@ const rulesHit = (violations: Violation[]): string[] => violations.map((v) => `$
 
 test('an import that keeps to its layer passes', () => {
   const violations = cruise({
-    'mesh/src/model.ts': 'export interface TelemetrySink { record(r: unknown): void }\n',
+    'mesh/src/model/index.ts': 'export interface TelemetrySink { record(r: unknown): void }\n',
     'mesh/src/istio/hosts.ts': "import type { TelemetrySink } from '../model';\nexport type S = TelemetrySink;\n",
     'mesh/src/config/route-model.ts': "import type { S } from '../istio/hosts';\nexport type R = S;\n",
     'mesh/src/dataplane/router.ts':
@@ -57,7 +57,7 @@ test('an import that keeps to its layer passes', () => {
 
 test('every forbidden import is reported by its rule', () => {
   const violations = cruise({
-    'mesh/src/model.ts': "import './istio/hosts';\n",
+    'mesh/src/model/index.ts': "import '../istio/hosts';\n",
     'mesh/src/istio/hosts.ts': "import '../config/route-model';\n",
     'mesh/src/config/route-model.ts': "import '../dataplane/router';\n",
     'mesh/src/dataplane/router.ts': "import { startMesh } from '../runtime/mesh';\nexport const s = startMesh;\n",
@@ -71,7 +71,7 @@ test('every forbidden import is reported by its rule', () => {
   });
   const byRule = new Map<string, string[]>();
   for (const v of violations) byRule.set(v.rule.name, [...(byRule.get(v.rule.name) ?? []), `${v.from} -> ${v.to}`]);
-  expect(byRule.get('model-is-the-bottom')).toEqual(['mesh/src/model.ts -> mesh/src/istio/hosts.ts']);
+  expect(byRule.get('model-is-the-bottom')).toEqual(['mesh/src/model/index.ts -> mesh/src/istio/hosts.ts']);
   expect(byRule.get('vocabulary-is-the-bottom')).toEqual(['mesh/src/istio/hosts.ts -> mesh/src/config/route-model.ts']);
   expect(byRule.get('config-not-dataplane')).toEqual(['mesh/src/config/route-model.ts -> mesh/src/dataplane/router.ts']);
   expect(byRule.get('dataplane-not-runtime')).toEqual(['mesh/src/dataplane/router.ts -> mesh/src/runtime/mesh.ts']);
