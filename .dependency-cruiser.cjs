@@ -20,7 +20,8 @@ module.exports = {
     {
       name: 'model-is-the-bottom',
       severity: 'error',
-      comment: 'mesh/src/model holds the object types and the interfaces between layers (TelemetrySink, RequestRecord): it imports nothing of the mesh outside itself.',
+      comment:
+        'mesh/src/model holds the object types and the interfaces between layers (TelemetrySink, RequestRecord): it imports nothing of the mesh outside itself.',
       from: { path: '^mesh/src/model/' },
       to: { path: '^mesh/src/', pathNot: '^mesh/src/model/' },
     },
@@ -35,8 +36,7 @@ module.exports = {
     {
       name: 'vocabulary-is-the-bottom',
       severity: 'error',
-      comment:
-        "mesh/src/istio is Istio's vocabulary (kinds, hosts, identities, durations): it imports only mesh/src/model (the object types) and libraries.",
+      comment: "mesh/src/istio is Istio's vocabulary (kinds, hosts, identities, durations): it imports only mesh/src/model (the object types) and libraries.",
       from: { path: '^mesh/src/istio/' },
       to: { path: '^mesh/src/', pathNot: ['^mesh/src/istio/', '^mesh/src/model/'] },
     },

@@ -15,7 +15,12 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const { startMesh, stopAll } = await import(path.join(here, 'lib/processes.mjs'));
 const { wrk } = await import(path.join(here, 'lib/load.mjs'));
 const { sampleProcesses } = await import(path.join(here, 'lib/proc-stats.mjs'));
-const extraEnv = Object.fromEntries((process.env.B_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=')));
+const extraEnv = Object.fromEntries(
+  (process.env.B_ENV ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((kv) => kv.split('=')),
+);
 const median = (xs) => {
   const a = [...xs].sort((x, y) => x - y);
   return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;

@@ -13,7 +13,11 @@ const seconds = Number(process.argv[2] ?? 4);
 const repos = process.argv.slice(3).map((r) => new URL(r.endsWith('/') ? r : `${r}/`, `file://${process.cwd()}/`).pathname);
 if (repos.length < 2) throw new Error('usage: node bench/ab-services.mjs SECONDS CHECKOUT_A CHECKOUT_B');
 const libs = await Promise.all(
-  repos.map(async (r) => ({ p: await import(`${r}bench/lib/processes.mjs`), l: await import(`${r}bench/lib/load.mjs`), s: await import(`${r}bench/lib/proc-stats.mjs`) })),
+  repos.map(async (r) => ({
+    p: await import(`${r}bench/lib/processes.mjs`),
+    l: await import(`${r}bench/lib/load.mjs`),
+    s: await import(`${r}bench/lib/proc-stats.mjs`),
+  })),
 );
 const median = (xs) => {
   const a = [...xs].sort((x, y) => x - y);
@@ -24,7 +28,10 @@ const median = (xs) => {
  * part of what the call costs the machine. Found by the port in the articles process's DATABASE_URL.
  */
 function databasePids(p, articlesPid) {
-  const env = fs.readFileSync(`/proc/${articlesPid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('DATABASE_URL='));
+  const env = fs
+    .readFileSync(`/proc/${articlesPid}/environ`, 'utf8')
+    .split('\0')
+    .find((e) => e.startsWith('DATABASE_URL='));
   const port = env && new URL(env.slice('DATABASE_URL='.length)).port;
   if (!port) return [];
   const postmaster = p.descendantPids(process.pid).find((pid) => {
@@ -38,9 +45,15 @@ try {
   const stacks = [];
   for (const [i, { p }] of libs.entries()) {
     const nodeArgs = i === 1 && process.env.B_NODE_ARGS ? process.env.B_NODE_ARGS.split(' ') : [];
-    const [articles, authors] = await Promise.all([p.startService(`articles-${i}`, 'articles', {}, nodeArgs), p.startService(`authors-${i}`, 'authors', {}, nodeArgs)]);
+    const [articles, authors] = await Promise.all([
+      p.startService(`articles-${i}`, 'articles', {}, nodeArgs),
+      p.startService(`authors-${i}`, 'authors', {}, nodeArgs),
+    ]);
     const upstreams = { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` };
-    const [v1, v2] = await Promise.all([p.startService(`web-api-v1-${i}`, 'web-api-v1', upstreams, nodeArgs), p.startService(`web-api-v2-${i}`, 'web-api-v2', upstreams, nodeArgs)]);
+    const [v1, v2] = await Promise.all([
+      p.startService(`web-api-v1-${i}`, 'web-api-v1', upstreams, nodeArgs),
+      p.startService(`web-api-v2-${i}`, 'web-api-v2', upstreams, nodeArgs),
+    ]);
     stacks.push({
       v1: { url: `http://127.0.0.1:${v1.port}/web-api/v1/getmultiple`, pids: { 'web-api': v1.pid, articles: articles.pid, authors: authors.pid } },
       v2: { url: `http://127.0.0.1:${v2.port}/web-api/v1/getmultiple`, pids: { 'web-api': v2.pid, articles: articles.pid, authors: authors.pid } },
@@ -62,11 +75,16 @@ try {
       const samplers = Object.entries(withDatabase).map(([process, pid]) => [process, s.sampleProcesses([pid].flat())]);
       const result = await l.wrk(url, { seconds, connections: 10, threads: 1 });
       const requests = result.requestsPerSecond * seconds;
-      runs[i].push({ rps: result.requestsPerSecond, cpu: Object.fromEntries(samplers.map(([process, sampler]) => [process, (1000 * sampler.stop().cpuSeconds) / requests])) });
+      runs[i].push({
+        rps: result.requestsPerSecond,
+        cpu: Object.fromEntries(samplers.map(([process, sampler]) => [process, (1000 * sampler.stop().cpuSeconds) / requests])),
+      });
     }
     runs.forEach((r, i) => {
       const cpu = Object.fromEntries(Object.keys(r[0].cpu).map((process) => [process, Number(median(r.map((x) => x.cpu[process])).toFixed(3))]));
-      process.stdout.write(`${name} ${i === 0 ? 'A' : 'B'}: ${Math.round(median(r.map((x) => x.rps)))} req/s, CPU ms per request ${JSON.stringify(cpu)} (runs: ${r.map((x) => Math.round(x.rps)).join(', ')} req/s)\n`);
+      process.stdout.write(
+        `${name} ${i === 0 ? 'A' : 'B'}: ${Math.round(median(r.map((x) => x.rps)))} req/s, CPU ms per request ${JSON.stringify(cpu)} (runs: ${r.map((x) => Math.round(x.rps)).join(', ')} req/s)\n`,
+      );
     });
   }
 } finally {

@@ -26,7 +26,17 @@ const to = option('--to', 1);
 const tcp = option('--tcp', 1);
 
 // RFC 9110 §7.6.1: connection-specific fields, plus whatever the Connection header names.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 const pools = new Map();
 const pool = (origin) => {
@@ -50,7 +60,10 @@ function endToEnd(raw, toString) {
     if (!HOP_BY_HOP.has(lower)) out.push(lower, toString(raw[i + 1]));
   }
   // `keep-alive` and `close` name no header; anything else named there is connection-specific too.
-  const named = connection?.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'keep-alive' && t !== 'close');
+  const named = connection
+    ?.split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t && t !== 'keep-alive' && t !== 'close');
   if (!named?.length) return out;
   const kept = [];
   for (let i = 0; i < out.length; i += 2) if (!named.includes(out[i])) kept.push(out[i], out[i + 1]);

@@ -40,7 +40,8 @@ app.get('/web-api/v1/getmultiple', async (_req, res, next) => {
     const found = new Map();
     // v1: one call per author, in parallel; v2: one batch call ({ authors: [...] }). 404 = unknown author.
     const answers = await Promise.all(authorPaths(version, distinctAuthors(list)).map((path) => getJson(authors, path)));
-    for (const { status, body } of answers) if (status === 200) for (const author of version === 'v2' ? body.authors : [body]) found.set(authorKey(author.name), author);
+    for (const { status, body } of answers)
+      if (status === 200) for (const author of version === 'v2' ? body.authors : [body]) found.set(authorKey(author.name), author);
     res.json(merge(list, found));
   } catch (error) {
     next(error);

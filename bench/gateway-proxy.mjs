@@ -35,7 +35,12 @@ const config = compileMeshConfig({
   workloads: endpoints.map((e) => e.workload),
   services: [object('Service', 'web-api', { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 9080 }] })],
   istio: {
-    gateways: [object('Gateway', 'web-gateway', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] })],
+    gateways: [
+      object('Gateway', 'web-gateway', {
+        selector: { istio: 'ingressgateway' },
+        servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }],
+      }),
+    ],
     destinationRules: [
       object('DestinationRule', 'web-api', {
         host: 'web-api',

@@ -51,7 +51,9 @@ async function main() {
   const pid = mesh.pid;
   const idle = { rssMb: rssMb(pid), ...(await meshFigures(admin)) };
   // V8's --trace-gc lines of the mesh process itself (its children print theirs with their own pids).
-  const gcLine = new RegExp(`^\\[${pid}:0x[0-9a-f]+\\]\\s+\\d+ ms: (Scavenge|Mark-Compact(?: \\(reduce\\))?|Mark-sweep)\\S* [\\d.]+ \\([\\d.]+\\) -> ([\\d.]+) \\([\\d.]+\\) MB, ([\\d.]+) /`);
+  const gcLine = new RegExp(
+    `^\\[${pid}:0x[0-9a-f]+\\]\\s+\\d+ ms: (Scavenge|Mark-Compact(?: \\(reduce\\))?|Mark-sweep)\\S* [\\d.]+ \\([\\d.]+\\) -> ([\\d.]+) \\([\\d.]+\\) MB, ([\\d.]+) /`,
+  );
   const gc = { measuring: false, scavenges: 0, fullGcs: 0, pauseMs: 0, liveMbAfterFullGc: [] };
   mesh.onLine((line) => {
     const m = gc.measuring ? gcLine.exec(line) : null;
@@ -74,7 +76,9 @@ async function main() {
   const result = {
     at: new Date().toISOString(),
     command: `node bench/mesh-memory.mjs --seconds ${seconds} --path ${loadPath} ${rate ? `--rate ${rate}` : `--connections ${connections}`}`,
-    load: rate ? { tool: 'hey', ...load } : { tool: 'wrk', requestsPerSecond: load.requestsPerSecond, requests: load.requests, non2xx: load.non2xx, socketErrors: load.socketErrors },
+    load: rate
+      ? { tool: 'hey', ...load }
+      : { tool: 'wrk', requestsPerSecond: load.requestsPerSecond, requests: load.requests, non2xx: load.non2xx, socketErrors: load.socketErrors },
     proxiedHops: hops,
     cpuMsPerHop: hops > 0 ? round((during.cpuSeconds * 1000) / hops, 4) : null,
     cpuCores: during.cpuCores,

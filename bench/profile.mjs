@@ -33,7 +33,12 @@ export function topSelfTime(profile, limit = 20) {
     const us = selfByNode.get(node.id) ?? 0;
     total += us;
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/work\/wt\/[^/]+\//, '')}:${lineNumber + 1}` : '';
+    const where = url
+      ? `${url
+          .replace(/^file:\/\//, '')
+          .replace(/^.*node_modules\//, '')
+          .replace(/^.*\/work\/wt\/[^/]+\//, '')}:${lineNumber + 1}`
+      : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
   }
@@ -54,7 +59,13 @@ export function selfTimeByPackage(profile, limit = 12) {
     const us = selfByNode.get(node.id) ?? 0;
     total += us;
     const url = node.callFrame.url;
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (url.startsWith('node:') ? url.replace(/^node:(internal\/)?([^/]+).*$/, 'node:$2') : url ? `repo: ${url.replace(/^.*\/work\/wt\/[^/]+\//, '').split('/')[0]}` : node.callFrame.functionName || '(native)');
+    const pkg =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+      (url.startsWith('node:')
+        ? url.replace(/^node:(internal\/)?([^/]+).*$/, 'node:$2')
+        : url
+          ? `repo: ${url.replace(/^.*\/work\/wt\/[^/]+\//, '').split('/')[0]}`
+          : node.callFrame.functionName || '(native)');
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
   }
   return [...byPackage.entries()]
@@ -80,47 +91,69 @@ try {
     const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
     const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
-    process.stdout.write(`mesh CLI: ${Math.round(result.requestsPerSecond)} getmultiple/s under wrk -t2 -c4 ${seconds}s after 20 s of warm-up (profiling on); ${path.join(keep, file)}\n`);
+    process.stdout.write(
+      `mesh CLI: ${Math.round(result.requestsPerSecond)} getmultiple/s under wrk -t2 -c4 ${seconds}s after 20 s of warm-up (profiling on); ${path.join(keep, file)}\n`,
+    );
     for (const { fn, selfPercent } of topSelfTime(profile, 30)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
     process.stdout.write('by package:\n');
     for (const { name, selfPercent } of selfTimeByPackage(profile, 16)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
   } else if (version === 'gateway') {
     const [v1, v2] = await Promise.all([startHelper('upstream-v1', 'static-upstream.mjs', ['v1']), startHelper('upstream-v2', 'static-upstream.mjs', ['v2'])]);
-    const managed = startProcess('gateway-proxy', process.execPath, [...profiled, path.join(path.dirname(new URL(import.meta.url).pathname), 'gateway-proxy.mjs'), String(v1.port), String(v2.port)]);
+    const managed = startProcess('gateway-proxy', process.execPath, [
+      ...profiled,
+      path.join(path.dirname(new URL(import.meta.url).pathname), 'gateway-proxy.mjs'),
+      String(v1.port),
+      String(v2.port),
+    ]);
     target = { ...managed, port: Number(await waitForLine(managed, /^listening (\d+)$/)) };
     const result = await wrk(`http://127.0.0.1:${target.port}/web-api/v1/getmultiple`, { seconds, connections: 50, threads: 2 });
     await target.stop();
     const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
     const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
-    process.stdout.write(`gateway (data plane, telemetry on): ${Math.round(result.requestsPerSecond)} req/s under wrk -t2 -c50 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
+    process.stdout.write(
+      `gateway (data plane, telemetry on): ${Math.round(result.requestsPerSecond)} req/s under wrk -t2 -c50 ${seconds}s (profiling on); ${path.join(keep, file)}\n`,
+    );
     for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
     process.stdout.write('by package:\n');
     for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
     await Promise.all([v1.stop(), v2.stop(), articles.stop(), authors.stop()]);
   } else {
-  if (version === 'authors') {
-    target = await startService('authors-profiled', 'authors', {}, profiled);
-    url = `http://127.0.0.1:${target.port}/api/v1/getauthor?name=Ada%20Quill`;
-  } else if (version.startsWith('floor-')) {
-    // The services' floor (bench/floor-web-api.mjs) against the same articles and authors: what is left without our code.
-    const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'floor-web-api.mjs');
-    const managed = startProcess(version, process.execPath, [...profiled, script, version.slice('floor-'.length), `http://127.0.0.1:${articles.port}`, `http://127.0.0.1:${authors.port}`]);
-    target = { ...managed, port: Number(await waitForLine(managed, /^listening (\d+)$/)) };
-    url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
-  } else {
-    target = await startService(`web-api-${version}`, `web-api-${version}`, { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` }, profiled);
-    url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
-  }
-  const result = await wrk(url, { seconds, connections: 10, threads: 1 });
-  await target.stop();
-  await Promise.all([articles.stop(), authors.stop()]);
-  const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
-  const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
-  process.stdout.write(`${version === 'authors' ? 'authors getauthor' : version.startsWith('floor-') ? version : `web-api ${version}`}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`);
-  for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
-  process.stdout.write('by package:\n');
-  for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
+    if (version === 'authors') {
+      target = await startService('authors-profiled', 'authors', {}, profiled);
+      url = `http://127.0.0.1:${target.port}/api/v1/getauthor?name=Ada%20Quill`;
+    } else if (version.startsWith('floor-')) {
+      // The services' floor (bench/floor-web-api.mjs) against the same articles and authors: what is left without our code.
+      const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'floor-web-api.mjs');
+      const managed = startProcess(version, process.execPath, [
+        ...profiled,
+        script,
+        version.slice('floor-'.length),
+        `http://127.0.0.1:${articles.port}`,
+        `http://127.0.0.1:${authors.port}`,
+      ]);
+      target = { ...managed, port: Number(await waitForLine(managed, /^listening (\d+)$/)) };
+      url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
+    } else {
+      target = await startService(
+        `web-api-${version}`,
+        `web-api-${version}`,
+        { ARTICLES_URL: `http://127.0.0.1:${articles.port}`, AUTHORS_URL: `http://127.0.0.1:${authors.port}` },
+        profiled,
+      );
+      url = `http://127.0.0.1:${target.port}/web-api/v1/getmultiple`;
+    }
+    const result = await wrk(url, { seconds, connections: 10, threads: 1 });
+    await target.stop();
+    await Promise.all([articles.stop(), authors.stop()]);
+    const file = fs.readdirSync(keep).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no .cpuprofile written in ${keep}`);
+    const profile = JSON.parse(fs.readFileSync(path.join(keep, file), 'utf8'));
+    process.stdout.write(
+      `${version === 'authors' ? 'authors getauthor' : version.startsWith('floor-') ? version : `web-api ${version}`}: ${Math.round(result.requestsPerSecond)} req/s under wrk -t1 -c10 ${seconds}s (profiling on); ${path.join(keep, file)}\n`,
+    );
+    for (const { fn, selfPercent } of topSelfTime(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${fn}\n`);
+    process.stdout.write('by package:\n');
+    for (const { name, selfPercent } of selfTimeByPackage(profile)) process.stdout.write(`${String(selfPercent).padStart(5)} %  ${name}\n`);
   }
 } catch (error) {
   process.stderr.write(`profile failed: ${error.stack ?? error}\n`);

@@ -20,7 +20,12 @@ const webApiV1 = workload('web-api-v1', 'web-api', 'v1');
 const webApiV2 = workload('web-api-v2', 'web-api', 'v2');
 const authors = workload('authors', 'authors', 'v1');
 const service = (name) => ({ destinationService: `${name}.default.svc.cluster.local`, destinationServiceName: name });
-const gatewaySource = { source: INGRESS_GATEWAY_WORKLOAD, sourceWorkload: INGRESS_GATEWAY_WORKLOAD.name, sourceApp: INGRESS_GATEWAY_WORKLOAD.app, sourceVersion: 'unknown' };
+const gatewaySource = {
+  source: INGRESS_GATEWAY_WORKLOAD,
+  sourceWorkload: INGRESS_GATEWAY_WORKLOAD.name,
+  sourceApp: INGRESS_GATEWAY_WORKLOAD.app,
+  sourceVersion: 'unknown',
+};
 
 // A new object per call, every field written out (the data plane's emitRecord does the same).
 function recordFor(i) {

@@ -20,7 +20,9 @@ class ResilienceReporter {
     const file = path.join(resultsDir, 'resilience.md');
     const table = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : 'no result table was written\n';
     const seconds = Math.round((Date.now() - results.startTime) / 1000);
-    process.stdout.write(`\n${table}\n${results.numPassedTests} passed, ${results.numFailedTests} failed in ${seconds} s (table: ${path.relative(process.cwd(), file)})\n`);
+    process.stdout.write(
+      `\n${table}\n${results.numPassedTests} passed, ${results.numFailedTests} failed in ${seconds} s (table: ${path.relative(process.cwd(), file)})\n`,
+    );
   }
 }
 

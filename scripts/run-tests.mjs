@@ -34,7 +34,15 @@ if (!reportOnly) {
   if (passthrough.length === 0) {
     const reliability = spawnSync(
       process.execPath,
-      [jestBin, 'reliability/test/', '--json', `--outputFile=${reliabilityReport}`, '--runInBand', '--reporters=default', '--reporters=./reliability/reporter.js'],
+      [
+        jestBin,
+        'reliability/test/',
+        '--json',
+        `--outputFile=${reliabilityReport}`,
+        '--runInBand',
+        '--reporters=default',
+        '--reporters=./reliability/reporter.js',
+      ],
       { cwd: root, stdio: 'inherit' },
     );
     runnerFailed ||= reliability.status !== 0;
@@ -67,9 +75,7 @@ function readReport(file, runner) {
     }
     // A suite that failed to load has no assertions but counts as a failure.
   }
-  const suiteErrors = (report.testResults ?? []).filter(
-    (s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0,
-  ).length;
+  const suiteErrors = (report.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0).length;
   return {
     passed: report.numPassedTests ?? 0,
     failed: (report.numFailedTests ?? 0) + suiteErrors,
@@ -77,11 +83,7 @@ function readReport(file, runner) {
   };
 }
 
-const reports = [
-  readReport(jestReport, 'jest'),
-  readReport(reliabilityReport, 'jest (reliability)'),
-  readReport(vitestReport, 'vitest'),
-].filter(Boolean);
+const reports = [readReport(jestReport, 'jest'), readReport(reliabilityReport, 'jest (reliability)'), readReport(vitestReport, 'vitest')].filter(Boolean);
 let passed = 0;
 let failed = 0;
 const skipped = [];

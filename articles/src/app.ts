@@ -40,7 +40,10 @@ export function createArticlesApp(options: ArticlesAppOptions): ServiceApp {
         const { article, replayed } = key === undefined ? { article: await store.add(input), replayed: false } : await store.addOnce(input, key);
         // A replay answers what the first attempt answered (201, the same article); the header says nothing was stored now.
         if (replayed) res.setHeader('idempotent-replayed', 'true');
-        res.status(201).location(`/articles/v1/getone?id=${encodeURIComponent(article.id)}`).json(article);
+        res
+          .status(201)
+          .location(`/articles/v1/getone?id=${encodeURIComponent(article.id)}`)
+          .json(article);
       });
     },
   });

@@ -45,7 +45,9 @@ export class IdempotencyKeyReusedError extends HttpError {
 
 /** What identifies "the same request" for a key: the validated fields (trimmed), not the raw bytes. */
 function requestDigest(input: ArticleInput): string {
-  return createHash('sha256').update(JSON.stringify([input.title, input.url, input.author])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([input.title, input.url, input.author]))
+    .digest('base64url');
 }
 
 // SQLSTATE classes that mean "the server is not able to answer now", not "this statement is wrong":

@@ -10,13 +10,15 @@ export const MAX_AUTHOR_LENGTH = 100;
 
 /** A required string field, trimmed and length-bounded, with messages that say what is wrong. */
 function boundedText(max: number) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
-    .trim()
-    .min(1, { error: 'must not be empty' })
-    .max(max, { error: `must be at most ${max} characters` })
-    // PostgreSQL text cannot store U+0000.
-    .refine((text) => !text.includes('\u0000'), { error: 'must not contain NUL (U+0000) characters' });
+  return (
+    z
+      .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+      .trim()
+      .min(1, { error: 'must not be empty' })
+      .max(max, { error: `must be at most ${max} characters` })
+      // PostgreSQL text cannot store U+0000.
+      .refine((text) => !text.includes('\u0000'), { error: 'must not contain NUL (U+0000) characters' })
+  );
 }
 
 export const articleInputSchema = z.object({
@@ -48,7 +50,8 @@ export function parseAmount(raw: unknown): number {
 /** `id` query parameter: required, a short string. */
 export function parseId(raw: unknown): string {
   if (raw === undefined) throw new BadRequestError('id: query parameter is required', 'id');
-  if (typeof raw !== 'string' || raw.trim() === '' || raw.length > 64) throw new BadRequestError('id: must be a non-empty string of at most 64 characters', 'id');
+  if (typeof raw !== 'string' || raw.trim() === '' || raw.length > 64)
+    throw new BadRequestError('id: must be a non-empty string of at most 64 characters', 'id');
   return raw.trim();
 }
 

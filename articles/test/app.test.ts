@@ -19,7 +19,10 @@ const validArticle = { title: 'Testing a mesh locally', url: 'https://example.co
 describe('articles service', () => {
   describe('GET /articles/v1/getmultiple', () => {
     it('returns the requested number of articles, newest first, with id, title, url and author', async () => {
-      const res = await request(await freshApp()).get('/articles/v1/getmultiple').query({ amount: 5 }).expect(200);
+      const res = await request(await freshApp())
+        .get('/articles/v1/getmultiple')
+        .query({ amount: 5 })
+        .expect(200);
       expect(res.body).toHaveLength(5);
       const newestFive = seedArticles.slice(-5).reverse();
       expect(res.body.map((a: { title: string }) => a.title)).toEqual(newestFive.map((a) => a.title));
@@ -49,12 +52,16 @@ describe('articles service', () => {
       ['101', 'amount: must be at most 100'],
       ['99999999999', 'amount: must be a positive integer'],
     ])('rejects amount=%j with 400 naming the field', async (amount, message) => {
-      const res = await request(await freshApp()).get(`/articles/v1/getmultiple?amount=${amount}`).expect(400);
+      const res = await request(await freshApp())
+        .get(`/articles/v1/getmultiple?amount=${amount}`)
+        .expect(400);
       expect(res.body).toEqual({ error: 'bad_request', message, field: 'amount' });
     });
 
     it('rejects a repeated amount', async () => {
-      await request(await freshApp()).get('/articles/v1/getmultiple?amount=1&amount=2').expect(400);
+      await request(await freshApp())
+        .get('/articles/v1/getmultiple?amount=1&amount=2')
+        .expect(400);
     });
   });
 
@@ -98,7 +105,10 @@ describe('articles service', () => {
       ['author', { ...validArticle, author: undefined }, 'author: is required'],
       ['author', { ...validArticle, author: 'a'.repeat(101) }, 'author: must be at most 100 characters'],
     ])('rejects a bad %s with 400 naming it', async (field, body, message) => {
-      const res = await request(await freshApp()).post('/articles/v1/create').send(body).expect(400);
+      const res = await request(await freshApp())
+        .post('/articles/v1/create')
+        .send(body)
+        .expect(400);
       expect(res.body).toEqual({ error: 'bad_request', message, field });
     });
 
@@ -113,7 +123,10 @@ describe('articles service', () => {
       const app = await freshApp();
       const malformed = await request(app).post('/articles/v1/create').set('content-type', 'application/json').send('{"title":').expect(400);
       expect(malformed.body).toEqual({ error: 'bad_request', message: 'request body is not valid JSON' });
-      const big = await request(app).post('/articles/v1/create').send({ ...validArticle, title: 'x'.repeat(50_000) }).expect(413);
+      const big = await request(app)
+        .post('/articles/v1/create')
+        .send({ ...validArticle, title: 'x'.repeat(50_000) })
+        .expect(413);
       expect(big.body.error).toBe('payload_too_large');
     });
 
@@ -123,7 +136,11 @@ describe('articles service', () => {
       const first = await request(app).post('/articles/v1/create').set('idempotency-key', key).send(validArticle).expect(201);
       expect(first.headers['idempotent-replayed']).toBeUndefined();
       // Quoted (the header's Structured Fields form) is the same key; the body only has to validate to the same article.
-      const retry = await request(app).post('/articles/v1/create').set('idempotency-key', `"${key}"`).send({ ...validArticle, title: ` ${validArticle.title} ` }).expect(201);
+      const retry = await request(app)
+        .post('/articles/v1/create')
+        .set('idempotency-key', `"${key}"`)
+        .send({ ...validArticle, title: ` ${validArticle.title} ` })
+        .expect(201);
       expect(retry.body).toEqual(first.body);
       expect(retry.headers.location).toBe(first.headers.location);
       expect(retry.headers['idempotent-replayed']).toBe('true');
@@ -137,7 +154,11 @@ describe('articles service', () => {
     it('answers 422 to the same Idempotency-Key with a different body, and stores nothing', async () => {
       const app = await freshApp();
       await request(app).post('/articles/v1/create').set('idempotency-key', 'key-1').send(validArticle).expect(201);
-      const reused = await request(app).post('/articles/v1/create').set('idempotency-key', 'key-1').send({ ...validArticle, title: 'Another article' }).expect(422);
+      const reused = await request(app)
+        .post('/articles/v1/create')
+        .set('idempotency-key', 'key-1')
+        .send({ ...validArticle, title: 'Another article' })
+        .expect(422);
       expect(reused.body).toEqual({ error: 'idempotency_key_reused', message: expect.stringMatching(/different body/) });
       const all = await request(app).get('/articles/v1/getmultiple?amount=100').expect(200);
       expect(all.body.some((a: { title: string }) => a.title === 'Another article')).toBe(false);
@@ -149,7 +170,11 @@ describe('articles service', () => {
       ['too long', 'k'.repeat(256)],
       ['non-ASCII', 'schlüssel'],
     ])('rejects an Idempotency-Key that is %s with 400 naming the header', async (_what, key) => {
-      const res = await request(await freshApp()).post('/articles/v1/create').set('idempotency-key', key).send(validArticle).expect(400);
+      const res = await request(await freshApp())
+        .post('/articles/v1/create')
+        .set('idempotency-key', key)
+        .send(validArticle)
+        .expect(400);
       expect(res.body).toEqual({ error: 'bad_request', message: expect.stringMatching(/^Idempotency-Key: /), field: 'Idempotency-Key' });
     });
 

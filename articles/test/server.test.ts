@@ -20,7 +20,10 @@ async function pollStatus(url: string, want: number, timeoutMs = 30_000): Promis
   const deadline = Date.now() + timeoutMs;
   let last = 0;
   while (Date.now() < deadline) {
-    last = await fetch(url).then((r) => r.status, () => 0);
+    last = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (last === want) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -32,7 +35,9 @@ it('waits for its database (not ready, 503 JSON), then migrates, seeds extra art
   // it before the database binds it, and the test would fail saying so; that window is the test's own.
   const dbPort = await freePort();
   const url = `postgres://articles:server-test@127.0.0.1:${dbPort}/articles`;
-  proc = spawnNode(builtServer('articles'), { env: { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url, SEED_EXTRA_ARTICLES: '10000', DB_CONNECT_TIMEOUT_MS: '500' } });
+  proc = spawnNode(builtServer('articles'), {
+    env: { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: url, SEED_EXTRA_ARTICLES: '10000', DB_CONNECT_TIMEOUT_MS: '500' },
+  });
   const port = await waitForListening(proc);
   const base = `http://127.0.0.1:${port}`;
   expect((await fetch(`${base}/readyz`)).status).toBe(503);

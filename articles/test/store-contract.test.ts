@@ -1,15 +1,20 @@
 // The article store's contract, run against both local PostgreSQL engines: the system server and PGlite
 // behind the wire protocol. The service runs on PostgresArticleStore everywhere, so both must behave the same.
-import { DatabaseUnavailableError, IdempotencyKeyReusedError, NEWEST_ARTICLES_SQL, PostgresArticleStore, StoreFullError, migrations, seedArticles } from '@cns/articles';
+import {
+  DatabaseUnavailableError,
+  IdempotencyKeyReusedError,
+  NEWEST_ARTICLES_SQL,
+  PostgresArticleStore,
+  StoreFullError,
+  migrations,
+  seedArticles,
+} from '@cns/articles';
 import { startLocalPostgres, systemPostgresUnavailable, type LocalPostgres, type LocalPostgresEngine } from '@cns/test-support';
 import pg from 'pg';
 
 jest.setTimeout(90_000);
 
-const engines: Array<{ engine: LocalPostgresEngine; missing?: string }> = [
-  { engine: 'system', missing: systemPostgresUnavailable() },
-  { engine: 'embedded' },
-];
+const engines: Array<{ engine: LocalPostgresEngine; missing?: string }> = [{ engine: 'system', missing: systemPostgresUnavailable() }, { engine: 'embedded' }];
 
 for (const { engine, missing } of engines) {
   // In CI nothing is skipped: a missing server fails the suite instead.
@@ -64,7 +69,12 @@ for (const { engine, missing } of engines) {
       const store = open();
       await store.prepare();
       const newest = await store.newest(3);
-      expect(newest.map((a) => a.title)).toEqual(seedArticles.slice(-3).reverse().map((a) => a.title));
+      expect(newest.map((a) => a.title)).toEqual(
+        seedArticles
+          .slice(-3)
+          .reverse()
+          .map((a) => a.title),
+      );
       const created = await store.add({ title: 'Stored for real', url: 'https://example.com/real', author: 'Ada Quill' });
       expect(created).toEqual({ id: String(seedArticles.length + 1), title: 'Stored for real', url: 'https://example.com/real', author: 'Ada Quill' });
       expect((await store.newest(1))[0]).toEqual(created);
@@ -89,7 +99,9 @@ for (const { engine, missing } of engines) {
       await store.prepare(100_000);
       const stored = 100_000 + seedArticles.length;
       // The seed analyzes what it loaded: statistics exist at once, not after autovacuum's first pass.
-      const table = await sql("SELECT c.reltuples, (SELECT count(*) FROM pg_stats WHERE tablename = 'articles')::int AS columns FROM pg_class c WHERE c.relname = 'articles'");
+      const table = await sql(
+        "SELECT c.reltuples, (SELECT count(*) FROM pg_stats WHERE tablename = 'articles')::int AS columns FROM pg_class c WHERE c.relname = 'articles'",
+      );
       expect(Math.abs(Number(table.rows[0].reltuples) - stored)).toBeLessThan(stored * 0.01);
       expect(table.rows[0].columns).toBeGreaterThan(0);
       // The store's own query: a backward walk of articles_pkey that stops after 5 rows. It reads a root and a
@@ -99,7 +111,12 @@ for (const { engine, missing } of engines) {
       expect(limit['Node Type']).toBe('Limit');
       expect(limit.Plans[0]).toMatchObject({ 'Node Type': 'Index Scan', 'Scan Direction': 'Backward', 'Index Name': 'articles_pkey', 'Actual Rows': 5 });
       expect(limit['Shared Hit Blocks'] + limit['Shared Read Blocks']).toBeLessThanOrEqual(6);
-      expect((await store.newest(5)).map((a) => a.title)).toEqual(seedArticles.slice(-5).reverse().map((a) => a.title));
+      expect((await store.newest(5)).map((a) => a.title)).toEqual(
+        seedArticles
+          .slice(-5)
+          .reverse()
+          .map((a) => a.title),
+      );
     });
 
     it('stores one article per idempotency key, also when the attempts run at the same time on different pools', async () => {
@@ -110,7 +127,9 @@ for (const { engine, missing } of engines) {
       expect(new Set(attempts.map((a) => a.article.id)).size).toBe(1);
       expect(attempts[0]!.article).toMatchObject(input);
       expect(await open().count()).toBe(seedArticles.length + 1);
-      const reused = await open().addOnce({ ...input, title: 'Something else' }, 'same-key').catch((e: unknown) => e);
+      const reused = await open()
+        .addOnce({ ...input, title: 'Something else' }, 'same-key')
+        .catch((e: unknown) => e);
       expect(reused).toBeInstanceOf(IdempotencyKeyReusedError);
       expect((reused as IdempotencyKeyReusedError).status).toBe(422);
       expect((await open().addOnce(input, 'another-key')).replayed).toBe(false);

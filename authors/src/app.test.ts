@@ -37,9 +37,7 @@ describe('authors service', () => {
 
   describe('GET /api/v1/getauthors (batch)', () => {
     it('returns every known author once and lists the unknown names', async () => {
-      const res = await request(app)
-        .get('/api/v1/getauthors?name=Ada%20Quill&name=Milo%20Brandt&name=ada%20quill&name=Ghost,%20Jr.')
-        .expect(200);
+      const res = await request(app).get('/api/v1/getauthors?name=Ada%20Quill&name=Milo%20Brandt&name=ada%20quill&name=Ghost,%20Jr.').expect(200);
       expect(res.body).toEqual({ authors: [seedAuthors[0], seedAuthors[1]], notFound: ['Ghost, Jr.'] });
       const single = await request(app).get('/api/v1/getauthors').query({ name: 'Hana Okafor' }).expect(200);
       expect(single.body).toEqual({ authors: [seedAuthors[4]], notFound: [] });

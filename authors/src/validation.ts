@@ -26,7 +26,10 @@ const nameListQuery = z.object({
   name: z
     .preprocess(
       (value) => (value === undefined || Array.isArray(value) ? value : [value]),
-      z.array(authorName(() => 'must be plain strings'), { error: 'give at least one name parameter (?name=A&name=B)' }),
+      z.array(
+        authorName(() => 'must be plain strings'),
+        { error: 'give at least one name parameter (?name=A&name=B)' },
+      ),
     )
     .transform((names) => [...new Set(names)])
     .refine((names) => names.length <= MAX_BATCH_NAMES, { error: `at most ${MAX_BATCH_NAMES} names per call` }),

@@ -41,7 +41,12 @@ const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(
 
 function summary(samples) {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { requests: sorted.length, p50Ms: round(percentile(sorted, 0.5), 3), p90Ms: round(percentile(sorted, 0.9), 3), p99Ms: round(percentile(sorted, 0.99), 3) };
+  return {
+    requests: sorted.length,
+    p50Ms: round(percentile(sorted, 0.5), 3),
+    p90Ms: round(percentile(sorted, 0.9), 3),
+    p99Ms: round(percentile(sorted, 0.99), 3),
+  };
 }
 
 /**

@@ -27,6 +27,13 @@ export function authorPaths(version, names) {
 export function merge(articles, authorsByKey) {
   return articles.map((article) => {
     const author = authorsByKey.get(authorKey(article.author));
-    return { id: String(article.id), title: article.title, url: article.url, authorName: article.author, authorBlog: author?.blog ?? '', authorTwitter: author?.twitter ?? '' };
+    return {
+      id: String(article.id),
+      title: article.title,
+      url: article.url,
+      authorName: article.author,
+      authorBlog: author?.blog ?? '',
+      authorTwitter: author?.twitter ?? '',
+    };
   });
 }

@@ -77,7 +77,10 @@ export function waitForLine(managed, pattern, timeoutMs = 20_000) {
   return new Promise((resolve, reject) => {
     const seen = managed.lines.map((l) => pattern.exec(l)).find(Boolean);
     if (seen) return resolve(seen[1]);
-    const timer = setTimeout(() => reject(new Error(`${managed.name}: no line matching ${pattern} within ${timeoutMs} ms\n${managed.lines.slice(-15).join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${managed.name}: no line matching ${pattern} within ${timeoutMs} ms\n${managed.lines.slice(-15).join('\n')}`)),
+      timeoutMs,
+    );
     managed.onLine((line) => {
       const match = pattern.exec(line);
       if (match) {
@@ -108,7 +111,15 @@ export async function startService(name, workspace, extraEnv = {}, nodeArgs = []
     await waitForReady(`http://127.0.0.1:${service.port}/readyz`);
     databases.add(database);
     const stopService = service.stop;
-    return { ...service, databaseUrl: database.url, stop: async () => { await stopService(); await database.stop(); databases.delete(database); } };
+    return {
+      ...service,
+      databaseUrl: database.url,
+      stop: async () => {
+        await stopService();
+        await database.stop();
+        databases.delete(database);
+      },
+    };
   }
   // web-api follows HTTP_PROXY (the mesh's sidecar scheme): a service goes through a proxy only when `extraEnv` names one.
   const env = { ...process.env };
@@ -129,7 +140,10 @@ export async function startHelper(name, script, args = []) {
 async function waitForReady(url, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const status = await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
+    const status = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     await sleep(200);
   }
@@ -172,14 +186,19 @@ export async function waitForPort(port, timeoutMs = 10_000) {
 export async function startMesh({ name = 'mesh', repo = repoRoot, nodeArgs = [], env = {}, readyTimeoutMs = 60_000 } = {}) {
   const dataDir = makeTempDir(`bench-${name}-data-`);
   fs.chmodSync(dataDir, 0o711); // the system PostgreSQL server runs as the postgres user when this is root
-  const mesh = startProcess(name, process.execPath, [...nodeArgs, path.join(repo, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'], {
-    cwd: repo,
-    env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir, ...env },
-    // SIGTERM stops every child gracefully (their SHUTDOWN_DELAY_MS comes from k8s/); a second one forces.
-    stopSignals: ['SIGTERM', 'SIGTERM'],
-    graceMs: 15_000,
-    reapDescendants: true,
-  });
+  const mesh = startProcess(
+    name,
+    process.execPath,
+    [...nodeArgs, path.join(repo, 'mesh/dist/cli.js'), '--gateway-port', '0', '--admin-port', '0', '--no-watch'],
+    {
+      cwd: repo,
+      env: { ...process.env, NO_COLOR: '1', MESH_DATA_DIR: dataDir, ...env },
+      // SIGTERM stops every child gracefully (their SHUTDOWN_DELAY_MS comes from k8s/); a second one forces.
+      stopSignals: ['SIGTERM', 'SIGTERM'],
+      graceMs: 15_000,
+      reapDescendants: true,
+    },
+  );
   const gateway = (await waitForLine(mesh, /getmultiple\s+curl (http:\/\/\S+?)\/web-api/, readyTimeoutMs)).replace('localhost', '127.0.0.1');
   const admin = (await waitForLine(mesh, /Metrics\s+(http:\/\/\S+?)\/metrics/)).replace('localhost', '127.0.0.1');
   return { ...mesh, pid: mesh.child.pid, gateway, admin };
@@ -251,12 +270,7 @@ async function waitForFileOrExit(file, managed, timeoutMs) {
 
 export function childPids(pid) {
   try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }

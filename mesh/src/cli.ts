@@ -37,7 +37,9 @@ function pretty(line: string): string {
     const levels: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
     const level = levels[entry.level as number] ?? String(entry.level ?? '');
     const { msg, level: _l, time: _t, pid: _p, hostname: _h, service: _s, ...rest } = entry;
-    const extras = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+    const extras = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join(' ');
     return `${level.padEnd(5)} ${String(msg ?? '')}${extras ? `  ${extras}` : ''}`;
   } catch {
     return line;
@@ -58,7 +60,17 @@ async function main(): Promise<void> {
     .option('--data-dir <dir>', 'where the postgres workload keeps its data (env MESH_DATA_DIR, default <root>/.data; npm run db:reset empties it)')
     .option('--trace-sampling <percent>', 'percentage of new traces recorded, 0-100 (env MESH_TRACE_SAMPLING, default 100)', percent)
     .parse();
-  const opts = program.opts<{ istio: boolean; gatewayApi?: boolean; gatewayPort?: number; adminPort?: number; istioPaths?: string[]; watch: boolean; root?: string; dataDir?: string; traceSampling?: number }>();
+  const opts = program.opts<{
+    istio: boolean;
+    gatewayApi?: boolean;
+    gatewayPort?: number;
+    adminPort?: number;
+    istioPaths?: string[];
+    watch: boolean;
+    root?: string;
+    dataDir?: string;
+    traceSampling?: number;
+  }>();
   // commander maps both --no-istio and --istio <paths> to `istio`: an array means paths were given.
   const raw = program.opts() as { istio: boolean | string[] };
   const istioEnabled = raw.istio !== false && process.env.MESH_NO_ISTIO !== '1';

@@ -60,11 +60,11 @@ describe('lint-manifests CLI', () => {
   });
 
   it('exits non-zero as a process, findings on stdout and the summary on stderr', () => {
-    const result = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', path.join(root, 'mesh/src/lint-cli.ts'), `${fixtures}/vs-zero-weight.yaml`],
-      { cwd: root, encoding: 'utf8', timeout: 80_000 },
-    );
+    const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'mesh/src/lint-cli.ts'), `${fixtures}/vs-zero-weight.yaml`], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 80_000,
+    });
     expect(result.stdout).toMatch(/^mesh\/test\/fixtures\/manifests\/vs-zero-weight\.yaml: VirtualService\/web-api: IST0106 total destination weight = 0/);
     expect(result.stderr).toMatch(/1 errors, 0 warnings/);
     expect(result.status).toBe(1);

@@ -102,7 +102,10 @@ export function runLint(argv: string[], output: LintOutput = processOutput): num
 }
 
 function splitList(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 if (require.main === module) process.exitCode = runLint(process.argv);

@@ -53,7 +53,9 @@ async function serve(): Promise<void> {
   }
   // startLocalPostgres saw this server bind the port: tell the mesh, which probes the replica only then.
   if (process.env.MESH_SUPERVISED === '1' && process.send) process.send({ type: 'listening', port: server.port });
-  console.log(`postgres: ${server.engine} engine ${server.version} ready on ${server.host}:${server.port}, database ${server.database}, data in ${path.relative(process.cwd(), server.dataDir) || server.dataDir}`);
+  console.log(
+    `postgres: ${server.engine} engine ${server.version} ready on ${server.host}:${server.port}, database ${server.database}, data in ${path.relative(process.cwd(), server.dataDir) || server.dataDir}`,
+  );
   let stopping = false;
   const stop = async (code: number, why: string): Promise<void> => {
     if (stopping) return;

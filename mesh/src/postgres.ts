@@ -240,7 +240,20 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
     if (isRoot()) fs.chownSync(pwfile, serverUser()!.uid, serverUser()!.gid);
     try {
       await runToEnd(
-        serverArgv(path.join(bin, 'initdb'), ['-D', dataDir, '-U', s.user, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions', ...(s.durable ? [] : ['--no-sync'])]),
+        serverArgv(path.join(bin, 'initdb'), [
+          '-D',
+          dataDir,
+          '-U',
+          s.user,
+          `--pwfile=${pwfile}`,
+          '--auth-local=trust',
+          '--auth-host=scram-sha-256',
+          '-E',
+          'UTF8',
+          '--locale=C',
+          '--no-instructions',
+          ...(s.durable ? [] : ['--no-sync']),
+        ]),
         'initdb',
         dataDir,
       );
@@ -250,7 +263,20 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
   }
   const version = fs.readFileSync(path.join(dataDir, 'PG_VERSION'), 'utf8').trim();
   // No Unix socket (a TCP loopback port only), settings fit for a small local machine.
-  const args = ['-D', dataDir, '-p', String(s.port), '-c', `listen_addresses=${s.host}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=100', '-c', 'shared_buffers=32MB'];
+  const args = [
+    '-D',
+    dataDir,
+    '-p',
+    String(s.port),
+    '-c',
+    `listen_addresses=${s.host}`,
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=100',
+    '-c',
+    'shared_buffers=32MB',
+  ];
   if (!s.durable) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const argv = serverArgv(path.join(bin, 'postgres'), args);
   const child = spawn(argv[0]!, argv.slice(1), { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -275,7 +301,12 @@ async function startSystem(dataDir: string, s: Settings): Promise<Started> {
   const stop = () => stopChild(child, exited);
   try {
     const url = `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@${s.host}:${s.port}/postgres`;
-    await waitForPostgres(url, { timeoutMs: s.startTimeoutMs, gone: exited, bound: bound.promise, what: () => `postgres on port ${s.port}; its output:\n${tail}` });
+    await waitForPostgres(url, {
+      timeoutMs: s.startTimeoutMs,
+      gone: exited,
+      bound: bound.promise,
+      what: () => `postgres on port ${s.port}; its output:\n${tail}`,
+    });
     if (s.database !== 'postgres') await createDatabaseIfMissing(url, s.database);
   } catch (error) {
     await stop();
@@ -380,7 +411,12 @@ async function startEmbedded(dataDir: string, s: Settings): Promise<Started> {
   const stop = () => stopChild(child, exited);
   try {
     const url = `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@${s.host}:${s.port}/postgres`;
-    await waitForPostgres(url, { timeoutMs: Math.max(s.startTimeoutMs, 60_000), gone: exited, bound: bound.promise, what: () => `embedded postgres on port ${s.port}; its output:\n${tail}` });
+    await waitForPostgres(url, {
+      timeoutMs: Math.max(s.startTimeoutMs, 60_000),
+      gone: exited,
+      bound: bound.promise,
+      what: () => `embedded postgres on port ${s.port}; its output:\n${tail}`,
+    });
   } catch (error) {
     await stop();
     throw error;
@@ -411,10 +447,13 @@ export async function waitForPostgres(
   void options.bound?.then(() => (isBound = true));
   let lastError = 'the server has not bound its port yet';
   for (;;) {
-    if (isBound && await canQuery(url).then(
-      () => true,
-      (error: Error) => ((lastError = error.message), false),
-    ))
+    if (
+      isBound &&
+      (await canQuery(url).then(
+        () => true,
+        (error: Error) => ((lastError = error.message), false),
+      ))
+    )
       return;
     const what = options.what?.() ?? url;
     if (exited) throw new Error(`the server exited before it accepted connections (${what})`);
@@ -434,4 +473,3 @@ export async function canQuery(url: string, timeoutMs = 2000): Promise<void> {
     await client.end().catch(() => {});
   }
 }
-

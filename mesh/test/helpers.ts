@@ -10,7 +10,13 @@ export { withDescendants } from '@cns/service-kit/testing';
 
 export const repoRoot = path.resolve(__dirname, '../..');
 
-const BUILD_OUTPUTS = ['articles/dist/server.js', 'authors/dist/server.js', 'web-api-v1/dist/server.js', 'web-api-v2/dist/server.js', 'web-app/dist/index.html'];
+const BUILD_OUTPUTS = [
+  'articles/dist/server.js',
+  'authors/dist/server.js',
+  'web-api-v1/dist/server.js',
+  'web-api-v2/dist/server.js',
+  'web-app/dist/index.html',
+];
 
 /** Fails with the command to run when the services are not built (the root `pretest` builds them). */
 export function requireBuild(): void {

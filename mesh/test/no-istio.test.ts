@@ -76,7 +76,16 @@ describe('the CLI (npm start)', () => {
     readline.createInterface({ input: cli.stderr! }).on('line', (line) => lines.push(line));
     const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
     try {
-      await eventually(() => (lines.some((l) => l.includes('Ctrl-C stops everything')) ? true : lines.some((l) => l.includes('cannot start')) ? Promise.reject(new Error(lines.join('\n'))) : undefined), 120_000, 'start-up');
+      await eventually(
+        () =>
+          lines.some((l) => l.includes('Ctrl-C stops everything'))
+            ? true
+            : lines.some((l) => l.includes('cannot start'))
+              ? Promise.reject(new Error(lines.join('\n')))
+              : undefined,
+        120_000,
+        'start-up',
+      );
       const text = lines.join('\n');
       const app = /App\s+(http:\/\/localhost:\d+)\//.exec(text)?.[1];
       const admin = /Traffic graph\s+(http:\/\/localhost:\d+)\/graph/.exec(text)?.[1];

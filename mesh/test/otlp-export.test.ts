@@ -39,7 +39,11 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: JSON.parse(Buffer.concat(chunks).toString()) as OtlpRequest });
+      received.push({
+        path: req.url ?? '',
+        contentType: String(req.headers['content-type']),
+        body: JSON.parse(Buffer.concat(chunks).toString()) as OtlpRequest,
+      });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -62,7 +66,9 @@ const attr = (attributes: OtlpAttribute[], key: string) => {
 test('the standard variables name the endpoint; /v1/traces is appended to the base one', () => {
   expect(otlpTracesUrl({})).toBeUndefined();
   expect(otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318/' })).toBe('http://localhost:4318/v1/traces');
-  expect(otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/custom' })).toBe('http://b:4318/custom');
+  expect(otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/custom' })).toBe(
+    'http://b:4318/custom',
+  );
   expect(() => new OtlpSpanExport('localhost:4318')).toThrow(/must be http:\/\/ or https:\/\//);
   expect(() => new OtlpSpanExport('not a url')).toThrow(/is not a URL/);
 });
@@ -100,7 +106,11 @@ test('spans of a proxied request reach an OTLP/HTTP receiver as OTLP JSON', asyn
   const router = all.find((s) => s.span.parentSpanId === edge.span.spanId)!;
   const callee = all.find((s) => s.span.parentSpanId === router.span.spanId)!;
   expect([edge.service, edge.span.kind, edge.span.name]).toEqual(['istio-ingressgateway.istio-system', 2, 'authors.default.svc.cluster.local:3000/*']);
-  expect([router.service, router.span.kind, router.span.name]).toEqual(['istio-ingressgateway.istio-system', 3, 'router outbound|3000||authors.default.svc.cluster.local egress']);
+  expect([router.service, router.span.kind, router.span.name]).toEqual([
+    'istio-ingressgateway.istio-system',
+    3,
+    'router outbound|3000||authors.default.svc.cluster.local egress',
+  ]);
   expect([callee.service, callee.span.kind]).toEqual(['authors.default', 2]);
   for (const { span, scope } of all) {
     expect(span.traceId).toBe(TRACE);

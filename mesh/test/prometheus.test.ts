@@ -78,12 +78,17 @@ const meshTotal = async (): Promise<number> => requestCount(String((await get(`$
 
 /** Waits until Prometheus' latest scrape holds every request the mesh has counted; returns that scrape's time. */
 async function scrapedUpTo(expected: number): Promise<number> {
-  return eventually(async () => {
-    const [sum] = await prometheus.query('sum(istio_requests_total)');
-    if (!sum || sum.value !== expected) return undefined;
-    const [at] = await prometheus.query('max(timestamp(istio_requests_total))');
-    return at.value;
-  }, 60_000, `prometheus scraping ${expected} requests`, 200);
+  return eventually(
+    async () => {
+      const [sum] = await prometheus.query('sum(istio_requests_total)');
+      if (!sum || sum.value !== expected) return undefined;
+      const [at] = await prometheus.query('max(timestamp(istio_requests_total))');
+      return at.value;
+    },
+    60_000,
+    `prometheus scraping ${expected} requests`,
+    200,
+  );
 }
 
 /** `query` evaluated at the end of the load (t1). */
@@ -110,11 +115,13 @@ async function sendLoad(url: string, count: number, concurrency: number): Promis
   let next = 0;
   const one = (): Promise<number> =>
     new Promise((resolve, reject) => {
-      http.get(url, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(url, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -136,7 +143,15 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
   beforeAll(async () => {
     requireBuild();
     root = makeMeshRoot();
-    mesh = await startMesh({ root, gatewayPort: 0, adminPort: 0, watch: false, log: () => undefined, output: () => undefined, probe: { startupTimeoutMs: 90_000 } });
+    mesh = await startMesh({
+      root,
+      gatewayPort: 0,
+      adminPort: 0,
+      watch: false,
+      log: () => undefined,
+      output: () => undefined,
+      probe: { startupTimeoutMs: 90_000 },
+    });
     mesh.applyFile('istio/traffic/web-ingress-80-20.yaml');
     mesh.applyFile('istio/faults/authors-abort-50.yaml');
     // Tap the data plane's records (the values the histograms observed) without changing what telemetry does.
@@ -148,17 +163,21 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
     const getmultiple = `${mesh.gatewayUrl}/web-api/v1/getmultiple`;
     // Warm up until every series of the load exists (v2 drawn at least once, aborts and successes on authors), so
     // that the load's rates come from counters present in the first scrape of the window.
-    await eventually(async () => {
-      await many(getmultiple, 10, 2);
-      const text = String((await get(`${mesh.adminUrl}/metrics`)).body);
-      const seen = (labels: Record<string, string>) => requestCount(text, labels) > 0;
-      return seen({ reporter: 'source', source_workload: 'istio-ingressgateway', destination_workload: 'web-api-v2' }) &&
-        seen({ reporter: 'source', source_workload: 'web-api-v2', destination_service_name: 'authors', response_flags: 'FI' }) &&
-        seen({ reporter: 'source', source_workload: 'web-api-v1', destination_service_name: 'authors', response_flags: 'FI' }) &&
-        seen({ reporter: 'source', source_workload: 'web-api-v1', destination_workload: 'authors', response_code: '200' })
-        ? true
-        : undefined;
-    }, 120_000, 'every load series');
+    await eventually(
+      async () => {
+        await many(getmultiple, 10, 2);
+        const text = String((await get(`${mesh.adminUrl}/metrics`)).body);
+        const seen = (labels: Record<string, string>) => requestCount(text, labels) > 0;
+        return seen({ reporter: 'source', source_workload: 'istio-ingressgateway', destination_workload: 'web-api-v2' }) &&
+          seen({ reporter: 'source', source_workload: 'web-api-v2', destination_service_name: 'authors', response_flags: 'FI' }) &&
+          seen({ reporter: 'source', source_workload: 'web-api-v1', destination_service_name: 'authors', response_flags: 'FI' }) &&
+          seen({ reporter: 'source', source_workload: 'web-api-v1', destination_workload: 'authors', response_code: '200' })
+          ? true
+          : undefined;
+      },
+      120_000,
+      'every load series',
+    );
 
     prometheus = await startPrometheus(new URL(mesh.adminUrl).host, 1);
     t0 = await scrapedUpTo(await meshTotal());
@@ -189,8 +208,11 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
   });
 
   it("draws Kiali's versioned-app graph from its namespace queries: edges, the 80/20 share and the authors error rate", async () => {
-    const groupBy = 'source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision,destination_service_namespace,destination_service,destination_service_name,destination_workload_namespace,destination_workload,destination_canonical_service,destination_canonical_revision,request_protocol,response_code,grpc_response_status,response_flags';
-    const external = await at1(`sum(rate(istio_requests_total{reporter="source",source_workload_namespace!="default",source_workload!="unknown",destination_service_namespace="default"} [${windowSpec}])) by (${groupBy})`);
+    const groupBy =
+      'source_workload_namespace,source_workload,source_canonical_service,source_canonical_revision,destination_service_namespace,destination_service,destination_service_name,destination_workload_namespace,destination_workload,destination_canonical_service,destination_canonical_revision,request_protocol,response_code,grpc_response_status,response_flags';
+    const external = await at1(
+      `sum(rate(istio_requests_total{reporter="source",source_workload_namespace!="default",source_workload!="unknown",destination_service_namespace="default"} [${windowSpec}])) by (${groupBy})`,
+    );
     const internal = await at1(`sum(rate(istio_requests_total{reporter="source",source_workload_namespace="default"} [${windowSpec}])) by (${groupBy})`);
     // Versioned-app graph with injected service nodes: app:version → service → app:version, per response code.
     const edges = new Map<string, Record<string, number>>();
@@ -204,7 +226,8 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
       const requests = value * seconds();
       const source = `${m.source_canonical_service}:${m.source_canonical_revision}`;
       add(source, `svc:${m.destination_service_name}`, m.response_code, requests);
-      if (m.destination_workload !== 'unknown') add(`svc:${m.destination_service_name}`, `${m.destination_canonical_service}:${m.destination_canonical_revision}`, m.response_code, requests);
+      if (m.destination_workload !== 'unknown')
+        add(`svc:${m.destination_service_name}`, `${m.destination_canonical_service}:${m.destination_canonical_revision}`, m.response_code, requests);
     }
     const workload = (name: string) => mesh.topology.workloads.find((w) => w.workload.name === name)!.workload;
     const node = (name: string) => `${canonicalService(workload(name))}:${canonicalRevision(workload(name))}`;
@@ -212,11 +235,19 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
     expect(v1).toBe('web-api:v1'); // k8s/web-api.yaml: app.kubernetes.io/name web-api, app.kubernetes.io/version v1
     expect(v2).toBe('web-api:v2');
     const total = (key: string) => Object.values(edges.get(key) ?? {}).reduce((a, b) => a + b, 0);
-    expect([...edges.keys()]).toEqual(expect.arrayContaining([
-      'istio-ingressgateway:latest -> svc:web-api', `svc:web-api -> ${v1}`, `svc:web-api -> ${v2}`,
-      `${v1} -> svc:articles`, `${v2} -> svc:articles`, `svc:articles -> ${articles}`,
-      `${v1} -> svc:authors`, `${v2} -> svc:authors`, `svc:authors -> ${authors}`,
-    ]));
+    expect([...edges.keys()]).toEqual(
+      expect.arrayContaining([
+        'istio-ingressgateway:latest -> svc:web-api',
+        `svc:web-api -> ${v1}`,
+        `svc:web-api -> ${v2}`,
+        `${v1} -> svc:articles`,
+        `${v2} -> svc:articles`,
+        `svc:articles -> ${articles}`,
+        `${v1} -> svc:authors`,
+        `${v2} -> svc:authors`,
+        `svc:authors -> ${authors}`,
+      ]),
+    );
     // Rates over exactly the load's scrapes: rate × seconds is the load itself.
     expect(total('istio-ingressgateway:latest -> svc:web-api')).toBeCloseTo(LOAD, 3);
     expectShare(total(`svc:web-api -> ${v1}`) / LOAD, V1_SHARE, LOAD);
@@ -226,7 +257,9 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
     const aborted = (edges.get(`${v1} -> svc:authors`)?.['500'] ?? 0) + (edges.get(`${v2} -> svc:authors`)?.['500'] ?? 0);
     expectShare(aborted / toAuthors, AUTHORS_ABORT, Math.round(toAuthors));
     expect(edges.get(`svc:authors -> ${authors}`)).toEqual({ '200': expect.closeTo(toAuthors - aborted, 3) });
-    const flags = internal.filter((s) => s.metric.destination_service_name === 'authors' && s.metric.response_code === '500').map((s) => s.metric.response_flags);
+    const flags = internal
+      .filter((s) => s.metric.destination_service_name === 'authors' && s.metric.response_code === '500')
+      .map((s) => s.metric.response_flags);
     expect(new Set(flags)).toEqual(new Set(['FI']));
   });
 
@@ -235,60 +268,160 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
     const sourceRecords = loadRecords.length;
     expect(volume * seconds()).toBeGreaterThanOrEqual(sourceRecords - 0.01 * seconds() - 1e-6);
     expect(volume * seconds()).toBeLessThanOrEqual(sourceRecords + 0.01 * seconds() + 1e-6);
-    const success = await scalar(panel('sum (rate(istio_requests_total{reporter=~"source|waypoint",response_code!~"5.."}[$__rate_interval])) / sum (rate(istio_requests_total{reporter=~"source|waypoint"}[$__rate_interval]))'));
+    const success = await scalar(
+      panel(
+        'sum (rate(istio_requests_total{reporter=~"source|waypoint",response_code!~"5.."}[$__rate_interval])) / sum (rate(istio_requests_total{reporter=~"source|waypoint"}[$__rate_interval]))',
+      ),
+    );
     // Only the authors aborts fail: success = 1 - 0.5 × authorsCalls / allCalls.
     const authorsCalls = loadRecords.filter((r) => r.destinationServiceName === 'authors').length;
     const expected = 1 - (AUTHORS_ABORT * authorsCalls) / sourceRecords;
     const sigma = Math.sqrt(authorsCalls * AUTHORS_ABORT * (1 - AUTHORS_ABORT)) / sourceRecords;
     expect(Math.abs(success - expected)).toBeLessThanOrEqual(3.5 * sigma);
     const perWorkload = (q: string) =>
-      at1(panel(`label_join(histogram_quantile(${q}, sum by (le,destination_workload,destination_workload_namespace) (rate(istio_request_duration_milliseconds_bucket{reporter=~"source|waypoint"}[$__rate_interval]))), "destination_workload_var", ".", "destination_workload", "destination_workload_namespace")`));
+      at1(
+        panel(
+          `label_join(histogram_quantile(${q}, sum by (le,destination_workload,destination_workload_namespace) (rate(istio_request_duration_milliseconds_bucket{reporter=~"source|waypoint"}[$__rate_interval]))), "destination_workload_var", ".", "destination_workload", "destination_workload_namespace")`,
+        ),
+      );
     for (const q of ['0.5', '0.9', '0.99']) {
       const rows = await perWorkload(q);
       for (const name of ['web-api-v1', 'web-api-v2', 'articles', 'authors']) {
         const row = rows.find((r) => r.metric.destination_workload_var === `${name}.default`);
         expect(row).toBeDefined();
-        expectQuantileInBucket(row!.value, loadRecords.filter((r) => r.destinationWorkload === name).map((r) => r.durationMs), Number(q));
+        expectQuantileInBucket(
+          row!.value,
+          loadRecords.filter((r) => r.destinationWorkload === name).map((r) => r.durationMs),
+          Number(q),
+        );
       }
     }
-    const workloadSuccess = await at1(panel('label_join(sum by (destination_workload,destination_workload_namespace) (rate(istio_requests_total{reporter=~"source|waypoint",response_code!~"5.."}[$__rate_interval]))/sum by (destination_workload,destination_workload_namespace) (rate(istio_requests_total{reporter=~"source|waypoint"}[$__rate_interval])), "destination_workload_var", ".", "destination_workload", "destination_workload_namespace")'));
+    const workloadSuccess = await at1(
+      panel(
+        'label_join(sum by (destination_workload,destination_workload_namespace) (rate(istio_requests_total{reporter=~"source|waypoint",response_code!~"5.."}[$__rate_interval]))/sum by (destination_workload,destination_workload_namespace) (rate(istio_requests_total{reporter=~"source|waypoint"}[$__rate_interval])), "destination_workload_var", ".", "destination_workload", "destination_workload_namespace")',
+      ),
+    );
     for (const name of ['web-api-v1', 'web-api-v2', 'articles', 'authors']) {
       expect(workloadSuccess.find((r) => r.metric.destination_workload_var === `${name}.default`)?.value).toBe(1);
     }
   });
 
-  it("answers the service dashboard for web-api (server side) and authors (client side)", async () => {
-    const service = (expr: string, name: string, qrep: string) => panel(expr.replace(/\$service/g, `${name}.default.svc.cluster.local`).replace(/\$qrep/g, qrep));
-    const webApiVolume = await scalar(service('round(sum(irate(istio_requests_total{reporter="destination",destination_service="$service"}[$__rate_interval])), 0.001)', 'web-api', 'destination'));
+  it('answers the service dashboard for web-api (server side) and authors (client side)', async () => {
+    const service = (expr: string, name: string, qrep: string) =>
+      panel(expr.replace(/\$service/g, `${name}.default.svc.cluster.local`).replace(/\$qrep/g, qrep));
+    const webApiVolume = await scalar(
+      service(
+        'round(sum(irate(istio_requests_total{reporter="destination",destination_service="$service"}[$__rate_interval])), 0.001)',
+        'web-api',
+        'destination',
+      ),
+    );
     expect(Math.abs(webApiVolume * seconds() - LOAD)).toBeLessThanOrEqual(0.001 * seconds() + 1e-6);
-    expect(await scalar(service('sum(irate(istio_requests_total{reporter="destination",destination_service="$service",response_code!~"5.*"}[$__rate_interval])) / (sum(irate(istio_requests_total{reporter="destination",destination_service="$service"}[$__rate_interval])) or on () vector(1))', 'web-api', 'destination'))).toBe(1);
+    expect(
+      await scalar(
+        service(
+          'sum(irate(istio_requests_total{reporter="destination",destination_service="$service",response_code!~"5.*"}[$__rate_interval])) / (sum(irate(istio_requests_total{reporter="destination",destination_service="$service"}[$__rate_interval])) or on () vector(1))',
+          'web-api',
+          'destination',
+        ),
+      ),
+    ).toBe(1);
     const gatewayRecords = loadRecords.filter((r) => r.sourceWorkload === 'istio-ingressgateway');
     expect(gatewayRecords).toHaveLength(LOAD);
     for (const q of ['0.50', '0.90', '0.99']) {
       // Client Request Duration (ms ÷ 1000: the panel is in seconds), reporter=source = the gateway's view.
-      const seconds = await scalar(service(`(histogram_quantile(${q}, sum(irate(istio_request_duration_milliseconds_bucket{reporter=~"$qrep",destination_service="$service"}[$__rate_interval])) by (le)) / 1000) or histogram_quantile(${q}, sum(irate(istio_request_duration_seconds_bucket{reporter=~"$qrep",destination_service="$service"}[$__rate_interval])) by (le))`, 'web-api', 'source'));
-      expectQuantileInBucket(seconds * 1000, gatewayRecords.map((r) => r.durationMs), Number(q));
-      const responseSize = await scalar(service(`histogram_quantile(${q}, sum(irate(istio_response_bytes_bucket{reporter=~"$qrep", connection_security_policy="mutual_tls", destination_service="$service"}[$__rate_interval])) by (le))`, 'web-api', 'destination'));
-      expectQuantileInBucket(responseSize, gatewayRecords.map((r) => r.responseBytes ?? 0), Number(q));
+      const seconds = await scalar(
+        service(
+          `(histogram_quantile(${q}, sum(irate(istio_request_duration_milliseconds_bucket{reporter=~"$qrep",destination_service="$service"}[$__rate_interval])) by (le)) / 1000) or histogram_quantile(${q}, sum(irate(istio_request_duration_seconds_bucket{reporter=~"$qrep",destination_service="$service"}[$__rate_interval])) by (le))`,
+          'web-api',
+          'source',
+        ),
+      );
+      expectQuantileInBucket(
+        seconds * 1000,
+        gatewayRecords.map((r) => r.durationMs),
+        Number(q),
+      );
+      const responseSize = await scalar(
+        service(
+          `histogram_quantile(${q}, sum(irate(istio_response_bytes_bucket{reporter=~"$qrep", connection_security_policy="mutual_tls", destination_service="$service"}[$__rate_interval])) by (le))`,
+          'web-api',
+          'destination',
+        ),
+      );
+      expectQuantileInBucket(
+        responseSize,
+        gatewayRecords.map((r) => r.responseBytes ?? 0),
+        Number(q),
+      );
     }
     // authors seen by its callers: half the calls aborted by web-api's sidecar; its own sidecar saw only the rest.
     const authorsCalls = loadRecords.filter((r) => r.destinationServiceName === 'authors').length;
-    const clientSuccess = await scalar(service('sum(irate(istio_requests_total{reporter=~"$qrep",destination_service="$service",response_code!~"5.*"}[$__rate_interval])) / (sum(irate(istio_requests_total{reporter=~"$qrep",destination_service="$service"}[$__rate_interval])) or on () vector(1))', 'authors', 'source'));
+    const clientSuccess = await scalar(
+      service(
+        'sum(irate(istio_requests_total{reporter=~"$qrep",destination_service="$service",response_code!~"5.*"}[$__rate_interval])) / (sum(irate(istio_requests_total{reporter=~"$qrep",destination_service="$service"}[$__rate_interval])) or on () vector(1))',
+        'authors',
+        'source',
+      ),
+    );
     expectShare(clientSuccess, 1 - AUTHORS_ABORT, authorsCalls);
-    expect(await scalar(service('sum(irate(istio_requests_total{reporter="destination",destination_service="$service",response_code!~"5.*"}[$__rate_interval])) / (sum(irate(istio_requests_total{reporter="destination",destination_service="$service"}[$__rate_interval])) or on () vector(1))', 'authors', 'destination'))).toBe(1);
+    expect(
+      await scalar(
+        service(
+          'sum(irate(istio_requests_total{reporter="destination",destination_service="$service",response_code!~"5.*"}[$__rate_interval])) / (sum(irate(istio_requests_total{reporter="destination",destination_service="$service"}[$__rate_interval])) or on () vector(1))',
+          'authors',
+          'destination',
+        ),
+      ),
+    ).toBe(1);
   });
 
   it('answers the workload dashboard for web-api-v1: inbound volume by source over mTLS, success rate', async () => {
-    const workload = (expr: string) => panel(expr.replace(/\$qrep/g, 'destination').replace(/\$namespace/g, 'default').replace(/\$workload/g, 'web-api-v1').replace(/\$srcwl/g, '.*').replace(/\$srcns/g, '.*'));
+    const workload = (expr: string) =>
+      panel(
+        expr
+          .replace(/\$qrep/g, 'destination')
+          .replace(/\$namespace/g, 'default')
+          .replace(/\$workload/g, 'web-api-v1')
+          .replace(/\$srcwl/g, '.*')
+          .replace(/\$srcns/g, '.*'),
+      );
     const v1Load = loadRecords.filter((r) => r.sourceWorkload === 'istio-ingressgateway' && r.destinationWorkload === 'web-api-v1').length;
-    const volume = await scalar(workload('round(sum(irate(istio_requests_total{reporter=~"$qrep",destination_workload_namespace=~"$namespace",destination_workload=~"$workload"}[$__rate_interval])), 0.001)'));
+    const volume = await scalar(
+      workload(
+        'round(sum(irate(istio_requests_total{reporter=~"$qrep",destination_workload_namespace=~"$namespace",destination_workload=~"$workload"}[$__rate_interval])), 0.001)',
+      ),
+    );
     expect(Math.abs(volume * seconds() - v1Load)).toBeLessThanOrEqual(0.001 * seconds() + 1e-6);
-    const bySource = await at1(workload('round(sum(irate(istio_requests_total{connection_security_policy="mutual_tls", destination_workload_namespace=~"$namespace", destination_workload=~"$workload", reporter=~"$qrep", source_workload=~"$srcwl", source_workload_namespace=~"$srcns"}[$__rate_interval])) by (source_workload, source_workload_namespace, response_code), 0.001)'));
-    expect(bySource.map((r) => r.metric)).toEqual([{ source_workload: 'istio-ingressgateway', source_workload_namespace: 'istio-system', response_code: '200' }]);
-    expect(await at1(workload('sum(irate(istio_requests_total{connection_security_policy!="mutual_tls", destination_workload=~"$workload", reporter=~"$qrep"}[$__rate_interval]))'))).toEqual([]);
-    expect(await scalar(workload('sum(irate(istio_requests_total{reporter=~"$qrep",destination_workload_namespace=~"$namespace",destination_workload=~"$workload",response_code!~"5.*"}[$__rate_interval])) / sum(irate(istio_requests_total{reporter=~"$qrep",destination_workload_namespace=~"$namespace",destination_workload=~"$workload"}[$__rate_interval]))'))).toBe(1);
-    const [principal] = await at1(`count by (source_principal, destination_principal) (istio_requests_total{reporter="destination",destination_workload="web-api-v1"})`);
-    expect(principal.metric).toEqual({ source_principal: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account', destination_principal: 'spiffe://cluster.local/ns/default/sa/web-api' });
+    const bySource = await at1(
+      workload(
+        'round(sum(irate(istio_requests_total{connection_security_policy="mutual_tls", destination_workload_namespace=~"$namespace", destination_workload=~"$workload", reporter=~"$qrep", source_workload=~"$srcwl", source_workload_namespace=~"$srcns"}[$__rate_interval])) by (source_workload, source_workload_namespace, response_code), 0.001)',
+      ),
+    );
+    expect(bySource.map((r) => r.metric)).toEqual([
+      { source_workload: 'istio-ingressgateway', source_workload_namespace: 'istio-system', response_code: '200' },
+    ]);
+    expect(
+      await at1(
+        workload(
+          'sum(irate(istio_requests_total{connection_security_policy!="mutual_tls", destination_workload=~"$workload", reporter=~"$qrep"}[$__rate_interval]))',
+        ),
+      ),
+    ).toEqual([]);
+    expect(
+      await scalar(
+        workload(
+          'sum(irate(istio_requests_total{reporter=~"$qrep",destination_workload_namespace=~"$namespace",destination_workload=~"$workload",response_code!~"5.*"}[$__rate_interval])) / sum(irate(istio_requests_total{reporter=~"$qrep",destination_workload_namespace=~"$namespace",destination_workload=~"$workload"}[$__rate_interval]))',
+        ),
+      ),
+    ).toBe(1);
+    const [principal] = await at1(
+      `count by (source_principal, destination_principal) (istio_requests_total{reporter="destination",destination_workload="web-api-v1"})`,
+    );
+    expect(principal.metric).toEqual({
+      source_principal: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
+      destination_principal: 'spiffe://cluster.local/ns/default/sa/web-api',
+    });
   });
 
   it("counts the gateway's request and response bytes exactly as they crossed the client's sockets", async () => {

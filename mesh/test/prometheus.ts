@@ -23,8 +23,11 @@ export interface PrometheusServer {
  */
 export function scrapeConfig(target: string, intervalSeconds: number): string {
   const repoConfig = fs.readFileSync(path.resolve(__dirname, '../prometheus.yml'), 'utf8');
-  const config = repoConfig.replace("'127.0.0.1:15000'", `'${target}'`).replace(/^(\s*(scrape|evaluation)_interval:) \S+$/gm, `$1 ${intervalSeconds}s`);
-  if (!config.includes(`'${target}'`)) throw new Error('mesh/prometheus.yml no longer targets 127.0.0.1:15000');
+  // Either YAML quote style (Prettier writes double quotes in YAML).
+  const config = repoConfig
+    .replace(/(['"])127\.0\.0\.1:15000\1/, `"${target}"`)
+    .replace(/^(\s*(scrape|evaluation)_interval:) \S+$/gm, `$1 ${intervalSeconds}s`);
+  if (!config.includes(`"${target}"`)) throw new Error('mesh/prometheus.yml no longer targets 127.0.0.1:15000');
   return config;
 }
 
@@ -39,12 +42,11 @@ export async function startPrometheus(target: string, intervalSeconds = 1): Prom
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const child = spawn('prometheus', [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${path.join(dir, `data-${attempt}`)}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      'prometheus',
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, `data-${attempt}`)}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -61,14 +63,19 @@ export async function startPrometheus(target: string, intervalSeconds = 1): Prom
 
 /** True once prometheus answers /-/ready; false when it exited first (e.g. its port was taken) or timed out. */
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  const outcome = await eventually(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return 'exited';
-    try {
-      return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok ? 'ready' : undefined;
-    } catch {
-      return undefined; // not listening yet
-    }
-  }, timeoutMs, 'prometheus ready', 100).catch(() => 'timeout');
+  const outcome = await eventually(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+      try {
+        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok ? 'ready' : undefined;
+      } catch {
+        return undefined; // not listening yet
+      }
+    },
+    timeoutMs,
+    'prometheus ready',
+    100,
+  ).catch(() => 'timeout');
   return outcome === 'ready';
 }
 
@@ -87,7 +94,11 @@ function server(url: string, scrapeIntervalSeconds: number, child: ChildProcess,
       const params = new URLSearchParams({ query: promql });
       if (time !== undefined) params.set('time', String(time));
       const response = await fetch(`${url}/api/v1/query?${params}`, { signal: AbortSignal.timeout(10_000) });
-      const body = (await response.json()) as { status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      const body = (await response.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      };
       if (body.status !== 'success') throw new Error(`prometheus rejected ${promql}: ${body.error}`);
       return body.data!.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
     },

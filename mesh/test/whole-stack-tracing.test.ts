@@ -31,13 +31,25 @@ let mesh: MeshHandle;
 beforeAll(async () => {
   requireBuild();
   root = makeMeshRoot();
-  mesh = await startMesh({ root, gatewayPort: 0, adminPort: 0, log: () => undefined, output: () => undefined, probe: { startupTimeoutMs: 90_000 }, traceSampling: 100 });
+  mesh = await startMesh({
+    root,
+    gatewayPort: 0,
+    adminPort: 0,
+    log: () => undefined,
+    output: () => undefined,
+    probe: { startupTimeoutMs: 90_000 },
+    traceSampling: 100,
+  });
   // Cold processes can miss web-api's 1 s upstream deadline: wait for one complete answer first.
-  await eventually(async () => {
-    const answer = await get(`${mesh.gatewayUrl}/web-api/v1/getmultiple`);
-    const articles = answer.body as Array<{ authorBlog: string }>;
-    return answer.status === 200 && Array.isArray(articles) && articles.every((a) => a.authorBlog !== '') ? true : undefined;
-  }, 60_000, 'a first complete getmultiple answer');
+  await eventually(
+    async () => {
+      const answer = await get(`${mesh.gatewayUrl}/web-api/v1/getmultiple`);
+      const articles = answer.body as Array<{ authorBlog: string }>;
+      return answer.status === 200 && Array.isArray(articles) && articles.every((a) => a.authorBlog !== '') ? true : undefined;
+    },
+    60_000,
+    'a first complete getmultiple answer',
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -49,16 +61,23 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === key)?.value;
 
 /** Sends one getmultiple with a fresh known traceparent and returns the trace once `spans` spans are stored. */
-async function tracedGetmultiple(n: number, spans: number): Promise<{ traceId: string; parent: string; trace: JaegerTrace; articles: Array<{ authorBlog: string }> }> {
+async function tracedGetmultiple(
+  n: number,
+  spans: number,
+): Promise<{ traceId: string; parent: string; trace: JaegerTrace; articles: Array<{ authorBlog: string }> }> {
   const traceId = `7ace${hex(n, 28)}`;
   const parent = `c1e0${hex(n, 12)}`;
   const answer = await get(`${mesh.gatewayUrl}/web-api/v1/getmultiple`, { headers: { traceparent: `00-${traceId}-${parent}-01` } });
   expect(answer.status).toBe(200);
-  const trace = await eventually(async () => {
-    const found = await get(`${mesh.adminUrl}/api/traces/${traceId}`);
-    const data = (found.body as { data: JaegerTrace[] | null }).data;
-    return found.status === 200 && data && data[0].spans.length >= spans ? data[0] : undefined;
-  }, 10_000, `${spans} spans of trace ${traceId}`);
+  const trace = await eventually(
+    async () => {
+      const found = await get(`${mesh.adminUrl}/api/traces/${traceId}`);
+      const data = (found.body as { data: JaegerTrace[] | null }).data;
+      return found.status === 200 && data && data[0].spans.length >= spans ? data[0] : undefined;
+    },
+    10_000,
+    `${spans} spans of trace ${traceId}`,
+  );
   return { traceId, parent, trace, articles: answer.body as Array<{ authorBlog: string }> };
 }
 
@@ -71,7 +90,9 @@ describe('tracing through the whole local mesh', () => {
     const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
     expect(trace.traceID).toBe(traceId);
     expect(trace.spans).toHaveLength(15);
-    expect(new Set(Object.values(trace.processes).map((p) => p.serviceName))).toEqual(new Set(['istio-ingressgateway.istio-system', 'web-api.default', 'articles.default', 'authors.default']));
+    expect(new Set(Object.values(trace.processes).map((p) => p.serviceName))).toEqual(
+      new Set(['istio-ingressgateway.istio-system', 'web-api.default', 'articles.default', 'authors.default']),
+    );
 
     // Every parent resolves inside the trace, except the root's, which is the caller's span from the traceparent.
     const roots = trace.spans.filter((s) => !byId.has(s.references[0]?.spanID ?? ''));
@@ -81,10 +102,18 @@ describe('tracing through the whole local mesh', () => {
 
     // The hops, named as Istio names them.
     const edge = roots[0];
-    expect([service(edge), kind(edge), edge.operationName]).toEqual(['istio-ingressgateway.istio-system', 'server', 'web-api.default.svc.cluster.local:9080/web-api/v1/getmultiple*']);
+    expect([service(edge), kind(edge), edge.operationName]).toEqual([
+      'istio-ingressgateway.istio-system',
+      'server',
+      'web-api.default.svc.cluster.local:9080/web-api/v1/getmultiple*',
+    ]);
     const children = (span: JaegerSpan) => trace.spans.filter((s) => s.references[0]?.spanID === span.spanID);
     const [router] = children(edge);
-    expect([service(router), kind(router), router.operationName]).toEqual(['istio-ingressgateway.istio-system', 'client', 'router outbound|9080|v1|web-api.default.svc.cluster.local egress']);
+    expect([service(router), kind(router), router.operationName]).toEqual([
+      'istio-ingressgateway.istio-system',
+      'client',
+      'router outbound|9080|v1|web-api.default.svc.cluster.local egress',
+    ]);
     const [webApi] = children(router);
     expect([service(webApi), kind(webApi), webApi.operationName]).toEqual(['web-api.default', 'server', 'web-api.default.svc.cluster.local:9080/*']);
     expect(tag(webApi, 'istio.canonical_service')).toBe('web-api');
@@ -115,7 +144,9 @@ describe('tracing through the whole local mesh', () => {
     // Jaeger's search finds it per service.
     const search = (await get(`${mesh.adminUrl}/api/traces?service=authors.default&limit=50&lookback=1h`)).body as { data: JaegerTrace[] };
     expect(search.data.map((t) => t.traceID)).toContain(traceId);
-    expect((await get(`${mesh.adminUrl}/api/services`)).body).toMatchObject({ data: expect.arrayContaining(['articles.default', 'authors.default', 'istio-ingressgateway.istio-system', 'web-api.default']) });
+    expect((await get(`${mesh.adminUrl}/api/services`)).body).toMatchObject({
+      data: expect.arrayContaining(['articles.default', 'authors.default', 'istio-ingressgateway.istio-system', 'web-api.default']),
+    });
   }, 60_000);
 
   it('an aborted authors call (istio/faults/authors-abort-100.yaml) is an error span with flag FI; authors is never reached', async () => {
@@ -129,10 +160,18 @@ describe('tracing through the whole local mesh', () => {
       expect(aborted).toHaveLength(5);
       for (const span of aborted) {
         expect(service(span)).toBe('web-api.default');
-        expect(span.tags).toEqual(expect.arrayContaining([{ key: 'error', type: 'bool', value: true }, { key: 'response_flags', type: 'string', value: 'FI' }, { key: 'http.status_code', type: 'string', value: '500' }]));
+        expect(span.tags).toEqual(
+          expect.arrayContaining([
+            { key: 'error', type: 'bool', value: true },
+            { key: 'response_flags', type: 'string', value: 'FI' },
+            { key: 'http.status_code', type: 'string', value: '500' },
+          ]),
+        );
       }
       expect(trace.spans.filter((s) => service(s) === 'authors.default')).toHaveLength(0);
-      const errors = (await get(`${mesh.adminUrl}/api/traces?service=web-api.default&tags=${encodeURIComponent('{"error":"true"}')}`)).body as { data: JaegerTrace[] };
+      const errors = (await get(`${mesh.adminUrl}/api/traces?service=web-api.default&tags=${encodeURIComponent('{"error":"true"}')}`)).body as {
+        data: JaegerTrace[];
+      };
       expect(errors.data.map((t) => t.traceID)).toContain(traceId);
       expect(errors.data.map((t) => t.traceID)).not.toContain(`7ace${hex(1, 28)}`);
     } finally {
@@ -142,49 +181,63 @@ describe('tracing through the whole local mesh', () => {
 
   const chromium = findExecutable('chromium');
   const runBrowser = Boolean(chromium) || process.env.CI === 'true';
-  (runBrowser ? it : it.skip)(`the /traces page lists the traces and draws one as a waterfall; a graph edge links to its traces${runBrowser ? '' : ' [needs chromium: apt-get install -y chromium]'}`, async () => {
-    const faulted = `7ace${hex(2, 28)}`;
-    const { chromium: launcher } = await import('playwright-core');
-    const browser = await launcher.launch(chromiumLaunchOptions());
-    try {
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on('pageerror', (error) => pageErrors.push(error.message));
-      await page.goto(`${mesh.adminUrl}/traces?trace=${faulted}`);
-      await page.locator(`[data-test=trace-row][data-trace-id="${faulted}"]`).waitFor();
-      await page.locator('[data-test=span-row]').nth(9).waitFor();
-      type Row = { service?: string; kind?: string; error?: string; flags?: string; operation?: string; width: number };
-      const rows: Row[] = await page.locator('[data-test=span-row]').evaluateAll((els) => els.map((e) => ({ ...(e as HTMLElement).dataset, width: (e.querySelector('.bar') as HTMLElement).getBoundingClientRect().width })));
-      expect(rows).toHaveLength(10);
-      // Tree order: the gateway's span first, its router span, web-api's server span, then web-api's calls.
-      expect(rows.slice(0, 3).map((r) => [r.service, r.kind])).toEqual([['istio-ingressgateway.istio-system', 'server'], ['istio-ingressgateway.istio-system', 'client'], ['web-api.default', 'server']]);
-      const errorRows = rows.filter((r) => r.error === 'true');
-      expect(errorRows).toHaveLength(5);
-      expect(errorRows.every((r) => r.flags === 'FI' && r.operation!.startsWith('authors.'))).toBe(true);
-      expect(await page.locator('.span.error .flag.fault').count()).toBe(5);
-      // The root bar spans the track; every bar is drawn.
-      expect(rows.every((r) => r.width > 0)).toBe(true);
-      expect(rows[0].width).toBeGreaterThan(Math.max(...rows.slice(1).map((r) => r.width)) * 0.99);
+  (runBrowser ? it : it.skip)(
+    `the /traces page lists the traces and draws one as a waterfall; a graph edge links to its traces${runBrowser ? '' : ' [needs chromium: apt-get install -y chromium]'}`,
+    async () => {
+      const faulted = `7ace${hex(2, 28)}`;
+      const { chromium: launcher } = await import('playwright-core');
+      const browser = await launcher.launch(chromiumLaunchOptions());
+      try {
+        const page = await browser.newPage();
+        const pageErrors: string[] = [];
+        page.on('pageerror', (error) => pageErrors.push(error.message));
+        await page.goto(`${mesh.adminUrl}/traces?trace=${faulted}`);
+        await page.locator(`[data-test=trace-row][data-trace-id="${faulted}"]`).waitFor();
+        await page.locator('[data-test=span-row]').nth(9).waitFor();
+        type Row = { service?: string; kind?: string; error?: string; flags?: string; operation?: string; width: number };
+        const rows: Row[] = await page
+          .locator('[data-test=span-row]')
+          .evaluateAll((els) =>
+            els.map((e) => ({ ...(e as HTMLElement).dataset, width: (e.querySelector('.bar') as HTMLElement).getBoundingClientRect().width })),
+          );
+        expect(rows).toHaveLength(10);
+        // Tree order: the gateway's span first, its router span, web-api's server span, then web-api's calls.
+        expect(rows.slice(0, 3).map((r) => [r.service, r.kind])).toEqual([
+          ['istio-ingressgateway.istio-system', 'server'],
+          ['istio-ingressgateway.istio-system', 'client'],
+          ['web-api.default', 'server'],
+        ]);
+        const errorRows = rows.filter((r) => r.error === 'true');
+        expect(errorRows).toHaveLength(5);
+        expect(errorRows.every((r) => r.flags === 'FI' && r.operation!.startsWith('authors.'))).toBe(true);
+        expect(await page.locator('.span.error .flag.fault').count()).toBe(5);
+        // The root bar spans the track; every bar is drawn.
+        expect(rows.every((r) => r.width > 0)).toBe(true);
+        expect(rows[0].width).toBeGreaterThan(Math.max(...rows.slice(1).map((r) => r.width)) * 0.99);
 
-      // Errors only: the faulted trace stays, the clean one goes.
-      await page.locator('[data-test=errors-filter]').check();
-      await page.locator(`[data-test=trace-row][data-trace-id="7ace${hex(1, 28)}"]`).waitFor({ state: 'detached' });
-      expect(await page.locator(`[data-test=trace-row][data-trace-id="${faulted}"]`).count()).toBe(1);
+        // Errors only: the faulted trace stays, the clean one goes.
+        await page.locator('[data-test=errors-filter]').check();
+        await page.locator(`[data-test=trace-row][data-trace-id="7ace${hex(1, 28)}"]`).waitFor({ state: 'detached' });
+        expect(await page.locator(`[data-test=trace-row][data-trace-id="${faulted}"]`).count()).toBe(1);
 
-      // The graph: tapping the gateway → web-api edge shows its details, with a link to the traces crossing it.
-      await page.goto(`${mesh.adminUrl}/graph`);
-      await page.waitForFunction(() => (window as unknown as { meshGraph?: { edges(): { length: number } } }).meshGraph?.edges().length);
-      await page.evaluate(() => {
-        const cy = (window as unknown as { meshGraph: { edges(): Array<{ source(): { data(k: string): string }; emit(e: string): void }> } }).meshGraph;
-        cy.edges().find((e) => e.source().data('app') === 'istio-ingressgateway')!.emit('tap');
-      });
-      await page.locator('[data-test=edge-traces]').click();
-      await page.waitForURL(/\/traces\?/);
-      expect(new URL(page.url()).searchParams.get('from')).toBe('istio-ingressgateway');
-      await page.locator('[data-test=trace-row]').first().waitFor();
-      expect(pageErrors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+        // The graph: tapping the gateway → web-api edge shows its details, with a link to the traces crossing it.
+        await page.goto(`${mesh.adminUrl}/graph`);
+        await page.waitForFunction(() => (window as unknown as { meshGraph?: { edges(): { length: number } } }).meshGraph?.edges().length);
+        await page.evaluate(() => {
+          const cy = (window as unknown as { meshGraph: { edges(): Array<{ source(): { data(k: string): string }; emit(e: string): void }> } }).meshGraph;
+          cy.edges()
+            .find((e) => e.source().data('app') === 'istio-ingressgateway')!
+            .emit('tap');
+        });
+        await page.locator('[data-test=edge-traces]').click();
+        await page.waitForURL(/\/traces\?/);
+        expect(new URL(page.url()).searchParams.get('from')).toBe('istio-ingressgateway');
+        await page.locator('[data-test=trace-row]').first().waitFor();
+        expect(pageErrors).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -38,11 +38,15 @@ beforeAll(async () => {
   meshLog.push(`started in ${Date.now() - started} ms`);
   // Cold processes (JIT, first connections) can miss web-api's 1 s upstream deadline on a loaded machine:
   // wait until one answer is complete before the tests judge answers.
-  await eventually(async () => {
-    const answer = await get(`${mesh.gatewayUrl}/web-api/v1/getmultiple`);
-    const articles = answer.body as Article[];
-    return answer.status === 200 && Array.isArray(articles) && articles.every((a) => a.authorBlog !== '') ? true : undefined;
-  }, 60_000, 'a first complete getmultiple answer');
+  await eventually(
+    async () => {
+      const answer = await get(`${mesh.gatewayUrl}/web-api/v1/getmultiple`);
+      const articles = answer.body as Article[];
+      return answer.status === 200 && Array.isArray(articles) && articles.every((a) => a.authorBlog !== '') ? true : undefined;
+    },
+    60_000,
+    'a first complete getmultiple answer',
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -130,7 +134,16 @@ describe('local mesh, whole stack through the gateway', () => {
         request_protocol: 'http',
       }),
     ).toBe(10);
-    expect(delta({ reporter: 'source', source_workload: 'web-api-v1', source_app: 'web-api', source_version: 'v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
+    expect(
+      delta({
+        reporter: 'source',
+        source_workload: 'web-api-v1',
+        source_app: 'web-api',
+        source_version: 'v1',
+        destination_workload: 'articles',
+        response_code: '200',
+      }),
+    ).toBe(10);
     expect(delta({ reporter: 'destination', source_workload: 'web-api-v1', destination_workload: 'articles', response_code: '200' })).toBe(10);
     // v1 looks up each distinct author of its 5 articles separately: exactly that many calls per answer.
     const v1Calls = authorsCallsFor(answers, 'v1');
@@ -159,9 +172,11 @@ describe('local mesh, whole stack through the gateway', () => {
   it('after applying istio/traffic/web-ingress-80-20.yaml, 2000 requests split by its weights (± 4 σ); v1 calls authors per author, v2 once', async () => {
     const file = 'istio/traffic/web-ingress-80-20.yaml';
     // The expected v2 share, from the file's weights (relative, as Istio reads them).
-    const route = (loadManifestFiles([file], { root }).objects[0].object.spec as { http: Array<{ name: string; route: Array<{ destination: { subset?: string }; weight?: number }> }> }).http.find(
-      (r) => r.name === 'web-api-getmultiple',
-    )!.route;
+    const route = (
+      loadManifestFiles([file], { root }).objects[0].object.spec as {
+        http: Array<{ name: string; route: Array<{ destination: { subset?: string }; weight?: number }> }>;
+      }
+    ).http.find((r) => r.name === 'web-api-getmultiple')!.route;
     const weightOf = (subset: string) => route.filter((d) => d.destination.subset === subset).reduce((sum, d) => sum + (d.weight ?? 0), 0);
     const p = weightOf('v2') / route.reduce((sum, d) => sum + (d.weight ?? 0), 0);
     expect(p).toBeGreaterThan(0);
@@ -230,14 +245,18 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(config.objects.find((o) => o.ref === 'VirtualService/authors')?.file).toBe(file);
 
     await api.deleteNamespacedCustomObject({ ...virtualServices, name: 'authors' });
-    await eventually(async () => {
-      const restored = (await get(getmultiple())).body as Article[];
-      return restored.every((a) => a.authorBlog !== '' && a.authorTwitter !== '') ? true : undefined;
-    }, 20_000, 'author details back');
+    await eventually(
+      async () => {
+        const restored = (await get(getmultiple())).body as Article[];
+        return restored.every((a) => a.authorBlog !== '' && a.authorTwitter !== '') ? true : undefined;
+      },
+      20_000,
+      'author details back',
+    );
     expect(mesh.activeObjects().some((o) => o.object.kind === 'VirtualService' && o.object.metadata.name === 'authors')).toBe(false);
   });
 
-  it('a VirtualService on authors whose only rule is for sourceLabels {version: v2} leaves web-api v1\'s author lookups intact (rules trimmed per proxy)', async () => {
+  it("a VirtualService on authors whose only rule is for sourceLabels {version: v2} leaves web-api v1's author lookups intact (rules trimmed per proxy)", async () => {
     // The canary pattern: only v2's calls get the rule (here a 100 % abort). istiod leaves the rule out of v1's
     // sidecar, which keeps the authors default route (route.go sourceMatchHTTP); evaluated per request it was a 404 NR.
     const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
@@ -248,7 +267,13 @@ describe('local mesh, whole stack through the gateway', () => {
         metadata: { name: 'authors-v2-only', namespace: 'default' },
         spec: {
           hosts: ['authors'],
-          http: [{ match: [{ sourceLabels: { version: 'v2' } }], fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }, route: [{ destination: { host: 'authors' } }] }],
+          http: [
+            {
+              match: [{ sourceLabels: { version: 'v2' } }],
+              fault: { abort: { httpStatus: 503, percentage: { value: 100 } } },
+              route: [{ destination: { host: 'authors' } }],
+            },
+          ],
         },
       },
     ]);
@@ -283,16 +308,22 @@ describe('local mesh, whole stack through the gateway', () => {
     // Envoy's RBAC filter answers 403 and sets no response flag; both reporters count it.
     const metrics = String((await get(`${mesh.adminUrl}/metrics`)).body);
     for (const reporter of ['source', 'destination']) {
-      expect(requestCount(metrics, { reporter, source_workload: 'web-api-v1', destination_workload: 'authors', response_code: '403', response_flags: '-' })).toBeGreaterThan(0);
+      expect(
+        requestCount(metrics, { reporter, source_workload: 'web-api-v1', destination_workload: 'authors', response_code: '403', response_flags: '-' }),
+      ).toBeGreaterThan(0);
     }
     const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as { edges: Array<{ id: string; responseCodes: Record<string, number> }> };
     expect(graph.edges.find((e) => e.id === 'service:authors->workload:authors')?.responseCodes['403']).toBeGreaterThan(0);
 
     expect(mesh.deleteObject('AuthorizationPolicy', 'authors-deny-web-api')).toBe(true);
-    await eventually(async () => {
-      const restored = (await get(getmultiple())).body as Article[];
-      return restored.every((a) => a.authorBlog !== '' && a.authorTwitter !== '') ? true : undefined;
-    }, 20_000, 'author details back');
+    await eventually(
+      async () => {
+        const restored = (await get(getmultiple())).body as Article[];
+        return restored.every((a) => a.authorBlog !== '' && a.authorTwitter !== '') ? true : undefined;
+      },
+      20_000,
+      'author details back',
+    );
   });
 
   it('rejects an object Istio validation refuses with 422 and its findings, and keeps routing with the last good config', async () => {
@@ -314,7 +345,9 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(response.status).toBe(422);
     const body = (await response.json()) as { error: string; findings: Array<{ file: string; object: string; code: string; message: string }> };
     expect(body.error).toMatch(/last good configuration stays active/);
-    expect(body.findings).toEqual(expect.arrayContaining([expect.objectContaining({ file: 'admin-api', object: 'VirtualService/web-ingress', code: 'IST0106', message: 'weight -1 < 0' })]));
+    expect(body.findings).toEqual(
+      expect.arrayContaining([expect.objectContaining({ file: 'admin-api', object: 'VirtualService/web-ingress', code: 'IST0106', message: 'weight -1 < 0' })]),
+    );
 
     const k8sStatus = await fetch(`${mesh.adminUrl}/apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress`, {
       method: 'PUT',
@@ -341,7 +374,11 @@ describe('local mesh, whole stack through the gateway', () => {
 
       // A duration Istio's validation refuses (a subset nobody defines would be applied, with a warning).
       fs.writeFileSync(file, original.replace('- name: web-api-getmultiple', '- name: web-api-getmultiple\n      timeout: soon'));
-      await eventually(() => (meshLog.some((line) => line.includes('virtualservice-web-ingress.yaml rejected')) ? true : undefined), 10_000, 'rejection logged');
+      await eventually(
+        () => (meshLog.some((line) => line.includes('virtualservice-web-ingress.yaml rejected')) ? true : undefined),
+        10_000,
+        'rejection logged',
+      );
       expect(meshLog.join('\n')).toMatch(/invalid duration "soon"/);
       expect((await get(getmultiple())).headers.get('x-web-api-version')).toBe('v2');
     } finally {
@@ -350,10 +387,12 @@ describe('local mesh, whole stack through the gateway', () => {
     await eventually(async () => ((await get(getmultiple())).headers.get('x-web-api-version') === 'v1' ? true : undefined), 10_000, 'reload back to v1');
   });
 
-  it('serves /config, /endpoints, each workload\'s own /metrics and the live graph page', async () => {
+  it("serves /config, /endpoints, each workload's own /metrics and the live graph page", async () => {
     const config = (await get(`${mesh.adminUrl}/config`)).body as { mode: string; objects: Array<{ ref: string; file: string }> };
     expect(config.mode).toBe('istio');
-    expect(config.objects).toEqual(expect.arrayContaining([{ ...config.objects.find((o) => o.ref === 'Gateway/web-gateway'), file: 'istio/base/gateway.yaml' }]));
+    expect(config.objects).toEqual(
+      expect.arrayContaining([{ ...config.objects.find((o) => o.ref === 'Gateway/web-gateway'), file: 'istio/base/gateway.yaml' }]),
+    );
 
     const endpoints = ((await get(`${mesh.adminUrl}/endpoints`)).body as { endpoints: Array<{ id: string; ready: boolean; pid: number }> }).endpoints;
     expect(endpoints.map((e) => e.id).sort()).toEqual(['articles-0', 'authors-0', 'postgres-0', 'web-api-v1-0', 'web-api-v2-0', 'web-app-0']);
@@ -371,29 +410,37 @@ describe('local mesh, whole stack through the gateway', () => {
   });
 
   const chromium = findExecutable('chromium');
-  (chromium ? it : it.skip)(`draws the live graph page in Chromium with the web-api version share${chromium ? '' : ' [needs chromium, not installed]'}`, async () => {
-    await many(getmultiple(), 5, 1);
-    const { chromium: launcher } = await import('playwright-core');
-    const browser = await launcher.launch(chromiumLaunchOptions());
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${mesh.adminUrl}/graph`);
-      const share = page.locator('#shares [data-service="web-api"] .share-title');
-      await share.waitFor({ timeout: 15_000 });
-      expect(await share.textContent()).toMatch(/^web-api: v1 \d+(\.\d)?%/);
-      const drawn = await page.waitForFunction(() => {
-        const cy = (window as unknown as { meshGraph?: { nodes(): { length: number }; edges(): Array<{ data(k: string): string }> } }).meshGraph;
-        return cy && cy.edges().length > 0 ? { nodes: cy.nodes().length, labels: cy.edges().map((e) => e.data('label')) } : undefined;
-      }, undefined, { timeout: 15_000 });
-      const { nodes, labels } = (await drawn.jsonValue())!;
-      expect(nodes).toBeGreaterThanOrEqual(9);
-      // Two lines per HTTP edge: `8.9 rps · 100%`, then `p95 30 ms` (and the errors, when there are some).
-      expect(labels.some((label) => /rps · \d+(\.\d)?%\np95 \d+(\.\d)? ms/.test(label))).toBe(true);
-      expect(await page.locator('#graph canvas').count()).toBeGreaterThan(0);
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+  (chromium ? it : it.skip)(
+    `draws the live graph page in Chromium with the web-api version share${chromium ? '' : ' [needs chromium, not installed]'}`,
+    async () => {
+      await many(getmultiple(), 5, 1);
+      const { chromium: launcher } = await import('playwright-core');
+      const browser = await launcher.launch(chromiumLaunchOptions());
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${mesh.adminUrl}/graph`);
+        const share = page.locator('#shares [data-service="web-api"] .share-title');
+        await share.waitFor({ timeout: 15_000 });
+        expect(await share.textContent()).toMatch(/^web-api: v1 \d+(\.\d)?%/);
+        const drawn = await page.waitForFunction(
+          () => {
+            const cy = (window as unknown as { meshGraph?: { nodes(): { length: number }; edges(): Array<{ data(k: string): string }> } }).meshGraph;
+            return cy && cy.edges().length > 0 ? { nodes: cy.nodes().length, labels: cy.edges().map((e) => e.data('label')) } : undefined;
+          },
+          undefined,
+          { timeout: 15_000 },
+        );
+        const { nodes, labels } = (await drawn.jsonValue())!;
+        expect(nodes).toBeGreaterThanOrEqual(9);
+        // Two lines per HTTP edge: `8.9 rps · 100%`, then `p95 30 ms` (and the errors, when there are some).
+        expect(labels.some((label) => /rps · \d+(\.\d)?%\np95 \d+(\.\d)? ms/.test(label))).toBe(true);
+        expect(await page.locator('#graph canvas').count()).toBeGreaterThan(0);
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 
   it('rolls web-api-v1 while traffic flows: every request succeeds and a new replica takes over', async () => {
     const before = mesh.endpoints().find((e) => e.workload === 'web-api-v1')!;
@@ -419,7 +466,10 @@ describe('local mesh, whole stack through the gateway', () => {
   it('articles reaches postgres through a TCP hop: istio_tcp_* from both reporters and a TCP edge on the graph', async () => {
     const tcpBytes = (text: string, reporter: string): number =>
       [...text.matchAll(/^istio_tcp_received_bytes_total\{([^}]*)\} (\d+)$/gm)]
-        .filter((m) => m[1]!.includes(`reporter="${reporter}"`) && m[1]!.includes('source_workload="articles"') && m[1]!.includes('destination_service_name="postgres"'))
+        .filter(
+          (m) =>
+            m[1]!.includes(`reporter="${reporter}"`) && m[1]!.includes('source_workload="articles"') && m[1]!.includes('destination_service_name="postgres"'),
+        )
         .reduce((sum, m) => sum + Number(m[2]), 0);
     const before = String((await get(`${mesh.adminUrl}/metrics`)).body);
     const created = await get(`${mesh.gatewayUrl}/web-api/v1/create`, {
@@ -430,9 +480,14 @@ describe('local mesh, whole stack through the gateway', () => {
     expect(created.status).toBe(201);
     const after = String((await get(`${mesh.adminUrl}/metrics`)).body);
     // The INSERT went over the hop: its bytes (at least the title) were counted from articles' side and postgres' side.
-    for (const reporter of ['source', 'destination']) expect(tcpBytes(after, reporter) - tcpBytes(before, reporter)).toBeGreaterThan('Stored in PostgreSQL'.length);
-    expect(after).toMatch(/istio_tcp_connections_opened_total\{[^}]*source_workload="articles"[^}]*destination_workload="postgres"[^}]*request_protocol="tcp"\} [1-9]/);
-    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as { edges: Array<{ id: string; protocol?: string; tcp?: { bytesPerSecond: number } }> };
+    for (const reporter of ['source', 'destination'])
+      expect(tcpBytes(after, reporter) - tcpBytes(before, reporter)).toBeGreaterThan('Stored in PostgreSQL'.length);
+    expect(after).toMatch(
+      /istio_tcp_connections_opened_total\{[^}]*source_workload="articles"[^}]*destination_workload="postgres"[^}]*request_protocol="tcp"\} [1-9]/,
+    );
+    const graph = (await get(`${mesh.adminUrl}/graph.json?window=60`)).body as {
+      edges: Array<{ id: string; protocol?: string; tcp?: { bytesPerSecond: number } }>;
+    };
     const edge = graph.edges.find((e) => e.id === 'workload:articles->service:postgres/tcp');
     expect(edge?.protocol).toBe('tcp');
     expect(edge?.tcp?.bytesPerSecond).toBeGreaterThan(0);

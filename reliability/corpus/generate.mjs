@@ -76,13 +76,30 @@ function createCases(service, route) {
     post('body of 500 kB', withField('title', long(500_000, 'y')), '4xx'),
     post('JSON sent as text/plain', JSON.stringify(validArticle), '4xx', { headers: [['content-type', 'text/plain']] }),
     post('form-encoded body', 'title=x&url=https%3A%2F%2Fexample.com&author=A', '4xx', { headers: [['content-type', 'application/x-www-form-urlencoded']] }),
-    post('multipart body', '--b\r\ncontent-disposition: form-data; name="title"\r\n\r\nx\r\n--b--\r\n', '4xx', { headers: [['content-type', 'multipart/form-data; boundary=b']] }),
+    post('multipart body', '--b\r\ncontent-disposition: form-data; name="title"\r\n\r\nx\r\n--b--\r\n', '4xx', {
+      headers: [['content-type', 'multipart/form-data; boundary=b']],
+    }),
     post('XML body', '<article><title>x</title></article>', '4xx', { headers: [['content-type', 'application/xml']] }),
     post('no content type', JSON.stringify(validArticle), '4xx', { headers: [] }),
     post('latin1 charset', JSON.stringify(validArticle), '4xx', { headers: [['content-type', 'application/json; charset=latin1']] }),
-    post('unknown content encoding', JSON.stringify(validArticle), '4xx', { headers: [['content-type', 'application/json'], ['content-encoding', 'xyz']] }),
-    post('gzip header on a plain body', JSON.stringify(validArticle), '4xx', { headers: [['content-type', 'application/json'], ['content-encoding', 'gzip']] }),
-    post('two content types', JSON.stringify(validArticle), '2xx', { headers: [['content-type', 'application/json'], ['content-type', 'text/plain']] }),
+    post('unknown content encoding', JSON.stringify(validArticle), '4xx', {
+      headers: [
+        ['content-type', 'application/json'],
+        ['content-encoding', 'xyz'],
+      ],
+    }),
+    post('gzip header on a plain body', JSON.stringify(validArticle), '4xx', {
+      headers: [
+        ['content-type', 'application/json'],
+        ['content-encoding', 'gzip'],
+      ],
+    }),
+    post('two content types', JSON.stringify(validArticle), '2xx', {
+      headers: [
+        ['content-type', 'application/json'],
+        ['content-type', 'text/plain'],
+      ],
+    }),
   ];
 }
 
@@ -105,11 +122,28 @@ function genericCases(service, route, via) {
     get('100 headers of 100 bytes', route, '2xx', { headers: Array.from({ length: 100 }, (_, i) => [`x-h${i}`, long(100)]) }),
     get('header name with a space', route, '4xx', { headers: [['x bad', '1']], rejectedBy: 'http-parser' }),
     get('control character in header value', route, '4xx', { headers: [['x-bad', 'a\u0001b']], rejectedBy: 'http-parser' }),
-    get('two different content-length headers', route, '4xx', { headers: [['content-length', '0'], ['content-length', '5']], rejectedBy: 'http-parser' }),
-    get('content-length and transfer-encoding', route, '4xx', { headers: [['content-length', '0'], ['transfer-encoding', 'chunked']], rejectedBy: 'http-parser' }),
+    get('two different content-length headers', route, '4xx', {
+      headers: [
+        ['content-length', '0'],
+        ['content-length', '5'],
+      ],
+      rejectedBy: 'http-parser',
+    }),
+    get('content-length and transfer-encoding', route, '4xx', {
+      headers: [
+        ['content-length', '0'],
+        ['transfer-encoding', 'chunked'],
+      ],
+      rejectedBy: 'http-parser',
+    }),
     get('negative content-length', route, '4xx', { headers: [['content-length', '-1']], rejectedBy: 'http-parser' }),
     get('garbage trace headers', route, '2xx', {
-      headers: [['traceparent', 'zz-not-a-trace'], ['x-b3-traceid', `${long(300, 'g')}`], ['x-request-id', long(2000, 'r')], ['b3', '\u00e9\u00e9']],
+      headers: [
+        ['traceparent', 'zz-not-a-trace'],
+        ['x-b3-traceid', `${long(300, 'g')}`],
+        ['x-request-id', long(2000, 'r')],
+        ['b3', '\u00e9\u00e9'],
+      ],
     }),
     get('lower-case method', route, '4xx', { method: 'get', rejectedBy: 'http-parser' }),
     get('unknown method', route, '4xx', { method: 'FOO', rejectedBy: 'http-parser' }),
@@ -145,7 +179,14 @@ const articles = [
     `?amount=${enc('🚀')}`,
     `?amount=${long(10_000, '9')}`,
   ].map((q) => ({ q, expect: '4xx' })),
-].map(({ q, expect }) => ({ name: `getmultiple ${q || '(no query)'}`.slice(0, 80), service: 'articles', method: 'GET', path: `/articles/v1/getmultiple${q}`, headers: [], expect }));
+].map(({ q, expect }) => ({
+  name: `getmultiple ${q || '(no query)'}`.slice(0, 80),
+  service: 'articles',
+  method: 'GET',
+  path: `/articles/v1/getmultiple${q}`,
+  headers: [],
+  expect,
+}));
 
 articles.push(
   ...[
@@ -163,7 +204,14 @@ articles.push(
     ['?id=1&id=2', '4xx'],
     [`?id=${enc('{"$ne":null}')}`, '4xx'],
     [`?id=${enc('日本')}`, '4xx'],
-  ].map(([q, expect]) => ({ name: `getone ${q || '(no id)'}`.slice(0, 80), service: 'articles', method: 'GET', path: `/articles/v1/getone${q}`, headers: [], expect })),
+  ].map(([q, expect]) => ({
+    name: `getone ${q || '(no id)'}`.slice(0, 80),
+    service: 'articles',
+    method: 'GET',
+    path: `/articles/v1/getone${q}`,
+    headers: [],
+    expect,
+  })),
   ...createCases('articles', '/articles/v1/create'),
   { name: 'GET on the create route', service: 'articles', method: 'GET', path: '/articles/v1/create', headers: [], expect: '4xx' },
   { name: 'case-insensitive route', service: 'articles', method: 'GET', path: '/ARTICLES/v1/GETMULTIPLE', headers: [], expect: '2xx' },
@@ -193,7 +241,14 @@ const authors = [
     [`?name=${long(10_000)}`, '4xx'],
     ['?name[]=x', '4xx'],
     ['?NAME=Ada', '4xx'],
-  ].map(([q, expect]) => ({ name: `getauthor ${q || '(no name)'}`.slice(0, 80), service: 'authors', method: 'GET', path: `/api/v1/getauthor${q}`, headers: [], expect })),
+  ].map(([q, expect]) => ({
+    name: `getauthor ${q || '(no name)'}`.slice(0, 80),
+    service: 'authors',
+    method: 'GET',
+    path: `/api/v1/getauthor${q}`,
+    headers: [],
+    expect,
+  })),
   ...[
     [`?name=${knownAuthor}`, '2xx'],
     [`?name=${knownAuthor}&name=${enc('Milo Brandt')}`, '2xx'],
@@ -207,8 +262,23 @@ const authors = [
     [`?name=${long(101)}`, '4xx'],
     [`?name=${enc('a,b,c')}`, '2xx'],
     ['?name=%00&name=%01', '2xx'],
-  ].map(([q, expect]) => ({ name: `getauthors ${q || '(no name)'}`.slice(0, 80), service: 'authors', method: 'GET', path: `/api/v1/getauthors${q}`, headers: [], expect })),
-  { name: 'POST on getauthor', service: 'authors', method: 'POST', path: `/api/v1/getauthor?name=${knownAuthor}`, headers: json, body: '{"name":"x"}', expect: '4xx' },
+  ].map(([q, expect]) => ({
+    name: `getauthors ${q || '(no name)'}`.slice(0, 80),
+    service: 'authors',
+    method: 'GET',
+    path: `/api/v1/getauthors${q}`,
+    headers: [],
+    expect,
+  })),
+  {
+    name: 'POST on getauthor',
+    service: 'authors',
+    method: 'POST',
+    path: `/api/v1/getauthor?name=${knownAuthor}`,
+    headers: json,
+    body: '{"name":"x"}',
+    expect: '4xx',
+  },
   ...genericCases('authors', `/api/v1/getauthor?name=${knownAuthor}`),
 ];
 
@@ -221,7 +291,15 @@ const webApi = [
     headers: [],
     expect: '2xx',
   })),
-  { name: 'getmultiple path traversal', service: 'web-api', method: 'GET', path: '/web-api/v1/getmultiple/../../../etc/passwd', headers: [], expect: '4xx', via: ['direct'] },
+  {
+    name: 'getmultiple path traversal',
+    service: 'web-api',
+    method: 'GET',
+    path: '/web-api/v1/getmultiple/../../../etc/passwd',
+    headers: [],
+    expect: '4xx',
+    via: ['direct'],
+  },
   // The gateway normalises dot segments before routing (Istio's path normalisation): /etc/passwd goes to
   // web-app, whose single-page fallback answers index.html, never the file.
   {
@@ -248,7 +326,15 @@ const webApi = [
     ['OpenAPI UI encoded traversal', '/openapi/ui/%2e%2e%2f%2e%2e%2fpackage.json'],
     ['OpenAPI UI encoded traversal to the service source', '/openapi/ui/..%2f..%2f..%2fweb-api%2fdist%2fapp.js'],
     ['OpenAPI UI unknown asset', '/openapi/ui/nothing-here.js'],
-  ].map(([name, p]) => ({ name, service: 'web-api', method: 'GET', path: p, headers: [], expect: '2xx', mustNotContain: ['root:x:0:0', '"dependencies"', 'require('] })),
+  ].map(([name, p]) => ({
+    name,
+    service: 'web-api',
+    method: 'GET',
+    path: p,
+    headers: [],
+    expect: '2xx',
+    mustNotContain: ['root:x:0:0', '"dependencies"', 'require('],
+  })),
   ...createCases('web-api', '/web-api/v1/create'),
   {
     // The gateway streams bodies (Envoy buffers only a copy for retries): web-api's own body limit answers.
@@ -288,14 +374,75 @@ const webApp = [
   mustNotContain: ['root:x:0:0'],
 }));
 webApp.push(
-  { name: 'gateway: unknown Host header', service: 'web-app', method: 'GET', path: '/', headers: [['host', 'evil.example']], expect: '2xx', rejectedBy: 'static-server', via: ['gateway'] },
-  { name: 'gateway: no Host header', service: 'web-app', method: 'GET', path: '/', headers: [['host', null]], expect: '4xx', rejectedBy: 'http-parser', via: ['gateway'] },
+  {
+    name: 'gateway: unknown Host header',
+    service: 'web-app',
+    method: 'GET',
+    path: '/',
+    headers: [['host', 'evil.example']],
+    expect: '2xx',
+    rejectedBy: 'static-server',
+    via: ['gateway'],
+  },
+  {
+    name: 'gateway: no Host header',
+    service: 'web-app',
+    method: 'GET',
+    path: '/',
+    headers: [['host', null]],
+    expect: '4xx',
+    rejectedBy: 'http-parser',
+    via: ['gateway'],
+  },
   // Node's parser keeps the first of two Host headers (RFC 9112 asks for a 400; Envoy answers 400): served, not routed astray.
-  { name: 'gateway: two Host headers', service: 'web-app', method: 'GET', path: '/', headers: [['host', 'a.example'], ['host', 'b.example']], expect: '2xx', rejectedBy: 'static-server', via: ['gateway'] },
-  { name: 'gateway: header of 20 kB', service: 'web-app', method: 'GET', path: '/', headers: [['x-big', long(20_000)]], expect: '4xx', rejectedBy: 'http-parser', via: ['gateway'] },
-  { name: 'gateway: path of 20 kB', service: 'web-app', method: 'GET', path: `/${long(20_000)}`, headers: [], expect: '4xx', rejectedBy: 'http-parser', via: ['gateway'] },
+  {
+    name: 'gateway: two Host headers',
+    service: 'web-app',
+    method: 'GET',
+    path: '/',
+    headers: [
+      ['host', 'a.example'],
+      ['host', 'b.example'],
+    ],
+    expect: '2xx',
+    rejectedBy: 'static-server',
+    via: ['gateway'],
+  },
+  {
+    name: 'gateway: header of 20 kB',
+    service: 'web-app',
+    method: 'GET',
+    path: '/',
+    headers: [['x-big', long(20_000)]],
+    expect: '4xx',
+    rejectedBy: 'http-parser',
+    via: ['gateway'],
+  },
+  {
+    name: 'gateway: path of 20 kB',
+    service: 'web-app',
+    method: 'GET',
+    path: `/${long(20_000)}`,
+    headers: [],
+    expect: '4xx',
+    rejectedBy: 'http-parser',
+    via: ['gateway'],
+  },
   { name: 'gateway: unknown method', service: 'web-app', method: 'FOO', path: '/', headers: [], expect: '4xx', rejectedBy: 'http-parser', via: ['gateway'] },
-  { name: 'gateway: request smuggling CL+TE', service: 'web-app', method: 'POST', path: '/web-api/v1/create', headers: [['content-length', '4'], ['transfer-encoding', 'chunked']], body: '0\r\n\r\n', expect: '4xx', rejectedBy: 'http-parser', via: ['gateway'] },
+  {
+    name: 'gateway: request smuggling CL+TE',
+    service: 'web-app',
+    method: 'POST',
+    path: '/web-api/v1/create',
+    headers: [
+      ['content-length', '4'],
+      ['transfer-encoding', 'chunked'],
+    ],
+    body: '0\r\n\r\n',
+    expect: '4xx',
+    rejectedBy: 'http-parser',
+    via: ['gateway'],
+  },
 );
 
 for (const [file, cases] of [

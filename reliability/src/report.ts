@@ -69,7 +69,12 @@ export function renderTable(rows: readonly ResultRow[], suite: string): string {
 
 /** Every suite's table from the row files of this run. */
 export function renderAll(): string {
-  const files = fs.existsSync(rowsDir) ? fs.readdirSync(rowsDir).filter((f) => f.endsWith('.json')).sort() : [];
+  const files = fs.existsSync(rowsDir)
+    ? fs
+        .readdirSync(rowsDir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+    : [];
   const parts = files.map((file) => {
     const { suite, at, rows } = JSON.parse(fs.readFileSync(path.join(rowsDir, file), 'utf8')) as { suite: string; at: string; rows: ResultRow[] };
     return `${renderTable(rows, suite)}\n\n_${rows.filter((r) => r.result === 'pass').length}/${rows.length} passed, ${at}_`;

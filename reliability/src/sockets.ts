@@ -71,7 +71,6 @@ export function listeningSockets(pids: readonly number[]): ListeningSocket[] {
   return found;
 }
 
-
 export function isLoopbackAddress(address: string): boolean {
   return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }

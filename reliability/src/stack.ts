@@ -9,7 +9,13 @@ import { startMesh, type EndpointStatus, type MeshHandle, type MeshOptions } fro
 
 export const repoRoot = path.resolve(__dirname, '../..');
 
-const BUILD_OUTPUTS = ['articles/dist/server.js', 'authors/dist/server.js', 'web-api-v1/dist/server.js', 'web-api-v2/dist/server.js', 'web-app/dist/index.html'];
+const BUILD_OUTPUTS = [
+  'articles/dist/server.js',
+  'authors/dist/server.js',
+  'web-api-v1/dist/server.js',
+  'web-api-v2/dist/server.js',
+  'web-app/dist/index.html',
+];
 
 export interface Stack {
   mesh: MeshHandle;

@@ -6,7 +6,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { MeshHandle } from '@cns/mesh';
-import { ResultTable, isLoopbackAddress, listeningSockets, quantile, rawRequest, readyEndpoints, startStack, withDescendants, type RawResponse, type Stack } from '../src';
+import {
+  ResultTable,
+  isLoopbackAddress,
+  listeningSockets,
+  quantile,
+  rawRequest,
+  readyEndpoints,
+  startStack,
+  withDescendants,
+  type RawResponse,
+  type Stack,
+} from '../src';
 
 interface CorpusCase {
   name: string;
@@ -27,7 +38,10 @@ interface Target {
 }
 
 const corpusDir = path.resolve(__dirname, '../corpus');
-const corpusFiles = fs.readdirSync(corpusDir).filter((f) => f.endsWith('.json')).sort();
+const corpusFiles = fs
+  .readdirSync(corpusDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 const corpus: Array<CorpusCase & { file: string }> = corpusFiles.flatMap((file) =>
   (JSON.parse(fs.readFileSync(path.join(corpusDir, file), 'utf8')) as CorpusCase[]).map((c) => ({ ...c, file })),
 );
@@ -36,7 +50,8 @@ const corpus: Array<CorpusCase & { file: string }> = corpusFiles.flatMap((file) 
 const expand = (text: string): string => text.replace(/\{\{(.)\*(\d+)\}\}/g, (_, ch: string, n: string) => ch.repeat(Number(n)));
 
 /** Stack frames, source paths, module paths: nothing of the server's insides may reach a client. */
-const STACK_TRACE = /\bat [\w$.<>]+ \(|\bat (?:async )?\/|\/(?:work|home|root|usr|app|srv)\/|node_modules|\.(?:js|ts|mjs|cjs):\d+|\bTypeError\b|\bReferenceError\b|\bSyntaxError: /;
+const STACK_TRACE =
+  /\bat [\w$.<>]+ \(|\bat (?:async )?\/|\/(?:work|home|root|usr|app|srv)\/|node_modules|\.(?:js|ts|mjs|cjs):\d+|\bTypeError\b|\bReferenceError\b|\bSyntaxError: /;
 
 const table = new ResultTable('bad-input-and-security');
 let stack: Stack;
@@ -107,46 +122,65 @@ async function inParallel<T, R>(items: readonly T[], concurrency: number, fn: (i
 describe('bad input corpus', () => {
   it('has at least 200 cases across every public route', () => {
     expect(corpus.length).toBeGreaterThanOrEqual(200);
-    for (const route of ['/articles/v1/getmultiple', '/articles/v1/getone', '/articles/v1/create', '/api/v1/getauthor', '/api/v1/getauthors', '/web-api/v1/getmultiple', '/web-api/v1/create', '/openapi']) {
+    for (const route of [
+      '/articles/v1/getmultiple',
+      '/articles/v1/getone',
+      '/articles/v1/create',
+      '/api/v1/getauthor',
+      '/api/v1/getauthors',
+      '/web-api/v1/getmultiple',
+      '/web-api/v1/create',
+      '/openapi',
+    ]) {
       expect(corpus.filter((c) => c.path.startsWith(route)).length).toBeGreaterThanOrEqual(3);
     }
   });
 
-  it('every answer is the expected 2xx or a 4xx with a message; 0 × 5xx, no stack traces, every process alive and healthy', () =>
-    table.run('bad input corpus (gateway + direct)', async (row) => {
-      const pidsBefore = new Map(mesh.endpoints().map((e) => [e.id, e.pid]));
-      const runs = corpus.flatMap((c) => targetsFor(c).map((target) => ({ c, target })));
-      const started = performance.now();
-      const results = await inParallel(runs, 4, async ({ c, target }) => {
-        const t0 = performance.now();
-        const answer = await rawRequest('127.0.0.1', target.port, {
-          method: c.method,
-          path: expand(c.path),
-          headers: c.headers.map(([name, value]): [string, string | null] => [name, value === null ? null : expand(value)]),
-          body: c.body === undefined ? undefined : expand(c.body),
+  it(
+    'every answer is the expected 2xx or a 4xx with a message; 0 × 5xx, no stack traces, every process alive and healthy',
+    () =>
+      table.run('bad input corpus (gateway + direct)', async (row) => {
+        const pidsBefore = new Map(mesh.endpoints().map((e) => [e.id, e.pid]));
+        const runs = corpus.flatMap((c) => targetsFor(c).map((target) => ({ c, target })));
+        const started = performance.now();
+        const results = await inParallel(runs, 4, async ({ c, target }) => {
+          const t0 = performance.now();
+          const answer = await rawRequest('127.0.0.1', target.port, {
+            method: c.method,
+            path: expand(c.path),
+            headers: c.headers.map(([name, value]): [string, string | null] => [name, value === null ? null : expand(value)]),
+            body: c.body === undefined ? undefined : expand(c.body),
+          });
+          return { c, target, answer, ms: performance.now() - t0, problem: problemWith(c, target, answer) };
         });
-        return { c, target, answer, ms: performance.now() - t0, problem: problemWith(c, target, answer) };
-      });
-      const problems = results.filter((r) => r.problem).map((r) => `${r.c.file} "${r.c.name}" via ${r.target.name}: ${r.problem}`);
-      row.requests = results.length;
-      row.failures = problems.length;
-      row.p99Ms = quantile(results.map((r) => r.ms), 0.99);
-      const byStatus = new Map<number, number>();
-      for (const r of results) byStatus.set(r.answer.status, (byStatus.get(r.answer.status) ?? 0) + 1);
-      row.note = `${corpus.length} cases in ${Math.round((performance.now() - started) / 1000)} s; statuses ${[...byStatus].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`;
-      expect(problems).toEqual([]);
+        const problems = results.filter((r) => r.problem).map((r) => `${r.c.file} "${r.c.name}" via ${r.target.name}: ${r.problem}`);
+        row.requests = results.length;
+        row.failures = problems.length;
+        row.p99Ms = quantile(
+          results.map((r) => r.ms),
+          0.99,
+        );
+        const byStatus = new Map<number, number>();
+        for (const r of results) byStatus.set(r.answer.status, (byStatus.get(r.answer.status) ?? 0) + 1);
+        row.note = `${corpus.length} cases in ${Math.round((performance.now() - started) / 1000)} s; statuses ${[...byStatus]
+          .sort(([a], [b]) => a - b)
+          .map(([s, n]) => `${s}×${n}`)
+          .join(' ')}`;
+        expect(problems).toEqual([]);
 
-      // No process crashed or restarted, and each still answers its probe.
-      const after = mesh.endpoints();
-      expect(after.map((e) => [e.id, e.pid, e.restarts, e.ready])).toEqual([...pidsBefore].map(([id, pid]) => [id, pid, 0, true]));
-      // postgres speaks the Postgres protocol, not HTTP: its readiness (a session) is in `ready` above.
-      for (const endpoint of after.filter((e) => e.app !== 'postgres')) {
-        const health = await fetch(`http://127.0.0.1:${endpoint.port}/healthz`);
-        expect(health.status).toBe(200);
-      }
-      const [front] = await Promise.all([fetch(`${mesh.gatewayUrl}/web-api/v1/getmultiple`)]);
-      expect(front.status).toBe(200);
-    }), 120_000);
+        // No process crashed or restarted, and each still answers its probe.
+        const after = mesh.endpoints();
+        expect(after.map((e) => [e.id, e.pid, e.restarts, e.ready])).toEqual([...pidsBefore].map(([id, pid]) => [id, pid, 0, true]));
+        // postgres speaks the Postgres protocol, not HTTP: its readiness (a session) is in `ready` above.
+        for (const endpoint of after.filter((e) => e.app !== 'postgres')) {
+          const health = await fetch(`http://127.0.0.1:${endpoint.port}/healthz`);
+          expect(health.status).toBe(200);
+        }
+        const [front] = await Promise.all([fetch(`${mesh.gatewayUrl}/web-api/v1/getmultiple`)]);
+        expect(front.status).toBe(200);
+      }),
+    120_000,
+  );
 });
 
 describe('security of the running mesh', () => {
@@ -174,7 +208,15 @@ describe('security of the running mesh', () => {
       const evil = 'https://evil.example';
       const targets = [
         // HTTP services only (postgres is a TCP workload).
-        ...mesh.endpoints().filter((e) => e.app !== 'postgres').map((e) => ({ name: e.id, url: `http://127.0.0.1:${e.port}`, paths: e.app === 'web-app' ? ['/', '/no/such/page'] : ['/healthz', '/no/such/route'], node: e.app !== 'web-app' })),
+        ...mesh
+          .endpoints()
+          .filter((e) => e.app !== 'postgres')
+          .map((e) => ({
+            name: e.id,
+            url: `http://127.0.0.1:${e.port}`,
+            paths: e.app === 'web-app' ? ['/', '/no/such/page'] : ['/healthz', '/no/such/route'],
+            node: e.app !== 'web-app',
+          })),
         { name: 'gateway → web-api', url: mesh.gatewayUrl, paths: ['/web-api/v1/getmultiple', '/web-api/v1/getmultiple/no-such-route'], node: true },
         { name: 'gateway → web-app', url: mesh.gatewayUrl, paths: ['/', '/no/such/page'], node: false },
       ];

@@ -45,15 +45,18 @@ it('restarting articles and then postgres while creates are in flight loses no a
       timeoutMs: 10_000,
       onTick: (index) => {
         // After 2 s: a rolling restart of both articles replicas, then postgres (stopped, started again on its data).
-        if (index === 20) restarts.push((async () => {
-          await mesh.restartWorkload('articles');
-          await mesh.restartWorkload('postgres');
-        })());
+        if (index === 20)
+          restarts.push(
+            (async () => {
+              await mesh.restartWorkload('articles');
+              await mesh.restartWorkload('postgres');
+            })(),
+          );
       },
     });
     const samples = await writes;
     await Promise.all(restarts);
-    const created = samples.filter((s) => s.status === 201).map((s) => (JSON.parse(s.body) as { id: string; title: string }));
+    const created = samples.filter((s) => s.status === 201).map((s) => JSON.parse(s.body) as { id: string; title: string });
     const refused = samples.filter((s) => s.status !== 201);
     row.requests = samples.length;
 

@@ -89,7 +89,16 @@ async function runPhase(label: string, roll: boolean): Promise<Phase> {
   ]);
   await rolling;
   const audit = await auditCreates(mesh, stack.root, runId, creates);
-  const phase = { p99Ms: quantile(reads.map((s) => s.latencyMs), 0.99), failedReads: reads.filter((s) => s.status !== 200 || !isFiveArticles(s)), rate: achievedRate(reads.map((s) => s.startedAtMs)), audit, restarts };
+  const phase = {
+    p99Ms: quantile(
+      reads.map((s) => s.latencyMs),
+      0.99,
+    ),
+    failedReads: reads.filter((s) => s.status !== 200 || !isFiveArticles(s)),
+    rate: achievedRate(reads.map((s) => s.startedAtMs)),
+    audit,
+    restarts,
+  };
   const firstAttempts = creates.map((c) => c.attempts[0]!);
   table.rows.push(
     {
@@ -98,13 +107,17 @@ async function runPhase(label: string, roll: boolean): Promise<Phase> {
       failures: phase.failedReads.length,
       p99Ms: phase.p99Ms,
       result: 'FAIL',
-      note: phase.failedReads.length > 0 ? `first failure: ${describeSample(phase.failedReads[0]!)}` : 'failure = not 200 with 5 articles, or no answer within 5 s',
+      note:
+        phase.failedReads.length > 0 ? `first failure: ${describeSample(phase.failedReads[0]!)}` : 'failure = not 200 with 5 articles, or no answer within 5 s',
     },
     {
       scenario: `${label}: creates with Idempotency-Key, retried`,
       requests: creates.length,
       failures: audit.gaveUp.length + audit.missing.length + audit.storedBehindError.length + audit.duplicated.length,
-      p99Ms: quantile(firstAttempts.map((s) => s.latencyMs), 0.99),
+      p99Ms: quantile(
+        firstAttempts.map((s) => s.latencyMs),
+        0.99,
+      ),
       result: 'FAIL',
       note:
         `${audit.created} created, ${audit.retried} needed a retry (first answers: ${summariseStatuses(firstAttempts)}); ` +
@@ -118,7 +131,10 @@ async function runPhase(label: string, roll: boolean): Promise<Phase> {
 function summariseStatuses(samples: ReadonlyArray<Pick<Sample, 'status'>>): string {
   const counts = new Map<number, number>();
   for (const s of samples) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
-  return [...counts].sort(([a], [b]) => a - b).map(([status, n]) => `${n} × ${status === 0 ? 'no answer' : status}`).join(', ');
+  return [...counts]
+    .sort(([a], [b]) => a - b)
+    .map(([status, n]) => `${n} × ${status === 0 ? 'no answer' : status}`)
+    .join(', ');
 }
 
 /** The phase's assertions; its two rows turn 'pass' only when they hold. */

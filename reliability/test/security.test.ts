@@ -15,7 +15,13 @@ import { ResultTable, repoRoot } from '../src';
 interface Container {
   name: string;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean; privileged?: boolean; capabilities?: { drop?: string[]; add?: string[] } };
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    runAsNonRoot?: boolean;
+    privileged?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+  };
 }
 interface PodSpec {
   serviceAccountName?: string;
@@ -42,7 +48,9 @@ const objectsIn = (paths: string[]): K8sObject[] => {
 describe('manifests keep their security settings', () => {
   const k8s = objectsIn(['k8s']);
   const istioBase = objectsIn(['istio/base']);
-  const deployments = k8s.filter((o) => o.kind === 'Deployment') as Array<K8sObject & { spec: { template: { spec: PodSpec; metadata: { labels: Record<string, string> } } } }>;
+  const deployments = k8s.filter((o) => o.kind === 'Deployment') as Array<
+    K8sObject & { spec: { template: { spec: PodSpec; metadata: { labels: Record<string, string> } } } }
+  >;
 
   it('every Deployment runs non-root, read-only, without privilege escalation or capabilities, with limits', () =>
     table.run('manifests: hardened securityContext', async (row) => {
@@ -112,7 +120,8 @@ describe('manifests keep their security settings', () => {
       }
       // The principal web-api is allowed under must be the service account web-api's pods really run as.
       for (const d of deployments.filter((x) => x.spec.template.metadata.labels.app === 'web-api')) {
-        if (d.spec.template.spec.serviceAccountName !== 'web-api') problems.push(`${d.metadata.name}: serviceAccountName ${d.spec.template.spec.serviceAccountName}`);
+        if (d.spec.template.spec.serviceAccountName !== 'web-api')
+          problems.push(`${d.metadata.name}: serviceAccountName ${d.spec.template.spec.serviceAccountName}`);
       }
       expect(k8s.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'web-api')).toBe(true);
       row.requests = policies.length;
@@ -132,24 +141,27 @@ describe('mesh admin API', () => {
   // A real client on a non-loopback address: a network namespace joined by a veth pair (root and iproute2; CI has
   // both, so there it always runs).
   const netnsMissing = process.env.CI === 'true' ? undefined : networkNamespaceUnavailable();
-  (netnsMissing ? it.skip : it)(`answers 403 to a client on a non-loopback address even when bound to every interface${netnsMissing ? ` [${netnsMissing}]` : ''}`, () =>
-    table.run('admin API refuses non-loopback clients', (row) =>
-      withNetworkNamespace(async (ns) => {
-        const server = createAdminServer({ namespace: 'default', root: path.resolve(repoRoot) } as unknown as AdminBackend);
-        await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-        const port = (server.address() as net.AddressInfo).port;
-        const script = `require('node:http').get(process.argv[1], (r) => { let t = ''; r.on('data', (c) => (t += c)); r.on('end', () => console.log(r.statusCode, t)); }).on('error', (e) => { console.error(e); process.exit(2); })`;
-        try {
-          const remote = await ns.exec(process.execPath, ['-e', script, `http://${ns.hostAddress}:${port}/healthz`]);
-          const local = await fetch(`http://127.0.0.1:${port}/healthz`);
-          row.requests = 2;
-          row.failures = (remote.stdout.startsWith('403 ') ? 0 : 1) + (local.status === 200 ? 0 : 1);
-          expect(remote).toMatchObject({ code: 0, stdout: expect.stringMatching(/^403 .*loopback clients only/s) });
-          expect(local.status).toBe(200);
-        } finally {
-          server.closeAllConnections();
-          await new Promise((resolve) => server.close(resolve));
-        }
-      }),
-    ));
+  (netnsMissing ? it.skip : it)(
+    `answers 403 to a client on a non-loopback address even when bound to every interface${netnsMissing ? ` [${netnsMissing}]` : ''}`,
+    () =>
+      table.run('admin API refuses non-loopback clients', (row) =>
+        withNetworkNamespace(async (ns) => {
+          const server = createAdminServer({ namespace: 'default', root: path.resolve(repoRoot) } as unknown as AdminBackend);
+          await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+          const port = (server.address() as net.AddressInfo).port;
+          const script = `require('node:http').get(process.argv[1], (r) => { let t = ''; r.on('data', (c) => (t += c)); r.on('end', () => console.log(r.statusCode, t)); }).on('error', (e) => { console.error(e); process.exit(2); })`;
+          try {
+            const remote = await ns.exec(process.execPath, ['-e', script, `http://${ns.hostAddress}:${port}/healthz`]);
+            const local = await fetch(`http://127.0.0.1:${port}/healthz`);
+            row.requests = 2;
+            row.failures = (remote.stdout.startsWith('403 ') ? 0 : 1) + (local.status === 200 ? 0 : 1);
+            expect(remote).toMatchObject({ code: 0, stdout: expect.stringMatching(/^403 .*loopback clients only/s) });
+            expect(local.status).toBe(200);
+          } finally {
+            server.closeAllConnections();
+            await new Promise((resolve) => server.close(resolve));
+          }
+        }),
+      ),
+  );
 });

@@ -4,16 +4,7 @@
  * Target: the local mesh when it runs, else the kube context with --cluster / --context NAME.
  */
 import { Command, CommanderError, Option } from 'commander';
-import {
-  applyCommand,
-  checkCommand,
-  deployCommand,
-  loadCommand,
-  removeCommand,
-  trafficCommand,
-  undeployCommand,
-  urlsCommand,
-} from './commands';
+import { applyCommand, checkCommand, deployCommand, loadCommand, removeCommand, trafficCommand, undeployCommand, urlsCommand } from './commands';
 import { UserError, firstLine } from './errors';
 import { processOutput, type Output } from './io';
 import { KubeClient, resolveTarget, type TargetOptions } from './kube';
@@ -51,8 +42,7 @@ function bounded(flag: string, limits: { min: number; max: number }) {
 }
 
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
-  const connect = async (flags: CliTargetFlags): Promise<KubeClient> =>
-    KubeClient.create(await resolveTarget(targetOptions(flags, env), env));
+  const connect = async (flags: CliTargetFlags): Promise<KubeClient> => KubeClient.create(await resolveTarget(targetOptions(flags, env), env));
   const program = new Command('npm run')
     .description('Deploy and drive the cloud-native-starter app on Minikube or on the local mesh')
     .exitOverride()
@@ -60,9 +50,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   withTargetOptions(
-    program
-      .command('check')
-      .description('check the prerequisites: API reachable, Istio installed, sidecar injection, ingress gateway, Minikube'),
+    program.command('check').description('check the prerequisites: API reachable, Istio installed, sidecar injection, ingress gateway, Minikube'),
   ).action(async (flags: CliTargetFlags) => setExit(await checkCommand(await connect(flags), io)));
 
   withTargetOptions(
@@ -120,35 +108,36 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
       .description('send bounded demo traffic to getmultiple; summary of status codes and v1/v2 share')
       .addOption(new Option('-n, --count <n>', 'requests to send').default(200).argParser(bounded('--count', LOAD_LIMITS.count)))
       .addOption(new Option('-r, --rate <per-second>', 'requests per second, 0 = unlimited').default(20).argParser(bounded('--rate', LOAD_LIMITS.rate)))
-      .addOption(new Option('-d, --duration <seconds>', 'stop starting requests after this long, 0 = no limit').default(60).argParser(bounded('--duration', LOAD_LIMITS.durationSec)))
+      .addOption(
+        new Option('-d, --duration <seconds>', 'stop starting requests after this long, 0 = no limit')
+          .default(60)
+          .argParser(bounded('--duration', LOAD_LIMITS.durationSec)),
+      )
       .addOption(new Option('-c, --concurrency <n>', 'requests in flight at once').default(8).argParser(bounded('--concurrency', LOAD_LIMITS.concurrency)))
       .option('--url <url>', 'full getmultiple URL (default: gateway URL + the path routed by web-ingress)')
       .option('--gateway-url <url>', 'ingress gateway base URL (default: derived from the target)'),
-  ).action(
-    async (
-      flags: CliTargetFlags & { count: number; rate: number; duration: number; concurrency: number; url?: string; gatewayUrl?: string },
-    ) =>
-      setExit(
-        await loadCommand(
-          () => connect(flags),
-          {
-            count: flags.count,
-            rate: flags.rate,
-            durationSec: flags.duration,
-            concurrency: flags.concurrency,
-            timeoutMs: 10_000,
-            url: flags.url,
-            gatewayUrl: flags.gatewayUrl,
-            env,
-          },
-          io,
-        ),
+  ).action(async (flags: CliTargetFlags & { count: number; rate: number; duration: number; concurrency: number; url?: string; gatewayUrl?: string }) =>
+    setExit(
+      await loadCommand(
+        () => connect(flags),
+        {
+          count: flags.count,
+          rate: flags.rate,
+          durationSec: flags.duration,
+          concurrency: flags.concurrency,
+          timeoutMs: 10_000,
+          url: flags.url,
+          gatewayUrl: flags.gatewayUrl,
+          env,
+        },
+        io,
       ),
+    ),
   );
 
-  withTargetOptions(
-    program.command('undeploy').description('delete everything deploy, traffic and apply created'),
-  ).action(async (flags: CliTargetFlags) => setExit(await undeployCommand(await connect(flags), io)));
+  withTargetOptions(program.command('undeploy').description('delete everything deploy, traffic and apply created')).action(async (flags: CliTargetFlags) =>
+    setExit(await undeployCommand(await connect(flags), io)),
+  );
 
   // Users run these through npm: `Usage: npm run traffic -- [options] <v1> <v2>`.
   for (const command of program.commands) command.usage(`-- ${command.usage()}`);
@@ -156,11 +145,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
 }
 
 /** Runs one command line; returns the exit code. Never throws: failures become one `error: ...` line. */
-export async function main(
-  argv: string[],
-  io: Output = processOutput,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<number> {
+export async function main(argv: string[], io: Output = processOutput, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let code = 0;
   const program = buildProgram(io, env, (c) => {
     code = c;

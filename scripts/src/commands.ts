@@ -29,25 +29,9 @@ import {
 } from './manifests';
 import { formatSummary, runLoad, type LoadOptions } from './load';
 import { rolloutDone, rolloutState } from './rollout';
-import {
-  activeSplit,
-  buildSplitPatch,
-  formatSplit,
-  INGRESS_VIRTUAL_SERVICE,
-  VIRTUAL_SERVICE_API_VERSION,
-  type Split,
-} from './traffic';
+import { activeSplit, buildSplitPatch, formatSplit, INGRESS_VIRTUAL_SERVICE, VIRTUAL_SERVICE_API_VERSION, type Split } from './traffic';
 import { activeRouteSplit, buildRouteSplitPatch, HTTPROUTE_API_VERSION, INGRESS_HTTPROUTE, statusCaughtUp } from './traffic-httproute';
-import {
-  appPaths,
-  gatewayAddress,
-  type GatewayAddress,
-  INGRESS_GATEWAY_SERVICE,
-  isMinikube,
-  ISTIO_NAMESPACE,
-  urlLines,
-  type AppPaths,
-} from './urls';
+import { appPaths, gatewayAddress, type GatewayAddress, INGRESS_GATEWAY_SERVICE, isMinikube, ISTIO_NAMESPACE, urlLines, type AppPaths } from './urls';
 
 const NETWORKING_GROUP = 'networking.istio.io';
 
@@ -64,9 +48,7 @@ export async function requireIstio(client: KubeClient): Promise<Map<string, stri
     throw new UserError('Istio is not installed: the Gateway resource type is unknown; install Istio first');
   }
   if (!networking.includes('v1')) {
-    throw new UserError(
-      `Istio is too old: ${NETWORKING_GROUP}/v1 is not served (only ${networking.join(', ')}); install Istio 1.22 or newer`,
-    );
+    throw new UserError(`Istio is too old: ${NETWORKING_GROUP}/v1 is not served (only ${networking.join(', ')}); install Istio 1.22 or newer`);
   }
   return groups;
 }
@@ -83,9 +65,7 @@ function servedObjects(objects: FileObject[], groups: Map<string, string[]>, io:
 }
 
 async function readIngress(client: KubeClient): Promise<VirtualService | undefined> {
-  return (await client.getIstio(VIRTUAL_SERVICE_API_VERSION, 'VirtualService', INGRESS_VIRTUAL_SERVICE)) as
-    | VirtualService
-    | undefined;
+  return (await client.getIstio(VIRTUAL_SERVICE_API_VERSION, 'VirtualService', INGRESS_VIRTUAL_SERVICE)) as VirtualService | undefined;
 }
 
 export interface GatewayOptions {
@@ -96,10 +76,7 @@ export interface GatewayOptions {
 }
 
 /** The ingress gateway base URL, or a hint why there is none. */
-export async function gatewayBase(
-  client: KubeClient,
-  options: GatewayOptions,
-): Promise<GatewayAddress & { minikube: boolean }> {
+export async function gatewayBase(client: KubeClient, options: GatewayOptions): Promise<GatewayAddress & { minikube: boolean }> {
   const env = options.env ?? process.env;
   const explicit = options.gatewayUrl ?? env.GATEWAY_URL;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), note: 'given with --gateway-url / GATEWAY_URL', minikube: false };
@@ -111,7 +88,9 @@ export async function gatewayBase(
   }
   // Gateway API mode: the gateway Istio deploys for Gateway `web-gateway` is the Service `web-gateway-istio` here.
   const route = await readIngressRoute(client, await client.apiGroups(), false);
-  const where = route ? { namespace: DEFAULT_NAMESPACE, name: `${route.spec?.parentRefs?.[0]?.name ?? 'web-gateway'}-istio` } : { namespace: ISTIO_NAMESPACE, name: INGRESS_GATEWAY_SERVICE };
+  const where = route
+    ? { namespace: DEFAULT_NAMESPACE, name: `${route.spec?.parentRefs?.[0]?.name ?? 'web-gateway'}-istio` }
+    : { namespace: ISTIO_NAMESPACE, name: INGRESS_GATEWAY_SERVICE };
   const service = await client.readService(where.name, where.namespace);
   if (!service) {
     return {
@@ -180,12 +159,10 @@ export async function checkCommand(client: KubeClient, io: Output): Promise<numb
   if (target.kind === 'mesh') {
     if (istio) {
       const counts = await Promise.all(
-        ['Gateway', 'VirtualService', 'DestinationRule'].map(
-          async (kind) => {
-            const n = (await client.listIstio(VIRTUAL_SERVICE_API_VERSION, kind)).length;
-            return `${n} ${kind}${n === 1 ? '' : 's'}`;
-          },
-        ),
+        ['Gateway', 'VirtualService', 'DestinationRule'].map(async (kind) => {
+          const n = (await client.listIstio(VIRTUAL_SERVICE_API_VERSION, kind)).length;
+          return `${n} ${kind}${n === 1 ? '' : 's'}`;
+        }),
       );
       ok(`Istio objects in namespace default: ${counts.join(', ')}`);
     }
@@ -251,12 +228,7 @@ async function workloadStates(client: KubeClient, names: string[]): Promise<Map<
   );
 }
 
-async function waitForRollouts(
-  client: KubeClient,
-  names: string[],
-  options: DeployOptions,
-  io: Output,
-): Promise<void> {
+async function waitForRollouts(client: KubeClient, names: string[], options: DeployOptions, io: Output): Promise<void> {
   const deadline = Date.now() + options.timeoutSec * 1000;
   const bar = io.interactive
     ? new SingleBar({ format: 'rollout |{bar}| {value}/{total} deployments ready {names}', hideCursor: true }, Presets.shades_classic)
@@ -265,7 +237,10 @@ async function waitForRollouts(
   const ready = new Set<string>();
   try {
     for (;;) {
-      const states = await workloadStates(client, names.filter((n) => !ready.has(n)));
+      const states = await workloadStates(
+        client,
+        names.filter((n) => !ready.has(n)),
+      );
       for (const [name, state] of states) {
         if (state.ready) {
           ready.add(name);
@@ -355,7 +330,10 @@ export async function urlsCommand(client: KubeClient, options: GatewayOptions, i
 /** Gateway API mode: asked for (`--gateway-api`), or detected: an HTTPRoute `web-ingress` and no VirtualService of that name. */
 async function readIngressRoute(client: KubeClient, groups: Map<string, string[]>, gatewayApi: boolean): Promise<HTTPRoute | undefined> {
   if (!groups.get(GATEWAY_API_GROUP)?.includes('v1')) {
-    if (gatewayApi) throw new UserError(`the Gateway API is not installed on the ${describeTarget(client.target)}: ${GATEWAY_API_GROUP}/v1 is not served (gateway-api/README.md: install its CRDs)`);
+    if (gatewayApi)
+      throw new UserError(
+        `the Gateway API is not installed on the ${describeTarget(client.target)}: ${GATEWAY_API_GROUP}/v1 is not served (gateway-api/README.md: install its CRDs)`,
+      );
     return undefined;
   }
   const route = (await client.getIstio(HTTPROUTE_API_VERSION, 'HTTPRoute', INGRESS_HTTPROUTE)) as HTTPRoute | undefined;
@@ -378,7 +356,10 @@ async function trafficOnRoute(client: KubeClient, route: HTTPRoute, split: Split
     if (!now) throw new UserError(`HTTPRoute ${INGRESS_HTTPROUTE} disappeared after the patch`);
     const caughtUp = statusCaughtUp(now);
     if (caughtUp || Date.now() > deadline) {
-      if (!caughtUp) io.err(`warning: HTTPRoute ${INGRESS_HTTPROUTE} status does not report generation ${String(now.metadata.generation)} yet: is the Istio gateway controller running?`);
+      if (!caughtUp)
+        io.err(
+          `warning: HTTPRoute ${INGRESS_HTTPROUTE} status does not report generation ${String(now.metadata.generation)} yet: is the Istio gateway controller running?`,
+        );
       io.out(`${formatSplit(activeRouteSplit(now))}  (HTTPRoute ${INGRESS_HTTPROUTE}, ${describeTarget(client.target)})`);
       return 0;
     }
@@ -392,9 +373,7 @@ export async function trafficCommand(client: KubeClient, split: Split, io: Outpu
   if (route) return trafficOnRoute(client, route, split, io, options.waitMs ?? 60_000);
   const vs = await readIngress(client);
   if (!vs) {
-    throw new UserError(
-      `VirtualService ${INGRESS_VIRTUAL_SERVICE} not found on the ${describeTarget(client.target)}: run \`npm run deploy\` first`,
-    );
+    throw new UserError(`VirtualService ${INGRESS_VIRTUAL_SERVICE} not found on the ${describeTarget(client.target)}: run \`npm run deploy\` first`);
   }
   await client.patchIstio(VIRTUAL_SERVICE_API_VERSION, 'VirtualService', INGRESS_VIRTUAL_SERVICE, buildSplitPatch(vs, split));
   // Print what the target holds now, not what was asked for.
@@ -455,11 +434,7 @@ export async function removeCommand(client: KubeClient, files: string[], io: Out
 
 export type LoadCommandOptions = Omit<LoadOptions, 'url' | 'onProgress'> & GatewayOptions & { url?: string };
 
-export async function loadCommand(
-  connect: () => Promise<KubeClient>,
-  options: LoadCommandOptions,
-  io: Output,
-): Promise<number> {
+export async function loadCommand(connect: () => Promise<KubeClient>, options: LoadCommandOptions, io: Output): Promise<number> {
   let url = options.url;
   if (!url) {
     const client = await connect();
@@ -467,11 +442,11 @@ export async function loadCommand(
     if (!base.url) throw new UserError(`no gateway URL: ${base.note}`);
     url = `${base.url}${appPaths(await readIngress(client)).getMultiple}`;
   }
-  io.err(`load: up to ${options.count} requests to ${url}` +
-    `${options.rate ? ` at ${options.rate}/s` : ''}${options.durationSec ? ` for at most ${options.durationSec} s` : ''}`);
-  const bar = io.interactive
-    ? new SingleBar({ format: 'load |{bar}| {value}/{total} requests', hideCursor: true }, Presets.shades_classic)
-    : undefined;
+  io.err(
+    `load: up to ${options.count} requests to ${url}` +
+      `${options.rate ? ` at ${options.rate}/s` : ''}${options.durationSec ? ` for at most ${options.durationSec} s` : ''}`,
+  );
+  const bar = io.interactive ? new SingleBar({ format: 'load |{bar}| {value}/{total} requests', hideCursor: true }, Presets.shades_classic) : undefined;
   bar?.start(options.count, 0);
   let summary;
   try {

@@ -16,7 +16,11 @@ function fetchError(url: string, code: string, detail: string): Error {
 
 describe('describeError', () => {
   it('a refused connection to a cluster: URL, cause and a minikube hint in one line', () => {
-    const err = describeError(fetchError('https://192.168.49.2:8443/version', 'ECONNREFUSED', 'connect ECONNREFUSED 192.168.49.2:8443'), cluster, 'reading the server version');
+    const err = describeError(
+      fetchError('https://192.168.49.2:8443/version', 'ECONNREFUSED', 'connect ECONNREFUSED 192.168.49.2:8443'),
+      cluster,
+      'reading the server version',
+    );
     expect(err).toBeInstanceOf(UserError);
     expect(err.message).toBe('cannot reach the Kubernetes API at https://192.168.49.2:8443: connect ECONNREFUSED 192.168.49.2:8443 (is minikube running?)');
   });

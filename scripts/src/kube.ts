@@ -59,9 +59,7 @@ export interface Target {
 }
 
 export function describeTarget(target: Target): string {
-  return target.kind === 'mesh'
-    ? `local mesh at ${target.server}`
-    : `kube context "${target.contextName}" (${target.server})`;
+  return target.kind === 'mesh' ? `local mesh at ${target.server}` : `kube context "${target.contextName}" (${target.server})`;
 }
 
 /** A KubeConfig made in code for the local mesh's admin server: plain HTTP, no credentials. */
@@ -92,9 +90,7 @@ export async function clusterTarget(context?: string): Promise<Target> {
   if (context) {
     if (!kc.getContextObject(context)) {
       const known = kc.getContexts().map((c) => c.name);
-      throw new UserError(
-        `kube context "${context}" not found${known.length ? ` (known: ${known.join(', ')})` : ''}`,
-      );
+      throw new UserError(`kube context "${context}" not found${known.length ? ` (known: ${known.join(', ')})` : ''}`);
     }
     kc.setCurrentContext(context);
   }
@@ -124,9 +120,7 @@ export async function resolveTarget(options: TargetOptions, env: NodeJS.ProcessE
   const port = env.MESH_ADMIN_PORT ?? String(DEFAULT_MESH_ADMIN_PORT);
   const target = await meshTarget(`http://127.0.0.1:${port}`);
   if (await answers(target)) return target;
-  throw new UserError(
-    `the local mesh is not running at ${target.server} (start it with \`npm start\`); pass --cluster to use the current kube context`,
-  );
+  throw new UserError(`the local mesh is not running at ${target.server} (start it with \`npm start\`); pass --cluster to use the current kube context`);
 }
 
 /** Whether the target's API answers /version within a second. */
@@ -138,7 +132,13 @@ async function answers(target: Target): Promise<boolean> {
     timer = setTimeout(() => resolve(false), 1000);
   });
   try {
-    return await Promise.race([api.getCode().then(() => true, () => false), timeout]);
+    return await Promise.race([
+      api.getCode().then(
+        () => true,
+        () => false,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -176,9 +176,7 @@ export function describeError(err: unknown, target: Target, action: string): Use
   if (isApiException(err)) {
     const message = statusMessage(err.body)?.split('\n')[0];
     if (err.code === 401 || err.code === 403) {
-      return new UserError(
-        `${action}: the API server refused the credentials of ${describeTarget(target)}: ${message ?? `HTTP ${err.code}`}`,
-      );
+      return new UserError(`${action}: the API server refused the credentials of ${describeTarget(target)}: ${message ?? `HTTP ${err.code}`}`);
     }
     return new UserError(message ? `${action}: ${message} (HTTP ${err.code})` : `${action}: HTTP ${err.code}`);
   }
@@ -203,9 +201,7 @@ export interface IstioObject extends KubernetesObject {
   spec?: unknown;
 }
 
-export type JsonPatchOp =
-  | { op: 'replace' | 'add' | 'test'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+export type JsonPatchOp = { op: 'replace' | 'add' | 'test'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 export function istioCoordinates(apiVersion: string, kind: string): { group: string; version: string; plural: string } {
   const [group, version] = apiVersion.split('/');
@@ -265,37 +261,24 @@ export class KubeClient {
   }
 
   async version(): Promise<string> {
-    const info = await this.call('reading the server version', () =>
-      this.target.kc.makeApiClient(this.k8s.VersionApi).getCode(),
-    );
+    const info = await this.call('reading the server version', () => this.target.kc.makeApiClient(this.k8s.VersionApi).getCode());
     return info.gitVersion;
   }
 
   /** API groups and their versions, e.g. `networking.istio.io` → [`v1`, `v1beta1`]. */
   async apiGroups(): Promise<Map<string, string[]>> {
-    const list = await this.call('listing the API groups', () =>
-      this.target.kc.makeApiClient(this.k8s.ApisApi).getAPIVersions(),
-    );
+    const list = await this.call('listing the API groups', () => this.target.kc.makeApiClient(this.k8s.ApisApi).getAPIVersions());
     return new Map(list.groups.map((g) => [g.name, g.versions.map((v) => v.version)]));
   }
 
-  async getIstio<T extends IstioObject = IstioObject>(
-    apiVersion: string,
-    kind: string,
-    name: string,
-    namespace = DEFAULT_NAMESPACE,
-  ): Promise<T | undefined> {
+  async getIstio<T extends IstioObject = IstioObject>(apiVersion: string, kind: string, name: string, namespace = DEFAULT_NAMESPACE): Promise<T | undefined> {
     const c = istioCoordinates(apiVersion, kind);
-    return this.optional(`reading ${kind} ${name}`, () =>
-      this.custom.getNamespacedCustomObject({ ...c, namespace, name }),
-    );
+    return this.optional(`reading ${kind} ${name}`, () => this.custom.getNamespacedCustomObject({ ...c, namespace, name }));
   }
 
   async listIstio(apiVersion: string, kind: string, namespace = DEFAULT_NAMESPACE): Promise<IstioObject[]> {
     const c = istioCoordinates(apiVersion, kind);
-    const list = await this.call(`listing ${c.plural}`, () =>
-      this.custom.listNamespacedCustomObject({ ...c, namespace }),
-    );
+    const list = await this.call(`listing ${c.plural}`, () => this.custom.listNamespacedCustomObject({ ...c, namespace }));
     return (list as { items?: IstioObject[] }).items ?? [];
   }
 
@@ -306,8 +289,7 @@ export class KubeClient {
   async applyIstio(object: IstioObject, sourceFile?: string): Promise<IstioObject> {
     const c = istioCoordinates(object.apiVersion, object.kind);
     const namespace = object.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const source =
-      sourceFile && this.target.kind === 'mesh' ? this.k8s.setHeaderOptions('x-mesh-source-file', sourceFile) : undefined;
+    const source = sourceFile && this.target.kind === 'mesh' ? this.k8s.setHeaderOptions('x-mesh-source-file', sourceFile) : undefined;
     return this.call(`applying ${object.kind} ${object.metadata.name}`, () =>
       this.custom.patchNamespacedCustomObject(
         { ...c, namespace, name: object.metadata.name, body: object, fieldManager: FIELD_MANAGER, force: true },
@@ -317,13 +299,7 @@ export class KubeClient {
   }
 
   /** JSON patch (RFC 6902): the library's default patch type for custom objects. */
-  async patchIstio(
-    apiVersion: string,
-    kind: string,
-    name: string,
-    ops: JsonPatchOp[],
-    namespace = DEFAULT_NAMESPACE,
-  ): Promise<IstioObject> {
+  async patchIstio(apiVersion: string, kind: string, name: string, ops: JsonPatchOp[], namespace = DEFAULT_NAMESPACE): Promise<IstioObject> {
     const c = istioCoordinates(apiVersion, kind);
     return this.call(`patching ${kind} ${name}`, () =>
       this.custom.patchNamespacedCustomObject(
@@ -336,9 +312,7 @@ export class KubeClient {
   /** Deletes the object; false when it did not exist. */
   async deleteIstio(apiVersion: string, kind: string, name: string, namespace = DEFAULT_NAMESPACE): Promise<boolean> {
     const c = istioCoordinates(apiVersion, kind);
-    const result = await this.optional(`deleting ${kind} ${name}`, () =>
-      this.custom.deleteNamespacedCustomObject({ ...c, namespace, name }),
-    );
+    const result = await this.optional(`deleting ${kind} ${name}`, () => this.custom.deleteNamespacedCustomObject({ ...c, namespace, name }));
     return result !== undefined;
   }
 

@@ -70,7 +70,7 @@ describe('runLoad', () => {
   });
 });
 
-describe('runOpenLoop / runClosedLoop (the reliability suite\'s load)', () => {
+describe("runOpenLoop / runClosedLoop (the reliability suite's load)", () => {
   it('the open loop sends on its schedule, keeps samples in start order with status, headers and body', async () => {
     const app = await fakeApp();
     try {
@@ -78,7 +78,9 @@ describe('runOpenLoop / runClosedLoop (the reliability suite\'s load)', () => {
       const samples = await runOpenLoop({ baseUrl: base.origin, request: { path: base.pathname }, ratePerSecond: 100, count: 20 });
       // The fake answers every tenth request it receives with 503 (arrival order may differ from start order).
       expect(samples.map((s) => s.status).sort()).toEqual([...Array(18).fill(200), 503, 503]);
-      expect(samples.every((s, i) => s.body === '[]' && s.headers['x-web-api-version'] && (i === 0 || s.startedAtMs >= samples[i - 1]!.startedAtMs))).toBe(true);
+      expect(samples.every((s, i) => s.body === '[]' && s.headers['x-web-api-version'] && (i === 0 || s.startedAtMs >= samples[i - 1]!.startedAtMs))).toBe(
+        true,
+      );
       // Request i is not sent before it is due (i × 10 ms; a timer may fire up to a millisecond early).
       expect(samples.filter((s, i) => s.startedAtMs < i * 10 - 2).map((s) => s.startedAtMs)).toEqual([]);
     } finally {
@@ -91,7 +93,16 @@ describe('runOpenLoop / runClosedLoop (the reliability suite\'s load)', () => {
     try {
       const base = new URL(app.url);
       const seen: Sample[] = [];
-      expect(await runOpenLoop({ baseUrl: base.origin, request: { path: base.pathname }, ratePerSecond: 200, count: 12, onSample: (s) => seen.push(s), keepSamples: false })).toEqual([]);
+      expect(
+        await runOpenLoop({
+          baseUrl: base.origin,
+          request: { path: base.pathname },
+          ratePerSecond: 200,
+          count: 12,
+          onSample: (s) => seen.push(s),
+          keepSamples: false,
+        }),
+      ).toEqual([]);
       expect(seen).toHaveLength(12);
       const closed = await runClosedLoop(base.origin, 100_000, { path: base.pathname }, 2, 5000, 300);
       expect(closed.length).toBeGreaterThan(0);
@@ -109,9 +120,7 @@ describe('parseBounded', () => {
     expect(parseBounded('--rate', '0', { min: 0, max: 10 })).toBe(0);
   });
   it.each(['0', '-1', '1.5', 'many', '', '100001'])('rejects --count %p', (text) => {
-    expect(() => parseBounded('--count', text, { min: 1, max: 100_000 })).toThrow(
-      `--count must be an integer from 1 to 100000, got "${text}"`,
-    );
+    expect(() => parseBounded('--count', text, { min: 1, max: 100_000 })).toThrow(`--count must be an integer from 1 to 100000, got "${text}"`);
   });
 });
 

@@ -235,7 +235,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   const durationMs = options.durationSec > 0 ? options.durationSec * 1000 : undefined;
   // With a rate: the open loop (at most `concurrency` in flight); without: as fast as `concurrency` allows.
   await (options.rate > 0
-    ? runOpenLoop({ baseUrl: url.origin, request, ratePerSecond: options.rate, count: options.count, durationMs, maxInFlight: options.concurrency, timeoutMs: options.timeoutMs, onSample, keepSamples: false })
+    ? runOpenLoop({
+        baseUrl: url.origin,
+        request,
+        ratePerSecond: options.rate,
+        count: options.count,
+        durationMs,
+        maxInFlight: options.concurrency,
+        timeoutMs: options.timeoutMs,
+        onSample,
+        keepSamples: false,
+      })
     : runClosedLoop(url.origin, options.count, request, options.concurrency, options.timeoutMs, durationMs, onSample, false));
   summary.sent = done;
   if (done < options.count) summary.stoppedBy = 'duration';
@@ -246,9 +256,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
 /** Share of each version among the responses that named one, in percent. */
 export function versionShares(summary: LoadSummary): Record<string, number> {
   const total = Object.values(summary.versions).reduce((a, b) => a + b, 0);
-  return Object.fromEntries(
-    Object.entries(summary.versions).map(([version, n]) => [version, total ? (100 * n) / total : 0]),
-  );
+  return Object.fromEntries(Object.entries(summary.versions).map(([version, n]) => [version, total ? (100 * n) / total : 0]));
 }
 
 /**
@@ -284,8 +292,6 @@ export function formatSummary(summary: LoadSummary): string[] {
     `${summary.sent} requests in ${seconds.toFixed(1)} s (${(summary.sent / Math.max(seconds, 0.001)).toFixed(0)}/s)` +
       (summary.stoppedBy === 'duration' ? ', stopped by --duration' : ''),
     `status codes: ${outcomes || 'none'}`,
-    versionTotal > 0
-      ? `web-api versions: ${versions}`
-      : `web-api versions: no response carried the ${VERSION_HEADER} header`,
+    versionTotal > 0 ? `web-api versions: ${versions}` : `web-api versions: no response carried the ${VERSION_HEADER} header`,
   ];
 }

@@ -1,7 +1,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { analyzeOverBase, folderFiles, formatWarning, inApplyOrder, inDeleteOrder, label, loadFiles, projectObjects, REPO_ROOT, requireIstioObjects, usesGatewayApi } from './manifests';
+import {
+  analyzeOverBase,
+  folderFiles,
+  formatWarning,
+  inApplyOrder,
+  inDeleteOrder,
+  label,
+  loadFiles,
+  projectObjects,
+  REPO_ROOT,
+  requireIstioObjects,
+  usesGatewayApi,
+} from './manifests';
 
 let dir: string;
 beforeEach(() => {
@@ -18,9 +30,15 @@ function write(name: string, text: string): string {
 
 describe('loadFiles', () => {
   it('reads every object of every file with its line', () => {
-    const file = write('two.yaml', 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: a}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: b}\n');
+    const file = write(
+      'two.yaml',
+      'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: a}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: b}\n',
+    );
     const objects = loadFiles([file]);
-    expect(objects.map((o) => [o.object.metadata.name, o.source.line])).toEqual([['a', 1], ['b', 5]]);
+    expect(objects.map((o) => [o.object.metadata.name, o.source.line])).toEqual([
+      ['a', 1],
+      ['b', 5],
+    ]);
   });
 
   it('a missing file fails before anything is returned, even after good files', () => {

@@ -83,9 +83,7 @@ export function loadFiles(files: string[]): FileObject[] {
 
 /** The files of a folder: its kustomization's `resources` (files and sub-folders), else every YAML file. */
 export function folderFiles(dir: string): string[] {
-  const kustomization = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
-    .map((name) => path.join(dir, name))
-    .find((file) => fs.existsSync(file));
+  const kustomization = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((name) => path.join(dir, name)).find((file) => fs.existsSync(file));
   if (!kustomization) {
     if (!fs.existsSync(dir)) throw new UserError(`${displayPath(dir)}: no such folder`);
     return fs

@@ -31,10 +31,7 @@ export async function meshGatewayUrl(adminUrl: string): Promise<string | undefin
 }
 
 /** Per workload: ready when it has replicas and all of them are ready, with a `2/2 replicas ready` text. */
-export function meshWorkloadStates(
-  endpoints: MeshEndpoint[],
-  names: string[],
-): Map<string, { ready: boolean; state: string }> {
+export function meshWorkloadStates(endpoints: MeshEndpoint[], names: string[]): Map<string, { ready: boolean; state: string }> {
   return new Map(
     names.map((name) => {
       const replicas = endpoints.filter((e) => e.workload === name);

@@ -41,7 +41,13 @@ describe('parseSplit', () => {
     );
   });
 
-  it.each([['8.5', '20'], ['abc', '20'], ['80', ''], ['1e2', '0'], ['0x10', '5']])('rejects %s %s', (a, b) => {
+  it.each([
+    ['8.5', '20'],
+    ['abc', '20'],
+    ['80', ''],
+    ['1e2', '0'],
+    ['0x10', '5'],
+  ])('rejects %s %s', (a, b) => {
     expect(() => parseSplit(a, b)).toThrow(/is not an integer from 0 to 100/);
   });
 

@@ -37,9 +37,7 @@ export function parseSplit(v1Text: string, v2Text: string): Split {
 
 function mentionsGetMultiple(route: HTTPRoute): boolean {
   if (route.name?.includes('getmultiple')) return true;
-  return (route.match ?? []).some((m) =>
-    [m.uri?.exact, m.uri?.prefix, m.uri?.regex].some((v) => v?.includes('getmultiple')),
-  );
+  return (route.match ?? []).some((m) => [m.uri?.exact, m.uri?.prefix, m.uri?.regex].some((v) => v?.includes('getmultiple')));
 }
 
 /** The HTTP route of `web-ingress` that serves getmultiple, by its name or its URI match. */
@@ -47,9 +45,7 @@ export function findGetMultipleRoute(vs: VirtualService): { index: number; route
   const http = vs.spec?.http ?? [];
   const index = http.findIndex(mentionsGetMultiple);
   if (index < 0) {
-    throw new UserError(
-      `VirtualService ${vs.metadata.name} has no getmultiple route (no http route named or matching "getmultiple")`,
-    );
+    throw new UserError(`VirtualService ${vs.metadata.name} has no getmultiple route (no http route named or matching "getmultiple")`);
   }
   const route = http[index]!;
   if (!route.route?.length) {
@@ -67,9 +63,7 @@ export function splitDestinations(route: HTTPRoute, split: Split): HTTPRouteDest
   const template = existing[0]!.destination;
   const destinations = SPLIT_SUBSETS.filter((subset) => split[subset] > 0).map((subset): HTTPRouteDestination => {
     const current = existing.find((d) => d.destination.subset === subset);
-    const base: HTTPRouteDestination = current
-      ? { ...current, destination: { ...current.destination } }
-      : { destination: { ...template, subset } };
+    const base: HTTPRouteDestination = current ? { ...current, destination: { ...current.destination } } : { destination: { ...template, subset } };
     return { ...base, weight: split[subset] };
   });
   if (destinations.length === 1) delete destinations[0]!.weight;

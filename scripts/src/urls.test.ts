@@ -2,7 +2,12 @@ import { appPaths, DEFAULT_APP_PATHS, gatewayAddress, isMinikube, urlLines, type
 
 const minikubeNode: NodeLike = {
   metadata: { name: 'minikube', labels: { 'minikube.k8s.io/name': 'minikube' } },
-  status: { addresses: [{ type: 'InternalIP', address: '192.168.49.2' }, { type: 'Hostname', address: 'minikube' }] },
+  status: {
+    addresses: [
+      { type: 'InternalIP', address: '192.168.49.2' },
+      { type: 'Hostname', address: 'minikube' },
+    ],
+  },
 };
 
 /** istio-ingressgateway as the demo profile installs it: LoadBalancer, port http2 80 → nodePort. */
@@ -30,7 +35,14 @@ describe('gatewayAddress', () => {
   });
 
   it('prefers a node ExternalIP over an InternalIP', () => {
-    const node: NodeLike = { status: { addresses: [{ type: 'InternalIP', address: '10.0.0.5' }, { type: 'ExternalIP', address: '203.0.113.7' }] } };
+    const node: NodeLike = {
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: '10.0.0.5' },
+          { type: 'ExternalIP', address: '203.0.113.7' },
+        ],
+      },
+    };
     expect(gatewayAddress(gatewayService(), [node]).url).toBe('http://203.0.113.7:31380');
   });
 
@@ -82,10 +94,7 @@ describe('appPaths / urlLines', () => {
       metadata: { name: 'web-ingress' },
       spec: {
         hosts: ['*'],
-        http: [
-          { match: [{ uri: { prefix: '/openapi/ui' } }, { uri: { exact: '/openapi' } }] },
-          { match: [{ uri: { prefix: '/api/getmultiple' } }] },
-        ],
+        http: [{ match: [{ uri: { prefix: '/openapi/ui' } }, { uri: { exact: '/openapi' } }] }, { match: [{ uri: { prefix: '/api/getmultiple' } }] }],
       },
     };
     expect(appPaths(vs)).toEqual({ getMultiple: '/api/getmultiple', swaggerUi: '/openapi/ui' });

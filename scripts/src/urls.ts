@@ -80,10 +80,7 @@ export function gatewayAddress(
 
 /** Minikube nodes carry `minikube.k8s.io/*` labels; the context is usually named minikube too. */
 export function isMinikube(contextName: string, nodes: NodeLike[]): boolean {
-  return (
-    contextName === 'minikube' ||
-    nodes.some((n) => Object.keys(n.metadata?.labels ?? {}).some((k) => k.startsWith('minikube.k8s.io/')))
-  );
+  return contextName === 'minikube' || nodes.some((n) => Object.keys(n.metadata?.labels ?? {}).some((k) => k.startsWith('minikube.k8s.io/')));
 }
 
 export interface AppPaths {
@@ -115,9 +112,5 @@ export function appPaths(vs: VirtualService | undefined): AppPaths {
 /** The lines `urls` prints for a gateway base URL. */
 export function urlLines(base: string, paths: AppPaths): string[] {
   const root = base.replace(/\/+$/, '');
-  return [
-    `Web app:      ${root}/`,
-    `getmultiple:  curl -s ${root}${paths.getMultiple}`,
-    `Swagger UI:   ${root}${paths.swaggerUi}`,
-  ];
+  return [`Web app:      ${root}/`, `getmultiple:  curl -s ${root}${paths.getMultiple}`, `Swagger UI:   ${root}${paths.swaggerUi}`];
 }

@@ -107,13 +107,24 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
         });
       case '/api/v1/nodes':
         return json(res, 200, {
-          items: [{ metadata: { name: 'minikube', labels: { 'minikube.k8s.io/name': 'minikube' } }, status: { addresses: [{ type: 'InternalIP', address: '192.168.49.2' }] } }],
+          items: [
+            {
+              metadata: { name: 'minikube', labels: { 'minikube.k8s.io/name': 'minikube' } },
+              status: { addresses: [{ type: 'InternalIP', address: '192.168.49.2' }] },
+            },
+          ],
         });
       case '/api/v1/namespaces/istio-system/services/istio-ingressgateway':
         if (!state.istio) return notFound(res, 'service istio-ingressgateway');
         return json(res, 200, {
           metadata: { name: 'istio-ingressgateway', namespace: 'istio-system' },
-          spec: { type: 'LoadBalancer', ports: [{ name: 'status-port', port: 15021, nodePort: 30521 }, { name: 'http2', port: 80, nodePort: 31380 }] },
+          spec: {
+            type: 'LoadBalancer',
+            ports: [
+              { name: 'status-port', port: 15021, nodePort: 30521 },
+              { name: 'http2', port: 80, nodePort: 31380 },
+            ],
+          },
           status: { loadBalancer: state.tunnel ? { ingress: [{ ip: state.tunnel }] } : {} },
         });
       case '/apis/networking.istio.io/v1/namespaces/default/virtualservices/web-ingress':
@@ -125,7 +136,13 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
         if (!state.gatewayApi) return notFound(res, 'service web-gateway-istio');
         return json(res, 200, {
           metadata: { name: 'web-gateway-istio', namespace: 'default' },
-          spec: { type: 'LoadBalancer', ports: [{ name: 'status-port', port: 15021, nodePort: 30921 }, { name: 'http', port: 80, nodePort: 32080 }] },
+          spec: {
+            type: 'LoadBalancer',
+            ports: [
+              { name: 'status-port', port: 15021, nodePort: 30921 },
+              { name: 'http', port: 80, nodePort: 32080 },
+            ],
+          },
           status: { loadBalancer: {} },
         });
       default:
@@ -190,9 +207,7 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
     Object.assign(state, { istio: false, injection: false });
     const result = await run('check');
     expect(result.stdout).toContain('✗ Istio is not installed: the Gateway resource type is unknown; install Istio first');
-    expect(result.stdout).toContain(
-      '✗ namespace default is not labelled for sidecar injection: kubectl label namespace default istio-injection=enabled',
-    );
+    expect(result.stdout).toContain('✗ namespace default is not labelled for sidecar injection: kubectl label namespace default istio-injection=enabled');
     expect(result.stdout).toContain(
       '✗ the Istio ingress gateway is not installed (no Deployment istio-system/istio-ingressgateway): install Istio with the demo profile',
     );
@@ -258,9 +273,7 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
   it('urls without the ingress gateway Service: says to install Istio, exit 1', async () => {
     state.istio = false;
     const result = await run('urls');
-    expect(result.stdout[0]).toBe(
-      'No gateway URL: Service istio-system/istio-ingressgateway not found: install Istio with the demo profile',
-    );
+    expect(result.stdout[0]).toBe('No gateway URL: Service istio-system/istio-ingressgateway not found: install Istio with the demo profile');
     expect(result.code).toBe(1);
   });
 

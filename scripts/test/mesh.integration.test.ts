@@ -32,7 +32,10 @@ describe('scripts against a running local mesh', () => {
   async function configSnapshot(): Promise<string[]> {
     const kinds = ['Gateway', 'VirtualService', 'DestinationRule'];
     const lists = await Promise.all(kinds.map((kind) => client.listIstio('networking.istio.io/v1', kind)));
-    return lists.flat().map((o) => `${o.kind}/${o.metadata.name}@${String(o.metadata.resourceVersion)}`).sort();
+    return lists
+      .flat()
+      .map((o) => `${o.kind}/${o.metadata.name}@${String(o.metadata.resourceVersion)}`)
+      .sort();
   }
 
   async function getMultiple(): Promise<Array<{ authorName?: string; authorBlog?: string }>> {
@@ -107,7 +110,10 @@ describe('scripts against a running local mesh', () => {
       spec: { http: Array<{ name?: string; route: Array<{ destination: { subset?: string }; weight?: number }> }> };
     };
     const route = vs.spec.http.find((r) => r.name === 'web-api-getmultiple')!;
-    expect(route.route.map((d) => [d.destination.subset, d.weight])).toEqual([['v1', 80], ['v2', 20]]);
+    expect(route.route.map((d) => [d.destination.subset, d.weight])).toEqual([
+      ['v1', 80],
+      ['v2', 20],
+    ]);
     // The other routes are untouched.
     expect(vs.spec.http.map((r) => r.name)).toEqual(['openapi', 'web-api-getmultiple', 'web-api-create', 'web-app']);
 
@@ -247,9 +253,7 @@ describe('scripts against a running local mesh', () => {
     try {
       const result = await run('traffic', '80', '20');
       expect(result.code).toBe(1);
-      expect(result.stderr).toEqual([
-        `error: VirtualService web-ingress not found on the local mesh at ${mesh.adminUrl}: run \`npm run deploy\` first`,
-      ]);
+      expect(result.stderr).toEqual([`error: VirtualService web-ingress not found on the local mesh at ${mesh.adminUrl}: run \`npm run deploy\` first`]);
     } finally {
       expect((await run('deploy', '--timeout', '60')).code).toBe(0);
     }

@@ -59,7 +59,9 @@ describe('createServiceApp', () => {
   it('fails /readyz when a readiness check fails or throws, naming it', async () => {
     let ready = false;
     const app = buildApp({ ready: () => ready });
-    await request(app).get('/readyz').expect(503, { status: 'not ready', failing: ['store'] });
+    await request(app)
+      .get('/readyz')
+      .expect(503, { status: 'not ready', failing: ['store'] });
     ready = true;
     await request(app).get('/readyz').expect(200);
     const throwing = buildApp({
@@ -73,7 +75,9 @@ describe('createServiceApp', () => {
   it('fails /readyz once shutdown began, while /healthz stays 200', async () => {
     const app = buildApp();
     app.readiness.beginShutdown();
-    await request(app).get('/readyz').expect(503, { status: 'not ready', failing: ['shutting-down'] });
+    await request(app)
+      .get('/readyz')
+      .expect(503, { status: 'not ready', failing: ['shutting-down'] });
     await request(app).get('/healthz').expect(200);
   });
 
@@ -111,7 +115,10 @@ describe('createServiceApp', () => {
     const app = buildApp();
     const malformed = await request(app).post('/things').set('content-type', 'application/json').send('{"name": ').expect(400);
     expect(malformed.body).toEqual({ error: 'bad_request', message: 'request body is not valid JSON' });
-    const big = await request(app).post('/things').send({ name: 'x'.repeat(20_000) }).expect(413);
+    const big = await request(app)
+      .post('/things')
+      .send({ name: 'x'.repeat(20_000) })
+      .expect(413);
     expect(big.body).toEqual({ error: 'payload_too_large', message: 'request body is too large' });
   });
 
@@ -147,7 +154,11 @@ describe('createServiceApp', () => {
 
   it("gives 404s and errors, which a browser may show, helmet's browser headers", async () => {
     const app = buildApp();
-    for (const [path, status] of [['/nope', 404], ['/things/missing', 404], ['/boom', 500]] as const) {
+    for (const [path, status] of [
+      ['/nope', 404],
+      ['/things/missing', 404],
+      ['/boom', 500],
+    ] as const) {
       const res = await request(app).get(path).expect(status);
       expect(res.headers['content-security-policy']).toContain("default-src 'self'");
       expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
@@ -188,9 +199,16 @@ describe('createServiceApp', () => {
       expect(res.body).toEqual({ error: 'bad_request', message: `body: nested deeper than ${MAX_JSON_DEPTH} levels`, field: 'body' });
     }
     // At the limit the body reaches the handler (which wants a string name: its own 400).
-    await request(app).post('/things').set('content-type', 'application/json').send(nested(MAX_JSON_DEPTH)).expect(400, { error: 'bad_request', message: 'name: required', field: 'name' });
+    await request(app)
+      .post('/things')
+      .set('content-type', 'application/json')
+      .send(nested(MAX_JSON_DEPTH))
+      .expect(400, { error: 'bad_request', message: 'name: required', field: 'name' });
     // Brackets inside strings are text, not nesting.
-    await request(app).post('/things').send({ name: `${'['.repeat(1000)}\\"{{{` }).expect(201);
+    await request(app)
+      .post('/things')
+      .send({ name: `${'['.repeat(1000)}\\"{{{` })
+      .expect(201);
   });
 
   it('counts JSON depth ignoring strings and escaped quotes', () => {
@@ -221,12 +239,14 @@ describe('createServiceApp', () => {
     client.destroy();
     // Poll (at most 5 s) for the server to notice the closed connection.
     let count: number | undefined;
-    for (const deadline = Date.now() + 5000; count !== 1 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 5000; count !== 1 && Date.now() < deadline;) {
       count = sampleValue((await request(app).get('/metrics')).text, 'http_requests_total', { route: '/slow', status_code: '499' });
       if (count !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(count).toBe(1);
-    expect(lines.filter((l) => l.msg === 'request aborted by client')).toEqual([expect.objectContaining({ method: 'GET', path: '/slow', status: 499, responseFlags: 'DC' })]);
+    expect(lines.filter((l) => l.msg === 'request aborted by client')).toEqual([
+      expect.objectContaining({ method: 'GET', path: '/slow', status: 499, responseFlags: 'DC' }),
+    ]);
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });

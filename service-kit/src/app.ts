@@ -79,14 +79,25 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
         // Istio reports these with response code 0 and flag DC (downstream connection termination); the
         // service's own metrics use nginx's 499 "client closed request", a status no handler sends.
         metrics.record(req.method, route, CLIENT_CLOSED_REQUEST, seconds);
-        logger.info({ method: req.method, path: pathOf(req), route, status: CLIENT_CLOSED_REQUEST, responseFlags: 'DC', durationMs: millis(seconds) }, 'request aborted by client');
+        logger.info(
+          { method: req.method, path: pathOf(req), route, status: CLIENT_CLOSED_REQUEST, responseFlags: 'DC', durationMs: millis(seconds) },
+          'request aborted by client',
+        );
         return;
       }
       metrics.record(req.method, route, res.statusCode, seconds);
       // Nothing below is needed for the metrics: the log line's fields are built only when it is written.
       if (!accessLog) return;
       const path = pathOf(req);
-      const line = { requestId: context.requestId, traceId: context.traceId, method: req.method, path, route, status: res.statusCode, durationMs: millis(seconds) };
+      const line = {
+        requestId: context.requestId,
+        traceId: context.traceId,
+        method: req.method,
+        path,
+        route,
+        status: res.statusCode,
+        durationMs: millis(seconds),
+      };
       if (quietPaths.has(path)) logger.debug(line, 'request');
       else logger.info(line, 'request');
     });

@@ -16,9 +16,7 @@ export class HttpError extends Error {
   }
 
   toJSON(): ErrorBody {
-    return this.field === undefined
-      ? { error: this.code, message: this.message }
-      : { error: this.code, message: this.message, field: this.field };
+    return this.field === undefined ? { error: this.code, message: this.message } : { error: this.code, message: this.message, field: this.field };
   }
 }
 

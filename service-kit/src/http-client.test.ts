@@ -207,7 +207,14 @@ describe('trace headers from the caller', () => {
     expect(JSON.stringify(lines).length).toBeLessThan(5000);
 
     // The same headers in their formats are kept, and the trace id is logged.
-    const valid = { 'x-request-id': 'req-9', 'x-b3-traceid': 'a'.repeat(32), 'x-b3-spanid': 'b'.repeat(16), 'x-b3-sampled': '1', b3: `${'a'.repeat(32)}-${'b'.repeat(16)}-1`, 'end-user': 'jason' };
+    const valid = {
+      'x-request-id': 'req-9',
+      'x-b3-traceid': 'a'.repeat(32),
+      'x-b3-spanid': 'b'.repeat(16),
+      'x-b3-sampled': '1',
+      b3: `${'a'.repeat(32)}-${'b'.repeat(16)}-1`,
+      'end-user': 'jason',
+    };
     await request(app).get('/call').set(valid).expect(500);
     const kept = upstream.received[1]!.headers;
     for (const [name, value] of Object.entries(valid)) expect(kept[name]).toBe(value);

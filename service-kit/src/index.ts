@@ -9,15 +9,7 @@ export {
   runWithRequestContext,
   type RequestContext,
 } from './context';
-export {
-  BadRequestError,
-  HttpError,
-  NotFoundError,
-  PayloadTooLargeError,
-  ServiceUnavailableError,
-  badRequestFromIssues,
-  type ErrorBody,
-} from './errors';
+export { BadRequestError, HttpError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, badRequestFromIssues, type ErrorBody } from './errors';
 export { createHttpClient, type HttpClientOptions } from './http-client';
 export { UPSTREAM_OVERFLOW } from './json-http-adapter';
 export { createLogger, flushLogger, type Logger, type LoggerOptions } from './logger';

@@ -64,14 +64,26 @@ async function both(config: AxiosRequestConfig) {
 function observable(result: any) {
   if (result instanceof Error) return { error: true, code: (result as any).code, message: result.message, status: (result as any).response?.status };
   const { date, ...headers } = result.headers.toJSON();
-  return { status: result.status, data: result.data, headers, contentType: result.headers.get('Content-Type'), formatted: Object.keys(result.headers.normalize(true).toJSON()).sort() };
+  return {
+    status: result.status,
+    data: result.data,
+    headers,
+    contentType: result.headers.get('Content-Type'),
+    formatted: Object.keys(result.headers.normalize(true).toJSON()).sort(),
+  };
 }
 
 describe('jsonHttpAdapter', () => {
   it('sends the request axios sends and gives the same answer: GET, POST with a JSON body, a 404', async () => {
-    const upstream = await recordingServer((req, res) => (req.url === '/missing' ? json(404, { error: 'not_found' })(req, res) : json(200, [{ id: 1, title: 'é' }])(req, res)));
+    const upstream = await recordingServer((req, res) =>
+      req.url === '/missing' ? json(404, { error: 'not_found' })(req, res) : json(200, [{ id: 1, title: 'é' }])(req, res),
+    );
     const calls: AxiosRequestConfig[] = [
-      { baseURL: upstream.url, url: '/articles/v1/getmultiple?amount=5', headers: { 'x-request-id': 'abc', traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } },
+      {
+        baseURL: upstream.url,
+        url: '/articles/v1/getmultiple?amount=5',
+        headers: { 'x-request-id': 'abc', traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` },
+      },
       { baseURL: upstream.url, url: '/articles/v1/create', method: 'post', data: { title: 'T', url: 'https://x.example', author: 'Ada' } },
       { baseURL: `${upstream.url}/`, url: 'missing', validateStatus: () => true },
       { baseURL: upstream.url, url: '/missing' },
@@ -122,7 +134,7 @@ describe('jsonHttpAdapter', () => {
     await big.close();
   });
 
-  it('hands configs it does not cover (query params, a stream answer) to axios\' adapter', async () => {
+  it("hands configs it does not cover (query params, a stream answer) to axios' adapter", async () => {
     const upstream = await recordingServer(json(200, { ok: true }));
     const { lean, reference } = await both({ baseURL: upstream.url, url: '/search', params: { name: 'Ada Quill', amount: 5 } });
     expect(observable(lean)).toEqual(observable(reference));
@@ -142,7 +154,8 @@ describe('jsonHttpAdapter', () => {
     });
     const adapter = createJsonHttpAdapter({ lingerMs: 5000 });
     const oneSocket = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const call = (url: string, timeout: number) => axios.request({ baseURL: upstream.url, url, proxy: false, maxRedirects: 0, httpAgent: oneSocket, timeout, adapter });
+    const call = (url: string, timeout: number) =>
+      axios.request({ baseURL: upstream.url, url, proxy: false, maxRedirects: 0, httpAgent: oneSocket, timeout, adapter });
 
     await expect(call('/slow', 100)).rejects.toMatchObject({ code: 'ECONNABORTED' });
     expect(adapter.inFlight()).toBe(1);
@@ -158,7 +171,9 @@ describe('jsonHttpAdapter', () => {
   it('destroys a timed-out exchange whose answer does not come within lingerMs', async () => {
     const silent = await recordingServer(() => undefined);
     const adapter = createJsonHttpAdapter({ lingerMs: 100 });
-    await expect(axios.request({ baseURL: silent.url, url: '/never', proxy: false, maxRedirects: 0, httpAgent: agent, timeout: 50, adapter })).rejects.toMatchObject({
+    await expect(
+      axios.request({ baseURL: silent.url, url: '/never', proxy: false, maxRedirects: 0, httpAgent: agent, timeout: 50, adapter }),
+    ).rejects.toMatchObject({
       code: 'ECONNABORTED',
     });
     expect(adapter.inFlight()).toBe(1);
@@ -171,7 +186,8 @@ describe('jsonHttpAdapter', () => {
     const held: Array<() => void> = [];
     const upstream = await recordingServer((req, res) => held.push(() => json(200, { url: req.url })(req, res)));
     const adapter = createJsonHttpAdapter({ maxInFlight: 2, lingerMs: 5000 });
-    const call = (url: string, timeout = 5000) => axios.request({ baseURL: upstream.url, url, proxy: false, maxRedirects: 0, httpAgent: agent, timeout, adapter });
+    const call = (url: string, timeout = 5000) =>
+      axios.request({ baseURL: upstream.url, url, proxy: false, maxRedirects: 0, httpAgent: agent, timeout, adapter });
     const first = call('/1');
     expect(await call('/2', 50).catch((error: unknown) => error)).toMatchObject({ code: 'ECONNABORTED' });
     const started = Date.now();

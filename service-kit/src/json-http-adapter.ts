@@ -114,7 +114,14 @@ function exchange(config: InternalAxiosRequestConfig, lingerMs: number, onWireDo
       settle(error);
     };
     const req = http.request(options, (res) => {
-      const response: AxiosResponse = { data: undefined, status: res.statusCode!, statusText: res.statusMessage ?? '', headers: new ParsedResponseHeaders(res.headers), config, request: req };
+      const response: AxiosResponse = {
+        data: undefined,
+        status: res.statusCode!,
+        statusText: res.statusMessage ?? '',
+        headers: new ParsedResponseHeaders(res.headers),
+        config,
+        request: req,
+      };
       const body = decoded(res);
       const chunks: Buffer[] = [];
       let length = 0;

@@ -127,9 +127,7 @@ export async function runServer(app: ServiceApp, config: ShutdownConfig, options
 }
 
 /** What a server tells the supervisor that started it (the local mesh) over the IPC channel. */
-export type SupervisorMessage =
-  | { type: 'listening'; port: number }
-  | { type: 'listen-failed'; port: number; code: string | undefined; message: string };
+export type SupervisorMessage = { type: 'listening'; port: number } | { type: 'listen-failed'; port: number; code: string | undefined; message: string };
 
 /**
  * Sends `message` when the process was started by the local mesh (MESH_SUPERVISED=1 and an IPC channel); resolves

@@ -114,12 +114,7 @@ export function spawnNode(script: string, options: { env?: NodeJS.ProcessEnv; ts
  * once `timeoutMs` has passed. The one poll loop of the repository's tests: they wait for a condition with a bound,
  * never for a fixed time.
  */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = 'condition',
-  intervalMs = 20,
-): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition', intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -185,7 +180,7 @@ export function withDescendants(pids: readonly number[]): number[] {
     }
   }
   const all = new Set(pids);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, ppid] of parentOf) {
       if (all.has(ppid) && !all.has(pid)) {
@@ -204,7 +199,15 @@ export function withDescendants(pids: readonly number[]): number[] {
 export function chromiumLaunchOptions(): { executablePath: string; args: string[] } {
   return {
     executablePath: findExecutable('chromium') ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   };
 }
 
@@ -253,7 +256,10 @@ export async function withNetworkNamespace<T>(body: (ns: NetworkNamespace) => Pr
   const clientAddress = `${prefix}.${(slot & 63) * 4 + 2}`;
   const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const cleanUp = () => {
-    for (const args of [['netns', 'del', name], ['link', 'del', hostEnd]]) {
+    for (const args of [
+      ['netns', 'del', name],
+      ['link', 'del', hostEnd],
+    ]) {
       try {
         ip(...args);
       } catch {

@@ -8,7 +8,6 @@ import { builtServer } from './built-server';
 
 jest.setTimeout(60_000);
 
-
 /** True while `pid` exists and is not a zombie. */
 function alive(pid: number): boolean {
   try {
@@ -23,7 +22,6 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-
 
 describe('a server started by a supervisor over an IPC channel (the local mesh)', () => {
   // (articles needs a DATABASE_URL to start; it listens while it retries an unreachable one.)
@@ -57,7 +55,6 @@ describe('a server started by a supervisor over an IPC channel (the local mesh)'
     }
   });
 });
-
 
 describe('a server reports its bound port to the local mesh over the IPC channel', () => {
   const fixture = path.join(__dirname, 'fixtures/slow-server.ts');

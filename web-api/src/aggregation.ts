@@ -37,7 +37,11 @@ class UnexpectedShapeError extends Error {
 }
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 const isArticle = (a: unknown): a is UpstreamArticle =>
-  isRecord(a) && (typeof a.id === 'string' || typeof a.id === 'number') && typeof a.title === 'string' && typeof a.url === 'string' && typeof a.author === 'string';
+  isRecord(a) &&
+  (typeof a.id === 'string' || typeof a.id === 'number') &&
+  typeof a.title === 'string' &&
+  typeof a.url === 'string' &&
+  typeof a.author === 'string';
 const isAuthor = (a: unknown): a is UpstreamAuthor => isRecord(a) && typeof a.name === 'string' && typeof a.twitter === 'string' && typeof a.blog === 'string';
 
 function checkedArticles(data: unknown): UpstreamArticle[] {

@@ -31,8 +31,16 @@ export type WebApiApp = ServiceApp & {
 export function createWebApiApp(options: WebApiAppOptions): WebApiApp {
   const { version, config } = options;
   const behaviour = versionTable[version];
-  const articlesClient = createHttpClient({ baseURL: config.ARTICLES_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS, maxInFlight: config.ARTICLES_MAX_IN_FLIGHT ?? 64 });
-  const authorsClient = createHttpClient({ baseURL: config.AUTHORS_URL, timeoutMs: config.UPSTREAM_TIMEOUT_MS, maxInFlight: config.AUTHORS_MAX_IN_FLIGHT ?? 1024 });
+  const articlesClient = createHttpClient({
+    baseURL: config.ARTICLES_URL,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    maxInFlight: config.ARTICLES_MAX_IN_FLIGHT ?? 64,
+  });
+  const authorsClient = createHttpClient({
+    baseURL: config.AUTHORS_URL,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    maxInFlight: config.AUTHORS_MAX_IN_FLIGHT ?? 1024,
+  });
   const createTimeoutMs = config.CREATE_TIMEOUT_MS ?? 3000;
   const createClient = createHttpClient({ baseURL: config.ARTICLES_URL, timeoutMs: createTimeoutMs, maxInFlight: config.ARTICLES_MAX_IN_FLIGHT ?? 64 });
   const spec = buildOpenApiSpec(version, behaviour.articleCount);

@@ -15,7 +15,9 @@ export class OutcomeUnknownError extends HttpError {
       504,
       'outcome_unknown',
       `articles ${reason}: the article may or may not have been stored; ` +
-        (keyed ? 'retry with the same Idempotency-Key to get it without storing it twice' : 'send an Idempotency-Key header so that a retry cannot store it twice'),
+        (keyed
+          ? 'retry with the same Idempotency-Key to get it without storing it twice'
+          : 'send an Idempotency-Key header so that a retry cannot store it twice'),
     );
   }
 }

@@ -96,7 +96,7 @@ export function buildOpenApiSpec(version: WebApiVersion, articleCount: number) {
             title: { type: 'string', minLength: 1 },
             url: { type: 'string', format: 'uri' },
             authorName: { type: 'string' },
-            authorBlog: { type: 'string', description: "Empty when unknown", anyOf: [{ const: '' }, { format: 'uri' }] },
+            authorBlog: { type: 'string', description: 'Empty when unknown', anyOf: [{ const: '' }, { format: 'uri' }] },
             authorTwitter: { type: 'string' },
           },
         },

@@ -85,7 +85,12 @@ describe('web-api against the real articles and authors services', () => {
     expect(res.headers['x-web-api-version']).toBe(version);
     expect(res.headers['x-web-api-stale']).toBeUndefined();
     // What the two services hold, asked directly: web-api must pass the newest articles through with their authors.
-    const stored = (await request(articles.url).get('/articles/v1/getmultiple').query({ amount: count }).expect(200)).body as Array<{ id: string; title: string; url: string; author: string }>;
+    const stored = (await request(articles.url).get('/articles/v1/getmultiple').query({ amount: count }).expect(200)).body as Array<{
+      id: string;
+      title: string;
+      url: string;
+      author: string;
+    }>;
     expect(stored).toHaveLength(count);
     const expected = stored.map((article) => {
       const author = seedAuthors.find((a) => a.name.toLowerCase() === article.author.toLowerCase());
@@ -128,7 +133,10 @@ describe('web-api create: its own checks', () => {
     expect(malformed.body).toEqual({ error: 'bad_request', message: 'request body is not valid JSON' });
     const list = await request(app).post('/web-api/v1/create').send(['x']).expect(400);
     expect(list.body.field).toBe('body');
-    const big = await request(app).post('/web-api/v1/create').send({ title: 'x'.repeat(20_000) }).expect(413);
+    const big = await request(app)
+      .post('/web-api/v1/create')
+      .send({ title: 'x'.repeat(20_000) })
+      .expect(413);
     expect(big.body.error).toBe('payload_too_large');
     expect(articles.requests).toHaveLength(0);
   });
@@ -147,7 +155,9 @@ describe('web-api aggregation with fake upstreams', () => {
     // would wait here until web-api's deadline and come back without author fields.
     const lookups = concurrentAuthors(2);
     const authors = await start(lookups);
-    const res = await request(webApi('v1', articles.url, authors.url, 3000)).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi('v1', articles.url, authors.url, 3000))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     expect(articles.requests.map((r) => r.url)).toEqual(['/articles/v1/getmultiple?amount=5']);
     // 'Ada Quill' and 'ada quill' are one author for the authors service.
     expect(authors.requests.map((r) => r.url).sort()).toEqual(['/api/v1/getauthor?name=Ada+Quill', '/api/v1/getauthor?name=Milo+Brandt']);
@@ -162,7 +172,9 @@ describe('web-api aggregation with fake upstreams', () => {
   it('v2 asks for 10 articles and looks all authors up in one batch call', async () => {
     const articles = await start(json(200, sampleArticles));
     const authors = await start(fakeAuthors());
-    const res = await request(webApi('v2', articles.url, authors.url)).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi('v2', articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     expect(articles.requests.map((r) => r.url)).toEqual(['/articles/v1/getmultiple?amount=10']);
     expect(authors.requests.map((r) => r.url)).toEqual(['/api/v1/getauthors?name=Ada+Quill&name=Milo+Brandt']);
     expect(res.body.map((a: { authorTwitter: string }) => a.authorTwitter)).toEqual([ada.twitter, milo.twitter, ada.twitter]);
@@ -171,14 +183,18 @@ describe('web-api aggregation with fake upstreams', () => {
   it('leaves the fields of an unknown author empty and fills the others', async () => {
     const articles = await start(json(200, [...sampleArticles, { id: '0', title: 'Zero', url: 'https://example.com/0', author: 'Ghost Writer' }]));
     const authors = await start(fakeAuthors());
-    const res = await request(webApi('v1', articles.url, authors.url)).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi('v1', articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     expect(res.body[3]).toEqual({ id: '0', title: 'Zero', url: 'https://example.com/0', authorName: 'Ghost Writer', authorBlog: '', authorTwitter: '' });
     expect(res.body[0].authorBlog).toBe(ada.blog);
   });
 
   it.each(['v1', 'v2'] as const)('%s: authors down → 200 with empty author fields', async (version) => {
     const articles = await start(json(200, sampleArticles));
-    const res = await request(webApi(version, articles.url, await deadUrl())).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi(version, articles.url, await deadUrl()))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     expect(res.body).toHaveLength(3);
     for (const article of res.body) expect(article).toMatchObject({ authorBlog: '', authorTwitter: '' });
     expect(res.body[0].authorName).toBe('Ada Quill');
@@ -188,7 +204,9 @@ describe('web-api aggregation with fake upstreams', () => {
     const articles = await start(json(200, sampleArticles));
     const authors = await start(json('hang'));
     const started = Date.now();
-    const res = await request(webApi(version, articles.url, authors.url, 300)).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi(version, articles.url, authors.url, 300))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     // A hanging upstream never answers: finishing at all proves the timeout; the bound is loose for loaded machines.
     expect(Date.now() - started).toBeLessThan(5000);
     expect(authors.requests.length).toBeGreaterThan(0);
@@ -196,7 +214,9 @@ describe('web-api aggregation with fake upstreams', () => {
   });
 
   it('articles down and no earlier answer → 503 JSON with a message', async () => {
-    const res = await request(webApi('v1', await deadUrl(), await deadUrl())).get('/web-api/v1/getmultiple').expect(503);
+    const res = await request(webApi('v1', await deadUrl(), await deadUrl()))
+      .get('/web-api/v1/getmultiple')
+      .expect(503);
     expect(res.body).toEqual({
       error: 'service_unavailable',
       message: 'articles service is unavailable (ECONNREFUSED) and there is no earlier answer to serve',
@@ -207,7 +227,9 @@ describe('web-api aggregation with fake upstreams', () => {
   it('articles hanging and no earlier answer → 503 within the timeout', async () => {
     const articles = await start(json('hang'));
     const started = Date.now();
-    const res = await request(webApi('v2', articles.url, await deadUrl(), 300)).get('/web-api/v1/getmultiple').expect(503);
+    const res = await request(webApi('v2', articles.url, await deadUrl(), 300))
+      .get('/web-api/v1/getmultiple')
+      .expect(503);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(res.body.message).toContain('timed out');
   });
@@ -217,7 +239,9 @@ describe('web-api aggregation with fake upstreams', () => {
     ['a body of the wrong shape', json(200, { not: 'an array' })],
   ])('articles answering %s counts as down', async (_case, handler) => {
     const articles = await start(handler);
-    const res = await request(webApi('v1', articles.url, await deadUrl())).get('/web-api/v1/getmultiple').expect(503);
+    const res = await request(webApi('v1', articles.url, await deadUrl()))
+      .get('/web-api/v1/getmultiple')
+      .expect(503);
     expect(res.body.error).toBe('service_unavailable');
   });
 
@@ -266,7 +290,10 @@ describe('web-api aggregation with fake upstreams', () => {
       'x-b3-sampled': '1',
       'end-user': 'jason',
     };
-    await request(webApi('v1', articles.url, authors.url)).get('/web-api/v1/getmultiple').set(traceHeaders).expect(200);
+    await request(webApi('v1', articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .set(traceHeaders)
+      .expect(200);
     for (const call of [...articles.requests, ...authors.requests]) {
       for (const [name, value] of Object.entries(traceHeaders)) expect(call.headers[name]).toBe(value);
     }
@@ -275,7 +302,9 @@ describe('web-api aggregation with fake upstreams', () => {
   it('sends its generated x-request-id upstream when the caller sent none', async () => {
     const articles = await start(json(200, sampleArticles));
     const authors = await start(fakeAuthors());
-    const res = await request(webApi('v2', articles.url, authors.url)).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi('v2', articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     const id = res.headers['x-request-id'];
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(articles.requests[0]!.headers['x-request-id']).toBe(id);
@@ -286,7 +315,9 @@ describe('web-api aggregation with fake upstreams', () => {
     let articlesUp = false;
     const articles = await start((req, res) => (articlesUp ? json(200, sampleArticles) : json(503, { error: 'down', message: 'down' }))(req, res));
     const app = webApi('v1', articles.url, await deadUrl());
-    await request(app).get('/readyz').expect(503, { status: 'not ready', failing: ['warm-up'] });
+    await request(app)
+      .get('/readyz')
+      .expect(503, { status: 'not ready', failing: ['warm-up'] });
     await request(app).get('/web-api/v1/getmultiple').expect(503);
     articlesUp = true;
     await expect(app.warmUp()).resolves.toBe(true);
@@ -298,7 +329,9 @@ describe('web-api aggregation with fake upstreams', () => {
   });
 
   it('answers unknown paths with 404 JSON carrying the version header', async () => {
-    const res = await request(webApi('v2', await deadUrl(), await deadUrl())).get('/web-api/v1/nothing').expect(404);
+    const res = await request(webApi('v2', await deadUrl(), await deadUrl()))
+      .get('/web-api/v1/nothing')
+      .expect(404);
     expect(res.body.error).toBe('not_found');
     expect(res.headers['x-web-api-version']).toBe('v2');
   });

@@ -25,7 +25,10 @@ describe('POST /web-api/v1/create with a hostile body', () => {
   });
 
   it('a body over the size limit → 413 JSON', async () => {
-    const res = await request(webApi()).post('/web-api/v1/create').send({ title: 'x'.repeat(20_000), url: 'https://x.example', author: 'a' }).expect(413);
+    const res = await request(webApi())
+      .post('/web-api/v1/create')
+      .send({ title: 'x'.repeat(20_000), url: 'https://x.example', author: 'a' })
+      .expect(413);
     expect(res.body).toEqual({ error: 'payload_too_large', message: 'request body is too large' });
     expect(articles.requests).toHaveLength(0);
   });

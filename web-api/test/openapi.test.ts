@@ -79,10 +79,17 @@ describe('OpenAPI document', () => {
     expect(replay.body).toEqual(first.body);
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(documented.responses['201'].headers).toHaveProperty('idempotent-replayed');
-    const reused = await request(app()).post('/web-api/v1/create').set('idempotency-key', 'spec-key').send({ ...body, title: 'Other' }).expect(422);
+    const reused = await request(app())
+      .post('/web-api/v1/create')
+      .set('idempotency-key', 'spec-key')
+      .send({ ...body, title: 'Other' })
+      .expect(422);
     expect(error(reused.body)).toBe(true);
     const silent = await listen(json('hang'));
-    const unknown = createWebApiApp({ version: 'v1', config: { ARTICLES_URL: silent.url, AUTHORS_URL: silent.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 100 } });
+    const unknown = createWebApiApp({
+      version: 'v1',
+      config: { ARTICLES_URL: silent.url, AUTHORS_URL: silent.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 100 },
+    });
     const timedOut = await request(unknown).post('/web-api/v1/create').send(body).expect(504);
     await silent.close();
     expect(error(timedOut.body)).toBe(true);

@@ -30,7 +30,10 @@ const article = { title: 'Created once', url: 'https://example.com/once', author
 const fiveArticles = Array.from({ length: 5 }, (_, i) => ({ id: String(i + 1), title: `A${i}`, url: `https://example.com/${i}`, author: 'Ada Quill' }));
 
 /** Answers `handler` after `delayMs` (the request is read first, as a busy upstream would). */
-const after = (delayMs: number, handler: http.RequestListener): http.RequestListener => (req, res) => setTimeout(() => handler(req, res), delayMs);
+const after =
+  (delayMs: number, handler: http.RequestListener): http.RequestListener =>
+  (req, res) =>
+    setTimeout(() => handler(req, res), delayMs);
 
 describe('readiness: ready only with a last good answer', () => {
   it('warms up with its own budget (WARMUP_TIMEOUT_MS), not the per-request one', async () => {
@@ -40,7 +43,9 @@ describe('readiness: ready only with a last good answer', () => {
       config: { ARTICLES_URL: articles.url, AUTHORS_URL: await deadUrl(), UPSTREAM_TIMEOUT_MS: 100, WARMUP_TIMEOUT_MS: 3000 },
       logger: quiet,
     });
-    await request(app).get('/readyz').expect(503, { status: 'not ready', failing: ['warm-up'] });
+    await request(app)
+      .get('/readyz')
+      .expect(503, { status: 'not ready', failing: ['warm-up'] });
     await expect(app.warmUpUntilReady()).resolves.toBe(true);
     expect(articles.requests).toHaveLength(1);
     await request(app).get('/readyz').expect(200);
@@ -49,8 +54,19 @@ describe('readiness: ready only with a last good answer', () => {
   it('retries until articles answers, then turns ready; a slow request afterwards gets the last good answer', async () => {
     let up = false;
     const articles = await start((req, res) => (up ? json(200, fiveArticles) : json(503, { error: 'down', message: 'down' }))(req, res));
-    const app = createWebApiApp({ version: 'v1', config: { ARTICLES_URL: articles.url, AUTHORS_URL: await deadUrl(), UPSTREAM_TIMEOUT_MS: 200 }, logger: quiet });
-    const warm = warmUpUntilReady({ attempt: (ms) => app.warmUp(ms), timeoutMs: 1000, stopped: () => false, logger: quiet, retryDelayMs: 20, maxRetryDelayMs: 40 });
+    const app = createWebApiApp({
+      version: 'v1',
+      config: { ARTICLES_URL: articles.url, AUTHORS_URL: await deadUrl(), UPSTREAM_TIMEOUT_MS: 200 },
+      logger: quiet,
+    });
+    const warm = warmUpUntilReady({
+      attempt: (ms) => app.warmUp(ms),
+      timeoutMs: 1000,
+      stopped: () => false,
+      logger: quiet,
+      retryDelayMs: 20,
+      maxRetryDelayMs: 40,
+    });
     while (articles.requests.length < 3) await new Promise((resolve) => setTimeout(resolve, 10));
     await request(app).get('/readyz').expect(503);
     up = true;
@@ -62,7 +78,11 @@ describe('readiness: ready only with a last good answer', () => {
   });
 
   it('stops retrying when shutdown begins', async () => {
-    const app = createWebApiApp({ version: 'v2', config: { ARTICLES_URL: await deadUrl(), AUTHORS_URL: await deadUrl(), UPSTREAM_TIMEOUT_MS: 100 }, logger: quiet });
+    const app = createWebApiApp({
+      version: 'v2',
+      config: { ARTICLES_URL: await deadUrl(), AUTHORS_URL: await deadUrl(), UPSTREAM_TIMEOUT_MS: 100 },
+      logger: quiet,
+    });
     const warm = app.warmUpUntilReady();
     app.readiness.beginShutdown();
     await expect(warm).resolves.toBe(false);
@@ -72,9 +92,16 @@ describe('readiness: ready only with a last good answer', () => {
 describe('create: its answer says whether the article was stored', () => {
   it('answers 504 outcome_unknown (not 503) when articles does not answer within CREATE_TIMEOUT_MS, or answers a 5xx', async () => {
     const slow = await start(after(1000, json(201, { id: '1', ...article })));
-    const app = createWebApiApp({ version: 'v1', config: { ARTICLES_URL: slow.url, AUTHORS_URL: slow.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 300 }, logger: quiet });
+    const app = createWebApiApp({
+      version: 'v1',
+      config: { ARTICLES_URL: slow.url, AUTHORS_URL: slow.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 300 },
+      logger: quiet,
+    });
     const timedOut = await request(app).post('/web-api/v1/create').set('idempotency-key', 'k-1').send(article).expect(504);
-    expect(timedOut.body).toEqual({ error: 'outcome_unknown', message: expect.stringMatching(/did not answer within 300 ms.*may or may not have been stored.*same Idempotency-Key/) });
+    expect(timedOut.body).toEqual({
+      error: 'outcome_unknown',
+      message: expect.stringMatching(/did not answer within 300 ms.*may or may not have been stored.*same Idempotency-Key/),
+    });
     const noKey = await request(app).post('/web-api/v1/create').send(article).expect(504);
     expect(noKey.body.message).toMatch(/send an Idempotency-Key header/);
 
@@ -99,7 +126,11 @@ describe('create: its answer says whether the article was stored', () => {
       });
       req.pipe(upstream);
     });
-    const app = createWebApiApp({ version: 'v1', config: { ARTICLES_URL: slowFirst.url, AUTHORS_URL: slowFirst.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 300 }, logger: quiet });
+    const app = createWebApiApp({
+      version: 'v1',
+      config: { ARTICLES_URL: slowFirst.url, AUTHORS_URL: slowFirst.url, UPSTREAM_TIMEOUT_MS: 100, CREATE_TIMEOUT_MS: 300 },
+      logger: quiet,
+    });
     const key = '0b6d3b47-1f1a-4b8e-9d7c-5a2e6f3c9d10';
     await request(app).post('/web-api/v1/create').set('idempotency-key', key).send(article).expect(504);
     const retry = await request(app).post('/web-api/v1/create').set('idempotency-key', key).send(article).expect(201);
@@ -108,7 +139,11 @@ describe('create: its answer says whether the article was stored', () => {
     const all = await store.newest(100);
     expect(all.filter((a) => a.title === article.title)).toEqual([retry.body]);
     // The same key with another article is refused by articles, and web-api passes its 422 on.
-    const reused = await request(app).post('/web-api/v1/create').set('idempotency-key', key).send({ ...article, title: 'Other' }).expect(422);
+    const reused = await request(app)
+      .post('/web-api/v1/create')
+      .set('idempotency-key', key)
+      .send({ ...article, title: 'Other' })
+      .expect(422);
     expect(reused.body.error).toBe('idempotency_key_reused');
   });
 });

@@ -25,8 +25,12 @@ describe('upstream answer shapes', () => {
   it('accepts a numeric article id and answers it as a string', async () => {
     const articles = await start(json(200, [article]));
     const authors = await start(json(200, ada));
-    const res = await request(webApi('v1', articles.url, authors.url)).get('/web-api/v1/getmultiple').expect(200);
-    expect(res.body).toEqual([{ id: '7', title: 'Seven', url: 'https://example.com/7', authorName: 'Ada Quill', authorBlog: ada.blog, authorTwitter: ada.twitter }]);
+    const res = await request(webApi('v1', articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
+    expect(res.body).toEqual([
+      { id: '7', title: 'Seven', url: 'https://example.com/7', authorName: 'Ada Quill', authorBlog: ada.blog, authorTwitter: ada.twitter },
+    ]);
   });
 
   it.each([
@@ -37,7 +41,9 @@ describe('upstream answer shapes', () => {
   ])('articles answering %s → 503 naming the shape', async (_case, body) => {
     const articles = await start(json(200, body));
     const authors = await start(json(200, ada));
-    const res = await request(webApi('v1', articles.url, authors.url)).get('/web-api/v1/getmultiple').expect(503);
+    const res = await request(webApi('v1', articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .expect(503);
     expect(res.body).toEqual({ error: 'service_unavailable', message: expect.stringContaining('unexpected response shape') });
     expect(authors.requests).toHaveLength(0);
   });
@@ -49,7 +55,9 @@ describe('upstream answer shapes', () => {
   ] as const)('%s: authors answering %s → the article with empty author fields', async (version, _case, body) => {
     const articles = await start(json(200, [article]));
     const authors = await start(json(200, body));
-    const res = await request(webApi(version, articles.url, authors.url)).get('/web-api/v1/getmultiple').expect(200);
+    const res = await request(webApi(version, articles.url, authors.url))
+      .get('/web-api/v1/getmultiple')
+      .expect(200);
     expect(res.body).toEqual([expect.objectContaining({ id: '7', authorName: 'Ada Quill', authorBlog: '', authorTwitter: '' })]);
     expect(authors.requests).toHaveLength(1);
   });

@@ -58,8 +58,7 @@ function startFake(state: { scenario: Scenario; calls: number }): Promise<http.S
         res.end(JSON.stringify({ error: 'ServiceUnavailable', message: 'articles service unavailable' }));
         return;
       }
-      const body =
-        state.scenario === 'authors-degraded' ? articles.map((a) => ({ ...a, authorBlog: '', authorTwitter: '' })) : articles;
+      const body = state.scenario === 'authors-degraded' ? articles.map((a) => ({ ...a, authorBlog: '', authorTwitter: '' })) : articles;
       res.writeHead(200, { 'content-type': 'application/json', 'x-web-api-version': version });
       res.end(JSON.stringify(body));
       return;

@@ -46,7 +46,6 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
-
 export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -54,21 +53,14 @@ export interface RawResponse {
 }
 
 /** One HTTP request without any client-side decoding or path normalisation (unlike fetch). */
-export function request(
-  port: number,
-  urlPath: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
-): Promise<RawResponse> {
+export function request(port: number, urlPath: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: options.method ?? 'GET', headers: options.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
     req.on('error', reject);
     req.end();
   });

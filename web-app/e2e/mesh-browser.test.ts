@@ -76,7 +76,10 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
         await openPage();
         const shown = await readRows();
         return shown.length > 0 && shown.every(complete) ? true : undefined;
-      }, timeoutMs, 'a page with every author\'s twitter and blog');
+      },
+      timeoutMs,
+      "a page with every author's twitter and blog",
+    );
     if (loads > 1) console.log(`mesh-browser: ${loads - 1} page load(s) came back with degraded authors first (busy machine)`);
     return loads;
   }
@@ -105,7 +108,10 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
         } catch {
           return undefined;
         }
-      }, 60_000, 'a first complete getmultiple answer through the gateway');
+      },
+      60_000,
+      'a first complete getmultiple answer through the gateway',
+    );
     browser = await chromium.launch(chromiumLaunchOptions());
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     // A script error or a failed load is a failure even when the page still looks fine.
@@ -123,10 +129,14 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
     await browser?.close();
     await mesh?.stop();
     if (process.env.MESH_TEST_LOG) console.log(meshLog.join('\n'));
-    const left = await eventually(() => {
-      const running = pids.filter(processRunning);
-      return running.length === 0 ? running : undefined;
-    }, 20_000, 'every started process to end').catch(() => pids.filter(processRunning));
+    const left = await eventually(
+      () => {
+        const running = pids.filter(processRunning);
+        return running.length === 0 ? running : undefined;
+      },
+      20_000,
+      'every started process to end',
+    ).catch(() => pids.filter(processRunning));
     expect(pids.length).toBeGreaterThanOrEqual(replicas); // the /proc scan did find them
     expect(left).toEqual([]);
   }, 90_000);
@@ -233,7 +243,9 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
     let sending = true;
     const traffic = (async () => {
       while (sending) {
-        await fetch(`${mesh!.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.arrayBuffer()).catch(() => undefined);
+        await fetch(`${mesh!.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) })
+          .then((r) => r.arrayBuffer())
+          .catch(() => undefined);
       }
     })();
     return async () => {
@@ -242,96 +254,117 @@ describeWithTool('chromium', 'web-app in Chromium through the local mesh (whole 
     };
   }
 
-  it.each(VIEWPORTS)('at $name the graph under the 80/20 split and the authors fault: labels >= 11 px, no two label boxes overlapping, badges and padlocks', async (viewport) => {
-    mesh!.applyFile('istio/traffic/web-ingress-80-20.yaml');
-    mesh!.applyFile('istio/faults/authors-abort-50.yaml');
-    const stop = keepSending();
-    const graphPage = await browser!.newPage({ viewport });
-    const graphProblems: string[] = [];
-    graphPage.on('console', (m) => { if (m.type() === 'error') graphProblems.push(`${m.text()} (${m.location().url})`); });
-    graphPage.on('pageerror', (e) => graphProblems.push(e.message));
-    try {
-      await graphPage.goto(`${mesh!.adminUrl}/graph`);
-      await graphPage.waitForFunction(() => {
-        const cy = (window as any).meshGraph;
-        const label = (id: string): string => (cy?.getElementById(id).nonempty() ? cy.getElementById(id).data('label') : '');
-        return / err/.test(label('workload:web-api-v1->service:authors')) && label('workload:web-api-v2->service:articles') !== '' && document.getElementById('canvas')!.dataset.ready === 'true';
-      }, undefined, { timeout: 60_000 });
-      await graphPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-graph-${viewport.name}.png`), fullPage: true });
-      const drawn = await graphLabels(graphPage);
-      expect(drawn.labels.length).toBeGreaterThanOrEqual(15);
-      expect(drawn.labels.filter((l) => l.px < 11).map((l) => `${l.what} at ${l.px.toFixed(1)} px`)).toEqual([]);
-      expect(overlaps(drawn.labels)).toEqual([]);
-      // TCP edges in bytes/s, HTTP edges in requests/s with the response time the menu picks.
-      expect(drawn.labels.find((l) => l.what.includes('->service:postgres'))?.text).toMatch(/\d(\.\d)? (B|KB|MB)\/s/);
-      expect(drawn.labels.some((l) => /rps · \d+(\.\d)?%\np95 /.test(l.text))).toBe(true);
-      // The badges are SVG drawings (no glyph that a font without emoji would show as an empty box).
-      expect(drawn.badges).toEqual(expect.arrayContaining(['service:web-api trafficShifting', 'service:authors faultInjection']));
-      expect(drawn.legendIcons).toBeGreaterThanOrEqual(8);
-      expect(await graphPage.locator('#overlay .lock').count()).toBeGreaterThan(0);
-      expect(drawn.labels.map((l) => l.text).filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
-      // Idle nodes (no edge in the window) are hidden until asked for; every node with traffic is shown.
-      const nodes = () =>
-        graphPage.evaluate((): Array<{ idle: boolean; hidden: boolean }> =>
-          (window as any).meshGraph
-            .nodes()
-            .filter((n: any) => !n.isParent())
-            .map((n: any) => ({ idle: n.connectedEdges().length === 0, hidden: !n.visible() })),
-        );
-      expect((await nodes()).every((n) => n.hidden === n.idle)).toBe(true);
-      await graphPage.locator('[data-test=idle-toggle]').check();
-      expect((await nodes()).every((n) => !n.hidden)).toBe(true);
-      // p99 from the edge-label menu; a click on an edge opens its details with a link to its traces.
-      await graphPage.locator('#percentile').selectOption('p99');
-      expect((await graphLabels(graphPage)).labels.some((l) => /\np99 /.test(l.text))).toBe(true);
-      await graphPage.evaluate(() => (window as any).meshGraph.getElementById('workload:web-api-v1->service:authors').emit('tap'));
-      await graphPage.locator('[data-test=edge-traces]').waitFor();
-      expect(await graphPage.locator('#panel [data-test=codes]').textContent()).toMatch(/200.*500|500.*200/s);
-      await graphPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-graph-panel-${viewport.name}.png`), fullPage: true });
-      expect(graphProblems).toEqual([]);
-    } finally {
-      await stop();
-      await graphPage.close();
-    }
-  }, 150_000);
-
-  it.each(VIEWPORTS)('at $name the trace list shows root, services, spans, errors and duration; one trace opens as a waterfall; the app shows the 80/20 split', async (viewport) => {
-    const tracesPage = await browser!.newPage({ viewport });
-    const pageProblems: string[] = [];
-    tracesPage.on('pageerror', (e) => pageProblems.push(e.message));
-    try {
-      await tracesPage.goto(`${mesh!.adminUrl}/traces?service=web-api`);
-      const row = tracesPage.locator('[data-test=trace-row]').first();
-      await row.waitFor({ timeout: 30_000 });
-      for (const column of ['td.root', 'td.services', 'td.spans', 'td.errors', 'td.duration']) {
-        expect([column, await insideWidth(tracesPage, `[data-test=trace-row] ${column}`)]).toEqual([column, true]);
-      }
-      expect(await row.locator('td.services').textContent()).toMatch(/web-api\.default \(\d+\)/);
-      expect(await tracesPage.locator('#scatter circle').count()).toBeGreaterThan(0);
-      await tracesPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-traces-${viewport.name}.png`), fullPage: true });
-      await row.click();
-      const span = tracesPage.locator('[data-test=span-row]').first();
-      await span.waitFor();
-      // The full service and operation names on hover; the span's tags on click.
-      expect(await span.locator('.name').getAttribute('title')).toMatch(/^istio-ingressgateway\.istio-system .*\n.+/s);
-      await span.click();
-      expect(await tracesPage.locator('.tags td', { hasText: 'http.status_code' }).count()).toBe(1);
-      await tracesPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-trace-${viewport.name}.png`), fullPage: true });
-      expect(pageProblems).toEqual([]);
-
-      const app = await browser!.newPage({ viewport });
+  it.each(VIEWPORTS)(
+    'at $name the graph under the 80/20 split and the authors fault: labels >= 11 px, no two label boxes overlapping, badges and padlocks',
+    async (viewport) => {
+      mesh!.applyFile('istio/traffic/web-ingress-80-20.yaml');
+      mesh!.applyFile('istio/faults/authors-abort-50.yaml');
+      const stop = keepSending();
+      const graphPage = await browser!.newPage({ viewport });
+      const graphProblems: string[] = [];
+      graphPage.on('console', (m) => {
+        if (m.type() === 'error') graphProblems.push(`${m.text()} (${m.location().url})`);
+      });
+      graphPage.on('pageerror', (e) => graphProblems.push(e.message));
       try {
-        await app.goto(`${mesh!.gatewayUrl}/`);
-        await app.locator('[data-test="mesh-graph-link"]').waitFor({ timeout: 30_000 });
-        await app.getByLabel('Requests').fill('100');
-        await app.getByRole('button', { name: 'Send requests' }).click();
-        await app.locator('[data-test="traffic-progress"]').filter({ hasText: /^100 of 100 requests done/ }).waitFor({ timeout: 120_000 });
-        await app.screenshot({ path: path.join(SCREENSHOTS, `mesh-app-80-20-${viewport.name}.png`), fullPage: true });
+        await graphPage.goto(`${mesh!.adminUrl}/graph`);
+        await graphPage.waitForFunction(
+          () => {
+            const cy = (window as any).meshGraph;
+            const label = (id: string): string => (cy?.getElementById(id).nonempty() ? cy.getElementById(id).data('label') : '');
+            return (
+              / err/.test(label('workload:web-api-v1->service:authors')) &&
+              label('workload:web-api-v2->service:articles') !== '' &&
+              document.getElementById('canvas')!.dataset.ready === 'true'
+            );
+          },
+          undefined,
+          { timeout: 60_000 },
+        );
+        await graphPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-graph-${viewport.name}.png`), fullPage: true });
+        const drawn = await graphLabels(graphPage);
+        expect(drawn.labels.length).toBeGreaterThanOrEqual(15);
+        expect(drawn.labels.filter((l) => l.px < 11).map((l) => `${l.what} at ${l.px.toFixed(1)} px`)).toEqual([]);
+        expect(overlaps(drawn.labels)).toEqual([]);
+        // TCP edges in bytes/s, HTTP edges in requests/s with the response time the menu picks.
+        expect(drawn.labels.find((l) => l.what.includes('->service:postgres'))?.text).toMatch(/\d(\.\d)? (B|KB|MB)\/s/);
+        expect(drawn.labels.some((l) => /rps · \d+(\.\d)?%\np95 /.test(l.text))).toBe(true);
+        // The badges are SVG drawings (no glyph that a font without emoji would show as an empty box).
+        expect(drawn.badges).toEqual(expect.arrayContaining(['service:web-api trafficShifting', 'service:authors faultInjection']));
+        expect(drawn.legendIcons).toBeGreaterThanOrEqual(8);
+        expect(await graphPage.locator('#overlay .lock').count()).toBeGreaterThan(0);
+        expect(drawn.labels.map((l) => l.text).filter((t) => /[\u2190-\u2bff\u{1f000}-\u{1faff}]/u.test(t))).toEqual([]);
+        // Idle nodes (no edge in the window) are hidden until asked for; every node with traffic is shown.
+        const nodes = () =>
+          graphPage.evaluate((): Array<{ idle: boolean; hidden: boolean }> =>
+            (window as any).meshGraph
+              .nodes()
+              .filter((n: any) => !n.isParent())
+              .map((n: any) => ({ idle: n.connectedEdges().length === 0, hidden: !n.visible() })),
+          );
+        expect((await nodes()).every((n) => n.hidden === n.idle)).toBe(true);
+        await graphPage.locator('[data-test=idle-toggle]').check();
+        expect((await nodes()).every((n) => !n.hidden)).toBe(true);
+        // p99 from the edge-label menu; a click on an edge opens its details with a link to its traces.
+        await graphPage.locator('#percentile').selectOption('p99');
+        expect((await graphLabels(graphPage)).labels.some((l) => /\np99 /.test(l.text))).toBe(true);
+        await graphPage.evaluate(() => (window as any).meshGraph.getElementById('workload:web-api-v1->service:authors').emit('tap'));
+        await graphPage.locator('[data-test=edge-traces]').waitFor();
+        expect(await graphPage.locator('#panel [data-test=codes]').textContent()).toMatch(/200.*500|500.*200/s);
+        await graphPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-graph-panel-${viewport.name}.png`), fullPage: true });
+        expect(graphProblems).toEqual([]);
       } finally {
-        await app.close();
+        await stop();
+        await graphPage.close();
       }
-    } finally {
-      await tracesPage.close();
-    }
-  }, 240_000);
+    },
+    150_000,
+  );
+
+  it.each(VIEWPORTS)(
+    'at $name the trace list shows root, services, spans, errors and duration; one trace opens as a waterfall; the app shows the 80/20 split',
+    async (viewport) => {
+      const tracesPage = await browser!.newPage({ viewport });
+      const pageProblems: string[] = [];
+      tracesPage.on('pageerror', (e) => pageProblems.push(e.message));
+      try {
+        await tracesPage.goto(`${mesh!.adminUrl}/traces?service=web-api`);
+        const row = tracesPage.locator('[data-test=trace-row]').first();
+        await row.waitFor({ timeout: 30_000 });
+        for (const column of ['td.root', 'td.services', 'td.spans', 'td.errors', 'td.duration']) {
+          expect([column, await insideWidth(tracesPage, `[data-test=trace-row] ${column}`)]).toEqual([column, true]);
+        }
+        expect(await row.locator('td.services').textContent()).toMatch(/web-api\.default \(\d+\)/);
+        expect(await tracesPage.locator('#scatter circle').count()).toBeGreaterThan(0);
+        await tracesPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-traces-${viewport.name}.png`), fullPage: true });
+        await row.click();
+        const span = tracesPage.locator('[data-test=span-row]').first();
+        await span.waitFor();
+        // The full service and operation names on hover; the span's tags on click.
+        expect(await span.locator('.name').getAttribute('title')).toMatch(/^istio-ingressgateway\.istio-system .*\n.+/s);
+        await span.click();
+        expect(await tracesPage.locator('.tags td', { hasText: 'http.status_code' }).count()).toBe(1);
+        await tracesPage.screenshot({ path: path.join(SCREENSHOTS, `mesh-trace-${viewport.name}.png`), fullPage: true });
+        expect(pageProblems).toEqual([]);
+
+        const app = await browser!.newPage({ viewport });
+        try {
+          await app.goto(`${mesh!.gatewayUrl}/`);
+          await app.locator('[data-test="mesh-graph-link"]').waitFor({ timeout: 30_000 });
+          await app.getByLabel('Requests').fill('100');
+          await app.getByRole('button', { name: 'Send requests' }).click();
+          await app
+            .locator('[data-test="traffic-progress"]')
+            .filter({ hasText: /^100 of 100 requests done/ })
+            .waitFor({ timeout: 120_000 });
+          await app.screenshot({ path: path.join(SCREENSHOTS, `mesh-app-80-20-${viewport.name}.png`), fullPage: true });
+        } finally {
+          await app.close();
+        }
+      } finally {
+        await tracesPage.close();
+      }
+    },
+    240_000,
+  );
 });

@@ -92,7 +92,11 @@ const behaviour: Case[] = [
     name: 'gzip for JS, CSS and HTML when the client accepts it; the decoded body is the file',
     check: async (port) => {
       const { js, css, index } = assetsOfIndex();
-      for (const [urlPath, expected] of [[js, distFile(js)], [css, distFile(css)], ['/', index]] as const) {
+      for (const [urlPath, expected] of [
+        [js, distFile(js)],
+        [css, distFile(css)],
+        ['/', index],
+      ] as const) {
         const r = await request(port, urlPath, { headers: { 'accept-encoding': 'gzip, deflate, br' } });
         expect([urlPath, r.headers['content-encoding']]).toEqual([urlPath, 'gzip']);
         expect(r.headers.vary).toMatch(/accept-encoding/i);
@@ -141,7 +145,10 @@ const behaviour: Case[] = [
   {
     name: '/healthz and /readyz answer 200 JSON that is never cached',
     check: async (port) => {
-      for (const [urlPath, status] of [['/healthz', 'ok'], ['/readyz', 'ready']]) {
+      for (const [urlPath, status] of [
+        ['/healthz', 'ok'],
+        ['/readyz', 'ready'],
+      ]) {
         const r = await request(port, urlPath!);
         expect(r.status).toBe(200);
         expect(r.headers['content-type']).toMatch(/^application\/json/);
@@ -151,7 +158,7 @@ const behaviour: Case[] = [
     },
   },
   {
-    name: "/mesh-admin.json names the admin the mesh gave (MESH_ADMIN_URL), and the CSP names no admin port",
+    name: '/mesh-admin.json names the admin the mesh gave (MESH_ADMIN_URL), and the CSP names no admin port',
     check: async (port) => {
       const r = await request(port, '/mesh-admin.json');
       expect(r.status).toBe(200);
@@ -245,10 +252,14 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       expect(runDir).toBeDefined();
       const master = Number(readFileSync(path.join(runDir!, 'nginx.pid'), 'utf8').trim());
       expect(childPids(app.child.pid!)).toEqual([master]);
-      const workers = await eventually(() => {
-        const w = childPids(master);
-        return w.length > 0 ? w : undefined;
-      }, 10_000, 'nginx workers');
+      const workers = await eventually(
+        () => {
+          const w = childPids(master);
+          return w.length > 0 ? w : undefined;
+        },
+        10_000,
+        'nginx workers',
+      );
 
       const { code, signal } = await app.stop();
       expect({ code, signal }).toEqual({ code: 0, signal: null });
@@ -262,11 +273,10 @@ describeWithTool('nginx', 'web-app served by the real nginx (web-app/nginx.conf)
       const log = path.join(dir, 'out.log');
       // An intermediate shell starts run-web-app in the background, then exits when its stdin closes:
       // run-web-app is re-parented, as when a supervisor is SIGKILLed.
-      const shell = spawn(
-        'sh',
-        ['-c', 'node "$0" >"$1" 2>&1 & echo $!; read _', RUN_WEB_APP, log],
-        { env: { ...process.env, PORT: String(port), WEB_APP_SERVER: 'nginx' }, stdio: ['pipe', 'pipe', 'inherit'] },
-      );
+      const shell = spawn('sh', ['-c', 'node "$0" >"$1" 2>&1 & echo $!; read _', RUN_WEB_APP, log], {
+        env: { ...process.env, PORT: String(port), WEB_APP_SERVER: 'nginx' },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
       let wrapper = 0;
       try {
         wrapper = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (d: Buffer) => resolve(d.toString()))));

@@ -4,13 +4,7 @@
 import path from 'node:path';
 
 /** Temp-path directives of nginx.conf, each pointing to /tmp/<name> in the image. */
-export const TEMP_PATH_DIRECTIVES = [
-  'client_body_temp_path',
-  'proxy_temp_path',
-  'fastcgi_temp_path',
-  'uwsgi_temp_path',
-  'scgi_temp_path',
-];
+export const TEMP_PATH_DIRECTIVES = ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'];
 
 /** `host:port` for a listen directive; IPv6 addresses need brackets. */
 export function listenAddress(host, port) {

@@ -80,11 +80,7 @@ describe('renderNginxConf', () => {
 
   it('fails loudly when nginx.conf drifts (a directive missing or duplicated)', () => {
     expect(() => renderNginxConf(conf.replace(/^\s*pid .*$/m, ''), opts)).toThrow('expected 1 "pid" directive(s), found 0');
-    expect(() => renderNginxConf(conf.replace('listen 8080;', 'listen 8080;\n    listen 8081;'), opts)).toThrow(
-      'found 2',
-    );
-    expect(() => renderNginxConf(conf.replace(/access_log \/dev\/stdout json;/, 'access_log /dev/stdout;'), opts)).toThrow(
-      'access_log',
-    );
+    expect(() => renderNginxConf(conf.replace('listen 8080;', 'listen 8080;\n    listen 8081;'), opts)).toThrow('found 2');
+    expect(() => renderNginxConf(conf.replace(/access_log \/dev\/stdout json;/, 'access_log /dev/stdout;'), opts)).toThrow('access_log');
   });
 });

@@ -48,7 +48,9 @@ function main() {
     console.log(JSON.stringify(report));
   } else {
     for (const f of report.files) console.log(`${f.name.padEnd(32)} ${kb(f.bytes).padStart(9)}  gzip ${kb(f.gzipBytes).padStart(8)}`);
-    console.log(`JS total  ${kb(report.js.bytes)}, gzip ${kb(report.js.gzipBytes)} (budget ${kb(JS_BUDGET_GZIP_BYTES)}: ${report.budget.withinBudget ? 'ok' : 'OVER'})`);
+    console.log(
+      `JS total  ${kb(report.js.bytes)}, gzip ${kb(report.js.gzipBytes)} (budget ${kb(JS_BUDGET_GZIP_BYTES)}: ${report.budget.withinBudget ? 'ok' : 'OVER'})`,
+    );
     console.log(`CSS total ${kb(report.css.bytes)}, gzip ${kb(report.css.gzipBytes)}`);
   }
   if (process.argv.includes('--check') && !report.budget.withinBudget) process.exit(1);

@@ -102,9 +102,7 @@ describe('App', () => {
   });
 
   it('reports a non-JSON answer (e.g. an HTML page from a misrouted ingress) as an error', async () => {
-    const { wrapper } = mountWithApi(
-      () => new Response('<!doctype html><title>x</title>', { status: 200, headers: { 'content-type': 'text/html' } }),
-    );
+    const { wrapper } = mountWithApi(() => new Response('<!doctype html><title>x</title>', { status: 200, headers: { 'content-type': 'text/html' } }));
     await flushPromises();
     expect(wrapper.find('[data-test="error"]').text()).toContain('not JSON');
   });

@@ -34,7 +34,12 @@ describe('summarizeTraffic', () => {
 
 describe('roundedPercents', () => {
   it('keeps exact values', () => {
-    expect(roundedPercents([{ label: 'a', count: 4, percent: 80 }, { label: 'b', count: 1, percent: 20 }])).toEqual([80, 20]);
+    expect(
+      roundedPercents([
+        { label: 'a', count: 4, percent: 80 },
+        { label: 'b', count: 1, percent: 20 },
+      ]),
+    ).toEqual([80, 20]);
   });
   it('hands the missing points to the largest remainders', () => {
     const p = (percent: number) => ({ label: 'x', count: 1, percent });

@@ -42,9 +42,7 @@ export function roundedPercents(slices: readonly TrafficSlice[]): number[] {
   const floors = slices.map((s) => Math.floor(s.percent));
   const sum = slices.reduce((acc, s) => acc + s.percent, 0);
   let missing = Math.round(sum) - floors.reduce((a, b) => a + b, 0);
-  const order = slices
-    .map((s, i) => ({ i, rest: s.percent - floors[i]! }))
-    .sort((a, b) => b.rest - a.rest || a.i - b.i);
+  const order = slices.map((s, i) => ({ i, rest: s.percent - floors[i]! })).sort((a, b) => b.rest - a.rest || a.i - b.i);
   for (const { i } of order) {
     if (missing <= 0) break;
     floors[i]! += 1;

@@ -132,7 +132,8 @@ function proxyCondition(block: HTTPMatchRequest, namespace: string): ProxyCondit
  */
 export function compileMatchBlock(block: HTTPMatchRequest, namespace = 'default', pathSeparatedPrefix = false): CompiledMatchBlock {
   const predicates: ViewPredicate[] = [];
-  const segmentPrefix = pathSeparatedPrefix && typeof block.uri?.prefix === 'string' && block.uri.prefix !== '/' ? block.uri.prefix.replace(/\/$/, '') : undefined;
+  const segmentPrefix =
+    pathSeparatedPrefix && typeof block.uri?.prefix === 'string' && block.uri.prefix !== '/' ? block.uri.prefix.replace(/\/$/, '') : undefined;
   if (segmentPrefix !== undefined) {
     const within = `${segmentPrefix}/`;
     predicates.push((view) => view.path === segmentPrefix || view.path.startsWith(within));
@@ -195,7 +196,13 @@ export function compileMatchBlock(block: HTTPMatchRequest, namespace = 'default'
             return true;
           };
   // Without a uri match Istio's route match is prefix "/" (route.go TranslateRouteMatch): rewrite.uri replaces that "/".
-  const uriPrefixLength = !block.uri ? 1 : segmentPrefix !== undefined ? segmentPrefix.length : typeof block.uri.prefix === 'string' ? block.uri.prefix.length : undefined;
+  const uriPrefixLength = !block.uri
+    ? 1
+    : segmentPrefix !== undefined
+      ? segmentPrefix.length
+      : typeof block.uri.prefix === 'string'
+        ? block.uri.prefix.length
+        : undefined;
   const uri = block.uri;
   const tracePath = uri === undefined ? undefined : typeof uri.prefix === 'string' ? `${uri.prefix}*` : (uri.exact ?? uri.regex);
   const catchAll = isCatchAllMatch(block);

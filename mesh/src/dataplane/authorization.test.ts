@@ -19,7 +19,12 @@ function policy(name: string, spec: AuthorizationPolicySpec, namespace?: string)
 
 function peerAuthentication(name: string, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', selector?: Record<string, string>): LoadedObject<PeerAuthentication> {
   return {
-    object: { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name }, spec: { mtls: { mode }, selector: selector && { matchLabels: selector } } },
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name },
+      spec: { mtls: { mode }, selector: selector && { matchLabels: selector } },
+    },
     source: { file: `istio/security/${name}.yaml` },
   };
 }
@@ -72,7 +77,7 @@ describe('AuthorizationPolicy at the destination', () => {
     expect((await toAuthors()).status).toBe(200);
   });
 
-  test('ALLOW from web-api: web-api passes, another workload gets Envoy\'s 403 without reaching authors', async () => {
+  test("ALLOW from web-api: web-api passes, another workload gets Envoy's 403 without reaching authors", async () => {
     await setup({ policies: [onlyWebApi] });
     expect((await toAuthors()).status).toBe(200);
     await mesh.close();
@@ -226,13 +231,23 @@ describe('AuthorizationPolicy at the destination', () => {
     expect((await as()).status).toBe(403);
     await mesh.close();
 
-    await setup({ policies: [policy('authors', { selector: { matchLabels: { app: 'authors' } }, action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-debug]', values: ['*'] }] }] })] });
+    await setup({
+      policies: [
+        policy('authors', {
+          selector: { matchLabels: { app: 'authors' } },
+          action: 'DENY',
+          rules: [{ when: [{ key: 'request.headers[x-debug]', values: ['*'] }] }],
+        }),
+      ],
+    });
     expect((await toAuthors('/', { headers: { 'x-debug': '' } })).status).toBe(403);
     expect((await toAuthors('/')).status).toBe(200);
   });
 
   test('the callee sees the request as forwarded: rewritten path and route header operations', async () => {
-    const http: HTTPRoute[] = [{ rewrite: { uri: '/internal/' }, headers: { request: { set: { 'x-role': 'admin' } } }, route: [{ destination: { host: 'authors' } }] }];
+    const http: HTTPRoute[] = [
+      { rewrite: { uri: '/internal/' }, headers: { request: { set: { 'x-role': 'admin' } } }, route: [{ destination: { host: 'authors' } }] },
+    ];
     const denyInternalAdmin = policy('authors', {
       selector: { matchLabels: { app: 'authors' } },
       action: 'DENY',
@@ -244,7 +259,14 @@ describe('AuthorizationPolicy at the destination', () => {
 
   test('CUSTOM: no ext_authz provider is configured locally, so matching requests are denied as istiod does for a bad provider', async () => {
     await setup({
-      policies: [policy('ext', { selector: { matchLabels: { app: 'authors' } }, action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/private'] } }] }] })],
+      policies: [
+        policy('ext', {
+          selector: { matchLabels: { app: 'authors' } },
+          action: 'CUSTOM',
+          provider: { name: 'opa' },
+          rules: [{ to: [{ operation: { paths: ['/private'] } }] }],
+        }),
+      ],
     });
     expect((await toAuthors('/public')).status).toBe(200);
     expect((await toAuthors('/private')).status).toBe(403);
@@ -287,8 +309,16 @@ describe('AuthorizationPolicy on the ingress gateway', () => {
           virtualServices: [virtualService('edge', { hosts: ['*'], gateways: ['web-gateway'], http })],
           destinationRules: [],
           authorizationPolicies: [
-            policy('ingress-deny-admin', { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] }, 'istio-system'),
-            policy('ingress-mtls-only', { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/*'] } }] }] }, 'istio-system'),
+            policy(
+              'ingress-deny-admin',
+              { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] },
+              'istio-system',
+            ),
+            policy(
+              'ingress-mtls-only',
+              { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'DENY', rules: [{ from: [{ source: { principals: ['cluster.local/*'] } }] }] },
+              'istio-system',
+            ),
           ],
         },
       },
@@ -298,6 +328,10 @@ describe('AuthorizationPolicy on the ingress gateway', () => {
     expect(denied.status).toBe(403);
     expect(denied.text).toBe('RBAC: access denied');
     expect(mesh.upstream('authors-0').hits).toBe(1);
-    expect(mesh.records.at(-1)).toMatchObject({ responseCode: 403, responseFlags: '-', responseCodeDetails: 'rbac_access_denied_matched_policy[ns[istio-system]-policy[ingress-deny-admin]-rule[0]]' });
+    expect(mesh.records.at(-1)).toMatchObject({
+      responseCode: 403,
+      responseFlags: '-',
+      responseCodeDetails: 'rbac_access_denied_matched_policy[ns[istio-system]-policy[ingress-deny-admin]-rule[0]]',
+    });
   });
 });

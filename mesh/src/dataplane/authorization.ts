@@ -26,7 +26,6 @@ export type { AuthorizationConnection, AuthorizationDecision, AuthorizationReque
 export { ALLOW_ALL } from '../config/authorizer';
 export { podPort } from '../istio';
 
-
 /**
  * The principal the callee's sidecar sees for a caller: every local workload has a sidecar, so callers use Istio's
  * automatic mTLS unless the PeerAuthentication in force on the callee's port disables it (then plaintext, no principal).
@@ -107,7 +106,12 @@ function anyOf(patterns: string[], ignoreCase = false): StringTest {
 }
 
 /** A field with values and notValues: present values must match one, notValues must match none. */
-function field(values: string[] | undefined, notValues: string[] | undefined, read: (r: AuthorizationRequest) => string | undefined, test: (patterns: string[]) => StringTest): Predicate[] {
+function field(
+  values: string[] | undefined,
+  notValues: string[] | undefined,
+  read: (r: AuthorizationRequest) => string | undefined,
+  test: (patterns: string[]) => StringTest,
+): Predicate[] {
   const predicates: Predicate[] = [];
   if (values && values.length > 0) {
     const t = test(values);
@@ -206,7 +210,10 @@ function compileSource(source: AuthorizationSource, mode: RuleMode, policyNamesp
     ...field(source.serviceAccounts, source.notServiceAccounts, readPrincipal, serviceAccountTest(policyNamespace)),
     ...field(source.trustDomains, source.notTrustDomains, readPrincipal, trustDomainTest),
     // No JWT (RequestAuthentication) and no client addresses in the local mesh: these never match a value.
-    ...httpOnly(mode, field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p))),
+    ...httpOnly(
+      mode,
+      field(source.requestPrincipals, source.notRequestPrincipals, nothing, (p) => anyOf(p)),
+    ),
     ...field(source.ipBlocks, source.notIpBlocks, nothing, (p) => anyOf(p)),
     ...field(source.remoteIpBlocks, source.notRemoteIpBlocks, nothing, (p) => anyOf(p)),
   ];
@@ -220,10 +227,34 @@ function portTest(patterns: string[]): StringTest {
 function compileOperation(op: AuthorizationOperation, mode: RuleMode): Predicate[] {
   return [
     // Hosts are compared with the :authority header, ignoring case (Istio's host matcher).
-    ...httpOnly(mode, field(op.hosts, op.notHosts, (r) => r.host, (p) => anyOf(p, true))),
+    ...httpOnly(
+      mode,
+      field(
+        op.hosts,
+        op.notHosts,
+        (r) => r.host,
+        (p) => anyOf(p, true),
+      ),
+    ),
     ...field(op.ports, op.notPorts, (r) => String(r.port), portTest),
-    ...httpOnly(mode, field(op.methods, op.notMethods, (r) => r.method, (p) => anyOf(p))),
-    ...httpOnly(mode, field(op.paths, op.notPaths, (r) => r.path, (p) => anyOf(p))),
+    ...httpOnly(
+      mode,
+      field(
+        op.methods,
+        op.notMethods,
+        (r) => r.method,
+        (p) => anyOf(p),
+      ),
+    ),
+    ...httpOnly(
+      mode,
+      field(
+        op.paths,
+        op.notPaths,
+        (r) => r.path,
+        (p) => anyOf(p),
+      ),
+    ),
   ];
 }
 
@@ -232,9 +263,16 @@ function compileCondition(condition: AuthorizationCondition, mode: RuleMode, pol
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) {
     const name = header[1].toLowerCase();
-    return httpOnly(mode, field(condition.values, condition.notValues, (r) => r.header(name), headerTest));
+    return httpOnly(
+      mode,
+      field(condition.values, condition.notValues, (r) => r.header(name), headerTest),
+    );
   }
-  if (key.startsWith('request.')) return httpOnly(mode, field(condition.values, condition.notValues, nothing, (p) => anyOf(p)));
+  if (key.startsWith('request.'))
+    return httpOnly(
+      mode,
+      field(condition.values, condition.notValues, nothing, (p) => anyOf(p)),
+    );
   switch (key) {
     case 'source.principal':
       return field(condition.values, condition.notValues, readPrincipal, (p) => anyOf(p));
@@ -305,7 +343,8 @@ function attaches(policy: CompiledPolicy, target: PolicyTarget): boolean {
   if (gatewayName === undefined || policy.targetRefs === null) return policy.targetRefs === null && applies(policy.namespace, policy.selector, target);
   if (policy.namespace !== target.namespace) return false;
   return policy.targetRefs.some(
-    (ref) => ref.group === 'gateway.networking.k8s.io' && ref.kind === 'Gateway' && ref.name === gatewayName && (!ref.namespace || ref.namespace === target.namespace),
+    (ref) =>
+      ref.group === 'gateway.networking.k8s.io' && ref.kind === 'Gateway' && ref.name === gatewayName && (!ref.namespace || ref.namespace === target.namespace),
   );
 }
 

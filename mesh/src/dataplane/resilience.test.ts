@@ -146,7 +146,9 @@ describe('fault injection', () => {
   test('delay and abort are independent draws (delay drawn first)', async () => {
     await setup({
       seed: 5,
-      http: [{ fault: { delay: { fixedDelay: '1ms', percentage: { value: 50 } }, abort: { httpStatus: 418, percentage: { value: 50 } } }, route: [authorsRoute] }],
+      http: [
+        { fault: { delay: { fixedDelay: '1ms', percentage: { value: 50 } }, abort: { httpStatus: 418, percentage: { value: 50 } } }, route: [authorsRoute] },
+      ],
     });
     for (let i = 0; i < 40; i++) await mesh.get('/');
     const replay = seededRandom(5);
@@ -242,7 +244,11 @@ describe('timeouts and retries', () => {
   });
 
   test('a retry prefers an endpoint not tried yet', async () => {
-    await setup({ authorsReplicas: 2, policy: { loadBalancer: { simple: 'ROUND_ROBIN' } }, http: [{ retries: { attempts: 1, retryOn: '5xx' }, route: [authorsRoute] }] });
+    await setup({
+      authorsReplicas: 2,
+      policy: { loadBalancer: { simple: 'ROUND_ROBIN' } },
+      http: [{ retries: { attempts: 1, retryOn: '5xx' }, route: [authorsRoute] }],
+    });
     mesh.upstream('authors-0').behaviour = status(503);
     const results = await Promise.all(Array.from({ length: 10 }, () => mesh.get('/')));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
@@ -523,7 +529,7 @@ describe('outlier detection', () => {
 });
 
 describe('HTTP hygiene and telemetry', () => {
-  test('server header: the gateway writes istio-envoy over the upstream\'s own, a sidecar writes envoy, local replies too', async () => {
+  test("server header: the gateway writes istio-envoy over the upstream's own, a sidecar writes envoy, local replies too", async () => {
     await setup({ http: [{ match: [{ uri: { prefix: '/api' } }], route: [authorsRoute], headers: { response: { set: { server: 'custom' } } } }] });
     mesh.upstream('authors-0').behaviour = (req, res) => {
       req.resume();
@@ -540,7 +546,7 @@ describe('HTTP hygiene and telemetry', () => {
     expect((await send(mesh.port, 'http://authors:3000/')).headers.server).toBe('envoy');
   });
 
-  test('x-request-id: the gateway replaces a client\'s (every client is external), a sidecar keeps it; trace headers and XFF', async () => {
+  test("x-request-id: the gateway replaces a client's (every client is external), a sidecar keeps it; trace headers and XFF", async () => {
     await setup({});
     const fresh = (await mesh.get('/', { headers: { traceparent: '00-abc-def-01', te: 'trailers', 'proxy-connection': 'keep-alive' } })).json();
     expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -727,7 +733,13 @@ describe('HTTP hygiene and telemetry', () => {
       http: [
         { match: [{ uri: { regex: '(' } }], route: [authorsRoute] }, // unparseable regex: never matches
         { match: [{}], route: [] },
-        { match: [{ uri: { prefix: '/weights' } }], route: [{ destination: { host: 'authors' }, weight: 0 }, { destination: { host: 'articles' }, weight: 0 }] },
+        {
+          match: [{ uri: { prefix: '/weights' } }],
+          route: [
+            { destination: { host: 'authors' }, weight: 0 },
+            { destination: { host: 'articles' }, weight: 0 },
+          ],
+        },
         { route: [{ destination: { host: 'nosuch' } }] },
       ],
     });

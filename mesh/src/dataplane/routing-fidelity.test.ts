@@ -18,7 +18,13 @@ const replicas = [
   { id: 'articles-0', workload: articles },
 ];
 const services = [service('web-api', 3000), service('articles', 8080)];
-const subsets = destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] });
+const subsets = destinationRule('web-api', {
+  host: 'web-api',
+  subsets: [
+    { name: 'v1', labels: { version: 'v1' } },
+    { name: 'v2', labels: { version: 'v2' } },
+  ],
+});
 
 let mesh: MeshFixture;
 afterEach(async () => {
@@ -55,11 +61,16 @@ describe('rewrite.uri replaces the matched prefix (Envoy prefix_rewrite)', () =>
     ['no match', '/prefix', '/items', '/prefixitems'],
   ])('%s with rewrite %s: %s is sent as %s', async (kind, uri, request, upstream) => {
     const match =
-      kind === 'prefix /old/' ? [{ uri: { prefix: '/old/' } }]
-        : kind === 'prefix /old' ? [{ uri: { prefix: '/old' } }]
-          : kind === 'exact /exact' ? [{ uri: { exact: '/exact' } }]
-            : kind === 'regex /re/[0-9]+' ? [{ uri: { regex: '/re/[0-9]+' } }]
-              : kind === 'headers only' ? [{ headers: { 'x-any': {} } }]
+      kind === 'prefix /old/'
+        ? [{ uri: { prefix: '/old/' } }]
+        : kind === 'prefix /old'
+          ? [{ uri: { prefix: '/old' } }]
+          : kind === 'exact /exact'
+            ? [{ uri: { exact: '/exact' } }]
+            : kind === 'regex /re/[0-9]+'
+              ? [{ uri: { regex: '/re/[0-9]+' } }]
+              : kind === 'headers only'
+                ? [{ headers: { 'x-any': {} } }]
                 : undefined;
     await gatewayMesh([{ match, rewrite: { uri }, route: toArticles }]);
     const res = await mesh.get(request, { headers: { 'x-any': '1' } });
@@ -82,7 +93,7 @@ describe('header operations in the order Envoy applies them', () => {
     response: { set: { 'x-answer-level': level } },
   });
 
-  test('one destination: Istio appends its operations after the route\'s, so the destination\'s set wins', async () => {
+  test("one destination: Istio appends its operations after the route's, so the destination's set wins", async () => {
     await gatewayMesh([{ headers: headers('route'), route: [{ destination: { host: 'articles' }, headers: headers('destination') }] }]);
     const res = await mesh.get('/', { headers: { 'x-drop': 'secret' } });
     const seen = res.json().headers;
@@ -91,7 +102,7 @@ describe('header operations in the order Envoy applies them', () => {
     expect(res.headers['x-answer-level']).toBe('destination');
   });
 
-  test('weighted destinations: Envoy evaluates the weighted cluster\'s operations first, then the route\'s, so the route\'s set wins', async () => {
+  test("weighted destinations: Envoy evaluates the weighted cluster's operations first, then the route's, so the route's set wins", async () => {
     await gatewayMesh([
       {
         headers: headers('route'),
@@ -108,7 +119,11 @@ describe('header operations in the order Envoy applies them', () => {
 
   test('route response headers are added to a direct response and a redirect too', async () => {
     await gatewayMesh([
-      { match: [{ uri: { exact: '/teapot' } }], directResponse: { status: 418, body: { string: 'short and stout' } }, headers: { response: { set: { 'x-served-by': 'mesh' } } } },
+      {
+        match: [{ uri: { exact: '/teapot' } }],
+        directResponse: { status: 418, body: { string: 'short and stout' } },
+        headers: { response: { set: { 'x-served-by': 'mesh' } } },
+      },
       { match: [{ uri: { exact: '/old' } }], redirect: { uri: '/new' }, headers: { response: { add: { 'x-moved': 'yes' } } } },
     ]);
     const direct = await mesh.get('/teapot');
@@ -164,7 +179,7 @@ describe('regexes are RE2, in linear time', () => {
   });
 });
 
-describe('header matches as Envoy evaluates Istio\'s translation', () => {
+describe("header matches as Envoy evaluates Istio's translation", () => {
   // headers {} and regex "*" become present_match; exact "" is a string match on the value; withoutHeaders inverts
   // the matcher and tests a missing header as "" (treat_missing_header_as_empty) unless it is a presence match.
   const rules: HTTPRoute[] = [
@@ -231,11 +246,19 @@ describe("Envoy's control headers from callers", () => {
     expect(atGateway['x-envoy-app-defined']).toBe('kept');
     await mesh.close();
 
-    mesh = await startMesh({ replicas, source: { kind: 'sidecar', workload: v1 }, state: { services, istio: { gateways: [], virtualServices: [], destinationRules: [subsets] } } });
+    mesh = await startMesh({
+      replicas,
+      source: { kind: 'sidecar', workload: v1 },
+      state: { services, istio: { gateways: [], virtualServices: [], destinationRules: [subsets] } },
+    });
     const atSidecar = (await send(mesh.port, 'http://articles:8080/', { headers: sent })).json().headers;
     for (const name of removedEverywhere) expect(atSidecar[name]).toBeUndefined();
     // Only an edge request loses these (cleanInternalHeaders' edge_request branch).
-    expect([atSidecar['x-envoy-decorator-operation'], atSidecar['x-envoy-downstream-service-cluster'], atSidecar['x-envoy-app-defined']]).toEqual(['spoofed', 'spoofed', 'kept']);
+    expect([atSidecar['x-envoy-decorator-operation'], atSidecar['x-envoy-downstream-service-cluster'], atSidecar['x-envoy-app-defined']]).toEqual([
+      'spoofed',
+      'spoofed',
+      'kept',
+    ]);
   });
 });
 
@@ -249,10 +272,13 @@ describe('header names', () => {
       res.writeHead(200, { 'Content-Type': 'application/json', 'X-Article-Count': '5' }).end('[]');
     };
     const clientRaw = await new Promise<string[]>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: mesh.port, path: '/articles', headers: { 'X-Caller-Name': 'test', Accept: 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.rawHeaders));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: mesh.port, path: '/articles', headers: { 'X-Caller-Name': 'test', Accept: 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.rawHeaders));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -261,6 +287,8 @@ describe('header names', () => {
     expect(names(upstreamRaw).filter((n) => n !== n.toLowerCase())).toEqual([]);
     expect(names(clientRaw)).toEqual(expect.arrayContaining(['content-type', 'x-article-count', 'server']));
     // Node's own framing headers (Date, Connection, Content-Length it adds) aside, every forwarded name is lower-case.
-    expect(names(clientRaw).filter((n) => n !== n.toLowerCase() && !['Date', 'Connection', 'Keep-Alive', 'Content-Length', 'Transfer-Encoding'].includes(n))).toEqual([]);
+    expect(
+      names(clientRaw).filter((n) => n !== n.toLowerCase() && !['Date', 'Connection', 'Keep-Alive', 'Content-Length', 'Transfer-Encoding'].includes(n)),
+    ).toEqual([]);
   });
 });

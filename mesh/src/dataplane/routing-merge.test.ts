@@ -28,7 +28,11 @@ afterEach(async () => {
 });
 
 /** The fixture with one gateway and the given Istio routing (the replicas and Services above). */
-function gatewayMesh(istio: { virtualServices: LoadedObject<VirtualService>[]; destinationRules: LoadedObject<DestinationRule>[]; random?: () => number }): Promise<MeshFixture> {
+function gatewayMesh(istio: {
+  virtualServices: LoadedObject<VirtualService>[];
+  destinationRules: LoadedObject<DestinationRule>[];
+  random?: () => number;
+}): Promise<MeshFixture> {
   const { random, ...routing } = istio;
   return startMesh({ replicas, random, state: { services, istio: { gateways: [gateway('web-gateway')], ...routing } } });
 }
@@ -39,7 +43,7 @@ async function idOf(path: string, headers?: Record<string, string>): Promise<str
 }
 
 describe('several VirtualServices for one host on one gateway (istiod merges them, catch-all routes last)', () => {
-  test('a catch-all in the first VirtualService does not hide the second one\'s routes', async () => {
+  test("a catch-all in the first VirtualService does not hide the second one's routes", async () => {
     mesh = await gatewayMesh({
       virtualServices: [
         onGateway('web-app', [{ match: [{ uri: { prefix: '/' } }], route: to('articles') }]),
@@ -62,7 +66,15 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
           { match: [{ uri: { prefix: '/v1' } }], route: to('web-api', 'v1') },
         ]),
       ],
-      destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
+      destinationRules: [
+        destinationRule('web-api', {
+          host: 'web-api',
+          subsets: [
+            { name: 'v1', labels: { version: 'v1' } },
+            { name: 'v2', labels: { version: 'v2' } },
+          ],
+        }),
+      ],
     });
     expect(await idOf('/v1/x', { 'x-canary': 'yes' })).toBe('web-api-v2-0'); // not catch-all: stays first
     expect(await idOf('/v1/x')).toBe('articles-0'); // the /v1 rule comes after the catch-all: never emitted
@@ -78,8 +90,21 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
         services,
         istio: {
           gateways: [],
-          virtualServices: [virtualService('web-api', { hosts: ['web-api'], http: [{ route: to('web-api', 'v1') }, { match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }] })],
-          destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
+          virtualServices: [
+            virtualService('web-api', {
+              hosts: ['web-api'],
+              http: [{ route: to('web-api', 'v1') }, { match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }],
+            }),
+          ],
+          destinationRules: [
+            destinationRule('web-api', {
+              host: 'web-api',
+              subsets: [
+                { name: 'v1', labels: { version: 'v1' } },
+                { name: 'v2', labels: { version: 'v2' } },
+              ],
+            }),
+          ],
         },
       },
     });
@@ -97,19 +122,24 @@ test('a short host on a gateway-bound VirtualService is the FQDN in its namespac
 });
 
 describe('several DestinationRules for one host (istiod merges them)', () => {
-  const first = destinationRule('web-api-v1', { host: 'web-api', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] });
+  const first = destinationRule('web-api-v1', {
+    host: 'web-api',
+    trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } },
+    subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+  });
   const second = destinationRule('web-api-v2', {
     host: 'web-api.default.svc.cluster.local',
     trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
-    subsets: [{ name: 'v2', labels: { version: 'v2' } }, { name: 'v1', labels: { version: 'v2' } }],
+    subsets: [
+      { name: 'v2', labels: { version: 'v2' } },
+      { name: 'v1', labels: { version: 'v2' } },
+    ],
   });
 
   test('subsets of the later rule are appended (a taken name is not), and the first top-level policy wins', async () => {
     mesh = await gatewayMesh({
       random: seededRandom(11),
-      virtualServices: [
-        onGateway('web-ingress', [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }]),
-      ],
+      virtualServices: [onGateway('web-ingress', [{ match: [{ uri: { prefix: '/v2' } }], route: to('web-api', 'v2') }, { route: to('web-api', 'v1') }])],
       destinationRules: [first, second],
     });
     expect(await idOf('/v2')).toBe('web-api-v2-0');
@@ -127,7 +157,13 @@ describe('portLevelSettings', () => {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'web-api' },
-      spec: { selector: { app: 'web-api' }, ports: [{ name: 'http', port: 3000 }, { name: 'http-admin', port: 9000 }] },
+      spec: {
+        selector: { app: 'web-api' },
+        ports: [
+          { name: 'http', port: 3000 },
+          { name: 'http-admin', port: 9000 },
+        ],
+      },
     },
     source: { file: 'k8s/web-api.yaml' },
   };
@@ -139,7 +175,11 @@ describe('portLevelSettings', () => {
       portLevelSettings: [{ port: { number: 9000 }, loadBalancer: { simple: 'ROUND_ROBIN' } }],
     },
     subsets: [
-      { name: 'v1', labels: { version: 'v1' }, trafficPolicy: { portLevelSettings: [{ port: { number: 3000 }, connectionPool: { http: { http1MaxPendingRequests: 3 } } }] } },
+      {
+        name: 'v1',
+        labels: { version: 'v1' },
+        trafficPolicy: { portLevelSettings: [{ port: { number: 3000 }, connectionPool: { http: { http1MaxPendingRequests: 3 } } }] },
+      },
     ],
   });
 
@@ -148,8 +188,13 @@ describe('portLevelSettings', () => {
     { route: [{ destination: { host: 'web-api', subset: 'v1', port: { number: 3000 } } }] },
   ]);
 
-  test('a port\'s settings replace the top-level ones for that port (no inheritance); a subset\'s port-level ones replace all four fields', () => {
-    const config = compileMeshConfig({ istio: { gateways: [gateway('web-gateway')], virtualServices: [ingress], destinationRules: [rule] }, services: [twoPorts], workloads: [v1, v2], mode: 'istio' });
+  test("a port's settings replace the top-level ones for that port (no inheritance); a subset's port-level ones replace all four fields", () => {
+    const config = compileMeshConfig({
+      istio: { gateways: [gateway('web-gateway')], virtualServices: [ingress], destinationRules: [rule] },
+      services: [twoPorts],
+      workloads: [v1, v2],
+      mode: 'istio',
+    });
     const service = config.resolveService('web-api')!;
     const on = (port: number) => config.defaultRoute(service, port).destinations[0]!.cluster.policy;
     expect(on(3000)).toMatchObject({ lb: 'RANDOM', maxConnections: 50 });
@@ -175,7 +220,7 @@ describe('portLevelSettings', () => {
 });
 
 describe('delegate VirtualServices (istiod MergeHTTPRoutes)', () => {
-  test('a root rule hands its traffic to the delegate\'s rules: matches ANDed with the root\'s, conflicting ones dropped, fields inherited', async () => {
+  test("a root rule hands its traffic to the delegate's rules: matches ANDed with the root's, conflicting ones dropped, fields inherited", async () => {
     mesh = await gatewayMesh({
       virtualServices: [
         onGateway('web-ingress', [
@@ -191,7 +236,15 @@ describe('delegate VirtualServices (istiod MergeHTTPRoutes)', () => {
           ],
         }),
       ],
-      destinationRules: [destinationRule('web-api', { host: 'web-api', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] })],
+      destinationRules: [
+        destinationRule('web-api', {
+          host: 'web-api',
+          subsets: [
+            { name: 'v1', labels: { version: 'v1' } },
+            { name: 'v2', labels: { version: 'v2' } },
+          ],
+        }),
+      ],
     });
     const v2Answer = await mesh.get('/api/v2/items');
     expect(v2Answer.json().id).toBe('web-api-v2-0');
@@ -205,16 +258,29 @@ describe('host and gateway names as istiod reads them (istio/hosts.ts)', () => {
   const web = workload('web-api-v1', 'web-api', 'v1');
 
   test('a Service answers to name, name.ns, name.ns.svc and its FQDN, with or without a port', () => {
-    const config = compileMeshConfig({ istio: { gateways: [], virtualServices: [], destinationRules: [] }, services: [service('web-api', 3000)], workloads: [web], mode: 'istio' });
+    const config = compileMeshConfig({
+      istio: { gateways: [], virtualServices: [], destinationRules: [] },
+      services: [service('web-api', 3000)],
+      workloads: [web],
+      mode: 'istio',
+    });
     for (const host of ['web-api', 'web-api.default', 'web-api.default.svc:3000', 'web-api.default.svc.cluster.local']) {
       expect(config.resolveService(host)?.fqdn).toBe('web-api.default.svc.cluster.local');
     }
     expect(config.resolveService('web-api.other')).toBeUndefined();
   });
 
-  test.each(['./web-gateway', 'web-gateway.default.svc.cluster.local', 'default/web-gateway'])('a VirtualService bound to gateway %s is served by it', (reference) => {
-    const vs = virtualService('web-ingress', { hosts: ['*'], gateways: [reference], http: [{ route: [{ destination: { host: 'web-api' } }] }] });
-    const config = compileMeshConfig({ istio: { gateways: [gateway('web-gateway')], virtualServices: [vs], destinationRules: [] }, services: [service('web-api', 3000)], workloads: [web], mode: 'istio' });
-    expect(config.gateway('web-gateway').virtualHosts.routesFor('any.host')).toHaveLength(1);
-  });
+  test.each(['./web-gateway', 'web-gateway.default.svc.cluster.local', 'default/web-gateway'])(
+    'a VirtualService bound to gateway %s is served by it',
+    (reference) => {
+      const vs = virtualService('web-ingress', { hosts: ['*'], gateways: [reference], http: [{ route: [{ destination: { host: 'web-api' } }] }] });
+      const config = compileMeshConfig({
+        istio: { gateways: [gateway('web-gateway')], virtualServices: [vs], destinationRules: [] },
+        services: [service('web-api', 3000)],
+        workloads: [web],
+        mode: 'istio',
+      });
+      expect(config.gateway('web-gateway').virtualHosts.routesFor('any.host')).toHaveLength(1);
+    },
+  );
 });

@@ -146,10 +146,7 @@ describe('match semantics (gateway)', () => {
   });
 
   test('withoutHeaders matches when the header is absent or does not match', async () => {
-    await gatewayMesh([
-      { match: [{ withoutHeaders: { 'end-user': { exact: 'jason' } } }], route: [to('web-api', 'v1')] },
-      { route: [to('web-api', 'v2')] },
-    ]);
+    await gatewayMesh([{ match: [{ withoutHeaders: { 'end-user': { exact: 'jason' } } }], route: [to('web-api', 'v1')] }, { route: [to('web-api', 'v2')] }]);
     expect(await idOf('/')).toBe('web-api-v1-0');
     expect(await idOf('/', { 'end-user': 'maria' })).toBe('web-api-v1-0');
     expect(await idOf('/', { 'end-user': 'jason' })).toBe('web-api-v2-0');
@@ -176,10 +173,7 @@ describe('match semantics (gateway)', () => {
   test('match blocks are OR-ed, fields inside one block AND-ed', async () => {
     await gatewayMesh([
       {
-        match: [
-          { uri: { prefix: '/a' }, headers: { 'x-user': { exact: 'alice' } } },
-          { uri: { prefix: '/b' } },
-        ],
+        match: [{ uri: { prefix: '/a' }, headers: { 'x-user': { exact: 'alice' } } }, { uri: { prefix: '/b' } }],
         route: [to('articles')],
       },
       { route: [to('authors')] },
@@ -286,7 +280,10 @@ describe('weights and subsets', () => {
     mesh = await startMesh({
       replicas: [...replicas, { id: 'imposter-v1-0', workload: workload('imposter', 'imposter', 'v1') }, { id: 'web-api-v1-1', workload: v1 }],
       random: seededRandom(3),
-      state: { services, istio: { gateways: [gateway('web-gateway')], virtualServices: [gatewayVs([{ route: [to('web-api', 'v1')] }])], destinationRules: [subsets] } },
+      state: {
+        services,
+        istio: { gateways: [gateway('web-gateway')], virtualServices: [gatewayVs([{ route: [to('web-api', 'v1')] }])], destinationRules: [subsets] },
+      },
     });
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push(await idOf('/'));
@@ -297,7 +294,10 @@ describe('weights and subsets', () => {
   // A subset no DestinationRule defines is 503 NC (no cluster): routing-fidelity.test.ts.
   test('a subset without pods and not-ready endpoints give 503 no healthy upstream (UH)', async () => {
     mesh = await startMesh({
-      replicas: [{ id: 'web-api-v1-0', workload: v1, ready: false }, { id: 'web-api-v2-0', workload: v2 }],
+      replicas: [
+        { id: 'web-api-v1-0', workload: v1, ready: false },
+        { id: 'web-api-v2-0', workload: v2 },
+      ],
       state: {
         services,
         istio: {
@@ -476,10 +476,7 @@ describe('sidecar traffic (absolute-form requests from a workload)', () => {
     const vsList = [
       virtualService('authors', {
         hosts: ['authors'],
-        http: [
-          { match: [{ sourceLabels: { version: 'v2' } }], directResponse: { status: 299, body: { string: 'from v2' } } },
-          { route: [to('authors')] },
-        ],
+        http: [{ match: [{ sourceLabels: { version: 'v2' } }], directResponse: { status: 299, body: { string: 'from v2' } } }, { route: [to('authors')] }],
       }),
       virtualService('articles-edge', { hosts: ['articles'], gateways: ['web-gateway'], http: [{ directResponse: { status: 418 } }] }),
     ];
@@ -536,7 +533,11 @@ describe('kubernetes mode (--no-istio)', () => {
       state: {
         mode: 'kubernetes',
         services,
-        istio: { gateways: [], virtualServices: [virtualService('web-api', { hosts: ['web-api'], http: [{ route: [to('web-api', 'v1')] }] })], destinationRules: [subsets] },
+        istio: {
+          gateways: [],
+          virtualServices: [virtualService('web-api', { hosts: ['web-api'], http: [{ route: [to('web-api', 'v1')] }] })],
+          destinationRules: [subsets],
+        },
       },
     });
     const ids: string[] = [];

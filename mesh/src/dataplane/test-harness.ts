@@ -257,7 +257,6 @@ export async function startMesh(options: FixtureOptions): Promise<MeshFixture> {
   };
 }
 
-
 /** Tallies response bodies' ids (or any key) over many requests. */
 export function tally(values: string[]): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -5,7 +5,19 @@
  */
 import type { HTTPRoute } from '../model';
 import { seededRandom } from './random';
-import { destinationRule, gateway, send, service, startMesh, status, virtualService, workload, type MeshFixture, type UpstreamBehaviour, echo } from './test-harness';
+import {
+  destinationRule,
+  gateway,
+  send,
+  service,
+  startMesh,
+  status,
+  virtualService,
+  workload,
+  type MeshFixture,
+  type UpstreamBehaviour,
+  echo,
+} from './test-harness';
 import { readTraceContext } from './trace-context';
 import { createTracing, type SpanData } from './tracing';
 
@@ -48,12 +60,24 @@ async function setup(options: { http?: HTTPRoute[]; sidecar?: boolean; sampling?
 describe('gateway hop', () => {
   test('a known traceparent: gateway server span → router client span → callee server span, ids in the headers sent on', async () => {
     await setup();
-    const res = await mesh.get('/api/v1/getauthor?name=x', { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'vendor=1', 'x-request-id': 'req-1' } });
+    const res = await mesh.get('/api/v1/getauthor?name=x', {
+      headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'vendor=1', 'x-request-id': 'req-1' },
+    });
     expect(res.status).toBe(200);
     expect(spans).toHaveLength(3);
-    const [router, inbound, edge] = [spans.find((s) => s.name.startsWith('router ')), spans.find((s) => s.service === 'authors.default'), spans.find((s) => s.kind === 'server' && s.service === 'istio-ingressgateway.istio-system')];
+    const [router, inbound, edge] = [
+      spans.find((s) => s.name.startsWith('router ')),
+      spans.find((s) => s.service === 'authors.default'),
+      spans.find((s) => s.kind === 'server' && s.service === 'istio-ingressgateway.istio-system'),
+    ];
     expect(edge).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, name: 'authors.default.svc.cluster.local:3000/*', error: false });
-    expect(router).toMatchObject({ traceId: TRACE, parentSpanId: edge!.spanId, kind: 'client', service: 'istio-ingressgateway.istio-system', name: 'router outbound|3000|v1|authors.default.svc.cluster.local egress' });
+    expect(router).toMatchObject({
+      traceId: TRACE,
+      parentSpanId: edge!.spanId,
+      kind: 'client',
+      service: 'istio-ingressgateway.istio-system',
+      name: 'router outbound|3000|v1|authors.default.svc.cluster.local egress',
+    });
     expect(inbound).toMatchObject({ traceId: TRACE, parentSpanId: router!.spanId, kind: 'server', name: 'authors.default.svc.cluster.local:3000/*' });
     expect(edge!.tags).toMatchObject({
       // The gateway replaces an external client's x-request-id (see dataplane README, Headers).
@@ -68,7 +92,12 @@ describe('gateway hop', () => {
       'istio.canonical_service': 'istio-ingressgateway',
       node_id: expect.stringMatching(/^router~/),
     });
-    expect(inbound!.tags).toMatchObject({ 'istio.canonical_service': 'authors', 'istio.canonical_revision': '1', node_id: expect.stringContaining('authors-0.default'), 'http.status_code': '200' });
+    expect(inbound!.tags).toMatchObject({
+      'istio.canonical_service': 'authors',
+      'istio.canonical_revision': '1',
+      node_id: expect.stringContaining('authors-0.default'),
+      'http.status_code': '200',
+    });
     // The application sees the callee's server span as its parent, in W3C and B3 form, and the tracestate.
     const seen = mesh.upstream('authors-0').received[0].headers;
     expect(seen.traceparent).toBe(`00-${TRACE}-${inbound!.spanId}-01`);
@@ -81,8 +110,16 @@ describe('gateway hop', () => {
   test('the operation name follows the matched uri (prefix*, exact path) as Istio decorates routes', async () => {
     await setup({
       http: [
-        { match: [{ uri: { prefix: '/web-api/v1/getmultiple' } }, { uri: { exact: '/one' } }], route: [{ destination: { host: 'authors', port: { number: 3000 } } }] },
-        { route: [{ destination: { host: 'authors', subset: 'v1' }, weight: 50 }, { destination: { host: 'authors' }, weight: 50 }] },
+        {
+          match: [{ uri: { prefix: '/web-api/v1/getmultiple' } }, { uri: { exact: '/one' } }],
+          route: [{ destination: { host: 'authors', port: { number: 3000 } } }],
+        },
+        {
+          route: [
+            { destination: { host: 'authors', subset: 'v1' }, weight: 50 },
+            { destination: { host: 'authors' }, weight: 50 },
+          ],
+        },
       ],
     });
     await mesh.get('/web-api/v1/getmultiple');
@@ -186,7 +223,10 @@ describe('sampling', () => {
 describe('readTraceContext', () => {
   test('W3C first, then B3 single, then B3 multi; malformed values are ignored', () => {
     expect(readTraceContext({ traceparent: `00-${TRACE}-${PARENT}-01`, b3: '0' })).toMatchObject({ traceId: TRACE, parentId: PARENT, sampled: true });
-    expect(readTraceContext({ traceparent: `ff-${TRACE}-${PARENT}-01`, 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT })).toMatchObject({ traceId: TRACE, sampled: undefined });
+    expect(readTraceContext({ traceparent: `ff-${TRACE}-${PARENT}-01`, 'x-b3-traceid': TRACE, 'x-b3-spanid': PARENT })).toMatchObject({
+      traceId: TRACE,
+      sampled: undefined,
+    });
     expect(readTraceContext({ traceparent: `00-${'0'.repeat(32)}-${PARENT}-01` })).toBeUndefined();
     expect(readTraceContext({ traceparent: 'garbage', b3: `${TRACE}-${PARENT}-0` })).toMatchObject({ traceId: TRACE, sampled: false, b3Single: true });
     expect(readTraceContext({ b3: 'd' })).toEqual({ sampled: true });

@@ -106,7 +106,6 @@ export interface TracingSettings {
   nowMs?: () => number;
 }
 
-
 // ---------------------------------------------------------------- names and tags
 
 /**
@@ -126,7 +125,13 @@ function clusterName(clusterKey: string): { hostPort: string; inboundName: strin
 }
 
 /** Istio's route decorator (GetRouteOperation): `host:port/path` for one cluster, else `vs-name:port/path`. */
-export function operationName(route: CompiledRoute | undefined, block: CompiledMatchBlock | undefined, destination: CompiledDestination | undefined, port: number | undefined, authority: string): string {
+export function operationName(
+  route: CompiledRoute | undefined,
+  block: CompiledMatchBlock | undefined,
+  destination: CompiledDestination | undefined,
+  port: number | undefined,
+  authority: string,
+): string {
   const path = block?.tracePath ?? '/*';
   const cluster = route?.kind === 'route' && route.destinations.length === 1 ? (destination ?? route.destinations[0]).cluster : undefined;
   if (cluster) return path === '/*' ? clusterName(cluster.key).inboundName : clusterName(cluster.key).hostPort + path;
@@ -154,7 +159,13 @@ function gatewayReporter(workload?: Workload): Reporter {
   if (workload) {
     // A Gateway API gateway: its own Deployment in the Gateway's namespace (canonical revision `latest`).
     const service = `${workload.name}.${workload.namespace}`;
-    return { service, nodeId: `router~127.0.0.1~${service}~${workload.namespace}.svc.cluster.local`, canonicalRevision: 'latest', canonicalService: workload.name, namespace: workload.namespace };
+    return {
+      service,
+      nodeId: `router~127.0.0.1~${service}~${workload.namespace}.svc.cluster.local`,
+      canonicalRevision: 'latest',
+      canonicalService: workload.name,
+      namespace: workload.namespace,
+    };
   }
   return {
     service: 'istio-ingressgateway.istio-system',
@@ -201,7 +212,10 @@ class Tracer implements DataPlaneTracing {
     const origin = performance.timeOrigin;
     this.nowMs = settings.nowMs ?? (() => origin + performance.now());
     this.namespace = settings.namespace ?? 'default';
-    this.reporter = source.kind === 'gateway' ? gatewayReporter(source.workload) : sidecarReporter(source.workload.name, source.workload.labels, source.workload.app, this.namespace);
+    this.reporter =
+      source.kind === 'gateway'
+        ? gatewayReporter(source.workload)
+        : sidecarReporter(source.workload.name, source.workload.labels, source.workload.app, this.namespace);
   }
 
   start(req: IncomingMessage): ExchangeTrace | undefined {
@@ -224,7 +238,11 @@ class Tracer implements DataPlaneTracing {
     // A restarted replica keeps its id and gets a new port: its inbound cluster name follows.
     if (!reporter || reporter.inboundPort !== endpoint.port) {
       const workload = endpoint.workload;
-      reporter = { ...sidecarReporter(endpoint.id, workload.labels, workload.app, workload.namespace || this.namespace), inboundPort: endpoint.port, inboundCluster: `inbound|${endpoint.port}||` };
+      reporter = {
+        ...sidecarReporter(endpoint.id, workload.labels, workload.app, workload.namespace || this.namespace),
+        inboundPort: endpoint.port,
+        inboundCluster: `inbound|${endpoint.port}||`,
+      };
       this.inboundReporters.set(endpoint.id, reporter);
     }
     return reporter;
@@ -361,7 +379,16 @@ class SampledTrace implements ExchangeTrace {
   /** The gateway's `router <cluster> egress` span of one try (Envoy's upstream span). */
   private emitRouterSpan(span: OpenSpan, endpoint: Endpoint, clusterKey: string, status: number, flags: string, retry: number): void {
     const address = `${endpoint.host}:${endpoint.port}`;
-    this.emitSpan(span, { name: `router ${clusterKey} egress`, kind: 'client', reporter: this.tracer.reporter, upstreamAddress: address, cluster: clusterKey, status, flags, retry });
+    this.emitSpan(span, {
+      name: `router ${clusterKey} egress`,
+      kind: 'client',
+      reporter: this.tracer.reporter,
+      upstreamAddress: address,
+      cluster: clusterKey,
+      status,
+      flags,
+      retry,
+    });
   }
 
   /** The callee's inbound SERVER span of one try that reached it. */

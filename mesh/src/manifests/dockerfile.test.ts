@@ -6,7 +6,10 @@ import { analyzeDockerfile, analyzeDockerfiles, parseDockerfile } from './docker
 const root = path.resolve(__dirname, '../../..');
 const fixtures = 'mesh/test/fixtures/manifests/docker';
 
-const codesOf = (text: string): string[] => analyzeDockerfile(text, 'Dockerfile').map((f) => f.code).sort();
+const codesOf = (text: string): string[] =>
+  analyzeDockerfile(text, 'Dockerfile')
+    .map((f) => f.code)
+    .sort();
 
 describe('Dockerfile analysis', () => {
   it('reports a final stage that switches back to root (CNS0201), naming file, stage and line', () => {
@@ -43,15 +46,27 @@ describe('Dockerfile analysis', () => {
   });
 
   it('the root .dockerignore keeps node_modules, .git and build output out of a legacy-builder context, and no COPY source', () => {
-    const patterns = fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const patterns = fs
+      .readFileSync(path.join(root, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(patterns).toEqual(expect.arrayContaining(['.git', '**/node_modules', '**/dist']));
     const ignored = (source: string): boolean =>
-      patterns.some((p) => { const bare = p.replace(/^\*\*\//, ''); return source === bare || source.startsWith(`${bare}/`) || source.split('/').includes(bare); });
+      patterns.some((p) => {
+        const bare = p.replace(/^\*\*\//, '');
+        return source === bare || source.startsWith(`${bare}/`) || source.split('/').includes(bare);
+      });
     const dockerfiles = ['articles', 'authors', 'web-api-v1', 'web-api-v2', 'web-app'].map((d) => `${d}/Dockerfile`);
     const sources = dockerfiles.flatMap((file) =>
       parseDockerfile(fs.readFileSync(path.join(root, file), 'utf8'))
         .filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))
-        .flatMap((i) => i.args.split(/\s+/).slice(0, -1).map((s) => s.replace(/\/$/, ''))),
+        .flatMap((i) =>
+          i.args
+            .split(/\s+/)
+            .slice(0, -1)
+            .map((s) => s.replace(/\/$/, '')),
+        ),
     );
     expect(sources).toEqual(expect.arrayContaining(['package-lock.json', 'service-kit', 'web-app/nginx.conf']));
     expect(sources.filter(ignored)).toEqual([]);

@@ -90,7 +90,12 @@ export function analyzeDockerfile(text: string, file: string, options: { context
 
   const final = stages[stages.length - 1]!;
   if (stages.length < 2) {
-    finding('CNS0202', 'no multi-stage build: build tools and sources end up in the image; build in one stage and copy only the output into a slim runtime stage', final.line, final);
+    finding(
+      'CNS0202',
+      'no multi-stage build: build tools and sources end up in the image; build in one stage and copy only the output into a slim runtime stage',
+      final.line,
+      final,
+    );
   }
 
   const users = final.instructions.filter((i) => i.keyword === 'USER');
@@ -133,15 +138,11 @@ export function analyzeDockerfile(text: string, file: string, options: { context
 /** Sources of a COPY/ADD from the build context (not `--from` another stage, not URLs) that do not exist. */
 function missingSources(instruction: Instruction, context: string): string[] {
   if (instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') return [];
-  const words = instruction.args.startsWith('[')
-    ? (safeJsonArray(instruction.args) ?? [])
-    : instruction.args.split(/\s+/).filter(Boolean);
+  const words = instruction.args.startsWith('[') ? (safeJsonArray(instruction.args) ?? []) : instruction.args.split(/\s+/).filter(Boolean);
   if (words.some((w) => w.startsWith('--from='))) return [];
   const paths = words.filter((w) => !w.startsWith('--'));
   const sources = paths.slice(0, -1); // the last word is the destination
-  return sources.filter(
-    (source) => !/[*?[]|\$|^[a-z]+:\/\//i.test(source) && !fs.existsSync(path.resolve(context, source)),
-  );
+  return sources.filter((source) => !/[*?[]|\$|^[a-z]+:\/\//i.test(source) && !fs.existsSync(path.resolve(context, source)));
 }
 
 /**

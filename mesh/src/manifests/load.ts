@@ -80,8 +80,7 @@ export function loadManifestFiles(paths: string[], options: { root?: string } = 
 export function parseManifestText(text: string, file: string): LoadResult {
   const result: LoadResult = { objects: [], findings: [] };
   const lineCounter = new LineCounter();
-  const lineAt = (offset: number | undefined): number | undefined =>
-    offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  const lineAt = (offset: number | undefined): number | undefined => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
   let documents: Document.Parsed[];
   try {
     documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as Document.Parsed[];

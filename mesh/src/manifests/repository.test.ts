@@ -85,9 +85,10 @@ describe("the repository's manifests", () => {
       }
       // The sidecar must carry the app's calls until the app has drained (Istio's default drain is 5 s), and
       // stop before the kubelet's SIGKILL; it starts before the app.
-      const appShutdownMs = app === 'web-app'
-        ? Number((container as unknown as { lifecycle: { preStop: { exec: { command: string[] } } } }).lifecycle.preStop.exec.command[1]) * 1000
-        : Number(env.SHUTDOWN_DELAY_MS) + Number(env.DRAIN_TIMEOUT_MS);
+      const appShutdownMs =
+        app === 'web-app'
+          ? Number((container as unknown as { lifecycle: { preStop: { exec: { command: string[] } } } }).lifecycle.preStop.exec.command[1]) * 1000
+          : Number(env.SHUTDOWN_DELAY_MS) + Number(env.DRAIN_TIMEOUT_MS);
       const proxyConfig = parseYaml(pod.metadata.annotations!['proxy.istio.io/config']!) as Record<string, any>;
       expect(proxyConfig).toEqual({
         terminationDrainDuration: expect.any(String),
@@ -98,7 +99,12 @@ describe("the repository's manifests", () => {
       expect(parseDuration(proxyConfig.terminationDrainDuration)!).toBeLessThan(pod.spec.terminationGracePeriodSeconds! * 1000);
       if (app === 'web-api') expect(env).toMatchObject({ ARTICLES_URL: 'http://articles:8080', AUTHORS_URL: 'http://authors:3000' });
       const raw = container as unknown as Record<string, any>;
-      expect(raw.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(raw.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
       expect(raw.livenessProbe.httpGet.path).toBe('/healthz');
       expect(raw.readinessProbe.httpGet.path).toBe('/readyz');
       expect(raw.resources).toEqual({ requests: expect.any(Object), limits: expect.any(Object) });
@@ -108,7 +114,12 @@ describe("the repository's manifests", () => {
 
   it('define the four Services with a selector on app only and a named http port', () => {
     const objects = base();
-    for (const [name, port] of [['articles', 8080], ['authors', 3000], ['web-api', 9080], ['web-app', 80]] as const) {
+    for (const [name, port] of [
+      ['articles', 8080],
+      ['authors', 3000],
+      ['web-api', 9080],
+      ['web-app', 80],
+    ] as const) {
       const service = find<Service>(objects, 'Service', name);
       expect(service.spec!.selector).toEqual({ app: name });
       expect(service.spec!.ports).toEqual([{ name: 'http', appProtocol: 'http', port, targetPort: 'http' }]);
@@ -135,7 +146,10 @@ describe("the repository's manifests", () => {
     const baseIngress = find<VirtualService>(base(), 'VirtualService', 'web-ingress');
     const canary = find<VirtualService>(load('istio/traffic/web-ingress-80-20.yaml'), 'VirtualService', 'web-ingress');
     const getmultiple = canary.spec!.http![1]!;
-    expect(getmultiple.route!.map((r) => [r.destination.subset, r.weight])).toEqual([['v1', 80], ['v2', 20]]);
+    expect(getmultiple.route!.map((r) => [r.destination.subset, r.weight])).toEqual([
+      ['v1', 80],
+      ['v2', 20],
+    ]);
     const withoutSplit = structuredClone(canary);
     withoutSplit.spec!.http![1]!.route = baseIngress.spec!.http![1]!.route;
     expect(withoutSplit).toEqual(baseIngress);
@@ -144,7 +158,10 @@ describe("the repository's manifests", () => {
   it('define subsets by version and keep them in the circuit-breaker variant', () => {
     const objects = base();
     const subsets = (dr: DestinationRule): unknown => dr.spec!.subsets!.map((s) => [s.name, s.labels]);
-    expect(subsets(find(objects, 'DestinationRule', 'web-api'))).toEqual([['v1', { version: 'v1' }], ['v2', { version: 'v2' }]]);
+    expect(subsets(find(objects, 'DestinationRule', 'web-api'))).toEqual([
+      ['v1', { version: 'v1' }],
+      ['v2', { version: 'v2' }],
+    ]);
     for (const host of ['articles', 'authors', 'web-app']) {
       expect(subsets(find(objects, 'DestinationRule', host))).toEqual([['v1', { version: 'v1' }]]);
     }
@@ -217,16 +234,27 @@ describeWithTool('kubectl', 'kubectl kustomize renderings', () => {
     const workloads = render('k8s');
     const deployments = workloads.filter((o) => o.object.kind === 'Deployment').map((o) => o.object as Deployment);
     const statefulSets = workloads.filter((o) => o.object.kind === 'StatefulSet').map((o) => o.object as Deployment);
-    expect(statefulSets.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version])).toEqual([['postgres', 'postgres', 'v1']]);
-    expect(deployments.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version]).sort())
-      .toEqual([['articles', 'articles', 'v1'], ['authors', 'authors', 'v1'], ['web-api-v1', 'web-api', 'v1'], ['web-api-v2', 'web-api', 'v2'], ['web-app', 'web-app', 'v1']]);
+    expect(statefulSets.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version])).toEqual([
+      ['postgres', 'postgres', 'v1'],
+    ]);
+    expect(deployments.map((d) => [d.metadata.name, d.spec!.template.metadata.labels!.app, d.spec!.template.metadata.labels!.version]).sort()).toEqual([
+      ['articles', 'articles', 'v1'],
+      ['authors', 'authors', 'v1'],
+      ['web-api-v1', 'web-api', 'v1'],
+      ['web-api-v2', 'web-api', 'v2'],
+      ['web-app', 'web-app', 'v1'],
+    ]);
     for (const d of [...deployments, ...statefulSets]) {
       const labels = d.spec!.template.metadata.labels!;
       expect(labels['app.kubernetes.io/name']).toBe(labels.app);
       expect(labels['app.kubernetes.io/version']).toBe(labels.version);
     }
-    expect(workloads.filter((o) => o.object.kind === 'Service').map((o) => o.object.metadata.name).sort())
-      .toEqual(['articles', 'authors', 'postgres', 'web-api', 'web-app']);
+    expect(
+      workloads
+        .filter((o) => o.object.kind === 'Service')
+        .map((o) => o.object.metadata.name)
+        .sort(),
+    ).toEqual(['articles', 'authors', 'postgres', 'web-api', 'web-app']);
     const all = [...workloads, ...render('istio/base')];
     expect(analyzeManifests(all).map(formatFinding)).toEqual([]);
   });

@@ -40,9 +40,7 @@ export function analyzeRepository(options: RepositoryOptions = {}): RepositoryAn
   const base = loadManifestFiles(basePaths, { root });
   const findings: Finding[] = [...base.findings, ...analyzeManifests(base.objects)];
 
-  const overlayFiles = options.overlays
-    ? listManifestFiles(options.overlays.map((p) => path.resolve(root, p)))
-    : defaultOverlays(root, basePaths);
+  const overlayFiles = options.overlays ? listManifestFiles(options.overlays.map((p) => path.resolve(root, p))) : defaultOverlays(root, basePaths);
   for (const file of overlayFiles) {
     const overlay = loadManifestFiles([file], { root });
     findings.push(...overlay.findings, ...checkDuplicates(overlay.objects));
@@ -75,9 +73,7 @@ function defaultOverlays(root: string, basePaths: string[]): string[] {
   const overlayRoot = path.join(root, OVERLAY_ROOT);
   if (!fs.existsSync(overlayRoot)) return [];
   const baseDirs = basePaths.map((p) => path.resolve(root, p));
-  return listManifestFiles([overlayRoot]).filter(
-    (file) => !baseDirs.some((dir) => file === dir || file.startsWith(dir + path.sep)),
-  );
+  return listManifestFiles([overlayRoot]).filter((file) => !baseDirs.some((dir) => file === dir || file.startsWith(dir + path.sep)));
 }
 
 function unique(findings: Finding[]): Finding[] {

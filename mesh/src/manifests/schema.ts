@@ -100,13 +100,16 @@ export function validateSchema(loaded: LoadedObject): Finding[] {
     if (!Array.isArray(errors)) {
       return [{ ...base, code: SCHEMA_ERROR, severity: 'error', line: source.line, message: (error as Error).message }];
     }
-    return [...unknown, ...summarize(errors).map(({ fieldPath, message }) => ({
-      ...base,
-      code: SCHEMA_ERROR,
-      severity: 'error' as const,
-      line: lineOf(object, fieldPath) ?? source.line,
-      message: `${formatPath(fieldPath) || '(object)'}: ${message}`,
-    }))];
+    return [
+      ...unknown,
+      ...summarize(errors).map(({ fieldPath, message }) => ({
+        ...base,
+        code: SCHEMA_ERROR,
+        severity: 'error' as const,
+        line: lineOf(object, fieldPath) ?? source.line,
+        message: `${formatPath(fieldPath) || '(object)'}: ${message}`,
+      })),
+    ];
   }
 }
 
@@ -150,16 +153,37 @@ function istioSchema(modulePath: string): JsonSchema | null {
  */
 const NEWER_THAN_SCHEMA = new Set([
   // VirtualService
-  'http.mirrors', 'corsPolicy.unmatchedPreflights', 'redirect.prefixRewrite', 'retries.backoff', 'retries.retryIgnorePreviousHosts',
+  'http.mirrors',
+  'corsPolicy.unmatchedPreflights',
+  'redirect.prefixRewrite',
+  'retries.backoff',
+  'retries.retryIgnorePreviousHosts',
   'rewrite.uriRegexRewrite',
   // DestinationRule (top level, subsets and portLevelSettings alike)
-  'http.http2KeepAlive', 'http.maxConcurrentStreams', 'tcp.idleTimeout', 'loadBalancer.backendUtilization', 'loadBalancer.warmup',
-  'loadBalancer.zoneAwareLbSetting', 'httpCookie.attributes', 'outlierDetection.outlierDetectionHttpErrorCodes', 'tls.caCrl',
-  'trafficPolicy.proxyProtocol', 'trafficPolicy.retryBudget',
+  'http.http2KeepAlive',
+  'http.maxConcurrentStreams',
+  'tcp.idleTimeout',
+  'loadBalancer.backendUtilization',
+  'loadBalancer.warmup',
+  'loadBalancer.zoneAwareLbSetting',
+  'httpCookie.attributes',
+  'outlierDetection.outlierDetectionHttpErrorCodes',
+  'tls.caCrl',
+  'trafficPolicy.proxyProtocol',
+  'trafficPolicy.retryBudget',
   // Gateway server TLS
-  'tls.caCertCredentialName', 'tls.credentialNames', 'tls.ecdhCurves', 'tls.insecureSkipVerify', 'tls.tlsCertificates',
+  'tls.caCertCredentialName',
+  'tls.credentialNames',
+  'tls.ecdhCurves',
+  'tls.insecureSkipVerify',
+  'tls.tlsCertificates',
   // AuthorizationPolicy
-  'source.serviceAccounts', 'source.notServiceAccounts', 'source.trustDomains', 'source.notTrustDomains', 'spec.targetRef', 'spec.targetRefs',
+  'source.serviceAccounts',
+  'source.notServiceAccounts',
+  'source.trustDomains',
+  'source.notTrustDomains',
+  'spec.targetRef',
+  'spec.targetRefs',
 ]);
 
 /** The nearest named parent of a field path (`['spec', 'http', 0, 'redirect']` → `redirect`). */
@@ -258,9 +282,7 @@ function summarize(errors: ErrorObject[]): Array<{ fieldPath: Array<string | num
     const fieldPath = parsePointer(instancePath);
     const oneOf = list.find((e) => e.keyword === 'oneOf');
     if (oneOf) {
-      const expected = list
-        .filter((e) => e !== oneOf)
-        .map((e) => (e.keyword === 'type' ? String(e.params.type) : (e.message ?? e.keyword)));
+      const expected = list.filter((e) => e !== oneOf).map((e) => (e.keyword === 'type' ? String(e.params.type) : (e.message ?? e.keyword)));
       result.push({ fieldPath, message: `must be ${[...new Set(expected)].join(' or ')}` });
       continue;
     }
@@ -291,10 +313,7 @@ function parsePointer(pointer: string): Array<string | number> {
 
 /** `['spec', 'ports', 0, 'port']` → `spec.ports[0].port`. */
 export function formatPath(fieldPath: ReadonlyArray<string | number>): string {
-  return fieldPath.reduce<string>(
-    (text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment),
-    '',
-  );
+  return fieldPath.reduce<string>((text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment), '');
 }
 
 /** Exposed for tests: whether a schema exists for this apiVersion/kind. */

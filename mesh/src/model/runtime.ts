@@ -32,8 +32,7 @@ export interface Endpoint {
 /** Who sent a request into the data plane. */
 export type TrafficSource =
   /** `workload`: the gateway's own identity when it is not istio-ingressgateway (a Gateway API gateway). */
-  | { kind: 'gateway'; gatewayName: string; workload?: Workload }
-  | { kind: 'sidecar'; workload: Workload };
+  { kind: 'gateway'; gatewayName: string; workload?: Workload } | { kind: 'sidecar'; workload: Workload };
 
 /**
  * The ingress gateway as a workload, for telemetry: Istio runs it as Deployment `istio-ingressgateway` in

@@ -82,7 +82,13 @@ beforeAll(async () => {
     traces: new TraceStore(),
     kubernetesObjects,
     endpoints: () => [],
-    graph: () => telemetry.graph({ workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) }),
+    graph: () =>
+      telemetry.graph({
+        workloads: [],
+        serviceNames: [],
+        istio: { gateways: [], virtualServices: [], destinationRules: [] },
+        readyCount: () => ({ ready: 0, total: 0 }),
+      }),
     apply: (objects, options) => {
       store.apply(objects, options);
     },
@@ -130,7 +136,11 @@ spec:
 `;
 
 async function applyYaml(yaml: string, source: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${adminUrl}/config/apply?source=${encodeURIComponent(source)}`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: yaml });
+  const response = await fetch(`${adminUrl}/config/apply?source=${encodeURIComponent(source)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/yaml' },
+    body: yaml,
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -142,7 +152,12 @@ describe('apply like a cluster: refuse what Istio refuses, warn about the rest',
     expect(applied.body.warnings).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ file: 'istio/traffic/mine.yaml', object: 'VirtualService/web-ingress', code: 'IST0131', line: 14 }),
-        expect.objectContaining({ file: 'istio/traffic/mine.yaml', object: 'VirtualService/web-ingress', code: 'KIA1107', message: expect.stringMatching(/v9/) }),
+        expect.objectContaining({
+          file: 'istio/traffic/mine.yaml',
+          object: 'VirtualService/web-ingress',
+          code: 'KIA1107',
+          message: expect.stringMatching(/v9/),
+        }),
       ]),
     );
     expect(meshLog).toEqual(expect.arrayContaining([expect.stringMatching(/^warning: istio\/traffic\/mine\.yaml:14 VirtualService\/web-ingress IST0131 /)]));
@@ -185,9 +200,14 @@ describeWithTool('kubectl', 'kubectl apply prints the mesh warnings', () => {
       const file = path.join(dir, 'web-ingress.yaml');
       fs.writeFileSync(file, shadowedAndUnknownSubset('v2'));
       const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile('kubectl', ['--server', adminUrl, 'apply', '-f', file], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' }, timeout: 20_000 }, (error, stdout, stderr) => {
-          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-        });
+        execFile(
+          'kubectl',
+          ['--server', adminUrl, 'apply', '-f', file],
+          { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' }, timeout: 20_000 },
+          (error, stdout, stderr) => {
+            resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+          },
+        );
       });
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('virtualservice.networking.istio.io/web-ingress');

@@ -93,7 +93,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, warnings: 
  * `Warning: text`. Header values must be printable ASCII: anything else becomes `?`.
  */
 export function warningHeader(finding: Finding): string {
-  const text = formatFinding(finding).replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, (c) => `\\${c}`);
+  const text = formatFinding(finding)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/["\\]/g, (c) => `\\${c}`);
   return `299 - "${text}"`;
 }
 
@@ -107,13 +109,27 @@ interface Result {
 async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, url: URL, readBody: () => Promise<string>): Promise<Result> {
   const method = req.method ?? 'GET';
   if (p === '/version') {
-    return { body: { major: '1', minor: '32', gitVersion: 'v1.32.0-local-mesh', platform: `${process.platform}/${process.arch}`, goVersion: 'n/a', compiler: 'n/a', buildDate: '', gitCommit: '', gitTreeState: 'clean' } };
+    return {
+      body: {
+        major: '1',
+        minor: '32',
+        gitVersion: 'v1.32.0-local-mesh',
+        platform: `${process.platform}/${process.arch}`,
+        goVersion: 'n/a',
+        compiler: 'n/a',
+        buildDate: '',
+        gitCommit: '',
+        gitTreeState: 'clean',
+      },
+    };
   }
   // kubectl's client-side validation downloads the OpenAPI document first; with no schemas published the
   // objects are treated like CRDs without a schema and the mesh's own analysis validates them on apply.
   if (p === '/openapi/v3') {
     const paths: Record<string, { serverRelativeURL: string }> = {};
-    for (const t of resourceTypes) for (const v of t.versions) paths[t.group ? `apis/${t.group}/${v}` : `api/${v}`] = { serverRelativeURL: `/openapi/v3/${t.group ? `apis/${t.group}` : 'api'}/${v}` };
+    for (const t of resourceTypes)
+      for (const v of t.versions)
+        paths[t.group ? `apis/${t.group}/${v}` : `api/${v}`] = { serverRelativeURL: `/openapi/v3/${t.group ? `apis/${t.group}` : 'api'}/${v}` };
     return { body: { paths } };
   }
   const openapiMatch = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
@@ -144,7 +160,10 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     }
     return { body: { openapi: '3.0.0', info: { title: 'local mesh', version }, paths, components: { schemas } } };
   }
-  if (p === '/api') return { body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] } };
+  if (p === '/api')
+    return {
+      body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] },
+    };
   if (p === '/apis') return { body: { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups().map(groupInfo) } };
   const groupMatch = /^\/apis\/([^/]+)$/.exec(p);
   if (groupMatch) {
@@ -179,8 +198,7 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     return { body: p.endsWith('/namespaces') ? { apiVersion: 'v1', kind: 'NamespaceList', metadata: {}, items: [namespace] } : namespace };
   }
 
-  const resourceMatch =
-    /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+  const resourceMatch = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(p);
   if (!resourceMatch) throw notFoundPath(p);
   const group = resourceMatch[2] ?? '';
   const version = resourceMatch[1] ?? resourceMatch[3];
@@ -192,17 +210,26 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
   const apiVersion = groupVersion(group, version);
   if (namespace !== undefined && namespace !== backend.namespace) {
     if (method === 'GET' && !name) return { body: list(type, apiVersion, [], backend.store.resourceVersion()) };
-    throw new ApiError(404, 'NotFound', `namespaces "${namespace}" not found (the local mesh has only "${backend.namespace}")`, { name: namespace, kind: 'namespaces' });
+    throw new ApiError(404, 'NotFound', `namespaces "${namespace}" not found (the local mesh has only "${backend.namespace}")`, {
+      name: namespace,
+      kind: 'namespaces',
+    });
   }
   if (namespace === undefined && (name || method !== 'GET')) throw notFoundPath(p);
 
   const current = (): StoredObject[] =>
     type.readOnly
-      ? backend.kubernetesObjects.filter((o) => o.object.kind === type.kind).map((loaded) => ({ loaded, resourceVersion: 1, uid: `k8s-${loaded.object.metadata.name}`, creationTimestamp: '' }))
+      ? backend.kubernetesObjects
+          .filter((o) => o.object.kind === type.kind)
+          .map((loaded) => ({ loaded, resourceVersion: 1, uid: `k8s-${loaded.object.metadata.name}`, creationTimestamp: '' }))
       : backend.store.stored().filter((s) => s.loaded.object.kind === type.kind && apiGroupOf(s.loaded.object) === type.group);
   const find = (objectName: string): StoredObject | undefined => current().find((s) => s.loaded.object.metadata.name === objectName);
   const notFound = (objectName: string) =>
-    new ApiError(404, 'NotFound', `${type.plural}${type.group ? `.${type.group}` : ''} "${objectName}" not found`, { name: objectName, group: type.group, kind: type.plural });
+    new ApiError(404, 'NotFound', `${type.plural}${type.group ? `.${type.group}` : ''} "${objectName}" not found`, {
+      name: objectName,
+      group: type.group,
+      kind: type.plural,
+    });
   const dryRun = url.searchParams.getAll('dryRun').includes('All');
 
   if (method === 'GET') {
@@ -235,7 +262,11 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
     if (name) throw new ApiError(405, 'MethodNotAllowed', 'POST goes to the collection');
     const object = parseOne(body, type, apiVersion, backend.namespace);
     if (find(object.metadata.name)) {
-      throw new ApiError(409, 'AlreadyExists', `${type.plural}.${type.group} "${object.metadata.name}" already exists`, { name: object.metadata.name, group: type.group, kind: type.plural });
+      throw new ApiError(409, 'AlreadyExists', `${type.plural}.${type.group} "${object.metadata.name}" already exists`, {
+        name: object.metadata.name,
+        group: type.group,
+        kind: type.plural,
+      });
     }
     const warnings = applyChange(type, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
     return { status: 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
@@ -244,7 +275,8 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
 
   if (method === 'PUT') {
     const object = parseOne(body, type, apiVersion, backend.namespace);
-    if (object.metadata.name !== name) throw new ApiError(400, 'BadRequest', `the name in the body ("${object.metadata.name}") does not match the URL ("${name}")`);
+    if (object.metadata.name !== name)
+      throw new ApiError(400, 'BadRequest', `the name in the body ("${object.metadata.name}") does not match the URL ("${name}")`);
     const found = find(name);
     if (!found) throw notFound(name);
     checkResourceVersion(object, found, type);
@@ -272,7 +304,11 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
       } else if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') {
         patched = mergePatch(original, patch);
       } else {
-        throw new ApiError(415, 'UnsupportedMediaType', `the PATCH content type "${contentType}" is not supported (use application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml)`);
+        throw new ApiError(
+          415,
+          'UnsupportedMediaType',
+          `the PATCH content type "${contentType}" is not supported (use application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml)`,
+        );
       }
     }
     const object = checkObject(patched, type, apiVersion, backend.namespace);
@@ -334,7 +370,11 @@ function checkObject(value: unknown, type: ResourceType, apiVersion: string, nam
   if (object.kind !== type.kind) throw new ApiError(400, 'BadRequest', `the body is a ${String(object.kind)}, the URL is for ${type.kind}`);
   if (!object.apiVersion || apiGroupOf(object) !== type.group) object.apiVersion = apiVersion;
   if (object.metadata.namespace && object.metadata.namespace !== namespace) {
-    throw new ApiError(400, 'BadRequest', `the namespace of the object (${object.metadata.namespace}) does not match the namespace on the request (${namespace})`);
+    throw new ApiError(
+      400,
+      'BadRequest',
+      `the namespace of the object (${object.metadata.namespace}) does not match the namespace on the request (${namespace})`,
+    );
   }
   // Server-managed fields are not part of the desired state.
   const metadata = { ...object.metadata } as Record<string, unknown>;
@@ -347,7 +387,11 @@ function checkObject(value: unknown, type: ResourceType, apiVersion: string, nam
 function checkResourceVersion(object: K8sObject, found: StoredObject, type: ResourceType): void {
   const wanted = (object.metadata as { resourceVersion?: string }).resourceVersion;
   if (wanted && wanted !== String(found.resourceVersion)) {
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${type.plural}.${type.group} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+    throw new ApiError(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${type.plural}.${type.group} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+    );
   }
 }
 
@@ -359,13 +403,18 @@ function applyChange(type: ResourceType, name: string, change: () => unknown, ba
   } catch (error) {
     if (error instanceof ConfigRejectedError) {
       const resource = `${type.kind}.${type.group} "${name}"`;
-      throw new ApiError(422, 'Invalid', `${resource} is invalid: ${error.findings.map((f) => `${f.object ?? ''} ${f.code}: ${f.message}`.trim()).join('; ')}`, {
-        name,
-        group: type.group,
-        kind: type.kind,
-        causes: error.findings.map((f) => ({ reason: f.code, message: f.message, field: f.line ? `${f.file}:${f.line}` : f.file })),
-        findings: error.findings,
-      });
+      throw new ApiError(
+        422,
+        'Invalid',
+        `${resource} is invalid: ${error.findings.map((f) => `${f.object ?? ''} ${f.code}: ${f.message}`.trim()).join('; ')}`,
+        {
+          name,
+          group: type.group,
+          kind: type.kind,
+          causes: error.findings.map((f) => ({ reason: f.code, message: f.message, field: f.line ? `${f.file}:${f.line}` : f.file })),
+          findings: error.findings,
+        },
+      );
     }
     throw error;
   }
@@ -374,7 +423,11 @@ function applyChange(type: ResourceType, name: string, change: () => unknown, ba
 function presentAfter(backend: KubeApiBackend, type: ResourceType, object: K8sObject, apiVersion: string, dryRun: boolean): object {
   const stored = dryRun
     ? undefined
-    : backend.store.stored().find((s) => s.loaded.object.kind === type.kind && apiGroupOf(s.loaded.object) === type.group && s.loaded.object.metadata.name === object.metadata.name);
+    : backend.store
+        .stored()
+        .find(
+          (s) => s.loaded.object.kind === type.kind && apiGroupOf(s.loaded.object) === type.group && s.loaded.object.metadata.name === object.metadata.name,
+        );
   return stored ? present(stored, apiVersion, backend.namespace, backend) : { ...object, apiVersion };
 }
 

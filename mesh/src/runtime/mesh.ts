@@ -142,7 +142,8 @@ function startConfig(settings: Settings, options: MeshOptions): { sync: ConfigSy
       manifests,
       istioPaths: settings.istioPaths,
       analyze: analyzeManifests,
-      compile: (istioObjects) => compileMeshConfig({ istio: toIstioConfig(istioObjects, topology.services, namespace), services: topology.services, workloads, mode, namespace }),
+      compile: (istioObjects) =>
+        compileMeshConfig({ istio: toIstioConfig(istioObjects, topology.services, namespace), services: topology.services, workloads, mode, namespace }),
       watch: options.watch,
       log: settings.log,
     });
@@ -260,7 +261,12 @@ function adminBackend(parts: Parts, gatewayUrl: () => string, kubernetesObjects:
     gatewayUrl,
     apply: (objects, opts) => sync.apply(objects, opts),
     remove: (keys, opts) => sync.remove(keys, opts),
-    statusOf: gatewayApiStatusReader(() => sync.store.stored(), () => sync.store.resourceVersion(), parts.topology.services, settings.namespace),
+    statusOf: gatewayApiStatusReader(
+      () => sync.store.stored(),
+      () => sync.store.resourceVersion(),
+      parts.topology.services,
+      settings.namespace,
+    ),
     applyFile: (file) => sync.applyFile(file),
     restartWorkload: (name) => supervisor.restartWorkload(name),
   };
@@ -338,10 +344,16 @@ export async function startMesh(options: MeshOptions = {}): Promise<MeshHandle> 
   }
   const wiring: ChildWiring = { sidecarUrls: new Map(), tcpEnv: new Map(), adminPort: 0, webAppServer: 'unknown' };
   const parts: Parts = {
-    settings, sync, topology, spans, wiring,
+    settings,
+    sync,
+    topology,
+    spans,
+    wiring,
     telemetry: telemetryFor(sync.store, settings),
     supervisor: createSupervisor(settings, options, wiring),
-    servers: [], dataPlanes: [], tcpHops: [],
+    servers: [],
+    dataPlanes: [],
+    tcpHops: [],
   };
   const gatewayPlane = dataPlaneFor(parts, gatewaySource(sync.store.active(), settings.namespace), options);
   const gateway = http.createServer((req, res) => gatewayPlane.handle(req, res));

@@ -42,7 +42,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-
 describe('backoffDelay', () => {
   it('doubles from the base delay per consecutive crash and stops at the maximum', () => {
     const policy = { baseMs: 500, maxMs: 4000, resetAfterMs: 60_000 };
@@ -53,7 +52,15 @@ describe('backoffDelay', () => {
 describe('buildTopology', () => {
   it('refuses a Deployment the command table does not know, naming the table', () => {
     const objects = [
-      { object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'payments' }, spec: { selector: {}, template: { metadata: {}, spec: { containers: [] } } } }, source: { file: 'k8s/payments.yaml' } },
+      {
+        object: {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'payments' },
+          spec: { selector: {}, template: { metadata: {}, spec: { containers: [] } } },
+        },
+        source: { file: 'k8s/payments.yaml' },
+      },
     ];
     expect(() => buildTopology(objects)).toThrow(UnknownWorkloadError);
     expect(() => buildTopology(objects)).toThrow(/payments.*k8s\/payments\.yaml.*workload-commands\.ts/);
@@ -415,7 +422,11 @@ describe('Supervisor ports: reported by the child, or picked and retried when ta
     expect(status).toMatchObject({ ready: true, restarts: 0 });
     expect(((await (await fetch(`http://127.0.0.1:${status.port}/`)).json()) as { pid: number }).pid).toBe(status.pid);
     expect(logs).toContainEqual(
-      expect.stringMatching(new RegExp(`^web-app-0 could not bind port ${taken.port} \\(.*EADDRINUSE.*\\); starting it again on a fresh port \\(retry 1 of ${MAX_PORT_RETRIES}\\)$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^web-app-0 could not bind port ${taken.port} \\(.*EADDRINUSE.*\\); starting it again on a fresh port \\(retry 1 of ${MAX_PORT_RETRIES}\\)$`,
+        ),
+      ),
     );
   });
 
@@ -484,7 +495,7 @@ describe('topology from the repository k8s/ manifests', () => {
     expect(v2.command.argv).toEqual(['node', 'web-api-v2/dist/server.js']);
   });
 
-  it('runs the postgres StatefulSet with the Secret\'s credentials and gives articles a DATABASE_URL built from them', () => {
+  it("runs the postgres StatefulSet with the Secret's credentials and gives articles a DATABASE_URL built from them", () => {
     const postgres = topology.workloads.find((w) => w.workload.name === 'postgres')!;
     expect(postgres).toMatchObject({ stateful: true, readinessKind: 'postgres' });
     expect(postgres.workload).toMatchObject({ app: 'postgres', version: 'v1', serviceAccount: 'postgres', replicas: 1 });

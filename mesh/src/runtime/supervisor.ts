@@ -123,13 +123,9 @@ export class Supervisor extends EventEmitter {
   async startWorkload(spec: WorkloadSpec): Promise<void> {
     const file = path.resolve(this.options.root, spec.command.requires.file);
     if (!existsSync(file)) {
-      throw new Error(
-        `cannot start ${spec.workload.name}: ${spec.command.requires.file} is missing (${spec.command.requires.buildHint})`,
-      );
+      throw new Error(`cannot start ${spec.workload.name}: ${spec.command.requires.file} is missing (${spec.command.requires.buildHint})`);
     }
-    const started = await Promise.all(
-      Array.from({ length: spec.workload.replicas }, () => this.startReplica(spec)),
-    );
+    const started = await Promise.all(Array.from({ length: spec.workload.replicas }, () => this.startReplica(spec)));
     await Promise.all(started.map((replica) => this.waitReady(replica)));
   }
 
@@ -311,8 +307,7 @@ export class Supervisor extends EventEmitter {
     const delay = backoffDelay(replica.crashStreak, this.backoff);
     replica.state = 'backoff';
     this.options.log?.(
-      `${replica.id} exited (${reason}); restart #${replica.restarts} in ${formatMs(delay)}` +
-        (replica.crashStreak > 1 ? ' (CrashLoopBackOff)' : ''),
+      `${replica.id} exited (${reason}); restart #${replica.restarts} in ${formatMs(delay)}` + (replica.crashStreak > 1 ? ' (CrashLoopBackOff)' : ''),
     );
     replica.timer = setTimeout(() => {
       if (replica.state === 'backoff' && !this.stopping) this.spawnProcess(replica);
@@ -363,9 +358,7 @@ export class Supervisor extends EventEmitter {
       replica.probeFailures += 1;
       if (replica.endpoint.ready && replica.probeFailures >= this.probe.failureThreshold) {
         replica.endpoint.ready = false;
-        this.options.log?.(
-          `${replica.id} failed ${replica.probeFailures} readiness probes (${probeName(replica.spec)}): no traffic until it recovers`,
-        );
+        this.options.log?.(`${replica.id} failed ${replica.probeFailures} readiness probes (${probeName(replica.spec)}): no traffic until it recovers`);
         this.emit('change');
       }
     }
@@ -406,19 +399,19 @@ export class Supervisor extends EventEmitter {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (replica.endpoint.ready) finish();
-        else if (replica.state === 'stopping' || replica.state === 'stopped' || this.stopping) finish(new Error(`${replica.id} was stopped before it became ready`));
+        else if (replica.state === 'stopping' || replica.state === 'stopped' || this.stopping)
+          finish(new Error(`${replica.id} was stopped before it became ready`));
       };
       const timer = setTimeout(() => {
-        const tail = replica.tail.slice(-10).map((line) => `  ${line}`).join('\n');
+        const tail = replica.tail
+          .slice(-10)
+          .map((line) => `  ${line}`)
+          .join('\n');
         const waitingFor = replica.portKnown
           ? `did not become ready within ${formatMs(this.probe.startupTimeoutMs)} (${probeName(replica.spec)} on port ${replica.endpoint.port}`
           : `did not report its port within ${formatMs(this.probe.startupTimeoutMs)} (expected { type: 'listening', port } on the IPC ` +
             `channel, as service-kit's runServer and web-app/local/run-web-app.mjs send when MESH_SUPERVISED=1`;
-        finish(
-          new Error(
-            `${replica.id} ${waitingFor}, restarts: ${replica.restarts})` + (tail ? `; its last output:\n${tail}` : '; it printed nothing'),
-          ),
-        );
+        finish(new Error(`${replica.id} ${waitingFor}, restarts: ${replica.restarts})` + (tail ? `; its last output:\n${tail}` : '; it printed nothing')));
       }, this.probe.startupTimeoutMs);
       const finish = (error?: Error): void => {
         clearTimeout(timer);

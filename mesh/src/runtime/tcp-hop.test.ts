@@ -29,7 +29,13 @@ const httpRequest = (sa: string, path: string) => ({ principal: principal(sa), m
 
 it('compiles policies for a TCP port as istiod does: an ALLOW rule with HTTP-only fields is dropped, a DENY rule loses only them', () => {
   const allowWithMethods = compileAuthorization(
-    [policy('pg', { selector: selectPostgres, action: 'ALLOW', rules: [{ from: [{ source: { principals: [principal('articles')] } }], to: [{ operation: { methods: ['GET'] } }] }] })],
+    [
+      policy('pg', {
+        selector: selectPostgres,
+        action: 'ALLOW',
+        rules: [{ from: [{ source: { principals: [principal('articles')] } }], to: [{ operation: { methods: ['GET'] } }] }],
+      }),
+    ],
     [],
     'default',
   );
@@ -38,16 +44,35 @@ it('compiles policies for a TCP port as istiod does: an ALLOW rule with HTTP-onl
   expect(allowWithMethods.checkConnection(postgresTarget, { principal: principal('articles'), port: 5432 })).toEqual({ allowed: false, policy: 'none' });
 
   const denyAdminPath = compileAuthorization(
-    [policy('pg', { selector: selectPostgres, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'], ports: ['5432'] } }], when: [{ key: 'request.headers[x-debug]', values: ['1'] }] }] })],
+    [
+      policy('pg', {
+        selector: selectPostgres,
+        action: 'DENY',
+        rules: [{ to: [{ operation: { paths: ['/admin'], ports: ['5432'] } }], when: [{ key: 'request.headers[x-debug]', values: ['1'] }] }],
+      }),
+    ],
     [],
     'default',
   );
   // HTTP: only /admin with the header is denied. TCP: paths and the header condition are dropped, ports stays.
   expect(denyAdminPath.check(postgresTarget, httpRequest('articles', '/'))).toEqual({ allowed: true });
-  expect(denyAdminPath.checkConnection(postgresTarget, { principal: principal('articles'), port: 5432 })).toEqual({ allowed: false, policy: 'ns[default]-policy[pg]-rule[0]' });
+  expect(denyAdminPath.checkConnection(postgresTarget, { principal: principal('articles'), port: 5432 })).toEqual({
+    allowed: false,
+    policy: 'ns[default]-policy[pg]-rule[0]',
+  });
   expect(denyAdminPath.checkConnection(postgresTarget, { principal: principal('articles'), port: 5433 })).toEqual({ allowed: true });
 
-  const byPrincipal = compileAuthorization([policy('pg', { selector: selectPostgres, action: 'ALLOW', rules: [{ from: [{ source: { principals: [principal('articles')] } }], to: [{ operation: { ports: ['5432'] } }] }] })], [], 'default');
+  const byPrincipal = compileAuthorization(
+    [
+      policy('pg', {
+        selector: selectPostgres,
+        action: 'ALLOW',
+        rules: [{ from: [{ source: { principals: [principal('articles')] } }], to: [{ operation: { ports: ['5432'] } }] }],
+      }),
+    ],
+    [],
+    'default',
+  );
   expect(byPrincipal.checkConnection(postgresTarget, { principal: principal('articles'), port: 5432 })).toEqual({ allowed: true });
   expect(byPrincipal.checkConnection(postgresTarget, { principal: principal('web-api'), port: 5432 })).toEqual({ allowed: false, policy: 'none' });
   expect(byPrincipal.checkConnection(postgresTarget, { principal: undefined, port: 5432 })).toEqual({ allowed: false, policy: 'none' });

@@ -5,7 +5,13 @@ import type { IstioConfig, RequestRecord, Workload } from '../model';
 import { canonicalRevision, canonicalService, histogramQuantile, ISTIO_DEFAULT_BUCKETS, MeshTelemetry, serviceBadges, shortServiceName } from '.';
 
 const workload = (name: string, app: string, version: string): Workload => ({
-  name, namespace: 'default', labels: { app, version }, app, version, serviceAccount: app, replicas: 1,
+  name,
+  namespace: 'default',
+  labels: { app, version },
+  app,
+  version,
+  serviceAccount: app,
+  replicas: 1,
 });
 const workloads = [workload('web-api-v1', 'web-api', 'v1'), workload('web-api-v2', 'web-api', 'v2'), workload('articles', 'articles', 'v1')];
 
@@ -41,7 +47,15 @@ describe('graph aggregation', () => {
     ...Array.from({ length: 8 }, (_, i) => record({ durationMs: i + 1 })),
     record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2', durationMs: 100 }),
     record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2', responseCode: 503, responseFlags: 'UH', durationMs: 200 }),
-    record({ sourceWorkload: 'web-api-v1', sourceApp: 'web-api', sourceVersion: 'v1', destinationWorkload: 'articles', destinationApp: 'articles', destinationService: 'articles.default.svc.cluster.local', destinationServiceName: 'articles' }),
+    record({
+      sourceWorkload: 'web-api-v1',
+      sourceApp: 'web-api',
+      sourceVersion: 'v1',
+      destinationWorkload: 'articles',
+      destinationApp: 'articles',
+      destinationService: 'articles.default.svc.cluster.local',
+      destinationServiceName: 'articles',
+    }),
   ];
   // On a whole second the 10 s window spans exactly 10 s.
   const graph = telemetryWith(records).graph(inputs(), 10_000);
@@ -52,10 +66,32 @@ describe('graph aggregation', () => {
     // durations 1..8, 100, 200 ms fill le=1: 1, (1,5]: 4, (5,10]: 3, (50,100]: 1, (100,250]: 1.
     // p50: rank 5 ends (1,5] → 5. p99: rank 9.9 lies in (100,250], 0.9 of its one request → 100 + 150 × 0.9 = 235.
     // The UH request never left the gateway: 9 of 10 went over mTLS.
-    expect(edge('workload:istio-ingressgateway->service:web-api')).toMatchObject({ requests: 10, rate: 1, httpPercentReq: 100, errorPercent: 10, mtlsPercent: 90, p50: 5, p99: 235 });
+    expect(edge('workload:istio-ingressgateway->service:web-api')).toMatchObject({
+      requests: 10,
+      rate: 1,
+      httpPercentReq: 100,
+      errorPercent: 10,
+      mtlsPercent: 90,
+      p50: 5,
+      p99: 235,
+    });
     // v1's 8 durations 1..8: p50 rank 4 → 1 + 4 × 3/4 = 4; p95 rank 7.6 → 5 + 5 × 2.6/3 = 9.33.
-    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({ requests: 8, httpPercentReq: 80, errorPercent: 0, mtlsPercent: 100, p50: 4, p95: 9.33 });
-    expect(edge('service:web-api->workload:web-api-v2')).toMatchObject({ requests: 2, httpPercentReq: 20, errorPercent: 50, mtlsPercent: 50, responseCodes: { 200: 1, 503: 1 }, responseFlags: { '-': 1, UH: 1 } });
+    expect(edge('service:web-api->workload:web-api-v1')).toMatchObject({
+      requests: 8,
+      httpPercentReq: 80,
+      errorPercent: 0,
+      mtlsPercent: 100,
+      p50: 4,
+      p95: 9.33,
+    });
+    expect(edge('service:web-api->workload:web-api-v2')).toMatchObject({
+      requests: 2,
+      httpPercentReq: 20,
+      errorPercent: 50,
+      mtlsPercent: 50,
+      responseCodes: { 200: 1, 503: 1 },
+      responseFlags: { '-': 1, UH: 1 },
+    });
     expect(edge('workload:web-api-v1->service:articles').requests).toBe(1);
   });
 
@@ -68,12 +104,16 @@ describe('graph aggregation', () => {
 
   it('lists the version shares in version order, whichever version was called first', () => {
     const v2First = [record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2' }), record({})];
-    const shares = telemetryWith(v2First).graph(inputs(), 10_000).versionShares.find((s) => s.service === 'web-api')!;
+    const shares = telemetryWith(v2First)
+      .graph(inputs(), 10_000)
+      .versionShares.find((s) => s.service === 'web-api')!;
     expect(Object.keys(shares.versions)).toEqual(['v1', 'v2']);
   });
 
   it('shows every workload and service as a node even without traffic', () => {
-    expect(graph.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(['workload:web-api-v2', 'workload:articles', 'service:articles', 'workload:istio-ingressgateway']));
+    expect(graph.nodes.map((n) => n.id)).toEqual(
+      expect.arrayContaining(['workload:web-api-v2', 'workload:articles', 'service:articles', 'workload:istio-ingressgateway']),
+    );
   });
 
   it('does not draw a workload edge for requests that reached no workload (no route, no healthy upstream)', () => {
@@ -86,7 +126,9 @@ describe('graph aggregation', () => {
     // 1000 requests at 10.015, 10.030, ... 25 ms: uniform in one Istio bucket, so the linear interpolation
     // histogram_quantile assumes is exact up to the 15 µs spacing.
     const spread = Array.from({ length: 1000 }, (_, i) => record({ durationMs: 10 + (15 * (i + 1)) / 1000 }));
-    const e = telemetryWith(spread).graph(inputs(), 10_000).edges.find((x) => x.id === 'service:web-api->workload:web-api-v1')!;
+    const e = telemetryWith(spread)
+      .graph(inputs(), 10_000)
+      .edges.find((x) => x.id === 'service:web-api->workload:web-api-v1')!;
     expect(e).toMatchObject({ requests: 1000, p50: 17.5, p95: 24.25, p99: 24.85 });
   });
 
@@ -108,7 +150,10 @@ describe('graph aggregation', () => {
     now = 1_011_500; // half-way through the 12th second: the 10 s window holds seconds 2..11
     const g = telemetry.graph(inputs(), 10_000);
     expect(g.windowSeconds).toBe(10);
-    expect(g.edges.find((e) => e.id === 'workload:istio-ingressgateway->service:web-api')).toMatchObject({ requests: 11, rate: Math.round((11 / 10.5) * 100) / 100 });
+    expect(g.edges.find((e) => e.id === 'workload:istio-ingressgateway->service:web-api')).toMatchObject({
+      requests: 11,
+      rate: Math.round((11 / 10.5) * 100) / 100,
+    });
   });
 
   it('keeps the last 60 s only, reusing the oldest second for the newest', () => {
@@ -120,14 +165,22 @@ describe('graph aggregation', () => {
     telemetry.record(record({ durationMs: 3 }));
     const g = telemetry.graph(inputs(), 60_000);
     expect(g.edges.find((e) => e.id === 'service:web-api->workload:web-api-v2')?.requests).toBe(1);
-    expect(g.edges.find((e) => e.id === 'service:web-api->workload:web-api-v1')).toMatchObject({ requests: 1, responseCodes: { 200: 1 }, responseFlags: { '-': 1 }, p99: 4.96 });
+    expect(g.edges.find((e) => e.id === 'service:web-api->workload:web-api-v1')).toMatchObject({
+      requests: 1,
+      responseCodes: { 200: 1 },
+      responseFlags: { '-': 1 },
+      p99: 4.96,
+    });
   });
 
   it('keeps the window across a config change (label sets re-bound): a DISABLE peer authentication shows in the mTLS share', () => {
     const telemetry = telemetryWith([record({})]);
     telemetry.setMtlsModes(() => 'DISABLE');
     telemetry.record(record({}));
-    expect(telemetry.graph(inputs(), 10_000).edges.find((e) => e.id === 'service:web-api->workload:web-api-v1')).toMatchObject({ requests: 2, mtlsPercent: 50 });
+    expect(telemetry.graph(inputs(), 10_000).edges.find((e) => e.id === 'service:web-api->workload:web-api-v1')).toMatchObject({
+      requests: 2,
+      mtlsPercent: 50,
+    });
   });
 });
 
@@ -135,10 +188,56 @@ describe('service badges from the active Istio objects', () => {
   const istio: IstioConfig = {
     gateways: [],
     virtualServices: [
-      { source: { file: 'a.yaml' }, object: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'web-ingress' }, spec: { hosts: ['*'], http: [{ route: [{ destination: { host: 'web-api', subset: 'v1' }, weight: 80 }, { destination: { host: 'web-api', subset: 'v2' }, weight: 20 }] }] } } },
-      { source: { file: 'b.yaml' }, object: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'authors' }, spec: { hosts: ['authors'], http: [{ fault: { abort: { httpStatus: 500, percentage: { value: 100 } } }, timeout: '1s', retries: { attempts: 2 }, route: [{ destination: { host: 'authors.default.svc.cluster.local' } }] }] } } },
+      {
+        source: { file: 'a.yaml' },
+        object: {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'web-ingress' },
+          spec: {
+            hosts: ['*'],
+            http: [
+              {
+                route: [
+                  { destination: { host: 'web-api', subset: 'v1' }, weight: 80 },
+                  { destination: { host: 'web-api', subset: 'v2' }, weight: 20 },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      {
+        source: { file: 'b.yaml' },
+        object: {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'authors' },
+          spec: {
+            hosts: ['authors'],
+            http: [
+              {
+                fault: { abort: { httpStatus: 500, percentage: { value: 100 } } },
+                timeout: '1s',
+                retries: { attempts: 2 },
+                route: [{ destination: { host: 'authors.default.svc.cluster.local' } }],
+              },
+            ],
+          },
+        },
+      },
     ],
-    destinationRules: [{ source: { file: 'c.yaml' }, object: { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'web-api' }, spec: { host: 'web-api', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 } } } } } }],
+    destinationRules: [
+      {
+        source: { file: 'c.yaml' },
+        object: {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'DestinationRule',
+          metadata: { name: 'web-api' },
+          spec: { host: 'web-api', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 } } } },
+        },
+      },
+    ],
   };
 
   it('marks traffic shifting, faults, timeouts, retries and circuit breakers on the services they affect', () => {
@@ -149,7 +248,28 @@ describe('service badges from the active Istio objects', () => {
   });
 
   it('does not call a single weighted destination traffic shifting', () => {
-    const single: IstioConfig = { ...noIstio, virtualServices: [{ ...istio.virtualServices[0], object: { ...istio.virtualServices[0].object, spec: { hosts: ['*'], http: [{ route: [{ destination: { host: 'web-api', subset: 'v1' }, weight: 100 }, { destination: { host: 'web-api', subset: 'v2' }, weight: 0 }] }] } } }] };
+    const single: IstioConfig = {
+      ...noIstio,
+      virtualServices: [
+        {
+          ...istio.virtualServices[0],
+          object: {
+            ...istio.virtualServices[0].object,
+            spec: {
+              hosts: ['*'],
+              http: [
+                {
+                  route: [
+                    { destination: { host: 'web-api', subset: 'v1' }, weight: 100 },
+                    { destination: { host: 'web-api', subset: 'v2' }, weight: 0 },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      ],
+    };
     expect(serviceBadges(single).get('web-api')!.badges.has('trafficShifting')).toBe(false);
   });
 
@@ -164,7 +284,9 @@ describe('MeshTelemetry', () => {
     telemetry.record(record({ durationMs: 3 }));
     telemetry.record(record({ durationMs: 7 }));
     const text = await telemetry.metrics();
-    expect(text).toMatch(/^istio_requests_total\{reporter="source",source_workload="istio-ingressgateway",source_workload_namespace="istio-system",.*destination_workload="web-api-v1".*destination_version="v1",destination_service="web-api.default.svc.cluster.local",destination_service_name="web-api".*response_code="200",response_flags="-",request_protocol="http"\} 2$/m);
+    expect(text).toMatch(
+      /^istio_requests_total\{reporter="source",source_workload="istio-ingressgateway",source_workload_namespace="istio-system",.*destination_workload="web-api-v1".*destination_version="v1",destination_service="web-api.default.svc.cluster.local",destination_service_name="web-api".*response_code="200",response_flags="-",request_protocol="http"\} 2$/m,
+    );
     expect(text).toMatch(/^istio_request_duration_milliseconds_bucket\{le="5",.*destination_workload="web-api-v1".*\} 1$/m);
     expect(text).toMatch(/^istio_request_duration_milliseconds_sum\{.*\} 10$/m);
     expect(text).toMatch(/^mesh_process_resident_memory_bytes /m);
@@ -180,11 +302,18 @@ describe('MeshTelemetry', () => {
     expect(text).toMatch(/^istio_requests_total\{reporter="source",.*response_flags="FI".*\} 1$/m);
     expect(text).not.toMatch(/^istio_requests_total\{reporter="destination"/m);
   });
-
 });
 
 describe('Istio standard labels', () => {
-  const labelled = (labels: Record<string, string>, name = 'w'): Workload => ({ name, namespace: 'default', labels, app: labels.app ?? name, version: labels.version ?? 'unknown', serviceAccount: 'sa', replicas: 1 });
+  const labelled = (labels: Record<string, string>, name = 'w'): Workload => ({
+    name,
+    namespace: 'default',
+    labels,
+    app: labels.app ?? name,
+    version: labels.version ?? 'unknown',
+    serviceAccount: 'sa',
+    replicas: 1,
+  });
   // A metric line's labels as an object.
   const seriesOf = (text: string, metric: string, match: Record<string, string>): Array<{ labels: Record<string, string>; value: number }> =>
     text
@@ -208,14 +337,26 @@ describe('Istio standard labels', () => {
     expect(canonicalRevision(labelled({}))).toBe('latest');
   });
 
-  const webApi = { ...labelled({ app: 'web-api', version: 'v1', 'app.kubernetes.io/name': 'web-api', 'app.kubernetes.io/version': 'v1' }, 'web-api-v1'), serviceAccount: 'web-api' };
+  const webApi = {
+    ...labelled({ app: 'web-api', version: 'v1', 'app.kubernetes.io/name': 'web-api', 'app.kubernetes.io/version': 'v1' }, 'web-api-v1'),
+    serviceAccount: 'web-api',
+  };
   const authors = { ...labelled({ app: 'authors', version: 'v1' }, 'authors'), serviceAccount: 'authors' };
   const call = (overrides: Partial<RequestRecord> = {}): RequestRecord =>
     record({
-      source: webApi, sourceWorkload: 'web-api-v1', sourceApp: 'web-api', sourceVersion: 'v1',
-      destination: authors, destinationWorkload: 'authors', destinationApp: 'authors', destinationVersion: 'v1',
-      destinationService: 'authors.default.svc.cluster.local', destinationServiceName: 'authors',
-      requestBytes: 120, responseBytes: 700, ...overrides,
+      source: webApi,
+      sourceWorkload: 'web-api-v1',
+      sourceApp: 'web-api',
+      sourceVersion: 'v1',
+      destination: authors,
+      destinationWorkload: 'authors',
+      destinationApp: 'authors',
+      destinationVersion: 'v1',
+      destinationService: 'authors.default.svc.cluster.local',
+      destinationServiceName: 'authors',
+      requestBytes: 120,
+      responseBytes: 700,
+      ...overrides,
     });
 
   it('labels both reporters as Istio does under STRICT mTLS', async () => {
@@ -224,12 +365,29 @@ describe('Istio standard labels', () => {
     telemetry.record(call());
     const text = await telemetry.metrics();
     const common = {
-      source_workload: 'web-api-v1', source_workload_namespace: 'default', source_principal: 'spiffe://cluster.local/ns/default/sa/web-api',
-      source_app: 'web-api', source_version: 'v1', source_canonical_service: 'web-api', source_canonical_revision: 'v1', source_cluster: 'Kubernetes',
-      destination_workload: 'authors', destination_workload_namespace: 'default', destination_principal: 'spiffe://cluster.local/ns/default/sa/authors',
-      destination_app: 'authors', destination_version: 'v1', destination_service: 'authors.default.svc.cluster.local', destination_service_name: 'authors',
-      destination_service_namespace: 'default', destination_canonical_service: 'authors', destination_canonical_revision: 'v1', destination_cluster: 'Kubernetes',
-      request_protocol: 'http', response_code: '200', response_flags: '-', grpc_response_status: '',
+      source_workload: 'web-api-v1',
+      source_workload_namespace: 'default',
+      source_principal: 'spiffe://cluster.local/ns/default/sa/web-api',
+      source_app: 'web-api',
+      source_version: 'v1',
+      source_canonical_service: 'web-api',
+      source_canonical_revision: 'v1',
+      source_cluster: 'Kubernetes',
+      destination_workload: 'authors',
+      destination_workload_namespace: 'default',
+      destination_principal: 'spiffe://cluster.local/ns/default/sa/authors',
+      destination_app: 'authors',
+      destination_version: 'v1',
+      destination_service: 'authors.default.svc.cluster.local',
+      destination_service_name: 'authors',
+      destination_service_namespace: 'default',
+      destination_canonical_service: 'authors',
+      destination_canonical_revision: 'v1',
+      destination_cluster: 'Kubernetes',
+      request_protocol: 'http',
+      response_code: '200',
+      response_flags: '-',
+      grpc_response_status: '',
     };
     expect(seriesOf(text, 'istio_requests_total', {})).toEqual([
       { labels: { reporter: 'source', ...common, connection_security_policy: 'unknown' }, value: 1 },
@@ -239,7 +397,26 @@ describe('Istio standard labels', () => {
     expect(seriesOf(text, 'istio_response_bytes_bucket', { reporter: 'destination', le: '500' })[0].value).toBe(0);
     expect(seriesOf(text, 'istio_response_bytes_bucket', { reporter: 'destination', le: '1000' })[0].value).toBe(1);
     expect(seriesOf(text, 'istio_request_duration_milliseconds_bucket', { reporter: 'source' }).map((s) => s.labels.le)).toEqual([
-      '0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000', '300000', '600000', '1800000', '3600000', '+Inf',
+      '0.5',
+      '1',
+      '5',
+      '10',
+      '25',
+      '50',
+      '100',
+      '250',
+      '500',
+      '1000',
+      '2500',
+      '5000',
+      '10000',
+      '30000',
+      '60000',
+      '300000',
+      '600000',
+      '1800000',
+      '3600000',
+      '+Inf',
     ]);
   });
 
@@ -249,10 +426,21 @@ describe('Istio standard labels', () => {
     telemetry.record(call());
     telemetry.record(call({ destination: undefined, destinationWorkload: 'unknown', responseCode: 500, responseFlags: 'FI' }));
     const text = await telemetry.metrics();
-    expect(seriesOf(text, 'istio_requests_total', { reporter: 'destination' }).map((s) => [s.labels.connection_security_policy, s.labels.source_principal, s.labels.destination_principal])).toEqual([['none', 'unknown', 'unknown']]);
+    expect(
+      seriesOf(text, 'istio_requests_total', { reporter: 'destination' }).map((s) => [
+        s.labels.connection_security_policy,
+        s.labels.source_principal,
+        s.labels.destination_principal,
+      ]),
+    ).toEqual([['none', 'unknown', 'unknown']]);
     expect(seriesOf(text, 'istio_requests_total', { reporter: 'source', response_flags: 'FI' })[0].labels).toMatchObject({
-      destination_workload: 'unknown', destination_canonical_service: 'unknown', destination_canonical_revision: 'latest',
-      destination_service: 'authors.default.svc.cluster.local', destination_service_name: 'authors', destination_service_namespace: 'unknown', destination_cluster: 'unknown',
+      destination_workload: 'unknown',
+      destination_canonical_service: 'unknown',
+      destination_canonical_revision: 'latest',
+      destination_service: 'authors.default.svc.cluster.local',
+      destination_service_name: 'authors',
+      destination_service_namespace: 'unknown',
+      destination_cluster: 'unknown',
     });
   });
 
@@ -261,7 +449,10 @@ describe('Istio standard labels', () => {
     telemetry.record(call({ retriedTries: [{ destination: authors, responseCode: 503, durationMs: 2 }] }));
     const text = await telemetry.metrics();
     expect(seriesOf(text, 'istio_requests_total', { reporter: 'source' }).map((s) => [s.labels.response_code, s.value])).toEqual([['200', 1]]);
-    expect(seriesOf(text, 'istio_requests_total', { reporter: 'destination' }).map((s) => [s.labels.response_code, s.value])).toEqual([['200', 1], ['503', 1]]);
+    expect(seriesOf(text, 'istio_requests_total', { reporter: 'destination' }).map((s) => [s.labels.response_code, s.value])).toEqual([
+      ['200', 1],
+      ['503', 1],
+    ]);
   });
 
   it("shows on the graph what Kiali's histogram_quantile gives over the exported source-reporter buckets", async () => {
@@ -274,7 +465,11 @@ describe('Istio standard labels', () => {
     const perBucket = cumulative.map((b, i) => b.value - (i > 0 ? cumulative[i - 1].value : 0));
     const edge = telemetry.graph({ ...inputs(), serviceNames: ['authors'] }, 10_000).edges.find((e) => e.id === 'service:authors->workload:authors')!;
     expect(edge.requests).toBe(500);
-    for (const [q, p] of [[0.5, edge.p50], [0.95, edge.p95], [0.99, edge.p99]] as const) {
+    for (const [q, p] of [
+      [0.5, edge.p50],
+      [0.95, edge.p95],
+      [0.99, edge.p99],
+    ] as const) {
       expect(p).toBeCloseTo(histogramQuantile(q, perBucket), 2);
     }
     // p99 lies in (250, 500]: 6 of the 500 took 400 ms more.
@@ -300,10 +495,19 @@ describe('Istio standard labels', () => {
       expect(seriesOf(text, 'istio_tcp_sent_bytes_total', { reporter, destination_workload: 'postgres' })[0].value).toBe(5000);
       expect(seriesOf(text, 'istio_tcp_received_bytes_total', { reporter, destination_workload: 'postgres' })[0].value).toBe(100);
       expect(seriesOf(text, 'istio_tcp_connections_opened_total', { reporter, destination_workload: 'postgres' })[0].value).toBe(1);
-      expect(seriesOf(text, 'istio_tcp_connections_closed_total', { reporter, destination_workload: 'postgres' })[0].labels).toMatchObject({ request_protocol: 'tcp', response_flags: '-' });
+      expect(seriesOf(text, 'istio_tcp_connections_closed_total', { reporter, destination_workload: 'postgres' })[0].labels).toMatchObject({
+        request_protocol: 'tcp',
+        response_flags: '-',
+      });
     }
     expect(seriesOf(text, 'istio_tcp_connections_opened_total', { response_flags: 'UF' }).map((s) => s.labels.reporter)).toEqual(['source']);
     const graph = telemetry.graph({ ...inputs(), serviceNames: ['postgres'] }, 10_000);
-    expect(graph.edges.find((e) => e.id === 'service:postgres->workload:postgres/tcp')?.tcp).toMatchObject({ sentBytesPerSecond: 500, receivedBytesPerSecond: 10, bytesPerSecond: 510, opened: 1, closed: 1 });
+    expect(graph.edges.find((e) => e.id === 'service:postgres->workload:postgres/tcp')?.tcp).toMatchObject({
+      sentBytesPerSecond: 500,
+      receivedBytesPerSecond: 10,
+      bytesPerSecond: 510,
+      opened: 1,
+      closed: 1,
+    });
   });
 });

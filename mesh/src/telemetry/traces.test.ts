@@ -64,8 +64,22 @@ describe('Jaeger query API', () => {
   let base: string;
   const store = new TraceStore();
   const root = span({ spanId: 'aaaaaaaaaaaaaaa1' });
-  const router = span({ spanId: 'aaaaaaaaaaaaaaa2', parentSpanId: root.spanId, kind: 'client', name: 'router outbound|9080|v1|web-api.default.svc.cluster.local egress', startUs: root.startUs + 10, durationUs: 1000 });
-  const webApi = span({ spanId: 'aaaaaaaaaaaaaaa3', parentSpanId: router.spanId, service: 'web-api.default', name: 'web-api.default.svc.cluster.local:9080/*', startUs: root.startUs + 20, durationUs: 900 });
+  const router = span({
+    spanId: 'aaaaaaaaaaaaaaa2',
+    parentSpanId: root.spanId,
+    kind: 'client',
+    name: 'router outbound|9080|v1|web-api.default.svc.cluster.local egress',
+    startUs: root.startUs + 10,
+    durationUs: 1000,
+  });
+  const webApi = span({
+    spanId: 'aaaaaaaaaaaaaaa3',
+    parentSpanId: router.spanId,
+    service: 'web-api.default',
+    name: 'web-api.default.svc.cluster.local:9080/*',
+    startUs: root.startUs + 20,
+    durationUs: 900,
+  });
   const failed = span({
     traceId: traceId(77),
     spanId: 'bbbbbbbbbbbbbbb1',
@@ -94,9 +108,20 @@ describe('Jaeger query API', () => {
   };
 
   test('GET /api/services and the operations of a service', async () => {
-    expect((await get('/api/services')).body).toEqual({ data: ['istio-ingressgateway.istio-system', 'web-api.default'], total: 2, limit: 0, offset: 0, errors: null });
-    expect((await get('/api/services/web-api.default/operations')).body.data).toEqual(['authors.default.svc.cluster.local:3000/*', 'web-api.default.svc.cluster.local:9080/*']);
-    expect((await get('/api/operations?service=istio-ingressgateway.istio-system&spanKind=client')).body.data).toEqual([{ name: router.name, spanKind: 'client' }]);
+    expect((await get('/api/services')).body).toEqual({
+      data: ['istio-ingressgateway.istio-system', 'web-api.default'],
+      total: 2,
+      limit: 0,
+      offset: 0,
+      errors: null,
+    });
+    expect((await get('/api/services/web-api.default/operations')).body.data).toEqual([
+      'authors.default.svc.cluster.local:3000/*',
+      'web-api.default.svc.cluster.local:9080/*',
+    ]);
+    expect((await get('/api/operations?service=istio-ingressgateway.istio-system&spanKind=client')).body.data).toEqual([
+      { name: router.name, spanKind: 'client' },
+    ]);
   });
 
   test('GET /api/traces/{id}: Jaeger UI model (references, processes, typed tags, µs)', async () => {
@@ -131,13 +156,21 @@ describe('Jaeger query API', () => {
     expect(third).toMatchObject({ processID: 'p2', references: [{ refType: 'CHILD_OF', spanID: router.spanId }] });
     // Typed values: booleans and integers keep their Jaeger types.
     const failedTrace = (await get(`/api/traces/${traceId(77)}`)).body.data[0];
-    expect(failedTrace.spans[0].tags).toEqual(expect.arrayContaining([{ key: 'error', type: 'bool', value: true }, { key: 'retry.count', type: 'int64', value: 2 }]));
+    expect(failedTrace.spans[0].tags).toEqual(
+      expect.arrayContaining([
+        { key: 'error', type: 'bool', value: true },
+        { key: 'retry.count', type: 'int64', value: 2 },
+      ]),
+    );
   });
 
   test('a 64-bit id finds the padded trace; unknown and malformed ids answer 404 and 400 in Jaeger error form', async () => {
     expect((await get(`/api/traces/${traceId(77).slice(16)}`)).body.data[0].traceID).toBe(traceId(77));
     expect(await get(`/api/traces/${traceId(12345)}`)).toMatchObject({ status: 404, body: { data: null, errors: [{ code: 404, msg: 'trace not found' }] } });
-    expect(await get('/api/traces/not-an-id')).toMatchObject({ status: 400, body: { errors: [{ code: 400, msg: expect.stringContaining('not a trace id') }] } });
+    expect(await get('/api/traces/not-an-id')).toMatchObject({
+      status: 400,
+      body: { errors: [{ code: 400, msg: expect.stringContaining('not a trace id') }] },
+    });
   });
 
   test('GET /api/traces searches by service, operation, tags and lookback', async () => {
@@ -156,7 +189,10 @@ describe('Jaeger query API', () => {
 
   test('bad search input: 400 with a message', async () => {
     expect(await get('/api/traces')).toMatchObject({ status: 400, body: { errors: [{ msg: "parameter 'service' is required" }] } });
-    expect(await get('/api/traces?service=x&lookback=forever')).toMatchObject({ status: 400, body: { errors: [{ msg: expect.stringContaining("'lookback'") }] } });
+    expect(await get('/api/traces?service=x&lookback=forever')).toMatchObject({
+      status: 400,
+      body: { errors: [{ msg: expect.stringContaining("'lookback'") }] },
+    });
     expect(await get('/api/traces?service=x&tags=%7Bnope')).toMatchObject({ status: 400 });
     expect(await get('/api/traces?service=x&limit=-3')).toMatchObject({ status: 400 });
     const post = await fetch(`${base}/api/traces`, { method: 'POST' });
@@ -166,7 +202,14 @@ describe('Jaeger query API', () => {
   test('GET /api/traces/summary: recent traces without spans, errors only, store bounds', async () => {
     const all = (await get('/api/traces/summary')).body;
     expect(all.data.map((r: any) => r.traceID)).toEqual([traceId(77), T1]);
-    expect(all.data[1]).toMatchObject({ rootService: 'istio-ingressgateway.istio-system', rootOperation: root.name, spans: 3, errors: 0, duration: 1500, services: ['istio-ingressgateway.istio-system', 'web-api.default'] });
+    expect(all.data[1]).toMatchObject({
+      rootService: 'istio-ingressgateway.istio-system',
+      rootOperation: root.name,
+      spans: 3,
+      errors: 0,
+      duration: 1500,
+      services: ['istio-ingressgateway.istio-system', 'web-api.default'],
+    });
     expect(all.store).toMatchObject({ traces: 2, spans: 4, maxTraces: 1000 });
     expect((await get('/api/traces/summary?errors=true')).body.data.map((r: any) => r.traceID)).toEqual([traceId(77)]);
     expect((await get('/api/traces/summary?service=istio-ingressgateway.istio-system')).body.data.map((r: any) => r.traceID)).toEqual([T1]);

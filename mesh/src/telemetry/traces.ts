@@ -128,7 +128,8 @@ export class TraceStore implements SpanSink {
 
   operations(service: string): Array<{ name: string; spanKind: string }> {
     const seen = new Map<string, string>();
-    for (const trace of this.traces.values()) for (const span of trace.spans) if (span.service === service) seen.set(`${span.name}\u0000${span.kind}`, span.kind);
+    for (const trace of this.traces.values())
+      for (const span of trace.spans) if (span.service === service) seen.set(`${span.name}\u0000${span.kind}`, span.kind);
     return [...seen.keys()].map((key) => ({ name: key.split('\u0000')[0], spanKind: seen.get(key)! })).sort((a, b) => a.name.localeCompare(b.name));
   }
 }
@@ -247,7 +248,8 @@ export function parseDurationUs(text: string, name: string): number {
     total += Number(m[1]) * DURATION_UNITS[m[2]];
     matched = re.lastIndex;
   }
-  if (text === '' || matched !== text.length) throw new QueryError(400, `unable to parse param '${name}': '${text}' is not a duration such as 1h, 30m, 2d or 100ms`);
+  if (text === '' || matched !== text.length)
+    throw new QueryError(400, `unable to parse param '${name}': '${text}' is not a duration such as 1h, 30m, 2d or 100ms`);
   return total;
 }
 
@@ -261,7 +263,8 @@ function parseTags(url: URL): Record<string, string> {
     } catch {
       throw new QueryError(400, `unable to parse param 'tags': not a JSON object such as {"error":"true"}`);
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new QueryError(400, `unable to parse param 'tags': not a JSON object such as {"error":"true"}`);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new QueryError(400, `unable to parse param 'tags': not a JSON object such as {"error":"true"}`);
     for (const [key, value] of Object.entries(parsed)) tags[key] = String(value);
   }
   for (const tag of url.searchParams.getAll('tag')) {
@@ -323,7 +326,14 @@ function search(store: TraceStore, url: URL): { traces: StoredTrace[]; limit: nu
  */
 export function handleJaegerApi(store: TraceStore, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
   const p = url.pathname;
-  if (!(p === '/api/services' || p === '/api/operations' || p === '/api/traces' || p.startsWith('/api/traces/') || /^\/api\/services\/[^/]+\/operations$/.test(p))) return false;
+  if (!(
+    p === '/api/services' ||
+    p === '/api/operations' ||
+    p === '/api/traces' ||
+    p.startsWith('/api/traces/') ||
+    /^\/api\/services\/[^/]+\/operations$/.test(p)
+  ))
+    return false;
   try {
     if (req.method !== 'GET') throw new QueryError(405, `${req.method} is not supported on ${p}: the trace API is read-only`);
     if (p === '/api/services') {

@@ -28,9 +28,7 @@ describe('TrafficPanel', () => {
     expect(wrapper.find('[data-test="legend-v2"]').text()).toBe('v2 20% (20)');
     expect(wrapper.find('[data-test="slice-v1"]').attributes('style')).toContain('width: 80%');
     expect(wrapper.find('[data-test="slice-v2"]').attributes('style')).toContain('width: 20%');
-    expect(wrapper.find('[data-test="traffic-bar"]').attributes('aria-label')).toBe(
-      'Share per version: v1 80% (80), v2 20% (20)',
-    );
+    expect(wrapper.find('[data-test="traffic-bar"]').attributes('aria-label')).toBe('Share per version: v1 80% (80), v2 20% (20)');
     expect(wrapper.find('[data-test="traffic-send"]').text()).toBe('Send requests');
   });
 
@@ -73,9 +71,7 @@ describe('TrafficPanel', () => {
 
   it('disables the button while a run is in flight and shows progress', async () => {
     const pending: Array<() => void> = [];
-    const api = fakeFetch(
-      (call) => new Promise<Response>((resolve) => pending.push(() => resolve(jsonResponse([], { version: call === 0 ? 'v1' : 'v2' })))),
-    );
+    const api = fakeFetch((call) => new Promise<Response>((resolve) => pending.push(() => resolve(jsonResponse([], { version: call === 0 ? 'v1' : 'v2' })))));
     const wrapper = mount(TrafficPanel, { props: { fetchImpl: api.impl, defaultCount: 2 } });
     await wrapper.find('form').trigger('submit');
     await flushPromises();

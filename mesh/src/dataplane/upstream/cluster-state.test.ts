@@ -7,7 +7,14 @@ import { workload } from '../test-harness';
 
 const authors = workload('authors', 'authors', 'v1');
 const endpoints: Endpoint[] = [0, 1, 2, 3].map((i) => ({ id: `authors-${i}`, workload: authors, host: '127.0.0.1', port: 1000 + i, ready: true }));
-const outlier: OutlierPolicy = { consecutive5xx: 1, consecutiveGateway: 0, intervalMs: 10_000, baseEjectionMs: 30_000, maxEjectionPercent: 100, minHealthPercent: 0 };
+const outlier: OutlierPolicy = {
+  consecutive5xx: 1,
+  consecutiveGateway: 0,
+  intervalMs: 10_000,
+  baseEjectionMs: 30_000,
+  maxEjectionPercent: 100,
+  minHealthPercent: 0,
+};
 const policy = (extra: Partial<ClusterPolicy> = {}): ClusterPolicy => ({
   lb: 'ROUND_ROBIN',
   maxConnections: Number.MAX_SAFE_INTEGER,

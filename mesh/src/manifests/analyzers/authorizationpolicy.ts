@@ -22,8 +22,16 @@ export function checkAuthorizationPolicy(loaded: LoadedObject, index: Index, rep
         const match = typeof principal === 'string' ? /^[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(principal) : null;
         // Only namespaces these manifests define can be checked (istio-system belongs to the Istio install).
         if (match && index.namespaces.has(match[1]!) && !index.serviceAccounts.has(`${match[1]}/${match[2]}`)) {
-          report(loaded, 'CNS0107', `principal ${principal} names ServiceAccount ${match[2]}, which no manifest defines`,
-            ['spec', 'rules', r, 'from', f, 'source', 'principals', p]);
+          report(loaded, 'CNS0107', `principal ${principal} names ServiceAccount ${match[2]}, which no manifest defines`, [
+            'spec',
+            'rules',
+            r,
+            'from',
+            f,
+            'source',
+            'principals',
+            p,
+          ]);
         }
       });
     });

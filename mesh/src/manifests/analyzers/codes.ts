@@ -1,8 +1,6 @@
 // The finding codes: istioctl's (IST*, pkg/config/analysis/msg/messages.yaml), Kiali's (KIA*, its validation
 // messages) and the project's own (CNS*) where neither has a check.
 
-
-
 /** Every code the analysis can report, with what it means (the lint CLI prints this list with --codes). */
 export const FINDING_CODES = {
   CNS0001: 'YAML syntax error',

@@ -48,7 +48,12 @@ export class Index {
         this.services.set(`${object.metadata.name}.${namespace}`, loaded as LoadedObject<Service>);
       } else if (object.kind === 'ServiceAccount' && object.apiVersion === 'v1') {
         this.serviceAccounts.add(`${namespace}/${object.metadata.name}`);
-      } else if (object.kind === 'Gateway' && object.apiVersion.startsWith('gateway.networking.k8s.io/') && isPlainObject(object.spec) && object.spec.gatewayClassName === 'istio') {
+      } else if (
+        object.kind === 'Gateway' &&
+        object.apiVersion.startsWith('gateway.networking.k8s.io/') &&
+        isPlainObject(object.spec) &&
+        object.spec.gatewayClassName === 'istio'
+      ) {
         // Istio deploys a Gateway of class istio with its own ServiceAccount `<name>-istio`.
         this.serviceAccounts.add(`${namespace}/${object.metadata.name}-istio`);
       } else if (object.kind === 'Secret' && object.apiVersion === 'v1') {
@@ -142,7 +147,9 @@ export function containsLabels(labels: Record<string, string>, wanted: Record<st
 }
 
 export function formatLabels(labels: Record<string, string>): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 export function asArray(value: unknown): unknown[] {

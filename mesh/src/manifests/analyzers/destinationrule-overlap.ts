@@ -27,8 +27,17 @@ export function checkDestinationRuleOverlap(index: Index, report: Report): void 
     if (list.length < 2) continue;
     const [host, subset] = key.split('|');
     for (const dr of list) {
-      const others = list.filter((o) => o !== dr).map((o) => objectRef(o.object)).join(', ');
-      report(dr, 'KIA0201', `More than one DestinationRules for the same host subset combination: ${host}${subset ? ` subset ${subset}` : ''} (also ${others})`, ['spec', 'host'], 'warning');
+      const others = list
+        .filter((o) => o !== dr)
+        .map((o) => objectRef(o.object))
+        .join(', ');
+      report(
+        dr,
+        'KIA0201',
+        `More than one DestinationRules for the same host subset combination: ${host}${subset ? ` subset ${subset}` : ''} (also ${others})`,
+        ['spec', 'host'],
+        'warning',
+      );
     }
   }
 }

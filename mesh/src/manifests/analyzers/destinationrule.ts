@@ -19,9 +19,7 @@ export function checkDestinationRule(loaded: LoadedObject<DestinationRule>, inde
     report(loaded, 'KIA0202', `This host has no matching entry in the service registry (service, workload or service entries): ${host}`, ['spec', 'host']);
   }
   const service = index.serviceFor(host, namespace);
-  const serviceWorkloads = service
-    ? index.workloadsSelectedBy(labelsOf(service.object.spec?.selector), namespaceOf(service.object))
-    : undefined;
+  const serviceWorkloads = service ? index.workloadsSelectedBy(labelsOf(service.object.spec?.selector), namespaceOf(service.object)) : undefined;
 
   checkTrafficPolicy(loaded, spec?.trafficPolicy, ['spec', 'trafficPolicy'], report);
   const seen = new Set<string>();
@@ -35,9 +33,12 @@ export function checkDestinationRule(loaded: LoadedObject<DestinationRule>, inde
     if (Object.keys(labels).length === 0) {
       report(loaded, 'KIA0209', `This subset has not labels: subset ${subset.name} selects every pod of ${host}`, ['spec', 'subsets', s], 'warning');
     } else if (serviceWorkloads && !serviceWorkloads.some((w) => containsLabels(w.podLabels, labels))) {
-      report(loaded, 'IST0173',
+      report(
+        loaded,
+        'IST0173',
         `The Subset ${subset.name} defined in the DestinationRule ${loaded.object.metadata.name} does not select any pods (labels ${formatLabels(labels)}), which may lead to 503 UH (NoHealthyUpstream)`,
-        ['spec', 'subsets', s, 'labels']);
+        ['spec', 'subsets', s, 'labels'],
+      );
     }
     checkTrafficPolicy(loaded, subset.trafficPolicy, ['spec', 'subsets', s, 'trafficPolicy'], report);
   });

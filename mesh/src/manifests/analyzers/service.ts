@@ -16,9 +16,12 @@ export function checkService(loaded: LoadedObject<Service>, index: Index, report
   const ports = asArray(spec?.ports).filter(isPlainObject) as unknown as ServicePort[];
   ports.forEach((port, i) => {
     if (!port.appProtocol && !(port.name && ISTIO_PORT_NAME.test(port.name))) {
-      report(loaded, 'IST0118',
+      report(
+        loaded,
+        'IST0118',
         `Port name ${port.name ?? '(none)'} (port: ${port.port}, targetPort: ${port.targetPort ?? port.port}) doesn't follow the naming convention of Istio port; name it http or http-<suffix>, or set appProtocol`,
-        ['spec', 'ports', i]);
+        ['spec', 'ports', i],
+      );
     }
   });
 
@@ -32,14 +35,15 @@ export function checkService(loaded: LoadedObject<Service>, index: Index, report
   ports.forEach((port, i) => {
     const target = port.targetPort ?? port.port;
     const exposed = selected.some((w) =>
-      w.containers.some((c) =>
-        asArray(c.ports).some((p) => isPlainObject(p) && (typeof target === 'string' ? p.name === target : p.containerPort === target)),
-      ),
+      w.containers.some((c) => asArray(c.ports).some((p) => isPlainObject(p) && (typeof target === 'string' ? p.name === target : p.containerPort === target))),
     );
     if (!exposed) {
-      report(loaded, 'KIA0701',
+      report(
+        loaded,
+        'KIA0701',
         `Deployment exposing same port as Service not found: no container of ${selected.map((w) => w.loaded.object.metadata.name).join(', ')} has a port ${typeof target === 'string' ? 'named ' : ''}${target}`,
-        ['spec', 'ports', i, 'targetPort']);
+        ['spec', 'ports', i, 'targetPort'],
+      );
     }
   });
 }

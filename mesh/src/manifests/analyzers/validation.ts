@@ -58,7 +58,14 @@ export function checkDuration(loaded: LoadedObject, value: unknown, at: Array<st
 }
 
 /** validateStringMatch: a prefix must not be empty (except for uri), a regex must compile as RE2. */
-export function checkStringMatch(loaded: LoadedObject, match: unknown, where: string, at: Array<string | number>, report: Report, allowEmptyPrefix = false): void {
+export function checkStringMatch(
+  loaded: LoadedObject,
+  match: unknown,
+  where: string,
+  at: Array<string | number>,
+  report: Report,
+  allowEmptyPrefix = false,
+): void {
   if (!isPlainObject(match)) return;
   if (match.prefix === '' && !allowEmptyPrefix) report(loaded, SCHEMA_ERROR, `"${where}": prefix string match should not be empty`, [...at, 'prefix']);
   if (typeof match.regex === 'string') {

@@ -28,9 +28,13 @@ export function checkDestinations(
     if (isPlainObject(destination) && typeof destination.host === 'string') {
       const key = `${destination.host}|${destination.subset ?? ''}|${destination.port?.number ?? ''}`;
       if (seen.has(key)) {
-        report(loaded, 'KIA1105',
+        report(
+          loaded,
+          'KIA1105',
           `This host subset combination is already referenced in another route destination: ${destination.host}${destination.subset ? ` subset ${destination.subset}` : ''}`,
-          at('route', d, 'destination'), 'warning');
+          at('route', d, 'destination'),
+          'warning',
+        );
       }
       seen.add(key);
     }
@@ -61,9 +65,12 @@ export function checkDestination(
   if (typeof destination.subset === 'string') {
     const subsets = index.subsetsFor(host, namespace);
     if (!subsets?.has(destination.subset)) {
-      report(loaded, 'KIA1107',
+      report(
+        loaded,
+        'KIA1107',
         `Subset not found: ${destination.subset} of host ${host} is defined in no DestinationRule${subsets ? ` (known: ${[...subsets].join(', ') || 'none'})` : ''}: Envoy has no such cluster and answers 503 (flag NC)`,
-        [...fieldPath, 'subset']);
+        [...fieldPath, 'subset'],
+      );
     }
   }
   const portNumber = isPlainObject(destination.port) ? destination.port.number : undefined;
@@ -71,8 +78,11 @@ export function checkDestination(
   if (service && typeof portNumber === 'number') {
     const servicePorts = asArray(service.object.spec?.ports).map((p) => (isPlainObject(p) ? p.port : undefined));
     if (!servicePorts.includes(portNumber)) {
-      report(loaded, 'CNS0105', `destination port ${portNumber} is not a port of Service ${service.object.metadata.name} (ports: ${servicePorts.join(', ')})`,
-        [...fieldPath, 'port', 'number']);
+      report(loaded, 'CNS0105', `destination port ${portNumber} is not a port of Service ${service.object.metadata.name} (ports: ${servicePorts.join(', ')})`, [
+        ...fieldPath,
+        'port',
+        'number',
+      ]);
     }
   }
 }

@@ -13,9 +13,13 @@ export function checkIneffectiveMatches(loaded: LoadedObject<VirtualService>, ro
       if (!isPlainObject(match)) return;
       const shadow = earlier.find((e) => e.rule !== r && covers(e.match, match as HTTPMatchRequest));
       if (shadow) {
-        report(loaded, 'IST0131',
-          `VirtualService rule #${r} match #${m} is not used (duplicate/overlapping match in rule #${shadow.rule})`,
-          ['spec', 'http', r, 'match', m]);
+        report(loaded, 'IST0131', `VirtualService rule #${r} match #${m} is not used (duplicate/overlapping match in rule #${shadow.rule})`, [
+          'spec',
+          'http',
+          r,
+          'match',
+          m,
+        ]);
       }
     });
     for (const match of asArray(route.match)) if (isPlainObject(match)) earlier.push({ rule: r, match: match as HTTPMatchRequest });

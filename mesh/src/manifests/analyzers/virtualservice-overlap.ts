@@ -27,7 +27,10 @@ export function checkVirtualServiceOverlap(index: Index, report: Report): void {
     if (list.length < 2) continue;
     const [binding, host] = key.split('|');
     for (const vs of list) {
-      const others = list.filter((o) => o !== vs).map((o) => objectRef(o.object)).join(', ');
+      const others = list
+        .filter((o) => o !== vs)
+        .map((o) => objectRef(o.object))
+        .join(', ');
       report(vs, 'KIA1106', `More than one Virtual Service for same host: ${host} on ${binding} (also ${others})`, ['spec', 'hosts'], 'warning');
     }
   }

@@ -17,9 +17,22 @@ import { checkDestination, checkDestinations } from './virtualservice-destinatio
 import { checkIneffectiveMatches } from './virtualservice-matches';
 
 const RETRY_ON = new Set([
-  '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited', 'retriable-4xx',
-  'refused-stream', 'retriable-status-codes', 'retriable-headers', 'http3-post-connect-failure', 'cancelled',
-  'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'envoy-ratelimited',
+  'retriable-4xx',
+  'refused-stream',
+  'retriable-status-codes',
+  'retriable-headers',
+  'http3-post-connect-failure',
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
 ]);
 
 export function checkVirtualService(loaded: LoadedObject<VirtualService>, index: Index, report: Report): void {
@@ -32,9 +45,12 @@ export function checkVirtualService(loaded: LoadedObject<VirtualService>, index:
   let catchAll: number | undefined;
   routes.forEach((route, r) => {
     if (catchAll !== undefined) {
-      report(loaded, 'IST0130',
+      report(
+        loaded,
+        'IST0130',
         `VirtualService rule #${r} not used (only the last rule can have no matches): rule #${catchAll} before it matches every request`,
-        ['spec', 'http', r]);
+        ['spec', 'http', r],
+      );
     }
     checkHttpRoute(loaded, route, r, index, report);
     // Only a rule without matches hides the rules after it (IST0130); a match it covers is IST0131 (istio/catch-all.ts).
@@ -62,12 +78,14 @@ function checkGatewayReferences(loaded: LoadedObject<VirtualService>, gatewayRef
       .map(gatewayServerHost);
     const missing = asArray(spec?.hosts).filter((h) => typeof h === 'string' && !serverHosts.some((s) => hostMatches(s, h)));
     if (missing.length > 0) {
-      report(loaded, 'IST0132',
+      report(
+        loaded,
+        'IST0132',
         `one or more host [${missing.join(', ')}] defined in VirtualService ${loaded.object.metadata.name} not found in Gateway ${reference}`,
-        ['spec', 'hosts']);
+        ['spec', 'hosts'],
+      );
     }
   });
-
 }
 
 /** ValidateVirtualService's checks of the object as a whole (delegates, protocols, `*` on the mesh). */
@@ -76,8 +94,11 @@ function checkVirtualServiceShape(loaded: LoadedObject<VirtualService>, gatewayR
   if (asArray(spec?.hosts).length === 0 && gatewayRefs.length > 0) {
     report(loaded, SCHEMA_ERROR, 'delegate virtual service must have no gateways specified', ['spec', 'gateways']);
   }
-  if (asArray(spec?.http).length === 0 && asArray((spec as Record<string, unknown> | undefined)?.tcp).length === 0 &&
-      asArray((spec as Record<string, unknown> | undefined)?.tls).length === 0) {
+  if (
+    asArray(spec?.http).length === 0 &&
+    asArray((spec as Record<string, unknown> | undefined)?.tcp).length === 0 &&
+    asArray((spec as Record<string, unknown> | undefined)?.tls).length === 0
+  ) {
     report(loaded, SCHEMA_ERROR, 'http, tcp or tls must be provided in virtual service', ['spec']);
   }
   if (gatewayRefs.length === 0 || gatewayRefs.includes('mesh')) {
@@ -85,7 +106,6 @@ function checkVirtualServiceShape(loaded: LoadedObject<VirtualService>, gatewayR
       if (host === '*') report(loaded, SCHEMA_ERROR, 'wildcard host * is not allowed for virtual services bound to the mesh gateway', ['spec', 'hosts', h]);
     });
   }
-
 }
 
 /** One HTTP rule: its actions, matches, rewrite, CORS, redirect, destinations, mirror, timeout, retries, fault. */
@@ -98,7 +118,8 @@ function checkHttpRoute(loaded: LoadedObject<VirtualService>, route: HTTPRoute, 
     // validateHTTPRouteConflict, RootRoute: the delegate's rules carry the actions.
     if (asArray(spec?.hosts).length === 0) report(loaded, SCHEMA_ERROR, `${label}: delegate HTTP route cannot contain delegate`, at('delegate'));
     for (const action of ['route', 'redirect'] as const) {
-      if (route[action] !== undefined) report(loaded, SCHEMA_ERROR, `${label}: root HTTP route ${route.name ?? ''} must not specify ${action}`.replace('  ', ' '), at(action));
+      if (route[action] !== undefined)
+        report(loaded, SCHEMA_ERROR, `${label}: root HTTP route ${route.name ?? ''} must not specify ${action}`.replace('  ', ' '), at(action));
     }
   } else if (actions.length > 1) {
     report(loaded, SCHEMA_ERROR, `${label}: HTTP route cannot contain both ${actions[0]} and ${actions[1]}`, at());
@@ -151,7 +172,9 @@ function checkRetries(
       report(loaded, SCHEMA_ERROR, `${label}: http retry policy configured when attempts are set to 0 (disabled)`, at('retries'));
     }
     if (typeof route.retries.retryOn === 'string') {
-      const unknown = route.retries.retryOn.split(',').map((s) => s.trim())
+      const unknown = route.retries.retryOn
+        .split(',')
+        .map((s) => s.trim())
         .filter((policy) => !RETRY_ON.has(policy) && !/^\d{3}$/.test(policy));
       if (unknown.length > 0) {
         report(loaded, SCHEMA_ERROR, `${label}: retryOn contains unknown retry policy ${unknown.join(', ')}`, at('retries', 'retryOn'));

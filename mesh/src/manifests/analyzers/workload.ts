@@ -15,12 +15,12 @@ export function checkWorkload(workload: Workload, index: Index, report: Report):
   for (const [key, value] of Object.entries(matchLabels)) {
     if (workload.podLabels[key] !== value) {
       const actual = key in workload.podLabels ? `${key}=${workload.podLabels[key]}` : `no ${key} label`;
-      report(
-        loaded,
-        'CNS0101',
-        `spec.selector does not match spec.template.metadata.labels: selector wants ${key}=${value}, the template has ${actual}`,
-        ['spec', 'selector', 'matchLabels', key],
-      );
+      report(loaded, 'CNS0101', `spec.selector does not match spec.template.metadata.labels: selector wants ${key}=${value}, the template has ${actual}`, [
+        'spec',
+        'selector',
+        'matchLabels',
+        key,
+      ]);
     }
   }
 
@@ -41,16 +41,22 @@ export function checkWorkload(workload: Workload, index: Index, report: Report):
 
   const podSpec = spec?.template?.spec as Record<string, unknown> | undefined;
   const serviceAccount = podSpec?.serviceAccountName;
-  if (typeof serviceAccount === 'string' && serviceAccount !== 'default' &&
-      !index.serviceAccounts.has(`${workload.namespace}/${serviceAccount}`)) {
-    report(loaded, 'CNS0103', `serviceAccountName ${serviceAccount} names no ServiceAccount in the manifests`,
-      ['spec', 'template', 'spec', 'serviceAccountName']);
+  if (typeof serviceAccount === 'string' && serviceAccount !== 'default' && !index.serviceAccounts.has(`${workload.namespace}/${serviceAccount}`)) {
+    report(loaded, 'CNS0103', `serviceAccountName ${serviceAccount} names no ServiceAccount in the manifests`, [
+      'spec',
+      'template',
+      'spec',
+      'serviceAccountName',
+    ]);
   }
 
   if (loaded.object.kind === 'StatefulSet') {
     const serviceName = (spec as Record<string, unknown> | undefined)?.serviceName;
     if (typeof serviceName === 'string' && !index.services.has(`${serviceName}.${workload.namespace}`)) {
-      report(loaded, 'CNS0113', `serviceName ${serviceName} names no Service in the manifests (the StatefulSet's pods get no DNS names)`, ['spec', 'serviceName']);
+      report(loaded, 'CNS0113', `serviceName ${serviceName} names no Service in the manifests (the StatefulSet's pods get no DNS names)`, [
+        'spec',
+        'serviceName',
+      ]);
     }
   }
 
@@ -59,18 +65,39 @@ export function checkWorkload(workload: Workload, index: Index, report: Report):
       const ref = isPlainObject(variable) && isPlainObject(variable.valueFrom) ? variable.valueFrom.secretKeyRef : undefined;
       if (!isPlainObject(ref) || ref.optional === true || typeof ref.name !== 'string') return;
       const keys = index.secretKeys.get(`${workload.namespace}/${ref.name}`);
-      const problem = !keys ? `names Secret ${ref.name}, which is not in the manifests` : !keys.has(String(ref.key)) ? `names key ${String(ref.key)}, which Secret ${ref.name} does not have (keys: ${[...keys].join(', ')})` : undefined;
+      const problem = !keys
+        ? `names Secret ${ref.name}, which is not in the manifests`
+        : !keys.has(String(ref.key))
+          ? `names key ${String(ref.key)}, which Secret ${ref.name} does not have (keys: ${[...keys].join(', ')})`
+          : undefined;
       if (problem) {
-        report(loaded, 'CNS0112', `container ${container.name} env ${String((variable as Record<string, unknown>).name)} ${problem}: the pod would not start`,
-          ['spec', 'template', 'spec', 'containers', c, 'env', e, 'valueFrom', 'secretKeyRef']);
+        report(loaded, 'CNS0112', `container ${container.name} env ${String((variable as Record<string, unknown>).name)} ${problem}: the pod would not start`, [
+          'spec',
+          'template',
+          'spec',
+          'containers',
+          c,
+          'env',
+          e,
+          'valueFrom',
+          'secretKeyRef',
+        ]);
       }
     });
     const portNames = new Set(asArray(container.ports).map((p) => (isPlainObject(p) ? p.name : undefined)));
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
       const port = (container as unknown as Record<string, { httpGet?: { port?: unknown } } | undefined>)[probe]?.httpGet?.port;
       if (typeof port === 'string' && !portNames.has(port)) {
-        report(loaded, 'CNS0104', `container ${container.name} ${probe} uses port ${port}, which no container port is named`,
-          ['spec', 'template', 'spec', 'containers', c, probe, 'httpGet', 'port']);
+        report(loaded, 'CNS0104', `container ${container.name} ${probe} uses port ${port}, which no container port is named`, [
+          'spec',
+          'template',
+          'spec',
+          'containers',
+          c,
+          probe,
+          'httpGet',
+          'port',
+        ]);
       }
     }
     checkContainerHardening(loaded, container as unknown as Record<string, unknown>, c, podSpec, report);
