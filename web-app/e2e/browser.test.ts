@@ -43,10 +43,19 @@ function securityHeaders(): Record<string, string> {
   return Object.fromEntries([...conf.matchAll(/^\s*add_header\s+([A-Za-z-]+)\s+"([^"]*)"\s+always;/gm)].map((m) => [m[1]!, m[2]!]));
 }
 
+/** What nginx.conf answers at /mesh-admin.json in the image (no local mesh admin), read from the file itself. */
+function meshAdminAnswer(): string {
+  const conf = readFileSync(path.join(WEB_APP_DIR, 'nginx.conf'), 'utf8');
+  const answer = /location = \/mesh-admin\.json \{[^}]*return 200 '([^']*)';/.exec(conf)?.[1];
+  if (answer === undefined) throw new Error('web-app/nginx.conf no longer answers /mesh-admin.json');
+  return answer.replace(/\\n$/, '\n');
+}
+
 const TYPES: Record<string, string> = { '.js': 'application/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.html': 'text/html' };
 
 function startFake(state: { scenario: Scenario; calls: number }): Promise<http.Server> {
   const headers = securityHeaders();
+  const meshAdmin = meshAdminAnswer();
   const server = http.createServer((req, res) => {
     const urlPath = (req.url ?? '/').split('?')[0]!;
     if (urlPath === '/web-api/v1/getmultiple') {
@@ -61,6 +70,11 @@ function startFake(state: { scenario: Scenario; calls: number }): Promise<http.S
       const body = state.scenario === 'authors-degraded' ? articles.map((a) => ({ ...a, authorBlog: '', authorTwitter: '' })) : articles;
       res.writeHead(200, { 'content-type': 'application/json', 'x-web-api-version': version });
       res.end(JSON.stringify(body));
+      return;
+    }
+    // As nginx does in the image: the app asks where a local mesh's admin is and learns there is none.
+    if (urlPath === '/mesh-admin.json') {
+      res.writeHead(200, { ...headers, 'content-type': 'application/json' }).end(meshAdmin);
       return;
     }
     const file = path.join(DIST, path.posix.normalize(urlPath));
