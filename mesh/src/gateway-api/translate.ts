@@ -73,6 +73,24 @@ export function generatedGatewayName(gatewayName: string): string {
 
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${namespace}/${name}`;
 
+/** The rules of every route bound to one (generated gateway, host), merged before sorting (route_collections.go). */
+interface MergedHost {
+  gateway: string;
+  host: string;
+  namespace: string;
+  rules: Array<{ rule: IstioRule; order: number }>;
+  parents: string[];
+  source: LoadedObject['source'];
+}
+
+/** What a route's parentRef bound to: its Accepted condition and, when accepted, the gateway and hosts it attached to. */
+interface ParentBinding {
+  accepted: Condition;
+  gateway?: KubeGateway;
+  gatewayNamespace?: string;
+  hosts?: Array<{ listener: Listener; host: string }>;
+}
+
 export function translateGatewayApi(objects: readonly LoadedObject[], services: readonly LoadedObject<Service>[], defaultNamespace: string): Translation {
   const nsOf = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? defaultNamespace;
   const ofKind = <T>(kind: string) =>
@@ -87,85 +105,25 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
   const result: Translation = { gateways: [], virtualServices: [], routeStatus: new Map(), gatewayStatus: new Map() };
   const ours = kubeGateways.filter((g) => g.object.spec?.gatewayClassName === ISTIO_GATEWAY_CLASS);
   const attached = new Map<string, number>(); // `ns/gateway/listener` -> routes attached
-  for (const { object: gw, source } of ours) {
-    result.gateways.push({
-      source,
-      object: {
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'Gateway',
-        metadata: {
-          name: generatedGatewayName(gw.metadata.name),
-          namespace: nsOf(gw),
-          annotations: { 'internal.istio.io/parents': `Gateway/${gw.metadata.name}.${nsOf(gw)}` },
-        },
-        spec: {
-          selector: { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name },
-          servers: (gw.spec?.listeners ?? [])
-            .filter((l) => l.protocol === 'HTTP')
-            .map((l) => ({ port: { number: l.port, name: l.name, protocol: 'HTTP' }, hosts: [`${nsOf(gw)}/${l.hostname ?? '*'}`] })),
-        },
-      } as Gateway,
-    });
-  }
+  for (const { object: gw, source } of ours) result.gateways.push({ source, object: istioGatewayFor(gw, nsOf(gw)) });
 
   // Per (gateway, host): the rules of every route, merged oldest route first, then sorted (route_collections.go).
-  const merged = new Map<
-    string,
-    { gateway: string; host: string; namespace: string; rules: Array<{ rule: IstioRule; order: number }>; parents: string[]; source: LoadedObject['source'] }
-  >();
+  const merged = new Map<string, MergedHost>();
   routes.forEach(({ object: route, source }, routeOrder) => {
     const namespace = nsOf(route);
     const parents: RouteParentStatus[] = [];
     const { rules, resolvedRefs } = convertRules(route, namespace, serviceKeys, grants);
     for (const parentRef of route.spec?.parentRefs ?? []) {
-      const status = (accepted: Condition) =>
-        parents.push({
-          parentRef,
-          controllerName: ISTIO_CONTROLLER,
-          conditions: [accepted, { ...resolvedRefs, observedGeneration: route.metadata.generation ?? 1 }],
-        });
-      const condition = (statusValue: 'True' | 'False', reason: string, message: string): Condition => ({
-        type: 'Accepted',
-        status: statusValue,
-        reason,
-        message,
-        observedGeneration: route.metadata.generation ?? 1,
+      const binding = bindParent(parentRef, route, namespace, kubeGateways, ours, nsOf);
+      // A Gateway of another class is another controller's business: istiod writes no status for it.
+      if (!binding) continue;
+      parents.push({
+        parentRef,
+        controllerName: ISTIO_CONTROLLER,
+        conditions: [binding.accepted, { ...resolvedRefs, observedGeneration: route.metadata.generation ?? 1 }],
       });
-      if (parentRef.group !== GATEWAY_API_GROUP || parentRef.kind !== 'Gateway') {
-        status(condition('False', 'InvalidKind', `parentRef kind ${parentRef.kind} is not supported by the local mesh (Gateway only)`));
-        continue;
-      }
-      const gwNamespace = parentRef.namespace ?? namespace;
-      const gw = ours.find((g) => g.object.metadata.name === parentRef.name && nsOf(g.object) === gwNamespace)?.object;
-      if (!gw) {
-        // A Gateway of another class is another controller's business: istiod writes no status for it.
-        if (kubeGateways.some((g) => g.object.metadata.name === parentRef.name && nsOf(g.object) === gwNamespace)) continue;
-        status(condition('False', 'NoMatchingParent', `parent ${gwNamespace}/${parentRef.name} not found`));
-        continue;
-      }
-      const listeners = (gw.spec?.listeners ?? []).filter(
-        (l) =>
-          (parentRef.sectionName === undefined || l.name === parentRef.sectionName) &&
-          (parentRef.port === undefined || l.port === parentRef.port) &&
-          l.protocol === 'HTTP',
-      );
-      const allowed = listeners.filter((l) => namespaceAllowed(l, gwNamespace, namespace));
-      if (allowed.length === 0) {
-        status(
-          condition(
-            'False',
-            listeners.length === 0 ? 'NoMatchingParent' : 'NotAllowedByListeners',
-            listeners.length === 0 ? 'no listener matches the parentRef' : 'no listener allows routes from this namespace',
-          ),
-        );
-        continue;
-      }
-      const hosts = allowed.flatMap((l) => intersectHostnames(route.spec?.hostnames ?? [], l.hostname).map((h) => ({ listener: l, host: h })));
-      if (hosts.length === 0) {
-        status(condition('False', 'NoMatchingListenerHostname', 'no hostnames matched parent hostname'));
-        continue;
-      }
-      status(condition('True', 'Accepted', 'Route was valid'));
+      const { gateway: gw, gatewayNamespace: gwNamespace, hosts } = binding;
+      if (!gw || gwNamespace === undefined || !hosts) continue;
       for (const l of new Set(hosts.map((h) => h.listener))) {
         const k = `${gwNamespace}/${gw.metadata.name}/${l.name}`;
         attached.set(k, (attached.get(k) ?? 0) + 1);
@@ -182,52 +140,124 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
     result.routeStatus.set(keyOf('HTTPRoute', namespace, route.metadata.name), { parents });
   });
 
-  for (const [key, entry] of merged) {
-    // Routes are already in creation order (load order, or creationTimestamp when given); the sort is stable.
-    const http = sortHTTPRoutes(entry.rules.sort((a, b) => a.order - b.order).map((r) => r.rule));
-    result.virtualServices.push({
-      source: entry.source,
-      object: {
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'VirtualService',
-        metadata: {
-          name: key.replace(/\//g, '~'),
-          namespace: entry.namespace,
-          annotations: { [ROUTE_SEMANTICS_ANNOTATION]: 'gateway', 'internal.istio.io/parents': entry.parents.join(',') },
-        },
-        spec: { hosts: [entry.host], gateways: [entry.gateway], http },
-      },
-    });
-  }
-
-  for (const { object: gw } of ours) {
-    const namespace = nsOf(gw);
-    const generation = gw.metadata.generation ?? 1;
-    const cond = (type: string, reason: string, message: string): Condition => ({ type, status: 'True', reason, message, observedGeneration: generation });
-    result.gatewayStatus.set(keyOf('Gateway', namespace, gw.metadata.name), {
-      addresses: [{ type: 'Hostname', value: `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}` }],
-      conditions: [
-        cond('Accepted', 'Accepted', 'Resource accepted'),
-        cond(
-          'Programmed',
-          'Programmed',
-          'Resource programmed, assigned to service(s) ' +
-            `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}:${(gw.spec?.listeners ?? [])[0]?.port ?? 80}`,
-        ),
-      ],
-      listeners: (gw.spec?.listeners ?? []).map((l) => ({
-        name: l.name,
-        attachedRoutes: attached.get(`${namespace}/${gw.metadata.name}/${l.name}`) ?? 0,
-        supportedKinds: l.protocol === 'HTTP' ? [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }] : [],
-        conditions: [
-          cond('Accepted', 'Accepted', 'No errors found'),
-          cond('Programmed', 'Programmed', 'No errors found'),
-          cond('ResolvedRefs', 'ResolvedRefs', 'No errors found'),
-        ],
-      })),
-    });
-  }
+  for (const [key, entry] of merged) result.virtualServices.push(mergedVirtualService(key, entry));
+  for (const { object: gw } of ours) result.gatewayStatus.set(keyOf('Gateway', nsOf(gw), gw.metadata.name), gatewayStatusOf(gw, nsOf(gw), attached));
   return result;
+}
+
+/** The Istio Gateway istiod generates for a Gateway API Gateway: one server per HTTP listener. */
+function istioGatewayFor(gw: KubeGateway, namespace: string): Gateway {
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: {
+      name: generatedGatewayName(gw.metadata.name),
+      namespace,
+      annotations: { 'internal.istio.io/parents': `Gateway/${gw.metadata.name}.${namespace}` },
+    },
+    spec: {
+      selector: { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name },
+      servers: (gw.spec?.listeners ?? [])
+        .filter((l) => l.protocol === 'HTTP')
+        .map((l) => ({ port: { number: l.port, name: l.name, protocol: 'HTTP' }, hosts: [`${namespace}/${l.hostname ?? '*'}`] })),
+    },
+  } as Gateway;
+}
+
+/**
+ * One parentRef of a route: the gateway and listener hosts it attaches to, or why not (its Accepted condition);
+ * undefined for a Gateway of another class.
+ */
+function bindParent(
+  parentRef: ParentReference,
+  route: HTTPRoute,
+  namespace: string,
+  kubeGateways: ReadonlyArray<{ object: KubeGateway }>,
+  ours: ReadonlyArray<{ object: KubeGateway }>,
+  nsOf: (o: { metadata: { namespace?: string } }) => string,
+): ParentBinding | undefined {
+  const condition = (statusValue: 'True' | 'False', reason: string, message: string): Condition => ({
+    type: 'Accepted',
+    status: statusValue,
+    reason,
+    message,
+    observedGeneration: route.metadata.generation ?? 1,
+  });
+  if (parentRef.group !== GATEWAY_API_GROUP || parentRef.kind !== 'Gateway') {
+    return { accepted: condition('False', 'InvalidKind', `parentRef kind ${parentRef.kind} is not supported by the local mesh (Gateway only)`) };
+  }
+  const gwNamespace = parentRef.namespace ?? namespace;
+  const gw = ours.find((g) => g.object.metadata.name === parentRef.name && nsOf(g.object) === gwNamespace)?.object;
+  if (!gw) {
+    if (kubeGateways.some((g) => g.object.metadata.name === parentRef.name && nsOf(g.object) === gwNamespace)) return undefined;
+    return { accepted: condition('False', 'NoMatchingParent', `parent ${gwNamespace}/${parentRef.name} not found`) };
+  }
+  const listeners = (gw.spec?.listeners ?? []).filter(
+    (l) =>
+      (parentRef.sectionName === undefined || l.name === parentRef.sectionName) &&
+      (parentRef.port === undefined || l.port === parentRef.port) &&
+      l.protocol === 'HTTP',
+  );
+  const allowed = listeners.filter((l) => namespaceAllowed(l, gwNamespace, namespace));
+  if (allowed.length === 0) {
+    return {
+      accepted: condition(
+        'False',
+        listeners.length === 0 ? 'NoMatchingParent' : 'NotAllowedByListeners',
+        listeners.length === 0 ? 'no listener matches the parentRef' : 'no listener allows routes from this namespace',
+      ),
+    };
+  }
+  const hosts = allowed.flatMap((l) => intersectHostnames(route.spec?.hostnames ?? [], l.hostname).map((h) => ({ listener: l, host: h })));
+  if (hosts.length === 0) return { accepted: condition('False', 'NoMatchingListenerHostname', 'no hostnames matched parent hostname') };
+  return { accepted: condition('True', 'Accepted', 'Route was valid'), gateway: gw, gatewayNamespace: gwNamespace, hosts };
+}
+
+/** The VirtualService istiod generates for one (gateway, host): every bound route's rules in precedence order. */
+function mergedVirtualService(key: string, entry: MergedHost): LoadedObject<VirtualService> {
+  // Routes are already in creation order (load order, or creationTimestamp when given); the sort is stable.
+  const http = sortHTTPRoutes(entry.rules.sort((a, b) => a.order - b.order).map((r) => r.rule));
+  return {
+    source: entry.source,
+    object: {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: {
+        name: key.replace(/\//g, '~'),
+        namespace: entry.namespace,
+        annotations: { [ROUTE_SEMANTICS_ANNOTATION]: 'gateway', 'internal.istio.io/parents': entry.parents.join(',') },
+      },
+      spec: { hosts: [entry.host], gateways: [entry.gateway], http },
+    },
+  };
+}
+
+/** The status istiod writes on a Gateway of class istio: Accepted, Programmed, and each listener's attached routes. */
+function gatewayStatusOf(gw: KubeGateway, namespace: string, attached: ReadonlyMap<string, number>): GatewayStatus {
+  const generation = gw.metadata.generation ?? 1;
+  const cond = (type: string, reason: string, message: string): Condition => ({ type, status: 'True', reason, message, observedGeneration: generation });
+  return {
+    addresses: [{ type: 'Hostname', value: `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}` }],
+    conditions: [
+      cond('Accepted', 'Accepted', 'Resource accepted'),
+      cond(
+        'Programmed',
+        'Programmed',
+        'Resource programmed, assigned to service(s) ' +
+          `${gw.metadata.name}-istio.${namespace}.${CLUSTER_DOMAIN}:${(gw.spec?.listeners ?? [])[0]?.port ?? 80}`,
+      ),
+    ],
+    listeners: (gw.spec?.listeners ?? []).map((l) => ({
+      name: l.name,
+      attachedRoutes: attached.get(`${namespace}/${gw.metadata.name}/${l.name}`) ?? 0,
+      supportedKinds: l.protocol === 'HTTP' ? [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }] : [],
+      conditions: [
+        cond('Accepted', 'Accepted', 'No errors found'),
+        cond('Programmed', 'Programmed', 'No errors found'),
+        cond('ResolvedRefs', 'ResolvedRefs', 'No errors found'),
+      ],
+    })),
+  };
 }
 
 function namespaceAllowed(listener: Listener, gatewayNamespace: string, routeNamespace: string): boolean {

@@ -5,57 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyPatch, type Operation } from 'fast-json-patch';
-import { GATEWAY_API_KINDS } from '../gateway-api/kinds';
-import { ISTIO_KINDS } from '../istio';
 import { parseManifestText } from '../manifests/load';
 import { objectKey } from '../manifests/merge';
-import type { Finding, K8sObject, LoadedObject } from '../model';
-import { ConfigRejectedError, formatFinding, type ConfigStore, type StoredObject } from './config-store';
+import type { Finding, K8sObject } from '../model';
+import { ConfigRejectedError, formatFinding, type StoredObject } from './config-store';
+import { discovery } from './kube-discovery';
+import { ApiError, groupVersion, notFoundPath, resourceTypes, statusBody, type KubeApiBackend, type ResourceType, type Result } from './kube-resources';
 
-export interface ResourceType {
-  group: string;
-  versions: string[];
-  plural: string;
-  kind: string;
-  shortNames: string[];
-  /** Served from the manifests, not changeable. */
-  readOnly?: boolean;
-}
-
-export const resourceTypes: ResourceType[] = [
-  ...ISTIO_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
-  ...GATEWAY_API_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
-  { group: '', versions: ['v1'], plural: 'services', kind: 'Service', shortNames: ['svc'], readOnly: true },
-  { group: 'apps', versions: ['v1'], plural: 'deployments', kind: 'Deployment', shortNames: ['deploy'], readOnly: true },
-];
-
-export interface KubeApiBackend {
-  namespace: string;
-  store: ConfigStore<unknown>;
-  kubernetesObjects: readonly LoadedObject[];
-  /** Applies objects to the running mesh (throws ConfigRejectedError). */
-  apply(objects: LoadedObject[], options?: { dryRun?: boolean }): void;
-  remove(keys: string[], options?: { dryRun?: boolean }): LoadedObject[];
-  /** `metadata.generation` and `status` of an object whose controller writes one (Gateway API kinds). */
-  statusOf?(object: K8sObject): { generation: number; status: unknown } | undefined;
-}
-
-export class ApiError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-}
-
-export function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>): object {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 400 ? 'Success' : 'Failure', message, reason, details, code };
-}
-
-const groupVersion = (group: string, version: string): string => (group ? `${group}/${version}` : version);
+export { ApiError, resourceTypes, statusBody, type KubeApiBackend, type ResourceType };
 
 /** Handles `/api`, `/apis`, `/version` and everything below; returns false when the path is not the API's. */
 export async function handleKubeApi(
@@ -99,105 +56,43 @@ export function warningHeader(finding: Finding): string {
   return `299 - "${text}"`;
 }
 
-interface Result {
-  status?: number;
-  body: unknown;
-  /** Analysis findings about the applied object: sent as `Warning` headers. */
-  warnings?: Finding[];
+async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, url: URL, readBody: () => Promise<string>): Promise<Result> {
+  const discovered = discovery(backend, req, p);
+  if (discovered) return discovered;
+  const target = resolveResource(backend, req, p, url);
+  if ('body' in target) return target;
+  const { method, type, name } = target;
+  if (method === 'GET') return readResource(backend, target);
+  if (type.readOnly) {
+    throw new ApiError(405, 'MethodNotAllowed', `${type.plural} are read from k8s/ and cannot be changed while the mesh runs`);
+  }
+  if (method === 'DELETE') return deleteResource(backend, target);
+  const body = await readBody();
+  if (method === 'POST') return createResource(backend, target, body);
+  if (!name) throw new ApiError(405, 'MethodNotAllowed', `${method} needs an object name`);
+  if (method === 'PUT') return replaceResource(backend, target, name, body);
+  if (method === 'PATCH') return patchResource(backend, target, name, body);
+  throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`);
 }
 
-async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, url: URL, readBody: () => Promise<string>): Promise<Result> {
-  const method = req.method ?? 'GET';
-  if (p === '/version') {
-    return {
-      body: {
-        major: '1',
-        minor: '32',
-        gitVersion: 'v1.32.0-local-mesh',
-        platform: `${process.platform}/${process.arch}`,
-        goVersion: 'n/a',
-        compiler: 'n/a',
-        buildDate: '',
-        gitCommit: '',
-        gitTreeState: 'clean',
-      },
-    };
-  }
-  // kubectl's client-side validation downloads the OpenAPI document first; with no schemas published the
-  // objects are treated like CRDs without a schema and the mesh's own analysis validates them on apply.
-  if (p === '/openapi/v3') {
-    const paths: Record<string, { serverRelativeURL: string }> = {};
-    for (const t of resourceTypes)
-      for (const v of t.versions)
-        paths[t.group ? `apis/${t.group}/${v}` : `api/${v}`] = { serverRelativeURL: `/openapi/v3/${t.group ? `apis/${t.group}` : 'api'}/${v}` };
-    return { body: { paths } };
-  }
-  const openapiMatch = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
-  if (openapiMatch) {
-    const group = openapiMatch[2] ?? '';
-    const version = openapiMatch[1] ?? openapiMatch[3];
-    const types = resourceTypes.filter((t) => t.group === group && t.versions.includes(version));
-    if (types.length === 0) throw notFoundPath(p);
-    // Like a CRD without a structural schema: any fields pass kubectl; the mesh's analysis judges them on apply.
-    const schemas = Object.fromEntries(
-      types.map((t) => [
-        `${group || 'core'}.${version}.${t.kind}`,
-        { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, 'x-kubernetes-group-version-kind': [{ group, version, kind: t.kind }] },
-      ]),
-    );
-    // Operations that accept `fieldValidation` tell kubectl to leave validation to the server (no client-side
-    // OpenAPI v2 download); the mesh validates every change with its manifest analysis.
-    const paths: Record<string, unknown> = {};
-    for (const t of types.filter((type) => !type.readOnly)) {
-      const operation = {
-        parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } }],
-        'x-kubernetes-group-version-kind': { group, version, kind: t.kind },
-        responses: { '200': { description: 'OK' } },
-      };
-      const collection = `/${group ? `apis/${group}` : 'api'}/${version}/namespaces/{namespace}/${t.plural}`;
-      paths[collection] = { post: operation };
-      paths[`${collection}/{name}`] = { put: operation, patch: operation };
-    }
-    return { body: { openapi: '3.0.0', info: { title: 'local mesh', version }, paths, components: { schemas } } };
-  }
-  if (p === '/api')
-    return {
-      body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] },
-    };
-  if (p === '/apis') return { body: { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups().map(groupInfo) } };
-  const groupMatch = /^\/apis\/([^/]+)$/.exec(p);
-  if (groupMatch) {
-    const group = apiGroups().find((g) => g.name === groupMatch[1]);
-    if (!group) throw notFoundPath(p);
-    return { body: { kind: 'APIGroup', apiVersion: 'v1', ...groupInfo(group) } };
-  }
-  const versionMatch = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
-  if (versionMatch) {
-    const group = versionMatch[2] ?? '';
-    const version = versionMatch[1] ?? versionMatch[3];
-    const types = resourceTypes.filter((t) => t.group === group && t.versions.includes(version));
-    if (types.length === 0) throw notFoundPath(p);
-    return {
-      body: {
-        kind: 'APIResourceList',
-        apiVersion: 'v1',
-        groupVersion: groupVersion(group, version),
-        resources: types.map((t) => ({
-          name: t.plural,
-          singularName: t.kind.toLowerCase(),
-          namespaced: true,
-          kind: t.kind,
-          shortNames: t.shortNames,
-          verbs: t.readOnly ? ['get', 'list'] : ['create', 'delete', 'get', 'list', 'patch', 'update'],
-        })),
-      },
-    };
-  }
-  if (p === '/api/v1/namespaces' || p === `/api/v1/namespaces/${backend.namespace}`) {
-    const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: backend.namespace }, status: { phase: 'Active' } };
-    return { body: p.endsWith('/namespaces') ? { apiVersion: 'v1', kind: 'NamespaceList', metadata: {}, items: [namespace] } : namespace };
-  }
+/** One request on a resource (collection or object) of the mesh's namespace, with what its handlers need. */
+interface ResourceRequest {
+  method: string;
+  type: ResourceType;
+  apiVersion: string;
+  name: string | undefined;
+  dryRun: boolean;
+  sourceFile: string;
+  contentType: string;
+  labelSelector: string | null;
+  current: () => StoredObject[];
+  find: (objectName: string) => StoredObject | undefined;
+  notFound: (objectName: string) => ApiError;
+}
 
+/** The resource a path names, or the answer itself (an empty list for another namespace). */
+function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: string, url: URL): ResourceRequest | Result {
+  const method = req.method ?? 'GET';
   const resourceMatch = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(p);
   if (!resourceMatch) throw notFoundPath(p);
   const group = resourceMatch[2] ?? '';
@@ -231,112 +126,102 @@ async function route(backend: KubeApiBackend, req: IncomingMessage, p: string, u
       kind: type.plural,
     });
   const dryRun = url.searchParams.getAll('dryRun').includes('All');
-
-  if (method === 'GET') {
-    if (!name) {
-      const selector = url.searchParams.get('labelSelector');
-      const items = current().filter((s) => matchesLabelSelector(s.loaded.object, selector));
-      return { body: list(type, apiVersion, items, backend.store.resourceVersion(), backend) };
-    }
-    const found = find(name);
-    if (!found) throw notFound(name);
-    return { body: present(found, apiVersion, backend.namespace, backend) };
-  }
-  if (type.readOnly) {
-    throw new ApiError(405, 'MethodNotAllowed', `${type.plural} are read from k8s/ and cannot be changed while the mesh runs`);
-  }
   const sourceFile = headerValue(req, 'x-mesh-source-file') ?? 'kubernetes-api';
-
-  if (method === 'DELETE') {
-    if (!name) throw new ApiError(405, 'MethodNotAllowed', 'deleting a whole collection is not supported');
-    const found = find(name);
-    if (!found) throw notFound(name);
-    applyChange(type, name, () => backend.remove([objectKey(found.loaded.object)], { dryRun }));
-    return { body: { ...statusBody(200, '', ''), details: { name, group: type.group, kind: type.plural, uid: found.uid } } };
-  }
-
-  const body = await readBody();
   const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+  const labelSelector = url.searchParams.get('labelSelector');
+  return { method, type, apiVersion, name, dryRun, sourceFile, contentType, labelSelector, current, find, notFound };
+}
 
-  if (method === 'POST') {
-    if (name) throw new ApiError(405, 'MethodNotAllowed', 'POST goes to the collection');
-    const object = parseOne(body, type, apiVersion, backend.namespace);
-    if (find(object.metadata.name)) {
-      throw new ApiError(409, 'AlreadyExists', `${type.plural}.${type.group} "${object.metadata.name}" already exists`, {
-        name: object.metadata.name,
-        group: type.group,
-        kind: type.plural,
-      });
+function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSelector, current, find, notFound }: ResourceRequest): Result {
+  if (!name) {
+    const items = current().filter((s) => matchesLabelSelector(s.loaded.object, labelSelector));
+    return { body: list(type, apiVersion, items, backend.store.resourceVersion(), backend) };
+  }
+  const found = find(name);
+  if (!found) throw notFound(name);
+  return { body: present(found, apiVersion, backend.namespace, backend) };
+}
+
+function deleteResource(backend: KubeApiBackend, { type, name, dryRun, find, notFound }: ResourceRequest): Result {
+  if (!name) throw new ApiError(405, 'MethodNotAllowed', 'deleting a whole collection is not supported');
+  const found = find(name);
+  if (!found) throw notFound(name);
+  applyChange(type, name, () => backend.remove([objectKey(found.loaded.object)], { dryRun }));
+  return { body: { ...statusBody(200, '', ''), details: { name, group: type.group, kind: type.plural, uid: found.uid } } };
+}
+
+function createResource(backend: KubeApiBackend, { type, apiVersion, name, dryRun, sourceFile, find }: ResourceRequest, body: string): Result {
+  if (name) throw new ApiError(405, 'MethodNotAllowed', 'POST goes to the collection');
+  const object = parseOne(body, type, apiVersion, backend.namespace);
+  if (find(object.metadata.name)) {
+    throw new ApiError(409, 'AlreadyExists', `${type.plural}.${type.group} "${object.metadata.name}" already exists`, {
+      name: object.metadata.name,
+      group: type.group,
+      kind: type.plural,
+    });
+  }
+  const warnings = applyChange(type, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+  return { status: 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
+}
+
+function replaceResource(
+  backend: KubeApiBackend,
+  { type, apiVersion, dryRun, sourceFile, find, notFound }: ResourceRequest,
+  name: string,
+  body: string,
+): Result {
+  const object = parseOne(body, type, apiVersion, backend.namespace);
+  if (object.metadata.name !== name)
+    throw new ApiError(400, 'BadRequest', `the name in the body ("${object.metadata.name}") does not match the URL ("${name}")`);
+  const found = find(name);
+  if (!found) throw notFound(name);
+  checkResourceVersion(object, found, type);
+  const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+  return { body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
+}
+
+function patchResource(backend: KubeApiBackend, request: ResourceRequest, name: string, body: string): Result {
+  const { type, apiVersion, dryRun, sourceFile, find } = request;
+  const found = find(name);
+  const patched = patchedObject(backend, request, name, found, body);
+  const object = checkObject(patched, type, apiVersion, backend.namespace);
+  if (object.metadata.name !== name) throw new ApiError(400, 'BadRequest', 'a patch cannot change metadata.name');
+  const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+  return { status: found ? 200 : 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
+}
+
+/** The object a PATCH asks for: server-side apply's whole object, or the stored one with a JSON or merge patch applied. */
+function patchedObject(
+  backend: KubeApiBackend,
+  { type, apiVersion, contentType, notFound }: ResourceRequest,
+  name: string,
+  found: StoredObject | undefined,
+  body: string,
+): unknown {
+  // Server-side apply, simplified: the applied object replaces the whole object (create or replace).
+  if (contentType === 'application/apply-patch+yaml') return parseOne(body, type, apiVersion, backend.namespace);
+  if (!found) throw notFound(name);
+  const original = structuredClone(found.loaded.object);
+  const patch = parseJson(body);
+  if (contentType === 'application/json-patch+json') {
+    if (!Array.isArray(patch)) throw new ApiError(400, 'BadRequest', 'a JSON patch must be an array of operations');
+    try {
+      return applyPatch(original, patch as Operation[], true, true).newDocument;
+    } catch (error) {
+      throw new ApiError(422, 'Invalid', `JSON patch failed: ${(error as Error).message.split('\n')[0]}`);
     }
-    const warnings = applyChange(type, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
-    return { status: 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
   }
-  if (!name) throw new ApiError(405, 'MethodNotAllowed', `${method} needs an object name`);
-
-  if (method === 'PUT') {
-    const object = parseOne(body, type, apiVersion, backend.namespace);
-    if (object.metadata.name !== name)
-      throw new ApiError(400, 'BadRequest', `the name in the body ("${object.metadata.name}") does not match the URL ("${name}")`);
-    const found = find(name);
-    if (!found) throw notFound(name);
-    checkResourceVersion(object, found, type);
-    const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
-    return { body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
-  }
-
-  if (method === 'PATCH') {
-    const found = find(name);
-    let patched: unknown;
-    if (contentType === 'application/apply-patch+yaml') {
-      // Server-side apply, simplified: the applied object replaces the whole object (create or replace).
-      patched = parseOne(body, type, apiVersion, backend.namespace);
-    } else {
-      if (!found) throw notFound(name);
-      const original = structuredClone(found.loaded.object);
-      const patch = parseJson(body);
-      if (contentType === 'application/json-patch+json') {
-        if (!Array.isArray(patch)) throw new ApiError(400, 'BadRequest', 'a JSON patch must be an array of operations');
-        try {
-          patched = applyPatch(original, patch as Operation[], true, true).newDocument;
-        } catch (error) {
-          throw new ApiError(422, 'Invalid', `JSON patch failed: ${(error as Error).message.split('\n')[0]}`);
-        }
-      } else if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') {
-        patched = mergePatch(original, patch);
-      } else {
-        throw new ApiError(
-          415,
-          'UnsupportedMediaType',
-          `the PATCH content type "${contentType}" is not supported (use application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml)`,
-        );
-      }
-    }
-    const object = checkObject(patched, type, apiVersion, backend.namespace);
-    if (object.metadata.name !== name) throw new ApiError(400, 'BadRequest', 'a patch cannot change metadata.name');
-    const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
-    return { status: found ? 200 : 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
-  }
-  throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`);
+  if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json') return mergePatch(original, patch);
+  throw new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the PATCH content type "${contentType}" is not supported (use application/merge-patch+json, application/json-patch+json or application/apply-patch+yaml)`,
+  );
 }
 
 function apiGroupOf(object: K8sObject): string {
   const slash = object.apiVersion.lastIndexOf('/');
   return slash === -1 ? '' : object.apiVersion.slice(0, slash);
-}
-
-function apiGroups(): Array<{ name: string; versions: string[] }> {
-  const groups = new Map<string, string[]>();
-  for (const t of resourceTypes) if (t.group) groups.set(t.group, t.versions);
-  return [...groups.entries()].map(([name, versions]) => ({ name, versions }));
-}
-
-function groupInfo(group: { name: string; versions: string[] }): object {
-  const versions = group.versions.map((v) => ({ groupVersion: `${group.name}/${v}`, version: v }));
-  return { name: group.name, versions, preferredVersion: versions[0] };
-}
-
-function notFoundPath(p: string): ApiError {
-  return new ApiError(404, 'NotFound', `the server could not find the requested resource (${p})`);
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

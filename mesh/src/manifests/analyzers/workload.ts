@@ -61,47 +61,53 @@ export function checkWorkload(workload: Workload, index: Index, report: Report):
   }
 
   workload.containers.forEach((container, c) => {
-    asArray(container.env).forEach((variable, e) => {
-      const ref = isPlainObject(variable) && isPlainObject(variable.valueFrom) ? variable.valueFrom.secretKeyRef : undefined;
-      if (!isPlainObject(ref) || ref.optional === true || typeof ref.name !== 'string') return;
-      const keys = index.secretKeys.get(`${workload.namespace}/${ref.name}`);
-      const problem = !keys
-        ? `names Secret ${ref.name}, which is not in the manifests`
-        : !keys.has(String(ref.key))
-          ? `names key ${String(ref.key)}, which Secret ${ref.name} does not have (keys: ${[...keys].join(', ')})`
-          : undefined;
-      if (problem) {
-        report(loaded, 'CNS0112', `container ${container.name} env ${String((variable as Record<string, unknown>).name)} ${problem}: the pod would not start`, [
-          'spec',
-          'template',
-          'spec',
-          'containers',
-          c,
-          'env',
-          e,
-          'valueFrom',
-          'secretKeyRef',
-        ]);
-      }
-    });
-    const portNames = new Set(asArray(container.ports).map((p) => (isPlainObject(p) ? p.name : undefined)));
-    for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
-      const port = (container as unknown as Record<string, { httpGet?: { port?: unknown } } | undefined>)[probe]?.httpGet?.port;
-      if (typeof port === 'string' && !portNames.has(port)) {
-        report(loaded, 'CNS0104', `container ${container.name} ${probe} uses port ${port}, which no container port is named`, [
-          'spec',
-          'template',
-          'spec',
-          'containers',
-          c,
-          probe,
-          'httpGet',
-          'port',
-        ]);
-      }
-    }
+    checkContainerReferences(workload, container, c, index, report);
     checkContainerHardening(loaded, container as unknown as Record<string, unknown>, c, podSpec, report);
   });
+}
+
+/** A container's Secret keys in env (CNS0112) and the named ports its probes use (CNS0104). */
+function checkContainerReferences(workload: Workload, container: Workload['containers'][number], c: number, index: Index, report: Report): void {
+  const { loaded } = workload;
+  asArray(container.env).forEach((variable, e) => {
+    const ref = isPlainObject(variable) && isPlainObject(variable.valueFrom) ? variable.valueFrom.secretKeyRef : undefined;
+    if (!isPlainObject(ref) || ref.optional === true || typeof ref.name !== 'string') return;
+    const keys = index.secretKeys.get(`${workload.namespace}/${ref.name}`);
+    const problem = !keys
+      ? `names Secret ${ref.name}, which is not in the manifests`
+      : !keys.has(String(ref.key))
+        ? `names key ${String(ref.key)}, which Secret ${ref.name} does not have (keys: ${[...keys].join(', ')})`
+        : undefined;
+    if (problem) {
+      report(loaded, 'CNS0112', `container ${container.name} env ${String((variable as Record<string, unknown>).name)} ${problem}: the pod would not start`, [
+        'spec',
+        'template',
+        'spec',
+        'containers',
+        c,
+        'env',
+        e,
+        'valueFrom',
+        'secretKeyRef',
+      ]);
+    }
+  });
+  const portNames = new Set(asArray(container.ports).map((p) => (isPlainObject(p) ? p.name : undefined)));
+  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+    const port = (container as unknown as Record<string, { httpGet?: { port?: unknown } } | undefined>)[probe]?.httpGet?.port;
+    if (typeof port === 'string' && !portNames.has(port)) {
+      report(loaded, 'CNS0104', `container ${container.name} ${probe} uses port ${port}, which no container port is named`, [
+        'spec',
+        'template',
+        'spec',
+        'containers',
+        c,
+        probe,
+        'httpGet',
+        'port',
+      ]);
+    }
+  }
 }
 
 /**
