@@ -108,7 +108,7 @@ async function main(): Promise<void> {
 
   const links = [
     ...gatewayLinks(forPeople(mesh.gatewayUrl)),
-    ...adminLinks(forPeople(mesh.adminUrl)).map((link) =>
+    ...adminLinks(forPeople(mesh.adminUrl), opts.gatewayApi ? 'gateway-api' : 'istio').map((link) =>
       link.label === 'Traces' && mesh.otlpTracesUrl ? { ...link, note: `${link.note}; also sent to ${mesh.otlpTracesUrl} (OTLP/HTTP)` } : link,
     ),
   ];

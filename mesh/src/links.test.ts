@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { adminLinks, formatLinks, forPeople, gatewayLinks } from './links';
 
 describe('links printed by npm start, npm run urls and the admin index', () => {
@@ -13,6 +15,13 @@ describe('links printed by npm start, npm run urls and the admin index', () => {
     for (const link of links) expect(link.url.startsWith('http://localhost:15123/')).toBe(true);
     // Jaeger matches `service` exactly; the spans name the service with its namespace.
     expect(links[1].note).toContain('http://localhost:15123/api/traces?service=web-api.default');
+  });
+
+  it('suggest an 80/20 file of the way the mesh routes, one that exists', () => {
+    const applied = (routing: 'istio' | 'gateway-api') => /file=([^']+)'/.exec(adminLinks('http://localhost:15000', routing)[4].note ?? '')?.[1];
+    expect(applied('istio')).toBe('istio/traffic/web-ingress-80-20.yaml');
+    expect(applied('gateway-api')).toBe('gateway-api/traffic/web-ingress-80-20.yaml');
+    for (const file of [applied('istio'), applied('gateway-api')]) expect(existsSync(path.resolve(__dirname, '../..', file!))).toBe(true);
   });
 
   it('line the URLs up in one column', () => {

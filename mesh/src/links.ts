@@ -31,15 +31,18 @@ export function gatewayLinks(gatewayUrl: string, paths = { getMultiple: '/web-ap
   ];
 }
 
+/** The 80/20 file a person applies first, for each way of routing (the Istio API or the Kubernetes Gateway API). */
+export const TRAFFIC_EXAMPLE = { istio: 'istio/traffic/web-ingress-80-20.yaml', 'gateway-api': 'gateway-api/traffic/web-ingress-80-20.yaml' } as const;
+
 /** The admin's pages and APIs, with `adminUrl` as given (pass it through forPeople() for printing). */
-export function adminLinks(adminUrl: string): MeshLink[] {
+export function adminLinks(adminUrl: string, routing: keyof typeof TRAFFIC_EXAMPLE = 'istio'): MeshLink[] {
   const admin = adminUrl.replace(/\/+$/, '');
   return [
     { label: 'Traffic graph', url: `${admin}/graph` },
     { label: 'Traces', url: `${admin}/traces`, note: `Jaeger query API: ${admin}/api/traces?service=${EXAMPLE_TRACE_SERVICE}` },
     { label: 'Metrics', url: `${admin}/metrics`, note: `per workload: ${admin}/workloads/<name>/metrics` },
     { label: 'Endpoints', url: `${admin}/endpoints` },
-    { label: 'Config', url: `${admin}/config`, note: `apply: curl -X POST '${admin}/config/apply?file=istio/traffic/web-ingress-80-20.yaml'` },
+    { label: 'Config', url: `${admin}/config`, note: `apply: curl -X POST '${admin}/config/apply?file=${TRAFFIC_EXAMPLE[routing]}'` },
   ];
 }
 
