@@ -99,14 +99,31 @@
       const mid = { x: (box.x1 + box.x2) / 2 - edge.data('dx'), y: (box.y1 + box.y2) / 2 - edge.data('dy') };
       const vertical = Math.abs(t.y - s.y) > Math.abs(t.x - s.x);
       let best;
+      const consider = (c) => {
+        const rect = { x1: c.x - w / 2, x2: c.x + w / 2, y1: c.y - h / 2, y2: c.y + h / 2 };
+        // Overlaps first (they hide text), then crossed lines (they strike through it); earlier candidates win ties.
+        const overlap = taken.reduce((sum, other) => sum + overlapArea(rect, other), 0);
+        const crossings = lines.filter((l) => l.edge !== edge && crosses(l.p, l.q, rect)).length;
+        if (!best || overlap < best.overlap || (overlap === best.overlap && crossings < best.crossings)) best = { c, rect, overlap, crossings };
+      };
+      const along = [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78];
       for (const shift of [0, -0.5, 0.5, -1, 1, -1.5, 1.5]) {
-        for (const f of [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78]) {
-          const c = { x: s.x + (t.x - s.x) * f + (vertical ? shift * w : 0), y: s.y + (t.y - s.y) * f + (vertical ? 0 : shift * h) };
-          const rect = { x1: c.x - w / 2, x2: c.x + w / 2, y1: c.y - h / 2, y2: c.y + h / 2 };
-          // Overlaps first (they hide text), then crossed lines (they strike through it); earlier candidates win ties.
-          const overlap = taken.reduce((sum, other) => sum + overlapArea(rect, other), 0);
-          const crossings = lines.filter((l) => l.edge !== edge && crosses(l.p, l.q, rect)).length;
-          if (!best || overlap < best.overlap || (overlap === best.overlap && crossings < best.crossings)) best = { c, rect, overlap, crossings };
+        for (const f of along) consider({ x: s.x + (t.x - s.x) * f + (vertical ? shift * w : 0), y: s.y + (t.y - s.y) * f + (vertical ? 0 : shift * h) });
+      }
+      // A crowded graph (a phone's narrow canvas) can leave no free spot beside the edge: look further out, on both
+      // axes, before settling for a label that covers something.
+      for (let reach = 2; best.overlap > 0 && reach <= 5; reach += 0.5) {
+        for (const f of along) {
+          const base = { x: s.x + (t.x - s.x) * f, y: s.y + (t.y - s.y) * f };
+          for (const [dx, dy] of [
+            [0, -reach * h],
+            [0, reach * h],
+            [-reach * w, 0],
+            [reach * w, 0],
+          ]) {
+            consider({ x: base.x + dx / 2, y: base.y + dy / 2 });
+            consider({ x: base.x + dx, y: base.y + dy });
+          }
         }
       }
       edge.data({ dx: best.c.x - mid.x, dy: best.c.y - mid.y });
