@@ -16,37 +16,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { canonicalRevisionOf, canonicalServiceOf, CLUSTER_DOMAIN, CLUSTER_ID, MESH_ID, upstreamFailureFlag } from '../istio';
-import type { Endpoint, RbacShadowResult, TrafficSource, Workload } from '../model';
+import type { Endpoint, RbacShadowResult, SpanData, SpanSink, SpanTagValue, TrafficSource, Workload } from '../model';
 import { DRY_RUN_DENY_PREFIX } from './authorization';
 import type { CompiledDestination, CompiledRoute } from './config';
 import type { CompiledMatchBlock } from '../config/match';
 import { first, headerValue, randomId, readTraceContext, stripTraceHeaders, type TraceContext } from './trace-context';
 
-export type SpanTagValue = string | number | boolean;
-
-/** A finished span, in the terms both the Jaeger API and OTLP need. */
-export interface SpanData {
-  /** 32 lower-case hex digits. */
-  traceId: string;
-  /** 16 lower-case hex digits. */
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: 'server' | 'client';
-  /** The reporting proxy's service (Jaeger process), Istio's service cluster: `istio-ingressgateway.istio-system`, `web-api.default`, ... */
-  service: string;
-  /** Microseconds since the epoch. */
-  startUs: number;
-  durationUs: number;
-  tags: Record<string, SpanTagValue>;
-  error: boolean;
-  tracestate?: string;
-}
-
-export interface SpanSink {
-  /** Called once per finished span; must not throw (errors are swallowed). */
-  onSpan(span: SpanData): void;
-}
+export type { SpanData, SpanSink, SpanTagValue } from '../model';
 
 /** Per data plane: decides per request whether it is traced. */
 export interface DataPlaneTracing {

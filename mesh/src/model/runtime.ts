@@ -168,3 +168,31 @@ export interface TelemetrySink {
    */
   tcpConnection?(info: TcpConnectionInfo): TcpConnectionTelemetry;
 }
+
+// Spans: the data plane's tracer (dataplane/tracing.ts) finishes them, telemetry's trace store and OTLP export take them.
+
+export type SpanTagValue = string | number | boolean;
+
+/** A finished span, in the terms both the Jaeger API and OTLP need. */
+export interface SpanData {
+  /** 32 lower-case hex digits. */
+  traceId: string;
+  /** 16 lower-case hex digits. */
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: 'server' | 'client';
+  /** The reporting proxy's service (Jaeger process), Istio's service cluster: `istio-ingressgateway.istio-system`, `web-api.default`, ... */
+  service: string;
+  /** Microseconds since the epoch. */
+  startUs: number;
+  durationUs: number;
+  tags: Record<string, SpanTagValue>;
+  error: boolean;
+  tracestate?: string;
+}
+
+export interface SpanSink {
+  /** Called once per finished span; must not throw (errors are swallowed). */
+  onSpan(span: SpanData): void;
+}

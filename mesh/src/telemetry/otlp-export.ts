@@ -10,7 +10,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { SpanData, SpanSink } from '../dataplane/tracing';
+import type { SpanData, SpanSink } from '../model';
 
 const SCOPE = { name: '@cns/mesh', version: '1.0.0' };
 

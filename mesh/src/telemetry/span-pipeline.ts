@@ -2,7 +2,7 @@
  * Where the proxies' finished spans go: always the in-memory trace store (Jaeger API on the admin port), and over
  * OTLP/HTTP too when `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` is set.
  */
-import type { SpanData, SpanSink } from '../dataplane/tracing';
+import type { SpanData, SpanSink } from '../model';
 import { OtlpSpanExport, otlpTracesUrl } from './otlp-export';
 import { TraceStore, type TraceStoreOptions } from './traces';
 

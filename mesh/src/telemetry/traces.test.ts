@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import type { SpanData } from '../dataplane/tracing';
+import type { SpanData } from '../model';
 import { handleJaegerApi, parseDurationUs, TraceStore } from './traces';
 
 const T1 = '4bf92f3577b34da6a3ce929d0e0e4736';

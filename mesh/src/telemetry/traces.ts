@@ -4,7 +4,7 @@
  * Jaeger can read the local mesh. The last traces are kept in memory, bounded in count and in bytes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SpanData, SpanSink } from '../dataplane/tracing';
+import type { SpanData, SpanSink } from '../model';
 
 export interface TraceStoreOptions {
   /** Traces kept (oldest dropped first). Default env MESH_TRACE_MAX_TRACES, else 1000. */
