@@ -1,7 +1,7 @@
 /**
  * `traffic V1 V2` in Gateway API mode: the getmultiple rule of the HTTPRoute `web-ingress` (gateway-api/base),
  * found by its path match (rule names only exist in newer CRDs), gets `backendRefs` to the Services `web-api-v1`
- * and `web-api-v2` with the weights. Pure functions, no I/O; the command is in commands.ts.
+ * and `web-api-v2` with the weights. Pure functions, no I/O; the command is in commands/traffic.ts.
  */
 import type { HTTPRoute, HTTPRouteRule, HTTPBackendRef } from '@cns/mesh/gateway-api';
 import { UserError } from './errors';
