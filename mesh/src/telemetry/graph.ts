@@ -35,7 +35,10 @@ export interface GraphEdge {
   httpPercentReq: number;
   /** 5xx and connection failures (code 0), in % */
   errorPercent: number;
-  /** Requests sent to a workload over mTLS, in % of the edge's requests (Kiali's isMTLS); 0 on TCP edges. */
+  /**
+   * Requests a destination sidecar reported over mTLS, in % of all it reported on the edge (Kiali's isMTLS): local
+   * replies such as fault aborts count on neither side; 0 when none reached a workload and on TCP edges.
+   */
   mtlsPercent: number;
   responseCodes: Record<string, number>;
   responseFlags: Record<string, number>;
@@ -148,6 +151,7 @@ interface EdgeAccumulator {
   durations: Float64Array;
   errors: number;
   mtls: number;
+  reached: number;
   codes: Record<string, number>;
   flags: Record<string, number>;
 }
@@ -161,7 +165,17 @@ function accumulateHttpEdges(traffic: readonly EdgeTrafficWindow[], nodes: Graph
     if (!edge)
       edges.set(
         id,
-        (edge = { source, target, requests: 0, durations: new Float64Array(triple.durationBuckets.length), errors: 0, mtls: 0, codes: {}, flags: {} }),
+        (edge = {
+          source,
+          target,
+          requests: 0,
+          durations: new Float64Array(triple.durationBuckets.length),
+          errors: 0,
+          mtls: 0,
+          reached: 0,
+          codes: {},
+          flags: {},
+        }),
       );
     for (let b = 0; b < triple.durationBuckets.length; b++) edge.durations[b] += triple.durationBuckets[b];
     for (const { code, flags, requests } of triple.outcomes) {
@@ -171,6 +185,7 @@ function accumulateHttpEdges(traffic: readonly EdgeTrafficWindow[], nodes: Graph
       edge.flags[flags] = (edge.flags[flags] ?? 0) + requests;
     }
     edge.mtls += triple.mtlsRequests;
+    edge.reached += triple.reachedRequests;
   };
   for (const triple of traffic) {
     const source = nodes.workload(triple.sourceWorkload, triple.sourceApp, triple.sourceVersion);
@@ -200,7 +215,7 @@ function httpEdges(edges: Map<string, EdgeAccumulator>, nodes: GraphNodes, secon
       rate: round2(requests / seconds),
       httpPercentReq: round1((requests / (outgoing.get(edge.source) ?? requests)) * 100),
       errorPercent: round1((edge.errors / requests) * 100),
-      mtlsPercent: round1((edge.mtls / requests) * 100),
+      mtlsPercent: edge.reached > 0 ? round1((edge.mtls / edge.reached) * 100) : 0,
       responseCodes: edge.codes,
       responseFlags: edge.flags,
       p50: percentile(edge.durations, 50),

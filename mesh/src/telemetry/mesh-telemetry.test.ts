@@ -65,13 +65,13 @@ describe('graph aggregation', () => {
     // Percentiles as Kiali gets them from Prometheus: histogram_quantile over Istio's buckets. The gateway's 10
     // durations 1..8, 100, 200 ms fill le=1: 1, (1,5]: 4, (5,10]: 3, (50,100]: 1, (100,250]: 1.
     // p50: rank 5 ends (1,5] → 5. p99: rank 9.9 lies in (100,250], 0.9 of its one request → 100 + 150 × 0.9 = 235.
-    // The UH request never left the gateway: 9 of 10 went over mTLS.
+    // The UH request never left the gateway: the 9 that reached a workload all went over mTLS.
     expect(edge('workload:istio-ingressgateway->service:web-api')).toMatchObject({
       requests: 10,
       rate: 1,
       httpPercentReq: 100,
       errorPercent: 10,
-      mtlsPercent: 90,
+      mtlsPercent: 100,
       p50: 5,
       p99: 235,
     });
@@ -88,7 +88,7 @@ describe('graph aggregation', () => {
       requests: 2,
       httpPercentReq: 20,
       errorPercent: 50,
-      mtlsPercent: 50,
+      mtlsPercent: 100,
       responseCodes: { 200: 1, 503: 1 },
       responseFlags: { '-': 1, UH: 1 },
     });
@@ -170,6 +170,43 @@ describe('graph aggregation', () => {
       responseCodes: { 200: 1 },
       responseFlags: { '-': 1 },
       p99: 4.96,
+    });
+  });
+
+  it('counts the mTLS share over requests a destination sidecar reported, as Kiali does: a fault abort is not a plaintext request', () => {
+    // Kiali's security appender divides reporter="destination" requests by connection_security_policy; an abort
+    // made by web-api's sidecar never reached authors' sidecar, so it is in neither count (istio/faults/authors-abort-50.yaml).
+    const fromWebApi = {
+      sourceWorkload: 'web-api-v1',
+      sourceApp: 'web-api',
+      sourceVersion: 'v1',
+      destinationService: 'authors.default.svc.cluster.local',
+      destinationServiceName: 'authors',
+    };
+    const reached = record({ ...fromWebApi, destinationWorkload: 'authors', destinationApp: 'authors' });
+    const aborted = record({
+      ...fromWebApi,
+      destinationWorkload: 'unknown',
+      destinationApp: 'unknown',
+      destinationVersion: 'unknown',
+      responseCode: 500,
+      responseFlags: 'FI',
+    });
+    const g = telemetryWith([reached, aborted, reached, aborted]).graph(inputs(), 10_000);
+    expect(g.edges.find((e) => e.id === 'workload:web-api-v1->service:authors')).toMatchObject({ requests: 4, errorPercent: 50, mtlsPercent: 100 });
+    expect(g.edges.find((e) => e.id === 'service:authors->workload:authors')).toMatchObject({ requests: 2, mtlsPercent: 100 });
+  });
+
+  it('counts each retried try a destination sidecar reported in the mTLS share, as the destination reporter does', () => {
+    // Two tries, the first to a workload that disables mTLS (plaintext), the retry to one in the default mode.
+    const plaintext = workload('web-api-v2', 'web-api', 'v2');
+    const telemetry = new MeshTelemetry('default', () => 1_000_000);
+    telemetry.setMtlsModes((w) => (w === plaintext ? 'DISABLE' : 'PERMISSIVE'));
+    telemetry.record(record({ retriedTries: [{ destination: plaintext, responseCode: 503, durationMs: 1 }] }));
+    telemetry.record(record({ destinationWorkload: 'web-api-v2', destinationVersion: 'v2', destination: plaintext }));
+    expect(telemetry.graph(inputs(), 10_000).edges.find((e) => e.id === 'workload:istio-ingressgateway->service:web-api')).toMatchObject({
+      requests: 2,
+      mtlsPercent: 33.3,
     });
   });
 

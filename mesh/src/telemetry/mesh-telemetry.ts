@@ -25,7 +25,7 @@ import { bucketOf } from './histogram';
 import { reporterLabels, UNKNOWN, type ReporterLabels } from './labels';
 import { IstioSeries, type HttpSeries, type TcpSeries } from './metrics';
 import { RbacShadowStats } from './rbac-shadow';
-import { EdgeTraffic, GraphTraffic, MTLS_COLUMN, TcpColumn, type EdgeTrafficWindow, type OutcomeSlots, type TcpEdgeWindow } from './traffic';
+import { EdgeTraffic, GraphTraffic, MTLS_COLUMN, REACHED_COLUMN, TcpColumn, type EdgeTrafficWindow, type OutcomeSlots, type TcpEdgeWindow } from './traffic';
 import { MAX_GRAPH_WINDOW_MS, windowSeconds } from './window';
 
 /** The PeerAuthentication mode in force for a workload (the compiled config's `authorization.mtlsMode`). */
@@ -119,18 +119,17 @@ export class MeshTelemetry implements TelemetrySink {
       destinationSeries.requestBytes.observe(requestBytes);
       destinationSeries.responseBytes.observe(responseBytes);
     }
-    if (record.retriedTries) this.recordRetriedTries(record, source, requestBytes);
-    // The graph's view: this second's slot of the edge triple.
     const second = Math.floor(this.now() / 1000);
+    if (record.retriedTries) this.recordRetriedTries(record, source, requestBytes, second);
+    // The graph's view: this second's slot of the edge triple.
     const slot = traffic.slots.at(second);
     traffic.slots.values[slot + durationBucket]++;
-    // Over mTLS: the request went to a workload (a local reply was never sent) whose mode does not disable it.
-    if (reached && binding.mtls) traffic.slots.values[slot + MTLS_COLUMN]++;
+    if (reached) countReached(traffic, slot, binding.mtls);
     outcome.graph.slots.values[outcome.graph.slots.at(second)]++;
   }
 
-  /** Each retried try that reached a workload is a request its destination sidecar reported. */
-  private recordRetriedTries(record: RequestRecord, source: Workload, requestBytes: number): void {
+  /** Each retried try that reached a workload is a request its destination sidecar reported (series and mTLS share). */
+  private recordRetriedTries(record: RequestRecord, source: Workload, requestBytes: number, second: number): void {
     for (const attempt of record.retriedTries ?? []) {
       const retried = this.binding(source, record.destinationService, record.destinationServiceName, record.destinationServiceNamespace, attempt.destination);
       const series = this.destinationOutcome(retried, attempt.responseCode);
@@ -139,6 +138,8 @@ export class MeshTelemetry implements TelemetrySink {
       series.duration.observe(attempt.durationMs);
       series.requestBytes.observe(requestBytes);
       series.responseBytes.observe(0);
+      const traffic = retried.graph ?? (retried.graph = this.traffic.edge(graphPeers(record, attempt.destination)));
+      countReached(traffic, traffic.slots.at(second), retried.mtls);
     }
   }
 
@@ -287,15 +288,26 @@ export class MeshTelemetry implements TelemetrySink {
   }
 }
 
-/** The graph's names of a request's triple (found once per binding). */
-function graphPeers(record: RequestRecord) {
+/**
+ * A request the destination sidecar reported, for the graph's mTLS share: Kiali divides the destination reporter's
+ * requests with `connection_security_policy="mutual_tls"` by all of them (kiali/kiali
+ * graph/telemetry/istio/appender/security_policy.go, `applySecurityPolicy`), so a local reply (fault abort, `UH`) is
+ * in neither count.
+ */
+function countReached(traffic: EdgeTraffic, slot: number, mtls: boolean): void {
+  traffic.slots.values[slot + REACHED_COLUMN]++;
+  if (mtls) traffic.slots.values[slot + MTLS_COLUMN]++;
+}
+
+/** The graph's names of a request's triple (found once per binding); `answeredBy` for a retried try's workload. */
+function graphPeers(record: RequestRecord, answeredBy?: Workload) {
   return {
     sourceWorkload: record.sourceWorkload,
     sourceApp: record.sourceApp,
     sourceVersion: record.sourceVersion,
     serviceName: record.destinationServiceName || shortServiceName(record.destinationService),
-    destinationWorkload: record.destinationWorkload || UNKNOWN,
-    destinationApp: record.destinationApp,
-    destinationVersion: record.destinationVersion,
+    destinationWorkload: answeredBy?.name ?? (record.destinationWorkload || UNKNOWN),
+    destinationApp: answeredBy ? (answeredBy.labels.app ?? UNKNOWN) : record.destinationApp,
+    destinationVersion: answeredBy ? (answeredBy.labels.version ?? UNKNOWN) : record.destinationVersion,
   };
 }

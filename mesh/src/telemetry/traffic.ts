@@ -1,8 +1,9 @@
 /**
  * What the graph keeps of the traffic: per edge triple (caller workload, service, answering workload), as the source
  * reporter saw it, per one-second slot of the window (./window.ts). For HTTP: requests per outcome (response code and
- * flags), requests over mTLS and a duration histogram on Istio's buckets — what Kiali reads from Prometheus
- * (istio_requests_total, istio_request_duration_milliseconds_bucket) for its graph. For TCP: bytes each way and
+ * flags), a duration histogram on Istio's buckets — what Kiali reads from Prometheus
+ * (istio_requests_total, istio_request_duration_milliseconds_bucket) for its graph; and the destination reporter's
+ * requests, all and over mTLS, which Kiali's mTLS share reads (its appender security_policy.go). For TCP: bytes each way and
  * connections opened/closed.
  */
 import type { TcpConnectionInfo, Workload } from '../model';
@@ -33,10 +34,15 @@ export class OutcomeSlots {
 
 /** Column of the mTLS request count in an HTTP edge's slots, after the duration buckets. */
 export const MTLS_COLUMN = BUCKETS;
+/** Column of the requests a destination sidecar reported (reached a workload, retried tries included). */
+export const REACHED_COLUMN = BUCKETS + 1;
 
-/** One HTTP edge triple: per slot, BUCKETS per-bucket (not cumulative) duration counts, then the mTLS requests. */
+/**
+ * One HTTP edge triple: per slot, BUCKETS per-bucket (not cumulative) duration counts, then the mTLS requests and the
+ * requests that reached a workload (the mTLS share's denominator).
+ */
 export class EdgeTraffic {
-  readonly slots = new SecondSlots(BUCKETS + 1);
+  readonly slots = new SecondSlots(BUCKETS + 2);
   readonly outcomes: OutcomeSlots[] = [];
   constructor(readonly peers: GraphPeers) {}
 
@@ -64,7 +70,10 @@ export interface EdgeTrafficWindow extends GraphPeers {
   outcomes: Array<{ code: number; flags: string; requests: number }>;
   /** Per-bucket duration counts on ISTIO_DEFAULT_BUCKETS, the last one +Inf. */
   durationBuckets: Float64Array;
+  /** Requests the destination sidecar reported over mTLS (`connection_security_policy="mutual_tls"`). */
   mtlsRequests: number;
+  /** Requests the destination sidecar reported at all: local replies (fault aborts, `UH`, `NR`) are not among them. */
+  reachedRequests: number;
 }
 
 export interface TcpEdgeWindow {
@@ -109,6 +118,7 @@ export class GraphTraffic {
         outcomes: outcomes.filter((o) => o.requests > 0),
         durationBuckets: sums.slice(0, BUCKETS),
         mtlsRequests: sums[MTLS_COLUMN],
+        reachedRequests: sums[REACHED_COLUMN],
       });
     }
     return out;
