@@ -3,6 +3,7 @@ import { CANONICAL_NAME_LABEL, CANONICAL_REVISION_LABEL } from '../istio';
 import type { IstioConfig, LoadedObject, Service, Workload } from '../model';
 import { generatedGatewayName, ISTIO_GATEWAY_CLASS, translateGatewayApi, type Translation } from './translate';
 import { GATEWAY_API_GROUP, isGatewayApiObject, type KubeGateway } from './kinds';
+import { olderClaimPerMeshHost } from './mesh-routes';
 
 export * from './kinds';
 export { GATEWAY_CEL_ERROR, GATEWAY_SCHEMA_ERROR, validateGatewayApiObject, withDefaults } from './schema';
@@ -38,7 +39,10 @@ export function istioClassGateway(objects: readonly LoadedObject[]): KubeGateway
     .find((o) => o.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) && o.kind === 'Gateway' && o.spec?.gatewayClassName === ISTIO_GATEWAY_CLASS);
 }
 
-/** The Istio config with the Gateway API objects among `objects` translated and appended; also the status. */
+/**
+ * The Istio config with the Gateway API objects among `objects` translated and appended (where a VirtualService and
+ * an HTTPRoute route one Service for the sidecars, only the older applies: mesh-routes.ts); also the status.
+ */
 export function withGatewayApi(
   istio: IstioConfig,
   objects: readonly LoadedObject[],
@@ -50,7 +54,7 @@ export function withGatewayApi(
   return {
     ...istio,
     gateways: [...istio.gateways, ...gatewayApi.gateways],
-    virtualServices: [...istio.virtualServices, ...gatewayApi.virtualServices],
+    virtualServices: olderClaimPerMeshHost([...istio.virtualServices, ...gatewayApi.virtualServices], namespace),
     gatewayApi,
   };
 }

@@ -32,7 +32,8 @@ import {
   ROUTE_SEMANTICS_ANNOTATION,
 } from './kinds';
 import { withDefaults } from './schema';
-import { CLUSTER_DOMAIN } from '../istio';
+import { generatedVirtualServiceName, isServiceParent, meshHostOf, meshRouteKey, withPortMatch } from './mesh-routes';
+import { CLUSTER_DOMAIN, MESH_GATEWAY } from '../istio';
 
 export const ISTIO_GATEWAY_CLASS = 'istio';
 
@@ -75,6 +76,10 @@ const keyOf = (kind: string, namespace: string, name: string) => `${kind}/${name
 
 /** The rules of every route bound to one (generated gateway, host), merged before sorting (route_collections.go). */
 interface MergedHost {
+  /** istiod's VirtualService name (mesh routes); gateway routes are named after their key. */
+  name?: string;
+  /** The first route's, as istiod gives the generated VirtualService (it decides which of two on one mesh host applies). */
+  creationTimestamp?: string;
   gateway: string;
   host: string;
   namespace: string;
@@ -112,15 +117,40 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
   routes.forEach(({ object: route, source }, routeOrder) => {
     const namespace = nsOf(route);
     const parents: RouteParentStatus[] = [];
-    const { rules, resolvedRefs } = convertRules(route, namespace, serviceKeys, grants);
+    const generation = route.metadata.generation ?? 1;
+    // istiod converts the rules once for gateway parents and once for mesh parents (buildMeshAndGatewayRoutes):
+    // only gateway routes need a ReferenceGrant for a backend in another namespace.
+    const gatewayRules = convertRules(route, namespace, serviceKeys, grants, true);
+    let meshRules: ConvertedRules | undefined;
+    let generated = 0;
+    const mergeInto = (key: string, init: Omit<MergedHost, 'rules' | 'parents'>, rules: IstioRule[]) => {
+      let entry = merged.get(key);
+      if (!entry) merged.set(key, (entry = { ...init, creationTimestamp: route.metadata.creationTimestamp, rules: [], parents: [] }));
+      entry.parents.push(`HTTPRoute/${route.metadata.name}.${namespace}`);
+      entry.rules.push(...rules.map((rule) => ({ rule, order: routeOrder })));
+    };
     for (const parentRef of route.spec?.parentRefs ?? []) {
+      if (isServiceParent(parentRef)) {
+        meshRules ??= convertRules(route, namespace, serviceKeys, grants, false);
+        // istiod 1.22 accepts every Service parent (referenceAllowed: "TODO: check if the service reference is valid").
+        const accepted: Condition = { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Route was valid', observedGeneration: generation };
+        parents.push({ parentRef, controllerName: ISTIO_CONTROLLER, conditions: [accepted, { ...meshRules.resolvedRefs, observedGeneration: generation }] });
+        const key = meshRouteKey(parentRef, namespace);
+        const name = merged.has(key) ? undefined : generatedVirtualServiceName(route.metadata.name, generated++);
+        mergeInto(
+          key,
+          { name, gateway: MESH_GATEWAY, host: meshHostOf(parentRef, namespace), namespace, source },
+          withPortMatch(meshRules.rules, parentRef.port),
+        );
+        continue;
+      }
       const binding = bindParent(parentRef, route, namespace, kubeGateways, ours, nsOf);
       // A Gateway of another class is another controller's business: istiod writes no status for it.
       if (!binding) continue;
       parents.push({
         parentRef,
         controllerName: ISTIO_CONTROLLER,
-        conditions: [binding.accepted, { ...resolvedRefs, observedGeneration: route.metadata.generation ?? 1 }],
+        conditions: [binding.accepted, { ...gatewayRules.resolvedRefs, observedGeneration: generation }],
       });
       const { gateway: gw, gatewayNamespace: gwNamespace, hosts } = binding;
       if (!gw || gwNamespace === undefined || !hosts) continue;
@@ -130,11 +160,7 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
       }
       for (const host of new Set(hosts.map((h) => h.host))) {
         const gatewayRef = `${gwNamespace}/${generatedGatewayName(gw.metadata.name)}`;
-        const key = `${gatewayRef}/${host}`;
-        let entry = merged.get(key);
-        if (!entry) merged.set(key, (entry = { gateway: gatewayRef, host, namespace, rules: [], parents: [], source }));
-        entry.parents.push(`HTTPRoute/${route.metadata.name}.${namespace}`);
-        entry.rules.push(...rules.map((rule) => ({ rule, order: routeOrder })));
+        mergeInto(`${gatewayRef}/${host}`, { gateway: gatewayRef, host, namespace, source }, gatewayRules.rules);
       }
     }
     result.routeStatus.set(keyOf('HTTPRoute', namespace, route.metadata.name), { parents });
@@ -184,7 +210,7 @@ function bindParent(
     observedGeneration: route.metadata.generation ?? 1,
   });
   if (parentRef.group !== GATEWAY_API_GROUP || parentRef.kind !== 'Gateway') {
-    return { accepted: condition('False', 'InvalidKind', `parentRef kind ${parentRef.kind} is not supported by the local mesh (Gateway only)`) };
+    return { accepted: condition('False', 'InvalidKind', `parentRef kind ${parentRef.kind} is not supported by the local mesh (Gateway or Service only)`) };
   }
   const gwNamespace = parentRef.namespace ?? namespace;
   const gw = ours.find((g) => g.object.metadata.name === parentRef.name && nsOf(g.object) === gwNamespace)?.object;
@@ -223,8 +249,9 @@ function mergedVirtualService(key: string, entry: MergedHost): LoadedObject<Virt
       apiVersion: 'networking.istio.io/v1',
       kind: 'VirtualService',
       metadata: {
-        name: key.replace(/\//g, '~'),
+        name: entry.name ?? key.replace(/\//g, '~'),
         namespace: entry.namespace,
+        ...(entry.creationTimestamp ? { creationTimestamp: entry.creationTimestamp } : {}),
         annotations: { [ROUTE_SEMANTICS_ANNOTATION]: 'gateway', 'internal.istio.io/parents': entry.parents.join(',') },
       },
       spec: { hosts: [entry.host], gateways: [entry.gateway], http },
@@ -312,7 +339,7 @@ interface ConvertedRules {
   resolvedRefs: Omit<Condition, 'observedGeneration'>;
 }
 
-function convertRules(route: HTTPRoute, namespace: string, services: Set<string>, grants: readonly ReferenceGrant[]): ConvertedRules {
+function convertRules(route: HTTPRoute, namespace: string, services: Set<string>, grants: readonly ReferenceGrant[], enforceRefGrant: boolean): ConvertedRules {
   let backendError: { reason: string; message: string } | undefined;
   const destination = (ref: BackendObjectReference): Destination => {
     const ns = ref.namespace ?? namespace;
@@ -320,7 +347,7 @@ function convertRules(route: HTTPRoute, namespace: string, services: Set<string>
     const fail = (reason: string, message: string) => (backendError = { reason, message });
     if ((ref.group ?? '') !== '' || (ref.kind ?? 'Service') !== 'Service')
       fail('InvalidKind', `referencing unsupported backendRef: group "${ref.group ?? ''}" kind "${ref.kind}"`);
-    else if (ns !== namespace && !backendAllowed(grants, namespace, ns, ref.name))
+    else if (enforceRefGrant && ns !== namespace && !backendAllowed(grants, namespace, ns, ref.name))
       fail('RefNotPermitted', `backendRef ${ref.name}/${ns} not accessible to a HTTPRoute in namespace "${namespace}" (missing a ReferenceGrant?)`);
     else if (!services.has(`${ns}/${ref.name}`)) fail('BackendNotFound', `backend(${host}) not found`);
     // An unusable backend keeps a destination whose cluster does not exist: the route answers 500 for its share.
