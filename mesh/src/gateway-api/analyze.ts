@@ -1,12 +1,16 @@
 /**
- * CNS0303: a VirtualService bound to an Istio Gateway and an HTTPRoute on a Gateway API Gateway of class istio
- * that serve the same host on the same port. Both apply on a cluster (two gateways, two sets of routes), which is
- * rarely what was meant: a warning, never a refusal.
+ * CNS0303, a warning, never a refusal: a VirtualService and an HTTPRoute routing the same traffic.
+ * - Through gateways: a VirtualService bound to an Istio Gateway and an HTTPRoute on a Gateway API Gateway of class
+ *   istio serving the same host on the same port. Both apply on a cluster (two gateways, two sets of routes).
+ * - In the mesh: a VirtualService bound to `mesh` and an HTTPRoute attached to a Service routing that Service's
+ *   host. Only the older applies for the sidecars (mesh-routes.ts `olderClaimPerMeshHost`), so which one routes
+ *   depends on the order they were created in.
  */
-import type { Finding, LoadedObject } from '../model';
+import type { Finding, LoadedObject, VirtualService } from '../model';
 import { lineOf } from '../manifests/load';
-import { hostMatches } from '../istio';
+import { expandShortHost, hostMatches, MESH_GATEWAY } from '../istio';
 import { GATEWAY_API_GROUP, GATEWAY_STATUS_CODE, type HTTPRoute, type KubeGateway } from './kinds';
+import { isServiceParent, meshHostOf } from './mesh-routes';
 
 interface Bound {
   loaded: LoadedObject;
@@ -55,6 +59,37 @@ export function checkRoutingOverlap(objects: readonly LoadedObject[]): Finding[]
         }
       }
     }
+  }
+  return [...findings, ...checkMeshOverlap(objects)];
+}
+
+function checkMeshOverlap(objects: readonly LoadedObject[]): Finding[] {
+  const ns = (o: LoadedObject) => o.object.metadata.namespace ?? 'default';
+  const meshVirtualServices = objects.filter((o) => {
+    if (o.object.kind !== 'VirtualService' || !o.object.apiVersion.startsWith('networking.istio.io/')) return false;
+    const gateways = (o.object as VirtualService).spec?.gateways;
+    return !gateways?.length || gateways.includes(MESH_GATEWAY);
+  });
+  const findings: Finding[] = [];
+  for (const route of objects.filter((o) => o.object.kind === 'HTTPRoute' && o.object.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`))) {
+    ((route.object as HTTPRoute).spec?.parentRefs ?? []).forEach((parent, index) => {
+      if (!parent || !isServiceParent(parent)) return;
+      const host = meshHostOf(parent, ns(route));
+      for (const vs of meshVirtualServices) {
+        const hosts = ((vs.object as VirtualService).spec?.hosts ?? []).filter((h): h is string => typeof h === 'string');
+        if (!hosts.some((h) => expandShortHost(h, ns(vs)) === host)) continue;
+        findings.push({
+          code: GATEWAY_STATUS_CODE,
+          severity: 'warning',
+          file: route.source.file,
+          line: lineOf(route.object, ['spec', 'parentRefs', index]) ?? route.source.line,
+          object: `HTTPRoute/${route.object.metadata.name}`,
+          message:
+            `routes Service ${parent.name} for the sidecars, as VirtualService ${vs.object.metadata.name} (${vs.source.file}) does: ` +
+            'only the older of the two applies (a sidecar keeps one virtual host per Service port); route each host with one API',
+        });
+      }
+    });
   }
   return findings;
 }

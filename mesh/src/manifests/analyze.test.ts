@@ -372,6 +372,13 @@ const cases: Case[] = [
     at: '- path:',
   },
   { fixture: 'gwapi-vs-overlap.yaml', code: 'CNS0303', object: 'HTTPRoute/shop', message: /routes host \* on port 80, as VirtualService web-ingress/ },
+  {
+    fixture: 'gwapi-mesh-vs-overlap.yaml',
+    code: 'CNS0303',
+    object: 'HTTPRoute/authors-timeout',
+    message: /^routes Service authors for the sidecars, as VirtualService authors \(.*gwapi-mesh-vs-overlap\.yaml\) does: only the older/,
+    at: '- group: ""',
+  },
 ];
 
 describe('manifest analysis: each check fires on its broken fixture', () => {

@@ -24,7 +24,7 @@ export const FINDING_CODES = {
   CNS0111: 'pod labels version and app.kubernetes.io/version differ: telemetry and Kiali show one, subsets select the other (warning)',
   CNS0301: 'Gateway API object refused by its CRD schema (the API server refuses it)',
   CNS0302: 'Gateway API object refused by a CEL rule of its CRD (the API server refuses it)',
-  CNS0303: 'a VirtualService and an HTTPRoute route the same host on the same port (warning)',
+  CNS0303: 'a VirtualService and an HTTPRoute route the same host: through gateways on the same port, or one Service in the mesh (warning)',
   CNS0201: 'Dockerfile final stage runs as root',
   CNS0202: 'Dockerfile has no multi-stage build',
   CNS0203: 'Dockerfile base image not pinned to a version',
