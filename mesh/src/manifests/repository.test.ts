@@ -42,6 +42,7 @@ const OPTIONAL_FILES = [
   'istio/traffic/web-ingress-80-20.yaml',
   // The Gateway API set (k8s/ + gateway-api/base/) with each of its optional files.
   'gateway-api/resilience/web-api-circuit-breaker.yaml',
+  'gateway-api/traffic/upstreams-v1.yaml',
   'gateway-api/traffic/web-ingress-80-20.yaml',
 ];
 
