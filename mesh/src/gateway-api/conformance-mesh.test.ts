@@ -222,6 +222,12 @@ describe('Gateway API mesh conformance behaviours (our rows, named by ShortName)
     expect(vs.spec).toMatchObject({ hosts: ['echo.default.svc.cluster.local'], gateways: ['mesh'], http: [{ match: [{ port: 80 }] }] });
   });
 
+  it('a parent of a kind istiod does not handle gets no status from istio.io/gateway-controller; the Service parent beside it does', () => {
+    const parents = [{ group: 'example.com', kind: 'Mesh', name: 'other' }, serviceParent('echo')];
+    const t = translateGatewayApi([route('two-parents', parents, [{ backendRefs: [to('echo-v1')] }])], services, 'default');
+    expect(t.routeStatus.get('HTTPRoute/default/two-parents')!.parents.map((p) => p.parentRef.kind)).toEqual(['Service']);
+  });
+
   it('a VirtualService and an HTTPRoute on one mesh host: the sidecar keeps the older (creation time, then name), never both', async () => {
     const vs = virtualService('echo', { hosts: ['echo'], http: [{ route: [{ destination: { host: 'echo-v2' } }] }] });
     const httpRoute = route('echo-to-v1', [serviceParent('echo')], [{ backendRefs: [to('echo-v1')] }]);

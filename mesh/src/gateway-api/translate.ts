@@ -192,7 +192,7 @@ function istioGatewayFor(gw: KubeGateway, namespace: string): Gateway {
 
 /**
  * One parentRef of a route: the gateway and listener hosts it attaches to, or why not (its Accepted condition);
- * undefined for a Gateway of another class.
+ * undefined for a Gateway of another class or a parent kind istiod does not handle.
  */
 function bindParent(
   parentRef: ParentReference,
@@ -209,9 +209,11 @@ function bindParent(
     message,
     observedGeneration: route.metadata.generation ?? 1,
   });
-  if (parentRef.group !== GATEWAY_API_GROUP || parentRef.kind !== 'Gateway') {
-    return { accepted: condition('False', 'InvalidKind', `parentRef kind ${parentRef.kind} is not supported by the local mesh (Gateway or Service only)`) };
+  if (parentRef.group === 'networking.istio.io' && parentRef.kind === 'ServiceEntry') {
+    return { accepted: condition('False', 'NoMatchingParent', 'ServiceEntry parents are not modelled by the local mesh (no ServiceEntry objects)') };
   }
+  // Another kind "may be for another controller" (conversion.go extractParentReferenceInfo): no status from istiod.
+  if (parentRef.group !== GATEWAY_API_GROUP || parentRef.kind !== 'Gateway') return undefined;
   const gwNamespace = parentRef.namespace ?? namespace;
   const gw = ours.find((g) => g.object.metadata.name === parentRef.name && nsOf(g.object) === gwNamespace)?.object;
   if (!gw) {
