@@ -163,12 +163,21 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
         mergeInto(`${gatewayRef}/${host}`, { gateway: gatewayRef, host, namespace, source }, gatewayRules.rules);
       }
     }
+    // createRouteStatus (conditions.go) orders the parents by parentRefString, descending.
+    parents.sort((a, b) =>
+      parentRefString(a.parentRef) < parentRefString(b.parentRef) ? 1 : parentRefString(a.parentRef) > parentRefString(b.parentRef) ? -1 : 0,
+    );
     result.routeStatus.set(keyOf('HTTPRoute', namespace, route.metadata.name), { parents });
   });
 
   for (const [key, entry] of merged) result.virtualServices.push(mergedVirtualService(key, entry));
   for (const { object: gw } of ours) result.gatewayStatus.set(keyOf('Gateway', nsOf(gw), gw.metadata.name), gatewayStatusOf(gw, nsOf(gw), attached));
   return result;
+}
+
+/** `group/kind/name/sectionName/port.namespace`, absent fields empty (port 0): istiod's parentRefString (conversion.go). */
+function parentRefString(ref: ParentReference): string {
+  return `${ref.group ?? ''}/${ref.kind ?? ''}/${ref.name}/${ref.sectionName ?? ''}/${ref.port ?? 0}.${ref.namespace ?? ''}`;
 }
 
 /** The Istio Gateway istiod generates for a Gateway API Gateway: one server per HTTP listener. */
