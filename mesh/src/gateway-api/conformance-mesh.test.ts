@@ -118,6 +118,30 @@ describe('Gateway API mesh conformance behaviours (our rows, named by ShortName)
     for (let i = 0; i < 6; i++) expect((await call('http://echo/')).headers['x-header-set']).toBeUndefined();
   });
 
+  it('MeshConsumerRoute: a route in another namespace than its Service applies to the sidecars of its own namespace only', async () => {
+    const consumerRoute: LoadedObject = {
+      object: {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'mesh-consumer', namespace: 'consumer' },
+        spec: {
+          parentRefs: [serviceParent('echo-v1', { namespace: 'default' })],
+          rules: [{ filters: [setHeader('set')], backendRefs: [to('echo-v1', { namespace: 'default' })] }],
+        },
+      },
+      source: { file: 'consumer.yaml', line: 1 },
+    };
+    const istio = withGatewayApi({ gateways: [], virtualServices: [], destinationRules: [] }, [consumerRoute], services, 'default');
+    const from = async (namespace: string) => {
+      mesh = await startMesh({ replicas, source: { kind: 'sidecar', workload: { ...client, namespace } }, state: { services, istio } });
+      const res = await call('http://echo-v1.default/');
+      await mesh.close();
+      return [res.status, res.headers['x-header-set']];
+    };
+    expect(await from('consumer')).toEqual([200, 'set']);
+    expect(await from('default')).toEqual([200, undefined]); // the producer's namespace: the Service's default route
+  });
+
   it('MeshHTTPRouteMatching + MeshHTTPRouteQueryParamMatching: path, header and query matches from a sidecar; PathPrefix on segments', async () => {
     await meshWith([
       route(

@@ -32,7 +32,7 @@ import {
   ROUTE_SEMANTICS_ANNOTATION,
 } from './kinds';
 import { withDefaults } from './schema';
-import { generatedVirtualServiceName, isServiceParent, meshHostOf, meshRouteKey, withPortMatch } from './mesh-routes';
+import { forConsumers, generatedVirtualServiceName, isServiceParent, meshHostOf, meshRouteKey, withPortMatch } from './mesh-routes';
 import { CLUSTER_DOMAIN, MESH_GATEWAY } from '../istio';
 
 export const ISTIO_GATEWAY_CLASS = 'istio';
@@ -140,7 +140,7 @@ export function translateGatewayApi(objects: readonly LoadedObject[], services: 
         mergeInto(
           key,
           { name, gateway: MESH_GATEWAY, host: meshHostOf(parentRef, namespace), namespace, source },
-          withPortMatch(meshRules.rules, parentRef.port),
+          withPortMatch(forConsumers(meshRules.rules, parentRef, namespace), parentRef.port),
         );
         continue;
       }
