@@ -11,6 +11,10 @@ import { KubeClient, resolveTarget, type TargetOptions } from './kube';
 import { LOAD_LIMITS, parseBounded } from './load';
 import { parseSplit } from './traffic';
 
+interface GatewayApiFlag {
+  gatewayApi?: boolean;
+}
+
 interface CliTargetFlags {
   cluster?: boolean;
   context?: string;
@@ -37,6 +41,11 @@ function targetOptions(flags: CliTargetFlags, env: NodeJS.ProcessEnv): TargetOpt
   };
 }
 
+/** `--gateway-api`: the Kubernetes Gateway API mode (gateway-api/) even when it is not what is deployed. */
+function withGatewayApiOption(command: Command, what: string): Command {
+  return command.option('--gateway-api', `${what} (default: detected: an HTTPRoute web-ingress and no VirtualService web-ingress)`);
+}
+
 function bounded(flag: string, limits: { min: number; max: number }) {
   return (text: string): number => parseBounded(flag, text, limits);
 }
@@ -50,26 +59,33 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
   withTargetOptions(
-    program.command('check').description('check the prerequisites: API reachable, Istio installed, sidecar injection, ingress gateway, Minikube'),
-  ).action(async (flags: CliTargetFlags) => setExit(await checkCommand(await connect(flags), io)));
+    withGatewayApiOption(
+      program.command('check').description('check the prerequisites: API reachable, Istio installed, sidecar injection, ingress gateway, Minikube'),
+      'check the Gateway API mode: its CRDs, GatewayClass istio, Gateway web-gateway Programmed',
+    ),
+  ).action(async (flags: CliTargetFlags & GatewayApiFlag) => setExit(await checkCommand(await connect(flags), io, { gatewayApi: flags.gatewayApi })));
 
-  withTargetOptions(
+  const deploy = withTargetOptions(
     program
       .command('deploy')
-      .description('apply k8s/ and istio/base/ (server-side apply), wait for every rollout, print the URLs')
+      .description('apply k8s/ and istio/base/ (or gateway-api/base/), server-side, wait for every rollout, print the URLs')
       .addOption(new Option('--timeout <seconds>', 'rollout wait limit').default(300).argParser(bounded('--timeout', { min: 1, max: 3600 })))
       .option('--gateway-url <url>', 'ingress gateway base URL to print (default: derived from the target)'),
-  ).action(async (flags: CliTargetFlags & { timeout: number; gatewayUrl?: string }) =>
-    setExit(await deployCommand(await connect(flags), { timeoutSec: flags.timeout, gatewayUrl: flags.gatewayUrl, env }, io)),
+  );
+  withGatewayApiOption(deploy, 'deploy gateway-api/base instead of istio/base').action(
+    async (flags: CliTargetFlags & GatewayApiFlag & { timeout: number; gatewayUrl?: string }) =>
+      setExit(await deployCommand(await connect(flags), { timeoutSec: flags.timeout, gatewayUrl: flags.gatewayUrl, gatewayApi: flags.gatewayApi, env }, io)),
   );
 
-  withTargetOptions(
+  const urls = withTargetOptions(
     program
       .command('urls')
       .description('print the app URL, the getmultiple curl command, Swagger UI and how to open Kiali')
       .option('--gateway-url <url>', 'ingress gateway base URL (default: derived from the target)'),
-  ).action(async (flags: CliTargetFlags & { gatewayUrl?: string }) =>
-    setExit(await urlsCommand(await connect(flags), { gatewayUrl: flags.gatewayUrl, env }, io)),
+  );
+  withGatewayApiOption(urls, 'the gateway web-gateway-istio and the paths of the HTTPRoute web-ingress').action(
+    async (flags: CliTargetFlags & GatewayApiFlag & { gatewayUrl?: string }) =>
+      setExit(await urlsCommand(await connect(flags), { gatewayUrl: flags.gatewayUrl, gatewayApi: flags.gatewayApi, env }, io)),
   );
 
   withTargetOptions(
@@ -102,7 +118,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
     setExit(await removeCommand(await connect(flags), flags.file, io));
   });
 
-  withTargetOptions(
+  const load = withTargetOptions(
     program
       .command('load')
       .description('send bounded demo traffic to getmultiple; summary of status codes and v1/v2 share')
@@ -116,28 +132,36 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv, setExit: (code:
       .addOption(new Option('-c, --concurrency <n>', 'requests in flight at once').default(8).argParser(bounded('--concurrency', LOAD_LIMITS.concurrency)))
       .option('--url <url>', 'full getmultiple URL (default: gateway URL + the path routed by web-ingress)')
       .option('--gateway-url <url>', 'ingress gateway base URL (default: derived from the target)'),
-  ).action(async (flags: CliTargetFlags & { count: number; rate: number; duration: number; concurrency: number; url?: string; gatewayUrl?: string }) =>
-    setExit(
-      await loadCommand(
-        () => connect(flags),
-        {
-          count: flags.count,
-          rate: flags.rate,
-          durationSec: flags.duration,
-          concurrency: flags.concurrency,
-          timeoutMs: 10_000,
-          url: flags.url,
-          gatewayUrl: flags.gatewayUrl,
-          env,
-        },
-        io,
+  );
+  withGatewayApiOption(load, 'send to the gateway and getmultiple path of the Gateway API mode').action(
+    async (
+      flags: CliTargetFlags & GatewayApiFlag & { count: number; rate: number; duration: number; concurrency: number; url?: string; gatewayUrl?: string },
+    ) =>
+      setExit(
+        await loadCommand(
+          () => connect(flags),
+          {
+            count: flags.count,
+            rate: flags.rate,
+            durationSec: flags.duration,
+            concurrency: flags.concurrency,
+            timeoutMs: 10_000,
+            url: flags.url,
+            gatewayUrl: flags.gatewayUrl,
+            gatewayApi: flags.gatewayApi,
+            env,
+          },
+          io,
+        ),
       ),
-    ),
   );
 
-  withTargetOptions(program.command('undeploy').description('delete everything deploy, traffic and apply created')).action(async (flags: CliTargetFlags) =>
-    setExit(await undeployCommand(await connect(flags), io)),
-  );
+  withTargetOptions(
+    withGatewayApiOption(
+      program.command('undeploy').description('delete everything deploy, traffic and apply created'),
+      'delete what the Gateway API mode created (gateway-api/ files)',
+    ),
+  ).action(async (flags: CliTargetFlags & GatewayApiFlag) => setExit(await undeployCommand(await connect(flags), io, { gatewayApi: flags.gatewayApi })));
 
   // Users run these through npm: `Usage: npm run traffic -- [options] <v1> <v2>`.
   for (const command of program.commands) command.usage(`-- ${command.usage()}`);

@@ -282,6 +282,13 @@ export class KubeClient {
     return (list as { items?: IstioObject[] }).items ?? [];
   }
 
+  /** A cluster-scoped Gateway API GatewayClass (Istio creates `istio`); undefined when absent. */
+  async readGatewayClass(name: string): Promise<(KubernetesObject & { status?: unknown }) | undefined> {
+    return this.optional(`reading GatewayClass ${name}`, () =>
+      this.custom.getClusterCustomObject({ group: GATEWAY_API_GROUP, version: 'v1', plural: 'gatewayclasses', name }),
+    );
+  }
+
   /**
    * Server-side apply: creates or updates the object, this tool owning the fields it sends. `sourceFile` lets the
    * local mesh name the file in its findings (header x-mesh-source-file; a cluster ignores it).

@@ -28,10 +28,20 @@ export function sourceOf(loaded: LoadedObject): string {
 }
 
 /**
- * The order in which Istio objects can be applied without a moment where one refers to a missing one (the mesh
- * and `istioctl analyze` reject a VirtualService naming an unknown gateway or subset); deletion runs it backwards.
+ * The order in which Istio and Gateway API objects can be applied without a moment where one refers to a missing
+ * one (the mesh and `istioctl analyze` reject a VirtualService naming an unknown gateway or subset; an HTTPRoute
+ * before its Gateway or ReferenceGrant is not Accepted / ResolvedRefs until they come); deletion runs it backwards.
  */
-const APPLY_ORDER = ['Gateway', 'DestinationRule', 'ServiceEntry', 'VirtualService', 'PeerAuthentication', 'AuthorizationPolicy'];
+const APPLY_ORDER = [
+  'Gateway',
+  'ReferenceGrant',
+  'DestinationRule',
+  'ServiceEntry',
+  'VirtualService',
+  'HTTPRoute',
+  'PeerAuthentication',
+  'AuthorizationPolicy',
+];
 
 export function inApplyOrder<T extends { object: { kind: string } }>(objects: T[]): T[] {
   const rank = (kind: string): number => {

@@ -1,4 +1,4 @@
-import { appPaths, DEFAULT_APP_PATHS, gatewayAddress, isMinikube, urlLines, type NodeLike, type ServiceLike } from './urls';
+import { appPaths, DEFAULT_APP_PATHS, gatewayAddress, httpRouteAppPaths, isMinikube, urlLines, type NodeLike, type ServiceLike } from './urls';
 
 const minikubeNode: NodeLike = {
   metadata: { name: 'minikube', labels: { 'minikube.k8s.io/name': 'minikube' } },
@@ -107,5 +107,31 @@ describe('appPaths / urlLines', () => {
       'getmultiple:  curl -s http://192.168.49.2:31380/web-api/v1/getmultiple',
       'Swagger UI:   http://192.168.49.2:31380/openapi/ui',
     ]);
+  });
+});
+
+describe('httpRouteAppPaths (Gateway API mode)', () => {
+  const route = (paths: Array<{ type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string }>) =>
+    ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'web-ingress' },
+      spec: { rules: paths.map((path) => ({ matches: [{ path }] })) },
+    }) as Parameters<typeof httpRouteAppPaths>[0];
+
+  it('takes the paths from the rules’ Exact and PathPrefix matches', () => {
+    expect(
+      httpRouteAppPaths(
+        route([
+          { type: 'PathPrefix', value: '/docs/openapi/ui' },
+          { type: 'Exact', value: '/api/v1/getmultiple' },
+        ]),
+      ),
+    ).toEqual({ getMultiple: '/api/v1/getmultiple', swaggerUi: '/docs/openapi/ui' });
+  });
+
+  it('a regular expression is no path; no route gives the defaults', () => {
+    expect(httpRouteAppPaths(route([{ type: 'RegularExpression', value: '/web-api/v[0-9]/getmultiple' }]))).toEqual(DEFAULT_APP_PATHS);
+    expect(httpRouteAppPaths(undefined)).toEqual(DEFAULT_APP_PATHS);
   });
 });

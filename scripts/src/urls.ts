@@ -1,8 +1,9 @@
 /**
  * Where the app answers: the ingress gateway's address derived from its Service (LoadBalancer address, or a
- * node address + the http2 nodePort), and the app paths derived from the `web-ingress` VirtualService.
+ * node address + the http2 nodePort), and the app paths derived from the `web-ingress` VirtualService or HTTPRoute.
  * Pure functions, no I/O.
  */
+import type { HTTPRoute } from '@cns/mesh/gateway-api';
 import type { VirtualService } from '@cns/mesh/model';
 
 export const INGRESS_GATEWAY_SERVICE = 'istio-ingressgateway';
@@ -106,6 +107,25 @@ export function appPaths(vs: VirtualService | undefined): AppPaths {
   return {
     getMultiple: routePath(vs, (p) => p.includes('getmultiple')) ?? DEFAULT_APP_PATHS.getMultiple,
     swaggerUi: routePath(vs, (p) => p.includes('/openapi/ui')) ?? DEFAULT_APP_PATHS.swaggerUi,
+  };
+}
+
+/** A literal path from an HTTPRoute's path match (`Exact` or `PathPrefix`; `RegularExpression` is no path). */
+function httpRoutePath(route: HTTPRoute | undefined, test: (path: string) => boolean): string | undefined {
+  for (const rule of route?.spec?.rules ?? []) {
+    for (const match of rule.matches ?? []) {
+      const path = match.path?.type === 'RegularExpression' ? undefined : match.path?.value;
+      if (path && test(path)) return path;
+    }
+  }
+  return undefined;
+}
+
+/** The app's paths as the ingress HTTPRoute routes them (Gateway API mode). */
+export function httpRouteAppPaths(route: HTTPRoute | undefined): AppPaths {
+  return {
+    getMultiple: httpRoutePath(route, (p) => p.includes('getmultiple')) ?? DEFAULT_APP_PATHS.getMultiple,
+    swaggerUi: httpRoutePath(route, (p) => p.includes('/openapi/ui')) ?? DEFAULT_APP_PATHS.swaggerUi,
   };
 }
 

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { seededRandom, startMesh } from '@cns/mesh';
+import { forPeople } from '@cns/mesh/links';
 import { binomialBounds, describeWithTool } from '@cns/service-kit/testing';
 import { main } from '../src/cli';
 import { BufferedOutput } from '../src/io';
@@ -140,4 +141,45 @@ describe('npm start -- --gateway-api', () => {
     const load = await run('load', '-n', '40', '-r', '0', '-c', '4');
     expect(load.stdout).toContainEqual(expect.stringMatching(/^web-api versions: v1 100\.0 % \(\d+\)$/));
   }, 60_000);
+
+  it('check (detected from the HTTPRoute): Gateway API object counts, Gateway web-gateway Programmed, workloads ready', async () => {
+    const result = await run('check');
+    expect(result.stderr).toEqual([]);
+    expect(result.stdout).toEqual(
+      expect.arrayContaining([
+        '- routing: Kubernetes Gateway API (detected: HTTPRoute web-ingress, no VirtualService web-ingress)',
+        '✓ Gateway API gateway.networking.k8s.io/v1 is served',
+        '✓ Gateway API objects in namespace default: 1 Gateway, 1 HTTPRoute, 0 ReferenceGrants',
+        '✓ Gateway web-gateway is Programmed',
+      ]),
+    );
+    expect(result.stdout.filter((l) => l.startsWith('✗'))).toEqual([]);
+    expect(result.code).toBe(0);
+  });
+
+  it('urls: the getmultiple path of the HTTPRoute, and config/apply names the gateway-api/ traffic file', async () => {
+    const result = await run('urls');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`getmultiple    curl ${forPeople(mesh.gatewayUrl)}/web-api/v1/getmultiple`);
+    const config = result.stdout.find((l) => l.startsWith('Config '));
+    expect(config).toContain('config/apply?file=gateway-api/traffic/web-ingress-80-20.yaml');
+  });
+
+  it('undeploy then deploy --gateway-api: the routes go and come back, the Gateway is Programmed again', async () => {
+    const undeployed = await run('undeploy');
+    expect(undeployed.code).toBe(0);
+    expect(undeployed.stdout).toEqual(expect.arrayContaining(['deleted HTTPRoute/web-ingress', 'deleted Gateway/web-gateway']));
+    expect((await fetch(`${mesh.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) })).status).toBe(404);
+    // Nothing deployed: without the flag the scripts would take the Istio mode.
+    expect((await run('check')).stdout).toContain('- routing: Istio API (nothing deployed yet; --gateway-api for the Gateway API)');
+
+    const deployed = await run('deploy', '--gateway-api', '--timeout', '60');
+    expect(deployed.stderr.filter((l) => !l.startsWith('rolled out: '))).toEqual([]);
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout[0]).toBe('routing: Kubernetes Gateway API, gateway-api/base (--gateway-api)');
+    expect(deployed.stdout.indexOf('applied Gateway/web-gateway')).toBeLessThan(deployed.stdout.indexOf('applied HTTPRoute/web-ingress'));
+    expect(deployed.stdout).toContain('Gateway web-gateway is Programmed');
+    const response = await fetch(`${mesh.gatewayUrl}/web-api/v1/getmultiple`, { signal: AbortSignal.timeout(10_000) });
+    expect([response.status, response.headers.get('x-web-api-version')]).toEqual([200, 'v1']);
+  }, 120_000);
 });

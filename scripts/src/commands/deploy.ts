@@ -2,13 +2,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
+import { GATEWAY_API_GROUP } from '@cns/mesh/gateway-api';
 import { UserError, firstLine } from '../errors';
 import { meshEndpoints, meshWorkloadStates } from '../mesh-admin';
 import type { Output } from '../io';
 import { KubeClient } from '../kube';
 import { folderFiles, inApplyOrder, inDeleteOrder, label, loadFiles, projectObjects, REPO_ROOT, type FileObject } from '../manifests';
 import { rolloutDone, rolloutState } from '../rollout';
-import { requireIstio, servedObjects, type GatewayOptions } from './shared';
+import { conditionMet, deployConflict, describeCondition, gatewayWorkload, type RoutingMode, type RoutingState, type WithConditions } from '../routing';
+import { HTTPROUTE_API_VERSION } from '../traffic-httproute';
+import { requireGatewayApi, requireIstio, routingState, servedObjects, type GatewayOptions } from './shared';
 import { printUrls } from './urls';
 
 export interface DeployOptions extends GatewayOptions {
@@ -40,8 +43,7 @@ export async function workloadStates(client: KubeClient, names: string[]): Promi
   );
 }
 
-async function waitForRollouts(client: KubeClient, names: string[], options: DeployOptions, io: Output): Promise<void> {
-  const deadline = Date.now() + options.timeoutSec * 1000;
+async function waitForRollouts(client: KubeClient, names: string[], options: DeployOptions, deadline: number, io: Output): Promise<void> {
   const bar = io.interactive
     ? new SingleBar({ format: 'rollout |{bar}| {value}/{total} deployments ready {names}', hideCursor: true }, Presets.shades_classic)
     : undefined;
@@ -73,9 +75,51 @@ async function waitForRollouts(client: KubeClient, names: string[], options: Dep
   }
 }
 
+/**
+ * `kubectl wait --for=condition=Programmed gateway/NAME` (routing.ts, conditionMet): Istio has programmed the
+ * gateway for the Gateway's current generation.
+ */
+async function waitForProgrammed(client: KubeClient, name: string, options: DeployOptions, deadline: number, io: Output): Promise<void> {
+  for (;;) {
+    const gateway = (await client.getIstio(HTTPROUTE_API_VERSION, 'Gateway', name)) as WithConditions | undefined;
+    if (gateway && conditionMet(gateway, 'Programmed')) {
+      io.out(`Gateway ${name} is Programmed`);
+      return;
+    }
+    if (Date.now() >= deadline) {
+      const state = gateway ? describeCondition(gateway, 'Programmed') : 'not found';
+      throw new UserError(`timed out after ${options.timeoutSec} s waiting for Gateway ${name} to be Programmed: ${state} (kubectl describe gateway ${name})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2000)); // polling the API, as kubectl wait watches it
+  }
+}
+
+/**
+ * Fails before anything is sent when deploying would route `web-ingress` both ways, or when the target lacks what
+ * the mode needs (the Gateway API CRDs; on the local mesh, the per-version Services it only has with --gateway-api).
+ */
+async function requireDeployable(client: KubeClient, routing: RoutingState, workloads: FileObject[]): Promise<void> {
+  const conflict = deployConflict(routing, client.target);
+  if (conflict) throw new UserError(conflict);
+  if (routing.mode !== 'gateway-api') return;
+  requireGatewayApi(routing, client.target);
+  if (client.target.kind !== 'mesh') return;
+  const services = workloads.filter((w) => w.object.kind === 'Service').map((w) => w.object.metadata.name);
+  const missing = (await Promise.all(services.map(async (name) => ((await client.readService(name)) ? undefined : name)))).filter(Boolean);
+  if (missing.length > 0) {
+    throw new UserError(
+      `the local mesh has no Service ${missing.join(', ')} (gateway-api/base): it was started without --gateway-api; restart it with \`npm start -- --gateway-api\``,
+    );
+  }
+}
+
 export async function deployCommand(client: KubeClient, options: DeployOptions, io: Output): Promise<number> {
-  const { workloads, istio } = projectObjects(); // read everything first: a bad file changes nothing
   const groups = await requireIstio(client);
+  const routing = await routingState(client, options.gatewayApi === true, groups);
+  const gatewayApi = routing.mode === 'gateway-api';
+  const { workloads, istio } = projectObjects(undefined, gatewayApi); // read everything before the first change: a bad file changes nothing
+  await requireDeployable(client, routing, gatewayApi ? workloads : []);
+  io.out(`routing: ${gatewayApi ? 'Kubernetes Gateway API, gateway-api/base' : 'Istio API, istio/base'} (${routing.reason})`);
   if (client.target.kind === 'cluster') {
     for (const { object } of workloads) {
       await client.applyObject(object);
@@ -88,35 +132,59 @@ export async function deployCommand(client: KubeClient, options: DeployOptions, 
     await client.applyIstio(object);
     io.out(`applied ${label(object)}`);
   }
+  const deadline = Date.now() + options.timeoutSec * 1000;
   const deployments = workloads.filter((w) => w.object.kind === 'Deployment').map((w) => w.object.metadata.name);
-  await waitForRollouts(client, deployments, options, io);
+  const gateway = istio.find((o) => o.object.kind === 'Gateway' && o.object.apiVersion.startsWith(`${GATEWAY_API_GROUP}/`))?.object.metadata.name;
+  // On a cluster Istio deploys the gateway of a Gateway as a Deployment of its own; the local mesh runs it itself.
+  if (gateway && client.target.kind === 'cluster') deployments.push(gatewayWorkload(gateway));
+  await waitForRollouts(client, deployments, options, deadline, io);
   io.out(`all ${deployments.length} deployments rolled out`);
-  await printUrls(client, options, io);
+  if (gateway) await waitForProgrammed(client, gateway, options, deadline, io);
+  await printUrls(client, { ...options, gatewayApi }, io);
   return 0;
 }
 
-/** Every Istio object of the optional folders (traffic/, faults/, resilience/), for undeploy. */
-function optionalIstioObjects(root = REPO_ROOT): FileObject[] {
-  const istioDir = path.join(root, 'istio');
+/** Every object of a folder's optional sub-folders (not base/: traffic/, faults/, resilience/, ...), for undeploy. */
+function optionalObjects(dir: string): FileObject[] {
   const folders = fs
-    .readdirSync(istioDir, { withFileTypes: true })
+    .readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && e.name !== 'base')
-    .map((e) => path.join(istioDir, e.name));
-  const files = folders.flatMap((dir) => folderFiles(dir));
+    .map((e) => path.join(dir, e.name));
+  const files = folders.flatMap((folder) => folderFiles(folder));
   return files.length ? loadFiles(files) : [];
 }
 
-export async function undeployCommand(client: KubeClient, io: Output): Promise<number> {
-  const { workloads, istio } = projectObjects();
-  const groups = await requireIstio(client);
+/** `networking.istio.io/Gateway/web-gateway`: the two APIs both have a kind Gateway. */
+const objectKey = (o: FileObject): string => `${o.object.apiVersion.split('/')[0]}/${label(o.object)}`;
+
+function unique(objects: FileObject[]): FileObject[] {
   const seen = new Set<string>();
-  const istioObjects = [...istio, ...optionalIstioObjects()].filter((o) => {
-    const key = label(o.object);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  for (const { object } of inDeleteOrder(servedObjects(istioObjects, groups, io))) {
+  return objects.filter((o) => !seen.has(objectKey(o)) && seen.add(objectKey(o)));
+}
+
+/**
+ * What deploy, apply and traffic created in a routing mode: its base set and optional files. The Gateway API mode
+ * includes the istio/ files that apply in it (faults, mesh-internal resilience, security), but never an object
+ * istio/base defines (the VirtualService web-ingress of istio/traffic, the DestinationRule web-api).
+ */
+function modeObjects(mode: RoutingMode, root = REPO_ROOT): { workloads: FileObject[]; config: FileObject[] } {
+  const { workloads, istio } = projectObjects(root, mode === 'gateway-api');
+  if (mode === 'istio') return { workloads, config: [...istio, ...optionalObjects(path.join(root, 'istio'))] };
+  const istioBase = new Set(projectObjects(root, false).istio.map(objectKey));
+  const istioOptional = optionalObjects(path.join(root, 'istio')).filter((o) => !istioBase.has(objectKey(o)));
+  return { workloads, config: [...istio, ...optionalObjects(path.join(root, 'gateway-api')), ...istioOptional] };
+}
+
+export async function undeployCommand(client: KubeClient, io: Output, options: { gatewayApi?: boolean } = {}): Promise<number> {
+  const groups = await requireIstio(client);
+  const routing = await routingState(client, options.gatewayApi === true, groups);
+  // A mixed state (both web-ingress routes deployed) is cleaned up completely.
+  const modes: RoutingMode[] = routing.mixed ? ['istio', 'gateway-api'] : [routing.mode];
+  const sets = modes.map((mode) => modeObjects(mode));
+  const config = unique(sets.flatMap((set) => set.config));
+  const workloads = unique(sets.flatMap((set) => set.workloads));
+  io.out(`routing: ${modes.map((m) => (m === 'gateway-api' ? 'Kubernetes Gateway API' : 'Istio API')).join(' and ')} (${routing.reason})`);
+  for (const { object } of inDeleteOrder(servedObjects(config, groups, io))) {
     const deleted = await client.deleteIstio(object.apiVersion, object.kind, object.metadata.name);
     io.out(deleted ? `deleted ${label(object)}` : `not present: ${label(object)}`);
   }

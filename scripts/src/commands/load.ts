@@ -4,9 +4,8 @@ import { UserError } from '../errors';
 import type { Output } from '../io';
 import { KubeClient } from '../kube';
 import { formatSummary, runLoad, type LoadOptions } from '../load';
-import { appPaths } from '../urls';
-import { readIngress, type GatewayOptions } from './shared';
-import { gatewayBase } from './urls';
+import { routingState, type GatewayOptions } from './shared';
+import { gatewayBase, routedPaths } from './urls';
 
 export type LoadCommandOptions = Omit<LoadOptions, 'url' | 'onProgress'> & GatewayOptions & { url?: string };
 
@@ -14,9 +13,10 @@ export async function loadCommand(connect: () => Promise<KubeClient>, options: L
   let url = options.url;
   if (!url) {
     const client = await connect();
-    const base = await gatewayBase(client, options);
+    const routing = await routingState(client, options.gatewayApi === true);
+    const base = await gatewayBase(client, options, routing);
     if (!base.url) throw new UserError(`no gateway URL: ${base.note}`);
-    url = `${base.url}${appPaths(await readIngress(client)).getMultiple}`;
+    url = `${base.url}${routedPaths(routing).getMultiple}`;
   }
   io.err(
     `load: up to ${options.count} requests to ${url}` +

@@ -1,14 +1,15 @@
 /**
- * Steps several commands share: the Istio API check, the served-group filter, reading the ingress routes.
+ * Steps several commands share: the Istio API check, the served-group filter, the routing mode.
  */
 import { GATEWAY_API_GROUP, type HTTPRoute } from '@cns/mesh/gateway-api';
 import type { VirtualService } from '@cns/mesh/model';
 import { UserError } from '../errors';
 import type { Output } from '../io';
-import { describeTarget, KubeClient } from '../kube';
+import { describeTarget, KubeClient, type Target } from '../kube';
 import { label, type FileObject } from '../manifests';
 import { INGRESS_VIRTUAL_SERVICE, VIRTUAL_SERVICE_API_VERSION } from '../traffic';
 import { HTTPROUTE_API_VERSION, INGRESS_HTTPROUTE } from '../traffic-httproute';
+import { decideRouting, GATEWAY_API_INSTALL, GATEWAY_API_VERSION, type RoutingState } from '../routing';
 
 export const NETWORKING_GROUP = 'networking.istio.io';
 
@@ -48,21 +49,27 @@ export interface GatewayOptions {
   gatewayUrl?: string;
   /** GATEWAY_URL / GATEWAY_PORT come from here (the CLI passes its environment). */
   env?: NodeJS.ProcessEnv;
+  /** `--gateway-api`: Gateway API mode even when not detected. */
+  gatewayApi?: boolean;
 }
 
-/** Gateway API mode: asked for (`--gateway-api`), or detected: an HTTPRoute `web-ingress` and no VirtualService of that name. */
-export async function readIngressRoute(client: KubeClient, groups: Map<string, string[]>, gatewayApi: boolean): Promise<HTTPRoute | undefined> {
-  if (!groups.get(GATEWAY_API_GROUP)?.includes('v1')) {
-    if (gatewayApi)
-      throw new UserError(
-        `the Gateway API is not installed on the ${describeTarget(client.target)}: ${GATEWAY_API_GROUP}/v1 is not served (gateway-api/README.md: install its CRDs)`,
-      );
-    return undefined;
+/** The routing mode of a command on this target (routing.ts, decideRouting), from what is deployed there. */
+export async function routingState(client: KubeClient, gatewayApi: boolean, groups?: Map<string, string[]>): Promise<RoutingState> {
+  const served = groups ?? (await client.apiGroups());
+  const gatewayApiServed = served.get(GATEWAY_API_GROUP)?.includes('v1') ?? false;
+  const [virtualService, httpRoute] = await Promise.all([
+    served.has(NETWORKING_GROUP) ? readIngress(client) : undefined,
+    gatewayApiServed ? (client.getIstio(HTTPROUTE_API_VERSION, 'HTTPRoute', INGRESS_HTTPROUTE) as Promise<HTTPRoute | undefined>) : undefined,
+  ]);
+  return decideRouting({ flag: gatewayApi, gatewayApiServed, virtualService, httpRoute });
+}
+
+/** Gateway API mode needs the Gateway API CRDs (a cluster does not have them until installed). */
+export function requireGatewayApi(routing: RoutingState, target: Target): void {
+  if (!routing.gatewayApiServed) {
+    throw new UserError(
+      `the Gateway API is not installed on the ${describeTarget(target)}: ${GATEWAY_API_GROUP}/v1 is not served; ` +
+        `install its CRDs (${GATEWAY_API_VERSION}, the version Istio 1.22 supports): ${GATEWAY_API_INSTALL}`,
+    );
   }
-  const route = (await client.getIstio(HTTPROUTE_API_VERSION, 'HTTPRoute', INGRESS_HTTPROUTE)) as HTTPRoute | undefined;
-  if (!route) {
-    if (gatewayApi) throw new UserError(`HTTPRoute ${INGRESS_HTTPROUTE} not found on the ${describeTarget(client.target)}: apply gateway-api/ first`);
-    return undefined;
-  }
-  return gatewayApi || !(await readIngress(client)) ? route : undefined;
 }

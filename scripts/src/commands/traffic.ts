@@ -5,7 +5,8 @@ import type { Output } from '../io';
 import { describeTarget, KubeClient } from '../kube';
 import { activeSplit, buildSplitPatch, formatSplit, INGRESS_VIRTUAL_SERVICE, VIRTUAL_SERVICE_API_VERSION, type Split } from '../traffic';
 import { activeRouteSplit, buildRouteSplitPatch, HTTPROUTE_API_VERSION, INGRESS_HTTPROUTE, statusCaughtUp } from '../traffic-httproute';
-import { readIngress, readIngressRoute, requireIstio } from './shared';
+import { npmRun } from '../routing';
+import { readIngress, requireGatewayApi, requireIstio, routingState } from './shared';
 
 /**
  * Patches the HTTPRoute's getmultiple weights and waits until its status reports the new generation (istiod, or
@@ -32,9 +33,17 @@ async function trafficOnRoute(client: KubeClient, route: HTTPRoute, split: Split
 
 export async function trafficCommand(client: KubeClient, split: Split, io: Output, options: { gatewayApi?: boolean; waitMs?: number } = {}): Promise<number> {
   const groups = await requireIstio(client);
-  const route = await readIngressRoute(client, groups, options.gatewayApi === true);
-  if (route) return trafficOnRoute(client, route, split, io, options.waitMs ?? 60_000);
-  const vs = await readIngress(client);
+  const routing = await routingState(client, options.gatewayApi === true, groups);
+  if (routing.mode === 'gateway-api') {
+    requireGatewayApi(routing, client.target);
+    if (!routing.httpRoute) {
+      throw new UserError(
+        `HTTPRoute ${INGRESS_HTTPROUTE} not found on the ${describeTarget(client.target)}: run \`${npmRun(client.target, 'deploy', '--gateway-api')}\` first`,
+      );
+    }
+    return trafficOnRoute(client, routing.httpRoute, split, io, options.waitMs ?? 60_000);
+  }
+  const vs = routing.virtualService;
   if (!vs) {
     throw new UserError(`VirtualService ${INGRESS_VIRTUAL_SERVICE} not found on the ${describeTarget(client.target)}: run \`npm run deploy\` first`);
   }

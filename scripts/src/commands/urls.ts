@@ -4,11 +4,23 @@ import { meshGatewayUrl } from '../mesh-admin';
 import type { Output } from '../io';
 import { DEFAULT_NAMESPACE, KubeClient } from '../kube';
 import { INGRESS_VIRTUAL_SERVICE } from '../traffic';
-import { appPaths, gatewayAddress, type GatewayAddress, INGRESS_GATEWAY_SERVICE, isMinikube, ISTIO_NAMESPACE, urlLines, type AppPaths } from '../urls';
-import { readIngress, readIngressRoute, type GatewayOptions } from './shared';
+import { INGRESS_HTTPROUTE } from '../traffic-httproute';
+import { gatewayWorkload, INGRESS_GATEWAY, npmRun, type RoutingState } from '../routing';
+import {
+  appPaths,
+  gatewayAddress,
+  type GatewayAddress,
+  httpRouteAppPaths,
+  INGRESS_GATEWAY_SERVICE,
+  isMinikube,
+  ISTIO_NAMESPACE,
+  urlLines,
+  type AppPaths,
+} from '../urls';
+import { routingState, type GatewayOptions } from './shared';
 
 /** The ingress gateway base URL, or a hint why there is none. */
-export async function gatewayBase(client: KubeClient, options: GatewayOptions): Promise<GatewayAddress & { minikube: boolean }> {
+export async function gatewayBase(client: KubeClient, options: GatewayOptions, routing?: RoutingState): Promise<GatewayAddress & { minikube: boolean }> {
   const env = options.env ?? process.env;
   const explicit = options.gatewayUrl ?? env.GATEWAY_URL;
   if (explicit) return { url: explicit.replace(/\/+$/, ''), note: 'given with --gateway-url / GATEWAY_URL', minikube: false };
@@ -19,14 +31,15 @@ export async function gatewayBase(client: KubeClient, options: GatewayOptions): 
     return { url: `http://127.0.0.1:${port}`, note: 'local mesh ingress gateway (GATEWAY_PORT, default 8080)', minikube: false };
   }
   // Gateway API mode: the gateway Istio deploys for Gateway `web-gateway` is the Service `web-gateway-istio` here.
-  const route = await readIngressRoute(client, await client.apiGroups(), false);
-  const where = route
-    ? { namespace: DEFAULT_NAMESPACE, name: `${route.spec?.parentRefs?.[0]?.name ?? 'web-gateway'}-istio` }
+  const gatewayApi = (routing ?? (await routingState(client, options.gatewayApi === true))).mode === 'gateway-api';
+  const gatewayName = routing?.httpRoute?.spec?.parentRefs?.[0]?.name ?? INGRESS_GATEWAY;
+  const where = gatewayApi
+    ? { namespace: DEFAULT_NAMESPACE, name: gatewayWorkload(gatewayName) }
     : { namespace: ISTIO_NAMESPACE, name: INGRESS_GATEWAY_SERVICE };
   const service = await client.readService(where.name, where.namespace);
   if (!service) {
     return {
-      note: route
+      note: gatewayApi
         ? `Service ${where.namespace}/${where.name} not found: is the Gateway programmed? (kubectl get gateway)`
         : `Service ${ISTIO_NAMESPACE}/${INGRESS_GATEWAY_SERVICE} not found: install Istio with the demo profile`,
       minikube: client.target.contextName === 'minikube',
@@ -37,10 +50,15 @@ export async function gatewayBase(client: KubeClient, options: GatewayOptions): 
   return { ...gatewayAddress(service, nodes, where), minikube };
 }
 
+/** The app paths as the ingress route of the routing mode has them. */
+export function routedPaths(routing: RoutingState): AppPaths {
+  return routing.mode === 'gateway-api' ? httpRouteAppPaths(routing.httpRoute) : appPaths(routing.virtualService);
+}
+
 export async function printUrls(client: KubeClient, options: GatewayOptions, io: Output): Promise<boolean> {
-  const vs = await readIngress(client);
-  const paths: AppPaths = appPaths(vs);
-  const base = await gatewayBase(client, options);
+  const routing = await routingState(client, options.gatewayApi === true);
+  const paths = routedPaths(routing);
+  const base = await gatewayBase(client, options, routing);
   if (!base.url) {
     io.out(`No gateway URL: ${base.note}`);
     return false;
@@ -48,7 +66,11 @@ export async function printUrls(client: KubeClient, options: GatewayOptions, io:
   if (client.target.kind === 'mesh') {
     // The same lines as the banner of `npm start`, with localhost as it prints them.
     const admin = forPeople(client.target.server);
-    const links = [...gatewayLinks(forPeople(base.url), paths), ...adminLinks(admin), { label: 'Mesh admin', url: `${admin}/`, note: 'every admin route' }];
+    const links = [
+      ...gatewayLinks(forPeople(base.url), paths),
+      ...adminLinks(admin, routing.mode),
+      { label: 'Mesh admin', url: `${admin}/`, note: 'every admin route' },
+    ];
     for (const line of formatLinks(links, '')) io.out(line);
   } else {
     for (const line of urlLines(base.url, paths)) io.out(line);
@@ -61,7 +83,11 @@ export async function printUrls(client: KubeClient, options: GatewayOptions, io:
       );
     }
   }
-  if (!vs) io.out(`(VirtualService ${INGRESS_VIRTUAL_SERVICE} not found: run \`npm run deploy\` first)`);
+  const gatewayApi = routing.mode === 'gateway-api';
+  if (!(gatewayApi ? routing.httpRoute : routing.virtualService)) {
+    const deploy = npmRun(client.target, 'deploy', ...(gatewayApi ? ['--gateway-api'] : []));
+    io.out(`(${gatewayApi ? `HTTPRoute ${INGRESS_HTTPROUTE}` : `VirtualService ${INGRESS_VIRTUAL_SERVICE}`} not found: run \`${deploy}\` first)`);
+  }
   return true;
 }
 
