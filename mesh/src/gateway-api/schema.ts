@@ -5,11 +5,14 @@
  * CEL rules (`x-kubernetes-validations`). Only these refuse an object; everything else istiod accepts and reports in
  * `status`.
  *
- * The schemas are the ones @kubernetes-models/gateway-api 0.5.1 ships (the last version that runs on Node 20; its
- * HTTPRoute/Gateway `v1` schemas are those of Gateway API v1.0's experimental channel, which has every standard
- * v1.1.0 field this project uses, and `timeouts`). The package validates but exports neither the schema nor a way
- * to default, so the schema literal is read from its module as manifests/schema.ts does for Istio's. The CEL rules
- * are not in the package: cel.ts writes them from the v1.1.0 CRDs, each with the API server's message.
+ * The schemas are the pinned v1.1.0 standard CRDs' (schema-v1_1.ts), made from the ones
+ * @kubernetes-models/gateway-api 0.5.1 ships (the last version that runs on Node 20). The package validates but
+ * exports neither the schema nor a way to default, so the schema literal is read from its module as
+ * manifests/schema.ts does for Istio's. The CEL rules are not in the package: cel.ts writes them from the v1.1.0
+ * CRDs, each with the API server's message. The order is the API server's (apiextensions-apiserver
+ * `pkg/registry/customresource/strategy.go` `Validate`, `hasBlockingErr`): an unknown field refuses the request
+ * before validation (strict field validation); then the schema and the list-type invariants; the CEL rules only
+ * when no schema error is of a blocking type.
  */
 import fs from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
@@ -17,15 +20,19 @@ import type { Finding, K8sObject, LoadedObject } from '../model';
 import { lineOf } from '../manifests/load';
 import { GATEWAY_API_GROUP, type HTTPRoute, type KubeGateway } from './kinds';
 import { gatewayRules, httpRouteRules } from './cel';
+import { EXPERIMENTAL_ONLY_FIELDS, listTypeViolations, schemaField, standardV1_1Schema, type JsonSchema } from './schema-v1_1';
 
 /** The CRD's OpenAPI schema refuses the object (the API server's `Invalid value`). */
 export const GATEWAY_SCHEMA_ERROR = 'CNS0301';
 /** One of the CRD's CEL rules refuses the object. */
 export const GATEWAY_CEL_ERROR = 'CNS0302';
 
+/** The versions the pinned CRDs serve, by kind, and the package module with that version's schema. */
 const MODULES: Record<string, string> = {
   'v1/Gateway': 'v1/Gateway',
   'v1beta1/Gateway': 'v1beta1/Gateway',
+  'v1/GatewayClass': 'v1/GatewayClass',
+  'v1beta1/GatewayClass': 'v1beta1/GatewayClass',
   'v1/HTTPRoute': 'v1/HTTPRoute',
   'v1beta1/HTTPRoute': 'v1beta1/HTTPRoute',
   // ReferenceGrant is v1beta1 in v1.1.0; v1 (same spec) came later.
@@ -33,7 +40,7 @@ const MODULES: Record<string, string> = {
   'v1/ReferenceGrant': 'v1beta1/ReferenceGrant',
 };
 
-const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false, logger: false });
+const ajv = new Ajv({ useDefaults: true, allErrors: true, verbose: true, strict: false, logger: false });
 ajv.addFormat('int32', true);
 ajv.addFormat('int64', true);
 const validators = new Map<string, ValidateFunction | null>();
@@ -48,14 +55,7 @@ function validatorFor(apiVersion: string, kind: string): ValidateFunction | null
   try {
     const text = fs.readFileSync(require.resolve(`@kubernetes-models/gateway-api/${GATEWAY_API_GROUP}/${module}`), 'utf8');
     const literal = /\nconst schema = (\{[\s\S]*?\n\});\n/.exec(text)?.[1];
-    if (literal) {
-      const schema = JSON.parse(literal) as { properties: Record<string, unknown> };
-      // metadata is checked by the API machinery, status is written by the controller: neither is the spec's schema.
-      schema.properties.metadata = { type: 'object' };
-      delete schema.properties.status;
-      delete schema.properties.apiVersion; // the served version is checked by the caller
-      validate = ajv.compile(schema);
-    }
+    if (literal) validate = ajv.compile(standardV1_1Schema(kind, JSON.parse(literal) as JsonSchema));
   } catch {
     validate = null;
   }
@@ -80,40 +80,115 @@ export function withDefaults<T extends K8sObject>(object: T): T {
 /** Schema and CEL findings for one Gateway API object; empty when the API server would store it. */
 export function validateGatewayApiObject(loaded: LoadedObject): Finding[] {
   const { object, source } = loaded;
-  const ref = `${object.kind}/${object.metadata.name}`;
-  const finding = (code: string, fieldPath: ReadonlyArray<string | number>, message: string): Finding => ({
+  const finding = (code: string, path: ReadonlyArray<string | number>, message: string): Finding => ({
     code,
     severity: 'error',
     file: source.file,
-    line: lineOf(object, fieldPath) ?? source.line,
-    object: ref,
-    message,
+    line: lineOf(object, path) ?? source.line,
+    object: `${object.kind}/${object.metadata.name}`,
+    message: path.length ? `${fieldPath(path)}: ${message}` : message,
   });
   const validate = validatorFor(object.apiVersion, object.kind);
   if (!validate) {
-    return [{ ...finding(GATEWAY_SCHEMA_ERROR, [], `no such kind or version served by the Gateway API CRDs: ${object.apiVersion} ${object.kind}`) }];
+    return [finding(GATEWAY_SCHEMA_ERROR, [], `no such kind or version served by the Gateway API CRDs: ${object.apiVersion} ${object.kind}`)];
   }
   const copy = structuredClone(object);
-  if (!validate(copy)) {
-    return summarize(validate.errors ?? []).map(({ path, message }) => finding(GATEWAY_SCHEMA_ERROR, path, `${path.join('.') || '(object)'}: ${message}`));
+  const errors = validate(copy) ? [] : (validate.errors ?? []);
+  const unknown = errors.filter((e) => e.keyword === 'additionalProperties');
+  if (unknown.length > 0)
+    return unknown.map((error) => unknownField(object.kind, error)).map(({ path, message }) => finding(GATEWAY_SCHEMA_ERROR, path, message));
+  const schemaErrors = [...summarize(errors), ...listTypeViolations(object.kind, copy)];
+  const findings = schemaErrors.map(({ path, message }) => finding(GATEWAY_SCHEMA_ERROR, path, message));
+  if (errors.some((e) => BLOCKING_KEYWORDS.has(e.keyword))) {
+    return [
+      ...findings,
+      finding(
+        GATEWAY_SCHEMA_ERROR,
+        [],
+        'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+      ),
+    ];
   }
   const violations = object.kind === 'HTTPRoute' ? httpRouteRules(copy as HTTPRoute) : object.kind === 'Gateway' ? gatewayRules(copy as KubeGateway) : [];
-  return violations.map(({ path, message }) => finding(GATEWAY_CEL_ERROR, path, `${path.join('.')}: ${message}`));
+  return [...findings, ...violations.map(({ path, message }) => finding(GATEWAY_CEL_ERROR, path, `Invalid value: "${typeAt(copy, path)}": ${message}`))];
 }
 
+/** Schema errors after which the API server skips the CEL rules (`hasBlockingErr`: NotSupported, Required, TooLong, TooMany, TypeInvalid). */
+const BLOCKING_KEYWORDS = new Set(['enum', 'required', 'maxLength', 'maxItems', 'maxProperties', 'type']);
+
+/** `spec.rules[0].matches[1]`: the API server's field path. */
+export function fieldPath(path: ReadonlyArray<string | number>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function pathOf(error: ErrorObject): Array<string | number> {
+  return error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
+}
+
+function unknownField(kind: string, error: ErrorObject): { path: Array<string | number>; message: string } {
+  const path = [...pathOf(error), (error.params as { additionalProperty: string }).additionalProperty];
+  const field = fieldPath(path);
+  const experimental = EXPERIMENTAL_ONLY_FIELDS[kind]?.includes(schemaField(field))
+    ? ' (in Gateway API v1.1.0 only the experimental channel declares it; the pinned CRDs are the standard channel)'
+    : '';
+  return { path, message: `strict decoding error: unknown field "${field}"${experimental}` };
+}
+
+function typeAt(object: unknown, path: ReadonlyArray<string | number>): string {
+  let value = object;
+  for (const p of path) value = (value as Record<string | number, unknown> | undefined)?.[p];
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** Each ajv error as the API server words it (k8s.io/kube-openapi validate errors, apimachinery field errors). */
 function summarize(errors: ErrorObject[]): Array<{ path: Array<string | number>; message: string }> {
   const seen = new Set<string>();
   const out: Array<{ path: Array<string | number>; message: string }> = [];
   for (const error of errors) {
-    const path = error.instancePath
-      .split('/')
-      .slice(1)
-      .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-    let message = error.message ?? 'invalid';
-    if (error.keyword === 'enum')
-      message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    if (error.keyword === 'additionalProperties') message = `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
-    const key = `${path.join('.')}|${message}`;
+    const path = pathOf(error);
+    const params = error.params as Record<string, unknown>;
+    const at = fieldPath(path);
+    const value = JSON.stringify(error.data);
+    let message: string;
+    switch (error.keyword) {
+      case 'enum':
+        message = `Unsupported value: ${value}: supported values: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        break;
+      case 'required':
+        path.push(params.missingProperty as string);
+        message = 'Required value';
+        break;
+      case 'type':
+        message = `Invalid value: "${Array.isArray(error.data) ? 'array' : typeof error.data}": ${at} in body must be of type ${String(params.type)}: ${value}`;
+        break;
+      case 'pattern':
+        message = `Invalid value: ${value}: ${at} in body should match '${String(params.pattern)}'`;
+        break;
+      case 'maxLength':
+        message = `Too long: may not be longer than ${String(params.limit)}`;
+        break;
+      case 'maxItems':
+        message = `Too many: ${(error.data as unknown[]).length}: must have at most ${String(params.limit)} items`;
+        break;
+      case 'minLength':
+        message = `Invalid value: ${value}: ${at} in body should be at least ${String(params.limit)} chars long`;
+        break;
+      case 'minItems':
+        message = `Invalid value: ${(error.data as unknown[]).length}: ${at} in body should have at least ${String(params.limit)} items`;
+        break;
+      case 'minimum':
+        message = `Invalid value: ${value}: ${at} in body should be greater than or equal to ${String(params.limit)}`;
+        break;
+      case 'maximum':
+        message = `Invalid value: ${value}: ${at} in body should be less than or equal to ${String(params.limit)}`;
+        break;
+      default:
+        message = `Invalid value: ${value}: ${error.message ?? 'invalid'}`;
+    }
+    const key = `${fieldPath(path)}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push({ path, message });
