@@ -108,6 +108,13 @@ describe('kinds and fields the v1.1.0 standard CRDs declare: accepted', () => {
     expect(check(gateway({}, 'gateway.networking.k8s.io/v1beta1'))).toEqual([]);
   });
 
+  it('Gateway addresses: an IPAddress (the default type) must be an IPv4 or IPv6 address', () => {
+    expect(check(gateway({ addresses: [{ value: '10.0.0.1' }, { type: 'IPAddress', value: 'fd00::1' }, { type: 'Hostname', value: 'gw.example' }] }))).toEqual(
+      [],
+    );
+    expect(messages(gateway({ addresses: [{ value: 'gw.example' }] }))).toEqual([expect.stringMatching(/^CNS0301 spec\.addresses\[0\]: /)]);
+  });
+
   it('refuses a version the pinned CRDs do not serve', () => {
     expect(messages({ ...route(), apiVersion: 'gateway.networking.k8s.io/v1alpha2' })).toEqual([
       'CNS0301 no such kind or version served by the Gateway API CRDs: gateway.networking.k8s.io/v1alpha2 HTTPRoute',

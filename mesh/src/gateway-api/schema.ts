@@ -15,6 +15,7 @@
  * when no schema error is of a blocking type.
  */
 import fs from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 import { lineOf } from '../manifests/load';
@@ -43,6 +44,8 @@ const MODULES: Record<string, string> = {
 const ajv = new Ajv({ useDefaults: true, allErrors: true, verbose: true, strict: false, logger: false });
 ajv.addFormat('int32', true);
 ajv.addFormat('int64', true);
+ajv.addFormat('ipv4', { validate: (value: string) => isIPv4(value) });
+ajv.addFormat('ipv6', { validate: (value: string) => isIPv6(value) });
 const validators = new Map<string, ValidateFunction | null>();
 
 function validatorFor(apiVersion: string, kind: string): ValidateFunction | null {
@@ -67,12 +70,17 @@ export function hasGatewayApiSchema(object: K8sObject): boolean {
   return validatorFor(object.apiVersion, object.kind) !== null;
 }
 
+/** A deep copy sharing no node (structuredClone keeps shared ones): the API server defaults each place on its own. */
+function detachedCopy<T>(object: T): T {
+  return JSON.parse(JSON.stringify(object)) as T;
+}
+
 /**
  * The object as the API server stores it: a copy with the CRD's defaults filled in. Objects of an unknown
  * version or kind come back unchanged.
  */
 export function withDefaults<T extends K8sObject>(object: T): T {
-  const copy = structuredClone(object);
+  const copy = detachedCopy(object);
   validatorFor(object.apiVersion, object.kind)?.(copy);
   return copy;
 }
@@ -92,7 +100,9 @@ export function validateGatewayApiObject(loaded: LoadedObject): Finding[] {
   if (!validate) {
     return [finding(GATEWAY_SCHEMA_ERROR, [], `no such kind or version served by the Gateway API CRDs: ${object.apiVersion} ${object.kind}`)];
   }
-  const copy = structuredClone(object);
+  const copy = detachedCopy(object);
+  // Defaults first, as the API server defaults before it validates (ajv fills an item's defaults after its oneOf ran).
+  validate(copy);
   const errors = validate(copy) ? [] : (validate.errors ?? []);
   const unknown = errors.filter((e) => e.keyword === 'additionalProperties');
   if (unknown.length > 0)
@@ -147,7 +157,8 @@ function typeAt(object: unknown, path: ReadonlyArray<string | number>): string {
 function summarize(errors: ErrorObject[]): Array<{ path: Array<string | number>; message: string }> {
   const seen = new Set<string>();
   const out: Array<{ path: Array<string | number>; message: string }> = [];
-  for (const error of errors) {
+  // A oneOf/anyOf reports once (its branches' errors are how it decided, not what the API server prints).
+  for (const error of errors.filter((e) => !/\/(oneOf|anyOf)\/\d+\//.test(e.schemaPath))) {
     const path = pathOf(error);
     const params = error.params as Record<string, unknown>;
     const at = fieldPath(path);
@@ -184,6 +195,9 @@ function summarize(errors: ErrorObject[]): Array<{ path: Array<string | number>;
         break;
       case 'maximum':
         message = `Invalid value: ${value}: ${at} in body should be less than or equal to ${String(params.limit)}`;
+        break;
+      case 'oneOf':
+        message = `Invalid value: ${value}: ${at} in body must validate one and only one schema (oneOf)`;
         break;
       default:
         message = `Invalid value: ${value}: ${error.message ?? 'invalid'}`;
