@@ -115,6 +115,37 @@ describe('kinds and fields the v1.1.0 standard CRDs declare: accepted', () => {
     expect(messages(gateway({ addresses: [{ value: 'gw.example' }] }))).toEqual([expect.stringMatching(/^CNS0301 spec\.addresses\[0\]: /)]);
   });
 
+  it('the forms Istio 1.22 documents: a mesh (GAMMA) route on a Service port, an HTTPS listener, a waypoint, a ReferenceGrant', () => {
+    const mesh = route(
+      {
+        backendRefs: [
+          { name: 'reviews-v1', port: 9080, weight: 90 },
+          { name: 'reviews-v2', port: 9080, weight: 10 },
+        ],
+      },
+      {
+        parentRefs: [{ group: '', kind: 'Service', name: 'reviews', port: 9080 }],
+      },
+    );
+    expect(check(mesh)).toEqual([]);
+    const https = {
+      name: 'https',
+      port: 443,
+      protocol: 'HTTPS',
+      hostname: 'shop.example',
+      tls: { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'cert' }] },
+    };
+    expect(check(gateway({ listeners: [https], addresses: [{ type: 'Hostname', value: 'istio-ingressgateway.istio-system.svc.cluster.local' }] }))).toEqual([]);
+    expect(check(gateway({ gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] }))).toEqual([]);
+    const grant = {
+      apiVersion: 'gateway.networking.k8s.io/v1beta1',
+      kind: 'ReferenceGrant',
+      metadata: { name: 'allow' },
+      spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'default' }], to: [{ group: '', kind: 'Service' }] },
+    };
+    expect(check(grant)).toEqual([]);
+  });
+
   it('refuses a version the pinned CRDs do not serve', () => {
     expect(messages({ ...route(), apiVersion: 'gateway.networking.k8s.io/v1alpha2' })).toEqual([
       'CNS0301 no such kind or version served by the Gateway API CRDs: gateway.networking.k8s.io/v1alpha2 HTTPRoute',
