@@ -7,18 +7,18 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Endpoint } from '../model';
 import { freePort } from '../net';
 import { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
-import { type ProbePolicy, defaultProbe, probeHttp, probeName, probePostgres } from './probes';
+import { Prober } from './prober';
+import { type ProbePolicy, defaultProbe } from './probes';
 import { Replica, type ReplicaState } from './replica';
 import type { WorkloadSpec } from './topology';
 
 export { type BackoffPolicy, backoffDelay, defaultBackoff } from './backoff';
-export { type ProbePolicy, defaultProbe } from './probes';
+export { type ProbePolicy, type ProbeSchedule, defaultProbe, KUBERNETES_PROBE_DEFAULTS } from './probes';
 
 export type { ReplicaState } from './replica';
 
@@ -76,7 +76,7 @@ export class Supervisor extends EventEmitter {
   private readonly nextIndex = new Map<string, number>();
   private readonly probe: ProbePolicy;
   private readonly backoff: BackoffPolicy;
-  private readonly probeAgent = new http.Agent({ keepAlive: false });
+  private readonly prober: Prober;
   private readonly pickPort: () => Promise<number>;
   private stopping = false;
   private readonly killOnExit = (): void => {
@@ -89,6 +89,11 @@ export class Supervisor extends EventEmitter {
     super();
     this.setMaxListeners(0);
     this.probe = { ...defaultProbe, ...options.probe };
+    this.prober = new Prober(this.probe, {
+      log: (message) => this.options.log?.(message),
+      changed: () => this.emit('change'),
+      restart: (replica, child) => this.killForRestart(replica, child),
+    });
     this.backoff = { ...defaultBackoff, ...options.backoff };
     this.pickPort = options.pickPort ?? freePort;
     process.on('exit', this.killOnExit);
@@ -154,7 +159,7 @@ export class Supervisor extends EventEmitter {
       // idle keep-alive connections on SIGTERM. 'stopping' also ends its readiness probes (a passing probe
       // would put it back).
       replica.state = 'stopping';
-      clearTimeout(replica.timer);
+      this.prober.stop(replica);
       replica.endpoint.ready = false;
       this.emit('change');
       const declaredDelay = Number(replica.spec.env.SHUTDOWN_DELAY_MS);
@@ -177,7 +182,7 @@ export class Supervisor extends EventEmitter {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.replicas.map((r) => this.stopReplica(r)));
-    this.probeAgent.destroy();
+    this.prober.destroy();
     process.removeListener('exit', this.killOnExit);
   }
 
@@ -213,7 +218,7 @@ export class Supervisor extends EventEmitter {
     };
     replica.state = 'starting';
     replica.everReady = false;
-    replica.probeFailures = 0;
+    this.prober.reset(replica);
     replica.startedAt = Date.now();
     replica.bindFailure = undefined;
     // A restarted reporting child asks for its old port again (PORT above), and reports it like any other. A child
@@ -236,7 +241,7 @@ export class Supervisor extends EventEmitter {
         if (replica.movedFrom !== undefined) this.options.log?.(`${replica.id} now listens on port ${report.port} (was ${replica.movedFrom})`);
         replica.movedFrom = undefined;
         replica.portKnown = true;
-        this.scheduleProbe(replica, 0);
+        this.prober.start(replica);
         this.emit('change');
       } else if (report?.type === 'listen-failed' && report.code === 'EADDRINUSE') {
         replica.bindFailure = typeof report.message === 'string' ? report.message : 'EADDRINUSE';
@@ -274,12 +279,13 @@ export class Supervisor extends EventEmitter {
         }
       });
     });
-    if (replica.portKnown) this.scheduleProbe(replica, 0);
+    if (replica.portKnown) this.prober.start(replica);
     this.emit('change');
   }
 
   private onProcessGone(replica: Replica, reason: string): void {
     clearTimeout(replica.timer);
+    this.prober.stop(replica);
     replica.endpoint.ready = false;
     if (replica.state === 'stopping' || replica.state === 'stopped' || this.stopping) {
       replica.state = 'stopped';
@@ -329,42 +335,6 @@ export class Supervisor extends EventEmitter {
     this.spawnProcess(replica);
   }
 
-  private scheduleProbe(replica: Replica, delayMs: number): void {
-    clearTimeout(replica.timer);
-    replica.timer = setTimeout(() => void this.runProbe(replica), delayMs);
-  }
-
-  private async runProbe(replica: Replica): Promise<void> {
-    if (replica.state !== 'starting' && replica.state !== 'running') return;
-    const child = replica.child;
-    const ok =
-      replica.spec.readinessKind === 'postgres'
-        ? await probePostgres(replica.spec, replica.endpoint.port, this.probe.timeoutMs)
-        : await probeHttp(replica.endpoint.port, replica.spec.readinessPath, this.probe.timeoutMs, this.probeAgent);
-    // The process may have been replaced or stopped while the probe ran.
-    if (replica.child !== child || (replica.state !== 'starting' && replica.state !== 'running')) return;
-    if (ok) {
-      replica.probeFailures = 0;
-      if (!replica.endpoint.ready) {
-        replica.endpoint.ready = true;
-        replica.readySince = Date.now();
-        replica.everReady = true;
-        replica.portRetries = 0;
-        replica.state = 'running';
-        if (replica.restarts > 0) this.options.log?.(`${replica.id} is ready again`);
-        this.emit('change');
-      }
-    } else if (replica.everReady) {
-      replica.probeFailures += 1;
-      if (replica.endpoint.ready && replica.probeFailures >= this.probe.failureThreshold) {
-        replica.endpoint.ready = false;
-        this.options.log?.(`${replica.id} failed ${replica.probeFailures} readiness probes (${probeName(replica.spec)}): no traffic until it recovers`);
-        this.emit('change');
-      }
-    }
-    this.scheduleProbe(replica, replica.everReady ? this.probe.periodMs : this.probe.startupPollMs);
-  }
-
   /**
    * Ready for `minReadyMs` without a break, as a Deployment counts a pod available (kubernetes/kubernetes
    * `pkg/api/v1/pod/util.go`, `IsPodAvailable`: ready, and the Ready condition's lastTransitionTime +
@@ -395,6 +365,13 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /** SIGTERM, then SIGKILL after the grace period; its exit then restarts it like a crash (onProcessGone). */
+  private killForRestart(replica: Replica, child: NonNullable<Replica['child']>): void {
+    child.kill('SIGTERM');
+    const killTimer = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs ?? replica.spec.terminationGraceMs);
+    void replica.exited.then(() => clearTimeout(killTimer));
+  }
+
   private waitReady(replica: Replica): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
@@ -408,7 +385,7 @@ export class Supervisor extends EventEmitter {
           .map((line) => `  ${line}`)
           .join('\n');
         const waitingFor = replica.portKnown
-          ? `did not become ready within ${formatMs(this.probe.startupTimeoutMs)} (${probeName(replica.spec)} on port ${replica.endpoint.port}`
+          ? `did not become ready within ${formatMs(this.probe.startupTimeoutMs)} (${this.prober.readinessName(replica.spec)} on port ${replica.endpoint.port}`
           : `did not report its port within ${formatMs(this.probe.startupTimeoutMs)} (expected { type: 'listening', port } on the IPC ` +
             `channel, as service-kit's runServer and web-app/local/run-web-app.mjs send when MESH_SUPERVISED=1`;
         finish(new Error(`${replica.id} ${waitingFor}, restarts: ${replica.restarts})` + (tail ? `; its last output:\n${tail}` : '; it printed nothing')));
@@ -430,6 +407,7 @@ export class Supervisor extends EventEmitter {
     replica.state = 'stopping';
     replica.endpoint.ready = false;
     clearTimeout(replica.timer);
+    this.prober.stop(replica);
     this.emit('change');
     const child = replica.child;
     if (!wasBackingOff && child && child.exitCode === null && child.signalCode === null) {

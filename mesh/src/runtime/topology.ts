@@ -3,6 +3,7 @@
  * the pod template, replicas = processes) with its local command, and the Services that select them.
  */
 import type { Container, Deployment, LoadedObject, Service, Workload } from '../model';
+import { type ContainerProbe, type ProbeCheck, type ProbeSchedule, probeSchedule } from './probes';
 import { commandFor, type WorkloadCommand, workloadCommands } from './workload-commands';
 
 export interface WorkloadSpec {
@@ -13,6 +14,10 @@ export interface WorkloadSpec {
   readinessPath: string;
   /** `postgres`: ready when a Postgres session with the workload's credentials answers (pg_isready); else HTTP. */
   readinessKind?: 'http' | 'postgres';
+  /** The readiness probe's schedule (Kubernetes' defaults when the manifest sets none). */
+  readinessSchedule?: ProbeSchedule;
+  /** The liveness probe: failing it `failureThreshold` times in a row restarts the process. None without one. */
+  liveness?: ProbeCheck;
   /** StatefulSet: a restart stops the replica before starting its successor (one data folder, one server). */
   stateful?: boolean;
   /** `terminationGracePeriodSeconds`: how long a stopping replica may drain before SIGKILL. */
@@ -29,7 +34,7 @@ export interface Topology {
   deployments: LoadedObject<Deployment>[];
 }
 
-type ProbedContainer = Container & { readinessProbe?: { httpGet?: { path?: string } } };
+type ProbedContainer = Container & { readinessProbe?: ContainerProbe; livenessProbe?: ContainerProbe };
 
 export function buildTopology(
   objects: readonly LoadedObject[],
@@ -64,6 +69,8 @@ export function buildTopology(
       env,
       readinessPath: container?.readinessProbe?.httpGet?.path ?? command.defaultReadinessPath,
       readinessKind: command.readiness ?? 'http',
+      readinessSchedule: probeSchedule(container?.readinessProbe),
+      liveness: livenessCheck(container?.livenessProbe, command),
       stateful: object.kind === 'StatefulSet',
       terminationGraceMs: (template?.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
       minReadyMs: Math.max(0, object.spec?.minReadySeconds ?? 0) * 1000,
@@ -71,6 +78,18 @@ export function buildTopology(
     };
   });
   return { workloads, services, deployments };
+}
+
+/**
+ * The liveness probe the mesh can run: an `httpGet`, or the Postgres workload's `exec` of pg_isready (a Postgres
+ * session, like its readiness). Other `exec` commands and `tcpSocket` are not run locally.
+ */
+function livenessCheck(probe: ContainerProbe | undefined, command: WorkloadCommand): ProbeCheck | undefined {
+  if (!probe) return undefined;
+  const schedule = probeSchedule(probe, 'liveness');
+  if (probe.httpGet) return { kind: 'http', path: probe.httpGet.path ?? '/', schedule };
+  if (probe.exec && command.readiness === 'postgres') return { kind: 'postgres', path: '', schedule };
+  return undefined;
 }
 
 /** Every container's named ports, as Kubernetes resolves a Service's named targetPort against the pod. */
