@@ -1,6 +1,6 @@
-import { NotFoundError, createServiceApp, type Logger, type ReadinessCheck, type ServiceApp } from '@cns/service-kit';
+import { NotFoundError, createServiceApp, parseIdempotencyKey, type Logger, type ReadinessCheck, type ServiceApp } from '@cns/service-kit';
 import type { ArticleStore } from './store';
-import { parseAmount, parseArticleInput, parseId, parseIdempotencyKey } from './validation';
+import { parseAmount, parseArticleInput, parseId } from './validation';
 
 export interface ArticlesAppOptions {
   /** Where the articles live: PostgresArticleStore (postgres-store.ts). */

@@ -11,4 +11,4 @@ export {
   type PostgresStoreOptions,
 } from './postgres-store';
 export { migrate, migrations } from './migrations';
-export { DEFAULT_AMOUNT, MAX_AMOUNT, articleInputSchema, parseAmount, parseArticleInput, parseIdempotencyKey } from './validation';
+export { DEFAULT_AMOUNT, MAX_AMOUNT, articleInputSchema, parseAmount, parseArticleInput } from './validation';

@@ -11,6 +11,7 @@ export {
 } from './context';
 export { BadRequestError, HttpError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, badRequestFromIssues, type ErrorBody } from './errors';
 export { createHttpClient, type HttpClientOptions } from './http-client';
+export { parseIdempotencyKey } from './idempotency-key';
 export { UPSTREAM_OVERFLOW } from './json-http-adapter';
 export { createLogger, flushLogger, type Logger, type LoggerOptions } from './logger';
 export { createHttpMetrics, type HttpMetrics } from './metrics';
