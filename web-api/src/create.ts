@@ -1,4 +1,4 @@
-import { BadRequestError, HttpError, ServiceUnavailableError, UPSTREAM_OVERFLOW, type Logger } from '@cns/service-kit';
+import { BadRequestError, HttpError, ServiceUnavailableError, UPSTREAM_OVERFLOW, parseIdempotencyKey, type Logger } from '@cns/service-kit';
 import type { AxiosInstance } from 'axios';
 import type { Request, Response } from 'express';
 import { describeFailure } from './aggregation';
@@ -35,7 +35,8 @@ export interface CreateHandlerOptions {
 /**
  * `POST /web-api/v1/create`: forwards the body and the `Idempotency-Key` header to articles (which validates both)
  * and answers with what articles answered when it answered 201 or a 4xx JSON error. Every other outcome is 503 when
- * the call was never sent, 504 otherwise.
+ * the call was never sent, 504 otherwise. A malformed key is a 400 before any call (the same rule as articles',
+ * service-kit's parseIdempotencyKey): whether articles is up must not decide how a client's mistake is answered.
  */
 export function createHandler(options: CreateHandlerOptions) {
   const { client, timeoutMs, logger } = options;
@@ -44,6 +45,7 @@ export function createHandler(options: CreateHandlerOptions) {
       throw new BadRequestError('body: must be a JSON object with title, url and author', 'body');
     }
     const key = req.headers['idempotency-key'];
+    parseIdempotencyKey(key);
     const keyed = key !== undefined;
     let response;
     try {

@@ -111,6 +111,22 @@ describe('create: its answer says whether the article was stored', () => {
     expect(answered500.body.message).toMatch(/^articles answered 500: /);
   });
 
+  it('refuses a malformed Idempotency-Key with 400 before calling articles, also while articles is down', async () => {
+    let calls = 0;
+    const counting = await start((req, res) => {
+      calls++;
+      json(201, { id: '1', ...article })(req, res);
+    });
+    for (const articlesUrl of [await deadUrl(), counting.url]) {
+      const app = createWebApiApp({ version: 'v1', config: { ARTICLES_URL: articlesUrl, AUTHORS_URL: articlesUrl, UPSTREAM_TIMEOUT_MS: 100 }, logger: quiet });
+      for (const key of ['has spaces', 'x'.repeat(256), '']) {
+        const refused = await request(app).post('/web-api/v1/create').set('idempotency-key', key).send(article).expect(400);
+        expect(refused.body).toMatchObject({ error: 'bad_request', message: expect.stringMatching(/^Idempotency-Key: /) });
+      }
+    }
+    expect(calls).toBe(0);
+  });
+
   it('a retry with the same Idempotency-Key after a 504 returns the article the first attempt stored: one article, not two', async () => {
     const store = await database.fresh();
     const articlesApp = await start(createArticlesApp({ store, logger: quiet }));
