@@ -234,6 +234,23 @@ describe('scripts against a running local mesh', () => {
     expect((await run('traffic', '100', '0')).code).toBe(0); // still there to patch
   });
 
+  it('--gateway-api on a mesh started without it: check names the missing Services, deploy refuses over istio/base, nothing changed', async () => {
+    const before = await configSnapshot();
+    const check = await run('check', '--gateway-api');
+    expect(check.stdout).toContain(
+      '✗ the local mesh has no Service web-api-v1, web-api-v2, authors-v1, articles-v1 (gateway-api/base): it was started without --gateway-api; ' +
+        'restart it with `npm start -- --gateway-api`',
+    );
+    expect(check.code).toBe(1);
+    const deploy = await run('deploy', '--gateway-api');
+    expect(deploy.stderr).toEqual([
+      'error: VirtualService web-ingress (istio/base) is deployed and the HTTPRoute web-ingress would route the same hosts (never both for one host): ' +
+        'run `npm run undeploy` first, then `npm run deploy -- --gateway-api`',
+    ]);
+    expect(deploy.code).toBe(1);
+    expect(await configSnapshot()).toEqual(before);
+  });
+
   it('undeploy removes every Istio object, deploy brings the app back and prints its URLs', async () => {
     const undeploy = await run('undeploy');
     expect(undeploy.stderr).toEqual([]);

@@ -17,7 +17,7 @@ import {
 import { VIRTUAL_SERVICE_API_VERSION } from '../traffic';
 import { HTTPROUTE_API_VERSION } from '../traffic-httproute';
 import { INGRESS_GATEWAY_SERVICE, isMinikube, ISTIO_NAMESPACE } from '../urls';
-import { workloadStates } from './deploy';
+import { meshServicesMessage, missingMeshServices, workloadStates } from './deploy';
 import { NETWORKING_GROUP, requireIstio, requireGatewayApi, routingState } from './shared';
 
 interface Report {
@@ -64,6 +64,8 @@ export async function checkCommand(client: KubeClient, io: Output, options: { ga
     if (istio) await countObjects(client, VIRTUAL_SERVICE_API_VERSION, ['Gateway', 'VirtualService', 'DestinationRule'], 'Istio', report);
     if (gatewayApi) {
       await countObjects(client, HTTPROUTE_API_VERSION, ['Gateway', 'HTTPRoute', 'ReferenceGrant'], 'Gateway API', report);
+      const missing = await missingMeshServices(client);
+      if (missing.length > 0) report.fail(meshServicesMessage(missing));
       await checkGateway(client, routing, report);
     }
     const names = (await client.listDeployments()).map((d) => d.metadata?.name ?? '?');

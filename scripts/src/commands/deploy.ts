@@ -95,6 +95,21 @@ async function waitForProgrammed(client: KubeClient, name: string, options: Depl
 }
 
 /**
+ * The Gateway API mode's per-version Services (gateway-api/base) the local mesh lacks: it has them only when
+ * started with --gateway-api (its Services come from its manifests, read-only).
+ */
+export async function missingMeshServices(client: KubeClient, workloads = projectObjects(undefined, true).workloads): Promise<string[]> {
+  if (client.target.kind !== 'mesh') return [];
+  const services = workloads.filter((w) => w.object.kind === 'Service').map((w) => w.object.metadata.name);
+  const present = await Promise.all(services.map(async (name) => (await client.readService(name)) !== undefined));
+  return services.filter((_, i) => !present[i]);
+}
+
+export function meshServicesMessage(missing: string[]): string {
+  return `the local mesh has no Service ${missing.join(', ')} (gateway-api/base): it was started without --gateway-api; restart it with \`npm start -- --gateway-api\``;
+}
+
+/**
  * Fails before anything is sent when deploying would route `web-ingress` both ways, or when the target lacks what
  * the mode needs (the Gateway API CRDs; on the local mesh, the per-version Services it only has with --gateway-api).
  */
@@ -103,14 +118,8 @@ async function requireDeployable(client: KubeClient, routing: RoutingState, work
   if (conflict) throw new UserError(conflict);
   if (routing.mode !== 'gateway-api') return;
   requireGatewayApi(routing, client.target);
-  if (client.target.kind !== 'mesh') return;
-  const services = workloads.filter((w) => w.object.kind === 'Service').map((w) => w.object.metadata.name);
-  const missing = (await Promise.all(services.map(async (name) => ((await client.readService(name)) ? undefined : name)))).filter(Boolean);
-  if (missing.length > 0) {
-    throw new UserError(
-      `the local mesh has no Service ${missing.join(', ')} (gateway-api/base): it was started without --gateway-api; restart it with \`npm start -- --gateway-api\``,
-    );
-  }
+  const missing = await missingMeshServices(client, workloads);
+  if (missing.length > 0) throw new UserError(meshServicesMessage(missing));
 }
 
 export async function deployCommand(client: KubeClient, options: DeployOptions, io: Output): Promise<number> {
@@ -126,7 +135,8 @@ export async function deployCommand(client: KubeClient, options: DeployOptions, 
       io.out(`applied ${label(object)}`);
     }
   } else {
-    io.out(`k8s/: ${workloads.length} objects not sent: the local mesh runs the workloads from k8s/ itself`);
+    const from = gatewayApi ? 'k8s/ and the Services of gateway-api/base' : 'k8s/';
+    io.out(`${from}: ${workloads.length} objects not sent: the local mesh runs the workloads from ${from} itself`);
   }
   for (const { object } of inApplyOrder(servedObjects(istio, groups, io))) {
     await client.applyIstio(object);
