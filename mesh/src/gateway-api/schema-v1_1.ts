@@ -74,8 +74,11 @@ function closeObjects(node: JsonSchema): void {
   if (node.items) closeObjects(node.items);
 }
 
-/** The v1.1.0 standard schema of `kind`, from the package's schema of the same kind and version (not modified). */
-export function standardV1_1Schema(kind: string, packageSchema: JsonSchema): JsonSchema {
+/**
+ * The v1.1.0 standard schema of `kind`, from the package's schema of the same kind and version (not modified).
+ * `metadataFields`: ObjectMeta's field names (checked by the API machinery, but strict decoding names an unknown one).
+ */
+export function standardV1_1Schema(kind: string, packageSchema: JsonSchema, metadataFields: readonly string[]): JsonSchema {
   const schema = structuredClone(packageSchema);
   for (const field of EXPERIMENTAL_ONLY_FIELDS[kind] ?? []) {
     const path = steps(field);
@@ -86,8 +89,9 @@ export function standardV1_1Schema(kind: string, packageSchema: JsonSchema): Jso
     const parent = nodeAt(schema, path.slice(0, -1));
     if (parent?.properties) parent.properties[path[path.length - 1]] = added;
   }
-  // The API machinery checks metadata; status is the controller's (declared, so not an unknown field).
-  schema.properties = { ...schema.properties, metadata: { type: 'object' }, status: { type: 'object' } };
+  // The API machinery checks metadata's values; status is the controller's (declared, so not an unknown field).
+  const metadata: JsonSchema = { type: 'object', properties: Object.fromEntries(metadataFields.map((field) => [field, {}])) };
+  schema.properties = { ...schema.properties, metadata, status: { type: 'object' } };
   schema.required = (schema.required ?? []).filter((name) => name === 'spec');
   closeObjects(schema);
   return schema;

@@ -52,6 +52,17 @@ describe('fields the v1.1.0 standard CRDs do not declare: refused as strict fiel
     expect(messages({ ...route(), specs: {} })).toEqual(['CNS0301 specs: strict decoding error: unknown field "specs"']);
   });
 
+  it('metadata: an unknown ObjectMeta field too (its values are the API machinery’s)', () => {
+    expect(messages({ ...route(), metadata: { name: 'shop', lables: { app: 'shop' } } })).toEqual([
+      'CNS0301 metadata.lables: strict decoding error: unknown field "metadata.lables"',
+    ]);
+  });
+
+  it('a field set to null is pruned before defaulting, as for every non-nullable CRD field', () => {
+    expect(check(route({ matches: null, filters: null }, { hostnames: null }))).toEqual([]);
+    expect(withDefaults(route({ matches: null }) as HTTPRoute).spec?.rules?.[0].matches).toEqual([{ path: { type: 'PathPrefix', value: '/' } }]);
+  });
+
   it('points the finding at the unknown field’s line', () => {
     const text = [
       'apiVersion: gateway.networking.k8s.io/v1',

@@ -48,6 +48,12 @@ ajv.addFormat('ipv4', { validate: (value: string) => isIPv4(value) });
 ajv.addFormat('ipv6', { validate: (value: string) => isIPv6(value) });
 const validators = new Map<string, ValidateFunction | null>();
 
+/** The schema literal of a kubernetes-models module (the package exports none). */
+function schemaLiteral(modulePath: string): JsonSchema | undefined {
+  const literal = /\nconst schema = (\{[\s\S]*?\n\});\n/.exec(fs.readFileSync(require.resolve(modulePath), 'utf8'))?.[1];
+  return literal ? (JSON.parse(literal) as JsonSchema) : undefined;
+}
+
 function validatorFor(apiVersion: string, kind: string): ValidateFunction | null {
   const version = apiVersion.slice(GATEWAY_API_GROUP.length + 1);
   const module = MODULES[`${version}/${kind}`];
@@ -56,9 +62,9 @@ function validatorFor(apiVersion: string, kind: string): ValidateFunction | null
   if (validate !== undefined) return validate;
   validate = null;
   try {
-    const text = fs.readFileSync(require.resolve(`@kubernetes-models/gateway-api/${GATEWAY_API_GROUP}/${module}`), 'utf8');
-    const literal = /\nconst schema = (\{[\s\S]*?\n\});\n/.exec(text)?.[1];
-    if (literal) validate = ajv.compile(standardV1_1Schema(kind, JSON.parse(literal) as JsonSchema));
+    const schema = schemaLiteral(`@kubernetes-models/gateway-api/${GATEWAY_API_GROUP}/${module}`);
+    const objectMeta = schemaLiteral('@kubernetes-models/apimachinery/_schemas/IoK8sApimachineryPkgApisMetaV1ObjectMeta');
+    if (schema && objectMeta) validate = ajv.compile(standardV1_1Schema(kind, schema, Object.keys(objectMeta.properties ?? {})));
   } catch {
     validate = null;
   }
@@ -70,9 +76,15 @@ export function hasGatewayApiSchema(object: K8sObject): boolean {
   return validatorFor(object.apiVersion, object.kind) !== null;
 }
 
-/** A deep copy sharing no node (structuredClone keeps shared ones): the API server defaults each place on its own. */
+/**
+ * A deep copy sharing no node (structuredClone keeps shared ones): the API server defaults each place on its own.
+ * A field set to null is dropped, as the API server prunes nulls of non-nullable fields (every Gateway API field)
+ * before defaulting; a null list item stays (and fails its type).
+ */
 function detachedCopy<T>(object: T): T {
-  return JSON.parse(JSON.stringify(object)) as T;
+  return JSON.parse(JSON.stringify(object), function (this: unknown, _key, value: unknown) {
+    return value === null && !Array.isArray(this) ? undefined : value;
+  }) as T;
 }
 
 /**
