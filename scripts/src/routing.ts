@@ -115,3 +115,18 @@ export function describeCondition(object: WithConditions, type: string): string 
   const why = [condition.reason, condition.message].filter(Boolean).join(': ');
   return `${type} ${condition.status}${why ? ` (${why})` : ''}${stale}`;
 }
+
+/**
+ * What to do when a Gateway is not Programmed because its address is pending: Istio gives the gateway a LoadBalancer
+ * Service, and until that Service has an address istiod writes `Programmed False / AddressNotAssigned` ("address
+ * pending for hostname ..."; istio/istio pilot/pkg/config/kube/gateway conversion.go, reportGatewayStatus). Minikube
+ * assigns LoadBalancer addresses only while `minikube tunnel` runs.
+ */
+export function programmedHint(object: WithConditions, gatewayName: string): string | undefined {
+  const condition = object.status?.conditions?.find((c) => c.type.toLowerCase() === 'programmed');
+  if (condition?.status.toLowerCase() !== 'false' || condition.reason !== 'AddressNotAssigned') return undefined;
+  return (
+    `the LoadBalancer Service ${gatewayWorkload(gatewayName)} has no address yet: on Minikube run \`minikube tunnel\` in another terminal ` +
+    `(elsewhere: a LoadBalancer implementation such as MetalLB, or annotate the Gateway networking.istio.io/service-type=NodePort)`
+  );
+}

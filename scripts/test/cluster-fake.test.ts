@@ -14,6 +14,14 @@ import { deployCommand } from '../src/commands';
 import { BufferedOutput } from '../src/io';
 import { clusterTarget, KubeClient } from '../src/kube';
 
+/** What istiod writes while the gateway's LoadBalancer Service has no address (conversion.go, reportGatewayStatus). */
+const PENDING_ADDRESS =
+  'Assigned to service(s) web-gateway-istio.default.svc.cluster.local:80, but failed to assign to all requested addresses: ' +
+  'address pending for hostname "web-gateway-istio.default.svc.cluster.local"';
+const TUNNEL_HINT =
+  'the LoadBalancer Service web-gateway-istio has no address yet: on Minikube run `minikube tunnel` in another terminal ' +
+  '(elsewhere: a LoadBalancer implementation such as MetalLB, or annotate the Gateway networking.istio.io/service-type=NodePort)';
+
 interface ClusterState {
   /** Reads of a workload Deployment before it reports rolled out (never, when Infinity). */
   readsUntilReady: number;
@@ -76,7 +84,7 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
       // What Istio's gateway controller writes once it has deployed the gateway (or not yet).
       const condition = state.gatewayProgrammed
         ? { type: 'Programmed', status: 'True', reason: 'Programmed', observedGeneration: 1 }
-        : { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: 'no address yet', observedGeneration: 1 };
+        : { type: 'Programmed', status: 'False', reason: 'AddressNotAssigned', message: PENDING_ADDRESS, observedGeneration: 1 };
       return json(res, 200, {
         ...(stored.get(url) as object),
         status: { conditions: [{ type: 'Accepted', status: 'True', observedGeneration: 1 }, condition] },
@@ -402,7 +410,7 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
       gatewayApiCluster(true);
       state.gatewayProgrammed = false;
       const result = await run('check');
-      expect(result.stdout).toContain('✗ Gateway web-gateway is not Programmed: Programmed False (AddressNotAssigned: no address yet)');
+      expect(result.stdout).toContain(`✗ Gateway web-gateway is not Programmed: Programmed False (AddressNotAssigned: ${PENDING_ADDRESS}); ${TUNNEL_HINT}`);
       expect(result.code).toBe(1);
     });
 
@@ -452,8 +460,12 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
       gatewayApiCluster(false);
       state.gatewayProgrammed = false;
       const result = await run('deploy', '--gateway-api', '--timeout', '1');
+      // The hint comes once while waiting, and again in the final error.
+      expect(result.stderr.filter((line) => line.startsWith('waiting for Gateway web-gateway'))).toEqual([
+        `waiting for Gateway web-gateway to be Programmed: ${TUNNEL_HINT}`,
+      ]);
       expect(result.stderr.at(-1)).toBe(
-        'error: timed out after 1 s waiting for Gateway web-gateway to be Programmed: Programmed False (AddressNotAssigned: no address yet) (kubectl describe gateway web-gateway)',
+        `error: timed out after 1 s waiting for Gateway web-gateway to be Programmed: Programmed False (AddressNotAssigned: ${PENDING_ADDRESS}); ${TUNNEL_HINT} (kubectl describe gateway web-gateway)`,
       );
       expect(result.code).toBe(1);
     }, 15_000);

@@ -11,6 +11,7 @@ import {
   ISTIO_GATEWAY_CLASS,
   mixedStateMessage,
   npmRun,
+  programmedHint,
   type RoutingState,
   type WithConditions,
 } from '../routing';
@@ -149,7 +150,10 @@ async function checkGateway(client: KubeClient, routing: RoutingState, report: R
     return;
   }
   if (conditionMet(gateway, 'Programmed')) report.ok(`Gateway ${name} is Programmed`);
-  else report.fail(`Gateway ${name} is not Programmed: ${describeCondition(gateway, 'Programmed')}`);
+  else {
+    const hint = programmedHint(gateway, name);
+    report.fail(`Gateway ${name} is not Programmed: ${describeCondition(gateway, 'Programmed')}${hint ? `; ${hint}` : ''}`);
+  }
   if (client.target.kind === 'mesh') return; // the mesh runs the gateway itself
   const workload = gatewayWorkload(name);
   const deployment = await client.readDeployment(workload);

@@ -9,7 +9,16 @@ import type { Output } from '../io';
 import { KubeClient } from '../kube';
 import { folderFiles, inApplyOrder, inDeleteOrder, label, loadFiles, projectObjects, REPO_ROOT, type FileObject } from '../manifests';
 import { rolloutDone, rolloutState } from '../rollout';
-import { conditionMet, deployConflict, describeCondition, gatewayWorkload, type RoutingMode, type RoutingState, type WithConditions } from '../routing';
+import {
+  conditionMet,
+  deployConflict,
+  describeCondition,
+  gatewayWorkload,
+  programmedHint,
+  type RoutingMode,
+  type RoutingState,
+  type WithConditions,
+} from '../routing';
 import { HTTPROUTE_API_VERSION } from '../traffic-httproute';
 import { requireGatewayApi, requireIstio, routingState, servedObjects, type GatewayOptions } from './shared';
 import { printUrls } from './urls';
@@ -80,15 +89,23 @@ async function waitForRollouts(client: KubeClient, names: string[], options: Dep
  * gateway for the Gateway's current generation.
  */
 async function waitForProgrammed(client: KubeClient, name: string, options: DeployOptions, deadline: number, io: Output): Promise<void> {
+  let hinted = false;
   for (;;) {
     const gateway = (await client.getIstio(HTTPROUTE_API_VERSION, 'Gateway', name)) as WithConditions | undefined;
     if (gateway && conditionMet(gateway, 'Programmed')) {
       io.out(`Gateway ${name} is Programmed`);
       return;
     }
+    const hint = gateway ? programmedHint(gateway, name) : undefined;
+    if (hint && !hinted) {
+      hinted = true;
+      io.err(`waiting for Gateway ${name} to be Programmed: ${hint}`);
+    }
     if (Date.now() >= deadline) {
       const state = gateway ? describeCondition(gateway, 'Programmed') : 'not found';
-      throw new UserError(`timed out after ${options.timeoutSec} s waiting for Gateway ${name} to be Programmed: ${state} (kubectl describe gateway ${name})`);
+      throw new UserError(
+        `timed out after ${options.timeoutSec} s waiting for Gateway ${name} to be Programmed: ${state}${hint ? `; ${hint}` : ''} (kubectl describe gateway ${name})`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 2000)); // polling the API, as kubectl wait watches it
   }
