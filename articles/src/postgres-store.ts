@@ -15,6 +15,8 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** Creates answer 507 once this many ids have been handed out (MAX_ARTICLES). */
   maxArticles?: number;
+  /** How long an Idempotency-Key identifies its create; default {@link IDEMPOTENCY_KEY_TTL_MS}. */
+  idempotencyKeyTtlMs?: number;
   /** Pool and connection errors that belong to no request (the server restarted, ...). */
   onBackgroundError?: (error: Error) => void;
 }
@@ -61,6 +63,16 @@ function isUnavailable(error: unknown): boolean {
   return true;
 }
 
+/**
+ * How long a key is kept: 24 hours, the common practice (Stripe: "keys are eligible to be removed ... after they're at
+ * least 24 hours old, and a new request is generated if a key is reused after the original has been pruned").
+ * Long enough for any client's retries; the draft leaves the expiry to the resource.
+ */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Expired keys are pruned at most this often per store, in batches of at most PRUNE_BATCH rows. */
+const PRUNE_INTERVAL_MS = 60_000;
+const PRUNE_BATCH = 1000;
+
 /** Only decimal ids in bigint range can exist; anything else is simply not found (no query, no cast error). */
 const ID_PATTERN = /^[1-9]\d{0,17}$/;
 
@@ -79,9 +91,12 @@ export class PostgresArticleStore implements ArticleStore {
   private readonly pool: pg.Pool;
   /** When a query last succeeded: /readyz answers from it while traffic flows instead of adding queries. */
   private lastSuccessAt = 0;
+  private readonly keyTtlMs: number;
+  private lastPruneAt = -Infinity;
 
   constructor(options: PostgresStoreOptions) {
     this.capacity = options.maxArticles ?? 1_000_000;
+    this.keyTtlMs = options.idempotencyKeyTtlMs ?? IDEMPOTENCY_KEY_TTL_MS;
     const statementTimeoutMs = options.statementTimeoutMs ?? 2000;
     this.pool = new pg.Pool({
       connectionString: options.url,
@@ -132,7 +147,28 @@ export class PostgresArticleStore implements ArticleStore {
   }
 
   async addOnce(input: ArticleInput, key: string): Promise<IdempotentCreate> {
+    await this.pruneExpiredKeys();
     const digest = requestDigest(input);
+    const first = await this.insertOnce(input, key, digest);
+    if (first.article) return { article: first.article, replayed: false };
+    const found = first.earlier;
+    if (found && found.expired) {
+      // The key outlived its 24 hours since the last pruning: it no longer names that article. Free it and store
+      // this create (a concurrent attempt that frees it first makes this update a no-op; the insert decides).
+      await this.query('UPDATE articles SET idempotency_key = NULL, request_digest = NULL WHERE id = $1 AND idempotency_key = $2', [found.id, key]);
+      return this.addOnce(input, key);
+    }
+    if (!found) throw new StoreFullError(this.capacity);
+    if (found.request_digest !== digest) throw new IdempotencyKeyReusedError();
+    return { article: { id: found.id, title: found.title, url: found.url, author: found.author }, replayed: true };
+  }
+
+  /** Inserts the keyed article, or finds the one the key already names (and whether it has expired). */
+  private async insertOnce(
+    input: ArticleInput,
+    key: string,
+    digest: string,
+  ): Promise<{ article?: Article; earlier?: Article & { request_digest: string; expired: boolean } }> {
     // The unique key decides between concurrent attempts: the second insert waits for the first to commit, then
     // does nothing; the lookup after it (a new statement, so it sees that commit) finds the first article.
     const inserted = await this.query<Article>(
@@ -142,15 +178,31 @@ export class PostgresArticleStore implements ArticleStore {
        RETURNING id::text AS id, title, url, author`,
       [input.title, input.url, input.author, this.capacity, key, digest],
     );
-    if (inserted.rows[0]) return { article: inserted.rows[0], replayed: false };
-    const earlier = await this.query<Article & { request_digest: string }>(
-      'SELECT id::text AS id, title, url, author, request_digest FROM articles WHERE idempotency_key = $1',
-      [key],
+    if (inserted.rows[0]) return { article: inserted.rows[0] };
+    const earlier = await this.query<Article & { request_digest: string; expired: boolean }>(
+      `SELECT id::text AS id, title, url, author, request_digest, created_at < now() - $2 * interval '1 millisecond' AS expired
+       FROM articles WHERE idempotency_key = $1`,
+      [key, this.keyTtlMs],
     );
-    const found = earlier.rows[0];
-    if (!found) throw new StoreFullError(this.capacity);
-    if (found.request_digest !== digest) throw new IdempotencyKeyReusedError();
-    return { article: { id: found.id, title: found.title, url: found.url, author: found.author }, replayed: true };
+    return { earlier: earlier.rows[0] };
+  }
+
+  /**
+   * Takes the expired keys out of the unique index (their articles stay), at most once a minute per store, the
+   * oldest first. SKIP LOCKED: rows another replica is pruning or a create is freeing are left to it, so this
+   * never waits and never deadlocks with them.
+   */
+  private async pruneExpiredKeys(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastPruneAt < PRUNE_INTERVAL_MS) return;
+    this.lastPruneAt = now;
+    await this.query(
+      `UPDATE articles SET idempotency_key = NULL, request_digest = NULL
+       WHERE id IN (SELECT id FROM articles
+                    WHERE idempotency_key IS NOT NULL AND created_at < now() - $1 * interval '1 millisecond'
+                    ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [this.keyTtlMs, PRUNE_BATCH],
+    );
   }
 
   async count(): Promise<number> {

@@ -136,6 +136,26 @@ for (const { engine, missing } of engines) {
       expect(await open().count()).toBe(seedArticles.length + 2);
     });
 
+    it('forgets a key 24 hours after its create, as Stripe prunes keys: a later create with it stores a new article', async () => {
+      const store = open();
+      await store.prepare();
+      const input = { title: 'Kept a day', url: 'https://example.com/day', author: 'Ada Quill' };
+      const first = await store.addOnce(input, 'day-old-key');
+      await store.addOnce(input, 'other-day-old-key');
+      expect((await store.addOnce(input, 'day-old-key')).replayed).toBe(true);
+      // 25 hours later (the keyed rows' created_at moved back).
+      await sql(`UPDATE articles SET created_at = now() - interval '25 hours' WHERE idempotency_key IS NOT NULL`);
+      const later = await store.addOnce({ ...input, title: 'Another body: no 422 now' }, 'day-old-key');
+      expect(later.replayed).toBe(false);
+      expect(later.article.id).not.toBe(first.article.id);
+      expect(await store.addOnce({ ...input, title: 'Another body: no 422 now' }, 'day-old-key')).toEqual({ article: later.article, replayed: true });
+      expect(await store.get(first.article.id)).toEqual(first.article);
+      // The expired keys leave the index: a store's first keyed create prunes them (then at most once a minute).
+      await open().addOnce(input, 'fresh-key');
+      const keys = await sql('SELECT idempotency_key FROM articles WHERE idempotency_key IS NOT NULL ORDER BY id');
+      expect(keys.rows.map((r) => r.idempotency_key)).toEqual(['day-old-key', 'fresh-key']);
+    });
+
     it('refuses creates beyond MAX_ARTICLES with 507', async () => {
       const store = open({ maxArticles: seedArticles.length + 1 });
       await store.prepare();
