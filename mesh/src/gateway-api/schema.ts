@@ -72,10 +72,6 @@ function validatorFor(apiVersion: string, kind: string): ValidateFunction | null
   return validate;
 }
 
-export function hasGatewayApiSchema(object: K8sObject): boolean {
-  return validatorFor(object.apiVersion, object.kind) !== null;
-}
-
 /**
  * A deep copy sharing no node (structuredClone keeps shared ones): the API server defaults each place on its own.
  * A field set to null is dropped, as the API server prunes nulls of non-nullable fields (every Gateway API field)
