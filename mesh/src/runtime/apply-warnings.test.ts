@@ -17,16 +17,14 @@ import { compileMeshConfig, createDataPlane, type CompiledMeshConfig, type DataP
 import { send, Upstream } from '../dataplane/test-harness';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import type { DestinationRule, Endpoint, Gateway, LoadedObject, RequestRecord, VirtualService } from '../model';
-import { createAdminServer, type AdminBackend } from './admin';
+import { listenAdmin, testAdminBackend, type ListeningAdmin } from './admin-test-server';
 import { ConfigStore, isIstioObject } from './config-store';
-import { MeshTelemetry } from '../telemetry';
-import { TraceStore } from '../telemetry/traces';
 import { buildTopology } from './topology';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 jest.setTimeout(60_000); // the first analysis compiles the Istio schemas
 
-let admin: http.Server;
+let admin: ListeningAdmin;
 let adminUrl: string;
 let gateway: http.Server;
 let gatewayPort: number;
@@ -71,41 +69,14 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
   gatewayPort = (gateway.address() as net.AddressInfo).port;
 
-  const telemetry = new MeshTelemetry();
-  const backend: AdminBackend = {
-    root: repoRoot,
-    namespace: 'default',
-    mode: 'istio',
-    gatewayUrl: () => `http://127.0.0.1:${gatewayPort}`,
-    store: store as ConfigStore<unknown>,
-    telemetry,
-    traces: new TraceStore(),
-    kubernetesObjects,
-    endpoints: () => [],
-    graph: () =>
-      telemetry.graph({
-        workloads: [],
-        serviceNames: [],
-        istio: { gateways: [], virtualServices: [], destinationRules: [] },
-        readyCount: () => ({ ready: 0, total: 0 }),
-      }),
-    apply: (objects, options) => {
-      store.apply(objects, options);
-    },
-    remove: (keys, options) => store.remove(keys, options),
-    applyFile: () => [],
-    restartWorkload: async () => undefined,
-  };
-  admin = createAdminServer(backend);
-  await new Promise<void>((resolve) => admin.listen(0, '127.0.0.1', resolve));
-  adminUrl = `http://127.0.0.1:${(admin.address() as net.AddressInfo).port}`;
+  admin = await listenAdmin(testAdminBackend(store as ConfigStore<unknown>, kubernetesObjects, { gatewayUrl: () => `http://127.0.0.1:${gatewayPort}` }));
+  adminUrl = admin.url;
 });
 
 afterAll(async () => {
-  for (const server of [admin, gateway]) {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-  }
+  await admin?.close();
+  gateway?.closeAllConnections();
+  await new Promise((resolve) => gateway?.close(resolve));
   await dataPlane?.close();
   await Promise.all(upstreams.map((u) => u.close()));
 });

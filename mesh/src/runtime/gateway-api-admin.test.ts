@@ -5,24 +5,20 @@
  * metadata.generation after a change, a JSON patch guarded by `test`, and kubectl reading it all.
  */
 import { execFile } from 'node:child_process';
-import http from 'node:http';
-import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describeWithTool } from '@cns/service-kit/testing';
 import { gatewayApiStatusReader } from '../gateway-api/status';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import type { LoadedObject, Service } from '../model';
-import { createAdminServer, type AdminBackend } from './admin';
+import { listenAdmin, testAdminBackend, type ListeningAdmin } from './admin-test-server';
 import { ConfigStore, isMeshConfigObject } from './config-store';
-import { MeshTelemetry } from '../telemetry';
-import { TraceStore } from '../telemetry/traces';
 import { serviceBadges } from '../telemetry/graph';
 import { toIstioConfig } from './config-sync';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const routes = '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes';
-let server: http.Server;
+let admin: ListeningAdmin;
 let url: string;
 
 beforeAll(async () => {
@@ -31,44 +27,20 @@ beforeAll(async () => {
   const services = kubernetesObjects.filter((o) => o.object.kind === 'Service') as LoadedObject<Service>[];
   const store = new ConfigStore<number>({ kubernetesObjects, analyze: analyzeManifests, compile: () => 1 });
   store.initialize(loaded.filter((o) => isMeshConfigObject(o.object)));
-  const telemetry = new MeshTelemetry();
-  const backend: AdminBackend = {
-    root: repoRoot,
-    namespace: 'default',
-    mode: 'istio',
-    gatewayUrl: () => 'http://127.0.0.1:1',
-    store: store as ConfigStore<unknown>,
-    telemetry,
-    traces: new TraceStore(),
-    kubernetesObjects,
-    endpoints: () => [],
-    graph: () =>
-      telemetry.graph({
-        workloads: [],
-        serviceNames: [],
-        istio: { gateways: [], virtualServices: [], destinationRules: [] },
-        readyCount: () => ({ ready: 0, total: 0 }),
-      }),
-    apply: (objects, options) => store.apply(objects, options),
-    remove: (keys, options) => store.remove(keys, options),
-    applyFile: () => [],
-    restartWorkload: async () => undefined,
-    statusOf: gatewayApiStatusReader(
-      () => store.stored(),
-      () => store.resourceVersion(),
-      services,
-      'default',
-    ),
-  };
-  server = createAdminServer(backend);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  admin = await listenAdmin(
+    testAdminBackend(store as ConfigStore<unknown>, kubernetesObjects, {
+      statusOf: gatewayApiStatusReader(
+        () => store.stored(),
+        () => store.resourceVersion(),
+        services,
+        'default',
+      ),
+    }),
+  );
+  url = admin.url;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => admin.close());
 
 const get = async (p: string) => (await fetch(`${url}${p}`)).json() as Promise<Record<string, any>>;
 
