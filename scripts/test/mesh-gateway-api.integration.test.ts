@@ -149,6 +149,7 @@ describe('npm start -- --gateway-api', () => {
       expect.arrayContaining([
         '- routing: Kubernetes Gateway API (detected: HTTPRoute web-ingress, no VirtualService web-ingress)',
         '✓ Gateway API gateway.networking.k8s.io/v1 is served',
+        '✓ GatewayClass istio is Accepted (controller istio.io/gateway-controller)',
         '✓ Gateway API objects in namespace default: 1 Gateway, 1 HTTPRoute, 0 ReferenceGrants',
         '✓ Gateway web-gateway is Programmed',
       ]),

@@ -8,25 +8,50 @@ import type { K8sObject } from '../model';
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 /** istiod marks the VirtualServices it generates from Gateway API routes (pkg/config/constants InternalRouteSemantics). */
 export const ROUTE_SEMANTICS_ANNOTATION = 'internal.istio.io/route-semantics';
-/** Istio's controller name in GatewayClass `istio` and in every status it writes (pilot/pkg/features). */
 /** Finding code of checkRoutingOverlap (analyze.ts). */
 export const GATEWAY_STATUS_CODE = 'CNS0303';
+/** Istio's controller name in GatewayClass `istio` and in every status it writes (pilot/pkg/features). */
 export const ISTIO_CONTROLLER = 'istio.io/gateway-controller';
 
 export interface GatewayApiKind {
-  kind: 'Gateway' | 'HTTPRoute' | 'ReferenceGrant';
+  kind: 'Gateway' | 'HTTPRoute' | 'ReferenceGrant' | 'GatewayClass';
   group: typeof GATEWAY_API_GROUP;
+  /** The versions the pinned CRDs serve (`served: true`), the storage version first. */
   versions: string[];
   plural: string;
   shortNames: string[];
+  /** false for GatewayClass (`scope: Cluster`). */
+  namespaced: boolean;
 }
 
+/**
+ * As the pinned CRDs (v1.1.0, standard channel, `config/crd/standard/`) serve them: GatewayClass, Gateway and
+ * HTTPRoute `v1` (storage) and `v1beta1`; ReferenceGrant `v1beta1` only (its `v1alpha2` has `served: false`, `v1`
+ * came in v1.2.0). GRPCRoute (`v1`) is served by the CRDs but not modelled by the mesh.
+ */
 export const GATEWAY_API_KINDS: readonly GatewayApiKind[] = [
-  { kind: 'Gateway', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gateways', shortNames: ['gtw'] },
-  { kind: 'HTTPRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'httproutes', shortNames: [] },
-  // v1.1.0 serves ReferenceGrant as v1beta1 only; v1 (same spec) is accepted for newer CRDs.
-  { kind: 'ReferenceGrant', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'referencegrants', shortNames: ['refgrant'] },
+  { kind: 'GatewayClass', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', shortNames: ['gc'], namespaced: false },
+  { kind: 'Gateway', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gateways', shortNames: ['gtw'], namespaced: true },
+  { kind: 'HTTPRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'httproutes', shortNames: [], namespaced: true },
+  { kind: 'ReferenceGrant', group: GATEWAY_API_GROUP, versions: ['v1beta1'], plural: 'referencegrants', shortNames: ['refgrant'], namespaced: true },
 ];
+
+/** `gateway.networking.k8s.io/v1beta1` for ReferenceGrant: the version a client should use for a kind (its storage version). */
+export function servedApiVersion(kind: GatewayApiKind['kind']): string {
+  const found = GATEWAY_API_KINDS.find((k) => k.kind === kind);
+  if (!found) throw new Error(`${kind} is not a Gateway API kind`);
+  return `${GATEWAY_API_GROUP}/${found.versions[0]}`;
+}
+
+/**
+ * The API machinery's answer to an apiVersion/kind no CRD serves (apimachinery `meta.NoKindMatchError`, which kubectl
+ * prints before it sends anything); undefined when the pinned CRDs serve it.
+ */
+export function unservedKindMessage(apiVersion: string, kind: string): string | undefined {
+  const version = apiVersion.startsWith(`${GATEWAY_API_GROUP}/`) ? apiVersion.slice(GATEWAY_API_GROUP.length + 1) : undefined;
+  const served = GATEWAY_API_KINDS.find((k) => k.kind === kind)?.versions.includes(version ?? '');
+  return served ? undefined : `no matches for kind "${kind}" in version "${apiVersion}"`;
+}
 
 export function isGatewayApiObject(object: K8sObject): boolean {
   return (object.apiVersion ?? '').startsWith(`${GATEWAY_API_GROUP}/`);

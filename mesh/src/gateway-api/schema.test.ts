@@ -162,9 +162,22 @@ describe('kinds and fields the v1.1.0 standard CRDs declare: accepted', () => {
     expect(check(grant)).toEqual([]);
   });
 
-  it('refuses a version the pinned CRDs do not serve', () => {
+  it('refuses a version the pinned CRDs do not serve, as the API machinery does (ReferenceGrant is v1beta1 only in v1.1.0)', () => {
     expect(messages({ ...route(), apiVersion: 'gateway.networking.k8s.io/v1alpha2' })).toEqual([
-      'CNS0301 no such kind or version served by the Gateway API CRDs: gateway.networking.k8s.io/v1alpha2 HTTPRoute',
+      'CNS0301 no matches for kind "HTTPRoute" in version "gateway.networking.k8s.io/v1alpha2" (Gateway API v1.1.0 standard CRDs)',
+    ]);
+    const grant = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'ReferenceGrant',
+      metadata: { name: 'allow' },
+      spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'default' }], to: [{ group: '', kind: 'Service' }] },
+    };
+    expect(check(grant, 'grants.yaml')).toEqual([
+      expect.objectContaining({
+        file: 'grants.yaml',
+        object: 'ReferenceGrant/allow',
+        message: 'no matches for kind "ReferenceGrant" in version "gateway.networking.k8s.io/v1" (Gateway API v1.1.0 standard CRDs)',
+      }),
     ]);
   });
 });

@@ -19,7 +19,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 import { lineOf } from '../manifests/load';
-import { GATEWAY_API_GROUP, type HTTPRoute, type KubeGateway } from './kinds';
+import { GATEWAY_API_GROUP, unservedKindMessage, type HTTPRoute, type KubeGateway } from './kinds';
 import { gatewayRules, httpRouteRules } from './cel';
 import { EXPERIMENTAL_ONLY_FIELDS, listTypeViolations, schemaField, standardV1_1Schema, type JsonSchema } from './schema-v1_1';
 
@@ -27,19 +27,6 @@ import { EXPERIMENTAL_ONLY_FIELDS, listTypeViolations, schemaField, standardV1_1
 export const GATEWAY_SCHEMA_ERROR = 'CNS0301';
 /** One of the CRD's CEL rules refuses the object. */
 export const GATEWAY_CEL_ERROR = 'CNS0302';
-
-/** The versions the pinned CRDs serve, by kind, and the package module with that version's schema. */
-const MODULES: Record<string, string> = {
-  'v1/Gateway': 'v1/Gateway',
-  'v1beta1/Gateway': 'v1beta1/Gateway',
-  'v1/GatewayClass': 'v1/GatewayClass',
-  'v1beta1/GatewayClass': 'v1beta1/GatewayClass',
-  'v1/HTTPRoute': 'v1/HTTPRoute',
-  'v1beta1/HTTPRoute': 'v1beta1/HTTPRoute',
-  // ReferenceGrant is v1beta1 in v1.1.0; v1 (same spec) came later.
-  'v1beta1/ReferenceGrant': 'v1beta1/ReferenceGrant',
-  'v1/ReferenceGrant': 'v1beta1/ReferenceGrant',
-};
 
 const ajv = new Ajv({ useDefaults: true, allErrors: true, verbose: true, strict: false, logger: false });
 ajv.addFormat('int32', true);
@@ -55,9 +42,9 @@ function schemaLiteral(modulePath: string): JsonSchema | undefined {
 }
 
 function validatorFor(apiVersion: string, kind: string): ValidateFunction | null {
-  const version = apiVersion.slice(GATEWAY_API_GROUP.length + 1);
-  const module = MODULES[`${version}/${kind}`];
-  if (!module) return null;
+  // The package's module of each version the pinned CRDs serve has that version's schema.
+  if (unservedKindMessage(apiVersion, kind)) return null;
+  const module = `${apiVersion.slice(GATEWAY_API_GROUP.length + 1)}/${kind}`;
   let validate = validators.get(module);
   if (validate !== undefined) return validate;
   validate = null;
@@ -104,10 +91,10 @@ export function validateGatewayApiObject(loaded: LoadedObject): Finding[] {
     object: `${object.kind}/${object.metadata.name}`,
     message: path.length ? `${fieldPath(path)}: ${message}` : message,
   });
+  const unserved = unservedKindMessage(object.apiVersion, object.kind);
+  if (unserved) return [finding(GATEWAY_SCHEMA_ERROR, [], `${unserved} (Gateway API v1.1.0 standard CRDs)`)];
   const validate = validatorFor(object.apiVersion, object.kind);
-  if (!validate) {
-    return [finding(GATEWAY_SCHEMA_ERROR, [], `no such kind or version served by the Gateway API CRDs: ${object.apiVersion} ${object.kind}`)];
-  }
+  if (!validate) return [finding(GATEWAY_SCHEMA_ERROR, [], `no schema for ${object.apiVersion} ${object.kind} in @kubernetes-models/gateway-api`)];
   const copy = detachedCopy(object);
   // Defaults first, as the API server defaults before it validates (ajv fills an item's defaults after its oneOf ran).
   validate(copy);

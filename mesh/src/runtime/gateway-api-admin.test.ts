@@ -5,6 +5,7 @@
  * metadata.generation after a change, a JSON patch guarded by `test`, and kubectl reading it all.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describeWithTool } from '@cns/service-kit/testing';
@@ -45,11 +46,64 @@ afterAll(() => admin.close());
 const get = async (p: string) => (await fetch(`${url}${p}`)).json() as Promise<Record<string, any>>;
 
 describe('Gateway API objects on the Kubernetes REST', () => {
-  it('discovery lists the group and its kinds', async () => {
+  it('discovery lists the versions and, per version, the resources a v1.1.0 standard install serves', async () => {
     const group = await get('/apis/gateway.networking.k8s.io');
+    expect(group.versions.map((v: { version: string }) => v.version)).toEqual(['v1', 'v1beta1']);
     expect(group.preferredVersion.groupVersion).toBe('gateway.networking.k8s.io/v1');
-    const resources = await get('/apis/gateway.networking.k8s.io/v1');
-    expect(resources.resources.map((r: { name: string }) => r.name)).toEqual(['gateways', 'httproutes', 'referencegrants']);
+    const names = async (version: string) =>
+      (await get(`/apis/gateway.networking.k8s.io/${version}`)).resources.map(
+        (r: { name: string; namespaced: boolean }) => `${r.name}${r.namespaced ? '' : ' (cluster)'}`,
+      );
+    expect(await names('v1')).toEqual(['gatewayclasses (cluster)', 'gateways', 'httproutes']);
+    expect(await names('v1beta1')).toEqual(['gatewayclasses (cluster)', 'gateways', 'httproutes', 'referencegrants']);
+    expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1alpha2`)).status).toBe(404);
+  });
+
+  it('ReferenceGrant is served as v1beta1 only: v1 is not found, as on a v1.1.0 cluster', async () => {
+    const grant = {
+      apiVersion: 'gateway.networking.k8s.io/v1beta1',
+      kind: 'ReferenceGrant',
+      metadata: { name: 'from-routes' },
+      spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'default' }], to: [{ group: '', kind: 'Service' }] },
+    };
+    const post = (version: string, body: object) =>
+      fetch(`${url}/apis/gateway.networking.k8s.io/${version}/namespaces/default/referencegrants`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const v1 = await post('v1', { ...grant, apiVersion: 'gateway.networking.k8s.io/v1' });
+    expect(v1.status).toBe(404);
+    expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1/namespaces/default/referencegrants`)).status).toBe(404);
+    expect((await post('v1beta1', grant)).status).toBe(201);
+    const listed = await get('/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants');
+    expect(listed.items.map((g: { metadata: { name: string } }) => g.metadata.name)).toEqual(['from-routes']);
+  });
+
+  it('GatewayClass istio is served cluster-scoped, Accepted, with the controller and description istiod gives it', async () => {
+    const gatewayClass = await get('/apis/gateway.networking.k8s.io/v1/gatewayclasses/istio');
+    expect(gatewayClass).toMatchObject({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GatewayClass',
+      spec: { controllerName: 'istio.io/gateway-controller', description: 'The default Istio GatewayClass' },
+      status: { conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Handled by Istio controller', observedGeneration: 1 }] },
+    });
+    expect(gatewayClass.metadata.namespace).toBeUndefined();
+    const list = await get('/apis/gateway.networking.k8s.io/v1beta1/gatewayclasses');
+    expect(list).toMatchObject({ kind: 'GatewayClassList', apiVersion: 'gateway.networking.k8s.io/v1beta1', items: [{ metadata: { name: 'istio' } }] });
+    expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1/gatewayclasses/istio-remote`)).status).toBe(404);
+    expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1/namespaces/default/gatewayclasses`)).status).toBe(404);
+    const write = await fetch(`${url}/apis/gateway.networking.k8s.io/v1/gatewayclasses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'GatewayClass',
+        metadata: { name: 'mine' },
+        spec: { controllerName: 'x.io/y' },
+      }),
+    });
+    expect(write.status).toBe(405);
   });
 
   it('the route and the Gateway carry the status istiod writes', async () => {
@@ -153,6 +207,26 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
     expect(yaml.out).toMatch(/type: Accepted/);
     const wait = await kubectl('wait', '--for=condition=Programmed', 'gateway.gateway.networking.k8s.io/web-gateway', '--timeout=10s');
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
+  });
+
+  it('kubectl get gatewayclass lists istio; kubectl wait --for=condition=Accepted gatewayclass/istio returns', async () => {
+    const listed = await kubectl('get', 'gatewayclass');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/^istio\s/m);
+    const wait = await kubectl('wait', '--for=condition=Accepted', 'gatewayclass/istio', '--timeout=10s');
+    expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
+  });
+
+  it('kubectl refuses a ReferenceGrant in version v1 before sending it, as against a v1.1.0 cluster', async () => {
+    const file = path.join(os.tmpdir(), `refgrant-v1-${process.pid}.yaml`);
+    await fs.writeFile(
+      file,
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata:\n  name: g\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]\n  to: [{group: "", kind: Service}]\n',
+    );
+    const applied = await kubectl('apply', '-f', file);
+    await fs.rm(file, { force: true });
+    expect(applied.code).not.toBe(0);
+    expect(applied.out).toContain('no matches for kind "ReferenceGrant" in version "gateway.networking.k8s.io/v1"');
   });
 });
 

@@ -10,7 +10,17 @@ import { objectKey } from '../manifests/merge';
 import type { Finding, K8sObject } from '../model';
 import { ConfigRejectedError, formatFinding, type StoredObject } from './config-store';
 import { discovery } from './kube-discovery';
-import { ApiError, groupVersion, notFoundPath, resourceTypes, statusBody, type KubeApiBackend, type ResourceType, type Result } from './kube-resources';
+import {
+  ApiError,
+  groupVersion,
+  notFoundPath,
+  readOnlyObjects,
+  resourceTypes,
+  statusBody,
+  type KubeApiBackend,
+  type ResourceType,
+  type Result,
+} from './kube-resources';
 
 export { ApiError, resourceTypes, statusBody, type KubeApiBackend, type ResourceType };
 
@@ -26,7 +36,10 @@ export async function handleKubeApi(
   if (!(p === '/version' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/') || p.startsWith('/openapi/v'))) return false;
   try {
     const result = await route(backend, req, p, url, readBody);
-    sendJson(res, result.status ?? 200, result.body, result.warnings);
+    if (result.raw) {
+      res.writeHead(result.status ?? 200, { 'content-type': result.raw.contentType, 'content-length': result.raw.bytes.length });
+      res.end(result.raw.bytes);
+    } else sendJson(res, result.status ?? 200, result.body, result.warnings);
   } catch (error) {
     if (error instanceof ApiError) {
       sendJson(res, error.code, statusBody(error.code, error.reason, error.message, error.details));
@@ -103,20 +116,17 @@ function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: strin
   const type = resourceTypes.find((t) => t.group === group && t.plural === plural && t.versions.includes(version));
   if (!type) throw notFoundPath(p);
   const apiVersion = groupVersion(group, version);
-  if (namespace !== undefined && namespace !== backend.namespace) {
-    if (method === 'GET' && !name) return { body: list(type, apiVersion, [], backend.store.resourceVersion()) };
-    throw new ApiError(404, 'NotFound', `namespaces "${namespace}" not found (the local mesh has only "${backend.namespace}")`, {
-      name: namespace,
-      kind: 'namespaces',
-    });
-  }
-  if (namespace === undefined && (name || method !== 'GET')) throw notFoundPath(p);
+  const empty = checkNamespace(backend, type, apiVersion, p, method, namespace, name);
+  if (empty) return empty;
 
   const current = (): StoredObject[] =>
     type.readOnly
-      ? backend.kubernetesObjects
-          .filter((o) => o.object.kind === type.kind)
-          .map((loaded) => ({ loaded, resourceVersion: 1, uid: `k8s-${loaded.object.metadata.name}`, creationTimestamp: '' }))
+      ? readOnlyObjects(type, backend.kubernetesObjects).map((loaded) => ({
+          loaded,
+          resourceVersion: 1,
+          uid: `k8s-${loaded.object.metadata.name}`,
+          creationTimestamp: (loaded.object.metadata as { creationTimestamp?: string }).creationTimestamp ?? '',
+        }))
       : backend.store.stored().filter((s) => s.loaded.object.kind === type.kind && apiGroupOf(s.loaded.object) === type.group);
   const find = (objectName: string): StoredObject | undefined => current().find((s) => s.loaded.object.metadata.name === objectName);
   const notFound = (objectName: string) =>
@@ -132,6 +142,34 @@ function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: strin
   return { method, type, apiVersion, name, dryRun, sourceFile, contentType, labelSelector, current, find, notFound };
 }
 
+/**
+ * A cluster-scoped kind has no namespace in its path; a namespaced one lists across namespaces without one, and
+ * another namespace than the mesh's is empty (list) or not found. Returns the empty list, or undefined to go on.
+ */
+function checkNamespace(
+  backend: KubeApiBackend,
+  type: ResourceType,
+  apiVersion: string,
+  p: string,
+  method: string,
+  namespace: string | undefined,
+  name: string | undefined,
+): Result | undefined {
+  if (type.namespaced === false) {
+    if (namespace !== undefined) throw notFoundPath(p);
+    return undefined;
+  }
+  if (namespace !== undefined && namespace !== backend.namespace) {
+    if (method === 'GET' && !name) return { body: list(type, apiVersion, [], backend.store.resourceVersion()) };
+    throw new ApiError(404, 'NotFound', `namespaces "${namespace}" not found (the local mesh has only "${backend.namespace}")`, {
+      name: namespace,
+      kind: 'namespaces',
+    });
+  }
+  if (namespace === undefined && (name || method !== 'GET')) throw notFoundPath(p);
+  return undefined;
+}
+
 function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSelector, current, find, notFound }: ResourceRequest): Result {
   if (!name) {
     const items = current().filter((s) => matchesLabelSelector(s.loaded.object, labelSelector));
@@ -139,7 +177,7 @@ function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSe
   }
   const found = find(name);
   if (!found) throw notFound(name);
-  return { body: present(found, apiVersion, backend.namespace, backend) };
+  return { body: present(found, apiVersion, type.namespaced === false ? undefined : backend.namespace, backend) };
 }
 
 function deleteResource(backend: KubeApiBackend, { type, name, dryRun, find, notFound }: ResourceRequest): Result {
@@ -316,7 +354,7 @@ function presentAfter(backend: KubeApiBackend, type: ResourceType, object: K8sOb
   return stored ? present(stored, apiVersion, backend.namespace, backend) : { ...object, apiVersion };
 }
 
-function present(stored: StoredObject, apiVersion: string, namespace: string, backend?: KubeApiBackend): object {
+function present(stored: StoredObject, apiVersion: string, namespace: string | undefined, backend?: KubeApiBackend): object {
   const object = stored.loaded.object;
   const written = backend?.statusOf?.(object);
   return {
@@ -324,7 +362,7 @@ function present(stored: StoredObject, apiVersion: string, namespace: string, ba
     apiVersion,
     metadata: {
       ...object.metadata,
-      namespace,
+      ...(namespace ? { namespace } : {}),
       resourceVersion: String(stored.resourceVersion),
       uid: stored.uid,
       ...(stored.creationTimestamp ? { creationTimestamp: stored.creationTimestamp } : {}),
@@ -339,7 +377,7 @@ function list(type: ResourceType, apiVersion: string, items: StoredObject[], res
     apiVersion,
     kind: `${type.kind}List`,
     metadata: { resourceVersion: String(resourceVersion) },
-    items: items.map((s) => present(s, apiVersion, 'default', backend)),
+    items: items.map((s) => present(s, apiVersion, type.namespaced === false ? undefined : 'default', backend)),
   };
 }
 

@@ -3,6 +3,7 @@
  * `/apis`, each group and group-version's resource list, and the one namespace.
  */
 import type { IncomingMessage } from 'node:http';
+import { GATEWAY_API_GROUP } from '../gateway-api/kinds';
 import { apiGroups, groupInfo, groupVersion, notFoundPath, resourceTypes, type KubeApiBackend, type Result } from './kube-resources';
 
 /** Discovery and the documents kubectl reads before it touches a resource; undefined for a resource path. */
@@ -49,9 +50,11 @@ export function discovery(backend: KubeApiBackend, req: IncomingMessage, p: stri
         resources: types.map((t) => ({
           name: t.plural,
           singularName: t.kind.toLowerCase(),
-          namespaced: true,
+          namespaced: t.namespaced !== false,
           kind: t.kind,
           shortNames: t.shortNames,
+          // The CRDs' `names.categories`: `kubectl get gateway-api` lists them all.
+          ...(t.group === GATEWAY_API_GROUP ? { categories: ['gateway-api'] } : {}),
           verbs: t.readOnly ? ['get', 'list'] : ['create', 'delete', 'get', 'list', 'patch', 'update'],
         })),
       },
@@ -64,8 +67,22 @@ export function discovery(backend: KubeApiBackend, req: IncomingMessage, p: stri
   return undefined;
 }
 
+/**
+ * An OpenAPI v2 document without definitions, in the protobuf form kubectl asks for (gnostic `openapi_v2.Document`:
+ * field 1 `swagger` "2.0", field 2 `info` {1 `title`, 2 `version`}). kubectl downloads it to validate a kind the v3
+ * documents do not list (one no CRD serves); finding no schema it skips validation and reports the kind as a cluster
+ * does: `no matches for kind ... in version ...`.
+ */
+function openApiV2Protobuf(): Buffer {
+  const field = (number: number, value: Buffer) => Buffer.concat([Buffer.from([(number << 3) | 2, value.length]), value]);
+  const info = Buffer.concat([field(1, Buffer.from('local mesh')), field(2, Buffer.from('v2'))]);
+  return Buffer.concat([field(1, Buffer.from('2.0')), field(2, info)]);
+}
+
 /** The OpenAPI v3 index and one document per group-version, for kubectl's client-side validation. */
 function openApi(p: string): Result | undefined {
+  if (p === '/openapi/v2')
+    return { body: undefined, raw: { contentType: 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf', bytes: openApiV2Protobuf() } };
   // kubectl's client-side validation downloads the OpenAPI document first; with no schemas published the
   // objects are treated like CRDs without a schema and the mesh's own analysis validates them on apply.
   if (p === '/openapi/v3') {

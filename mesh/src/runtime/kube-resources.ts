@@ -2,6 +2,7 @@
  * The resource types the mesh's Kubernetes REST serves (Istio's and the Gateway API's kinds from the vocabulary, plus
  * read-only Services and Deployments from k8s/), and the Kubernetes `Status` errors its handlers throw.
  */
+import { istioGatewayClass } from '../gateway-api/gateway-class';
 import { GATEWAY_API_KINDS } from '../gateway-api/kinds';
 import { ISTIO_KINDS } from '../istio';
 import type { Finding, K8sObject, LoadedObject } from '../model';
@@ -13,16 +14,36 @@ export interface ResourceType {
   plural: string;
   kind: string;
   shortNames: string[];
-  /** Served from the manifests, not changeable. */
+  /** Served from the manifests (or, for GatewayClass, by the controller), not changeable. */
   readOnly?: boolean;
+  /** false for a cluster-scoped kind (GatewayClass); namespaced otherwise. */
+  namespaced?: boolean;
 }
 
 export const resourceTypes: ResourceType[] = [
   ...ISTIO_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
-  ...GATEWAY_API_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
+  ...GATEWAY_API_KINDS.map(({ kind, group, versions, plural, shortNames, namespaced }) => ({
+    kind,
+    group,
+    versions,
+    plural,
+    shortNames,
+    namespaced,
+    // The mesh is the controller: its GatewayClass is the one istiod creates, not something to apply.
+    readOnly: kind === 'GatewayClass',
+  })),
   { group: '', versions: ['v1'], plural: 'services', kind: 'Service', shortNames: ['svc'], readOnly: true },
   { group: 'apps', versions: ['v1'], plural: 'deployments', kind: 'Deployment', shortNames: ['deploy'], readOnly: true },
 ];
+
+/** When istiod (the mesh) created its objects: this process's start, to the second as the API server stamps it. */
+const CONTROLLER_START = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** The read-only objects of a type: Services and Deployments from k8s/, GatewayClass `istio` from the controller. */
+export function readOnlyObjects(type: ResourceType, kubernetesObjects: readonly LoadedObject[]): LoadedObject[] {
+  if (type.kind === 'GatewayClass') return [{ object: istioGatewayClass(CONTROLLER_START), source: { file: 'istiod' } }];
+  return kubernetesObjects.filter((o) => o.object.kind === type.kind);
+}
 
 export interface KubeApiBackend {
   namespace: string;
@@ -40,6 +61,8 @@ export interface Result {
   body: unknown;
   /** Analysis findings about the applied object: sent as `Warning` headers. */
   warnings?: Finding[];
+  /** A body that is not JSON (the protobuf OpenAPI v2 document). */
+  raw?: { contentType: string; bytes: Buffer };
 }
 
 export class ApiError extends Error {
@@ -59,9 +82,14 @@ export function statusBody(code: number, reason: string, message: string, detail
 
 export const groupVersion = (group: string, version: string): string => (group ? `${group}/${version}` : version);
 
+/** Each group with the union of its kinds' versions, in the order first listed (the preferred version first). */
 export function apiGroups(): Array<{ name: string; versions: string[] }> {
   const groups = new Map<string, string[]>();
-  for (const t of resourceTypes) if (t.group) groups.set(t.group, t.versions);
+  for (const t of resourceTypes) {
+    if (!t.group) continue;
+    const versions = groups.get(t.group) ?? [];
+    groups.set(t.group, [...versions, ...t.versions.filter((v) => !versions.includes(v))]);
+  }
   return [...groups.entries()].map(([name, versions]) => ({ name, versions }));
 }
 

@@ -1,5 +1,5 @@
 /** `check`: the target's prerequisites, one ✓/✗ line each, for the routing mode in use (routing.ts). */
-import { GATEWAY_API_GROUP } from '@cns/mesh/gateway-api';
+import { GATEWAY_API_GROUP, servedApiVersion } from '@cns/mesh/gateway-api';
 import type { Output } from '../io';
 import { describeTarget, KubeClient } from '../kube';
 import { rolloutDone, rolloutState } from '../rollout';
@@ -62,9 +62,24 @@ export async function checkCommand(client: KubeClient, io: Output, options: { ga
   const gatewayApi = routing.mode === 'gateway-api' && (await checkGatewayApi(client, routing, report));
 
   if (target.kind === 'mesh') {
-    if (istio) await countObjects(client, VIRTUAL_SERVICE_API_VERSION, ['Gateway', 'VirtualService', 'DestinationRule'], 'Istio', report);
+    if (istio) {
+      const kinds = ['Gateway', 'VirtualService', 'DestinationRule'] as const;
+      await countObjects(
+        client,
+        kinds.map((kind) => [VIRTUAL_SERVICE_API_VERSION, kind]),
+        'Istio',
+        report,
+      );
+    }
     if (gatewayApi) {
-      await countObjects(client, HTTPROUTE_API_VERSION, ['Gateway', 'HTTPRoute', 'ReferenceGrant'], 'Gateway API', report);
+      // Each kind through a version the pinned CRDs serve: ReferenceGrant is v1beta1 only in Gateway API v1.1.0.
+      const kinds = ['Gateway', 'HTTPRoute', 'ReferenceGrant'] as const;
+      await countObjects(
+        client,
+        kinds.map((kind) => [servedApiVersion(kind), kind]),
+        'Gateway API',
+        report,
+      );
       const missing = await missingMeshServices(client);
       if (missing.length > 0) report.fail(meshServicesMessage(missing));
       await checkGateway(client, routing, report);
@@ -94,9 +109,9 @@ export async function checkCommand(client: KubeClient, io: Output, options: { ga
 }
 
 /** `✓ Istio objects in namespace default: 1 Gateway, 1 VirtualService, 5 DestinationRules` (the local mesh). */
-async function countObjects(client: KubeClient, apiVersion: string, kinds: string[], what: string, report: Report): Promise<void> {
+async function countObjects(client: KubeClient, kinds: ReadonlyArray<readonly [string, string]>, what: string, report: Report): Promise<void> {
   const counts = await Promise.all(
-    kinds.map(async (kind) => {
+    kinds.map(async ([apiVersion, kind]) => {
       const n = (await client.listIstio(apiVersion, kind)).length;
       return `${n} ${kind}${n === 1 ? '' : 's'}`;
     }),
@@ -127,7 +142,7 @@ async function checkGatewayApi(client: KubeClient, routing: RoutingState, report
     return false;
   }
   report.ok(`Gateway API ${GATEWAY_API_GROUP}/v1 is served`);
-  if (client.target.kind === 'mesh') return true; // the mesh is the controller itself: no GatewayClass object
+  // The local mesh serves the GatewayClass its controller made, as istiod makes it on a cluster.
   const gatewayClass = (await client.readGatewayClass(ISTIO_GATEWAY_CLASS)) as (WithConditions & { spec?: { controllerName?: string } }) | undefined;
   if (!gatewayClass) {
     report.fail(
