@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoadedObject } from '../model';
 import type { Graph, MeshTelemetry } from '../telemetry';
-import type { TraceStore } from '../telemetry/traces';
+import type { TraceStore } from '../telemetry/trace-store';
 import type { ConfigStore } from './config-store';
 import type { KubeApiBackend } from './kube-api';
 import type { EndpointStatus } from './supervisor';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { analyzeManifests, loadManifestFiles } from '../manifests';
 import type { LoadedObject } from '../model';
 import { MeshTelemetry } from '../telemetry';
-import { TraceStore } from '../telemetry/traces';
+import { TraceStore } from '../telemetry/trace-store';
 import { createAdminServer, type AdminBackend } from './admin';
 import { ConfigStore, isIstioObject } from './config-store';
 

@@ -1,11 +1,11 @@
 /**
  * The mesh's admin server (loopback only, like Envoy's admin port 15000). Every request passes the access guard
- * (admin-access.ts) first; then the Jaeger query API (../telemetry/traces.ts), the Kubernetes REST paths
+ * (admin-access.ts) first; then the Jaeger query API (../telemetry/jaeger-api.ts), the Kubernetes REST paths
  * (kube-api.ts), the pages (admin-pages.ts), the config routes (admin-config.ts) and the routes below: health,
  * Prometheus metrics, endpoints, a workload's own /metrics and its rolling restart.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { handleJaegerApi } from '../telemetry/traces';
+import { handleJaegerApi } from '../telemetry/jaeger-api';
 import { refusalReason } from './admin-access';
 import { handleConfigRoute } from './admin-config';
 import { HttpError, readBody, sendJson, type AdminBackend } from './admin-http';

@@ -20,7 +20,7 @@ import { analyzeManifests } from '../manifests';
 import type { K8sObject, LoadedObject, TrafficSource } from '../model';
 import { type Graph, MeshTelemetry } from '../telemetry';
 import { createSpanPipeline, type SpanPipeline } from '../telemetry/span-pipeline';
-import type { TraceStore } from '../telemetry/traces';
+import type { TraceStore } from '../telemetry/trace-store';
 import { createAdminServer, type AdminBackend } from './admin';
 import { ConfigRejectedError, type ConfigStore } from './config-store';
 import { ConfigSync, findingsMessage, readStartupManifests, toIstioConfig } from './config-sync';

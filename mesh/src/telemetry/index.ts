@@ -15,5 +15,6 @@ export { histogramQuantile, ISTIO_DEFAULT_BUCKETS } from './histogram';
 export { canonicalRevision, canonicalService, principalOf } from './labels';
 export type { EdgeTrafficWindow, TcpEdgeWindow } from './traffic';
 export { MAX_GRAPH_WINDOW_MS } from './window';
-export { handleJaegerApi, TraceStore } from './traces';
+export { handleJaegerApi } from './jaeger-api';
+export { TraceStore } from './trace-store';
 export { OtlpSpanExport, otlpTracesUrl } from './otlp-export';

@@ -4,7 +4,7 @@
  */
 import type { SpanData, SpanSink } from '../model';
 import { OtlpSpanExport, otlpTracesUrl } from './otlp-export';
-import { TraceStore, type TraceStoreOptions } from './traces';
+import { TraceStore, type TraceStoreOptions } from './trace-store';
 
 export interface SpanPipeline {
   traces: TraceStore;

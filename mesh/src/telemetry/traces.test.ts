@@ -5,7 +5,8 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { SpanData } from '../model';
-import { handleJaegerApi, parseDurationUs, TraceStore } from './traces';
+import { handleJaegerApi, parseDurationUs } from './jaeger-api';
+import { TraceStore } from './trace-store';
 
 const T1 = '4bf92f3577b34da6a3ce929d0e0e4736';
 let next = 1;
