@@ -3,8 +3,7 @@
  * Envoy route (istio/istio pilot/pkg/networking/core/route/route.go TranslateRoute): match blocks, the action
  * (route, redirect or direct response), retries, timeout, fault, mirror, CORS and header operations.
  */
-import { ROUTE_SEMANTICS_ANNOTATION } from '../gateway-api/kinds';
-import { expandShortHost, parseDuration } from '../istio';
+import { expandShortHost, hasGatewaySemantics, parseDuration } from '../istio';
 import type { HeaderOperations, HTTPRoute, StringMatch, VirtualService } from '../model';
 import type { ClusterTable } from './clusters';
 import { compileMatchBlock, compileRegexRewrite, compileStringMatch } from './match';
@@ -68,10 +67,7 @@ export function compileBlocks(rule: HTTPRoute, namespace: string, gatewaySemanti
   return rule.match && rule.match.length > 0 ? rule.match.map((m) => compileMatchBlock(m, namespace, gatewaySemantics)) : null;
 }
 
-/** Whether istiod generated the VirtualService from a Gateway API route (route semantics `gateway`). */
-export function hasGatewaySemantics(vs: VirtualService): boolean {
-  return vs.metadata.annotations?.[ROUTE_SEMANTICS_ANNOTATION] === 'gateway';
-}
+export { hasGatewaySemantics };
 
 function compileRetry(rule: HTTPRoute, features: Feature[]): RetryPolicy {
   if (!rule.retries) return DEFAULT_RETRY;

@@ -6,8 +6,7 @@
 import type { K8sObject } from '../model';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
-/** istiod marks the VirtualServices it generates from Gateway API routes (pkg/config/constants InternalRouteSemantics). */
-export const ROUTE_SEMANTICS_ANNOTATION = 'internal.istio.io/route-semantics';
+export { ROUTE_SEMANTICS_ANNOTATION } from '../istio';
 /** Finding code of checkRoutingOverlap (analyze.ts). */
 export const GATEWAY_STATUS_CODE = 'CNS0303';
 /** Istio's controller name in GatewayClass `istio` and in every status it writes (pilot/pkg/features). */

@@ -6,8 +6,8 @@
  * (augmentPortMatch). README.md of this folder cites each rule.
  */
 import type { HTTPRoute as IstioRule, LoadedObject, VirtualService } from '../model';
-import { CLUSTER_DOMAIN, expandShortHost, MESH_GATEWAY, parseServiceHost } from '../istio';
-import { ROUTE_SEMANTICS_ANNOTATION, type ParentReference } from './kinds';
+import { byCreationTime, CLUSTER_DOMAIN, expandShortHost, hasGatewaySemantics, MESH_GATEWAY, parseServiceHost } from '../istio';
+import type { ParentReference } from './kinds';
 
 /** A parentRef to a core Service (toInternalParentReference: group "" and kind Service). */
 export function isServiceParent(parentRef: ParentReference): boolean {
@@ -48,22 +48,8 @@ export function withPortMatch(rules: readonly IstioRule[], port: number | undefi
   return rules.map((rule) => ({ ...rule, match: rule.match?.length ? rule.match.map((m) => ({ ...m, port })) : [{ port }] }));
 }
 
-type Stamped = VirtualService & { metadata: VirtualService['metadata'] & { creationTimestamp?: string } };
-
-/**
- * istiod's order of VirtualServices (pilot/pkg/model/config.go sortByCreationComparator, applied in
- * virtualservice.go mergeVirtualServicesIfNeeded): older first; equal times (or none, as in the local mesh unless
- * the object gives one) by `name.namespace`.
- */
-function olderFirst(a: Stamped, b: Stamped, namespace: string): number {
-  const [ta, tb] = [a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? ''];
-  if (ta !== tb) return Date.parse(ta || '0') - Date.parse(tb || '0');
-  const [na, nb] = [`${a.metadata.name}.${a.metadata.namespace ?? namespace}`, `${b.metadata.name}.${b.metadata.namespace ?? namespace}`];
-  return na < nb ? -1 : na > nb ? 1 : 0;
-}
-
 const boundToMesh = (vs: VirtualService) => !vs.spec?.gateways?.length || vs.spec.gateways.includes(MESH_GATEWAY);
-const fromGatewayApi = (vs: VirtualService) => vs.metadata.annotations?.[ROUTE_SEMANTICS_ANNOTATION] === 'gateway';
+const fromGatewayApi = hasGatewaySemantics;
 
 /**
  * A VirtualService and an HTTPRoute routing one Service for the sidecars: a sidecar builds one virtual host per
@@ -84,7 +70,7 @@ export function olderClaimPerMeshHost(virtualServices: readonly LoadedObject<Vir
   const lost = new Map<VirtualService, Set<string>>();
   for (const [host, claimants] of claims) {
     if (!claimants.some(fromGatewayApi) || claimants.every(fromGatewayApi)) continue;
-    const winner = [...claimants].sort((a, b) => olderFirst(a, b, namespace))[0];
+    const winner = [...claimants].sort((a, b) => byCreationTime(a, b, namespace))[0];
     for (const vs of claimants) if (fromGatewayApi(vs) !== fromGatewayApi(winner)) lost.set(vs, new Set([...(lost.get(vs) ?? []), host]));
   }
   if (lost.size === 0) return [...virtualServices];
