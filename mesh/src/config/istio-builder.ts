@@ -4,7 +4,7 @@
  * default route of a Service without a VirtualService, and the compiled AuthorizationPolicies
  * (istio/istio pilot/pkg/networking/core httproute.go for sidecars, gateway.go for gateways).
  */
-import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef } from '../istio';
+import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef, sidecarOrder } from '../istio';
 import { INGRESS_GATEWAY_WORKLOAD, type Gateway, type VirtualService, type Workload } from '../model';
 import { ClusterTable } from './clusters';
 import { DefaultRoutes } from './default-route';
@@ -32,18 +32,20 @@ export function buildIstioRouteTables(model: MeshModel, authorization: Authorize
   };
   const hostsOf = (vs: VirtualService): string[] => (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vs.metadata.namespace ?? namespace));
 
-  // Sidecar traffic: VirtualServices bound to `mesh` (or to no gateway), hosts expanded to FQDNs, trimmed per workload.
-  const meshEntries: VirtualHostEntry[] = [];
-  for (const vs of model.virtualServices) {
+  // Sidecar traffic: VirtualServices bound to `mesh` (or to no gateway), hosts expanded to FQDNs, trimmed per workload,
+  // in the order istiod gives that workload's namespace; of several on one host the first with routes applies.
+  const meshServices = model.virtualServices.filter((vs) => {
     const gateways = vs.spec?.gateways ?? [];
-    if (gateways.length > 0 && !gateways.includes(MESH_GATEWAY)) continue;
-    meshEntries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
-  }
+    return gateways.length === 0 || gateways.includes(MESH_GATEWAY);
+  });
+  const meshEntries = new Map(meshServices.map((vs) => [vs, { hosts: hostsOf(vs), routes: routesOf(vs) }]));
   const sidecars = new WeakMap<Workload, VirtualHostTable>();
   const sidecar = (workload: Workload): VirtualHostTable => {
     let table = sidecars.get(workload);
     if (!table) {
-      table = new VirtualHostTable(entriesFor(meshEntries, { labels: workload.labels, namespace: workload.namespace, gatewayNames: MESH_ONLY }));
+      const ordered = [...meshServices].sort(sidecarOrder(workload.namespace, namespace)).map((vs) => meshEntries.get(vs)!);
+      const proxy = { labels: workload.labels, namespace: workload.namespace, gatewayNames: MESH_ONLY };
+      table = new VirtualHostTable(entriesFor(ordered, proxy), { firstClaimOnly: true });
       sidecars.set(workload, table);
     }
     return table;
@@ -71,7 +73,7 @@ export function buildIstioRouteTables(model: MeshModel, authorization: Authorize
       if (bound) entries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
     }
     const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
-    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entriesFor(entries, proxy), true) };
+    return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entriesFor(entries, proxy), { catchAllLast: true }) };
   };
 
   const gatewayTables = new Map<string, GatewayTable>();

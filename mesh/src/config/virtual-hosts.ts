@@ -1,6 +1,7 @@
 /**
  * A proxy's virtual hosts: the routes of the VirtualServices whose host patterns match a request's host, most
- * specific pattern first, memoised per host (Envoy's virtual host selection).
+ * specific pattern first, memoised per host (Envoy's virtual host selection). Several VirtualServices on one host:
+ * a gateway merges them, a sidecar keeps the first (see `VirtualHostOptions`).
  */
 import { hostMatches, hostSpecificity } from '../istio';
 import { routesForPort } from './proxy-routes';
@@ -11,13 +12,25 @@ export interface VirtualHostEntry {
   routes: CompiledRoute[];
 }
 
+export interface VirtualHostOptions {
+  /** A gateway's virtual host, whose catch-all routes istiod moves to the end (route.go SortVHostRoutes). */
+  catchAllLast?: boolean;
+  /**
+   * A sidecar's: of several entries on one host pattern only the first with routes on the port applies. istiod builds
+   * a sidecar's virtual hosts in VirtualService order and drops a later one for the same `host:port` as a duplicate
+   * domain (httproute.go BuildSidecarOutboundVirtualHosts, `vhosts.InsertContains`); one with no route for this proxy
+   * and port builds none, so it claims nothing (route.go buildSidecarVirtualHostsForVirtualService). A gateway merges
+   * them instead (gateway.go buildGatewayHTTPRouteConfig).
+   */
+  firstClaimOnly?: boolean;
+}
+
 /** Routes for a set of virtual hosts, resolved per request host and memoised. */
 export class VirtualHostTable implements VirtualHosts {
   private readonly cache = new Map<string, CompiledRoute[] | null>();
-  /** `catchAllLast`: a gateway's virtual host, whose catch-all routes istiod moves to the end (SortVHostRoutes). */
   constructor(
     private readonly entries: VirtualHostEntry[],
-    private readonly catchAllLast = false,
+    private readonly options: VirtualHostOptions = {},
   ) {}
 
   /**
@@ -39,11 +52,11 @@ export class VirtualHostTable implements VirtualHosts {
       if (specificity > best) {
         best = specificity;
         routes = onPort;
-      } else if (routes) {
+      } else if (routes && !this.options.firstClaimOnly) {
         routes.push(...onPort);
       }
     }
-    if (routes && this.catchAllLast) routes = catchAllRoutesLast(routes);
+    if (routes && this.options.catchAllLast) routes = catchAllRoutesLast(routes);
     if (this.cache.size < 1024) this.cache.set(key, routes);
     return routes;
   }

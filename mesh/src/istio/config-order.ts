@@ -26,3 +26,14 @@ export function byCreationTime(a: Stamped, b: Stamped, namespace: string): numbe
   const [na, nb] = [`${a.metadata.name}.${a.metadata.namespace ?? namespace}`, `${b.metadata.name}.${b.metadata.namespace ?? namespace}`];
   return na < nb ? -1 : na > nb ? 1 : 0;
 }
+
+/**
+ * The order a sidecar in `proxyNamespace` gets the VirtualServices bound to `mesh` (push_context.go
+ * VirtualServicesForGateway, applied to the creation-sorted index): first the ones istiod generated from Gateway API
+ * routes of the proxy's own namespace ("consumer override"), then the others, each group in creation order.
+ * `exportTo` is not modelled: every VirtualService counts as exported to all namespaces.
+ */
+export function sidecarOrder(proxyNamespace: string, namespace: string): (a: VirtualService, b: VirtualService) => number {
+  const override = (vs: VirtualService) => (hasGatewaySemantics(vs) && (vs.metadata.namespace ?? namespace) === proxyNamespace ? 0 : 1);
+  return (a, b) => override(a) - override(b) || byCreationTime(a, b, namespace);
+}
