@@ -3,8 +3,8 @@
  * - Through gateways: a VirtualService bound to an Istio Gateway and an HTTPRoute on a Gateway API Gateway of class
  *   istio serving the same host on the same port. Both apply on a cluster (two gateways, two sets of routes).
  * - In the mesh: a VirtualService bound to `mesh` and an HTTPRoute attached to a Service routing that Service's
- *   host. Only the older applies for the sidecars (mesh-routes.ts `olderClaimPerMeshHost`), so which one routes
- *   depends on the order they were created in.
+ *   host. A sidecar keeps one of them (config/virtual-hosts.ts): the route in its namespace, else the older, so
+ *   which one routes depends on the caller's namespace and on the order they were created in.
  */
 import type { Finding, LoadedObject, VirtualService } from '../model';
 import { lineOf } from '../manifests/load';
@@ -86,7 +86,7 @@ function checkMeshOverlap(objects: readonly LoadedObject[]): Finding[] {
           object: `HTTPRoute/${route.object.metadata.name}`,
           message:
             `routes Service ${parent.name} for the sidecars, as VirtualService ${vs.object.metadata.name} (${vs.source.file}) does: ` +
-            'only the older of the two applies (a sidecar keeps one virtual host per Service port); route each host with one API',
+            `a sidecar keeps one virtual host per Service port: the route in the route's namespace (${ns(route)}), the older of the two elsewhere; route each host with one API`,
         });
       }
     });

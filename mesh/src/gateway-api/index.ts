@@ -3,7 +3,6 @@ import { CANONICAL_NAME_LABEL, CANONICAL_REVISION_LABEL } from '../istio';
 import type { IstioConfig, LoadedObject, Service, Workload } from '../model';
 import { generatedGatewayName, ISTIO_GATEWAY_CLASS, translateGatewayApi, type Translation } from './translate';
 import { GATEWAY_API_GROUP, isGatewayApiObject, type KubeGateway } from './kinds';
-import { olderClaimPerMeshHost } from './mesh-routes';
 
 export * from './kinds';
 export { GATEWAY_CEL_ERROR, GATEWAY_SCHEMA_ERROR, validateGatewayApiObject, withDefaults } from './schema';
@@ -40,8 +39,9 @@ export function istioClassGateway(objects: readonly LoadedObject[]): KubeGateway
 }
 
 /**
- * The Istio config with the Gateway API objects among `objects` translated and appended (where a VirtualService and
- * an HTTPRoute route one Service for the sidecars, only the older applies: mesh-routes.ts); also the status.
+ * The Istio config with the Gateway API objects among `objects` translated and appended; also the status. Where a
+ * VirtualService and an HTTPRoute route one Service for the sidecars, each sidecar keeps one of them
+ * (config/virtual-hosts.ts, istio/config-order.ts sidecarOrder).
  */
 export function withGatewayApi(
   istio: IstioConfig,
@@ -54,7 +54,7 @@ export function withGatewayApi(
   return {
     ...istio,
     gateways: [...istio.gateways, ...gatewayApi.gateways],
-    virtualServices: olderClaimPerMeshHost([...istio.virtualServices, ...gatewayApi.virtualServices], namespace),
+    virtualServices: [...istio.virtualServices, ...gatewayApi.virtualServices],
     gatewayApi,
   };
 }

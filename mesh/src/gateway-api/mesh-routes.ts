@@ -5,8 +5,8 @@
  * not apply), one per (route namespace[/port], host); a parentRef `port` adds that port to every match
  * (augmentPortMatch). README.md of this folder cites each rule.
  */
-import type { HTTPRoute as IstioRule, LoadedObject, VirtualService } from '../model';
-import { byCreationTime, CLUSTER_DOMAIN, expandShortHost, hasGatewaySemantics, MESH_GATEWAY, parseServiceHost } from '../istio';
+import type { HTTPRoute as IstioRule } from '../model';
+import { CLUSTER_DOMAIN, MESH_GATEWAY } from '../istio';
 import type { ParentReference } from './kinds';
 
 /** A parentRef to a core Service (toInternalParentReference: group "" and kind Service). */
@@ -46,50 +46,4 @@ export function forConsumers(rules: readonly IstioRule[], parentRef: ParentRefer
 export function withPortMatch(rules: readonly IstioRule[], port: number | undefined): IstioRule[] {
   if (port === undefined) return [...rules];
   return rules.map((rule) => ({ ...rule, match: rule.match?.length ? rule.match.map((m) => ({ ...m, port })) : [{ port }] }));
-}
-
-const boundToMesh = (vs: VirtualService) => !vs.spec?.gateways?.length || vs.spec.gateways.includes(MESH_GATEWAY);
-const fromGatewayApi = hasGatewaySemantics;
-
-/**
- * A VirtualService and an HTTPRoute routing one Service for the sidecars: a sidecar builds one virtual host per
- * Service port and drops a later VirtualService's as a duplicate domain (pilot/pkg/networking/core/httproute.go
- * BuildSidecarOutboundVirtualHosts, `vhosts.InsertContains`), so only the older of the two applies. Returns the
- * VirtualServices with the younger side's claim on that host removed: a generated one is dropped, a written one
- * loses the host for `mesh` only (it still serves the gateways it names). Two written VirtualServices on one host
- * stay as the route model has them, and so does a consumer route beside a VirtualService (not modelled).
- */
-export function olderClaimPerMeshHost(virtualServices: readonly LoadedObject<VirtualService>[], namespace: string): LoadedObject<VirtualService>[] {
-  const hostsOf = (vs: VirtualService) => (vs.spec?.hosts ?? []).map((h) => expandShortHost(h, vs.metadata.namespace ?? namespace));
-  const claims = new Map<string, VirtualService[]>(); // mesh host -> VirtualServices routing it for the sidecars
-  // A consumer route (forConsumers) routes its own namespace's sidecars only: it is left to the route model there.
-  const consumer = (vs: VirtualService, host: string) =>
-    fromGatewayApi(vs) && parseServiceHost(host, namespace)?.namespace !== (vs.metadata.namespace ?? namespace);
-  for (const { object } of virtualServices)
-    if (boundToMesh(object)) for (const host of new Set(hostsOf(object))) if (!consumer(object, host)) claims.set(host, [...(claims.get(host) ?? []), object]);
-  const lost = new Map<VirtualService, Set<string>>();
-  for (const [host, claimants] of claims) {
-    if (!claimants.some(fromGatewayApi) || claimants.every(fromGatewayApi)) continue;
-    const winner = [...claimants].sort((a, b) => byCreationTime(a, b, namespace))[0];
-    for (const vs of claimants) if (fromGatewayApi(vs) !== fromGatewayApi(winner)) lost.set(vs, new Set([...(lost.get(vs) ?? []), host]));
-  }
-  if (lost.size === 0) return [...virtualServices];
-  return virtualServices.flatMap((loaded) => {
-    const hosts = lost.get(loaded.object);
-    return hosts ? withoutMeshHosts(loaded.object, hosts, hostsOf).map((object) => ({ ...loaded, object })) : [loaded];
-  });
-}
-
-/** A VirtualService without `hosts` for the sidecars: what remains for mesh, and a copy for the other gateways it names. */
-function withoutMeshHosts(vs: VirtualService, hosts: ReadonlySet<string>, hostsOf: (vs: VirtualService) => string[]): VirtualService[] {
-  const spec = vs.spec!;
-  const written = spec.hosts ?? [];
-  const expanded = hostsOf(vs);
-  const remaining = written.filter((_, i) => !hosts.has(expanded[i]));
-  const others = (spec.gateways ?? []).filter((g) => g !== MESH_GATEWAY);
-  const out: VirtualService[] = [];
-  // No hosts left would make it a delegate: leave it out for mesh instead.
-  if (remaining.length > 0) out.push({ ...vs, spec: { ...spec, hosts: remaining, gateways: spec.gateways?.length ? [MESH_GATEWAY] : undefined } });
-  if (others.length > 0) out.push({ ...vs, spec: { ...spec, gateways: others } });
-  return out;
 }

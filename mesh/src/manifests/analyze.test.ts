@@ -376,7 +376,7 @@ const cases: Case[] = [
     fixture: 'gwapi-mesh-vs-overlap.yaml',
     code: 'CNS0303',
     object: 'HTTPRoute/authors-route',
-    message: /^routes Service authors for the sidecars, as VirtualService authors \(.*gwapi-mesh-vs-overlap\.yaml\) does: only the older/,
+    message: /^routes Service authors for the sidecars, as VirtualService authors \(.*gwapi-mesh-vs-overlap\.yaml\) does: a sidecar keeps one/,
     at: '- group: ""',
   },
 ];
