@@ -248,9 +248,16 @@ const cases: Case[] = [
   { fixture: 'vs-mirror-percentage.yaml', code: 'IST0106', object: 'VirtualService/web-api', message: /mirror percentage must have a max value of 100/ },
   {
     fixture: 'vs-two-for-one-host.yaml',
-    code: 'KIA1106',
+    code: 'IST0109',
     object: 'VirtualService/authors-canary',
-    message: /More than one Virtual Service for same host: authors\.default on mesh \(also VirtualService\/authors\)/,
+    message:
+      /^The VirtualServices default\/authors-canary,default\/authors associated with mesh gateway define the same host authors\.default: a sidecar uses only VirtualService\/authors-canary /,
+  },
+  {
+    fixture: 'vs-two-for-one-gateway-host.yaml',
+    code: 'KIA1106',
+    object: 'VirtualService/web-ingress-admin',
+    message: /^More than one Virtual Service for same host: \* on default\/web-gateway \(also VirtualService\/web-ingress\)/,
   },
   {
     fixture: 'dr-subset-no-pods.yaml',
@@ -387,7 +394,7 @@ describe('manifest analysis: each check fires on its broken fixture', () => {
     const match = findings.find((f) => f.code === code && message.test(f.message));
     if (!match) throw new Error(`no ${code} matching ${message} in:\n${findings.map((f) => `  ${f.code} ${f.message}`).join('\n')}`);
     if (object) expect(match.object).toBe(object);
-    expect(match.severity).toBe(/^CNS0005$|^CNS0303$|^CNS01(08|09|10|11)$|^KIA(1105|1106|0201|0209)$/.test(code) ? 'warning' : 'error');
+    expect(match.severity).toBe(/^CNS0005$|^CNS0303$|^CNS01(08|09|10|11)$|^KIA(1105|1106|0201|0209)$|^IST0109$/.test(code) ? 'warning' : 'error');
     if (at) expect(match.line).toBe(lineContaining(fixture, at));
     expect(match.line).toEqual(expect.any(Number));
   });

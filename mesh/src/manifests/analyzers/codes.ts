@@ -33,6 +33,7 @@ export const FINDING_CODES = {
   CNS0206: 'Dockerfile has no ignore file (the whole repository is sent as build context)',
   CNS0207: 'Dockerfile final stage copies tests into the image',
   IST0106: 'schema or Istio validation error',
+  IST0109: 'several VirtualServices bound to the mesh for one host: a sidecar uses only the oldest (warning)',
   IST0118: 'Service port name does not follow the Istio naming convention',
   IST0130: 'VirtualService rule can never be used (after a catch-all rule)',
   IST0131: 'VirtualService match is ineffective (an earlier match already covers it)',
@@ -45,7 +46,7 @@ export const FINDING_CODES = {
   KIA1101: 'VirtualService destination host not found',
   KIA1102: 'VirtualService gateway not found',
   KIA1105: 'same destination repeated in one route',
-  KIA1106: 'several VirtualServices for the same host and gateway',
+  KIA1106: 'several VirtualServices for the same host and gateway (merged there; warning)',
   KIA1107: 'VirtualService subset not found',
 } as const;
 
