@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import type { Finding, K8sObject, LoadedObject } from '../model';
+import type { ApiServerCause, Finding, K8sObject, LoadedObject } from '../model';
 import { lineOf } from '../manifests/load';
 import { GATEWAY_API_GROUP, unservedKindMessage, type HTTPRoute, type KubeGateway } from './kinds';
 import { gatewayRules, httpRouteRules } from './cel';
@@ -83,13 +83,14 @@ export function withDefaults<T extends K8sObject>(object: T): T {
 /** Schema and CEL findings for one Gateway API object; empty when the API server would store it. */
 export function validateGatewayApiObject(loaded: LoadedObject): Finding[] {
   const { object, source } = loaded;
-  const finding = (code: string, path: ReadonlyArray<string | number>, message: string): Finding => ({
+  const finding = (code: string, path: ReadonlyArray<string | number>, message: string, cause?: ApiServerCause): Finding => ({
     code,
     severity: 'error',
     file: source.file,
     line: lineOf(object, path) ?? source.line,
     object: `${object.kind}/${object.metadata.name}`,
     message: path.length ? `${fieldPath(path)}: ${message}` : message,
+    ...(cause || path.length ? { cause: cause ?? fieldCause(path, message) } : {}),
   });
   const unserved = unservedKindMessage(object.apiVersion, object.kind);
   if (unserved) return [finding(GATEWAY_SCHEMA_ERROR, [], `${unserved} (Gateway API v1.1.0 standard CRDs)`)];
@@ -101,21 +102,38 @@ export function validateGatewayApiObject(loaded: LoadedObject): Finding[] {
   const errors = validate(copy) ? [] : (validate.errors ?? []);
   const unknown = errors.filter((e) => e.keyword === 'additionalProperties');
   if (unknown.length > 0)
-    return unknown.map((error) => unknownField(object.kind, error)).map(({ path, message }) => finding(GATEWAY_SCHEMA_ERROR, path, message));
+    return unknown
+      .map((error) => unknownField(object.kind, error))
+      .map(({ path, message }) =>
+        finding(GATEWAY_SCHEMA_ERROR, path, message, { type: 'UnknownField', field: fieldPath(path), message: `unknown field "${fieldPath(path)}"` }),
+      );
   const schemaErrors = [...summarize(errors), ...listTypeViolations(object.kind, copy)];
   const findings = schemaErrors.map(({ path, message }) => finding(GATEWAY_SCHEMA_ERROR, path, message));
   if (errors.some((e) => BLOCKING_KEYWORDS.has(e.keyword))) {
     return [
       ...findings,
-      finding(
-        GATEWAY_SCHEMA_ERROR,
-        [],
-        'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
-      ),
+      finding(GATEWAY_SCHEMA_ERROR, [], CEL_SKIPPED, { type: 'FieldValueInvalid', field: '<nil>', message: `Invalid value: null: ${CEL_SKIPPED}` }),
     ];
   }
   const violations = object.kind === 'HTTPRoute' ? httpRouteRules(copy as HTTPRoute) : object.kind === 'Gateway' ? gatewayRules(copy as KubeGateway) : [];
   return [...findings, ...violations.map(({ path, message }) => finding(GATEWAY_CEL_ERROR, path, `Invalid value: "${typeAt(copy, path)}": ${message}`))];
+}
+
+const CEL_SKIPPED = 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
+
+/** The API server's cause types (apimachinery `field.ErrorType`), by the message's opening words. */
+const CAUSE_TYPES: ReadonlyArray<[RegExp, string]> = [
+  [/^Unsupported value/, 'FieldValueNotSupported'],
+  [/^Required value/, 'FieldValueRequired'],
+  [/^Duplicate value/, 'FieldValueDuplicate'],
+  [/^Too long/, 'FieldValueTooLong'],
+  [/^Too many/, 'FieldValueTooMany'],
+  [/^Invalid value: .* must be of type /, 'FieldValueTypeInvalid'],
+];
+
+function fieldCause(path: ReadonlyArray<string | number>, message: string): ApiServerCause {
+  const type = CAUSE_TYPES.find(([opening]) => opening.test(message))?.[1] ?? 'FieldValueInvalid';
+  return { type, field: fieldPath(path), message };
 }
 
 /** Schema errors after which the API server skips the CEL rules (`hasBlockingErr`: NotSupported, Required, TooLong, TooMany, TypeInvalid). */

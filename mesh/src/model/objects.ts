@@ -40,6 +40,18 @@ export interface Finding {
   /** `Kind/name`, e.g. `VirtualService/web-api`. */
   object?: string;
   message: string;
+  /** How the Kubernetes API server reports it, when the finding models the API server's own validation. */
+  cause?: ApiServerCause;
+}
+
+/**
+ * A field error as the API server returns it in a `Status`'s `details.causes` (apimachinery `metav1.StatusCause`):
+ * `type` a `FieldValue*` cause type, or `UnknownField` for strict decoding (refused as 400 BadRequest, not a cause).
+ */
+export interface ApiServerCause {
+  type: string;
+  field: string;
+  message: string;
 }
 
 // ---------------------------------------------------------------- Kubernetes

@@ -167,23 +167,70 @@ describe('Gateway API objects on the Kubernetes REST', () => {
     expect(route.status.parents[0].conditions[1]).toMatchObject({ type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound' });
   });
 
-  it('a route a CEL rule refuses is refused with the rule and reason (422)', async () => {
+  const postRoute = async (name: string, rule: object) => {
     const response = await fetch(`${url}${routes}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         apiVersion: 'gateway.networking.k8s.io/v1',
         kind: 'HTTPRoute',
-        metadata: { name: 'bad' },
-        spec: {
-          parentRefs: [{ name: 'web-gateway' }],
-          rules: [{ matches: [{ path: { type: 'PathPrefix', value: 'no-slash' } }], backendRefs: [{ name: 'web-app', port: 80 }] }],
-        },
+        metadata: { name },
+        spec: { parentRefs: [{ name: 'web-gateway' }], rules: [rule] },
       }),
     });
-    const body = (await response.json()) as { message: string };
-    expect(response.status).toBe(422);
-    expect(body.message).toMatch(/CNS0302: .*value must be an absolute path and start with '\/'/);
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+  const backendRefs = [{ name: 'web-app', port: 80 }];
+
+  it('a route a CEL rule refuses: 422 Invalid, the field and rule in the message and in details.causes, as the API server answers', async () => {
+    const refused = await postRoute('bad', { matches: [{ path: { type: 'PathPrefix', value: 'no-slash' } }], backendRefs });
+    expect(refused.status).toBe(422);
+    const field = 'spec.rules[0].matches[0].path';
+    const detail = `Invalid value: "object": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']`;
+    expect(refused.body).toMatchObject({
+      kind: 'Status',
+      status: 'Failure',
+      reason: 'Invalid',
+      code: 422,
+      message: `HTTPRoute.gateway.networking.k8s.io "bad" is invalid: ${field}: ${detail}`,
+      details: { name: 'bad', group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', causes: [{ reason: 'FieldValueInvalid', message: detail, field }] },
+    });
+  });
+
+  it('a schema error: 422 with a cause per field error, and the <nil> cause for the CEL rules left unchecked', async () => {
+    const refused = await postRoute('enum', { matches: [{ path: { type: 'Prefix', value: '/' } }], backendRefs });
+    expect(refused.status).toBe(422);
+    expect(refused.body.details.causes).toEqual([
+      expect.objectContaining({
+        reason: 'FieldValueNotSupported',
+        field: 'spec.rules[0].matches[0].path.type',
+        message: expect.stringMatching(/^Unsupported value: "Prefix": supported values: /),
+      }),
+      {
+        reason: 'FieldValueInvalid',
+        field: '<nil>',
+        message:
+          'Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+      },
+    ]);
+    expect(refused.body.message).toMatch(
+      /^HTTPRoute\.gateway\.networking\.k8s\.io "enum" is invalid: \[spec\.rules\[0\]\.matches\[0\]\.path\.type: Unsupported value: .*, <nil>: Invalid value: null: some validation rules/,
+    );
+  });
+
+  it('an unknown field: 400 BadRequest with the strict decoding error, as strict field validation answers', async () => {
+    const refused = await postRoute('timeouts', { backendRefs, timeouts: { request: '1s' }, retry: {} });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      reason: 'BadRequest',
+      code: 400,
+      message:
+        'HTTPRoute in version "v1" cannot be handled as a HTTPRoute: strict decoding error: unknown field "spec.rules[0].retry", unknown field "spec.rules[0].timeouts"',
+    });
   });
 });
 
@@ -217,14 +264,37 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
   });
 
-  it('kubectl refuses a ReferenceGrant in version v1 before sending it, as against a v1.1.0 cluster', async () => {
-    const file = path.join(os.tmpdir(), `refgrant-v1-${process.pid}.yaml`);
-    await fs.writeFile(
-      file,
-      'apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata:\n  name: g\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]\n  to: [{group: "", kind: Service}]\n',
-    );
+  const applyFile = async (name: string, text: string) => {
+    const file = path.join(os.tmpdir(), `${name}-${process.pid}.yaml`);
+    await fs.writeFile(file, text);
     const applied = await kubectl('apply', '-f', file);
     await fs.rm(file, { force: true });
+    return { ...applied, file };
+  };
+  const routeYaml = (name: string, rule: string) =>
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: ${name}\nspec:\n  parentRefs: [{name: web-gateway}]\n  rules:\n  - ${rule}\n`;
+
+  it('kubectl apply prints a CEL refusal and an unknown field as it does against a cluster', async () => {
+    const cel = await applyFile(
+      'cel',
+      routeYaml('cel', `matches: [{path: {type: PathPrefix, value: no-slash}}]\n    backendRefs: [{name: web-app, port: 80}]`),
+    );
+    expect(cel.code).not.toBe(0);
+    expect(cel.out).toContain(
+      `The HTTPRoute "cel" is invalid: spec.rules[0].matches[0].path: Invalid value: "object": value must be an absolute path and start with '/'`,
+    );
+    const unknown = await applyFile('unknown', routeYaml('unknown', `backendRefs: [{name: web-app, port: 80}]\n    timeouts: {request: 1s}`));
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.out).toContain(
+      `Error from server (BadRequest): error when creating "${unknown.file}": HTTPRoute in version "v1" cannot be handled as a HTTPRoute: strict decoding error: unknown field "spec.rules[0].timeouts"`,
+    );
+  });
+
+  it('kubectl refuses a ReferenceGrant in version v1 before sending it, as against a v1.1.0 cluster', async () => {
+    const applied = await applyFile(
+      'refgrant-v1',
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata:\n  name: g\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]\n  to: [{group: "", kind: Service}]\n',
+    );
     expect(applied.code).not.toBe(0);
     expect(applied.out).toContain('no matches for kind "ReferenceGrant" in version "gateway.networking.k8s.io/v1"');
   });

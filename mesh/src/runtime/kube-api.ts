@@ -15,6 +15,7 @@ import {
   groupVersion,
   notFoundPath,
   readOnlyObjects,
+  refusal,
   resourceTypes,
   statusBody,
   type KubeApiBackend,
@@ -184,7 +185,7 @@ function deleteResource(backend: KubeApiBackend, { type, name, dryRun, find, not
   if (!name) throw new ApiError(405, 'MethodNotAllowed', 'deleting a whole collection is not supported');
   const found = find(name);
   if (!found) throw notFound(name);
-  applyChange(type, name, () => backend.remove([objectKey(found.loaded.object)], { dryRun }));
+  applyChange(type, type.versions[0], name, () => backend.remove([objectKey(found.loaded.object)], { dryRun }));
   return { body: { ...statusBody(200, '', ''), details: { name, group: type.group, kind: type.plural, uid: found.uid } } };
 }
 
@@ -198,7 +199,7 @@ function createResource(backend: KubeApiBackend, { type, apiVersion, name, dryRu
       kind: type.plural,
     });
   }
-  const warnings = applyChange(type, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+  const warnings = applyChange(type, apiVersion, object.metadata.name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
   return { status: 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
 }
 
@@ -214,7 +215,7 @@ function replaceResource(
   const found = find(name);
   if (!found) throw notFound(name);
   checkResourceVersion(object, found, type);
-  const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+  const warnings = applyChange(type, apiVersion, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
   return { body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
 }
 
@@ -224,7 +225,7 @@ function patchResource(backend: KubeApiBackend, request: ResourceRequest, name: 
   const patched = patchedObject(backend, request, name, found, body);
   const object = checkObject(patched, type, apiVersion, backend.namespace);
   if (object.metadata.name !== name) throw new ApiError(400, 'BadRequest', 'a patch cannot change metadata.name');
-  const warnings = applyChange(type, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
+  const warnings = applyChange(type, apiVersion, name, () => backend.apply([{ object, source: { file: sourceFile } }], { dryRun }), backend);
   return { status: found ? 200 : 201, body: presentAfter(backend, type, object, apiVersion, dryRun), warnings };
 }
 
@@ -318,27 +319,13 @@ function checkResourceVersion(object: K8sObject, found: StoredObject, type: Reso
   }
 }
 
-/** Runs a change; a refusal becomes 422 Invalid with the findings, an accepted change returns its warnings. */
-function applyChange(type: ResourceType, name: string, change: () => unknown, backend?: KubeApiBackend): Finding[] {
+/** Runs a change; a refusal becomes the API server's error (`refusal`), an accepted change returns its warnings. */
+function applyChange(type: ResourceType, apiVersion: string, name: string, change: () => unknown, backend?: KubeApiBackend): Finding[] {
   try {
     change();
     return backend ? backend.store.lastWarnings() : [];
   } catch (error) {
-    if (error instanceof ConfigRejectedError) {
-      const resource = `${type.kind}.${type.group} "${name}"`;
-      throw new ApiError(
-        422,
-        'Invalid',
-        `${resource} is invalid: ${error.findings.map((f) => `${f.object ?? ''} ${f.code}: ${f.message}`.trim()).join('; ')}`,
-        {
-          name,
-          group: type.group,
-          kind: type.kind,
-          causes: error.findings.map((f) => ({ reason: f.code, message: f.message, field: f.line ? `${f.file}:${f.line}` : f.file })),
-          findings: error.findings,
-        },
-      );
-    }
+    if (error instanceof ConfigRejectedError) throw refusal(type, apiVersion, name, error.findings);
     throw error;
   }
 }

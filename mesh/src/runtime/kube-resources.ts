@@ -101,3 +101,40 @@ export function groupInfo(group: { name: string; versions: string[] }): object {
 export function notFoundPath(p: string): ApiError {
   return new ApiError(404, 'NotFound', `the server could not find the requested resource (${p})`);
 }
+
+/**
+ * A refused change as the API server answers it (apiserver `endpoints/handlers` `transformDecodeError`, apimachinery
+ * `errors.NewInvalid`): an unknown field under strict field validation is 400 BadRequest
+ * (`<Kind> in version "<v>" cannot be handled as a <Kind>: strict decoding error: unknown field "..."`); schema and
+ * CEL errors are 422 Invalid with one `details.causes` entry per field error and the message
+ * `<Kind>.<group> "<name>" is invalid: <field>: <detail>` (several: `[a, b]`). Findings of the mesh's own analysis
+ * (Istio's validation and analyzers) keep their codes, also 422 Invalid.
+ */
+export function refusal(type: ResourceType, apiVersion: string, name: string, findings: readonly Finding[]): ApiError {
+  const unknown = findings.filter((f) => f.cause?.type === 'UnknownField');
+  if (unknown.length > 0) {
+    const version = apiVersion.slice(apiVersion.lastIndexOf('/') + 1);
+    // Sorted, as apiextensions' pruning returns the unknown field paths.
+    const fields = unknown
+      .map((f) => f.cause?.message ?? '')
+      .sort()
+      .join(', ');
+    return new ApiError(400, 'BadRequest', `${type.kind} in version "${version}" cannot be handled as a ${type.kind}: strict decoding error: ${fields}`);
+  }
+  const errors = findings.map((f) =>
+    f.cause
+      ? { text: `${f.cause.field}: ${f.cause.message}`, cause: { reason: f.cause.type, message: f.cause.message, field: f.cause.field } }
+      : {
+          text: `${f.object ?? ''} ${f.code}: ${f.message}`.trim(),
+          cause: { reason: f.code, message: f.message, field: f.line ? `${f.file}:${f.line}` : f.file },
+        },
+  );
+  const texts = [...new Set(errors.map((e) => e.text))];
+  const resource = `${type.kind}${type.group ? `.${type.group}` : ''} "${name}"`;
+  return new ApiError(422, 'Invalid', `${resource} is invalid: ${texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`}`, {
+    name,
+    group: type.group,
+    kind: type.kind,
+    causes: errors.map((e) => e.cause),
+  });
+}
