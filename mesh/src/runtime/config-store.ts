@@ -42,6 +42,13 @@ export interface ConfigStoreOptions<Compiled> {
   analyze: (objects: LoadedObject[]) => Finding[];
   compile: (istioObjects: readonly LoadedObject[]) => Compiled;
   log?: (message: string) => void;
+  /** The clock creation times are taken from (tests). */
+  now?: () => number;
+}
+
+/** A Kubernetes creation time: RFC 3339 in whole seconds, as the API server stores `metav1.Time`. */
+function creationTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /** Istio objects are the ones the runtime can change; everything else comes from k8s/ at start. */
@@ -150,9 +157,13 @@ export class ConfigStore<Compiled> extends EventEmitter {
     const findings = this.options.analyze([...this.options.kubernetesObjects, ...candidate]);
     const refused = findings.filter(refusedOnApply);
     if (refused.length > 0) throw new ConfigRejectedError(refused, `${description}: rejected`);
+    // Objects are compiled with their creation time (kept across replacements, as the API server keeps it): istiod
+    // orders VirtualServices by it, and of two on one mesh host a sidecar keeps the older (config/virtual-hosts.ts).
+    const now = creationTime(this.options.now?.() ?? Date.now());
+    const createdAt = (o: LoadedObject) => this.objects.get(objectKey(o.object))?.creationTimestamp ?? now;
     let compiled: Compiled;
     try {
-      compiled = this.options.compile(candidate);
+      compiled = this.options.compile(candidate.map((o) => withCreationTime(o, createdAt(o))));
     } catch (error) {
       throw new ConfigRejectedError(
         [{ code: 'CNS0102', severity: 'error', file: '-', message: `cannot compile: ${(error as Error).message}` }],
@@ -177,7 +188,7 @@ export class ConfigStore<Compiled> extends EventEmitter {
         loaded,
         resourceVersion: unchanged ? previous.resourceVersion : this.version,
         uid: previous?.uid ?? `mesh-${(this.uidCounter += 1)}`,
-        creationTimestamp: previous?.creationTimestamp ?? new Date().toISOString(),
+        creationTimestamp: createdAt(loaded),
       });
     }
     // One assignment each: readers see either the old or the new config, never a mix.
@@ -187,4 +198,10 @@ export class ConfigStore<Compiled> extends EventEmitter {
     this.emit('change');
     return this.warnings;
   }
+}
+
+/** The object as compiled: its own `creationTimestamp` when it gives one, else the store's. */
+function withCreationTime(loaded: LoadedObject, creationTimestamp: string): LoadedObject {
+  if ((loaded.object.metadata as { creationTimestamp?: string }).creationTimestamp) return loaded;
+  return { ...loaded, object: { ...loaded.object, metadata: { ...loaded.object.metadata, creationTimestamp } as LoadedObject['object']['metadata'] } };
 }
