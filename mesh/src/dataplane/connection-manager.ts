@@ -23,6 +23,8 @@ import { ClusterManager, type EndpointSource } from './upstream/cluster-manager'
 
 export interface DataPlane {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The proxy's upstream layer (Envoy's cluster manager); the sidecar's TCP listeners share it (./tcp-proxy.ts). */
+  readonly clusters: ClusterManager;
   /** Closes the upstream connection pools. */
   close(): Promise<void>;
 }

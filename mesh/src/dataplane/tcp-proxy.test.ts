@@ -19,6 +19,7 @@ import type {
 } from '../model';
 import { compileMeshConfig, type CompiledMeshConfig } from './config';
 import { createTcpProxy, type TcpProxy } from './tcp-proxy';
+import { ClusterManager } from './upstream/cluster-manager';
 
 const workload = (name: string, version = 'v1', app = name): Workload => ({
   name: `${name}-${version}`,
@@ -120,6 +121,7 @@ async function startProxy(options: {
   telemetry: ReturnType<typeof recordingTelemetry>;
   source?: Workload;
   log?: (line: string) => void;
+  clusters?: ClusterManager;
 }): Promise<Started> {
   const proxy = createTcpProxy({
     source: options.source ?? workload('articles'),
@@ -130,6 +132,7 @@ async function startProxy(options: {
     endpoints: { endpoints: options.endpoints },
     telemetry: options.telemetry.sink,
     log: options.log,
+    clusters: options.clusters,
   });
   await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
   return { proxy, port: (proxy.server.address() as net.AddressInfo).port };
@@ -201,6 +204,29 @@ it('applies connectionPool.tcp.maxConnections of the DestinationRule: a connecti
     expect(db.accepted()).toBe(2);
   } finally {
     await proxy.close();
+    db.server.close();
+  }
+});
+
+it("counts maxConnections per proxy, as Envoy's one cluster manager per proxy does: two listeners of one sidecar share the limit", async () => {
+  const db = await echoServer();
+  const telemetry = recordingTelemetry();
+  const config = meshConfig({ destinationRules: [destinationRule({ host: 'postgres', trafficPolicy: { connectionPool: { tcp: { maxConnections: 1 } } } })] });
+  const endpoints = () => [endpointOf('postgres-0', db.port)];
+  const clusters = new ClusterManager({ endpoints: { endpoints }, random: Math.random, now: Date.now });
+  const first = await startProxy({ config: () => config, endpoints, telemetry, clusters });
+  const second = await startProxy({ config: () => config, endpoints, telemetry, clusters });
+  try {
+    const open = await roundTrip(first.port, 'one');
+    expect(open.echoed).toBe('one');
+    const overflow = telemetry.nextClose();
+    expect((await roundTrip(second.port, 'two')).echoed).toBe('');
+    expect(await overflow).toBe('UO');
+    expect(db.accepted()).toBe(1);
+    open.socket.destroy();
+  } finally {
+    await Promise.all([first.proxy.close(), second.proxy.close()]);
+    await clusters.close();
     db.server.close();
   }
 });

@@ -35,6 +35,12 @@ export interface TcpProxyOptions {
   now?: () => number;
   /** A line for the mesh log (a denied connection, when the decision changes). */
   log?: (line: string) => void;
+  /**
+   * The upstream layer of the proxy this listener belongs to (its sidecar's `DataPlane.clusters`): Envoy has one
+   * cluster manager per proxy, so circuit breakers and outlier detection count across all its listeners. Without
+   * one the listener has its own (closed with it).
+   */
+  clusters?: ClusterManager;
 }
 
 export interface TcpProxy {
@@ -47,7 +53,8 @@ export interface TcpProxy {
 export function createTcpProxy(options: TcpProxyOptions): TcpProxy {
   const { source, service, port, telemetry } = options;
   const random = options.random ?? Math.random;
-  const clusters = new ClusterManager({ endpoints: options.endpoints, random, now: options.now ?? Date.now });
+  const ownClusters = options.clusters === undefined;
+  const clusters = options.clusters ?? new ClusterManager({ endpoints: options.endpoints, random, now: options.now ?? Date.now });
   const fqdn = serviceFqdn(service.name, service.namespace);
   const info: TcpConnectionInfo = { source, destinationService: fqdn, destinationServiceName: service.name, destinationServiceNamespace: service.namespace };
   const principal = workloadPrincipal(source.namespace, source.serviceAccount);
@@ -99,7 +106,7 @@ export function createTcpProxy(options: TcpProxyOptions): TcpProxy {
     server,
     close: async () => {
       for (const socket of open) socket.destroy();
-      await clusters.close();
+      if (ownClusters) await clusters.close();
       if (!server.listening) return;
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

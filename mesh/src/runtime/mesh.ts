@@ -294,6 +294,8 @@ async function startSidecars(parts: Parts, options: MeshOptions): Promise<void> 
         telemetry: parts.telemetry,
         random: options.random,
         log: settings.log,
+        // One upstream layer per sidecar, as Envoy has one cluster manager per proxy: limits count across listeners.
+        clusters: plane.clusters,
       });
       parts.tcpHops.push(hop);
       const hopPort = await new Promise<number>((resolve, reject) => {
