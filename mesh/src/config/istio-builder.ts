@@ -4,7 +4,7 @@
  * default route of a Service without a VirtualService, and the compiled AuthorizationPolicies
  * (istio/istio pilot/pkg/networking/core httproute.go for sidecars, gateway.go for gateways).
  */
-import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef, sidecarOrder } from '../istio';
+import { expandShortHost, gatewayServerHost, MESH_GATEWAY, resolveGatewayRef, virtualServiceOrder } from '../istio';
 import { INGRESS_GATEWAY_WORKLOAD, type Gateway, type VirtualService, type Workload } from '../model';
 import { ClusterTable } from './clusters';
 import { DefaultRoutes } from './default-route';
@@ -43,7 +43,7 @@ export function buildIstioRouteTables(model: MeshModel, authorization: Authorize
   const sidecar = (workload: Workload): VirtualHostTable => {
     let table = sidecars.get(workload);
     if (!table) {
-      const ordered = [...meshServices].sort(sidecarOrder(workload.namespace, namespace)).map((vs) => meshEntries.get(vs)!);
+      const ordered = [...meshServices].sort(virtualServiceOrder(workload.namespace, namespace)).map((vs) => meshEntries.get(vs)!);
       const proxy = { labels: workload.labels, namespace: workload.namespace, gatewayNames: MESH_ONLY };
       table = new VirtualHostTable(entriesFor(ordered, proxy), { firstClaimOnly: true });
       sidecars.set(workload, table);

@@ -41,7 +41,7 @@ export function istioClassGateway(objects: readonly LoadedObject[]): KubeGateway
 /**
  * The Istio config with the Gateway API objects among `objects` translated and appended; also the status. Where a
  * VirtualService and an HTTPRoute route one Service for the sidecars, each sidecar keeps one of them
- * (config/virtual-hosts.ts, istio/config-order.ts sidecarOrder).
+ * (config/virtual-hosts.ts, istio/config-order.ts virtualServiceOrder).
  */
 export function withGatewayApi(
   istio: IstioConfig,

@@ -28,12 +28,12 @@ export function byCreationTime(a: Stamped, b: Stamped, namespace: string): numbe
 }
 
 /**
- * The order a sidecar in `proxyNamespace` gets the VirtualServices bound to `mesh` (push_context.go
+ * The order a proxy in `proxyNamespace` gets the VirtualServices bound to one gateway or to `mesh` (push_context.go
  * VirtualServicesForGateway, applied to the creation-sorted index): first the ones istiod generated from Gateway API
  * routes of the proxy's own namespace ("consumer override"), then the others, each group in creation order.
  * `exportTo` is not modelled: every VirtualService counts as exported to all namespaces.
  */
-export function sidecarOrder(proxyNamespace: string, namespace: string): (a: VirtualService, b: VirtualService) => number {
+export function virtualServiceOrder(proxyNamespace: string, namespace: string): (a: VirtualService, b: VirtualService) => number {
   const override = (vs: VirtualService) => (hasGatewaySemantics(vs) && (vs.metadata.namespace ?? namespace) === proxyNamespace ? 0 : 1);
   return (a, b) => override(a) - override(b) || byCreationTime(a, b, namespace);
 }
