@@ -64,14 +64,12 @@ export function buildIstioRouteTables(model: MeshModel, authorization: Authorize
       .map((h) => gatewayServerHost(h).toLowerCase());
     const refs = new Set(serving.map(gatewayRef));
     const proxy = { labels: INGRESS_GATEWAY_WORKLOAD.labels, namespace: INGRESS_GATEWAY_WORKLOAD.namespace, gatewayNames: refs };
-    const entries: VirtualHostEntry[] = [];
-    for (const vs of model.virtualServices) {
-      const vsNamespace = vs.metadata.namespace ?? namespace;
-      const bound = (vs.spec?.gateways ?? []).some((g) => refs.has(resolveGatewayRef(g, vsNamespace)));
-      // Short hosts are FQDNs in the VirtualService's namespace for gateways too (model/virtualservice.go
-      // resolveVirtualServiceShortnames): `hosts: [web-api]` serves Host web-api.default.svc.cluster.local.
-      if (bound) entries.push({ hosts: hostsOf(vs), routes: routesOf(vs) });
-    }
+    // Merged in istiod's order (VirtualServicesForGateway), not load order. Short hosts are FQDNs in the VirtualService's
+    // namespace for gateways too (resolveVirtualServiceShortnames): `hosts: [web-api]` serves Host web-api.default.svc.cluster.local.
+    const entries: VirtualHostEntry[] = model.virtualServices
+      .filter((vs) => (vs.spec?.gateways ?? []).some((g) => refs.has(resolveGatewayRef(g, vs.metadata.namespace ?? namespace))))
+      .sort(virtualServiceOrder(proxy.namespace, namespace))
+      .map((vs) => ({ hosts: hostsOf(vs), routes: routesOf(vs) }));
     const ids = [...new Set(serving.flatMap((g) => [g.metadata.name, gatewayRef(g)]))];
     return { ids, serverHosts, port, virtualHosts: new VirtualHostTable(entriesFor(entries, proxy), { catchAllLast: true }) };
   };

@@ -82,6 +82,22 @@ describe('several VirtualServices for one host on one gateway (istiod merges the
     expect(await idOf('/other')).toBe('articles-0');
   });
 
+  // istiod merges them in VirtualServicesForGateway order: older first, equal times by name, not the order they were loaded in.
+  test("merged oldest first: of two same matches the older VirtualService's applies", async () => {
+    const created = (vs: ReturnType<typeof onGateway>, creationTimestamp: string) => {
+      (vs.object.metadata as { creationTimestamp?: string }).creationTimestamp = creationTimestamp;
+      return vs;
+    };
+    mesh = await gatewayMesh({
+      virtualServices: [
+        created(onGateway('api-articles', [{ match: [{ uri: { prefix: '/api' } }], route: to('articles') }]), '2026-02-01T00:00:00Z'),
+        created(onGateway('api-web', [{ match: [{ uri: { prefix: '/api' } }], route: to('web-api') }]), '2026-01-01T00:00:00Z'),
+      ],
+      destinationRules: [],
+    });
+    expect(await idOf('/api/x')).toMatch(/^web-api-v/);
+  });
+
   test('the mesh (sidecar) keeps the rules in order: SortVHostRoutes is a gateway step', async () => {
     mesh = await startMesh({
       replicas,
