@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { describeWithTool } from '@cns/service-kit/testing';
 import { startMesh, type MeshHandle } from '../src';
 import type { RequestRecord } from '../src/model';
-import { canonicalRevision, canonicalService, ISTIO_DEFAULT_BUCKETS } from '../src/telemetry';
+import { canonicalRevision, canonicalService, ISTIO_DEFAULT_BUCKETS, MeshTelemetry } from '../src/telemetry';
 import { eventually, get, makeMeshRoot, many, requestCount, requireBuild } from './helpers';
 import { startPrometheus, type PrometheusServer } from './prometheus';
 
@@ -261,6 +261,32 @@ describeWithTool('prometheus', 'Istio telemetry through a real Prometheus: Kiali
       .filter((s) => s.metric.destination_service_name === 'authors' && s.metric.response_code === '500')
       .map((s) => s.metric.response_flags);
     expect(new Set(flags)).toEqual(new Set(['FI']));
+  });
+
+  it("gives each edge the mTLS share Kiali's security appender computes: 100 % on web-api → authors, whose aborts never reached authors", async () => {
+    // kiali/kiali graph/telemetry/istio/appender/security_policy.go: reporter="destination" by connection_security_policy,
+    // then mutual_tls ÷ all. The local graph over the load's own records must give the same share per edge.
+    const series = await at1(
+      `sum(rate(istio_requests_total{reporter="destination"}[${windowSpec}])) by (source_workload,destination_service_name,connection_security_policy) > 0`,
+    );
+    const kiali = new Map<string, { mtls: number; all: number }>();
+    for (const { metric: m, value } of series) {
+      const key = `workload:${m.source_workload}->service:${m.destination_service_name}`;
+      const edge = kiali.get(key) ?? { mtls: 0, all: 0 };
+      edge.all += value;
+      if (m.connection_security_policy === 'mutual_tls') edge.mtls += value;
+      kiali.set(key, edge);
+    }
+    const replay = new MeshTelemetry('default', () => 1_000_000);
+    for (const record of loadRecords) replay.record(record);
+    const graph = replay.graph(
+      { workloads: [], serviceNames: [], istio: { gateways: [], virtualServices: [], destinationRules: [] }, readyCount: () => ({ ready: 0, total: 0 }) },
+      10_000,
+    );
+    const ours = new Map(graph.edges.map((e) => [e.id, e.mtlsPercent]));
+    expect(kiali.get('workload:web-api-v1->service:authors')).toBeDefined();
+    for (const [id, { mtls, all }] of kiali) expect({ id, mtlsPercent: ours.get(id) }).toEqual({ id, mtlsPercent: Math.round((mtls / all) * 1000) / 10 });
+    expect(ours.get('workload:web-api-v1->service:authors')).toBe(100);
   });
 
   it("answers the mesh dashboard's Traffic Volume, Success Rate and HTTP workloads panel (rate, p50/p90/p99, success)", async () => {
