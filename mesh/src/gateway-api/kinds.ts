@@ -21,7 +21,31 @@ export interface GatewayApiKind {
   shortNames: string[];
   /** false for GatewayClass (`scope: Cluster`). */
   namespaced: boolean;
+  /** The CRD's `additionalPrinterColumns` (the same in every served version), after Name: what `kubectl get` shows. */
+  printerColumns: PrinterColumn[];
 }
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'date';
+  jsonPath: string;
+  /** 1: only with `-o wide`. */
+  priority?: number;
+}
+
+const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+const GATEWAY_CLASS_COLUMNS: PrinterColumn[] = [
+  { name: 'Controller', type: 'string', jsonPath: '.spec.controllerName' },
+  { name: 'Accepted', type: 'string', jsonPath: '.status.conditions[?(@.type=="Accepted")].status' },
+  AGE,
+  { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
+];
+const GATEWAY_COLUMNS: PrinterColumn[] = [
+  { name: 'Class', type: 'string', jsonPath: '.spec.gatewayClassName' },
+  { name: 'Address', type: 'string', jsonPath: '.status.addresses[*].value' },
+  { name: 'Programmed', type: 'string', jsonPath: '.status.conditions[?(@.type=="Programmed")].status' },
+  AGE,
+];
 
 /**
  * As the pinned CRDs (v1.1.0, standard channel, `config/crd/standard/`) serve them: GatewayClass, Gateway and
@@ -29,10 +53,42 @@ export interface GatewayApiKind {
  * came in v1.2.0). GRPCRoute (`v1`) is served by the CRDs but not modelled by the mesh.
  */
 export const GATEWAY_API_KINDS: readonly GatewayApiKind[] = [
-  { kind: 'GatewayClass', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gatewayclasses', shortNames: ['gc'], namespaced: false },
-  { kind: 'Gateway', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'gateways', shortNames: ['gtw'], namespaced: true },
-  { kind: 'HTTPRoute', group: GATEWAY_API_GROUP, versions: ['v1', 'v1beta1'], plural: 'httproutes', shortNames: [], namespaced: true },
-  { kind: 'ReferenceGrant', group: GATEWAY_API_GROUP, versions: ['v1beta1'], plural: 'referencegrants', shortNames: ['refgrant'], namespaced: true },
+  {
+    kind: 'GatewayClass',
+    group: GATEWAY_API_GROUP,
+    versions: ['v1', 'v1beta1'],
+    plural: 'gatewayclasses',
+    shortNames: ['gc'],
+    namespaced: false,
+    printerColumns: GATEWAY_CLASS_COLUMNS,
+  },
+  {
+    kind: 'Gateway',
+    group: GATEWAY_API_GROUP,
+    versions: ['v1', 'v1beta1'],
+    plural: 'gateways',
+    shortNames: ['gtw'],
+    namespaced: true,
+    printerColumns: GATEWAY_COLUMNS,
+  },
+  {
+    kind: 'HTTPRoute',
+    group: GATEWAY_API_GROUP,
+    versions: ['v1', 'v1beta1'],
+    plural: 'httproutes',
+    shortNames: [],
+    namespaced: true,
+    printerColumns: [{ name: 'Hostnames', type: 'string', jsonPath: '.spec.hostnames' }, AGE],
+  },
+  {
+    kind: 'ReferenceGrant',
+    group: GATEWAY_API_GROUP,
+    versions: ['v1beta1'],
+    plural: 'referencegrants',
+    shortNames: ['refgrant'],
+    namespaced: true,
+    printerColumns: [AGE],
+  },
 ];
 
 /** `gateway.networking.k8s.io/v1beta1` for ReferenceGrant: the version a client should use for a kind (its storage version). */

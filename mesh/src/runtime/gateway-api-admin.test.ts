@@ -256,10 +256,25 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
   });
 
-  it('kubectl get gatewayclass lists istio; kubectl wait --for=condition=Accepted gatewayclass/istio returns', async () => {
-    const listed = await kubectl('get', 'gatewayclass');
-    expect(listed.code).toBe(0);
-    expect(listed.out).toMatch(/^istio\s/m);
+  it('kubectl get shows the CRDs printer columns; kubectl wait --for=condition=Accepted gatewayclass/istio returns', async () => {
+    const columns = (out: string) =>
+      out
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().split(/\s{2,}/));
+    const classes = await kubectl('get', 'gatewayclass');
+    expect(classes.code).toBe(0);
+    expect(columns(classes.out)).toEqual([
+      ['NAME', 'CONTROLLER', 'ACCEPTED', 'AGE'],
+      ['istio', 'istio.io/gateway-controller', 'True', expect.stringMatching(/^\d+[smhdy]/)],
+    ]);
+    const wide = await kubectl('get', 'gc', '-o', 'wide');
+    expect(columns(wide.out)[1][4]).toBe('The default Istio GatewayClass');
+    const gateways = await kubectl('get', 'gateway.gateway.networking.k8s.io', 'web-gateway');
+    expect(columns(gateways.out)[0]).toEqual(['NAME', 'CLASS', 'ADDRESS', 'PROGRAMMED', 'AGE']);
+    expect(columns(gateways.out)[1].slice(0, 2)).toEqual(['web-gateway', 'istio']);
+    const routes = await kubectl('get', 'httproute', 'web-ingress');
+    expect(columns(routes.out)[0]).toEqual(['NAME', 'HOSTNAMES', 'AGE']);
     const wait = await kubectl('wait', '--for=condition=Accepted', 'gatewayclass/istio', '--timeout=10s');
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
   });

@@ -10,6 +10,7 @@ import { objectKey } from '../manifests/merge';
 import type { Finding, K8sObject } from '../model';
 import { ConfigRejectedError, formatFinding, type StoredObject } from './config-store';
 import { discovery } from './kube-discovery';
+import { asTable, wantsTable } from './kube-table';
 import {
   ApiError,
   groupVersion,
@@ -99,6 +100,8 @@ interface ResourceRequest {
   sourceFile: string;
   contentType: string;
   labelSelector: string | null;
+  /** kubectl asked for a Table and the kind has printer columns. */
+  table: 'v1' | 'v1beta1' | undefined;
   current: () => StoredObject[];
   find: (objectName: string) => StoredObject | undefined;
   notFound: (objectName: string) => ApiError;
@@ -140,7 +143,8 @@ function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: strin
   const sourceFile = headerValue(req, 'x-mesh-source-file') ?? 'kubernetes-api';
   const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
   const labelSelector = url.searchParams.get('labelSelector');
-  return { method, type, apiVersion, name, dryRun, sourceFile, contentType, labelSelector, current, find, notFound };
+  const table = type.printerColumns ? wantsTable(req) : undefined;
+  return { method, type, apiVersion, name, dryRun, sourceFile, contentType, labelSelector, table, current, find, notFound };
 }
 
 /**
@@ -171,14 +175,21 @@ function checkNamespace(
   return undefined;
 }
 
-function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSelector, current, find, notFound }: ResourceRequest): Result {
-  if (!name) {
-    const items = current().filter((s) => matchesLabelSelector(s.loaded.object, labelSelector));
-    return { body: list(type, apiVersion, items, backend.store.resourceVersion(), backend) };
+function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSelector, table, current, find, notFound }: ResourceRequest): Result {
+  const namespace = type.namespaced === false ? undefined : backend.namespace;
+  let found: StoredObject[];
+  if (!name) found = current().filter((s) => matchesLabelSelector(s.loaded.object, labelSelector));
+  else {
+    const one = find(name);
+    if (!one) throw notFound(name);
+    found = [one];
   }
-  const found = find(name);
-  if (!found) throw notFound(name);
-  return { body: present(found, apiVersion, type.namespaced === false ? undefined : backend.namespace, backend) };
+  if (table && type.printerColumns) {
+    const objects = found.map((s) => present(s, apiVersion, namespace, backend) as Parameters<typeof asTable>[2][number]);
+    return { body: asTable(table, type.printerColumns, objects, String(backend.store.resourceVersion())) };
+  }
+  if (!name) return { body: list(type, apiVersion, found, backend.store.resourceVersion(), backend) };
+  return { body: present(found[0], apiVersion, namespace, backend) };
 }
 
 function deleteResource(backend: KubeApiBackend, { type, name, dryRun, find, notFound }: ResourceRequest): Result {

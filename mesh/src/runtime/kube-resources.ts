@@ -3,7 +3,7 @@
  * read-only Services and Deployments from k8s/), and the Kubernetes `Status` errors its handlers throw.
  */
 import { istioGatewayClass } from '../gateway-api/gateway-class';
-import { GATEWAY_API_KINDS } from '../gateway-api/kinds';
+import { GATEWAY_API_KINDS, type PrinterColumn } from '../gateway-api/kinds';
 import { ISTIO_KINDS } from '../istio';
 import type { Finding, K8sObject, LoadedObject } from '../model';
 import type { ConfigStore } from './config-store';
@@ -18,17 +18,20 @@ export interface ResourceType {
   readOnly?: boolean;
   /** false for a cluster-scoped kind (GatewayClass); namespaced otherwise. */
   namespaced?: boolean;
+  /** The CRD's printer columns: `kubectl get` asks for a Table and shows them (without: Name and Age). */
+  printerColumns?: PrinterColumn[];
 }
 
 export const resourceTypes: ResourceType[] = [
   ...ISTIO_KINDS.map(({ kind, group, versions, plural, shortNames }) => ({ kind, group, versions, plural, shortNames })),
-  ...GATEWAY_API_KINDS.map(({ kind, group, versions, plural, shortNames, namespaced }) => ({
+  ...GATEWAY_API_KINDS.map(({ kind, group, versions, plural, shortNames, namespaced, printerColumns }) => ({
     kind,
     group,
     versions,
     plural,
     shortNames,
     namespaced,
+    printerColumns,
     // The mesh is the controller: its GatewayClass is the one istiod creates, not something to apply.
     readOnly: kind === 'GatewayClass',
   })),
