@@ -74,6 +74,11 @@ describe('Gateway API objects on the Kubernetes REST', () => {
       });
     const v1 = await post('v1', { ...grant, apiVersion: 'gateway.networking.k8s.io/v1' });
     expect(v1.status).toBe(404);
+    const v1Body = await post('v1beta1', { ...grant, apiVersion: 'gateway.networking.k8s.io/v1' });
+    expect([v1Body.status, ((await v1Body.json()) as { message: string }).message]).toEqual([
+      400,
+      'the API version in the data (gateway.networking.k8s.io/v1) does not match the expected API version (gateway.networking.k8s.io/v1beta1)',
+    ]);
     expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1/namespaces/default/referencegrants`)).status).toBe(404);
     expect((await post('v1beta1', grant)).status).toBe(201);
     const listed = await get('/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants');

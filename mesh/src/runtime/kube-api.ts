@@ -251,7 +251,8 @@ function patchedObject(
   // Server-side apply, simplified: the applied object replaces the whole object (create or replace).
   if (contentType === 'application/apply-patch+yaml') return parseOne(body, type, apiVersion, backend.namespace);
   if (!found) throw notFound(name);
-  const original = structuredClone(found.loaded.object);
+  // The API server patches the stored object converted to the request's version.
+  const original = { ...structuredClone(found.loaded.object), apiVersion };
   const patch = parseJson(body);
   if (contentType === 'application/json-patch+json') {
     if (!Array.isArray(patch)) throw new ApiError(400, 'BadRequest', 'a JSON patch must be an array of operations');
@@ -294,6 +295,12 @@ function parseOne(body: string, type: ResourceType, apiVersion: string, namespac
     throw new ApiError(400, 'BadRequest', parsed.findings.map((f) => `${f.line ? `line ${f.line}: ` : ''}${f.message}`).join('; '));
   }
   if (parsed.objects.length !== 1) throw new ApiError(400, 'BadRequest', `expected one ${type.kind}, got ${parsed.objects.length} objects`);
+  const sent = parsed.objects[0].object.apiVersion;
+  // The request's version decides (apiserver handlers/create.go `AcceptsGroupVersion`): a body of another version
+  // of the group is refused, so a ReferenceGrant `v1` cannot come in through the `v1beta1` path either.
+  if (sent && apiGroupOf(parsed.objects[0].object) === type.group && sent !== apiVersion) {
+    throw new ApiError(400, 'BadRequest', `the API version in the data (${sent}) does not match the expected API version (${apiVersion})`);
+  }
   return checkObject(parsed.objects[0].object, type, apiVersion, namespace);
 }
 
