@@ -122,4 +122,17 @@ describe('Gateway API files for apply/remove', () => {
     expect(istio.map((o) => label(o.object))).toContain('HTTPRoute/web-ingress');
     expect(analyzeOverBase(objects, [...workloads, ...istio])).toEqual([]);
   });
+
+  it('a ReferenceGrant in version v1 (not served by Gateway API v1.1.0) is refused before sending, with file and object', () => {
+    const grant = (version: string) =>
+      write(
+        `grant-${version}.yaml`,
+        `apiVersion: gateway.networking.k8s.io/${version}\nkind: ReferenceGrant\nmetadata:\n  name: from-routes\nspec:\n  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]\n  to: [{group: "", kind: Service}]\n`,
+      );
+    const { workloads, istio } = projectObjects(REPO_ROOT, true);
+    expect(analyzeOverBase(loadFiles([grant('v1beta1')]), [...workloads, ...istio])).toEqual([]);
+    expect(() => analyzeOverBase(loadFiles([grant('v1')]), [...workloads, ...istio])).toThrow(
+      /grant-v1\.yaml:1: ReferenceGrant\/from-routes: CNS0301 no matches for kind "ReferenceGrant" in version "gateway\.networking\.k8s\.io\/v1"/,
+    );
+  });
 });
