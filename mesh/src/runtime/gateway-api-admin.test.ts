@@ -54,8 +54,9 @@ describe('Gateway API objects on the Kubernetes REST', () => {
       (await get(`/apis/gateway.networking.k8s.io/${version}`)).resources.map(
         (r: { name: string; namespaced: boolean }) => `${r.name}${r.namespaced ? '' : ' (cluster)'}`,
       );
-    expect(await names('v1')).toEqual(['gatewayclasses (cluster)', 'gateways', 'httproutes']);
-    expect(await names('v1beta1')).toEqual(['gatewayclasses (cluster)', 'gateways', 'httproutes', 'referencegrants']);
+    const v1 = ['gatewayclasses (cluster)', 'gatewayclasses/status (cluster)', 'gateways', 'gateways/status', 'httproutes', 'httproutes/status'];
+    expect(await names('v1')).toEqual(v1);
+    expect(await names('v1beta1')).toEqual([...v1, 'referencegrants']);
     expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1alpha2`)).status).toBe(404);
   });
 
@@ -109,6 +110,19 @@ describe('Gateway API objects on the Kubernetes REST', () => {
       }),
     });
     expect(write.status).toBe(405);
+  });
+
+  it('the status subresource reads the object with its status; it is not writable, and ReferenceGrant has none', async () => {
+    const status = await get('/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/web-gateway/status');
+    expect(status).toMatchObject({ kind: 'Gateway', metadata: { name: 'web-gateway' }, status: { conditions: expect.any(Array) } });
+    expect((await get('/apis/gateway.networking.k8s.io/v1/gatewayclasses/istio/status')).status.conditions[0].type).toBe('Accepted');
+    const patch = await fetch(`${url}/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/web-gateway/status`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ status: {} }),
+    });
+    expect(patch.status).toBe(405);
+    expect((await fetch(`${url}/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants/x/status`)).status).toBe(404);
   });
 
   it('the route and the Gateway carry the status istiod writes', async () => {
@@ -280,6 +294,8 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
     expect(columns(gateways.out)[1].slice(0, 2)).toEqual(['web-gateway', 'istio']);
     const routes = await kubectl('get', 'httproute', 'web-ingress');
     expect(columns(routes.out)[0]).toEqual(['NAME', 'HOSTNAMES', 'AGE']);
+    const status = await kubectl('get', 'httproute', 'web-ingress', '--subresource=status', '-o', 'jsonpath={.status.parents[0].controllerName}');
+    expect(status).toEqual({ code: 0, out: 'istio.io/gateway-controller' });
     const wait = await kubectl('wait', '--for=condition=Accepted', 'gatewayclass/istio', '--timeout=10s');
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
   });

@@ -110,7 +110,7 @@ interface ResourceRequest {
 /** The resource a path names, or the answer itself (an empty list for another namespace). */
 function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: string, url: URL): ResourceRequest | Result {
   const method = req.method ?? 'GET';
-  const resourceMatch = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+  const resourceMatch = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+)(\/status)?)?$/.exec(p);
   if (!resourceMatch) throw notFoundPath(p);
   const group = resourceMatch[2] ?? '';
   const version = resourceMatch[1] ?? resourceMatch[3];
@@ -118,7 +118,9 @@ function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: strin
   const plural = resourceMatch[5];
   const name = resourceMatch[6] ? decodeURIComponent(resourceMatch[6]) : undefined;
   const type = resourceTypes.find((t) => t.group === group && t.plural === plural && t.versions.includes(version));
-  if (!type) throw notFoundPath(p);
+  if (!type || (resourceMatch[7] && !type.statusSubresource)) throw notFoundPath(p);
+  // The status subresource is the controller's (the mesh writes it): readable, not writable here.
+  if (resourceMatch[7] && method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', `the status of ${type.plural} is written by the mesh's controller`);
   const apiVersion = groupVersion(group, version);
   const empty = checkNamespace(backend, type, apiVersion, p, method, namespace, name);
   if (empty) return empty;

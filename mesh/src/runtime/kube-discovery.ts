@@ -47,16 +47,22 @@ export function discovery(backend: KubeApiBackend, req: IncomingMessage, p: stri
         kind: 'APIResourceList',
         apiVersion: 'v1',
         groupVersion: groupVersion(group, version),
-        resources: types.map((t) => ({
-          name: t.plural,
-          singularName: t.kind.toLowerCase(),
-          namespaced: t.namespaced !== false,
-          kind: t.kind,
-          shortNames: t.shortNames,
-          // The CRDs' `names.categories`: `kubectl get gateway-api` lists them all.
-          ...(t.group === GATEWAY_API_GROUP ? { categories: ['gateway-api'] } : {}),
-          verbs: t.readOnly ? ['get', 'list'] : ['create', 'delete', 'get', 'list', 'patch', 'update'],
-        })),
+        resources: types
+          .map((t) => ({
+            name: t.plural,
+            singularName: t.kind.toLowerCase(),
+            namespaced: t.namespaced !== false,
+            kind: t.kind,
+            shortNames: t.shortNames,
+            // The CRDs' `names.categories`: `kubectl get gateway-api` lists them all.
+            ...(t.group === GATEWAY_API_GROUP ? { categories: ['gateway-api'] } : {}),
+            verbs: t.readOnly ? ['get', 'list'] : ['create', 'delete', 'get', 'list', 'patch', 'update'],
+          }))
+          .flatMap((resource, i) =>
+            types[i].statusSubresource
+              ? [resource, { name: `${resource.name}/status`, singularName: '', namespaced: resource.namespaced, kind: resource.kind, verbs: ['get'] }]
+              : [resource],
+          ),
       },
     };
   }

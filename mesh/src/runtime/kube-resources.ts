@@ -20,6 +20,8 @@ export interface ResourceType {
   namespaced?: boolean;
   /** The CRD's printer columns: `kubectl get` asks for a Table and shows them (without: Name and Age). */
   printerColumns?: PrinterColumn[];
+  /** Has a `status` subresource (`<plural>/status`), served read-only. */
+  statusSubresource?: boolean;
 }
 
 export const resourceTypes: ResourceType[] = [
@@ -32,6 +34,8 @@ export const resourceTypes: ResourceType[] = [
     shortNames,
     namespaced,
     printerColumns,
+    // The CRDs' `subresources.status`: every served kind but ReferenceGrant.
+    statusSubresource: kind !== 'ReferenceGrant',
     // The mesh is the controller: its GatewayClass is the one istiod creates, not something to apply.
     readOnly: kind === 'GatewayClass',
   })),
