@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const server = mesh.webAppServer();
   const lines = [
     '',
-    `Local mesh running (${mesh.mode === 'istio' ? 'Istio routing: ' + (istioPaths ?? [opts.gatewayApi ? 'gateway-api/base' : 'istio/base']).join(', ') : 'no Istio: plain Kubernetes Services'})`,
+    `Local mesh running (${routingLine(mesh.mode, istioPaths, opts.gatewayApi === true)})`,
     ...formatLinks(links),
     `  web-app        served by ${server === 'nginx' ? 'nginx (web-app/nginx.conf)' : server === 'node' ? 'the Node fallback server (nginx not installed)' : 'an unknown server'}`,
     'Ctrl-C stops everything.',
@@ -129,3 +129,10 @@ main().catch((error: unknown) => {
   else process.stderr.write(`[mesh] cannot start: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });
+
+/** How the banner names the routing in use: the API and the folders it comes from. */
+function routingLine(mode: string, istioPaths: string[] | undefined, gatewayApi: boolean): string {
+  if (mode !== 'istio') return 'no Istio: plain Kubernetes Services';
+  if (gatewayApi) return `Kubernetes Gateway API routing: ${(istioPaths ?? ['gateway-api/base']).join(', ')}`;
+  return `Istio routing: ${(istioPaths ?? ['istio/base']).join(', ')}`;
+}
