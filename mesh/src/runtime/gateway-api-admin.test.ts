@@ -4,7 +4,7 @@
  * controllerName istio.io/gateway-controller, Gateway Programmed with attachedRoutes), observedGeneration following
  * metadata.generation after a change, a JSON patch guarded by `test`, and kubectl reading it all.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,12 +21,13 @@ const repoRoot = path.resolve(__dirname, '../../..');
 const routes = '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes';
 let admin: ListeningAdmin;
 let url: string;
+let store: ConfigStore<number>;
 
 beforeAll(async () => {
   const loaded = loadManifestFiles(['k8s', 'gateway-api/base'], { root: repoRoot }).objects;
   const kubernetesObjects = loaded.filter((o) => !isMeshConfigObject(o.object));
   const services = kubernetesObjects.filter((o) => o.object.kind === 'Service') as LoadedObject<Service>[];
-  const store = new ConfigStore<number>({ kubernetesObjects, analyze: analyzeManifests, compile: () => 1 });
+  store = new ConfigStore<number>({ kubernetesObjects, analyze: analyzeManifests, compile: () => 1 });
   store.initialize(loaded.filter((o) => isMeshConfigObject(o.object)));
   admin = await listenAdmin(
     testAdminBackend(store as ConfigStore<unknown>, kubernetesObjects, {
@@ -254,25 +255,26 @@ describe('Gateway API objects on the Kubernetes REST', () => {
 });
 
 describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh admin port', () => {
-  const kubectl = (...args: string[]): Promise<{ code: number; out: string }> =>
+  const kubectl = (...args: string[]): Promise<{ code: number; out: string; err: string }> =>
     new Promise((resolve) => {
       execFile(
         'kubectl',
         ['--server', url, ...args],
         { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null', HOME: os.tmpdir() }, timeout: 20_000 },
         (error, stdout, stderr) => {
-          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}`, err: stderr });
         },
       );
     });
 
-  it('kubectl get httproute -o yaml shows the status; kubectl wait --for=condition=Programmed returns', async () => {
+  it('kubectl get httproute -o yaml shows the status; kubectl wait --for=condition=Programmed returns with nothing on stderr', async () => {
     const yaml = await kubectl('get', 'httproute', 'web-ingress', '-o', 'yaml');
     expect(yaml.code).toBe(0);
     expect(yaml.out).toContain('controllerName: istio.io/gateway-controller');
     expect(yaml.out).toMatch(/type: Accepted/);
     const wait = await kubectl('wait', '--for=condition=Programmed', 'gateway.gateway.networking.k8s.io/web-gateway', '--timeout=10s');
-    expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
+    // Its informer watches too: a watch answered with a plain List made client-go warn "unable to decode an event".
+    expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met'), err: '' });
   });
 
   it('kubectl get shows the CRDs printer columns; kubectl wait --for=condition=Accepted gatewayclass/istio returns', async () => {
@@ -295,7 +297,7 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
     const routes = await kubectl('get', 'httproute', 'web-ingress');
     expect(columns(routes.out)[0]).toEqual(['NAME', 'HOSTNAMES', 'AGE']);
     const status = await kubectl('get', 'httproute', 'web-ingress', '--subresource=status', '-o', 'jsonpath={.status.parents[0].controllerName}');
-    expect(status).toEqual({ code: 0, out: 'istio.io/gateway-controller' });
+    expect(status).toEqual({ code: 0, out: 'istio.io/gateway-controller', err: '' });
     const wait = await kubectl('wait', '--for=condition=Accepted', 'gatewayclass/istio', '--timeout=10s');
     expect(wait).toMatchObject({ code: 0, out: expect.stringContaining('condition met') });
   });
@@ -309,6 +311,56 @@ describeWithTool('kubectl', 'kubectl reads Gateway API objects from the mesh adm
   };
   const routeYaml = (name: string, rule: string) =>
     `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: ${name}\nspec:\n  parentRefs: [{name: web-gateway}]\n  rules:\n  - ${rule}\n`;
+
+  it('kubectl wait returns when a later apply makes the condition true: a route Accepted once its Gateway exists', async () => {
+    const route = await applyFile('late-route', routeYaml('late-route', 'backendRefs: [{name: web-app, port: 80}]').replace('web-gateway', 'late-gateway'));
+    expect(route.code).toBe(0);
+    const accepted = '{.status.parents[0].conditions[?(@.type=="Accepted")].status}';
+    expect(await kubectl('get', 'httproute', 'late-route', '-o', `jsonpath=${accepted}`)).toMatchObject({ out: 'False' });
+    const watchers = store.listenerCount('change');
+    const wait = kubectl('wait', `--for=jsonpath=${accepted}=True`, 'httproute/late-route', '--timeout=15s');
+    // Apply once kubectl watches, so the watch (not its first list) has to deliver the change.
+    while (store.listenerCount('change') === watchers) await new Promise((resolve) => setImmediate(resolve));
+    const gateway = await applyFile(
+      'late-gateway',
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: late-gateway\nspec:\n  gatewayClassName: istio\n  listeners: [{name: http, port: 8080, protocol: HTTP}]\n',
+    );
+    expect(gateway.code).toBe(0);
+    expect(await wait).toMatchObject({ code: 0, out: expect.stringContaining('httproute.gateway.networking.k8s.io/late-route condition met'), err: '' });
+    expect((await kubectl('delete', 'httproute/late-route', 'gateway.gateway.networking.k8s.io/late-gateway')).code).toBe(0);
+  });
+
+  it('kubectl get httproute -w prints the route, then a row per change', async () => {
+    const child = spawn('kubectl', ['--server', url, 'get', 'httproute', '-w', '--output-watch-events'], {
+      env: { ...process.env, KUBECONFIG: '/dev/null', HOME: os.tmpdir() },
+    });
+    let out = '';
+    let err = '';
+    const seen = (pattern: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => pattern.test(out) && resolve();
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          check();
+        });
+        child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+        child.on('exit', () => reject(new Error(`kubectl exited: ${out}${err}`)));
+        check();
+      });
+    try {
+      await seen(/ADDED\s+web-ingress/);
+      const patched = await fetch(`${url}${routes}/web-ingress`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/merge-patch+json' },
+        body: JSON.stringify({ metadata: { labels: { watched: 'yes' } } }),
+      });
+      expect(patched.status).toBe(200);
+      await seen(/MODIFIED\s+web-ingress/);
+      expect(err).toBe('');
+    } finally {
+      child.kill();
+    }
+  });
 
   it('kubectl apply prints a CEL refusal and an unknown field as it does against a cluster', async () => {
     const cel = await applyFile(

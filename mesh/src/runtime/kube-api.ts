@@ -11,6 +11,7 @@ import type { Finding, K8sObject } from '../model';
 import { ConfigRejectedError, formatFinding, type StoredObject } from './config-store';
 import { discovery } from './kube-discovery';
 import { asTable, wantsTable } from './kube-table';
+import { serveWatch, watchParams, type WatchParams } from './kube-watch';
 import {
   ApiError,
   groupVersion,
@@ -38,7 +39,8 @@ export async function handleKubeApi(
   if (!(p === '/version' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/') || p.startsWith('/openapi/v'))) return false;
   try {
     const result = await route(backend, req, p, url, readBody);
-    if (result.raw) {
+    if (result.stream) result.stream(res);
+    else if (result.raw) {
       res.writeHead(result.status ?? 200, { 'content-type': result.raw.contentType, 'content-length': result.raw.bytes.length });
       res.end(result.raw.bytes);
     } else sendJson(res, result.status ?? 200, result.body, result.warnings);
@@ -100,6 +102,10 @@ interface ResourceRequest {
   sourceFile: string;
   contentType: string;
   labelSelector: string | null;
+  /** `metadata.name=X` style terms of `fieldSelector` (the fields a custom resource supports). */
+  fieldSelector: FieldTerm[];
+  /** A `?watch=true` list request. */
+  watch: WatchParams | undefined;
   /** kubectl asked for a Table and the kind has printer columns. */
   table: 'v1' | 'v1beta1' | undefined;
   current: () => StoredObject[];
@@ -145,8 +151,10 @@ function resolveResource(backend: KubeApiBackend, req: IncomingMessage, p: strin
   const sourceFile = headerValue(req, 'x-mesh-source-file') ?? 'kubernetes-api';
   const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
   const labelSelector = url.searchParams.get('labelSelector');
+  const fieldSelector = parseFieldSelector(url.searchParams.get('fieldSelector'));
+  const watch = method === 'GET' && !name ? watchParams(url) : undefined;
   const table = type.printerColumns ? wantsTable(req) : undefined;
-  return { method, type, apiVersion, name, dryRun, sourceFile, contentType, labelSelector, table, current, find, notFound };
+  return { method, type, apiVersion, name, dryRun, sourceFile, contentType, labelSelector, fieldSelector, watch, table, current, find, notFound };
 }
 
 /**
@@ -177,10 +185,14 @@ function checkNamespace(
   return undefined;
 }
 
-function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSelector, table, current, find, notFound }: ResourceRequest): Result {
+function readResource(backend: KubeApiBackend, request: ResourceRequest): Result {
+  const { type, apiVersion, name, labelSelector, fieldSelector, table, current, find, notFound } = request;
   const namespace = type.namespaced === false ? undefined : backend.namespace;
+  const matching = () =>
+    current().filter((s) => matchesLabelSelector(s.loaded.object, labelSelector) && matchesFieldSelector(s.loaded.object, namespace, fieldSelector));
+  if (request.watch) return watchResult(backend, request, namespace, matching, request.watch);
   let found: StoredObject[];
-  if (!name) found = current().filter((s) => matchesLabelSelector(s.loaded.object, labelSelector));
+  if (!name) found = matching();
   else {
     const one = find(name);
     if (!one) throw notFound(name);
@@ -192,6 +204,24 @@ function readResource(backend: KubeApiBackend, { type, apiVersion, name, labelSe
   }
   if (!name) return { body: list(type, apiVersion, found, backend.store.resourceVersion(), backend) };
   return { body: present(found[0], apiVersion, namespace, backend) };
+}
+
+function watchResult(
+  backend: KubeApiBackend,
+  { apiVersion, type, table }: ResourceRequest,
+  namespace: string | undefined,
+  matching: () => StoredObject[],
+  params: WatchParams,
+): Result {
+  const snapshot = () =>
+    new Map(matching().map((s) => [s.loaded.object.metadata.name, { object: present(s, apiVersion, namespace, backend), resourceVersion: s.resourceVersion }]));
+  // `kubectl get -w` asks for Tables: each event carries a one-row Table, as the API server transforms watch events.
+  const wrap = (object: object): object =>
+    table && type.printerColumns
+      ? asTable(table, type.printerColumns, [object as Parameters<typeof asTable>[2][number]], String(backend.store.resourceVersion()))
+      : object;
+  const request = { snapshot, changes: backend.store, currentVersion: () => backend.store.resourceVersion(), wrap };
+  return { body: null, stream: (res) => serveWatch(request, params, res) };
 }
 
 function deleteResource(backend: KubeApiBackend, { type, name, dryRun, find, notFound }: ResourceRequest): Result {
@@ -386,6 +416,36 @@ function list(type: ResourceType, apiVersion: string, items: StoredObject[], res
     metadata: { resourceVersion: String(resourceVersion) },
     items: items.map((s) => present(s, apiVersion, type.namespaced === false ? undefined : 'default', backend)),
   };
+}
+
+interface FieldTerm {
+  field: 'metadata.name' | 'metadata.namespace';
+  value: string;
+  equal: boolean;
+}
+
+/**
+ * `metadata.name=web-ingress` style field selectors: a custom resource supports `metadata.name` and
+ * `metadata.namespace` only (apiextensions-apiserver `registry/customresource` `GetAttrs`); any other field is refused
+ * as the API server refuses it.
+ */
+function parseFieldSelector(selector: string | null): FieldTerm[] {
+  if (!selector) return [];
+  return selector
+    .split(',')
+    .filter((term) => term.trim())
+    .map((term) => {
+      const match = /^\s*([^!=\s]+)\s*(!=|==|=)\s*(.*?)\s*$/.exec(term);
+      if (!match) throw new ApiError(400, 'BadRequest', `invalid field selector term "${term}": expected field=value or field!=value`);
+      if (match[1] !== 'metadata.name' && match[1] !== 'metadata.namespace') {
+        throw new ApiError(400, 'BadRequest', `field label not supported: ${match[1]}`);
+      }
+      return { field: match[1], value: match[3], equal: match[2] !== '!=' };
+    });
+}
+
+function matchesFieldSelector(object: K8sObject, namespace: string | undefined, terms: FieldTerm[]): boolean {
+  return terms.every((t) => ((t.field === 'metadata.name' ? object.metadata.name : (namespace ?? '')) === t.value) === t.equal);
 }
 
 /** `app=web-api,version!=v2,tier` style equality selectors. */

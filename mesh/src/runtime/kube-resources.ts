@@ -2,6 +2,7 @@
  * The resource types the mesh's Kubernetes REST serves (Istio's and the Gateway API's kinds from the vocabulary, plus
  * read-only Services and Deployments from k8s/), and the Kubernetes `Status` errors its handlers throw.
  */
+import type { ServerResponse } from 'node:http';
 import { istioGatewayClass } from '../gateway-api/gateway-class';
 import { GATEWAY_API_KINDS, type PrinterColumn } from '../gateway-api/kinds';
 import { ISTIO_KINDS } from '../istio';
@@ -70,6 +71,8 @@ export interface Result {
   warnings?: Finding[];
   /** A body that is not JSON (the protobuf OpenAPI v2 document). */
   raw?: { contentType: string; bytes: Buffer };
+  /** A watch: streams its events on the response (kube-watch.ts). */
+  stream?: (res: ServerResponse) => void;
 }
 
 export class ApiError extends Error {
