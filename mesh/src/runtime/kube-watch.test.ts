@@ -121,6 +121,20 @@ describe('watching HTTPRoutes on the Kubernetes REST', () => {
     await waitFor(() => store.listenerCount('change') === before);
   });
 
+  it('a dozen watches at once are no listener leak to Node: no MaxListenersExceededWarning; all leave with their clients', async () => {
+    const before = store.listenerCount('change');
+    const watches = await Promise.all(Array.from({ length: 12 }, () => openWatch('watch=true')));
+    await Promise.all(watches.map((w) => w.next(1)));
+    // Node warns once an emitter has more listeners for an event than its limit.
+    expect(store.listenerCount('change')).toBe(before + 12);
+    expect(store.getMaxListeners()).toBeGreaterThanOrEqual(store.listenerCount('change'));
+    expect((await patchRoute('web-ingress', [{ op: 'add', path: '/metadata/labels', value: { many: 'yes' } }])).status).toBe(200);
+    await Promise.all(watches.map((w) => w.next(2)));
+    for (const w of watches) w.leave();
+    await waitFor(() => store.listenerCount('change') === before);
+    expect(store.getMaxListeners()).toBe(10);
+  });
+
   it('a field selector filters the stream: another route applied later is not sent, the watched one is', async () => {
     const watch = await openWatch('watch=true&fieldSelector=metadata.name%3Dlate-route');
     const route = {

@@ -70,11 +70,15 @@ export function serveWatch(request: WatchRequest, params: WatchParams, res: Serv
     }
     sent = next;
   };
+  // Each watch is one listener: many kubectl watches are not a leak, so no MaxListenersExceededWarning for them.
+  const limited = request.changes.getMaxListeners() > 0;
+  if (limited) request.changes.setMaxListeners(request.changes.getMaxListeners() + 1);
   request.changes.on('change', onChange);
   const timer = setTimeout(() => res.end(), params.timeoutSeconds * 1000);
   const stop = () => {
     clearTimeout(timer);
     request.changes.off('change', onChange);
+    if (limited) request.changes.setMaxListeners(request.changes.getMaxListeners() - 1);
   };
   // `close` comes when the stream ends (timeout) and when the client leaves (its connection closes).
   res.on('close', stop);
