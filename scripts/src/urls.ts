@@ -91,42 +91,26 @@ export interface AppPaths {
 
 export const DEFAULT_APP_PATHS: AppPaths = { getMultiple: '/web-api/v1/getmultiple', swaggerUi: '/openapi/ui' };
 
-/** A literal path from a route's URI match (exact or prefix; a regex is no path). */
-function routePath(vs: VirtualService | undefined, test: (path: string) => boolean): string | undefined {
-  for (const route of vs?.spec?.http ?? []) {
-    for (const match of route.match ?? []) {
-      const path = match.uri?.exact ?? match.uri?.prefix;
-      if (path && test(path)) return path;
-    }
-  }
-  return undefined;
+/** The app's paths from the literal paths a route matches, in rule order (the first fitting one wins). */
+function pickAppPaths(paths: string[]): AppPaths {
+  return {
+    getMultiple: paths.find((p) => p.includes('getmultiple')) ?? DEFAULT_APP_PATHS.getMultiple,
+    swaggerUi: paths.find((p) => p.includes('/openapi/ui')) ?? DEFAULT_APP_PATHS.swaggerUi,
+  };
 }
 
-/** The app's paths as the ingress VirtualService routes them, so the printed URLs follow the manifests. */
+/** The app's paths as the ingress VirtualService routes them (URI `exact`/`prefix`; a regex is no path), so the printed URLs follow the manifests. */
 export function appPaths(vs: VirtualService | undefined): AppPaths {
-  return {
-    getMultiple: routePath(vs, (p) => p.includes('getmultiple')) ?? DEFAULT_APP_PATHS.getMultiple,
-    swaggerUi: routePath(vs, (p) => p.includes('/openapi/ui')) ?? DEFAULT_APP_PATHS.swaggerUi,
-  };
+  const paths = (vs?.spec?.http ?? []).flatMap((route) => (route.match ?? []).map((match) => match.uri?.exact ?? match.uri?.prefix));
+  return pickAppPaths(paths.filter((path): path is string => Boolean(path)));
 }
 
-/** A literal path from an HTTPRoute's path match (`Exact` or `PathPrefix`; `RegularExpression` is no path). */
-function httpRoutePath(route: HTTPRoute | undefined, test: (path: string) => boolean): string | undefined {
-  for (const rule of route?.spec?.rules ?? []) {
-    for (const match of rule.matches ?? []) {
-      const path = match.path?.type === 'RegularExpression' ? undefined : match.path?.value;
-      if (path && test(path)) return path;
-    }
-  }
-  return undefined;
-}
-
-/** The app's paths as the ingress HTTPRoute routes them (Gateway API mode). */
+/** The app's paths as the ingress HTTPRoute routes them (Gateway API mode; `Exact`/`PathPrefix`, a `RegularExpression` is no path). */
 export function httpRouteAppPaths(route: HTTPRoute | undefined): AppPaths {
-  return {
-    getMultiple: httpRoutePath(route, (p) => p.includes('getmultiple')) ?? DEFAULT_APP_PATHS.getMultiple,
-    swaggerUi: httpRoutePath(route, (p) => p.includes('/openapi/ui')) ?? DEFAULT_APP_PATHS.swaggerUi,
-  };
+  const paths = (route?.spec?.rules ?? []).flatMap((rule) =>
+    (rule.matches ?? []).map((match) => (match.path?.type === 'RegularExpression' ? undefined : match.path?.value)),
+  );
+  return pickAppPaths(paths.filter((path): path is string => Boolean(path)));
 }
 
 /** The lines `urls` prints for a gateway base URL. */
